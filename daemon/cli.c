@@ -1,0 +1,596 @@
+/*
+ * cli: the `pacewatch` program, the county IT officer's tool beside the daemon: validate a
+ * configuration, import a spreadsheet export, record a figure by hand, judge every indicator
+ * as of any instant, and export what is stored. Exit status: 0 success, 1 runtime or data
+ * failure, 2 usage or configuration error (CONTRACT section 1).
+ */
+#define PW_LOG_MODULE "cli"
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "config.h"
+#include "journal.h"
+#include "judge.h"
+#include "log.h"
+#include "status.h"
+#include "util.h"
+#include "value.h"
+
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+
+struct cli {
+  const char *config_path;
+  const char *at, *as_of, *from, *to, *format;
+  int json;
+  int argc; /* positional arguments after the command */
+  char **argv;
+  struct pw_config *conf;
+};
+
+static void usage(FILE *out) {
+  fputs("usage: pacewatch COMMAND -c FILE [options]\n"
+        "\n"
+        "commands:\n"
+        "  check  -c FILE                          validate a configuration\n"
+        "  status -c FILE [--at TIME] [--json]     judge every indicator as of TIME\n"
+        "  import -c FILE CSV                      load samples (indicator,as_of,value)\n"
+        "  record -c FILE ID VALUE [--as-of TIME]  add one sample by hand\n"
+        "  export -c FILE ID [--from TIME] [--to TIME] [--format csv|json]\n"
+        "\n"
+        "TIME is YYYY-MM-DD (the end of that day) or an ISO 8601 date-time with offset.\n",
+        out);
+}
+
+static int load_config(struct cli *c) {
+  char err[1024];
+
+  if (c->config_path == NULL) {
+    fprintf(stderr, "pacewatch: -c FILE is required\n");
+    return EXIT_USAGE;
+  }
+  if (pw_config_load(c->config_path, &c->conf, err, sizeof(err)) < 0) {
+    fprintf(stderr, "%s\n", err);
+    return EXIT_USAGE;
+  }
+  pw_log_set_level((enum pw_log_level)c->conf->daemon.log_level);
+  return EXIT_OK;
+}
+
+/* Parses a TIME argument; returns 0 or prints an error and returns -EINVAL. */
+static int parse_time_arg(const char *opt, const char *text, int64_t *out) {
+  if (pw_date_parse(text, out) < 0) {
+    fprintf(stderr,
+            "pacewatch: %s '%s' is not a time (YYYY-MM-DD or e.g. 2024-04-30T12:00:00+08:00)\n",
+            opt, text);
+    return -EINVAL;
+  }
+  return 0;
+}
+
+static int find_indicator(struct cli *c, const char *id) {
+  int i = pw_config_indicator_index(c->conf, id);
+
+  if (i < 0)
+    fprintf(stderr, "pacewatch: unknown indicator '%s' (not in %s)\n", id, c->config_path);
+  return i;
+}
+
+/* Opens the journal for writing under the state lock. The daemon holds the lock while it
+ * runs; until it takes work through its inbox, writing beside it is refused rather than
+ * risking two writers. */
+static int open_for_writing(struct cli *c, int *lock_fd, struct pw_journal **j) {
+  char err[1024];
+  int rc;
+
+  *lock_fd = pw_state_lock(c->conf->daemon.state_dir);
+  if (*lock_fd == -EWOULDBLOCK) {
+    fprintf(stderr,
+            "pacewatch: %s is locked by a running pacewatchd; stop it or let it take the work\n",
+            c->conf->daemon.state_dir);
+    return -EWOULDBLOCK;
+  }
+  if (*lock_fd < 0) {
+    fprintf(stderr, "pacewatch: cannot lock %s: %s\n", c->conf->daemon.state_dir,
+            strerror(-*lock_fd));
+    return *lock_fd;
+  }
+  rc = pw_journal_open(c->conf, 1, j, err, sizeof(err));
+  if (rc < 0) {
+    fprintf(stderr, "pacewatch: %s\n", err);
+    close(*lock_fd);
+    return rc;
+  }
+  return 0;
+}
+
+static int open_for_reading(struct cli *c, struct pw_journal **j) {
+  char err[1024];
+
+  if (pw_journal_open(c->conf, 0, j, err, sizeof(err)) < 0) {
+    fprintf(stderr, "pacewatch: %s\n", err);
+    return -EIO;
+  }
+  return 0;
+}
+
+static int cmd_check(struct cli *c) {
+  int i, with_targets = 0;
+
+  for (i = 0; i < c->conf->n_indicators; i++)
+    with_targets += c->conf->indicators[i].n_targets > 0;
+  printf("%s: ok (%d domains, %d departments, %d sources, %d indicators of which %d with "
+         "targets, %d receivers; time zone %s)\n",
+         c->config_path, c->conf->n_domains, c->conf->n_departments, c->conf->n_sources,
+         c->conf->n_indicators, with_targets, c->conf->n_receivers, c->conf->daemon.timezone);
+  return EXIT_OK;
+}
+
+static int cmd_status(struct cli *c) {
+  struct pw_journal *j;
+  int64_t at = pw_clock_now();
+
+  if (c->argc != 0) {
+    usage(stderr);
+    return EXIT_USAGE;
+  }
+  if (c->at && parse_time_arg("--at", c->at, &at) < 0)
+    return EXIT_USAGE;
+  if (open_for_reading(c, &j) < 0)
+    return EXIT_FAIL;
+  if (c->json) {
+    json_t *doc = pw_status_json(c->conf, j, at);
+    if (doc == NULL || json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(17)) < 0) {
+      json_decref(doc);
+      pw_journal_close(j);
+      return EXIT_FAIL;
+    }
+    fputc('\n', stdout);
+    json_decref(doc);
+  } else {
+    pw_status_table(stdout, c->conf, j, at, isatty(STDOUT_FILENO));
+  }
+  pw_journal_close(j);
+  return EXIT_OK;
+}
+
+/* ---- import ---- */
+
+struct import_row {
+  int line;
+  int ind;
+  int64_t as_of;
+  double value;
+};
+
+/* Splits one CSV record (RFC 4180) starting at *P into up to MAXF fields, unquoting into BUF.
+ * Advances *P past the record and counts physical lines in *LINES. Returns the number of
+ * fields, or -EINVAL for a malformed quote. */
+static int csv_record(const char **p, const char *end, char *buf, size_t bufsize, char **fields,
+                      int maxf, int *lines) {
+  const char *s = *p;
+  size_t o = 0;
+  int nf = 0;
+
+  fields[nf++] = buf;
+  while (s < end && *s != '\n') {
+    if (*s == '"' && (o == 0 || buf[o - 1] == '\0')) {
+      for (s++;; s++) {
+        if (s >= end)
+          return -EINVAL;
+        if (*s == '"') {
+          if (s + 1 < end && s[1] == '"') {
+            s++;
+          } else {
+            s++;
+            break;
+          }
+        }
+        if (*s == '\n')
+          (*lines)++;
+        if (o + 1 >= bufsize)
+          return -E2BIG;
+        buf[o++] = *s;
+      }
+      if (s < end && *s != ',' && *s != '\n' && *s != '\r')
+        return -EINVAL;
+      continue;
+    }
+    if (*s == ',') {
+      if (o + 1 >= bufsize)
+        return -E2BIG;
+      buf[o++] = '\0';
+      if (nf < maxf)
+        fields[nf] = buf + o;
+      nf++;
+      s++;
+      continue;
+    }
+    if (*s == '\r' && (s + 1 == end || s[1] == '\n')) {
+      s++;
+      continue;
+    }
+    if (o + 1 >= bufsize)
+      return -E2BIG;
+    buf[o++] = *s++;
+  }
+  buf[o] = '\0';
+  *p = s < end ? s + 1 : s;
+  return nf;
+}
+
+static char *trim(char *s) {
+  size_t n;
+
+  while (*s == ' ' || *s == '\t')
+    s++;
+  n = strlen(s);
+  while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+    s[--n] = '\0';
+  return s;
+}
+
+static int row_cmp(const void *a, const void *b) {
+  const struct import_row *x = a, *y = b;
+
+  if (x->ind != y->ind)
+    return x->ind < y->ind ? -1 : 1;
+  if (x->as_of != y->as_of)
+    return x->as_of < y->as_of ? -1 : 1;
+  return 0;
+}
+
+/* Reads and validates every row first; nothing is written unless all of them are good. */
+static int cmd_import(struct cli *c) {
+  const char *path;
+  char *text = NULL, *buf = NULL;
+  size_t len;
+  const char *p, *end;
+  struct import_row *rows = NULL;
+  size_t n = 0, cap = 0, i;
+  int line = 1, rc, nf, ret = EXIT_FAIL, lock_fd = -1;
+  char *f[8];
+  int64_t now = pw_clock_now();
+  unsigned long skipped = 0, fresh = 0, dups = 0, revs = 0;
+  struct pw_journal *j = NULL;
+
+  if (c->argc != 1) {
+    usage(stderr);
+    return EXIT_USAGE;
+  }
+  path = c->argv[0];
+  rc = pw_read_file(path, 256u << 20, &text, &len);
+  if (rc < 0) {
+    fprintf(stderr, "%s: cannot read: %s\n", path, strerror(-rc));
+    return EXIT_FAIL;
+  }
+  if (!pw_utf8_valid(text, len)) {
+    fprintf(stderr, "%s:1: the file is not UTF-8 (save the spreadsheet as CSV UTF-8)\n", path);
+    goto out;
+  }
+  p = text;
+  end = text + len;
+  if (len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
+    p += 3;
+  buf = malloc(len + 16);
+  if (buf == NULL)
+    goto out;
+  nf = csv_record(&p, end, buf, len + 16, f, 8, &line);
+  if (nf != 3 || strcmp(trim(f[0]), "indicator") != 0 || strcmp(trim(f[1]), "as_of") != 0 ||
+      strcmp(trim(f[2]), "value") != 0) {
+    fprintf(stderr, "%s:1: the header must be exactly: indicator,as_of,value\n", path);
+    goto out;
+  }
+  while (p < end) {
+    int row_line = ++line;
+    struct import_row r;
+    char *id, *date, *val;
+    const struct pw_indicator *ind;
+
+    nf = csv_record(&p, end, buf, len + 16, f, 8, &line);
+    if (nf < 0) {
+      fprintf(stderr, "%s:%d: malformed quoting\n", path, row_line);
+      goto out;
+    }
+    if (nf == 1 && trim(f[0])[0] == '\0')
+      continue; /* a blank line */
+    if (nf != 3) {
+      fprintf(stderr, "%s:%d: expected 3 fields (indicator,as_of,value), found %d\n", path,
+              row_line, nf);
+      goto out;
+    }
+    id = trim(f[0]);
+    date = trim(f[1]);
+    val = trim(f[2]);
+    r.line = row_line;
+    r.ind = pw_config_indicator_index(c->conf, id);
+    if (r.ind < 0) {
+      fprintf(stderr, "%s:%d: unknown indicator '%s'\n", path, row_line, id);
+      goto out;
+    }
+    ind = &c->conf->indicators[r.ind];
+    if (pw_date_parse(date, &r.as_of) < 0) {
+      fprintf(stderr, "%s:%d: indicator '%s': bad date '%s'\n", path, row_line, id, date);
+      goto out;
+    }
+    rc = pw_sample_value_parse(ind, val, &r.value);
+    if (rc == PW_VALUE_NOT_PUBLISHED) {
+      skipped++;
+      continue;
+    }
+    if (rc < 0) {
+      if (ind->kind == PW_KIND_MILESTONE)
+        fprintf(stderr,
+                "%s:%d: indicator '%s': '%s' is neither a stage name nor a stage index "
+                "0..%d\n",
+                path, row_line, id, val, ind->stages.n - 1);
+      else
+        fprintf(stderr, "%s:%d: indicator '%s': bad value '%s'\n", path, row_line, id, val);
+      goto out;
+    }
+    if (r.as_of > now + 86400) {
+      fprintf(stderr, "%s:%d: indicator '%s': as_of %s is later than tomorrow\n", path, row_line,
+              id, date);
+      goto out;
+    }
+    if (n == cap) {
+      struct import_row *nr;
+      cap = cap ? cap * 2 : 256;
+      nr = realloc(rows, cap * sizeof(*nr));
+      if (nr == NULL)
+        goto out;
+      rows = nr;
+    }
+    rows[n++] = r;
+  }
+  qsort(rows, n, sizeof(*rows), row_cmp);
+  for (i = 1; i < n; i++) {
+    if (rows[i].ind == rows[i - 1].ind && rows[i].as_of == rows[i - 1].as_of) {
+      int a = rows[i].line < rows[i - 1].line ? rows[i].line : rows[i - 1].line;
+      int b = rows[i].line < rows[i - 1].line ? rows[i - 1].line : rows[i].line;
+      fprintf(stderr, "%s:%d: indicator '%s' has the same as_of as line %d\n", path, b,
+              c->conf->indicators[rows[i].ind].id, a);
+      goto out;
+    }
+  }
+
+  if (open_for_writing(c, &lock_fd, &j) < 0)
+    goto out;
+  for (i = 0; i < n; i++) {
+    switch (pw_journal_classify(j, rows[i].ind, rows[i].as_of, rows[i].value, 1)) {
+    case PW_SAMPLE_DUPLICATE:
+    case PW_SAMPLE_UNCHANGED:
+      dups++;
+      continue;
+    case PW_SAMPLE_REVISION:
+      revs++;
+      break;
+    case PW_SAMPLE_NEW:
+      fresh++;
+      break;
+    }
+    if (pw_journal_add(j, rows[i].ind, rows[i].as_of, rows[i].value, now, "import") < 0) {
+      fprintf(stderr, "pacewatch: out of memory\n");
+      goto out;
+    }
+  }
+  rc = pw_journal_commit(j);
+  if (rc < 0) {
+    fprintf(stderr, "pacewatch: cannot write the journal %s: %s\n", j->path, strerror(-rc));
+    goto out;
+  }
+  printf("%s: %lu new samples, %lu duplicates, %lu revisions, %lu not published (skipped)\n", path,
+         fresh, dups, revs, skipped);
+  ret = EXIT_OK;
+out:
+  pw_journal_close(j);
+  if (lock_fd >= 0)
+    close(lock_fd);
+  free(rows);
+  free(buf);
+  free(text);
+  return ret;
+}
+
+static int cmd_record(struct cli *c) {
+  struct pw_journal *j = NULL;
+  int ind, rc, lock_fd = -1, ret = EXIT_FAIL;
+  int64_t now = pw_clock_now(), as_of = now;
+  double value;
+  const char *what;
+
+  if (c->argc != 2) {
+    usage(stderr);
+    return EXIT_USAGE;
+  }
+  ind = find_indicator(c, c->argv[0]);
+  if (ind < 0)
+    return EXIT_USAGE;
+  if (c->as_of && parse_time_arg("--as-of", c->as_of, &as_of) < 0)
+    return EXIT_USAGE;
+  rc = pw_sample_value_parse(&c->conf->indicators[ind], c->argv[1], &value);
+  if (rc == PW_VALUE_NOT_PUBLISHED) {
+    fprintf(stderr, "pacewatch: '%s' means not published; nothing recorded for '%s'\n", c->argv[1],
+            c->argv[0]);
+    return EXIT_FAIL;
+  }
+  if (rc < 0) {
+    fprintf(stderr, "pacewatch: indicator '%s': bad value '%s'\n", c->argv[0], c->argv[1]);
+    return EXIT_FAIL;
+  }
+  if (as_of > now + 86400) {
+    fprintf(stderr, "pacewatch: indicator '%s': as_of %s is later than tomorrow\n", c->argv[0],
+            c->as_of);
+    return EXIT_FAIL;
+  }
+  if (open_for_writing(c, &lock_fd, &j) < 0)
+    return EXIT_FAIL;
+  switch (pw_journal_classify(j, ind, as_of, value, 1)) {
+  case PW_SAMPLE_DUPLICATE:
+  case PW_SAMPLE_UNCHANGED:
+    printf("%s: the same value is already stored for this date; nothing recorded\n", c->argv[0]);
+    ret = EXIT_OK;
+    goto out;
+  case PW_SAMPLE_REVISION:
+    what = "revision";
+    break;
+  default:
+    what = "new sample";
+    break;
+  }
+  if (pw_journal_add(j, ind, as_of, value, now, "record") < 0 || (rc = pw_journal_commit(j)) < 0) {
+    fprintf(stderr, "pacewatch: cannot write the journal %s\n", j->path);
+    goto out;
+  }
+  {
+    char t[40], v[40];
+    printf("%s: recorded %s %s as of %s\n", c->argv[0], what, pw_value_format(value, v, sizeof(v)),
+           pw_calendar_format(as_of, t, sizeof(t)));
+  }
+  ret = EXIT_OK;
+out:
+  pw_journal_close(j);
+  if (lock_fd >= 0)
+    close(lock_fd);
+  return ret;
+}
+
+static int cmd_export(struct cli *c) {
+  struct pw_journal *j;
+  const struct pw_series *s;
+  int ind, json;
+  int64_t from = INT64_MIN, to = INT64_MAX;
+  json_t *arr = NULL;
+  size_t i;
+
+  if (c->argc != 1) {
+    usage(stderr);
+    return EXIT_USAGE;
+  }
+  ind = find_indicator(c, c->argv[0]);
+  if (ind < 0)
+    return EXIT_USAGE;
+  if ((c->from && parse_time_arg("--from", c->from, &from) < 0) ||
+      (c->to && parse_time_arg("--to", c->to, &to) < 0))
+    return EXIT_USAGE;
+  if (c->format && strcmp(c->format, "csv") != 0 && strcmp(c->format, "json") != 0) {
+    fprintf(stderr, "pacewatch: --format must be csv or json\n");
+    return EXIT_USAGE;
+  }
+  json = c->format && strcmp(c->format, "json") == 0;
+  if (open_for_reading(c, &j) < 0)
+    return EXIT_FAIL;
+  s = &j->series[ind];
+  if (json)
+    arr = json_array();
+  else
+    printf("indicator,as_of,value,fetched_at,revision\n");
+  for (i = 0; i < s->n; i++) {
+    const struct pw_sample *x = &s->samples[i];
+    char a[40], f[40], v[40];
+    if (x->as_of < from || x->as_of > to)
+      continue;
+    pw_calendar_format(x->as_of, a, sizeof(a));
+    pw_calendar_format(x->fetched_at, f, sizeof(f));
+    if (json) {
+      json_t *o = json_object();
+      json_object_set_new(o, "indicator", json_string(c->conf->indicators[ind].id));
+      json_object_set_new(o, "as_of", json_string(a));
+      json_object_set_new(o, "value", pw_status_number(x->value));
+      json_object_set_new(o, "fetched_at", json_string(f));
+      json_object_set_new(o, "revision", json_integer(x->rev));
+      json_array_append_new(arr, o);
+    } else {
+      printf("%s,%s,%s,%s,%u\n", c->conf->indicators[ind].id, a,
+             pw_value_format(x->value, v, sizeof(v)), f, x->rev);
+    }
+  }
+  if (json) {
+    json_dumpf(arr, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+    fputc('\n', stdout);
+    json_decref(arr);
+  }
+  pw_journal_close(j);
+  return EXIT_OK;
+}
+
+int main(int argc, char **argv) {
+  static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                       {"at", required_argument, NULL, 'a'},
+                                       {"json", no_argument, NULL, 'j'},
+                                       {"as-of", required_argument, NULL, 'o'},
+                                       {"from", required_argument, NULL, 'F'},
+                                       {"to", required_argument, NULL, 'T'},
+                                       {"format", required_argument, NULL, 'm'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
+  static const struct {
+    const char *name;
+    int (*fn)(struct cli *);
+  } cmds[] = {{"check", cmd_check},   {"status", cmd_status}, {"import", cmd_import},
+              {"record", cmd_record}, {"export", cmd_export}, {NULL, NULL}};
+  struct cli c;
+  const char *cmd;
+  int opt, k, rc;
+
+  memset(&c, 0, sizeof(c));
+  pw_log_open(0);
+  if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+    usage(argc < 2 ? stderr : stdout);
+    return argc < 2 ? EXIT_USAGE : EXIT_OK;
+  }
+  cmd = argv[1];
+  for (k = 0; cmds[k].name; k++)
+    if (strcmp(cmds[k].name, cmd) == 0)
+      break;
+  if (cmds[k].name == NULL) {
+    fprintf(stderr, "pacewatch: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return EXIT_USAGE;
+  }
+  optind = 2;
+  while ((opt = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+    switch (opt) {
+    case 'c':
+      c.config_path = optarg;
+      break;
+    case 'a':
+      c.at = optarg;
+      break;
+    case 'j':
+      c.json = 1;
+      break;
+    case 'o':
+      c.as_of = optarg;
+      break;
+    case 'F':
+      c.from = optarg;
+      break;
+    case 'T':
+      c.to = optarg;
+      break;
+    case 'm':
+      c.format = optarg;
+      break;
+    case 'h':
+      usage(stdout);
+      return EXIT_OK;
+    default:
+      usage(stderr);
+      return EXIT_USAGE;
+    }
+  }
+  c.argc = argc - optind;
+  c.argv = argv + optind;
+  rc = load_config(&c);
+  if (rc != EXIT_OK)
+    return rc;
+  rc = cmds[k].fn(&c);
+  pw_config_free(c.conf);
+  return rc;
+}

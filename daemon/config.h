@@ -1,0 +1,197 @@
+/*
+ * config: the whole configuration schema of CONTRACT section 2, loaded from libconfig syntax,
+ * validated and turned into plain structures that every other module only reads. Every error
+ * is reported as "FILE:LINE: message". Loading is table-driven: one walker over per-section
+ * tables of keys, so unknown keys, types and defaults are handled in one place.
+ */
+#ifndef PW_CONFIG_H
+#define PW_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "calendar.h"
+
+enum pw_kind { PW_KIND_CUMULATIVE = 0, PW_KIND_LEVEL, PW_KIND_STANDARD, PW_KIND_MILESTONE };
+enum pw_pace { PW_PACE_DEFAULT = 0, PW_PACE_LINEAR, PW_PACE_QUARTERLY, PW_PACE_STEP };
+enum pw_receiver_type {
+  PW_RECV_WEBHOOK = 0,
+  PW_RECV_DINGTALK,
+  PW_RECV_WECOM,
+  PW_RECV_FEISHU,
+  PW_RECV_EMAIL,
+  PW_RECV_LOG
+};
+
+struct pw_strlist {
+  char **items;
+  int n;
+};
+
+struct pw_daemon_conf {
+  char *state_dir; /* absolute */
+  char *timezone;
+  int log_level; /* enum pw_log_level */
+  char *http_listen;
+  char *http_token;
+  char *rrdcached;
+  char *public_url;
+  int64_t max_transfers;
+  int64_t http_max_connections;
+  int64_t http_timeout; /* seconds */
+};
+
+struct pw_domain {
+  char *id;
+  char *name;
+  int line;
+};
+
+struct pw_department {
+  char *id;
+  char *name;
+  struct pw_strlist receivers;
+  int *receiver_idx; /* resolved indices into conf->receivers */
+  int line;
+};
+
+struct pw_source {
+  char *id;
+  char *url;  /* as written, after ${} substitution */
+  char *file; /* absolute path for file sources (file:// or a plain path), else NULL */
+  char *format;
+  int64_t interval, timeout, stale_after; /* seconds; stale_after 0 = not set */
+  int64_t max_bytes;
+  struct pw_strlist headers;
+  char *as_of; /* NULL when not set */
+  int tls_verify;
+  char *ca_file;
+  char *charset;
+  char csv_delimiter;
+  char *proxy;
+  const char *cfg_file;
+  int line;
+};
+
+struct pw_target {
+  int year;
+  int has_annual, has_baseline, has_quarters, has_standard;
+  double annual, baseline, standard;
+  double quarters[4];
+  int64_t *due; /* milestone: n_stages entries, the end of each due day, 0 = not set */
+  int line;
+};
+
+struct pw_indicator {
+  char *id;
+  char *name;
+  char *domain_id;
+  char *department_id; /* NULL when none */
+  char *unit;
+  char *source_id; /* NULL when none */
+  char *path;
+  char *as_of;
+  int domain, department, source; /* indices; -1 for none */
+  enum pw_kind kind;
+  enum pw_pace pace; /* as written; PW_PACE_DEFAULT means quarterly if a year has quarters */
+  int direction_down;
+  int carry;
+  double lag_warn, lag_crit;
+  int64_t stale_after;
+  struct pw_strlist stages;
+  struct pw_target *targets;
+  int n_targets;
+  const char *cfg_file;
+  int line;
+};
+
+struct pw_receiver {
+  char *id;
+  enum pw_receiver_type type;
+  char *url;
+  char *secret;
+  char *from;
+  struct pw_strlist to;
+  char *username, *password;
+  char *proxy;
+  int tls_verify;
+  char *ca_file;
+  int64_t timeout;
+  int64_t rate_per_minute; /* 0 = none */
+  struct pw_strlist at_mobiles;
+  int at_all;
+  char *keyword;
+  struct pw_strlist mentioned_mobiles;
+  int line;
+};
+
+struct pw_alerting {
+  int64_t for_s, repeat, group_wait, give_up, source_down_after;
+  int send_resolved;
+  struct pw_strlist receivers, escalate;
+  int *receiver_idx, *escalate_idx;
+  int has_quiet_hours;
+  int quiet_start, quiet_end; /* minutes after local midnight */
+};
+
+struct pw_silence {
+  char *indicator;
+  int indicator_idx;
+  int64_t until; /* instant the silence ends */
+  char *reason;
+  int line;
+};
+
+struct pw_briefing {
+  int weekday; /* 1 = Monday .. 7 = Sunday */
+  int minute;  /* minutes after local midnight */
+  char *title;
+  struct pw_strlist receivers;
+  int *receiver_idx;
+};
+
+struct pw_config {
+  char *path; /* absolute path of the main file */
+  char *dir;  /* its directory */
+  struct pw_daemon_conf daemon;
+  struct pw_domain *domains;
+  int n_domains;
+  struct pw_department *departments;
+  int n_departments;
+  struct pw_source *sources;
+  int n_sources;
+  struct pw_indicator *indicators;
+  int n_indicators;
+  struct pw_receiver *receivers;
+  int n_receivers;
+  struct pw_alerting alerting;
+  struct pw_silence *silences;
+  int n_silences;
+  struct pw_briefing briefing;
+  struct pw_calendar cal;
+  struct pw_config_arena *arena; /* owns every allocation above */
+};
+
+/* Loads and validates PATH. On success returns 0 and *OUT (owned; free with pw_config_free).
+ * As a side effect the process time zone is set to daemon.timezone. On failure returns
+ * -EINVAL (or -ENOENT, -ENOMEM) and writes "FILE:LINE: message" into ERR. */
+int pw_config_load(const char *path, struct pw_config **out, char *err, size_t errlen);
+
+/* Frees everything a loaded configuration owns. Accepts NULL. */
+void pw_config_free(struct pw_config *conf);
+
+/* The index of indicator ID, or -1. */
+int pw_config_indicator_index(const struct pw_config *conf, const char *id);
+
+/* The target of IND for YEAR, or NULL when none is configured. */
+const struct pw_target *pw_config_target(const struct pw_indicator *ind, int year);
+
+/* The effective pace of IND for target TG (resolves PW_PACE_DEFAULT). */
+enum pw_pace pw_config_pace(const struct pw_indicator *ind, const struct pw_target *tg);
+
+/* Names for enums, as written in the configuration. */
+const char *pw_kind_name(enum pw_kind kind);
+const char *pw_pace_name(enum pw_pace pace);
+const char *pw_receiver_type_name(enum pw_receiver_type type);
+
+#endif

@@ -1,0 +1,413 @@
+/*
+ * journal: the append-only, human-readable record of every accepted sample, and its
+ * in-memory index (one series per indicator). The file is the truth: RRD files and every
+ * judgement are derived from it. Appends are batched and fsync'd once per commit, never once
+ * per sample.
+ */
+#define PW_LOG_MODULE "journal"
+#include "journal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "value.h"
+
+#define JOURNAL_HEADER "# pacewatch journal v1: as_of\tindicator\tvalue\tfetched_at\tsource\n"
+
+/* Parses "YYYY-MM-DDTHH:MM:SS+HH:MM" (or Z) exactly as the journal writes it. */
+static int parse_stamp(const char *p, size_t len, int64_t *out) {
+  int v[6], k, sign, oh, om;
+  static const int pos[6] = {0, 5, 8, 11, 14, 17};
+  static const int width[6] = {4, 2, 2, 2, 2, 2};
+
+  if (len < 20)
+    return -EINVAL;
+  for (k = 0; k < 6; k++) {
+    int i, n = 0;
+    for (i = 0; i < width[k]; i++) {
+      char c = p[pos[k] + i];
+      if (c < '0' || c > '9')
+        return -EINVAL;
+      n = n * 10 + (c - '0');
+    }
+    v[k] = n;
+  }
+  if (p[4] != '-' || p[7] != '-' || p[10] != 'T' || p[13] != ':' || p[16] != ':')
+    return -EINVAL;
+  if (len == 20 && p[19] == 'Z') {
+    *out = pw_calendar_utc(v[0], v[1], v[2], v[3], v[4], v[5]);
+    return 0;
+  }
+  if (len != 25 || (p[19] != '+' && p[19] != '-') || p[22] != ':')
+    return -EINVAL;
+  sign = p[19] == '-' ? -1 : 1;
+  oh = (p[20] - '0') * 10 + (p[21] - '0');
+  om = (p[23] - '0') * 10 + (p[24] - '0');
+  *out = pw_calendar_utc(v[0], v[1], v[2], v[3], v[4], v[5]) - sign * (oh * 3600 + om * 60);
+  return 0;
+}
+
+static int series_push(struct pw_series *s, int64_t as_of, double value, int64_t fetched_at) {
+  struct pw_sample *x;
+  uint32_t rev = 0;
+  size_t i;
+
+  if (s->n == s->cap) {
+    size_t cap = s->cap ? s->cap * 2 : 8;
+    struct pw_sample *p = realloc(s->samples, cap * sizeof(*p));
+    if (p == NULL)
+      return -ENOMEM;
+    s->samples = p;
+    s->cap = cap;
+  }
+  /* The revision number counts earlier samples of the same as_of; a sample newer than
+   * everything stored is revision 0 without a scan. */
+  if (s->n > 0 && as_of <= s->max_as_of)
+    for (i = s->n; i-- > 0;)
+      if (s->samples[i].as_of == as_of) {
+        rev = s->samples[i].rev + 1;
+        break;
+      }
+  x = &s->samples[s->n];
+  x->as_of = as_of;
+  x->fetched_at = fetched_at;
+  x->value = value;
+  x->rev = rev;
+  if (s->n == 0 || as_of >= s->max_as_of) {
+    s->max_as_of = as_of;
+    s->latest = s->n;
+  }
+  s->n++;
+  return 0;
+}
+
+/* A tiny open-addressing index from indicator id to configuration index, so that loading a
+ * large journal costs one hash per line rather than a scan of every indicator. */
+struct id_index {
+  int *slots;
+  size_t mask;
+};
+
+static uint32_t hash_id(const char *s, size_t n) {
+  uint32_t h = 2166136261u;
+  size_t i;
+
+  for (i = 0; i < n; i++)
+    h = (h ^ (unsigned char)s[i]) * 16777619u;
+  return h;
+}
+
+static int index_build(struct id_index *x, const struct pw_config *conf) {
+  size_t size = 16;
+  int i;
+
+  while (size < (size_t)conf->n_indicators * 2)
+    size *= 2;
+  x->slots = malloc(size * sizeof(int));
+  if (x->slots == NULL)
+    return -ENOMEM;
+  x->mask = size - 1;
+  for (i = 0; i < (int)size; i++)
+    x->slots[i] = -1;
+  for (i = 0; i < conf->n_indicators; i++) {
+    const char *id = conf->indicators[i].id;
+    size_t h = hash_id(id, strlen(id)) & x->mask;
+    while (x->slots[h] >= 0)
+      h = (h + 1) & x->mask;
+    x->slots[h] = i;
+  }
+  return 0;
+}
+
+static int index_find(const struct id_index *x, const struct pw_config *conf, const char *s,
+                      size_t n) {
+  size_t h = hash_id(s, n) & x->mask;
+
+  while (x->slots[h] >= 0) {
+    const char *id = conf->indicators[x->slots[h]].id;
+    if (strncmp(id, s, n) == 0 && id[n] == '\0')
+      return x->slots[h];
+    h = (h + 1) & x->mask;
+  }
+  return -1;
+}
+
+/* Parses one line (without its newline). Returns 0, 1 for a line to ignore (comment, unknown
+ * indicator), or -EINVAL for a malformed line. */
+static int parse_line(struct pw_journal *j, const struct id_index *x, const char *p, size_t len) {
+  const char *f[5];
+  size_t flen[5];
+  int nf = 0, ind;
+  const char *start = p, *end = p + len;
+  int64_t as_of, fetched;
+  char num[64];
+  double value;
+  char *e;
+
+  if (len == 0 || p[0] == '#')
+    return 1;
+  while (nf < 5) {
+    const char *tab = memchr(start, '\t', (size_t)(end - start));
+    f[nf] = start;
+    flen[nf] = (size_t)((tab ? tab : end) - start);
+    nf++;
+    if (tab == NULL)
+      break;
+    start = tab + 1;
+  }
+  if (nf < 4)
+    return -EINVAL;
+  if (parse_stamp(f[0], flen[0], &as_of) < 0 || parse_stamp(f[3], flen[3], &fetched) < 0)
+    return -EINVAL;
+  if (flen[2] == 0 || flen[2] >= sizeof(num))
+    return -EINVAL;
+  memcpy(num, f[2], flen[2]);
+  num[flen[2]] = '\0';
+  errno = 0;
+  value = strtod(num, &e);
+  if (*e != '\0' || errno != 0 || !isfinite(value))
+    return -EINVAL;
+  ind = index_find(x, j->conf, f[1], flen[1]);
+  if (ind < 0) {
+    j->foreign++;
+    return 1;
+  }
+  return series_push(&j->series[ind], as_of, value, fetched) < 0 ? -ENOMEM : 0;
+}
+
+static int load(struct pw_journal *j, char *err, size_t errlen) {
+  struct id_index x;
+  char *text = NULL;
+  size_t len = 0, off = 0;
+  uint64_t lineno = 0;
+  int rc;
+
+  rc = pw_read_file(j->path, 0, &text, &len);
+  if (rc == -ENOENT)
+    return 0;
+  if (rc < 0) {
+    snprintf(err, errlen, "%s: cannot read the journal: %s", j->path, strerror(-rc));
+    return rc;
+  }
+  if (index_build(&x, j->conf) < 0) {
+    free(text);
+    return -ENOMEM;
+  }
+  while (off < len) {
+    char *nl = memchr(text + off, '\n', len - off);
+    size_t l = (size_t)((nl ? nl : text + len) - (text + off));
+    lineno++;
+    if (nl == NULL) {
+      pw_log_warn("%s:%llu: the last line is incomplete (a write cut short by a crash?); "
+                  "skipped",
+                  j->path, (unsigned long long)lineno);
+      j->skipped++;
+      j->needs_newline = 1;
+      break;
+    }
+    rc = parse_line(j, &x, text + off, l);
+    if (rc == -ENOMEM) {
+      free(x.slots);
+      free(text);
+      snprintf(err, errlen, "%s: out of memory loading the journal", j->path);
+      return rc;
+    }
+    if (rc < 0) {
+      pw_log_warn("%s:%llu: malformed journal line skipped", j->path, (unsigned long long)lineno);
+      j->skipped++;
+    } else if (rc == 0) {
+      j->lines++;
+    }
+    off += l + 1;
+  }
+  free(x.slots);
+  free(text);
+  return 0;
+}
+
+int pw_journal_open(const struct pw_config *conf, int writable, struct pw_journal **out, char *err,
+                    size_t errlen) {
+  struct pw_journal *j;
+  char *dir;
+  int rc;
+
+  *out = NULL;
+  j = calloc(1, sizeof(*j));
+  if (j == NULL)
+    return -ENOMEM;
+  j->fd = -1;
+  j->conf = conf;
+  j->n_series = conf->n_indicators;
+  j->series = calloc((size_t)conf->n_indicators + 1, sizeof(*j->series));
+  dir = pw_path_join(conf->daemon.state_dir, "journal");
+  j->path = dir ? pw_path_join(dir, "journal.tsv") : NULL;
+  if (j->series == NULL || j->path == NULL) {
+    free(dir);
+    pw_journal_close(j);
+    return -ENOMEM;
+  }
+  if (writable) {
+    rc = pw_mkdir_p(dir);
+    if (rc < 0) {
+      snprintf(err, errlen, "%s: cannot create the journal directory: %s", dir, strerror(-rc));
+      free(dir);
+      pw_journal_close(j);
+      return rc;
+    }
+  }
+  free(dir);
+  rc = load(j, err, errlen);
+  if (rc < 0) {
+    pw_journal_close(j);
+    return rc;
+  }
+  if (writable) {
+    j->fd = open(j->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (j->fd < 0) {
+      rc = -errno;
+      snprintf(err, errlen, "%s: cannot open the journal for writing: %s", j->path,
+               strerror(errno));
+      pw_journal_close(j);
+      return rc;
+    }
+    if (lseek(j->fd, 0, SEEK_END) == 0 &&
+        pw_buf_append(&j->pending, JOURNAL_HEADER, strlen(JOURNAL_HEADER)) < 0) {
+      pw_journal_close(j);
+      return -ENOMEM;
+    }
+  }
+  *out = j;
+  return 0;
+}
+
+enum pw_sample_class pw_journal_classify(const struct pw_journal *j, int ind, int64_t as_of,
+                                         double value, int own_as_of) {
+  const struct pw_series *s = &j->series[ind];
+  size_t i;
+
+  if (s->n == 0)
+    return PW_SAMPLE_NEW;
+  if (as_of <= s->max_as_of)
+    for (i = s->n; i-- > 0;)
+      if (s->samples[i].as_of == as_of)
+        return s->samples[i].value == value ? PW_SAMPLE_DUPLICATE : PW_SAMPLE_REVISION;
+  if (!own_as_of) {
+    const struct pw_sample *last = &s->samples[s->latest];
+    if (last->value == value && as_of - last->as_of < 86400)
+      return PW_SAMPLE_UNCHANGED;
+  }
+  return as_of > s->max_as_of ? PW_SAMPLE_NEW : PW_SAMPLE_REVISION;
+}
+
+int pw_journal_add(struct pw_journal *j, int ind, int64_t as_of, double value, int64_t fetched_at,
+                   const char *source) {
+  char a[40], f[40], v[40];
+  int rc;
+
+  if (j->needs_newline) {
+    /* Close the torn line so the new one starts on a line of its own. */
+    if (pw_buf_append(&j->pending, "\n", 1) < 0)
+      return -ENOMEM;
+    j->needs_newline = 0;
+  }
+  rc = pw_buf_printf(&j->pending, "%s\t%s\t%s\t%s\t%s\n", pw_calendar_format(as_of, a, sizeof(a)),
+                     j->conf->indicators[ind].id, pw_value_format(value, v, sizeof(v)),
+                     pw_calendar_format(fetched_at, f, sizeof(f)), source);
+  if (rc < 0)
+    return rc;
+  j->lines++;
+  return series_push(&j->series[ind], as_of, value, fetched_at);
+}
+
+int pw_journal_commit(struct pw_journal *j) {
+  const char *p = j->pending.data;
+  size_t left = j->pending.len;
+
+  if (j->fd < 0)
+    return -EBADF;
+  while (left > 0) {
+    ssize_t n = write(j->fd, p, left);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      return -errno;
+    }
+    p += n;
+    left -= (size_t)n;
+  }
+  j->pending.len = 0;
+  if (fsync(j->fd) != 0)
+    return -errno;
+  return 0;
+}
+
+void pw_journal_close(struct pw_journal *j) {
+  int i;
+
+  if (j == NULL)
+    return;
+  if (j->fd >= 0)
+    close(j->fd);
+  for (i = 0; j->series && i < j->n_series; i++)
+    free(j->series[i].samples);
+  free(j->series);
+  pw_buf_free(&j->pending);
+  free(j->path);
+  free(j);
+}
+
+int pw_state_lock(const char *state_dir) {
+  char *path;
+  int fd, rc;
+
+  rc = pw_mkdir_p(state_dir);
+  if (rc < 0)
+    return rc;
+  path = pw_path_join(state_dir, "lock");
+  if (path == NULL)
+    return -ENOMEM;
+  fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  free(path);
+  if (fd < 0)
+    return -errno;
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    rc = errno == EWOULDBLOCK ? -EWOULDBLOCK : -errno;
+    close(fd);
+    return rc;
+  }
+  return fd;
+}
+
+int pw_sample_value_parse(const struct pw_indicator *ind, const char *text, double *out) {
+  int i, rc;
+
+  if (ind->kind == PW_KIND_MILESTONE) {
+    const char *p = text;
+    size_t n;
+    while (*p == ' ' || *p == '\t')
+      p++;
+    n = strlen(p);
+    while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t' || p[n - 1] == '\r'))
+      n--;
+    /* Stage names are matched before any attempt to read a number. */
+    for (i = 0; i < ind->stages.n; i++)
+      if (strlen(ind->stages.items[i]) == n && strncmp(ind->stages.items[i], p, n) == 0) {
+        *out = i;
+        return 0;
+      }
+    rc = pw_value_parse(text, out);
+    if (rc != 0)
+      return rc;
+    if (*out != floor(*out) || *out < 0 || *out >= ind->stages.n)
+      return -EINVAL;
+    return 0;
+  }
+  return pw_value_parse(text, out);
+}

@@ -1,0 +1,63 @@
+/*
+ * judge: the pure judgement of CONTRACT section 3. A function of (indicator configuration,
+ * its samples, the calendar, an instant) to a verdict. No I/O, no clock, no allocation.
+ */
+#ifndef PW_JUDGE_H
+#define PW_JUDGE_H
+
+#include <stdint.h>
+
+#include "calendar.h"
+#include "config.h"
+
+enum pw_status {
+  PW_STATUS_OK = 0,
+  PW_STATUS_LAGGING,
+  PW_STATUS_SEVERE,
+  PW_STATUS_NO_DATA,
+  PW_STATUS_NO_TARGET
+};
+
+/* One stored sample, as the journal keeps it. REV is 0 for the first value journaled for its
+ * as_of, 1, 2... for later revisions. Samples are given to judge in journal order. */
+struct pw_sample {
+  int64_t as_of;
+  int64_t fetched_at;
+  double value;
+  uint32_t rev;
+};
+
+enum pw_lag_unit { PW_LAG_UNIT_NONE = 0, PW_LAG_UNIT_PP, PW_LAG_UNIT_UNIT, PW_LAG_UNIT_DAYS };
+
+struct pw_verdict {
+  enum pw_status status;
+  int stale;
+  int has_value; /* value and as_of */
+  double value;
+  int64_t as_of;
+  int has_judgement; /* target, expected, lag */
+  double target, expected, lag;
+  enum pw_lag_unit lag_unit; /* PW_LAG_UNIT_UNIT means the indicator's unit */
+  int has_pct;               /* completion_pct and pace_pct */
+  double completion_pct, pace_pct;
+  int has_projection;
+  double projection_pct;
+  int stage; /* milestone stage index of the sample, -1 otherwise */
+  int year;  /* the year judged */
+};
+
+/* Judges IND from its N samples (journal order) at instant AT. Pure: reads nothing else. */
+void pw_judge(const struct pw_indicator *ind, const struct pw_sample *samples, size_t n,
+              const struct pw_calendar *cal, int64_t at, struct pw_verdict *out);
+
+/* Whether sample I of SAMPLES (journal order) is known at AT and not superseded by a later
+ * revision of the same as_of known at AT. */
+int pw_judge_effective(const struct pw_sample *samples, size_t n, size_t i, int64_t at);
+
+/* "ok", "lagging", "severe", "no_data", "no_target". */
+const char *pw_status_name(enum pw_status status);
+
+/* 正常, 滞后, 严重滞后, 无数据, 未下达. */
+const char *pw_status_label_zh(enum pw_status status);
+
+#endif

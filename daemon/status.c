@@ -1,0 +1,231 @@
+/*
+ * status: turns verdicts into the section 5 JSON document and into the table people read in a
+ * terminal. The same verdict code serves the CLI, the HTTP API and the briefing.
+ */
+#include "status.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+#include "value.h"
+
+void pw_status_judge(const struct pw_config *conf, const struct pw_journal *j, int ind, int64_t at,
+                     struct pw_verdict *out) {
+  const struct pw_series *s = &j->series[ind];
+
+  pw_judge(&conf->indicators[ind], s->samples, s->n, &conf->cal, at, out);
+}
+
+json_t *pw_status_number(double v) {
+  if (!isfinite(v))
+    return json_null();
+  if (v == floor(v) && fabs(v) < 9007199254740992.0)
+    return json_integer((json_int_t)v);
+  return json_real(v);
+}
+
+static json_t *opt_number(int has, double v) {
+  return has ? pw_status_number(v) : json_null();
+}
+
+static json_t *time_json(int64_t t) {
+  char buf[40];
+
+  return json_string(pw_calendar_format(t, buf, sizeof(buf)));
+}
+
+static const char *lag_unit(const struct pw_indicator *ind, enum pw_lag_unit u) {
+  switch (u) {
+  case PW_LAG_UNIT_PP:
+    return "pp";
+  case PW_LAG_UNIT_UNIT:
+    return ind->unit;
+  case PW_LAG_UNIT_DAYS:
+    return "days";
+  default:
+    return NULL;
+  }
+}
+
+json_t *pw_status_verdict_json(const struct pw_config *conf, int idx, const struct pw_verdict *v) {
+  const struct pw_indicator *ind = &conf->indicators[idx];
+  const char *unit = v->has_judgement ? lag_unit(ind, v->lag_unit) : NULL;
+  json_t *o = json_object();
+
+  if (o == NULL)
+    return NULL;
+  json_object_set_new(o, "id", json_string(ind->id));
+  json_object_set_new(o, "name", json_string(ind->name));
+  json_object_set_new(o, "domain", json_string(ind->domain_id));
+  json_object_set_new(o, "department",
+                      ind->department_id ? json_string(ind->department_id) : json_null());
+  json_object_set_new(o, "kind", json_string(pw_kind_name(ind->kind)));
+  json_object_set_new(o, "unit", json_string(ind->unit));
+  json_object_set_new(o, "status", json_string(pw_status_name(v->status)));
+  json_object_set_new(o, "stale", json_boolean(v->stale));
+  json_object_set_new(o, "value", opt_number(v->has_value, v->value));
+  json_object_set_new(o, "as_of", v->has_value ? time_json(v->as_of) : json_null());
+  json_object_set_new(o, "target", opt_number(v->has_judgement, v->target));
+  json_object_set_new(o, "expected", opt_number(v->has_judgement, v->expected));
+  json_object_set_new(o, "completion_pct", opt_number(v->has_pct, v->completion_pct));
+  json_object_set_new(o, "pace_pct", opt_number(v->has_pct, v->pace_pct));
+  json_object_set_new(o, "lag", opt_number(v->has_judgement, v->lag));
+  json_object_set_new(o, "lag_unit", unit ? json_string(unit) : json_null());
+  json_object_set_new(o, "projection_pct", opt_number(v->has_projection, v->projection_pct));
+  json_object_set_new(o, "stage",
+                      v->stage >= 0 && v->stage < ind->stages.n
+                          ? json_string(ind->stages.items[v->stage])
+                          : json_null());
+  return o;
+}
+
+json_t *pw_status_json(const struct pw_config *conf, const struct pw_journal *j, int64_t at) {
+  json_t *doc = json_object(), *list = json_array();
+  int i;
+
+  if (doc == NULL || list == NULL) {
+    json_decref(doc);
+    json_decref(list);
+    return NULL;
+  }
+  json_object_set_new(doc, "at", time_json(at));
+  for (i = 0; i < conf->n_indicators; i++) {
+    struct pw_verdict v;
+    pw_status_judge(conf, j, i, at, &v);
+    json_array_append_new(list, pw_status_verdict_json(conf, i, &v));
+  }
+  json_object_set_new(doc, "indicators", list);
+  return doc;
+}
+
+/* Pads S with spaces to display width W (East Asian wide characters count two). */
+static void put_cell(FILE *out, const char *s, int w, int right) {
+  int pad = w - pw_utf8_width(s);
+
+  if (right)
+    for (; pad > 0; pad--)
+      fputc(' ', out);
+  fputs(s, out);
+  if (!right)
+    for (; pad > 0; pad--)
+      fputc(' ', out);
+}
+
+static void fmt_num(char *buf, size_t size, int has, double v, int decimals) {
+  if (!has)
+    snprintf(buf, size, "-");
+  else if (v == floor(v) && fabs(v) < 1e15)
+    snprintf(buf, size, "%.0f", v);
+  else
+    snprintf(buf, size, "%.*f", decimals, v);
+}
+
+enum { COLS = 9 };
+
+void pw_status_table(FILE *out, const struct pw_config *conf, const struct pw_journal *j,
+                     int64_t at, int color) {
+  static const char *const head[COLS] = {"指标",     "状态",  "数值",  "截至", "目标",
+                                         "序时预期", "完成%", "序时%", "滞后"};
+  static const int right[COLS] = {0, 0, 1, 0, 1, 1, 1, 1, 1};
+  static const char *const colors[] = {"\033[32m", "\033[33m", "\033[31m", "\033[90m", "\033[90m"};
+  int width[COLS];
+  char ***cells;
+  struct pw_verdict *vs;
+  char buf[64];
+  int i, k, d, n = conf->n_indicators;
+
+  cells = calloc((size_t)n + 1, sizeof(*cells));
+  vs = calloc((size_t)n + 1, sizeof(*vs));
+  if (cells == NULL || vs == NULL) {
+    free(cells);
+    free(vs);
+    return;
+  }
+  for (k = 0; k < COLS; k++)
+    width[k] = pw_utf8_width(head[k]);
+  for (i = 0; i < n; i++) {
+    const struct pw_indicator *ind = &conf->indicators[i];
+    struct pw_verdict *v = &vs[i];
+    char status[64];
+
+    pw_status_judge(conf, j, i, at, v);
+    cells[i] = calloc(COLS, sizeof(char *));
+    if (cells[i] == NULL)
+      continue;
+    snprintf(status, sizeof(status), "%s%s", pw_status_label_zh(v->status),
+             v->stale ? "(陈旧)" : "");
+    cells[i][0] = strdup(ind->name);
+    cells[i][1] = strdup(status);
+    if (v->has_value && v->stage >= 0 && v->stage < ind->stages.n)
+      snprintf(buf, sizeof(buf), "%s", ind->stages.items[v->stage]);
+    else if (v->has_value)
+      snprintf(buf, sizeof(buf), "%s%s", pw_value_format(v->value, buf + 40, 24), ind->unit);
+    else
+      snprintf(buf, sizeof(buf), "-");
+    cells[i][2] = strdup(buf);
+    if (v->has_value) {
+      pw_calendar_format(v->as_of - 1, buf, sizeof(buf));
+      buf[10] = '\0'; /* the day the figure is "as of": as_of is the end of that day */
+    } else {
+      snprintf(buf, sizeof(buf), "-");
+    }
+    cells[i][3] = strdup(buf);
+    fmt_num(buf, sizeof(buf), v->has_judgement, v->target, 2);
+    cells[i][4] = strdup(buf);
+    fmt_num(buf, sizeof(buf), v->has_judgement, v->expected, 2);
+    cells[i][5] = strdup(buf);
+    fmt_num(buf, sizeof(buf), v->has_pct, v->completion_pct, 1);
+    cells[i][6] = strdup(buf);
+    fmt_num(buf, sizeof(buf), v->has_pct, v->pace_pct, 1);
+    cells[i][7] = strdup(buf);
+    if (v->has_judgement)
+      snprintf(buf, sizeof(buf), "%.2f%s", v->lag,
+               v->lag_unit == PW_LAG_UNIT_PP     ? "pp"
+               : v->lag_unit == PW_LAG_UNIT_DAYS ? "天"
+                                                 : ind->unit);
+    else
+      snprintf(buf, sizeof(buf), "-");
+    cells[i][8] = strdup(buf);
+    for (k = 0; k < COLS; k++)
+      if (cells[i][k] && pw_utf8_width(cells[i][k]) > width[k])
+        width[k] = pw_utf8_width(cells[i][k]);
+  }
+
+  pw_calendar_format(at, buf, sizeof(buf));
+  fprintf(out, "评估时点 %s\n", buf);
+  for (d = 0; d < conf->n_domains; d++) {
+    int shown = 0;
+    for (i = 0; i < n; i++) {
+      if (conf->indicators[i].domain != d || cells[i] == NULL)
+        continue;
+      if (!shown) {
+        fprintf(out, "\n【%s】\n", conf->domains[d].name);
+        for (k = 0; k < COLS; k++) {
+          put_cell(out, head[k], width[k], right[k]);
+          fputs(k + 1 < COLS ? "  " : "\n", out);
+        }
+        shown = 1;
+      }
+      for (k = 0; k < COLS; k++) {
+        int colored = color && k == 1;
+        if (colored)
+          fputs(colors[vs[i].status], out);
+        put_cell(out, cells[i][k] ? cells[i][k] : "?", width[k], right[k]);
+        if (colored)
+          fputs("\033[0m", out);
+        fputs(k + 1 < COLS ? "  " : "\n", out);
+      }
+    }
+  }
+  for (i = 0; i < n; i++) {
+    if (cells[i] == NULL)
+      continue;
+    for (k = 0; k < COLS; k++)
+      free(cells[i][k]);
+    free(cells[i]);
+  }
+  free(cells);
+  free(vs);
+}

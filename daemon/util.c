@@ -1,0 +1,261 @@
+/*
+ * util: the small shared helpers of pacewatch (buffers, files, UTF-8, paths).
+ */
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int pw_buf_append(struct pw_buf *b, const void *data, size_t len) {
+  if (b->limit != 0 && b->len + len > b->limit)
+    return -E2BIG;
+  if (b->len + len + 1 > b->cap) {
+    size_t cap = b->cap ? b->cap : 256;
+    char *p;
+    while (cap < b->len + len + 1)
+      cap *= 2;
+    p = realloc(b->data, cap);
+    if (p == NULL)
+      return -ENOMEM;
+    b->data = p;
+    b->cap = cap;
+  }
+  if (len > 0)
+    memcpy(b->data + b->len, data, len);
+  b->len += len;
+  b->data[b->len] = '\0';
+  return 0;
+}
+
+int pw_buf_printf(struct pw_buf *b, const char *fmt, ...) {
+  char small[512];
+  va_list ap;
+  int n;
+  char *big;
+  int rc;
+
+  va_start(ap, fmt);
+  n = vsnprintf(small, sizeof(small), fmt, ap);
+  va_end(ap);
+  if (n < 0)
+    return -EINVAL;
+  if ((size_t)n < sizeof(small))
+    return pw_buf_append(b, small, (size_t)n);
+  big = malloc((size_t)n + 1);
+  if (big == NULL)
+    return -ENOMEM;
+  va_start(ap, fmt);
+  vsnprintf(big, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  rc = pw_buf_append(b, big, (size_t)n);
+  free(big);
+  return rc;
+}
+
+void pw_buf_free(struct pw_buf *b) {
+  free(b->data);
+  b->data = NULL;
+  b->len = b->cap = 0;
+}
+
+int pw_read_file(const char *path, size_t limit, char **out, size_t *len) {
+  struct pw_buf b = {NULL, 0, 0, limit};
+  char chunk[65536];
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  int rc = 0;
+
+  if (fd < 0)
+    return -errno;
+  for (;;) {
+    ssize_t n = read(fd, chunk, sizeof(chunk));
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      rc = -errno;
+      break;
+    }
+    if (n == 0)
+      break;
+    rc = pw_buf_append(&b, chunk, (size_t)n);
+    if (rc < 0)
+      break;
+  }
+  close(fd);
+  if (rc == 0 && b.data == NULL)
+    rc = pw_buf_append(&b, "", 0);
+  if (rc < 0) {
+    pw_buf_free(&b);
+    return rc;
+  }
+  *out = b.data;
+  if (len != NULL)
+    *len = b.len;
+  return 0;
+}
+
+int pw_write_file_atomic(const char *path, const void *data, size_t len) {
+  char tmp[4096];
+  char dirbuf[4096];
+  const char *p = data;
+  int fd, dfd, rc = 0;
+
+  if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp))
+    return -ENAMETOOLONG;
+  fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return -errno;
+  while (len > 0) {
+    ssize_t n = write(fd, p, len);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      rc = -errno;
+      break;
+    }
+    p += n;
+    len -= (size_t)n;
+  }
+  if (rc == 0 && fsync(fd) != 0)
+    rc = -errno;
+  if (close(fd) != 0 && rc == 0)
+    rc = -errno;
+  if (rc == 0 && rename(tmp, path) != 0)
+    rc = -errno;
+  if (rc < 0) {
+    unlink(tmp);
+    return rc;
+  }
+  pw_strlcpy(dirbuf, path, sizeof(dirbuf));
+  dfd = open(dirname(dirbuf), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    fsync(dfd);
+    close(dfd);
+  }
+  return 0;
+}
+
+int pw_mkdir_p(const char *dir) {
+  char buf[4096];
+  size_t i, n = pw_strlcpy(buf, dir, sizeof(buf));
+
+  if (n >= sizeof(buf))
+    return -ENAMETOOLONG;
+  for (i = 1; i <= n; i++) {
+    if (buf[i] == '/' || buf[i] == '\0') {
+      char c = buf[i];
+      buf[i] = '\0';
+      if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+        return -errno;
+      buf[i] = c;
+    }
+  }
+  return 0;
+}
+
+int pw_utf8_valid(const char *s, size_t len) {
+  const unsigned char *p = (const unsigned char *)s, *end = p + len;
+
+  while (p < end) {
+    unsigned c = *p;
+    size_t need;
+    uint32_t cp;
+    if (c < 0x80) {
+      p++;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      need = 1;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      need = 2;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      need = 3;
+      cp = c & 0x07;
+    } else {
+      return 0;
+    }
+    if ((size_t)(end - p) < need + 1)
+      return 0;
+    for (size_t k = 1; k <= need; k++) {
+      if ((p[k] & 0xC0) != 0x80)
+        return 0;
+      cp = (cp << 6) | (p[k] & 0x3F);
+    }
+    /* Reject overlong forms, surrogates and code points past U+10FFFF. */
+    if ((need == 1 && cp < 0x80) || (need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000) ||
+        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+      return 0;
+    p += need + 1;
+  }
+  return 1;
+}
+
+int pw_utf8_width(const char *s) {
+  const unsigned char *p = (const unsigned char *)s;
+  int w = 0;
+
+  while (*p) {
+    uint32_t cp;
+    if (*p < 0x80) {
+      cp = *p++;
+    } else if ((*p & 0xE0) == 0xC0 && p[1]) {
+      cp = ((uint32_t)(p[0] & 0x1F) << 6) | (p[1] & 0x3F);
+      p += 2;
+    } else if ((*p & 0xF0) == 0xE0 && p[1] && p[2]) {
+      cp = ((uint32_t)(p[0] & 0x0F) << 12) | ((uint32_t)(p[1] & 0x3F) << 6) | (p[2] & 0x3F);
+      p += 3;
+    } else if ((*p & 0xF8) == 0xF0 && p[1] && p[2] && p[3]) {
+      cp = ((uint32_t)(p[0] & 0x07) << 18) | ((uint32_t)(p[1] & 0x3F) << 12) |
+           ((uint32_t)(p[2] & 0x3F) << 6) | (p[3] & 0x3F);
+      p += 4;
+    } else {
+      p++;
+      w++;
+      continue;
+    }
+    /* East Asian Wide and Fullwidth ranges that occur in Chinese text. */
+    if ((cp >= 0x1100 && cp <= 0x115F) || (cp >= 0x2E80 && cp <= 0xA4CF) ||
+        (cp >= 0xAC00 && cp <= 0xD7A3) || (cp >= 0xF900 && cp <= 0xFAFF) ||
+        (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF00 && cp <= 0xFF60) ||
+        (cp >= 0xFFE0 && cp <= 0xFFE6) || (cp >= 0x20000 && cp <= 0x3FFFD))
+      w += 2;
+    else
+      w += 1;
+  }
+  return w;
+}
+
+char *pw_path_join(const char *dir, const char *path) {
+  size_t a, b;
+  char *out;
+
+  if (path[0] == '/' || dir == NULL || dir[0] == '\0')
+    return strdup(path);
+  a = strlen(dir);
+  b = strlen(path);
+  out = malloc(a + b + 2);
+  if (out == NULL)
+    return NULL;
+  memcpy(out, dir, a);
+  out[a] = '/';
+  memcpy(out + a + 1, path, b + 1);
+  return out;
+}
+
+size_t pw_strlcpy(char *dst, const char *src, size_t size) {
+  size_t n = strlen(src);
+
+  if (size > 0) {
+    size_t k = n < size - 1 ? n : size - 1;
+    memcpy(dst, src, k);
+    dst[k] = '\0';
+  }
+  return n;
+}

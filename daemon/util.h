@@ -1,0 +1,51 @@
+/*
+ * util: small helpers shared by every module: a growable byte buffer with a hard limit, whole
+ * file reading, durable file writing, UTF-8 validation and display width, path joining.
+ */
+#ifndef PW_UTIL_H
+#define PW_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct pw_buf {
+  char *data; /* always NUL-terminated when non-NULL */
+  size_t len;
+  size_t cap;
+  size_t limit; /* 0 = none; appending past it fails with -E2BIG */
+};
+
+/* Appends LEN bytes. Returns 0, -ENOMEM or -E2BIG. */
+int pw_buf_append(struct pw_buf *b, const void *data, size_t len);
+
+/* Appends a formatted string. Returns 0, -ENOMEM or -E2BIG. */
+int pw_buf_printf(struct pw_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Frees the buffer's memory and resets it (keeps the limit). */
+void pw_buf_free(struct pw_buf *b);
+
+/* Reads the whole file PATH into *OUT (owned, NUL-terminated; free with free()), at most
+ * LIMIT bytes (0 = none). Returns 0 or a negative errno (-E2BIG past the limit). */
+int pw_read_file(const char *path, size_t limit, char **out, size_t *len);
+
+/* Writes DATA to PATH durably: a temporary file beside it, fsync, rename, fsync of the
+ * directory. Returns 0 or a negative errno. */
+int pw_write_file_atomic(const char *path, const void *data, size_t len);
+
+/* Creates DIR and its parents (mode 0755). Returns 0 or a negative errno. */
+int pw_mkdir_p(const char *dir);
+
+/* Returns 1 if the LEN bytes at S are valid UTF-8, else 0. */
+int pw_utf8_valid(const char *s, size_t len);
+
+/* The terminal display width of UTF-8 text S (East Asian wide characters count 2). */
+int pw_utf8_width(const char *s);
+
+/* Joins DIR and a relative PATH into an allocated string (PATH returned copied when absolute).
+ * Returns owned memory; free with free(). NULL on allocation failure. */
+char *pw_path_join(const char *dir, const char *path);
+
+/* Copies at most SIZE-1 bytes of SRC into DST and terminates it. Returns strlen(SRC). */
+size_t pw_strlcpy(char *dst, const char *src, size_t size);
+
+#endif

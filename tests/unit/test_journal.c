@@ -1,0 +1,174 @@
+/*
+ * Unit tests of journal: classification (duplicates, confirmations, revisions), revision
+ * numbering, durable reload, torn and malformed lines, samples of unknown indicators, the
+ * state lock, and milestone values by stage name.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "journal.h"
+#include "value.h"
+
+static char dir[] = "/tmp/pw-test-journal-XXXXXX";
+static char path[512], jpath[600];
+static struct pw_config *conf;
+
+static int setup(void **state) {
+  FILE *f;
+  char err[1024];
+
+  (void)state;
+  if (mkdtemp(dir) == NULL)
+    return -1;
+  snprintf(path, sizeof(path), "%s/pw.conf", dir);
+  snprintf(jpath, sizeof(jpath), "%s/state/journal/journal.tsv", dir);
+  f = fopen(path, "w");
+  if (f == NULL)
+    return -1;
+  fputs("daemon: { state_dir = \"state\"; };\n"
+        "domains = ( { id = \"d\"; name = \"D\"; } );\n"
+        "indicators = (\n"
+        " { id = \"a\"; name = \"A\"; domain = \"d\"; kind = \"cumulative\"; targets = ( ); },\n"
+        " { id = \"m\"; name = \"M\"; domain = \"d\"; kind = \"milestone\";\n"
+        "   stages = [ \"未启动\", \"2\", \"完成\" ]; targets = ( ); } );\n",
+        f);
+  fclose(f);
+  if (pw_config_load(path, &conf, err, sizeof(err)) != 0) {
+    fprintf(stderr, "%s\n", err);
+    return -1;
+  }
+  return 0;
+}
+
+static int teardown(void **state) {
+  char cmd[600];
+
+  (void)state;
+  pw_config_free(conf);
+  snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+  return system(cmd);
+}
+
+static struct pw_journal *open_j(int writable) {
+  struct pw_journal *j = NULL;
+  char err[1024];
+
+  if (pw_journal_open(conf, writable, &j, err, sizeof(err)) != 0)
+    fail_msg("open: %s", err);
+  return j;
+}
+
+static void test_classify_and_reload(void **state) {
+  struct pw_journal *j;
+  int lock = pw_state_lock(conf->daemon.state_dir);
+  const int64_t d = 86400, t = 1711900800; /* 2024-04-01T00:00+08:00 */
+
+  assert_true(lock >= 0);
+  /* A second lock on the same directory is refused while the first is held. */
+  assert_int_equal(pw_state_lock(conf->daemon.state_dir), -EWOULDBLOCK);
+  j = open_j(1);
+  assert_int_equal(pw_journal_classify(j, 0, t, 5, 1), PW_SAMPLE_NEW);
+  assert_int_equal(pw_journal_add(j, 0, t, 5, t + 10, "import"), 0);
+  assert_int_equal(pw_journal_classify(j, 0, t, 5, 1), PW_SAMPLE_DUPLICATE);
+  assert_int_equal(pw_journal_classify(j, 0, t, 6, 1), PW_SAMPLE_REVISION);
+  assert_int_equal(pw_journal_classify(j, 0, t - d, 6, 1), PW_SAMPLE_REVISION);
+  assert_int_equal(pw_journal_classify(j, 0, t + d, 5, 1), PW_SAMPLE_NEW);
+  /* Without an own as_of, the same value within a day is not stored; a day later it is. */
+  assert_int_equal(pw_journal_classify(j, 0, t + d - 1, 5, 0), PW_SAMPLE_UNCHANGED);
+  assert_int_equal(pw_journal_classify(j, 0, t + d, 5, 0), PW_SAMPLE_NEW);
+  assert_int_equal(pw_journal_classify(j, 0, t + 60, 7, 0), PW_SAMPLE_NEW);
+  assert_int_equal(pw_journal_add(j, 0, t, 6, t + 20, "import"), 0);
+  assert_int_equal(pw_journal_add(j, 0, t - d, 1, t + 20, "import"), 0);
+  assert_int_equal(pw_journal_add(j, 0, t, 7, t + 30, "record"), 0);
+  assert_int_equal(pw_journal_add(j, 1, t, 2, t + 30, "record"), 0);
+  assert_int_equal(j->series[0].samples[1].rev, 1);
+  assert_int_equal(j->series[0].samples[2].rev, 0);
+  assert_int_equal(j->series[0].samples[3].rev, 2);
+  /* The newest revision now is 7: 6 is no longer a duplicate, 7 is. */
+  assert_int_equal(pw_journal_classify(j, 0, t, 6, 1), PW_SAMPLE_REVISION);
+  assert_int_equal(pw_journal_classify(j, 0, t, 7, 1), PW_SAMPLE_DUPLICATE);
+  assert_int_equal(pw_journal_commit(j), 0);
+  pw_journal_close(j);
+  close(lock);
+
+  j = open_j(0);
+  assert_int_equal(j->series[0].n, 4);
+  assert_int_equal(j->series[1].n, 1);
+  assert_int_equal(j->series[0].samples[3].rev, 2);
+  assert_true(j->series[0].samples[3].value == 7);
+  assert_int_equal(j->series[0].samples[3].fetched_at, t + 30);
+  assert_int_equal(j->series[0].samples[2].as_of, t - d);
+  assert_int_equal(j->skipped, 0);
+  pw_journal_close(j);
+}
+
+static void append_raw(const char *text) {
+  FILE *f = fopen(jpath, "a");
+
+  assert_non_null(f);
+  fputs(text, f);
+  fclose(f);
+}
+
+static void test_torn_and_foreign_lines(void **state) {
+  struct pw_journal *j;
+  size_t before;
+
+  j = open_j(0);
+  before = j->series[0].n;
+  pw_journal_close(j);
+  append_raw("2024-05-01T00:00:00+08:00\tgone\t1\t2024-05-01T00:00:00+08:00\timport\n");
+  append_raw("garbage line\n");
+  append_raw("2024-05-01T00:00:00+08:00\ta\t1"); /* torn: no newline */
+  j = open_j(1);
+  assert_int_equal(j->series[0].n, before);
+  assert_int_equal(j->skipped, 2);
+  assert_int_equal(j->foreign, 1);
+  /* The next append starts on a line of its own. */
+  assert_int_equal(pw_journal_add(j, 0, 1714579200 + 86400, 9, 1714579200, "record"), 0);
+  assert_int_equal(pw_journal_commit(j), 0);
+  pw_journal_close(j);
+  j = open_j(0);
+  assert_int_equal(j->series[0].n, before + 1);
+  assert_true(j->series[0].samples[before].value == 9);
+  assert_int_equal(j->skipped, 2); /* the torn line, now complete but malformed, and garbage */
+  pw_journal_close(j);
+}
+
+static void test_milestone_values(void **state) {
+  const struct pw_indicator *m = &conf->indicators[1];
+  double v;
+
+  assert_int_equal(pw_sample_value_parse(m, "完成", &v), 0);
+  assert_true(v == 2);
+  /* A stage named "2" is matched by name before being read as a number. */
+  assert_int_equal(pw_sample_value_parse(m, "2", &v), 0);
+  assert_true(v == 1);
+  assert_int_equal(pw_sample_value_parse(m, "0", &v), 0);
+  assert_true(v == 0);
+  assert_int_equal(pw_sample_value_parse(m, "3", &v), -EINVAL);
+  assert_int_equal(pw_sample_value_parse(m, "1.5", &v), -EINVAL);
+  assert_int_equal(pw_sample_value_parse(m, "进行中", &v), -EINVAL);
+  assert_int_equal(pw_sample_value_parse(m, "未公布", &v), PW_VALUE_NOT_PUBLISHED);
+  assert_int_equal(pw_sample_value_parse(&conf->indicators[0], "1,234", &v), 0);
+  assert_true(v == 1234);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_classify_and_reload),
+      cmocka_unit_test(test_torn_and_foreign_lines),
+      cmocka_unit_test(test_milestone_values),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
