@@ -113,13 +113,25 @@ static void put_cell(FILE *out, const char *s, int w, int right) {
       fputc(' ', out);
 }
 
-static void fmt_num(char *buf, size_t size, int has, double v, int decimals) {
+/* A judged figure for the table: "-" when absent, a stage name for milestones, else the
+ * figure in 万/亿 as people read it. */
+static char *cell_figure(const struct pw_indicator *ind, int has, double v, int stage) {
+  char buf[64];
+
   if (!has)
-    snprintf(buf, size, "-");
-  else if (v == floor(v) && fabs(v) < 1e15)
-    snprintf(buf, size, "%.0f", v);
-  else
-    snprintf(buf, size, "%.*f", decimals, v);
+    return strdup("-");
+  if (stage && ind->kind == PW_KIND_MILESTONE && v >= 0 && v < ind->stages.n)
+    return strdup(ind->stages.items[(int)v]);
+  return strdup(pw_value_format_zh(v, buf, sizeof(buf)));
+}
+
+static char *cell_pct(int has, double v) {
+  char buf[32];
+
+  if (!has)
+    return strdup("-");
+  snprintf(buf, sizeof(buf), "%.1f", v);
+  return strdup(buf);
 }
 
 enum { COLS = 9 };
@@ -158,13 +170,15 @@ void pw_status_table(FILE *out, const struct pw_config *conf, const struct pw_jo
              v->stale ? "(陈旧)" : "");
     cells[i][0] = strdup(ind->name);
     cells[i][1] = strdup(status);
-    if (v->has_value && v->stage >= 0 && v->stage < ind->stages.n)
-      snprintf(buf, sizeof(buf), "%s", ind->stages.items[v->stage]);
-    else if (v->has_value)
-      snprintf(buf, sizeof(buf), "%s%s", pw_value_format(v->value, buf + 40, 24), ind->unit);
-    else
-      snprintf(buf, sizeof(buf), "-");
-    cells[i][2] = strdup(buf);
+    if (v->has_value && ind->kind == PW_KIND_MILESTONE) {
+      cells[i][2] = cell_figure(ind, 1, v->value, 1);
+    } else if (v->has_value) {
+      char num[48];
+      snprintf(buf, sizeof(buf), "%s%s", pw_value_format_zh(v->value, num, sizeof(num)), ind->unit);
+      cells[i][2] = strdup(buf);
+    } else {
+      cells[i][2] = strdup("-");
+    }
     if (v->has_value) {
       pw_calendar_format(v->as_of - 1, buf, sizeof(buf));
       buf[10] = '\0'; /* the day the figure is "as of": as_of is the end of that day */
@@ -172,14 +186,10 @@ void pw_status_table(FILE *out, const struct pw_config *conf, const struct pw_jo
       snprintf(buf, sizeof(buf), "-");
     }
     cells[i][3] = strdup(buf);
-    fmt_num(buf, sizeof(buf), v->has_judgement, v->target, 2);
-    cells[i][4] = strdup(buf);
-    fmt_num(buf, sizeof(buf), v->has_judgement, v->expected, 2);
-    cells[i][5] = strdup(buf);
-    fmt_num(buf, sizeof(buf), v->has_pct, v->completion_pct, 1);
-    cells[i][6] = strdup(buf);
-    fmt_num(buf, sizeof(buf), v->has_pct, v->pace_pct, 1);
-    cells[i][7] = strdup(buf);
+    cells[i][4] = cell_figure(ind, v->has_judgement, v->target, 1);
+    cells[i][5] = cell_figure(ind, v->has_judgement, v->expected, 1);
+    cells[i][6] = cell_pct(v->has_pct, v->completion_pct);
+    cells[i][7] = cell_pct(v->has_pct, v->pace_pct);
     if (v->has_judgement)
       snprintf(buf, sizeof(buf), "%.2f%s", v->lag,
                v->lag_unit == PW_LAG_UNIT_PP     ? "pp"

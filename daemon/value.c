@@ -288,9 +288,11 @@ static int quarter_number(struct cursor *c, int *q) {
 /* The Chinese forms after "YYYY年": "M月D日", "M月", "第N季度", "N季度". */
 static int parse_chinese(struct cursor *c, int y, int64_t *out) {
   int m, d, q;
+  size_t start = c->i;
 
-  if (digits(c, 1, 2, &m)) {
-    if (!eat(c, UTF8_YUE) || m < 1 || m > 12)
+  /* A number followed by "月" is a month; otherwise go back and read a quarter ("1季度"). */
+  if (digits(c, 1, 2, &m) && eat(c, UTF8_YUE)) {
+    if (m < 1 || m > 12)
       return -EINVAL;
     if (at_end(c)) {
       *out = month_end(y, m);
@@ -301,6 +303,7 @@ static int parse_chinese(struct cursor *c, int y, int64_t *out) {
     *out = pw_calendar_day_end(y, m, d);
     return 0;
   }
+  c->i = start;
   (void)eat(c, UTF8_DI);
   if (!quarter_number(c, &q) || !eat(c, UTF8_JIDU) || !at_end(c))
     return -EINVAL;
@@ -421,7 +424,8 @@ int pw_date_parse(const char *text, int64_t *out) {
   }
 
   if (eat(&c, "/")) {
-    if (!digits(&c, 2, 2, &m) || !eat(&c, "/") || !digits(&c, 2, 2, &d) || !at_end(&c) ||
+    /* Spreadsheet exports write "2024/3/31" as often as "2024/03/31". */
+    if (!digits(&c, 1, 2, &m) || !eat(&c, "/") || !digits(&c, 1, 2, &d) || !at_end(&c) ||
         !valid_ymd(y, m, d))
       return -EINVAL;
     *out = pw_calendar_day_end(y, m, d);
@@ -468,7 +472,7 @@ int pw_duration_parse(const char *text, int64_t *out) {
     int k;
 
     while (i < (size_t)n && is_digit(in[i])) {
-      if (v > (INT64_MAX - 9) / 10)
+      if (v > (INT64_MAX - (in[i] - '0')) / 10)
         return -EINVAL;
       v = v * 10 + (in[i] - '0');
       i++;
@@ -525,5 +529,37 @@ char *pw_value_format(double v, char *buf, int size) {
       break;
     }
   }
+  return buf;
+}
+
+char *pw_value_format_zh(double v, char *buf, int size) {
+  double a = v < 0 ? -v : v;
+  const char *suffix = "";
+  int decimals = 2;
+  char *dot;
+  size_t n;
+
+  /* People read large figures in 万 and 亿, as the county's own reports write them. */
+  if (a >= 1e8) {
+    v /= 1e8;
+    suffix = "亿";
+    decimals = 4;
+  } else if (a >= 1e5) {
+    v /= 1e4;
+    suffix = "万";
+  }
+  snprintf(buf, (size_t)size, "%.*f", decimals, v);
+  dot = strchr(buf, '.');
+  if (dot != NULL) {
+    n = strlen(buf);
+    while (n > 0 && buf[n - 1] == '0')
+      buf[--n] = '\0';
+    if (n > 0 && buf[n - 1] == '.')
+      buf[--n] = '\0';
+  }
+  if (strcmp(buf, "-0") == 0)
+    snprintf(buf, (size_t)size, "0");
+  n = strlen(buf);
+  snprintf(buf + n, (size_t)size - n, "%s", suffix);
   return buf;
 }

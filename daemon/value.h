@@ -36,4 +36,8 @@ int pw_duration_parse(const char *text, int64_t *out);
  * Returns BUF. */
 char *pw_value_format(double v, char *buf, int size);
 
+/* Formats V for people: at most two decimals, figures from 10^5 in 万 and from 10^8 in 亿
+ * ("51.03万", "5.95亿"), trailing zeros dropped. BUF needs at least 40 bytes. Returns BUF. */
+char *pw_value_format_zh(double v, char *buf, int size);
+
 #endif
