@@ -15,10 +15,13 @@
 
 #include "clock.h"
 #include "config.h"
+#include "derive.h"
 #include "journal.h"
 #include "judge.h"
 #include "log.h"
+#include "plugin_host.h"
 #include "status.h"
+#include "store.h"
 #include "util.h"
 #include "value.h"
 
@@ -42,6 +45,7 @@ static void usage(FILE *out) {
         "  import -c FILE CSV                      load samples (indicator,as_of,value)\n"
         "  record -c FILE ID VALUE [--as-of TIME]  add one sample by hand\n"
         "  export -c FILE ID [--from TIME] [--to TIME] [--format csv|json]\n"
+        "  rebuild -c FILE                         regenerate every RRD file from the journal\n"
         "\n"
         "TIME is YYYY-MM-DD (the end of that day) or an ISO 8601 date-time with offset.\n",
         out);
@@ -81,32 +85,160 @@ static int find_indicator(struct cli *c, const char *id) {
   return i;
 }
 
-/* Opens the journal for writing under the state lock. The daemon holds the lock while it
- * runs; until it takes work through its inbox, writing beside it is refused rather than
- * risking two writers. */
-static int open_for_writing(struct cli *c, int *lock_fd, struct pw_journal **j) {
-  char err[1024];
-  int rc;
+struct import_row {
+  int line;
+  int ind;
+  int64_t as_of;
+  double value;
+};
 
-  *lock_fd = pw_state_lock(c->conf->daemon.state_dir);
-  if (*lock_fd == -EWOULDBLOCK) {
-    fprintf(stderr,
-            "pacewatch: %s is locked by a running pacewatchd; stop it or let it take the work\n",
-            c->conf->daemon.state_dir);
-    return -EWOULDBLOCK;
-  }
-  if (*lock_fd < 0) {
-    fprintf(stderr, "pacewatch: cannot lock %s: %s\n", c->conf->daemon.state_dir,
-            strerror(-*lock_fd));
-    return *lock_fd;
-  }
-  rc = pw_journal_open(c->conf, 1, j, err, sizeof(err));
+struct counts {
+  unsigned long fresh, dups, revs;
+};
+
+/* Writes REQ into the daemon's inbox and waits for its reply (the daemon takes requests every
+ * second). Returns 0 with *REPLY (owned) or a negative errno. */
+static int ask_daemon(struct cli *c, json_t *req, json_t **reply) {
+  char dir[4096], tmp[4400], path[4400], rpath[4400];
+  char *text = json_dumps(req, JSON_COMPACT);
+  json_error_t jerr;
+  int i, rc;
+
+  *reply = NULL;
+  if (text == NULL)
+    return -ENOMEM;
+  snprintf(dir, sizeof(dir), "%s/inbox", c->conf->daemon.state_dir);
+  pw_mkdir_p(dir);
+  snprintf(tmp, sizeof(tmp), "%s/%ld-%lld.tmp", dir, (long)getpid(), (long long)pw_clock_real_ms());
+  snprintf(path, sizeof(path), "%.*s.req", (int)(strlen(tmp) - 4), tmp);
+  snprintf(rpath, sizeof(rpath), "%.*s.reply", (int)(strlen(tmp) - 4), tmp);
+  rc = pw_write_file_atomic(tmp, text, strlen(text));
+  free(text);
+  if (rc == 0 && rename(tmp, path) != 0)
+    rc = -errno;
   if (rc < 0) {
-    fprintf(stderr, "pacewatch: %s\n", err);
-    close(*lock_fd);
+    fprintf(stderr, "pacewatch: cannot write to the daemon's inbox %s: %s\n", dir, strerror(-rc));
+    unlink(tmp);
     return rc;
   }
+  for (i = 0; i < 600; i++) {
+    if (access(rpath, F_OK) == 0) {
+      *reply = json_load_file(rpath, 0, &jerr);
+      unlink(rpath);
+      return *reply ? 0 : -EIO;
+    }
+    usleep(100 * 1000);
+  }
+  unlink(path);
+  fprintf(stderr, "pacewatch: the running pacewatchd did not take the request within 60 s\n");
+  return -ETIMEDOUT;
+}
+
+static int reply_counts(json_t *reply, struct counts *out) {
+  json_int_t n = 0, d = 0, r = 0;
+  const char *msg = "no reason given";
+  int ok = 0;
+
+  json_unpack(reply, "{s:b}", "ok", &ok);
+  if (!ok) {
+    json_unpack(reply, "{s:s}", "error", &msg);
+    fprintf(stderr, "pacewatch: the running pacewatchd refused the request: %s\n", msg);
+    return -EINVAL;
+  }
+  json_unpack(reply, "{s:I,s:I,s:I}", "new", &n, "duplicates", &d, "revisions", &r);
+  out->fresh = (unsigned long)n;
+  out->dups = (unsigned long)d;
+  out->revs = (unsigned long)r;
   return 0;
+}
+
+/* Updates the RRD files of the indicators marked in MASK after a write without a daemon. */
+static void sync_rrd(struct cli *c, struct pw_journal *j, const unsigned char *mask) {
+  struct pw_store store;
+  char err[1024];
+
+  if (pw_store_init(&store, c->conf->daemon.state_dir, c->conf->daemon.rrdcached, err,
+                    sizeof(err)) < 0) {
+    fprintf(stderr, "pacewatch: %s (the journal is written; run pacewatch rebuild)\n", err);
+    return;
+  }
+  if (pw_derive_rebuild(c->conf, j, &store, mask) > 0)
+    fprintf(stderr, "pacewatch: some RRD files could not be updated (the journal is written; "
+                    "run pacewatch rebuild)\n");
+  pw_store_free(&store);
+}
+
+/* Stores ROWS (validated, sorted by indicator and as_of) as samples from SOURCE: directly
+ * under the state lock, or through a running daemon's inbox. Returns 0 or a negative errno
+ * (already reported). */
+static int apply_rows(struct cli *c, const struct import_row *rows, size_t n, const char *source,
+                      int64_t now, struct counts *out) {
+  struct pw_journal *j = NULL;
+  unsigned char *mask = NULL;
+  char err[1024];
+  int lock_fd, rc;
+  size_t i;
+
+  memset(out, 0, sizeof(*out));
+  lock_fd = pw_state_lock(c->conf->daemon.state_dir);
+  if (lock_fd == -EWOULDBLOCK) {
+    json_t *req = json_pack("{s:s,s:s,s:I,s:[]}", "op", "samples", "source", source, "fetched_at",
+                            (json_int_t)now, "rows");
+    json_t *list = json_object_get(req, "rows"), *reply;
+    for (i = 0; i < n; i++)
+      json_array_append_new(list, json_pack("{s:s,s:I,s:f}", "indicator",
+                                            c->conf->indicators[rows[i].ind].id, "as_of",
+                                            (json_int_t)rows[i].as_of, "value", rows[i].value));
+    rc = ask_daemon(c, req, &reply);
+    json_decref(req);
+    if (rc == 0)
+      rc = reply_counts(reply, out);
+    json_decref(reply);
+    return rc;
+  }
+  if (lock_fd < 0) {
+    fprintf(stderr, "pacewatch: cannot lock %s: %s\n", c->conf->daemon.state_dir,
+            strerror(-lock_fd));
+    return lock_fd;
+  }
+  rc = pw_journal_open(c->conf, 1, &j, err, sizeof(err));
+  if (rc < 0) {
+    fprintf(stderr, "pacewatch: %s\n", err);
+    close(lock_fd);
+    return rc;
+  }
+  mask = calloc((size_t)c->conf->n_indicators + 1, 1);
+  for (i = 0; i < n && mask != NULL; i++) {
+    switch (pw_journal_classify(j, rows[i].ind, rows[i].as_of, rows[i].value, 1)) {
+    case PW_SAMPLE_DUPLICATE:
+    case PW_SAMPLE_UNCHANGED:
+      out->dups++;
+      continue;
+    case PW_SAMPLE_REVISION:
+      out->revs++;
+      break;
+    case PW_SAMPLE_NEW:
+      out->fresh++;
+      break;
+    }
+    mask[rows[i].ind] = 1;
+    if (pw_journal_add(j, rows[i].ind, rows[i].as_of, rows[i].value, now, source) < 0) {
+      rc = -ENOMEM;
+      break;
+    }
+  }
+  if (mask == NULL)
+    rc = -ENOMEM;
+  if (rc == 0)
+    rc = pw_journal_commit(j);
+  if (rc < 0)
+    fprintf(stderr, "pacewatch: cannot write the journal %s: %s\n", j->path, strerror(-rc));
+  else
+    sync_rrd(c, j, mask);
+  free(mask);
+  pw_journal_close(j);
+  close(lock_fd);
+  return rc;
 }
 
 static int open_for_reading(struct cli *c, struct pw_journal **j) {
@@ -120,7 +252,21 @@ static int open_for_reading(struct cli *c, struct pw_journal **j) {
 }
 
 static int cmd_check(struct cli *c) {
+  struct pw_plugins *plugins;
+  char err[1024];
   int i, with_targets = 0;
+
+  /* Paths are checked by the sources' parser plugins, as pacewatchd -t does. */
+  if (pw_plugins_load(&plugins, err, sizeof(err)) < 0) {
+    fprintf(stderr, "pacewatch: %s\n", err);
+    return EXIT_FAIL;
+  }
+  if (pw_plugins_check_config(plugins, c->conf, err, sizeof(err)) < 0) {
+    fprintf(stderr, "%s\n", err);
+    pw_plugins_free(plugins);
+    return EXIT_USAGE;
+  }
+  pw_plugins_free(plugins);
 
   for (i = 0; i < c->conf->n_indicators; i++)
     with_targets += c->conf->indicators[i].n_targets > 0;
@@ -160,13 +306,6 @@ static int cmd_status(struct cli *c) {
 }
 
 /* ---- import ---- */
-
-struct import_row {
-  int line;
-  int ind;
-  int64_t as_of;
-  double value;
-};
 
 /* Splits one CSV record (RFC 4180) starting at *P into up to MAXF fields, unquoting into BUF.
  * Advances *P past the record and counts physical lines in *LINES. Returns the number of
@@ -253,11 +392,11 @@ static int cmd_import(struct cli *c) {
   const char *p, *end;
   struct import_row *rows = NULL;
   size_t n = 0, cap = 0, i;
-  int line = 1, rc, nf, ret = EXIT_FAIL, lock_fd = -1;
+  int line = 1, rc, nf, ret = EXIT_FAIL;
   char *f[8];
   int64_t now = pw_clock_now();
-  unsigned long skipped = 0, fresh = 0, dups = 0, revs = 0;
-  struct pw_journal *j = NULL;
+  unsigned long skipped = 0;
+  struct counts cnt;
 
   if (c->argc != 1) {
     usage(stderr);
@@ -359,38 +498,12 @@ static int cmd_import(struct cli *c) {
     }
   }
 
-  if (open_for_writing(c, &lock_fd, &j) < 0)
+  if (apply_rows(c, rows, n, "import", now, &cnt) < 0)
     goto out;
-  for (i = 0; i < n; i++) {
-    switch (pw_journal_classify(j, rows[i].ind, rows[i].as_of, rows[i].value, 1)) {
-    case PW_SAMPLE_DUPLICATE:
-    case PW_SAMPLE_UNCHANGED:
-      dups++;
-      continue;
-    case PW_SAMPLE_REVISION:
-      revs++;
-      break;
-    case PW_SAMPLE_NEW:
-      fresh++;
-      break;
-    }
-    if (pw_journal_add(j, rows[i].ind, rows[i].as_of, rows[i].value, now, "import") < 0) {
-      fprintf(stderr, "pacewatch: out of memory\n");
-      goto out;
-    }
-  }
-  rc = pw_journal_commit(j);
-  if (rc < 0) {
-    fprintf(stderr, "pacewatch: cannot write the journal %s: %s\n", j->path, strerror(-rc));
-    goto out;
-  }
   printf("%s: %lu new samples, %lu duplicates, %lu revisions, %lu not published (skipped)\n", path,
-         fresh, dups, revs, skipped);
+         cnt.fresh, cnt.dups, cnt.revs, skipped);
   ret = EXIT_OK;
 out:
-  pw_journal_close(j);
-  if (lock_fd >= 0)
-    close(lock_fd);
   free(rows);
   free(buf);
   free(text);
@@ -398,11 +511,12 @@ out:
 }
 
 static int cmd_record(struct cli *c) {
-  struct pw_journal *j = NULL;
-  int ind, rc, lock_fd = -1, ret = EXIT_FAIL;
+  int ind, rc;
   int64_t now = pw_clock_now(), as_of = now;
   double value;
-  const char *what;
+  struct import_row row;
+  struct counts cnt;
+  char t[40], v[40];
 
   if (c->argc != 2) {
     usage(stderr);
@@ -428,36 +542,65 @@ static int cmd_record(struct cli *c) {
             c->as_of);
     return EXIT_FAIL;
   }
-  if (open_for_writing(c, &lock_fd, &j) < 0)
+  row.line = 0;
+  row.ind = ind;
+  row.as_of = as_of;
+  row.value = value;
+  if (apply_rows(c, &row, 1, "record", now, &cnt) < 0)
     return EXIT_FAIL;
-  switch (pw_journal_classify(j, ind, as_of, value, 1)) {
-  case PW_SAMPLE_DUPLICATE:
-  case PW_SAMPLE_UNCHANGED:
+  if (cnt.dups > 0) {
     printf("%s: the same value is already stored for this date; nothing recorded\n", c->argv[0]);
-    ret = EXIT_OK;
-    goto out;
-  case PW_SAMPLE_REVISION:
-    what = "revision";
-    break;
-  default:
-    what = "new sample";
-    break;
+    return EXIT_OK;
   }
-  if (pw_journal_add(j, ind, as_of, value, now, "record") < 0 || (rc = pw_journal_commit(j)) < 0) {
-    fprintf(stderr, "pacewatch: cannot write the journal %s\n", j->path);
-    goto out;
+  printf("%s: recorded %s %s as of %s\n", c->argv[0], cnt.revs ? "revision" : "new sample",
+         pw_value_format(value, v, sizeof(v)), pw_calendar_format(as_of, t, sizeof(t)));
+  return EXIT_OK;
+}
+
+static int cmd_rebuild(struct cli *c) {
+  struct pw_journal *j = NULL;
+  struct pw_store store;
+  char err[1024];
+  int lock_fd, failures;
+
+  if (c->argc != 0) {
+    usage(stderr);
+    return EXIT_USAGE;
   }
-  {
-    char t[40], v[40];
-    printf("%s: recorded %s %s as of %s\n", c->argv[0], what, pw_value_format(value, v, sizeof(v)),
-           pw_calendar_format(as_of, t, sizeof(t)));
+  lock_fd = pw_state_lock(c->conf->daemon.state_dir);
+  if (lock_fd == -EWOULDBLOCK) {
+    json_t *req = json_pack("{s:s}", "op", "rebuild"), *reply;
+    struct counts cnt;
+    int rc = ask_daemon(c, req, &reply);
+    json_decref(req);
+    if (rc == 0)
+      rc = reply_counts(reply, &cnt);
+    json_decref(reply);
+    if (rc < 0)
+      return EXIT_FAIL;
+    printf("the running pacewatchd rebuilt every RRD file from the journal\n");
+    return EXIT_OK;
   }
-  ret = EXIT_OK;
-out:
-  pw_journal_close(j);
-  if (lock_fd >= 0)
+  if (lock_fd < 0) {
+    fprintf(stderr, "pacewatch: cannot lock %s: %s\n", c->conf->daemon.state_dir,
+            strerror(-lock_fd));
+    return EXIT_FAIL;
+  }
+  if (pw_journal_open(c->conf, 0, &j, err, sizeof(err)) < 0 ||
+      pw_store_init(&store, c->conf->daemon.state_dir, c->conf->daemon.rrdcached, err,
+                    sizeof(err)) < 0) {
+    fprintf(stderr, "pacewatch: %s\n", err);
+    pw_journal_close(j);
     close(lock_fd);
-  return ret;
+    return EXIT_FAIL;
+  }
+  failures = pw_derive_rebuild(c->conf, j, &store, NULL);
+  printf("rebuilt %d RRD files from %llu journal lines%s\n", c->conf->n_indicators - failures,
+         (unsigned long long)j->lines, failures ? " (some failed: see above)" : "");
+  pw_store_free(&store);
+  pw_journal_close(j);
+  close(lock_fd);
+  return failures ? EXIT_FAIL : EXIT_OK;
 }
 
 static int cmd_export(struct cli *c) {
@@ -532,8 +675,13 @@ int main(int argc, char **argv) {
   static const struct {
     const char *name;
     int (*fn)(struct cli *);
-  } cmds[] = {{"check", cmd_check},   {"status", cmd_status}, {"import", cmd_import},
-              {"record", cmd_record}, {"export", cmd_export}, {NULL, NULL}};
+  } cmds[] = {{"check", cmd_check},
+              {"status", cmd_status},
+              {"import", cmd_import},
+              {"record", cmd_record},
+              {"export", cmd_export},
+              {"rebuild", cmd_rebuild},
+              {NULL, NULL}};
   struct cli c;
   const char *cmd;
   int opt, k, rc;

@@ -346,3 +346,43 @@ void pw_judge(const struct pw_indicator *ind, const struct pw_sample *samples, s
   }
   out->status = classify(out->lag, ind->lag_warn, ind->lag_crit);
 }
+
+int pw_judge_expected(const struct pw_indicator *ind, const struct pw_calendar *cal, int64_t t,
+                      double *out) {
+  int64_t T[5];
+  const struct pw_target *tg;
+  int year = pw_calendar_year_of(cal, t);
+  double B;
+
+  if (year == 0 || pw_calendar_bounds(cal, year, T) < 0)
+    return -1;
+  tg = pw_config_target(ind, year);
+  if (tg == NULL)
+    return -1;
+  B = tg->has_baseline ? tg->baseline : 0.0;
+  if (!target_usable(ind, tg, B))
+    return -1;
+  switch (ind->kind) {
+  case PW_KIND_CUMULATIVE:
+  case PW_KIND_LEVEL:
+    *out = expected_at(pw_config_pace(ind, tg), tg, tg->annual, B, T, t);
+    return 0;
+  case PW_KIND_STANDARD:
+    if (tg->has_quarters) {
+      int q = pw_calendar_quarter_of(cal, t);
+      *out = tg->quarters[(q < 1 ? 1 : q > 4 ? 4 : q) - 1];
+    } else {
+      *out = tg->standard;
+    }
+    return 0;
+  case PW_KIND_MILESTONE: {
+    int i, e = 0;
+    for (i = 0; i < ind->stages.n && tg->due != NULL; i++)
+      if (tg->due[i] != 0 && tg->due[i] <= t)
+        e = i;
+    *out = e;
+    return 0;
+  }
+  }
+  return -1;
+}

@@ -54,6 +54,12 @@ void pw_judge(const struct pw_indicator *ind, const struct pw_sample *samples, s
  * revision of the same as_of known at AT. */
 int pw_judge_effective(const struct pw_sample *samples, size_t n, size_t i, int64_t at);
 
+/* The expected value at instant T: E(t) for cumulative and level, the standard S(t) for
+ * standard, the expected stage index for milestone, each from the target of the year of T.
+ * Returns 0 and sets *OUT, or -1 when that year has no (usable) target. Pure. */
+int pw_judge_expected(const struct pw_indicator *ind, const struct pw_calendar *cal, int64_t t,
+                      double *out);
+
 /* "ok", "lagging", "severe", "no_data", "no_target". */
 const char *pw_status_name(enum pw_status status);
 

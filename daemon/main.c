@@ -1,17 +1,231 @@
 /*
- * main: the `pacewatchd` program. This release validates a configuration (-t, the same code
- * as `pacewatch check`); the polling loop arrives with the daemon.
+ * main: the `pacewatchd` program. Builds the root context, takes the state directory's lock,
+ * loads the journal, and runs the one libuv loop that polls sources, takes work from the
+ * inbox, persists samples and re-judges indicators. SIGHUP reloads the configuration (a file
+ * that fails validation is logged and the running one stays); SIGTERM and SIGINT stop cleanly.
+ * `--once` polls every source once, stores, judges and exits.
  */
 #define PW_LOG_MODULE "main"
+#include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-#include "config.h"
+#include "clock.h"
 #include "log.h"
+#include "pw.h"
+#include "status.h"
+#include "value.h"
+
+#define EVAL_INTERVAL 60 /* seconds of the daemon's clock between re-evaluations */
 
 static void usage(FILE *out) {
-  fputs("usage: pacewatchd -c FILE [-f] [-t] [--once] [--now TIME]\n", out);
+  fputs("usage: pacewatchd -c FILE [-f] [-t] [--once] [--now TIME]\n"
+        "  -f          stay in the foreground and log to stderr\n"
+        "  -t          validate the configuration and exit\n"
+        "  --once      poll every source once, store, judge, then exit\n"
+        "  --now TIME  start the daemon's clock at TIME (YYYY-MM-DD or ISO 8601)\n",
+        out);
+}
+
+/* Loads and fully validates a configuration, plugins' path syntax included. */
+static int load_checked(const char *path, struct pw_plugins *plugins, struct pw_config **out,
+                        char *err, size_t errlen) {
+  int rc = pw_config_load(path, out, err, errlen);
+
+  if (rc < 0)
+    return rc;
+  rc = pw_plugins_check_config(plugins, *out, err, errlen);
+  if (rc < 0) {
+    pw_config_free(*out);
+    *out = NULL;
+  }
+  return rc;
+}
+
+static void begin_shutdown(struct pw_daemon *d);
+
+static void on_closed_handle(uv_handle_t *h) {
+  (void)h;
+}
+
+static void fetch_closed(void *data) {
+  struct pw_daemon *d = data;
+
+  d->fetch = NULL;
+}
+
+/* The last step of stopping: nothing is pending any more. */
+static void finish_shutdown(struct pw_daemon *d) {
+  if (d->fetch != NULL)
+    pw_fetch_close(d->fetch, fetch_closed, d);
+  if (!uv_is_closing((uv_handle_t *)&d->tick))
+    uv_close((uv_handle_t *)&d->tick, on_closed_handle);
+  uv_close((uv_handle_t *)&d->sig_term, on_closed_handle);
+  uv_close((uv_handle_t *)&d->sig_int, on_closed_handle);
+  uv_close((uv_handle_t *)&d->sig_hup, on_closed_handle);
+}
+
+static void persisted_for_shutdown(struct pw_daemon *d, int rc, void *data) {
+  (void)rc;
+  (void)data;
+  finish_shutdown(d);
+}
+
+static void begin_shutdown(struct pw_daemon *d) {
+  if (d->stopping)
+    return;
+  d->stopping = 1;
+  uv_timer_stop(&d->tick);
+  pw_sched_stop(d);
+  /* Finish writes in flight, then close everything. */
+  if (pw_persist_idle(d))
+    finish_shutdown(d);
+  else
+    pw_persist_kick(d, persisted_for_shutdown, NULL);
+}
+
+static void once_persisted(struct pw_daemon *d, int rc, void *data) {
+  (void)data;
+  if (rc < 0)
+    d->exit_code = 1;
+  begin_shutdown(d);
+}
+
+void pw_main_polled(struct pw_daemon *d) {
+  pw_ingest_evaluate_all(d);
+  pw_persist_kick(d, once_persisted, NULL);
+}
+
+/* Verdicts of a fresh start are the baseline, not news: computed without publishing. */
+static int init_verdicts(struct pw_daemon *d, const struct pw_config *old_conf,
+                         const struct pw_verdict *old) {
+  int i, j;
+  int64_t now = pw_clock_now();
+  struct pw_verdict *v = calloc((size_t)d->conf->n_indicators + 1, sizeof(*v));
+
+  if (v == NULL)
+    return -ENOMEM;
+  for (i = 0; i < d->conf->n_indicators; i++) {
+    pw_status_judge(d->conf, d->journal, i, now, &v[i]);
+    /* After a reload, an indicator that existed keeps its last published verdict, so a change
+     * brought by the new configuration (a new target) is published like any other. */
+    for (j = 0; old != NULL && j < old_conf->n_indicators; j++)
+      if (strcmp(old_conf->indicators[j].id, d->conf->indicators[i].id) == 0)
+        v[i] = old[j];
+  }
+  free(d->verdicts);
+  d->verdicts = v;
+  return 0;
+}
+
+static void do_reload(struct pw_daemon *d, struct pw_config *fresh) {
+  struct pw_config *old = d->conf;
+  struct pw_verdict *old_v = d->verdicts;
+  struct pw_journal *j;
+  char err[1024];
+
+  if (strcmp(old->daemon.state_dir, fresh->daemon.state_dir) != 0) {
+    pw_log_error("reload of %s refused: daemon.state_dir cannot change while running (restart "
+                 "pacewatchd); keeping the running configuration",
+                 d->config_path);
+    pw_config_free(fresh);
+    pw_calendar_init(&old->cal, old->daemon.timezone);
+    return;
+  }
+  if (pw_journal_open(fresh, 1, &j, err, sizeof(err)) < 0) {
+    pw_log_error("reload of %s failed: %s; keeping the running configuration", d->config_path, err);
+    pw_config_free(fresh);
+    pw_calendar_init(&old->cal, old->daemon.timezone);
+    return;
+  }
+  pw_sched_stop(d);
+  pw_journal_close(d->journal);
+  d->journal = j;
+  pw_persist_free(d);
+  d->conf = fresh;
+  d->verdicts = NULL;
+  if (init_verdicts(d, old, old_v) < 0 || pw_persist_init(d) < 0) {
+    pw_log_error("out of memory reloading; stopping");
+    free(old_v);
+    pw_config_free(old);
+    begin_shutdown(d);
+    return;
+  }
+  free(old_v);
+  if (strcmp(old->daemon.rrdcached, fresh->daemon.rrdcached) != 0) {
+    pw_store_free(&d->store);
+    if (pw_store_init(&d->store, fresh->daemon.state_dir, fresh->daemon.rrdcached, err,
+                      sizeof(err)) < 0)
+      pw_log_error("%s", err);
+  }
+  pw_config_free(old);
+  pw_log_set_level((enum pw_log_level)fresh->daemon.log_level);
+  pw_persist_sync_all(d);
+  if (pw_sched_start(d) < 0)
+    pw_log_error("out of memory starting the sources after a reload");
+  pw_ingest_evaluate_all(d);
+  pw_log_info("configuration %s reloaded: %d sources, %d indicators", d->config_path,
+              fresh->n_sources, fresh->n_indicators);
+}
+
+static void reload_when_idle(struct pw_daemon *d, int rc, void *data);
+
+static void reload(struct pw_daemon *d) {
+  struct pw_config *fresh = NULL;
+  char err[1024];
+
+  d->reload_wanted = 0;
+  if (load_checked(d->config_path, d->plugins, &fresh, err, sizeof(err)) < 0) {
+    pw_log_error("reload failed, keeping the running configuration: %s", err);
+    /* Loading set the process time zone to the new file's; put the running one back. */
+    pw_calendar_init(&d->conf->cal, d->conf->daemon.timezone);
+    return;
+  }
+  if (!pw_persist_idle(d)) {
+    /* The journal is re-indexed for the new configuration: let pending writes land first. */
+    pw_config_free(fresh);
+    pw_calendar_init(&d->conf->cal, d->conf->daemon.timezone);
+    d->reload_wanted = 1;
+    pw_persist_kick(d, reload_when_idle, NULL);
+    return;
+  }
+  do_reload(d, fresh);
+}
+
+static void reload_when_idle(struct pw_daemon *d, int rc, void *data) {
+  (void)rc;
+  (void)data;
+  if (d->reload_wanted && !d->stopping)
+    reload(d);
+}
+
+static void on_signal(uv_signal_t *h, int signum) {
+  struct pw_daemon *d = h->data;
+
+  if (signum == SIGHUP) {
+    pw_log_info("SIGHUP: reloading %s", d->config_path);
+    reload(d);
+    return;
+  }
+  pw_log_info("%s: stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+  begin_shutdown(d);
+}
+
+static void on_tick(uv_timer_t *t) {
+  struct pw_daemon *d = t->data;
+  int64_t now = pw_clock_now();
+
+  if (d->stopping)
+    return;
+  pw_inbox_poll(d);
+  if (now - d->last_eval >= EVAL_INTERVAL) {
+    d->last_eval = now;
+    pw_ingest_evaluate_all(d);
+  }
 }
 
 int main(int argc, char **argv) {
@@ -20,23 +234,32 @@ int main(int argc, char **argv) {
                                        {"now", required_argument, NULL, 'n'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
-  const char *path = NULL;
-  int opt, test = 0;
-  struct pw_config *conf;
-  char err[1024];
+  struct pw_daemon d;
+  uv_loop_t loop;
+  const char *now_text = NULL;
+  char err[1024], inbox[4200], ua[64];
+  int opt, test = 0, rc, i;
 
+  memset(&d, 0, sizeof(d));
+  d.lock_fd = -1;
   pw_log_open(0);
   while ((opt = getopt_long(argc, argv, "c:fth", opts, NULL)) != -1) {
     switch (opt) {
     case 'c':
-      path = optarg;
+      d.config_path = optarg;
+      break;
+    case 'f':
+      d.foreground = 1;
       break;
     case 't':
       test = 1;
       break;
-    case 'f':
     case 'o':
+      d.once = 1;
+      d.foreground = 1;
+      break;
     case 'n':
+      now_text = optarg;
       break;
     case 'h':
       usage(stdout);
@@ -46,21 +269,99 @@ int main(int argc, char **argv) {
       return 2;
     }
   }
-  if (path == NULL || optind != argc) {
+  if (d.config_path == NULL || optind != argc) {
     usage(stderr);
     return 2;
   }
-  if (pw_config_load(path, &conf, err, sizeof(err)) < 0) {
+  if (pw_plugins_load(&d.plugins, err, sizeof(err)) < 0) {
+    fprintf(stderr, "pacewatchd: %s\n", err);
+    return 1;
+  }
+  if (load_checked(d.config_path, d.plugins, &d.conf, err, sizeof(err)) < 0) {
     fprintf(stderr, "%s\n", err);
+    pw_plugins_free(d.plugins);
     return 2;
   }
   if (test) {
-    printf("%s: ok\n", path);
-    pw_config_free(conf);
+    printf("%s: ok\n", d.config_path);
+    pw_config_free(d.conf);
+    pw_plugins_free(d.plugins);
     return 0;
   }
-  pw_config_free(conf);
-  fprintf(stderr, "pacewatchd: this build validates configurations only (-t); the polling "
-                  "loop is not part of it yet\n");
-  return 1;
+  if (now_text != NULL) {
+    int64_t start;
+    if (pw_date_parse(now_text, &start) < 0) {
+      fprintf(stderr, "pacewatchd: --now '%s' is not a time\n", now_text);
+      return 2;
+    }
+    pw_clock_simulate(start);
+  }
+  pw_log_set_level((enum pw_log_level)d.conf->daemon.log_level);
+  if (!d.foreground)
+    pw_log_open(1);
+  signal(SIGPIPE, SIG_IGN);
+
+  d.lock_fd = pw_state_lock(d.conf->daemon.state_dir);
+  if (d.lock_fd < 0) {
+    pw_log_error("%s: %s", d.conf->daemon.state_dir,
+                 d.lock_fd == -EWOULDBLOCK ? "another pacewatchd holds this state directory"
+                                           : strerror(-d.lock_fd));
+    return 1;
+  }
+  snprintf(inbox, sizeof(inbox), "%s/inbox", d.conf->daemon.state_dir);
+  pw_mkdir_p(inbox);
+  if (pw_journal_open(d.conf, 1, &d.journal, err, sizeof(err)) < 0 ||
+      pw_store_init(&d.store, d.conf->daemon.state_dir, d.conf->daemon.rrdcached, err,
+                    sizeof(err)) < 0) {
+    pw_log_error("%s", err);
+    return 1;
+  }
+  uv_loop_init(&loop);
+  d.loop = &loop;
+  snprintf(ua, sizeof(ua), "pacewatch/%s", PW_VERSION);
+  if (pw_fetch_init(&loop, (int)d.conf->daemon.max_transfers, ua, &d.fetch) < 0 ||
+      pw_persist_init(&d) < 0 || init_verdicts(&d, NULL, NULL) < 0) {
+    pw_log_error("cannot start: out of memory");
+    return 1;
+  }
+  pw_log_info("pacewatchd %s: %d sources, %d indicators, %llu journal lines, state %s", PW_VERSION,
+              d.conf->n_sources, d.conf->n_indicators, (unsigned long long)d.journal->lines,
+              d.conf->daemon.state_dir);
+  pw_persist_sync_all(&d);
+  uv_signal_init(&loop, &d.sig_term);
+  uv_signal_init(&loop, &d.sig_int);
+  uv_signal_init(&loop, &d.sig_hup);
+  d.sig_term.data = d.sig_int.data = d.sig_hup.data = &d;
+  uv_signal_start(&d.sig_term, on_signal, SIGTERM);
+  uv_signal_start(&d.sig_int, on_signal, SIGINT);
+  uv_signal_start(&d.sig_hup, on_signal, SIGHUP);
+  uv_timer_init(&loop, &d.tick);
+  d.tick.data = &d;
+  d.last_eval = pw_clock_now();
+  if (!d.once)
+    uv_timer_start(&d.tick, on_tick, 1000, 1000);
+  if (pw_sched_start(&d) < 0) {
+    pw_log_error("cannot start the sources: out of memory");
+    return 1;
+  }
+  if (d.once && d.n_sources == 0)
+    pw_main_polled(&d);
+
+  uv_run(&loop, UV_RUN_DEFAULT);
+
+  rc = uv_loop_close(&loop);
+  if (rc != 0)
+    pw_log_error("handles still open at exit: %s", uv_strerror(rc));
+  /* Queued rrdcached updates reach the files before we go. */
+  for (i = 0; d.conf->daemon.rrdcached[0] != '\0' && i < d.conf->n_indicators; i++)
+    pw_store_flush(&d.store, d.conf->indicators[i].id, err, sizeof(err));
+  pw_log_info("stopped");
+  pw_persist_free(&d);
+  pw_journal_close(d.journal);
+  pw_store_free(&d.store);
+  free(d.verdicts);
+  pw_config_free(d.conf);
+  pw_plugins_free(d.plugins);
+  close(d.lock_fd);
+  return d.exit_code;
 }

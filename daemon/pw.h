@@ -1,0 +1,120 @@
+/*
+ * pw.h: the root context of pacewatchd. One struct pw_daemon is built in main.c and passed
+ * down; every callback finds it through its handle's data pointer. Only the loop thread
+ * touches it; work on the thread pool receives copies and hands results back in its
+ * after-work callback.
+ */
+#ifndef PW_H
+#define PW_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "config.h"
+#include "fetch.h"
+#include "journal.h"
+#include "judge.h"
+#include "plugin_host.h"
+#include "store.h"
+#include "util.h"
+
+struct pw_daemon;
+
+/* Health of one source, kept for logs and the status server. */
+struct pw_source_health {
+  int64_t last_attempt, last_success; /* 0 = never */
+  char last_error[256];               /* "" when the last poll succeeded */
+  unsigned consecutive_failures;
+  double last_duration_ms;
+  uint64_t polls, failures;
+  int64_t failing_since; /* first failure of the current run of failures, 0 when up */
+};
+
+/* The polling state of one configured source. Owned by the daemon; its timer lives inside it,
+ * so it is freed only in the timer's close callback. */
+struct pw_source_state {
+  struct pw_daemon *d;
+  int index; /* into d->conf->sources; -1 once orphaned by a reload */
+  uv_timer_t timer;
+  int in_flight; /* a fetch of this source is running: never two at once */
+  int64_t backoff_ms;
+  char *etag, *last_modified;
+  char *last_body; /* the body of the last 200, for 304 answers */
+  size_t last_body_len;
+  struct pw_source_health health;
+  unsigned char *warned_missing; /* per indicator: "path selects nothing" logged once */
+};
+
+/* Something that wants to hear about verdict changes (alerting, metrics). */
+typedef void (*pw_verdict_cb)(struct pw_daemon *d, int ind, const struct pw_verdict *old_v,
+                              const struct pw_verdict *new_v, void *data);
+
+struct pw_daemon {
+  uv_loop_t *loop;
+  const char *config_path;
+  struct pw_config *conf;
+  struct pw_plugins *plugins;
+  struct pw_journal *journal;
+  struct pw_store store;
+  struct pw_fetch *fetch;
+  int lock_fd;
+  int once, foreground;
+
+  struct pw_source_state **sources; /* one per configured source */
+  int n_sources;
+  int polls_pending; /* --once: sources not yet answered */
+
+  struct pw_verdict *verdicts; /* per indicator, the last published */
+  pw_verdict_cb on_verdict;
+  void *on_verdict_data;
+
+  /* Persistence: journal lines and RRD work, done on the thread pool one batch at a time. */
+  struct pw_persist *persist;
+
+  uv_signal_t sig_term, sig_int, sig_hup;
+  uv_timer_t tick; /* every second: inbox; every minute: re-evaluation */
+  int64_t last_eval;
+  int stopping;
+  int reload_wanted;
+  int exit_code;
+};
+
+/* sched.c: polling. */
+int pw_sched_start(struct pw_daemon *d);
+void pw_sched_stop(struct pw_daemon *d);
+
+/* ingest.c: turning values into samples. */
+struct pw_ingest_stats {
+  unsigned fresh, duplicates, revisions, unchanged, bad;
+};
+/* Accepts one value for indicator IND (already parsed), stamped AS_OF (OWN_AS_OF: given by the
+ * data), received at FETCHED_AT from SOURCE. Classifies it, journals it in memory (the commit
+ * follows through pw_persist_kick) and counts it in ST. */
+void pw_ingest_sample(struct pw_daemon *d, int ind, int64_t as_of, int own_as_of, double value,
+                      int64_t fetched_at, const char *source, struct pw_ingest_stats *st);
+/* Re-judges every indicator at the daemon's now and publishes changes. */
+void pw_ingest_evaluate_all(struct pw_daemon *d);
+/* Re-judges one indicator and publishes a change. */
+void pw_ingest_evaluate(struct pw_daemon *d, int ind);
+
+/* persist.c: journal commits and RRD updates off the loop. */
+int pw_persist_init(struct pw_daemon *d);
+/* Marks indicator IND as having new samples (REVISED: a revision, so its RRD is rebuilt). */
+void pw_persist_touch(struct pw_daemon *d, int ind, int revised);
+/* Starts a commit of what is pending, unless one is running (it then follows). DONE (may be
+ * NULL) is called on the loop once everything pending now is durable and stored. */
+void pw_persist_kick(struct pw_daemon *d, void (*done)(struct pw_daemon *d, int rc, void *data),
+                     void *data);
+/* Whether nothing is pending or running. */
+int pw_persist_idle(const struct pw_daemon *d);
+/* Checks every indicator's RRD against the journal and rebuilds those out of date. */
+void pw_persist_sync_all(struct pw_daemon *d);
+void pw_persist_free(struct pw_daemon *d);
+
+/* main.c: every source has answered once (--once). */
+void pw_main_polled(struct pw_daemon *d);
+
+/* inbox.c: work handed over by the pacewatch CLI while the daemon holds the lock. */
+void pw_inbox_poll(struct pw_daemon *d);
+
+#endif

@@ -1,0 +1,463 @@
+/*
+ * csv plugin: reads figures out of CSV exports (RFC 4180). The first non-empty row is the
+ * header; a path `COLUMN[KEYCOLUMN=KEY]` selects the cell in COLUMN of the one row whose
+ * KEYCOLUMN is KEY, and `COLUMN` alone the cell of the last row. Fields may be quoted (with ""
+ * for a quote) and then hold the delimiter, CR and LF; lines end in LF or CRLF; a UTF-8
+ * byte-order mark is skipped; empty lines are skipped. Cells are returned as text: the host
+ * reads numbers, 万, % and dates. A body with broken quoting or a row whose number of fields
+ * differs from the header's is unparseable, since any figure read from it could be misplaced.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pw_plugin.h"
+
+/* Room for error messages that list columns or lines; longer lists are cut with "...". */
+#define CSV_MSG_MAX 1024
+
+static const struct pw_plugin_host *csv_host;
+
+struct csv_cell {
+  size_t off, len; /* in csv_table.buf */
+};
+
+struct csv_row {
+  size_t first; /* index of its first cell */
+  size_t line;  /* the line it starts on, for messages */
+};
+
+/* The whole body, decoded: every cell's bytes (quotes removed, "" made ") in one buffer. Row 0
+ * is the header; every row has NCOLS cells. */
+struct csv_table {
+  char *buf;
+  size_t buf_len;
+  struct csv_cell *cells;
+  size_t ncells, capcells;
+  struct csv_row *rows;
+  size_t nrows, caprows;
+  size_t ncols;
+};
+
+/* A compiled path; strings are owned. KEYCOL is NULL for `COLUMN` alone. */
+struct csv_query {
+  char *column;
+  char *keycol;
+  char *key;
+};
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...) {
+  if (!err || errlen == 0)
+    return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err, errlen, fmt, ap);
+  va_end(ap);
+}
+
+static void csv_table_free(struct csv_table *t) {
+  free(t->buf);
+  free(t->cells);
+  free(t->rows);
+  memset(t, 0, sizeof *t);
+}
+
+static int csv_add_cell(struct csv_table *t, size_t off, size_t len) {
+  if (t->ncells == t->capcells) {
+    size_t ncap = t->capcells ? t->capcells * 2 : 64;
+    if (ncap > SIZE_MAX / sizeof *t->cells)
+      return -ENOMEM;
+    struct csv_cell *nc = realloc(t->cells, ncap * sizeof *nc);
+    if (!nc)
+      return -ENOMEM;
+    t->cells = nc;
+    t->capcells = ncap;
+  }
+  t->cells[t->ncells].off = off;
+  t->cells[t->ncells].len = len;
+  t->ncells++;
+  return 0;
+}
+
+static int csv_add_row(struct csv_table *t, size_t first, size_t line) {
+  if (t->nrows == t->caprows) {
+    size_t ncap = t->caprows ? t->caprows * 2 : 16;
+    if (ncap > SIZE_MAX / sizeof *t->rows)
+      return -ENOMEM;
+    struct csv_row *nr = realloc(t->rows, ncap * sizeof *nr);
+    if (!nr)
+      return -ENOMEM;
+    t->rows = nr;
+    t->caprows = ncap;
+  }
+  t->rows[t->nrows].first = first;
+  t->rows[t->nrows].line = line;
+  t->nrows++;
+  return 0;
+}
+
+/* Spaces and tabs around unquoted cells are dropped (spreadsheets pad columns), unless the
+ * delimiter itself is a space or a tab. */
+static int is_trim(char c, char delim) {
+  return (c == ' ' || c == '\t') && c != delim;
+}
+
+/* Splits BODY into the table. Returns 0, -EINVAL with ERR naming the line, or -ENOMEM. */
+static int csv_split(const char *body, size_t len, char delim, struct csv_table *t, char *err,
+                     size_t errlen) {
+  size_t pos = 0, line = 1;
+  int rc;
+  memset(t, 0, sizeof *t);
+  /* Decoded cells are never longer than the body. */
+  t->buf = malloc(len + 1);
+  if (!t->buf)
+    return -ENOMEM;
+  if (len >= 3 && memcmp(body, "\xef\xbb\xbf", 3) == 0)
+    pos = 3;
+  while (pos < len) {
+    size_t rec_line = line, rec_first = t->ncells, nfields = 0;
+    int quoted_any = 0;
+    for (;;) {
+      /* One field. */
+      size_t off = t->buf_len;
+      while (pos < len && is_trim(body[pos], delim))
+        pos++;
+      if (pos < len && body[pos] == '"') {
+        size_t qline = line;
+        quoted_any = 1;
+        pos++;
+        for (;;) {
+          if (pos >= len) {
+            set_err(err, errlen, "CSV: line %zu: unterminated quoted field", qline);
+            return -EINVAL;
+          }
+          char c = body[pos];
+          if (c == '"') {
+            if (pos + 1 < len && body[pos + 1] == '"') {
+              t->buf[t->buf_len++] = '"';
+              pos += 2;
+              continue;
+            }
+            pos++;
+            break;
+          }
+          if (c == '\n')
+            line++;
+          t->buf[t->buf_len++] = c;
+          pos++;
+        }
+        while (pos < len && is_trim(body[pos], delim))
+          pos++;
+        if (pos < len && body[pos] != delim && body[pos] != '\r' && body[pos] != '\n') {
+          set_err(err, errlen, "CSV: line %zu: unexpected text after the closing quote of a field",
+                  line);
+          return -EINVAL;
+        }
+      } else {
+        while (pos < len && body[pos] != delim && body[pos] != '\r' && body[pos] != '\n') {
+          if (body[pos] == '"') {
+            set_err(err, errlen,
+                    "CSV: line %zu: quote inside an unquoted field (quote the whole field and "
+                    "double the quote)",
+                    line);
+            return -EINVAL;
+          }
+          t->buf[t->buf_len++] = body[pos++];
+        }
+        while (t->buf_len > off && is_trim(t->buf[t->buf_len - 1], delim))
+          t->buf_len--;
+      }
+      rc = csv_add_cell(t, off, t->buf_len - off);
+      if (rc < 0)
+        return rc;
+      nfields++;
+      if (pos < len && body[pos] == delim) {
+        pos++;
+        continue;
+      }
+      break;
+    }
+    /* The record ends at a line end (LF, CRLF or a lone CR) or at the end of the body. */
+    if (pos < len && body[pos] == '\r')
+      pos++;
+    if (pos < len && body[pos] == '\n')
+      pos++;
+    line++;
+    if (nfields == 1 && !quoted_any && t->cells[rec_first].len == 0) {
+      t->ncells = rec_first; /* an empty line */
+      continue;
+    }
+    if (t->nrows == 0) {
+      t->ncols = nfields;
+    } else if (nfields != t->ncols) {
+      set_err(err, errlen, "CSV: line %zu: %zu fields, but the header has %zu", rec_line, nfields,
+              t->ncols);
+      return -EINVAL;
+    }
+    rc = csv_add_row(t, rec_first, rec_line);
+    if (rc < 0)
+      return rc;
+  }
+  if (t->nrows == 0) {
+    set_err(err, errlen, "CSV: no header row (the body is empty)");
+    return -EINVAL;
+  }
+  return 0;
+}
+
+static const struct csv_cell *csv_cell(const struct csv_table *t, size_t row, size_t col) {
+  return &t->cells[t->rows[row].first + col];
+}
+
+static int cell_is(const struct csv_table *t, const struct csv_cell *c, const char *s) {
+  size_t n = strlen(s);
+  return c->len == n && memcmp(t->buf + c->off, s, n) == 0;
+}
+
+/* Appends to a message, cutting it (with "...") when it would not fit. */
+static void msg_add(char *msg, size_t cap, size_t *len, const char *s, size_t n) {
+  if (*len + 4 >= cap)
+    return;
+  if (*len + n + 4 >= cap) {
+    n = cap - *len - 4;
+    memcpy(msg + *len, s, n);
+    memcpy(msg + *len + n, "...", 4);
+    *len = cap - 1;
+    return;
+  }
+  memcpy(msg + *len, s, n);
+  *len += n;
+  msg[*len] = 0;
+}
+
+/* Finds the one header cell equal to NAME. An unknown name is most likely a typo, so the error
+ * lists the columns there are. */
+static int csv_column(const struct csv_table *t, const char *name, size_t *col, char *msg,
+                      size_t cap) {
+  size_t found = 0;
+  for (size_t c = 0; c < t->ncols; c++) {
+    if (cell_is(t, csv_cell(t, 0, c), name)) {
+      if (found == 0)
+        *col = c;
+      found++;
+    }
+  }
+  if (found == 1)
+    return 0;
+  if (found > 1) {
+    snprintf(msg, cap, "column '%s' appears %zu times in the header", name, found);
+    return -EINVAL;
+  }
+  size_t len = (size_t)snprintf(msg, cap, "unknown column '%s'; the header has: ", name);
+  if (len >= cap)
+    return -EINVAL;
+  for (size_t c = 0; c < t->ncols; c++) {
+    const struct csv_cell *h = csv_cell(t, 0, c);
+    if (c > 0)
+      msg_add(msg, cap, &len, ", ", 2);
+    msg_add(msg, cap, &len, "'", 1);
+    msg_add(msg, cap, &len, t->buf + h->off, h->len);
+    msg_add(msg, cap, &len, "'", 1);
+  }
+  return -EINVAL;
+}
+
+static char *dup_trim(const char *s, size_t n) {
+  while (n > 0 && (*s == ' ' || *s == '\t')) {
+    s++;
+    n--;
+  }
+  while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+    n--;
+  char *d = malloc(n + 1);
+  if (d) {
+    memcpy(d, s, n);
+    d[n] = 0;
+  }
+  return d;
+}
+
+static void csv_query_free(struct csv_query *q) {
+  free(q->column);
+  free(q->keycol);
+  free(q->key);
+  memset(q, 0, sizeof *q);
+}
+
+/* Splits PATH into COLUMN[KEYCOLUMN=KEY]. A column name may itself end in brackets without '='
+ * ("金额[万元]"), so the selector is the last bracket that holds no ']' and contains '='. KEY
+ * may be quoted ('...' or "...") to keep its spaces; spaces elsewhere are trimmed, as they are
+ * around unquoted cells. */
+static int csv_compile(const char *path, struct csv_query *q, char *err, size_t errlen) {
+  memset(q, 0, sizeof *q);
+  if (!path) {
+    set_err(err, errlen, "no path");
+    return -EINVAL;
+  }
+  size_t n = strlen(path);
+  while (n > 0 && (path[n - 1] == ' ' || path[n - 1] == '\t'))
+    n--;
+  size_t open = n; /* no selector */
+  if (n > 0 && path[n - 1] == ']') {
+    size_t close = n - 1, i = close;
+    while (i > 0 && path[i - 1] != ']')
+      i--;
+    /* path[i .. close) holds no ']'; the selector opens at its first '['. */
+    const char *br = memchr(path + i, '[', close - i);
+    if (br && memchr(br, '=', (size_t)(path + close - br)))
+      open = (size_t)(br - path);
+  } else {
+    const char *br = strrchr(path, '[');
+    if (br && strchr(br, '=') && !strchr(br, ']')) {
+      set_err(err, errlen, "bad path '%s': the selector [KEYCOLUMN=KEY] misses its closing ']'",
+              path);
+      return -EINVAL;
+    }
+  }
+  q->column = dup_trim(path, open);
+  if (!q->column)
+    goto nomem;
+  if (q->column[0] == 0) {
+    set_err(err, errlen, "bad path '%s': no column name (expected COLUMN or COLUMN[KEYCOLUMN=KEY])",
+            path);
+    csv_query_free(q);
+    return -EINVAL;
+  }
+  if (open == n)
+    return 0;
+  const char *inner = path + open + 1, *end = path + n - 1;
+  const char *eq = memchr(inner, '=', (size_t)(end - inner));
+  q->keycol = dup_trim(inner, (size_t)(eq - inner));
+  q->key = dup_trim(eq + 1, (size_t)(end - eq - 1));
+  if (!q->keycol || !q->key)
+    goto nomem;
+  if (q->keycol[0] == 0) {
+    set_err(err, errlen, "bad path '%s': no key column before '='", path);
+    csv_query_free(q);
+    return -EINVAL;
+  }
+  size_t kl = strlen(q->key);
+  if (kl >= 2 && (q->key[0] == '\'' || q->key[0] == '"') && q->key[kl - 1] == q->key[0]) {
+    memmove(q->key, q->key + 1, kl - 2);
+    q->key[kl - 2] = 0;
+  }
+  return 0;
+nomem:
+  csv_query_free(q);
+  set_err(err, errlen, "out of memory");
+  return -ENOMEM;
+}
+
+static void csv_emit_one(const struct csv_table *t, const char *path, size_t index,
+                         pw_plugin_emit_cb emit, void *ctx) {
+  struct pw_plugin_value v = {0};
+  char msg[CSV_MSG_MAX];
+  struct csv_query q;
+  size_t col, keycol, row = 0;
+  v.result = PW_PLUGIN_ERROR;
+  v.error = msg;
+  if (csv_compile(path, &q, msg, sizeof msg) < 0) {
+    emit(ctx, index, &v);
+    return;
+  }
+  if (csv_column(t, q.column, &col, msg, sizeof msg) < 0 ||
+      (q.keycol && csv_column(t, q.keycol, &keycol, msg, sizeof msg) < 0)) {
+    emit(ctx, index, &v);
+    csv_query_free(&q);
+    return;
+  }
+  if (!q.keycol) {
+    row = t->nrows - 1; /* empty lines are already gone */
+  } else {
+    size_t found = 0, len = 0;
+    size_t lines[3];
+    for (size_t r = 1; r < t->nrows; r++) {
+      if (cell_is(t, csv_cell(t, r, keycol), q.key)) {
+        if (found < 3)
+          lines[found] = t->rows[r].line;
+        if (found == 0)
+          row = r;
+        found++;
+      }
+    }
+    if (found > 1) {
+      len = (size_t)snprintf(msg, sizeof msg, "%zu rows have %s = '%s' (lines ", found, q.keycol,
+                             q.key);
+      for (size_t i = 0; i < found && i < 3 && len < sizeof msg; i++)
+        len += (size_t)snprintf(msg + len, sizeof msg - len, "%s%zu", i ? ", " : "", lines[i]);
+      if (len < sizeof msg)
+        snprintf(msg + len, sizeof msg - len, "%s)", found > 3 ? ", ..." : "");
+      emit(ctx, index, &v);
+      csv_query_free(&q);
+      return;
+    }
+  }
+  if (row == 0) {
+    v.result = PW_PLUGIN_NOT_FOUND; /* no data rows, or no row with that key */
+    v.error = NULL;
+  } else {
+    const struct csv_cell *c = csv_cell(t, row, col);
+    v.result = PW_PLUGIN_TEXT;
+    v.error = NULL;
+    v.text = t->buf + c->off;
+    v.text_len = c->len;
+  }
+  emit(ctx, index, &v);
+  csv_query_free(&q);
+}
+
+static int csv_check_path(const char *path, char *err, size_t errlen) {
+  struct csv_query q;
+  int rc = csv_compile(path, &q, err, errlen);
+  if (rc == 0)
+    csv_query_free(&q);
+  return rc;
+}
+
+static int csv_parse(const struct pw_plugin_options *opts, const char *body, size_t len,
+                     const char *const *paths, size_t n, pw_plugin_emit_cb emit, void *ctx,
+                     char *err, size_t errlen) {
+  char delim = opts && opts->csv_delimiter ? opts->csv_delimiter : ',';
+  struct csv_table t;
+  if ((!body && len) || (!paths && n) || !emit) {
+    set_err(err, errlen, "CSV: bad arguments");
+    return -EINVAL;
+  }
+  /* A quote or a line end cannot delimit, and a non-ASCII byte would cut UTF-8 characters. */
+  if (delim == '"' || delim == '\r' || delim == '\n' || (unsigned char)delim >= 0x80) {
+    set_err(err, errlen, "CSV: unusable delimiter (byte 0x%02x)", (unsigned char)delim);
+    return -EINVAL;
+  }
+  int rc = csv_split(body, len, delim, &t, err, errlen);
+  if (rc < 0) {
+    if (rc == -ENOMEM)
+      set_err(err, errlen, "CSV: out of memory");
+    csv_table_free(&t);
+    return rc;
+  }
+  for (size_t i = 0; i < n; i++)
+    csv_emit_one(&t, paths[i], i, emit, ctx);
+  csv_table_free(&t);
+  return 0;
+}
+
+static const struct pw_plugin csv_plugin = {
+    .abi_major = PW_PLUGIN_ABI_MAJOR,
+    .abi_minor = PW_PLUGIN_ABI_MINOR,
+    .struct_size = sizeof(struct pw_plugin),
+    .name = "csv",
+    .check_path = csv_check_path,
+    .parse = csv_parse,
+};
+
+__attribute__((visibility("default"))) const struct pw_plugin *
+pw_plugin_entry(const struct pw_plugin_host *host) {
+  /* Kept only for logging; the parser itself needs nothing from the host. */
+  csv_host = host;
+  return &csv_plugin;
+}
