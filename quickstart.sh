@@ -2,7 +2,8 @@
 # pacewatch quick start: installs what it needs from Debian 12, builds into build/, and
 #   ./quickstart.sh build   configure and build only
 #   ./quickstart.sh test    build, then run the whole test suite (exits non-zero on failure)
-#   ./quickstart.sh demo    build, then run pacewatch on the bundled demo configuration
+#   ./quickstart.sh demo    build, import the demo history, print the judgement, then run
+#                           pacewatchd in the foreground on conf/demo (PW_DEMO_ONCE=1: one cycle)
 # Extra: PW_SANITIZE=1 ./quickstart.sh test builds into build-asan/ with ASan and UBSan.
 set -euo pipefail
 
@@ -73,6 +74,12 @@ case "$cmd" in
     "$bin" status -c "$conf" --at 2024-04-30
     echo
     echo "JSON: $bin status -c $conf --at 2024-04-30 --json"
+    echo
+    if [ "${PW_DEMO_ONCE:-0}" = 1 ]; then
+      exec build/bin/pacewatchd -c "$conf" --once --now 2024-04-30T09:00:00+08:00
+    fi
+    echo "== pacewatchd in the foreground on $conf (clock starting 2024-04-30 09:00; Ctrl-C stops it) =="
+    exec build/bin/pacewatchd -c "$conf" -f --now 2024-04-30T09:00:00+08:00
     ;;
   *)
     echo "usage: ./quickstart.sh build|test|demo" >&2
