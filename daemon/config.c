@@ -98,6 +98,16 @@ static const char *setting_file(struct loader *ld, const config_setting_t *s) {
   return f ? f : ld->conf->path;
 }
 
+/* The file of setting S as a string the configuration owns: libconfig frees its own copy in
+ * config_destroy, but sources and indicators keep naming their file for later messages. */
+static const char *keep_file(struct loader *ld, const config_setting_t *s) {
+  const char *f = setting_file(ld, s);
+
+  if (strcmp(f, ld->conf->path) == 0)
+    return ld->conf->path;
+  return arena_strdup(ld, f);
+}
+
 /* Records the first error as "FILE:LINE: message"; later errors are dropped so the user
  * sees the one that stopped the load. Always returns -EINVAL. */
 static int fail(struct loader *ld, const config_setting_t *s, const char *fmt, ...)
@@ -633,7 +643,7 @@ static int load_sources(struct loader *ld, config_t *cfg) {
     if (walk(ld, g, source_keys, src, BIT(f), what, fmt ? fmt : "") < 0 ||
         check_id(ld, config_setting_get_member(g, "id"), src->id, "source") < 0)
       return -EINVAL;
-    src->cfg_file = setting_file(ld, g);
+    src->cfg_file = keep_file(ld, g);
     src->line = (int)config_setting_source_line(g);
     if (strncmp(src->url, "http://", 7) == 0 || strncmp(src->url, "https://", 8) == 0) {
       src->file = NULL;
@@ -955,7 +965,7 @@ static int load_indicator(struct loader *ld, const config_setting_t *g, struct p
   if (walk(ld, g, indicator_keys, ind, BIT(k), what, kind) < 0 ||
       check_id(ld, config_setting_get_member(g, "id"), ind->id, "indicator") < 0)
     return -EINVAL;
-  ind->cfg_file = setting_file(ld, g);
+  ind->cfg_file = keep_file(ld, g);
   ind->line = (int)config_setting_source_line(g);
 
   m = config_setting_get_member(g, "direction");

@@ -132,6 +132,60 @@ static void test_check_path(void **state) {
   assert_string_equal(err, "no path");
 }
 
+/* Expressions that would take glibc's regcomp minutes (or regexec hours) are refused first. */
+static void test_check_path_complexity(void **state) {
+  (void)state;
+  static const char *const ok[] = {
+      "([0-9]{1,3}(,[0-9]{3})*(\\.[0-9]+)?)",
+      "([]a]+)[[:digit:]]{2}",
+      "[^]*+?{]*(x)",
+      "((a+)+)",
+      "(a{100}){100}",
+      "\\((\\+)\\)",
+  };
+  char err[256];
+  for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+    err[0] = 0;
+    if (plugin->check_path(ok[i], err, sizeof err) != 0)
+      fail_msg("'%s' rejected: %s", ok[i], err);
+  }
+  static const struct {
+    const char *path, *msg;
+  } bad[] = {
+      {"v++++++++++++++++++++++++++++++(d)", "repetition operators in a row"},
+      {"(a)*?", "repetition operators in a row"},
+      {"(a){2}+", "repetition operators in a row"},
+      {"(((((((((v+)+)+)+)+)+)+)+)+)+d", "too complex"},
+      {"((((a{100}){100}){100}){100})", "too complex"},
+      {"(a{1000}){1000}", "too complex"},
+      {"(a)\\1", "back-references (\\1) are not supported"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    err[0] = 0;
+    if (plugin->check_path(bad[i].path, err, sizeof err) != -EINVAL)
+      fail_msg("'%s' accepted", bad[i].path);
+    if (!strstr(err, bad[i].msg))
+      fail_msg("'%s': error '%s' does not contain '%s'", bad[i].path, err, bad[i].msg);
+  }
+  char *deep = malloc(200);
+  assert_non_null(deep);
+  memset(deep, '(', 100);
+  memset(deep + 100, ')', 99);
+  deep[199] = 0;
+  assert_int_equal(plugin->check_path(deep, err, sizeof err), -EINVAL);
+  assert_non_null(strstr(err, "nests groups more than"));
+  free(deep);
+  char *longer = malloc(5000);
+  assert_non_null(longer);
+  memset(longer, 'a', 4999);
+  longer[0] = '(';
+  longer[2] = ')';
+  longer[4999] = 0;
+  assert_int_equal(plugin->check_path(longer, err, sizeof err), -EINVAL);
+  assert_non_null(strstr(err, "longer than 4096 bytes"));
+  free(longer);
+}
+
 static void test_html(void **state) {
   (void)state;
   const char *body = "<html><head><meta charset=\"utf-8\"><title>统计快报</title></head><body>\n"
@@ -220,6 +274,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_entry),
       cmocka_unit_test(test_check_path),
+      cmocka_unit_test(test_check_path_complexity),
       cmocka_unit_test(test_html),
       cmocka_unit_test(test_first_match_and_lines),
       cmocka_unit_test(test_nul_and_unterminated_bodies),
