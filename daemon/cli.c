@@ -14,8 +14,10 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "briefing.h"
 #include "config.h"
 #include "derive.h"
+#include "graph.h"
 #include "journal.h"
 #include "judge.h"
 #include "log.h"
@@ -29,7 +31,7 @@ enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
 struct cli {
   const char *config_path;
-  const char *at, *as_of, *from, *to, *format;
+  const char *at, *as_of, *from, *to, *format, *output;
   int json;
   int argc; /* positional arguments after the command */
   char **argv;
@@ -46,6 +48,9 @@ static void usage(FILE *out) {
         "  record -c FILE ID VALUE [--as-of TIME]  add one sample by hand\n"
         "  export -c FILE ID [--from TIME] [--to TIME] [--format csv|json]\n"
         "  rebuild -c FILE                         regenerate every RRD file from the journal\n"
+        "  graph -c FILE ID [--at TIME] [--format png|svg] -o OUT\n"
+        "                                          one indicator's trend graph for the year\n"
+        "  briefing -c FILE [--at TIME] [-o DIR]   the weekly briefing (HTML and Markdown)\n"
         "\n"
         "TIME is YYYY-MM-DD (the end of that day) or an ISO 8601 date-time with offset.\n",
         out);
@@ -662,26 +667,114 @@ static int cmd_export(struct cli *c) {
   return EXIT_OK;
 }
 
+/* Opens what the graph and briefing readers need: the journal and the store (read-only use). */
+static int open_readers(struct cli *c, struct pw_journal **j, struct pw_store *store, char *tmp_dir,
+                        size_t tmp_size) {
+  char err[1024];
+
+  if (open_for_reading(c, j) < 0)
+    return -EIO;
+  if (pw_store_init(store, c->conf->daemon.state_dir, c->conf->daemon.rrdcached, err, sizeof(err)) <
+      0) {
+    fprintf(stderr, "pacewatch: %s\n", err);
+    pw_journal_close(*j);
+    return -EIO;
+  }
+  snprintf(tmp_dir, tmp_size, "%s/graphs", c->conf->daemon.state_dir);
+  pw_mkdir_p(tmp_dir);
+  return 0;
+}
+
+static int cmd_graph(struct cli *c) {
+  struct pw_journal *j;
+  struct pw_store store;
+  struct pw_graph_request req;
+  struct pw_verdict v;
+  char err[1024], tmp_dir[4200];
+  int64_t at = pw_clock_now();
+  int ind, rc;
+
+  if (c->argc != 1 || c->output == NULL) {
+    fprintf(stderr, "pacewatch: graph needs an indicator id and -o OUT\n");
+    usage(stderr);
+    return EXIT_USAGE;
+  }
+  ind = find_indicator(c, c->argv[0]);
+  if (ind < 0)
+    return EXIT_USAGE;
+  if (c->at && parse_time_arg("--at", c->at, &at) < 0)
+    return EXIT_USAGE;
+  if (c->format && strcmp(c->format, "png") != 0 && strcmp(c->format, "svg") != 0) {
+    fprintf(stderr, "pacewatch: --format must be png or svg\n");
+    return EXIT_USAGE;
+  }
+  if (open_readers(c, &j, &store, tmp_dir, sizeof(tmp_dir)) < 0)
+    return EXIT_FAIL;
+  pw_status_judge(c->conf, j, ind, at, &v);
+  memset(&req, 0, sizeof(req));
+  req.conf = c->conf;
+  req.ind = ind;
+  req.store = &store;
+  req.verdict = &v;
+  req.at = at;
+  req.format = c->format && strcmp(c->format, "svg") == 0 ? PW_GRAPH_SVG : PW_GRAPH_PNG;
+  req.out_path = c->output;
+  req.tmp_dir = tmp_dir;
+  rc = pw_graph_render(&req, NULL, err, sizeof(err));
+  if (rc < 0)
+    fprintf(stderr, "pacewatch: %s\n", err);
+  pw_store_free(&store);
+  pw_journal_close(j);
+  return rc < 0 ? EXIT_FAIL : EXIT_OK;
+}
+
+static int cmd_briefing(struct cli *c) {
+  struct pw_journal *j;
+  struct pw_store store;
+  struct pw_briefing_request req;
+  struct pw_briefing_result res;
+  char err[1024], tmp_dir[4200];
+  int64_t at = pw_clock_now();
+  int rc;
+
+  if (c->argc != 0) {
+    usage(stderr);
+    return EXIT_USAGE;
+  }
+  if (c->at && parse_time_arg("--at", c->at, &at) < 0)
+    return EXIT_USAGE;
+  if (open_readers(c, &j, &store, tmp_dir, sizeof(tmp_dir)) < 0)
+    return EXIT_FAIL;
+  memset(&req, 0, sizeof(req));
+  req.conf = c->conf;
+  req.journal = j;
+  req.store = &store;
+  req.at = at;
+  req.out_dir = c->output ? c->output : ".";
+  req.graphs = 1;
+  rc = pw_briefing_write(&req, &res, err, sizeof(err));
+  if (rc < 0)
+    fprintf(stderr, "pacewatch: %s\n", err);
+  else
+    printf("briefing %s: %s, %s\n", res.name, res.html_path, res.md_path);
+  pw_store_free(&store);
+  pw_journal_close(j);
+  return rc < 0 ? EXIT_FAIL : EXIT_OK;
+}
+
 int main(int argc, char **argv) {
-  static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-                                       {"at", required_argument, NULL, 'a'},
-                                       {"json", no_argument, NULL, 'j'},
-                                       {"as-of", required_argument, NULL, 'o'},
-                                       {"from", required_argument, NULL, 'F'},
-                                       {"to", required_argument, NULL, 'T'},
-                                       {"format", required_argument, NULL, 'm'},
-                                       {"help", no_argument, NULL, 'h'},
-                                       {NULL, 0, NULL, 0}};
+  static const struct option opts[] = {
+      {"config", required_argument, NULL, 'c'}, {"at", required_argument, NULL, 'a'},
+      {"json", no_argument, NULL, 'j'},         {"as-of", required_argument, NULL, 'A'},
+      {"output", required_argument, NULL, 'o'}, {"from", required_argument, NULL, 'F'},
+      {"to", required_argument, NULL, 'T'},     {"format", required_argument, NULL, 'm'},
+      {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
   static const struct {
     const char *name;
     int (*fn)(struct cli *);
-  } cmds[] = {{"check", cmd_check},
-              {"status", cmd_status},
-              {"import", cmd_import},
-              {"record", cmd_record},
-              {"export", cmd_export},
-              {"rebuild", cmd_rebuild},
-              {NULL, NULL}};
+  } cmds[] = {{"check", cmd_check},   {"status", cmd_status},     {"import", cmd_import},
+              {"record", cmd_record}, {"export", cmd_export},     {"rebuild", cmd_rebuild},
+              {"graph", cmd_graph},   {"briefing", cmd_briefing}, {NULL, NULL}};
   struct cli c;
   const char *cmd;
   int opt, k, rc;
@@ -702,7 +795,7 @@ int main(int argc, char **argv) {
     return EXIT_USAGE;
   }
   optind = 2;
-  while ((opt = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+  while ((opt = getopt_long(argc, argv, "c:o:h", opts, NULL)) != -1) {
     switch (opt) {
     case 'c':
       c.config_path = optarg;
@@ -713,8 +806,11 @@ int main(int argc, char **argv) {
     case 'j':
       c.json = 1;
       break;
-    case 'o':
+    case 'A':
       c.as_of = optarg;
+      break;
+    case 'o':
+      c.output = optarg;
       break;
     case 'F':
       c.from = optarg;

@@ -348,6 +348,40 @@ int pw_journal_commit(struct pw_journal *j) {
   return 0;
 }
 
+struct pw_journal *pw_journal_snapshot(const struct pw_journal *j) {
+  struct pw_journal *c = calloc(1, sizeof(*c));
+  int i;
+
+  if (c == NULL)
+    return NULL;
+  c->fd = -1;
+  c->conf = j->conf;
+  c->n_series = j->n_series;
+  c->lines = j->lines;
+  c->path = strdup(j->path);
+  c->series = calloc((size_t)j->n_series + 1, sizeof(*c->series));
+  if (c->path == NULL || c->series == NULL) {
+    pw_journal_close(c);
+    return NULL;
+  }
+  for (i = 0; i < j->n_series; i++) {
+    const struct pw_series *s = &j->series[i];
+    struct pw_series *d = &c->series[i];
+    *d = *s;
+    d->samples = NULL;
+    d->cap = s->n;
+    if (s->n == 0)
+      continue;
+    d->samples = malloc(s->n * sizeof(*d->samples));
+    if (d->samples == NULL) {
+      pw_journal_close(c);
+      return NULL;
+    }
+    memcpy(d->samples, s->samples, s->n * sizeof(*d->samples));
+  }
+  return c;
+}
+
 void pw_journal_close(struct pw_journal *j) {
   int i;
 

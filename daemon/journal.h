@@ -59,6 +59,10 @@ int pw_journal_add(struct pw_journal *j, int ind, int64_t as_of, double value, i
 /* Writes the pending lines and fsyncs the file. Returns 0 or a negative errno. */
 int pw_journal_commit(struct pw_journal *j);
 
+/* A read-only copy of J's samples (no file, nothing pending) for a worker thread to read while
+ * the loop goes on adding to J. Returns owned memory (free with pw_journal_close) or NULL. */
+struct pw_journal *pw_journal_snapshot(const struct pw_journal *j);
+
 /* Closes the file and frees the journal. Pending lines are dropped. Accepts NULL. */
 void pw_journal_close(struct pw_journal *j);
 

@@ -12,8 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "briefing.h"
 #include "clock.h"
 #include "log.h"
 #include "pw.h"
@@ -47,6 +49,100 @@ static int load_checked(const char *path, struct pw_plugins *plugins, struct pw_
 }
 
 static void begin_shutdown(struct pw_daemon *d);
+
+struct briefing_job {
+  uv_work_t work;
+  struct pw_daemon *d;
+  struct pw_journal *snapshot;
+  struct pw_briefing_request req;
+  struct pw_briefing_result res;
+  char dir[4200];
+  int send, rc;
+  char err[1024];
+};
+
+static void briefing_work(uv_work_t *w) {
+  struct briefing_job *job = w->data;
+
+  job->rc = pw_briefing_write(&job->req, &job->res, job->err, sizeof(job->err));
+}
+
+/* The one place a written briefing goes on from: delivery to briefing.receivers. */
+static void briefing_written(struct pw_daemon *d, const struct pw_briefing_result *res, int send) {
+  pw_log_info("briefing %s written: %s", res->name, res->html_path);
+  if (send && d->conf->briefing.receivers.n > 0)
+    pw_log_info("briefing %s: delivery to its %d receivers is not part of this build", res->name,
+                d->conf->briefing.receivers.n);
+}
+
+static void briefing_done(uv_work_t *w, int status) {
+  struct briefing_job *job = w->data;
+  struct pw_daemon *d = job->d;
+
+  (void)status;
+  d->busy_workers--;
+  if (job->rc < 0)
+    pw_log_error("briefing failed: %s", job->err);
+  else
+    briefing_written(d, &job->res, job->send);
+  pw_journal_close(job->snapshot);
+  free(job);
+}
+
+void pw_main_briefing(struct pw_daemon *d, int64_t at, int send) {
+  struct briefing_job *job = calloc(1, sizeof(*job));
+
+  if (job == NULL || (job->snapshot = pw_journal_snapshot(d->journal)) == NULL) {
+    pw_log_error("briefing: out of memory");
+    free(job);
+    return;
+  }
+  job->d = d;
+  job->send = send;
+  snprintf(job->dir, sizeof(job->dir), "%s/briefings", d->conf->daemon.state_dir);
+  job->req.conf = d->conf;
+  job->req.journal = job->snapshot;
+  job->req.store = &d->store;
+  job->req.at = at;
+  job->req.out_dir = job->dir;
+  job->req.graphs = 1;
+  job->work.data = job;
+  d->busy_workers++;
+  if (uv_queue_work(d->loop, &job->work, briefing_work, briefing_done) != 0) {
+    d->busy_workers--;
+    pw_journal_close(job->snapshot);
+    free(job);
+  }
+}
+
+/* The next instant at or after NOW + 1 s matching briefing.schedule (weekday and local time). */
+static int64_t next_briefing(const struct pw_config *conf, int64_t now) {
+  time_t t = (time_t)now;
+  struct tm tm;
+  int wday, days;
+  int64_t cand;
+
+  localtime_r(&t, &tm);
+  wday = tm.tm_wday == 0 ? 7 : tm.tm_wday; /* ISO: Monday 1 .. Sunday 7 */
+  days = (conf->briefing.weekday - wday + 7) % 7;
+  cand = pw_calendar_local(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday + days,
+                           conf->briefing.minute / 60, conf->briefing.minute % 60, 0);
+  if (cand <= now)
+    cand = pw_calendar_local(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday + days + 7,
+                             conf->briefing.minute / 60, conf->briefing.minute % 60, 0);
+  return cand;
+}
+
+/* At start: the current week's briefing, unless it exists already (not sent). */
+static void start_briefing(struct pw_daemon *d) {
+  char name[16], path[4300];
+  int64_t now = pw_clock_now();
+
+  pw_briefing_week_name(now, name, sizeof(name));
+  snprintf(path, sizeof(path), "%s/briefings/%s.html", d->conf->daemon.state_dir, name);
+  if (access(path, F_OK) != 0)
+    pw_main_briefing(d, now, 0);
+}
 
 static void on_closed_handle(uv_handle_t *h) {
   (void)h;
@@ -88,16 +184,18 @@ static void begin_shutdown(struct pw_daemon *d) {
     pw_persist_kick(d, persisted_for_shutdown, NULL);
 }
 
-static void once_persisted(struct pw_daemon *d, int rc, void *data) {
+static void once_polled_persisted(struct pw_daemon *d, int rc, void *data) {
   (void)data;
   if (rc < 0)
     d->exit_code = 1;
+  /* The start-up briefing, written after this cycle's data; shutdown waits for it. */
+  start_briefing(d);
   begin_shutdown(d);
 }
 
 void pw_main_polled(struct pw_daemon *d) {
   pw_ingest_evaluate_all(d);
-  pw_persist_kick(d, once_persisted, NULL);
+  pw_persist_kick(d, once_polled_persisted, NULL);
 }
 
 /* Verdicts of a fresh start are the baseline, not news: computed without publishing. */
@@ -146,9 +244,10 @@ static void do_reload(struct pw_daemon *d, struct pw_config *fresh) {
   pw_journal_close(d->journal);
   d->journal = j;
   pw_persist_free(d);
+  pw_graphcache_free(d);
   d->conf = fresh;
   d->verdicts = NULL;
-  if (init_verdicts(d, old, old_v) < 0 || pw_persist_init(d) < 0) {
+  if (init_verdicts(d, old, old_v) < 0 || pw_persist_init(d) < 0 || pw_graphcache_init(d) < 0) {
     pw_log_error("out of memory reloading; stopping");
     free(old_v);
     pw_config_free(old);
@@ -168,6 +267,7 @@ static void do_reload(struct pw_daemon *d, struct pw_config *fresh) {
   if (pw_sched_start(d) < 0)
     pw_log_error("out of memory starting the sources after a reload");
   pw_ingest_evaluate_all(d);
+  d->next_briefing = next_briefing(fresh, pw_clock_now());
   pw_log_info("configuration %s reloaded: %d sources, %d indicators", d->config_path,
               fresh->n_sources, fresh->n_indicators);
 }
@@ -178,6 +278,11 @@ static void reload(struct pw_daemon *d) {
   struct pw_config *fresh = NULL;
   char err[1024];
 
+  if (d->busy_workers > 0) {
+    /* Graphs and briefings on the thread pool read the configuration: retry on the next tick. */
+    d->reload_wanted = 1;
+    return;
+  }
   d->reload_wanted = 0;
   if (load_checked(d->config_path, d->plugins, &fresh, err, sizeof(err)) < 0) {
     pw_log_error("reload failed, keeping the running configuration: %s", err);
@@ -222,6 +327,12 @@ static void on_tick(uv_timer_t *t) {
   if (d->stopping)
     return;
   pw_inbox_poll(d);
+  if (d->reload_wanted && d->busy_workers == 0)
+    reload(d);
+  if (now >= d->next_briefing) {
+    pw_main_briefing(d, d->next_briefing, 1);
+    d->next_briefing = next_briefing(d->conf, now);
+  }
   if (now - d->last_eval >= EVAL_INTERVAL) {
     d->last_eval = now;
     pw_ingest_evaluate_all(d);
@@ -320,7 +431,7 @@ int main(int argc, char **argv) {
   d.loop = &loop;
   snprintf(ua, sizeof(ua), "pacewatch/%s", PW_VERSION);
   if (pw_fetch_init(&loop, (int)d.conf->daemon.max_transfers, ua, &d.fetch) < 0 ||
-      pw_persist_init(&d) < 0 || init_verdicts(&d, NULL, NULL) < 0) {
+      pw_persist_init(&d) < 0 || pw_graphcache_init(&d) < 0 || init_verdicts(&d, NULL, NULL) < 0) {
     pw_log_error("cannot start: out of memory");
     return 1;
   }
@@ -344,6 +455,9 @@ int main(int argc, char **argv) {
     pw_log_error("cannot start the sources: out of memory");
     return 1;
   }
+  d.next_briefing = next_briefing(d.conf, pw_clock_now());
+  if (!d.once)
+    start_briefing(&d);
   if (d.once && d.n_sources == 0)
     pw_main_polled(&d);
 
@@ -357,6 +471,7 @@ int main(int argc, char **argv) {
     pw_store_flush(&d.store, d.conf->indicators[i].id, err, sizeof(err));
   pw_log_info("stopped");
   pw_persist_free(&d);
+  pw_graphcache_free(&d);
   pw_journal_close(d.journal);
   pw_store_free(&d.store);
   free(d.verdicts);

@@ -176,8 +176,10 @@ static void after_cb(uv_work_t *w, int status) {
       p->touched[op->ind] = p->revised[op->ind] = 1;
     } else if (op->n > 0) {
       p->stored_as_of[op->ind] = op->pts[op->n - 1].t;
+      pw_graphcache_invalidate(d, op->ind);
     } else if (op->rebuild) {
       p->stored_as_of[op->ind] = 0;
+      pw_graphcache_invalidate(d, op->ind);
     }
     free(op->pts);
   }

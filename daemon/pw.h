@@ -70,6 +70,9 @@ struct pw_daemon {
 
   /* Persistence: journal lines and RRD work, done on the thread pool one batch at a time. */
   struct pw_persist *persist;
+  struct pw_graphcache *graphs;
+  int busy_workers;      /* graph renders and briefings on the thread pool (they read conf) */
+  int64_t next_briefing; /* instant of the next scheduled briefing */
 
   uv_signal_t sig_term, sig_int, sig_hup;
   uv_timer_t tick; /* every second: inbox; every minute: re-evaluation */
@@ -113,6 +116,23 @@ void pw_persist_free(struct pw_daemon *d);
 
 /* main.c: every source has answered once (--once). */
 void pw_main_polled(struct pw_daemon *d);
+
+/* graphcache.c: trend graphs rendered on the thread pool, cached until the indicator changes. */
+typedef void (*pw_graph_ready_cb)(struct pw_daemon *d, const unsigned char *data, size_t len,
+                                  void *arg);
+int pw_graphcache_init(struct pw_daemon *d);
+void pw_graphcache_free(struct pw_daemon *d);
+/* The indicator's data or verdict changed: its cached graphs are stale. */
+void pw_graphcache_invalidate(struct pw_daemon *d, int ind);
+/* Calls CB with the graph (PNG or SVG, default or small size) on the loop: at once if the
+ * cached one is current, else once rendered (DATA NULL if rendering failed). Returns 0, or a
+ * negative errno and CB is never called. */
+int pw_graphcache_get(struct pw_daemon *d, int ind, int svg, int small, pw_graph_ready_cb cb,
+                      void *data);
+
+/* briefing (main.c): writes the briefing for AT into state_dir/briefings/ on the thread pool;
+ * SEND: deliver it to briefing.receivers once written. */
+void pw_main_briefing(struct pw_daemon *d, int64_t at, int send);
 
 /* inbox.c: work handed over by the pacewatch CLI while the daemon holds the lock. */
 void pw_inbox_poll(struct pw_daemon *d);

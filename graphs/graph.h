@@ -1,0 +1,47 @@
+/*
+ * graph: one indicator's trend graph for one year, rendered by librrd's rrd_graph_v to PNG or
+ * SVG, in memory or to a file: the reported values, the whole year's target path (the pace
+ * line E(t) of CONTRACT section 3, drawn with a CDEF on TIME), the annual target, quarter ends
+ * with their quarterly targets, the projection to year end (dashed), the standard for
+ * `standard` indicators, and a Chinese title coloured by status.
+ *
+ * Thread-safe: may run on any thread; several graphs may render in parallel. Reads the RRD
+ * file (through rrdcached when configured) and never writes it.
+ */
+#ifndef PW_GRAPH_H
+#define PW_GRAPH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "judge.h"
+#include "store.h"
+
+enum pw_graph_format { PW_GRAPH_PNG = 0, PW_GRAPH_SVG };
+
+struct pw_graph_request {
+  const struct pw_config *conf;
+  int ind;                          /* index of the indicator */
+  const struct pw_store *store;     /* where its RRD file is (and rrdcached) */
+  const struct pw_verdict *verdict; /* its judgement at AT (status colour, projection) */
+  int64_t at;                       /* the graph shows the year of AT */
+  enum pw_graph_format format;
+  int small;            /* 1: 400x150 for lists; 0: 800x300 */
+  const char *out_path; /* write here; NULL: return the image in memory */
+  const char *tmp_dir;  /* a writable directory for a placeholder RRD when the indicator has
+                           no file yet (e.g. state_dir/graphs) */
+};
+
+struct pw_graph_image {
+  unsigned char *data; /* owned; free with free(). NULL when written to a file */
+  size_t len;
+  int width, height; /* of the whole image, as rrd_graph reports */
+};
+
+/* Renders the graph. Returns 0 (and fills IMG, which may be NULL when writing to a file), or
+ * a negative errno with "indicator 'x': ..." in ERR. */
+int pw_graph_render(const struct pw_graph_request *req, struct pw_graph_image *img, char *err,
+                    size_t errlen);
+
+#endif
