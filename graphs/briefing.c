@@ -590,9 +590,15 @@ static void render_graphs(struct ctx *c) {
   const struct pw_config *conf = c->conf;
   int i;
 
+  char tmp_dir[4200];
+
   c->graphs_b64 = calloc((size_t)conf->n_indicators + 1, sizeof(char *));
   if (c->graphs_b64 == NULL)
     return;
+  /* Placeholder RRDs for indicators without data live in the state directory, not beside the
+   * briefing (which may be the user's current directory). */
+  snprintf(tmp_dir, sizeof(tmp_dir), "%s/graphs", conf->daemon.state_dir);
+  pw_mkdir_p(tmp_dir);
   for (i = 0; i < conf->n_indicators; i++) {
     struct pw_graph_request g;
     char path[4300], err[512];
@@ -604,7 +610,7 @@ static void render_graphs(struct ctx *c) {
     g.at = c->req->at;
     g.format = PW_GRAPH_PNG;
     g.out_path = path;
-    g.tmp_dir = c->req->out_dir;
+    g.tmp_dir = tmp_dir;
     snprintf(path, sizeof(path), "%s/%s-%s.png", c->req->out_dir, c->week, conf->indicators[i].id);
     if (pw_graph_render(&g, NULL, err, sizeof(err)) < 0) {
       pw_log_warn("briefing %s: %s", c->week, err);
