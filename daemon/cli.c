@@ -22,6 +22,7 @@
 #include "judge.h"
 #include "log.h"
 #include "plugin_host.h"
+#include "silence.h"
 #include "status.h"
 #include "store.h"
 #include "util.h"
@@ -31,7 +32,7 @@ enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
 struct cli {
   const char *config_path;
-  const char *at, *as_of, *from, *to, *format, *output;
+  const char *at, *as_of, *from, *to, *format, *output, *until, *reason;
   int json;
   int argc; /* positional arguments after the command */
   char **argv;
@@ -51,6 +52,7 @@ static void usage(FILE *out) {
         "  graph -c FILE ID [--at TIME] [--format png|svg] -o OUT\n"
         "                                          one indicator's trend graph for the year\n"
         "  briefing -c FILE [--at TIME] [-o DIR]   the weekly briefing (HTML and Markdown)\n"
+        "  silence -c FILE add ID --until DATE [--reason TEXT] | list | remove ID\n"
         "\n"
         "TIME is YYYY-MM-DD (the end of that day) or an ISO 8601 date-time with offset.\n",
         out);
@@ -762,19 +764,102 @@ static int cmd_briefing(struct cli *c) {
   return rc < 0 ? EXIT_FAIL : EXIT_OK;
 }
 
+/* `silence add ID --until DATE [--reason TEXT]`, `silence list`, `silence remove ID`: kept in
+ * state_dir/silences.json, which a running daemon re-reads every minute. The file is small and
+ * written atomically, so the CLI edits it itself even beside a running daemon. */
+static int cmd_silence(struct cli *c) {
+  const char *op = c->argc > 0 ? c->argv[0] : "";
+  const char *state = c->conf->daemon.state_dir;
+  json_t *list;
+  int64_t now = pw_clock_now();
+  size_t i;
+  json_t *s;
+
+  pw_mkdir_p(state);
+  list = pw_silence_load(state);
+  if (list == NULL)
+    return EXIT_FAIL;
+  if (strcmp(op, "list") == 0 && c->argc == 1) {
+    char t[40];
+    for (i = 0; i < (size_t)c->conf->n_silences; i++) {
+      const struct pw_silence *cs = &c->conf->silences[i];
+      printf("%s\tuntil %s\t%s\t(configuration)\n", cs->indicator,
+             pw_calendar_format(cs->until, t, sizeof(t)), cs->reason);
+    }
+    json_array_foreach(list, i, s) {
+      json_int_t until = json_integer_value(json_object_get(s, "until"));
+      const char *reason = json_string_value(json_object_get(s, "reason"));
+      printf("%s\tuntil %s\t%s%s\n", json_string_value(json_object_get(s, "indicator")),
+             pw_calendar_format(until, t, sizeof(t)), reason ? reason : "",
+             until <= now ? "\t(ended)" : "");
+    }
+    json_decref(list);
+    return EXIT_OK;
+  }
+  if (strcmp(op, "add") == 0 && c->argc == 2) {
+    int64_t until;
+    if (find_indicator(c, c->argv[1]) < 0) {
+      json_decref(list);
+      return EXIT_USAGE;
+    }
+    if (c->until == NULL || parse_time_arg("--until", c->until, &until) < 0) {
+      fprintf(stderr, "pacewatch: silence add needs --until DATE\n");
+      json_decref(list);
+      return EXIT_USAGE;
+    }
+    json_array_append_new(list, json_pack("{s:s,s:I,s:s,s:I}", "indicator", c->argv[1], "until",
+                                          (json_int_t)until, "reason", c->reason ? c->reason : "",
+                                          "created", (json_int_t)now));
+  } else if (strcmp(op, "remove") == 0 && c->argc == 2) {
+    size_t kept = 0;
+    json_t *out = json_array();
+    json_array_foreach(list, i, s) {
+      const char *id = json_string_value(json_object_get(s, "indicator"));
+      if (id == NULL || strcmp(id, c->argv[1]) != 0) {
+        json_array_append(out, s);
+        kept++;
+      }
+    }
+    if (kept == json_array_size(list)) {
+      fprintf(stderr, "pacewatch: no silence of '%s' in %s/silences.json\n", c->argv[1], state);
+      json_decref(out);
+      json_decref(list);
+      return find_indicator(c, c->argv[1]) < 0 ? EXIT_USAGE : EXIT_FAIL;
+    }
+    json_decref(list);
+    list = out;
+  } else {
+    fprintf(stderr, "usage: pacewatch silence -c FILE add ID --until DATE [--reason TEXT] | "
+                    "list | remove ID\n");
+    json_decref(list);
+    return EXIT_USAGE;
+  }
+  if (pw_silence_save(state, list) < 0) {
+    fprintf(stderr, "pacewatch: cannot write %s/silences.json\n", state);
+    json_decref(list);
+    return EXIT_FAIL;
+  }
+  printf("%s: silence %s %s\n", c->argv[1], op, strcmp(op, "add") == 0 ? "added" : "done");
+  json_decref(list);
+  return EXIT_OK;
+}
+
 int main(int argc, char **argv) {
   static const struct option opts[] = {
       {"config", required_argument, NULL, 'c'}, {"at", required_argument, NULL, 'a'},
       {"json", no_argument, NULL, 'j'},         {"as-of", required_argument, NULL, 'A'},
-      {"output", required_argument, NULL, 'o'}, {"from", required_argument, NULL, 'F'},
+      {"output", required_argument, NULL, 'o'}, {"until", required_argument, NULL, 'U'},
+      {"reason", required_argument, NULL, 'R'}, {"from", required_argument, NULL, 'F'},
       {"to", required_argument, NULL, 'T'},     {"format", required_argument, NULL, 'm'},
       {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
   static const struct {
     const char *name;
     int (*fn)(struct cli *);
-  } cmds[] = {{"check", cmd_check},   {"status", cmd_status},     {"import", cmd_import},
-              {"record", cmd_record}, {"export", cmd_export},     {"rebuild", cmd_rebuild},
-              {"graph", cmd_graph},   {"briefing", cmd_briefing}, {NULL, NULL}};
+  } cmds[] = {{"check", cmd_check},     {"status", cmd_status},
+              {"import", cmd_import},   {"record", cmd_record},
+              {"export", cmd_export},   {"rebuild", cmd_rebuild},
+              {"graph", cmd_graph},     {"briefing", cmd_briefing},
+              {"silence", cmd_silence}, {NULL, NULL}};
   struct cli c;
   const char *cmd;
   int opt, k, rc;
@@ -811,6 +896,12 @@ int main(int argc, char **argv) {
       break;
     case 'o':
       c.output = optarg;
+      break;
+    case 'U':
+      c.until = optarg;
+      break;
+    case 'R':
+      c.reason = optarg;
       break;
     case 'F':
       c.from = optarg;

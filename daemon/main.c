@@ -184,13 +184,31 @@ static void begin_shutdown(struct pw_daemon *d) {
     pw_persist_kick(d, persisted_for_shutdown, NULL);
 }
 
+/* --once: waits (up to 30 s) for the cycle's notifications, then stops. */
+static void once_wait(uv_timer_t *t) {
+  struct pw_daemon *d = t->data;
+
+  if (pw_alerting_in_flight(d) > 0 && pw_clock_real_ms() - d->once_started_ms < 30000)
+    return;
+  uv_timer_stop(t);
+  if (pw_alerting_undelivered(d) > 0) {
+    pw_log_error("--once: %d notifications are not delivered (kept in the spool)",
+                 pw_alerting_undelivered(d));
+    d->exit_code = 1;
+  }
+  /* The start-up briefing, written after this cycle's data; shutdown waits for it. */
+  start_briefing(d);
+  begin_shutdown(d);
+}
+
 static void once_polled_persisted(struct pw_daemon *d, int rc, void *data) {
   (void)data;
   if (rc < 0)
     d->exit_code = 1;
-  /* The start-up briefing, written after this cycle's data; shutdown waits for it. */
-  start_briefing(d);
-  begin_shutdown(d);
+  pw_alerting_evaluate(d);
+  pw_alerting_flush_now(d);
+  d->once_started_ms = pw_clock_real_ms();
+  uv_timer_start(&d->tick, once_wait, 0, 100);
 }
 
 void pw_main_polled(struct pw_daemon *d) {
@@ -245,9 +263,11 @@ static void do_reload(struct pw_daemon *d, struct pw_config *fresh) {
   d->journal = j;
   pw_persist_free(d);
   pw_graphcache_free(d);
+  pw_alerting_free(d);
   d->conf = fresh;
   d->verdicts = NULL;
-  if (init_verdicts(d, old, old_v) < 0 || pw_persist_init(d) < 0 || pw_graphcache_init(d) < 0) {
+  if (init_verdicts(d, old, old_v) < 0 || pw_persist_init(d) < 0 || pw_graphcache_init(d) < 0 ||
+      pw_alerting_init(d) < 0) {
     pw_log_error("out of memory reloading; stopping");
     free(old_v);
     pw_config_free(old);
@@ -273,6 +293,16 @@ static void do_reload(struct pw_daemon *d, struct pw_config *fresh) {
 }
 
 static void reload_when_idle(struct pw_daemon *d, int rc, void *data);
+
+/* A verdict changed: its conditions are stepped at once (the tick re-steps all every minute). */
+static void on_verdict(struct pw_daemon *d, int ind, const struct pw_verdict *old_v,
+                       const struct pw_verdict *new_v, void *data) {
+  (void)ind;
+  (void)old_v;
+  (void)new_v;
+  (void)data;
+  pw_alerting_evaluate(d);
+}
 
 static void reload(struct pw_daemon *d) {
   struct pw_config *fresh = NULL;
@@ -327,6 +357,7 @@ static void on_tick(uv_timer_t *t) {
   if (d->stopping)
     return;
   pw_inbox_poll(d);
+  pw_alerting_tick(d);
   if (d->reload_wanted && d->busy_workers == 0)
     reload(d);
   if (now >= d->next_briefing) {
@@ -336,6 +367,7 @@ static void on_tick(uv_timer_t *t) {
   if (now - d->last_eval >= EVAL_INTERVAL) {
     d->last_eval = now;
     pw_ingest_evaluate_all(d);
+    pw_alerting_evaluate(d);
   }
 }
 
@@ -431,7 +463,8 @@ int main(int argc, char **argv) {
   d.loop = &loop;
   snprintf(ua, sizeof(ua), "pacewatch/%s", PW_VERSION);
   if (pw_fetch_init(&loop, (int)d.conf->daemon.max_transfers, ua, &d.fetch) < 0 ||
-      pw_persist_init(&d) < 0 || pw_graphcache_init(&d) < 0 || init_verdicts(&d, NULL, NULL) < 0) {
+      pw_persist_init(&d) < 0 || pw_graphcache_init(&d) < 0 || init_verdicts(&d, NULL, NULL) < 0 ||
+      pw_alerting_init(&d) < 0) {
     pw_log_error("cannot start: out of memory");
     return 1;
   }
@@ -439,6 +472,9 @@ int main(int argc, char **argv) {
               d.conf->n_sources, d.conf->n_indicators, (unsigned long long)d.journal->lines,
               d.conf->daemon.state_dir);
   pw_persist_sync_all(&d);
+  d.on_verdict = on_verdict;
+  if (!d.once)
+    pw_alerting_evaluate(&d); /* what changed while the daemon was down */
   uv_signal_init(&loop, &d.sig_term);
   uv_signal_init(&loop, &d.sig_int);
   uv_signal_init(&loop, &d.sig_hup);
@@ -472,6 +508,7 @@ int main(int argc, char **argv) {
   pw_log_info("stopped");
   pw_persist_free(&d);
   pw_graphcache_free(&d);
+  pw_alerting_free(&d);
   pw_journal_close(d.journal);
   pw_store_free(&d.store);
   free(d.verdicts);

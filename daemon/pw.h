@@ -71,8 +71,10 @@ struct pw_daemon {
   /* Persistence: journal lines and RRD work, done on the thread pool one batch at a time. */
   struct pw_persist *persist;
   struct pw_graphcache *graphs;
+  struct pw_alert_engine *alerting;
   int busy_workers;      /* graph renders and briefings on the thread pool (they read conf) */
   int64_t next_briefing; /* instant of the next scheduled briefing */
+  int64_t once_started_ms;
 
   uv_signal_t sig_term, sig_int, sig_hup;
   uv_timer_t tick; /* every second: inbox; every minute: re-evaluation */
@@ -133,6 +135,20 @@ int pw_graphcache_get(struct pw_daemon *d, int ind, int svg, int small, pw_graph
 /* briefing (main.c): writes the briefing for AT into state_dir/briefings/ on the thread pool;
  * SEND: deliver it to briefing.receivers once written. */
 void pw_main_briefing(struct pw_daemon *d, int64_t at, int send);
+
+/* alerting.c: conditions, routing, grouping, spool and delivery. */
+int pw_alerting_init(struct pw_daemon *d);
+void pw_alerting_free(struct pw_daemon *d);
+/* Steps every condition at the daemon's now; notifications gather per receiver. */
+void pw_alerting_evaluate(struct pw_daemon *d);
+/* Every second: batches past group_wait (and quiet hours) go to the spool; due entries are
+ * attempted. */
+void pw_alerting_tick(struct pw_daemon *d);
+/* --once: every batch to the spool and every spooled entry attempted now. */
+void pw_alerting_flush_now(struct pw_daemon *d);
+int pw_alerting_in_flight(const struct pw_daemon *d);
+/* Notifications still in the spool plus those dead-lettered by this process. */
+int pw_alerting_undelivered(struct pw_daemon *d);
 
 /* inbox.c: work handed over by the pacewatch CLI while the daemon holds the lock. */
 void pw_inbox_poll(struct pw_daemon *d);

@@ -1,0 +1,191 @@
+#!/usr/bin/python3
+"""Integration tests of alerting with pacewatchd --once against a real webhook receiver on
+loopback (tests/support/webhook_sink.py): the payload of CONTRACT section 6 field by field,
+routing (department, alerting.receivers, escalation while severe, one message per receiver),
+a restart that sends nothing new, resolution to whoever was told, a receiver failing its first
+attempts (the notification waits in the spool with the same delivery id and is delivered on a
+later run), silences from `pacewatch silence`, and the log receiver."""
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+BUILD = os.environ.get("PW_BUILD", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
+SOURCE = os.environ.get("PW_SOURCE", os.path.join(os.path.dirname(__file__), "..", ".."))
+PACEWATCH = os.path.join(BUILD, "bin", "pacewatch")
+PACEWATCHD = os.path.join(BUILD, "bin", "pacewatchd")
+SINK = os.path.join(SOURCE, "tests", "support", "webhook_sink.py")
+
+CONF = """
+daemon: {{ state_dir = "state"; http_listen = ""; }};
+domains = ( {{ id = "health"; name = "病有良医"; }} );
+departments = ( {{ id = "wj"; name = "县卫健局"; receivers = [ "dept", "ops" ]; }} );
+receivers = (
+  {{ id = "dept"; type = "webhook"; url = "http://127.0.0.1:{port}/dept{dept_q}"; }},
+  {{ id = "ops"; type = "webhook"; url = "http://127.0.0.1:{port}/ops"; }},
+  {{ id = "boss"; type = "webhook"; url = "http://127.0.0.1:{port}/boss"; }},
+  {{ id = "lg"; type = "log"; }}
+);
+alerting: {{ receivers = [ "ops", "lg" ]; escalate = [ "boss" ]; group_wait = "30s"; }};
+indicators = (
+  {{ id = "checkups"; name = "城乡居民同质同标免费健康体检人数"; domain = "health"; department = "wj";
+     unit = "人"; kind = "cumulative";
+     targets = ( {{ year = 2024; annual = 190000; quarters = [ 28500, 95000, 142500, 190000 ]; }} ); }},
+  {{ id = "beds"; name = "床位数"; domain = "health"; unit = "张"; kind = "cumulative";
+     targets = ( {{ year = 2024; annual = 1000; }} ); }}
+);
+"""
+
+
+class Env:
+    def __init__(self, dept_fail=0):
+        self.dir = tempfile.mkdtemp(prefix="pw-alert-")
+        self.log = os.path.join(self.dir, "sink.jsonl")
+        self.sink = subprocess.Popen(["/usr/bin/python3", SINK, self.log], stdout=subprocess.PIPE,
+                                     text=True)
+        self.port = int(self.sink.stdout.readline())
+        self.conf = os.path.join(self.dir, "pw.conf")
+        q = f"?fail={dept_fail}" if dept_fail else ""
+        with open(self.conf, "w", encoding="utf-8") as f:
+            f.write(CONF.format(port=self.port, dept_q=q))
+
+    def cli(self, *args):
+        p = subprocess.run([PACEWATCH, args[0], "-c", self.conf, *args[1:]], capture_output=True,
+                           text=True, timeout=60)
+        assert p.returncode == 0, p.stderr
+        return p.stdout
+
+    def once(self, now):
+        p = subprocess.run([PACEWATCHD, "-c", self.conf, "--once", "--now", now],
+                           capture_output=True, text=True, timeout=120)
+        return p.returncode, p.stderr
+
+    def messages(self):
+        if not os.path.exists(self.log):
+            return []
+        with open(self.log, encoding="utf-8") as f:
+            return [json.loads(l) for l in f]
+
+    def close(self):
+        self.sink.kill()
+        self.sink.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Alerting(unittest.TestCase):
+    def test_route_payload_restart_resolve(self):
+        env = Env()
+        try:
+            env.cli("record", "checkups", "37774", "--as-of", "2024-05-01")
+            rc, log = env.once("2024-05-02T09:00:00+08:00")
+            self.assertEqual(rc, 0, log)
+            msgs = env.messages()
+            paths = sorted(m["path"] for m in msgs)
+            # lagging: the department's receivers and alerting.receivers, once each; not boss.
+            self.assertEqual(paths, ["/dept", "/ops"], log)
+            m = [m for m in msgs if m["path"] == "/dept"][0]
+            body = json.loads(m["body"])
+            self.assertEqual(m["headers"]["content-type"], "application/json")
+            self.assertEqual(m["headers"]["x-pacewatch-delivery"], body["delivery"])
+            self.assertEqual(body["version"], 1)
+            self.assertEqual(body["receiver"], "dept")
+            self.assertTrue(body["sent_at"])
+            alerts = {a["alert"]: a for a in body["alerts"]}
+            a = alerts["checkups/lag"]
+            self.assertEqual((a["condition"], a["state"], a["severity"]),
+                             ("lag", "firing", "lagging"))
+            self.assertEqual((a["indicator"], a["domain"], a["department"]),
+                             ("checkups", "health", "wj"))
+            self.assertEqual(a["value"], 37774)
+            self.assertAlmostEqual(a["expected"], 51153.846, places=3)
+            self.assertEqual(a["target"], 190000)
+            self.assertAlmostEqual(a["completion_pct"], 19.881, places=3)
+            self.assertAlmostEqual(a["pace_pct"], 26.923, places=3)
+            self.assertAlmostEqual(a["lag"], 7.042, places=3)
+            self.assertEqual(a["lag_unit"], "pp")
+            self.assertEqual(a["as_of"], "2024-05-02T00:00:00+08:00")
+            self.assertIsNone(a["source"])
+            self.assertIsNone(a["url"])
+            self.assertTrue(a["since"])
+            # beds has no data: stale since T0 (more than 40 days), to alerting.receivers only.
+            ops = json.loads([m for m in msgs if m["path"] == "/ops"][0]["body"])
+            self.assertIn("beds/stale", {a["alert"] for a in ops["alerts"]})
+            self.assertNotIn("beds/stale", alerts)
+            self.assertIn("receiver 'lg': alert checkups/lag firing lagging", log)
+
+            # A restart with nothing new sends nothing.
+            n = len(env.messages())
+            rc, log = env.once("2024-05-02T09:30:00+08:00")
+            self.assertEqual(rc, 0, log)
+            self.assertEqual(len(env.messages()), n, log)
+
+            # Severe: escalated to boss as well.
+            env.cli("record", "checkups", "20000", "--as-of", "2024-06-20")
+            rc, log = env.once("2024-06-21T09:00:00+08:00")
+            self.assertEqual(rc, 0, log)
+            new = env.messages()[n:]
+            self.assertEqual(sorted(m["path"] for m in new), ["/boss", "/dept", "/ops"], log)
+            sev = [a for m in new for a in json.loads(m["body"])["alerts"]
+                   if a["alert"] == "checkups/lag"]
+            self.assertTrue(all(a["severity"] == "severe" for a in sev))
+
+            # Back on pace: resolved, to everyone who was told (boss included).
+            n = len(env.messages())
+            env.cli("record", "checkups", "95000", "--as-of", "2024-06-25")
+            rc, log = env.once("2024-06-26T09:00:00+08:00")
+            self.assertEqual(rc, 0, log)
+            new = env.messages()[n:]
+            resolved = {m["path"] for m in new for a in json.loads(m["body"])["alerts"]
+                        if a["alert"] == "checkups/lag" and a["state"] == "resolved"}
+            self.assertEqual(resolved, {"/boss", "/dept", "/ops"}, log)
+        finally:
+            env.close()
+
+    def test_failing_receiver_keeps_spool(self):
+        env = Env(dept_fail=2)
+        try:
+            env.cli("record", "checkups", "37774", "--as-of", "2024-05-01")
+            rc, log = env.once("2024-05-02T09:00:00+08:00")
+            self.assertEqual(rc, 1, log)  # undelivered: kept in the spool
+            spool = os.path.join(env.dir, "state", "spool")
+            self.assertEqual(len([f for f in os.listdir(spool) if f.endswith(".json")]), 1)
+            rc, log = env.once("2024-05-02T09:01:00+08:00")
+            self.assertEqual(rc, 1, log)
+            rc, log = env.once("2024-05-02T09:02:00+08:00")
+            self.assertEqual(rc, 0, log)
+            dept = [m for m in env.messages() if m["path"] == "/dept"]
+            self.assertEqual([m["ok"] for m in dept], [False, False, True])
+            ids = {m["headers"]["x-pacewatch-delivery"] for m in dept}
+            self.assertEqual(len(ids), 1)  # the same delivery id on every retry
+            self.assertEqual([f for f in os.listdir(spool) if f.endswith(".json")], [])
+            with open(os.path.join(env.dir, "state", "audit.log")) as f:
+                events = [json.loads(l)["event"] for l in f]
+            self.assertIn("delivered", events)
+        finally:
+            env.close()
+
+    def test_silence(self):
+        env = Env()
+        try:
+            env.cli("silence", "add", "checkups", "--until", "2024-05-10", "--reason", "口径调整")
+            self.assertIn("checkups", env.cli("silence", "list"))
+            env.cli("record", "checkups", "37774", "--as-of", "2024-05-01")
+            rc, log = env.once("2024-05-02T09:00:00+08:00")
+            self.assertEqual(rc, 0, log)
+            lag = [a for m in env.messages() for a in json.loads(m["body"])["alerts"]
+                   if a["alert"] == "checkups/lag"]
+            self.assertEqual(lag, [])
+            env.cli("silence", "remove", "checkups")
+            rc, log = env.once("2024-05-02T10:00:00+08:00")
+            lag = [a for m in env.messages() for a in json.loads(m["body"])["alerts"]
+                   if a["alert"] == "checkups/lag"]
+            self.assertEqual(len(lag), 2, log)  # dept and ops
+        finally:
+            env.close()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
