@@ -21,6 +21,7 @@
 #include "alert.h"
 #include "clock.h"
 #include "log.h"
+#include "notify_robot.h"
 #include "pw.h"
 #include "silence.h"
 #include "spool.h"
@@ -387,9 +388,11 @@ static void transfer_done(struct pw_fetch_job *job, const struct pw_fetch_result
   if (r->type == PW_RECV_WEBHOOK) {
     rc = res->rc == 0 ? 0 : -EAGAIN;
     snprintf(err, sizeof(err), "%s", res->error ? res->error : "error");
-  } else {
-    rc = res->rc == 0 ? 0 : -EAGAIN;
+  } else if (res->rc != 0 && res->status == 0) {
+    rc = -EAGAIN; /* no answer at all: connection refused, timeout */
     snprintf(err, sizeof(err), "%s", res->error ? res->error : "error");
+  } else {
+    rc = pw_robot_reply(r, res->status, res->body ? res->body : "", err, sizeof(err));
   }
   if (rc < 0 && (at->failed == 0 || rc == -EPERM)) {
     at->failed = rc;
@@ -482,10 +485,26 @@ static void attempt(struct pw_daemon *d, struct pw_spool_entry *e, int receiver)
   }
   case PW_RECV_DINGTALK:
   case PW_RECV_WECOM:
-  case PW_RECV_FEISHU:
+  case PW_RECV_FEISHU: {
+    struct pw_robot_request *reqs = NULL;
+    size_t n = 0, i;
+    char err[256];
+    static const char *const json_head[] = {"Content-Type: application/json;charset=utf-8"};
+    if (pw_robot_render(r, at->entry.payload, pw_clock_real_ms(), d->conf->daemon.public_url, &reqs,
+                        &n, err, sizeof(err)) < 0) {
+      rc = -EPERM;
+      snprintf(at->error, sizeof(at->error), "cannot render: %s", err);
+      break;
+    }
+    for (i = 0; i < n; i++)
+      if (post(at, reqs[i].url, reqs[i].body, reqs[i].body_len, json_head, 1) < 0)
+        rc = -EAGAIN;
+    pw_robot_requests_free(reqs, n);
+    break;
+  }
   case PW_RECV_EMAIL:
-    /* Robot and email formats are the next step of the alerting work; until then these
-     * notifications wait in the spool (and reach spool/dead/ after give_up). */
+    /* Email is the next step of the alerting work; until then these notifications wait in
+     * the spool (and reach spool/dead/ after give_up). */
     rc = -EAGAIN;
     snprintf(at->error, sizeof(at->error), "%s delivery is not part of this build",
              pw_receiver_type_name(r->type));

@@ -6,12 +6,17 @@ a restart that sends nothing new, resolution to whoever was told, a receiver fai
 attempts (the notification waits in the spool with the same delivery id and is delivered on a
 later run), silences from `pacewatch silence`, and the log receiver."""
 
+import base64
+import hashlib
+import hmac
 import json
 import os
 import shutil
 import subprocess
 import tempfile
+import time
 import unittest
+import urllib.parse
 
 BUILD = os.environ.get("PW_BUILD", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
 SOURCE = os.environ.get("PW_SOURCE", os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -27,9 +32,10 @@ receivers = (
   {{ id = "dept"; type = "webhook"; url = "http://127.0.0.1:{port}/dept{dept_q}"; }},
   {{ id = "ops"; type = "webhook"; url = "http://127.0.0.1:{port}/ops"; }},
   {{ id = "boss"; type = "webhook"; url = "http://127.0.0.1:{port}/boss"; }},
-  {{ id = "lg"; type = "log"; }}
+  {{ id = "lg"; type = "log"; }},
+  {{ id = "ding"; type = "dingtalk"; url = "http://127.0.0.1:{port}/ding?access_token=T"; secret = "SECtest/+="; keyword = "监测"; }}
 );
-alerting: {{ receivers = [ "ops", "lg" ]; escalate = [ "boss" ]; group_wait = "30s"; }};
+alerting: {{ receivers = [ "ops", "lg" ]; escalate = [ "boss", "ding" ]; group_wait = "30s"; }};
 indicators = (
   {{ id = "checkups"; name = "城乡居民同质同标免费健康体检人数"; domain = "health"; department = "wj";
      unit = "人"; kind = "cumulative";
@@ -127,10 +133,22 @@ class Alerting(unittest.TestCase):
             rc, log = env.once("2024-06-21T09:00:00+08:00")
             self.assertEqual(rc, 0, log)
             new = env.messages()[n:]
-            self.assertEqual(sorted(m["path"] for m in new), ["/boss", "/dept", "/ops"], log)
-            sev = [a for m in new for a in json.loads(m["body"])["alerts"]
+            self.assertEqual(sorted(m["path"] for m in new), ["/boss", "/dept", "/ding", "/ops"],
+                             log)
+            sev = [a for m in new if m["path"] != "/ding" for a in json.loads(m["body"])["alerts"]
                    if a["alert"] == "checkups/lag"]
             self.assertTrue(all(a["severity"] == "severe" for a in sev))
+            # The DingTalk robot: a signed markdown message, checked independently.
+            ding = [m for m in new if m["path"] == "/ding"][0]
+            q = urllib.parse.parse_qs(ding["query"])
+            ts, sign = q["timestamp"][0], q["sign"][0]
+            mac = hmac.new(b"SECtest/+=", (ts + "\nSECtest/+=").encode(), hashlib.sha256).digest()
+            self.assertEqual(sign, base64.b64encode(mac).decode())
+            self.assertLess(abs(int(ts) / 1000 - time.time()), 120)
+            md = json.loads(ding["body"])
+            self.assertEqual(md["msgtype"], "markdown")
+            self.assertTrue(md["markdown"]["title"].startswith("监测"))
+            self.assertIn("【严重滞后】城乡居民同质同标免费健康体检人数（wj）", md["markdown"]["text"])
 
             # Back on pace: resolved, to everyone who was told (boss included).
             n = len(env.messages())
@@ -138,9 +156,11 @@ class Alerting(unittest.TestCase):
             rc, log = env.once("2024-06-26T09:00:00+08:00")
             self.assertEqual(rc, 0, log)
             new = env.messages()[n:]
-            resolved = {m["path"] for m in new for a in json.loads(m["body"])["alerts"]
+            resolved = {m["path"] for m in new if m["path"] != "/ding"
+                        for a in json.loads(m["body"])["alerts"]
                         if a["alert"] == "checkups/lag" and a["state"] == "resolved"}
             self.assertEqual(resolved, {"/boss", "/dept", "/ops"}, log)
+            self.assertIn("/ding", {m["path"] for m in new})  # told it fired, told it ended
         finally:
             env.close()
 

@@ -27,7 +27,7 @@ class Handler(BaseHTTPRequestHandler):
             n = SEEN[u.path] = SEEN.get(u.path, 0) + 1
             ok = n > fail
             with open(LOG, "a", encoding="utf-8") as f:
-                f.write(json.dumps({"path": u.path, "ok": ok,
+                f.write(json.dumps({"path": u.path, "query": u.query, "ok": ok,
                                     "headers": {k.lower(): v for k, v in self.headers.items()},
                                     "body": body.decode("utf-8", "replace")},
                                    ensure_ascii=False) + "\n")
