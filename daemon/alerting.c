@@ -348,6 +348,32 @@ static void attempt_free(struct attempt *at) {
   free(at);
 }
 
+/* Anything moved to spool/dead/ is reported once to alerting.receivers (other than the
+ * receiver that failed, which would only fail again). */
+static void report_dead(struct pw_daemon *d, const struct attempt *at) {
+  const struct pw_config *c = d->conf;
+  int i;
+
+  for (i = 0; i < c->alerting.receivers.n; i++) {
+    int r = c->alerting.receiver_idx[i];
+    char id[200];
+    json_t *item;
+    if (r == at->receiver)
+      continue;
+    snprintf(id, sizeof(id), "%s/dead_letter", c->receivers[at->receiver].id);
+    item =
+        json_pack("{s:s,s:s,s:s,s:n,s:n,s:s,s:n,s:n,s:n,s:n,s:n,s:n,s:n,s:n,s:n,s:n,s:n,"
+                  "s:n,s:n,s:s,s:s}",
+                  "alert", id, "condition", "dead_letter", "state", "firing", "severity",
+                  "indicator", "name", c->receivers[at->receiver].id, "domain", "department",
+                  "value", "expected", "target", "completion_pct", "pace_pct", "lag", "lag_unit",
+                  "as_of", "since", "url", "source", "delivery", at->entry.id, "error", at->error);
+    if (item != NULL)
+      queue_for(d, r, item, 0);
+    json_decref(item);
+  }
+}
+
 static void attempt_finish(struct attempt *at) {
   struct pw_daemon *d = at->d;
   struct pw_alert_engine *a = d->alerting;
@@ -366,8 +392,10 @@ static void attempt_finish(struct attempt *at) {
     int dead = pw_spool_failed(a->spool, &at->entry, now, d->conf->alerting.give_up,
                                at->failed == -EPERM, at->error, err, sizeof(err));
     pw_spool_audit(a->spool, dead == 1 ? "dead" : "retry", &at->entry, now, at->error);
-    if (dead == 1)
+    if (dead == 1) {
       a->dead_now++;
+      report_dead(d, at);
+    }
     if (dead == 1)
       pw_log_error("receiver '%s': notification %s moved to spool/dead/: %s", r->id, at->entry.id,
                    at->error);
@@ -542,6 +570,57 @@ static int within_budget(struct pw_daemon *d, int r, int64_t now) {
   return 1;
 }
 
+/* Over its rate budget, a receiver's waiting notifications become one digest message: a new
+ * spool entry with every alert, written before the old entries are removed, so nothing is
+ * dropped and the robot gets one message when its budget allows. Merged entries are marked
+ * with an empty id in ES. */
+static void merge_waiting(struct pw_daemon *d, struct pw_spool_entry *es, size_t n, size_t first,
+                          int64_t now) {
+  struct pw_alert_engine *a = d->alerting;
+  struct pw_spool_entry digest;
+  size_t k, count = 0;
+  json_t *alerts = json_array(), *al;
+  char err[512];
+
+  for (k = first; k < n; k++)
+    if (es[k].id[0] != '\0' && strcmp(es[k].receiver, es[first].receiver) == 0)
+      count++;
+  if (count < 2 || alerts == NULL) {
+    json_decref(alerts);
+    return;
+  }
+  memset(&digest, 0, sizeof(digest));
+  snprintf(digest.id, sizeof(digest.id), "%lld-%d-%llu-digest", (long long)now, (int)getpid(),
+           (unsigned long long)++a->counter);
+  snprintf(digest.receiver, sizeof(digest.receiver), "%s", es[first].receiver);
+  digest.created = es[first].created;
+  digest.next_attempt = now;
+  for (k = first; k < n; k++) {
+    size_t j;
+    if (es[k].id[0] == '\0' || strcmp(es[k].receiver, es[first].receiver) != 0)
+      continue;
+    json_array_foreach(json_object_get(es[k].payload, "alerts"), j, al)
+        json_array_append(alerts, al);
+  }
+  digest.payload = json_pack("{s:i,s:s,s:s,s:n,s:o}", "version", 1, "receiver", digest.receiver,
+                             "delivery", digest.id, "sent_at", "alerts", alerts);
+  if (digest.payload == NULL || pw_spool_put(a->spool, &digest, err, sizeof(err)) < 0) {
+    json_decref(digest.payload);
+    return;
+  }
+  pw_spool_audit(a->spool, "spooled", &digest, now, NULL);
+  for (k = first; k < n; k++) {
+    if (es[k].id[0] == '\0' || strcmp(es[k].receiver, es[first].receiver) != 0)
+      continue;
+    pw_spool_audit(a->spool, "merged", &es[k], now, digest.id);
+    pw_spool_done(a->spool, &es[k], err, sizeof(err));
+    es[k].id[0] = '\0';
+  }
+  pw_log_info("receiver '%s': over its rate budget; %zu notifications merged into %s",
+              digest.receiver, count, digest.id);
+  json_decref(digest.payload);
+}
+
 /* Sends what is due from the spool: one message per receiver at a time. */
 static void deliver_due(struct pw_daemon *d, int ignore_backoff) {
   struct pw_alert_engine *a = d->alerting;
@@ -556,6 +635,8 @@ static void deliver_due(struct pw_daemon *d, int ignore_backoff) {
   }
   for (i = 0; i < n; i++) {
     int r;
+    if (es[i].id[0] == '\0')
+      continue; /* merged into a digest below */
     for (r = 0; r < d->conf->n_receivers; r++)
       if (strcmp(d->conf->receivers[r].id, es[i].receiver) == 0)
         break;
@@ -566,8 +647,10 @@ static void deliver_due(struct pw_daemon *d, int ignore_backoff) {
     }
     if (a->busy[r] || (!ignore_backoff && es[i].next_attempt > now))
       continue;
-    if (!ignore_backoff && !within_budget(d, r, now))
+    if (!ignore_backoff && !within_budget(d, r, now)) {
+      merge_waiting(d, es, n, i, now);
       continue;
+    }
     attempt(d, &es[i], r);
   }
   pw_spool_entries_free(es, n);

@@ -96,6 +96,11 @@ void pw_robot_alert_line(const json_t *a, char *buf, size_t size) {
   char day[32], num[48], detail[256] = "";
   json_t *lag = json_object_get(a, "lag"), *comp = json_object_get(a, "completion_pct");
 
+  if (strcmp(cond, "dead_letter") == 0) {
+    snprintf(buf, size, "【投递失败】发往 %s 的通知 %s 已放弃：%s", str(a, "name"),
+             str(a, "delivery"), str(a, "error"));
+    return;
+  }
   if (strcmp(cond, "source_down") == 0) {
     snprintf(buf, size, "【%s】数据源 %s 连续采集失败", label, str(a, "source"));
     return;
