@@ -207,5 +207,48 @@ class Alerting(unittest.TestCase):
             env.close()
 
 
+class RunningDaemon(unittest.TestCase):
+    """group_wait batching, a receiver down then back, and kill -9 with restarts."""
+
+    def test_batch_retry_and_kill(self):
+        env = Env(dept_fail=1)
+        try:
+            with open(env.conf, encoding="utf-8") as f:
+                text = f.read().replace('group_wait = "30s"', 'group_wait = "2s"')
+            with open(env.conf, "w", encoding="utf-8") as f:
+                f.write(text)
+            env.cli("record", "checkups", "37774", "--as-of", "2024-05-01")
+            env.cli("record", "beds", "10", "--as-of", "2024-05-01")
+            log = open(os.path.join(env.dir, "d.log"), "w")
+            p = subprocess.Popen([PACEWATCHD, "-c", env.conf, "-f", "--now",
+                                  "2024-05-02T09:00:00+08:00"], stdout=log,
+                                 stderr=subprocess.STDOUT)
+            try:
+                end = time.time() + 30
+                while time.time() < end and not any(
+                        m["path"] == "/dept" and m["ok"] for m in env.messages()):
+                    time.sleep(0.2)
+            finally:
+                p.kill()  # kill -9: the spool and alert states are on disk
+                p.wait()
+            with open(os.path.join(env.dir, "d.log")) as f:
+                text = f.read()
+            dept = [m for m in env.messages() if m["path"] == "/dept"]
+            # The first attempt failed, the retry (10 s later) delivered the same message.
+            self.assertEqual([m["ok"] for m in dept], [False, True], text)
+            self.assertEqual(len({m["headers"]["x-pacewatch-delivery"] for m in dept}), 1)
+            # group_wait: both lagging indicators arrived in one message.
+            ops = [json.loads(m["body"]) for m in env.messages() if m["path"] == "/ops"]
+            lag = {a["alert"] for a in ops[0]["alerts"]}
+            self.assertTrue({"checkups/lag", "beds/lag"} <= lag, ops)
+            # Restarted after kill -9: nothing new is sent, nothing is lost.
+            n = len(env.messages())
+            rc, out = env.once("2024-05-02T09:05:00+08:00")
+            self.assertEqual(rc, 0, out)
+            self.assertEqual(len(env.messages()), n, out)
+        finally:
+            env.close()
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
