@@ -21,6 +21,8 @@
 #include "alert.h"
 #include "clock.h"
 #include "log.h"
+#include "graph.h"
+#include "notify_email.h"
 #include "notify_robot.h"
 #include "pw.h"
 #include "silence.h"
@@ -56,6 +58,7 @@ struct attempt {
   char error[256];
   char **heads; /* header lines owned by the attempt */
   size_t n_heads;
+  struct pw_email *email; /* an email receiver's message, freed after the transfer */
 };
 
 struct pw_alert_engine {
@@ -344,6 +347,7 @@ static void attempt_free(struct attempt *at) {
   for (i = 0; i < at->n_heads; i++)
     free(at->heads[i]);
   free(at->heads);
+  pw_email_free(at->email);
   json_decref(at->entry.payload);
   free(at);
 }
@@ -413,7 +417,10 @@ static void transfer_done(struct pw_fetch_job *job, const struct pw_fetch_result
   int rc;
 
   (void)job;
-  if (r->type == PW_RECV_WEBHOOK) {
+  if (r->type == PW_RECV_EMAIL) {
+    rc = res->rc == 0 ? 0 : res->rc == -EPERM ? -EPERM : -EAGAIN;
+    snprintf(err, sizeof(err), "%s", res->error ? res->error : "error");
+  } else if (r->type == PW_RECV_WEBHOOK) {
     rc = res->rc == 0 ? 0 : -EAGAIN;
     snprintf(err, sizeof(err), "%s", res->error ? res->error : "error");
   } else if (res->rc != 0 && res->status == 0) {
@@ -471,6 +478,74 @@ static void log_alerts(struct pw_daemon *d, const struct pw_receiver *r, const j
                 json_is_number(lag) ? "" : "");
   }
   (void)d;
+}
+
+/* An email with each alert's trend graph inline. The graphs are rendered here, on the loop
+ * (about 25 ms each, at most MAX_MAIL_GRAPHS per message): email is rare and small next to
+ * polling, and a rendered graph is what the officials read first. */
+#define MAX_MAIL_GRAPHS 8
+static int send_email(struct attempt *at) {
+  struct pw_daemon *d = at->d;
+  const struct pw_receiver *r = &d->conf->receivers[at->receiver];
+  const json_t *alerts = json_object_get(at->entry.payload, "alerts"), *a;
+  const unsigned char *pngs[MAX_MAIL_GRAPHS * 4];
+  size_t lens[MAX_MAIL_GRAPHS * 4], i, n = json_array_size(alerts);
+  struct pw_graph_image imgs[MAX_MAIL_GRAPHS];
+  struct pw_fetch_request req;
+  struct pw_fetch_job *job;
+  char err[512], tmp_dir[4200];
+  int k = 0, rc;
+
+  if (n > MAX_MAIL_GRAPHS * 4)
+    n = MAX_MAIL_GRAPHS * 4;
+  memset(pngs, 0, sizeof(pngs));
+  memset(imgs, 0, sizeof(imgs));
+  snprintf(tmp_dir, sizeof(tmp_dir), "%s/graphs", d->conf->daemon.state_dir);
+  pw_mkdir_p(tmp_dir);
+  json_array_foreach(alerts, i, a) {
+    const char *id = json_string_value(json_object_get(a, "indicator"));
+    int ind = id ? pw_config_indicator_index(d->conf, id) : -1;
+    struct pw_graph_request g;
+    if (i >= n || ind < 0 || k >= MAX_MAIL_GRAPHS)
+      continue;
+    memset(&g, 0, sizeof(g));
+    g.conf = d->conf;
+    g.ind = ind;
+    g.store = &d->store;
+    g.verdict = &d->verdicts[ind];
+    g.at = pw_clock_now();
+    g.format = PW_GRAPH_PNG;
+    g.tmp_dir = tmp_dir;
+    if (pw_graph_render(&g, &imgs[k], err, sizeof(err)) == 0) {
+      pngs[i] = imgs[k].data;
+      lens[i] = imgs[k].len;
+      k++;
+    }
+  }
+  rc = pw_email_build(r, at->entry.payload, pngs, lens, pw_clock_real_ms() / 1000, &at->email, err,
+                      sizeof(err));
+  while (k-- > 0)
+    free(imgs[k].data);
+  if (rc < 0) {
+    snprintf(at->error, sizeof(at->error), "%s", err);
+    return -EPERM;
+  }
+  memset(&req, 0, sizeof(req));
+  req.url = r->url;
+  req.timeout_ms = r->timeout * 1000;
+  req.max_bytes = 1 << 20;
+  req.tls_verify = r->tls_verify;
+  req.ca_file = r->ca_file;
+  req.proxy = r->proxy;
+  req.customize = pw_email_customize;
+  req.customize_arg = at->email;
+  at->pending++;
+  if (pw_fetch_start(d->fetch, &req, transfer_done, at, &job) < 0) {
+    at->pending--;
+    snprintf(at->error, sizeof(at->error), "cannot start the SMTP transfer");
+    return -EAGAIN;
+  }
+  return 0;
 }
 
 static void attempt(struct pw_daemon *d, struct pw_spool_entry *e, int receiver) {
@@ -531,11 +606,7 @@ static void attempt(struct pw_daemon *d, struct pw_spool_entry *e, int receiver)
     break;
   }
   case PW_RECV_EMAIL:
-    /* Email is the next step of the alerting work; until then these notifications wait in
-     * the spool (and reach spool/dead/ after give_up). */
-    rc = -EAGAIN;
-    snprintf(at->error, sizeof(at->error), "%s delivery is not part of this build",
-             pw_receiver_type_name(r->type));
+    rc = send_email(at);
     break;
   }
   if (rc < 0 && at->failed == 0) {

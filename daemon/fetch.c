@@ -43,6 +43,7 @@ struct pw_fetch_job {
   int too_big;    /* the write callback refused bytes past max_bytes */
   int no_mem;     /* the write callback could not grow the body */
   int http_error; /* finished with a status that is neither 2xx nor 304 */
+  int smtp;       /* a customized (SMTP) transfer: status is an SMTP reply code */
   char etag[FETCH_ETAG_MAX];
   char last_modified[FETCH_DATE_MAX];
   char curl_error[CURL_ERROR_SIZE]; /* CURLOPT_ERRORBUFFER */
@@ -462,6 +463,13 @@ static int map_curl_error(struct pw_fetch_job *j, CURLcode c) {
 
 /* Works out the outcome of finished transfer J (curl's code C, HTTP status STATUS). */
 static int job_outcome(struct pw_fetch_job *j, CURLcode c, long status) {
+  if (j->smtp) {
+    if (c == CURLE_OK)
+      return 0;
+    map_curl_error(j, c);
+    /* A 5xx reply (unknown recipient, relaying denied) will be the same next time. */
+    return status >= 500 ? -EPERM : c == CURLE_COULDNT_CONNECT ? -ECONNREFUSED : -EIO;
+  }
   int too_big = j->too_big || c == CURLE_FILESIZE_EXCEEDED;
   int http_error = status != 0 && status != 304 && (status < 200 || status > 299);
 
@@ -751,6 +759,12 @@ static int job_setup(struct pw_fetch *f, struct pw_fetch_job *j,
   if (j->post_body != NULL) {
     SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->post_len);
     SET(CURLOPT_POSTFIELDS, j->post_body);
+  }
+  if (req->customize != NULL) {
+    j->smtp = 1;
+    SET(CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+    if (c == CURLE_OK)
+      req->customize(e, req->customize_arg);
   }
 #undef SET
   return setopt_errno(c);

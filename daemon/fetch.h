@@ -31,6 +31,11 @@ struct pw_fetch_request {
   /* For POSTs (webhooks): NULL for GET. */
   const char *post_body;
   size_t post_len;
+  /* Optional: called with the CURL easy handle after fetch's own options, to make another kind
+   * of transfer (SMTP for email). It enables the smtp and smtps protocols; the answer's status
+   * is then the SMTP reply code, and a permanent refusal (5xx) is rc -EPERM. */
+  void (*customize)(void *easy, void *arg);
+  void *customize_arg;
 };
 
 /* The outcome. Owned by the fetch module; valid only during the done callback. */

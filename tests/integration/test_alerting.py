@@ -23,6 +23,7 @@ SOURCE = os.environ.get("PW_SOURCE", os.path.join(os.path.dirname(__file__), "..
 PACEWATCH = os.path.join(BUILD, "bin", "pacewatch")
 PACEWATCHD = os.path.join(BUILD, "bin", "pacewatchd")
 SINK = os.path.join(SOURCE, "tests", "support", "webhook_sink.py")
+SMTP = os.path.join(SOURCE, "tests", "support", "smtp_sink.py")
 
 CONF = """
 daemon: {{ state_dir = "state"; http_listen = ""; }};
@@ -204,6 +205,53 @@ class Alerting(unittest.TestCase):
                    if a["alert"] == "checkups/lag"]
             self.assertEqual(len(lag), 2, log)  # dept and ops
         finally:
+            env.close()
+
+
+class Email(unittest.TestCase):
+    """The email receiver against a real SMTP server (aiosmtpd), parsed by Python's email."""
+
+    def test_email(self):
+        import email
+        from email import policy
+        env = Env()
+        mails = os.path.join(env.dir, "mails")
+        os.makedirs(mails)
+        smtp = subprocess.Popen(["/usr/bin/python3", SMTP, mails], stdout=subprocess.PIPE,
+                                text=True)
+        try:
+            port = int(smtp.stdout.readline())
+            with open(env.conf, encoding="utf-8") as f:
+                text = f.read()
+            text = text.replace('{ id = "lg"; type = "log"; }', '{ id = "lg"; type = "email"; '
+                                f'url = "smtp://127.0.0.1:{port}"; from = "pw@example.gov.cn"; '
+                                'to = [ "office@example.gov.cn" ]; }')
+            with open(env.conf, "w", encoding="utf-8") as f:
+                f.write(text)
+            env.cli("record", "checkups", "37774", "--as-of", "2024-05-01")
+            rc, log = env.once("2024-05-02T09:00:00+08:00")
+            self.assertEqual(rc, 0, log)
+            files = sorted(os.listdir(mails))
+            self.assertEqual(len(files), 1, log)
+            with open(os.path.join(mails, files[0]), "rb") as f:
+                msg = email.message_from_binary_file(f, policy=policy.default)
+            self.assertTrue(str(msg["Subject"]).startswith("【pacewatch】"), msg["Subject"])
+            self.assertIn("城乡居民同质同标免费健康体检人数", str(msg["Subject"]))
+            for h in ("From", "To", "Date", "Message-ID"):
+                self.assertTrue(msg[h], h)
+            types = [p.get_content_type() for p in msg.walk()]
+            for t in ("multipart/related", "multipart/alternative", "text/plain", "text/html",
+                      "image/png"):
+                self.assertIn(t, types)
+            html = [p for p in msg.walk() if p.get_content_type() == "text/html"][0].get_content()
+            self.assertIn("完成率19.9%，序时进度26.9%，滞后7.0个百分点", html)
+            png = [p for p in msg.walk() if p.get_content_type() == "image/png"][0]
+            cid = png["Content-ID"].strip("<>")
+            self.assertIn("cid:" + cid, html)
+            self.assertTrue(png.get_content().startswith(b"\x89PNG\r\n\x1a\n"))
+        finally:
+            smtp.kill()
+            smtp.wait()
             env.close()
 
 

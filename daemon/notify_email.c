@@ -1,0 +1,233 @@
+/*
+ * notify_email: builds and sends notification emails. curl adds neither Date nor Message-ID
+ * and does not encode a UTF-8 subject (LIBRARY-FACTS section 5), so this module does; the text
+ * parts are quoted-printable so that lines end in CRLF as SMTP requires.
+ */
+#include "notify_email.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "notify_robot.h"
+#include "util.h"
+
+#define MAX_IMAGES 32
+
+struct pw_email {
+  const struct pw_receiver *r;
+  char *subject_header;
+  char *text, *html;
+  unsigned char *png[MAX_IMAGES];
+  size_t png_len[MAX_IMAGES];
+  int n_png;
+  struct curl_slist *headers, *rcpt;
+  curl_mime *mime;
+  char from[512];
+};
+
+char *pw_email_encode_header(const char *text) {
+  struct pw_buf b = {NULL, 0, 0, 0};
+  const unsigned char *p = (const unsigned char *)text;
+  size_t len = strlen(text), off = 0;
+  int first = 1;
+
+  while (off < len) {
+    size_t n = len - off > 45 ? 45 : len - off;
+    unsigned char enc[64];
+    /* Never cut a UTF-8 character: back up to the start of a character. */
+    while (off + n < len && n > 0 && (p[off + n] & 0xC0) == 0x80)
+      n--;
+    EVP_EncodeBlock(enc, p + off, (int)n);
+    pw_buf_printf(&b, "%s=?UTF-8?B?%s?=", first ? "" : "\r\n ", enc);
+    first = 0;
+    off += n;
+  }
+  if (b.data == NULL)
+    pw_buf_append(&b, "", 0);
+  return b.data;
+}
+
+static void html_escape(struct pw_buf *b, const char *s) {
+  for (; *s; s++) {
+    if (*s == '<')
+      pw_buf_append(b, "&lt;", 4);
+    else if (*s == '>')
+      pw_buf_append(b, "&gt;", 4);
+    else if (*s == '&')
+      pw_buf_append(b, "&amp;", 5);
+    else if (*s == '"')
+      pw_buf_append(b, "&quot;", 6);
+    else
+      pw_buf_append(b, s, 1);
+  }
+}
+
+int pw_email_build(const struct pw_receiver *r, const json_t *payload,
+                   const unsigned char *const *pngs, const size_t *png_lens, int64_t now_real,
+                   struct pw_email **out, char *err, size_t errlen) {
+  const json_t *alerts = json_object_get(payload, "alerts"), *a;
+  struct pw_email *m = calloc(1, sizeof(*m));
+  struct pw_buf text = {NULL, 0, 0, 0}, html = {NULL, 0, 0, 0}, subj = {NULL, 0, 0, 0};
+  char line[1024], date[64], msgid[96], hdr[1200];
+  unsigned char rnd[8];
+  size_t i, firing = 0, resolved = 0;
+  const char *first_name = NULL;
+  time_t t = (time_t)now_real;
+  struct tm tm;
+
+  if (m == NULL)
+    return -ENOMEM;
+  m->r = r;
+  json_array_foreach(alerts, i, a) {
+    const char *state = json_string_value(json_object_get(a, "state"));
+    if (state != NULL && strcmp(state, "resolved") == 0)
+      resolved++;
+    else
+      firing++;
+    if (first_name == NULL)
+      first_name = json_string_value(json_object_get(a, "name"));
+  }
+  if (firing + resolved == 0) {
+    snprintf(err, errlen, "receiver '%s': notification without alerts", r->id);
+    free(m);
+    return -EINVAL;
+  }
+  if (firing > 0)
+    pw_buf_printf(&subj, "【pacewatch】%zu项指标需关注", firing);
+  else
+    pw_buf_printf(&subj, "【pacewatch】%zu项指标已恢复", resolved);
+  if (first_name != NULL)
+    pw_buf_printf(&subj, "：%s%s", first_name, firing + resolved > 1 ? "等" : "");
+  pw_buf_printf(&text, "%s\r\n\r\n", subj.data);
+  pw_buf_printf(&html, "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"></head>"
+                       "<body style=\"font-family:'Noto Sans CJK SC',sans-serif\"><h2>");
+  html_escape(&html, subj.data);
+  pw_buf_printf(&html, "</h2><ul>");
+  json_array_foreach(alerts, i, a) {
+    pw_robot_alert_line(a, line, sizeof(line));
+    pw_buf_printf(&text, "- %s\r\n", line);
+    pw_buf_printf(&html, "<li>");
+    html_escape(&html, line);
+    if (pngs != NULL && pngs[i] != NULL && m->n_png < MAX_IMAGES) {
+      m->png[m->n_png] = malloc(png_lens[i]);
+      if (m->png[m->n_png] != NULL) {
+        memcpy(m->png[m->n_png], pngs[i], png_lens[i]);
+        m->png_len[m->n_png] = png_lens[i];
+        pw_buf_printf(&html, "<br><img src=\"cid:alert-%d@pacewatch\" alt=\"趋势图\">", m->n_png);
+        m->n_png++;
+      }
+    }
+    pw_buf_printf(&html, "</li>");
+  }
+  pw_buf_printf(&html, "</ul><p style=\"color:#888\">本邮件由 pacewatch 自动发送。</p></body>"
+                       "</html>");
+  pw_buf_printf(&text, "\r\n本邮件由 pacewatch 自动发送。\r\n");
+  m->subject_header = pw_email_encode_header(subj.data);
+  m->text = text.data;
+  m->html = html.data;
+  pw_buf_free(&subj);
+  localtime_r(&t, &tm);
+  strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
+  RAND_bytes(rnd, sizeof(rnd));
+  snprintf(msgid, sizeof(msgid), "<%lld.%02x%02x%02x%02x%02x%02x%02x%02x@pacewatch>",
+           (long long)now_real, rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+  snprintf(m->from, sizeof(m->from), "<%s>", r->from);
+  snprintf(hdr, sizeof(hdr), "Subject: %s", m->subject_header ? m->subject_header : "");
+  m->headers = curl_slist_append(m->headers, hdr);
+  snprintf(hdr, sizeof(hdr), "From: pacewatch <%s>", r->from);
+  m->headers = curl_slist_append(m->headers, hdr);
+  for (i = 0; i < (size_t)r->to.n; i++) {
+    snprintf(hdr, sizeof(hdr), "To: <%s>", r->to.items[i]);
+    m->headers = curl_slist_append(m->headers, hdr);
+    snprintf(hdr, sizeof(hdr), "<%s>", r->to.items[i]);
+    m->rcpt = curl_slist_append(m->rcpt, hdr);
+  }
+  snprintf(hdr, sizeof(hdr), "Date: %s", date);
+  m->headers = curl_slist_append(m->headers, hdr);
+  snprintf(hdr, sizeof(hdr), "Message-ID: %s", msgid);
+  m->headers = curl_slist_append(m->headers, hdr);
+  if (m->subject_header == NULL || m->text == NULL || m->html == NULL || m->headers == NULL ||
+      m->rcpt == NULL) {
+    snprintf(err, errlen, "receiver '%s': out of memory building the email", r->id);
+    pw_email_free(m);
+    return -ENOMEM;
+  }
+  *out = m;
+  return 0;
+}
+
+void pw_email_customize(void *easy, void *arg) {
+  struct pw_email *m = arg;
+  const struct pw_receiver *r = m->r;
+  curl_mime *related, *alt;
+  curl_mimepart *part;
+  struct curl_slist *cid;
+  char buf[128];
+  int i;
+
+  m->mime = curl_mime_init(easy);
+  related = curl_mime_init(easy);
+  alt = curl_mime_init(easy);
+  /* text/plain and text/html as alternatives, inside multipart/related with the images. */
+  part = curl_mime_addpart(alt);
+  curl_mime_data(part, m->text, CURL_ZERO_TERMINATED);
+  curl_mime_type(part, "text/plain; charset=UTF-8");
+  curl_mime_encoder(part, "quoted-printable");
+  part = curl_mime_addpart(alt);
+  curl_mime_data(part, m->html, CURL_ZERO_TERMINATED);
+  curl_mime_type(part, "text/html; charset=UTF-8");
+  curl_mime_encoder(part, "quoted-printable");
+  part = curl_mime_addpart(related);
+  curl_mime_subparts(part, alt);
+  curl_mime_type(part, "multipart/alternative");
+  for (i = 0; i < m->n_png; i++) {
+    part = curl_mime_addpart(related);
+    curl_mime_data(part, (const char *)m->png[i], m->png_len[i]);
+    curl_mime_type(part, "image/png");
+    curl_mime_encoder(part, "base64");
+    snprintf(buf, sizeof(buf), "Content-ID: <alert-%d@pacewatch>", i);
+    cid = curl_slist_append(NULL, buf);
+    cid = curl_slist_append(cid, "Content-Disposition: inline");
+    curl_mime_headers(part, cid, 1);
+  }
+  part = curl_mime_addpart(m->mime);
+  curl_mime_subparts(part, related);
+  curl_mime_type(part, "multipart/related");
+  curl_easy_setopt(easy, CURLOPT_MAIL_FROM, m->from);
+  curl_easy_setopt(easy, CURLOPT_MAIL_RCPT, m->rcpt);
+  curl_easy_setopt(easy, CURLOPT_HTTPHEADER, m->headers);
+  curl_easy_setopt(easy, CURLOPT_MIMEPOST, m->mime);
+  curl_easy_setopt(easy, CURLOPT_UPLOAD, 0L);
+  /* STARTTLS when the server offers it; smtps:// is TLS from the start. */
+  curl_easy_setopt(easy, CURLOPT_USE_SSL, (long)CURLUSESSL_TRY);
+  if (r->username != NULL && r->username[0] != '\0') {
+    curl_easy_setopt(easy, CURLOPT_USERNAME, r->username);
+    curl_easy_setopt(easy, CURLOPT_PASSWORD, r->password ? r->password : "");
+  }
+}
+
+const char *pw_email_subject_header(const struct pw_email *m) {
+  return m->subject_header;
+}
+
+void pw_email_free(struct pw_email *m) {
+  int i;
+
+  if (m == NULL)
+    return;
+  curl_mime_free(m->mime);
+  curl_slist_free_all(m->headers);
+  curl_slist_free_all(m->rcpt);
+  for (i = 0; i < m->n_png; i++)
+    free(m->png[i]);
+  free(m->subject_header);
+  free(m->text);
+  free(m->html);
+  free(m);
+}
