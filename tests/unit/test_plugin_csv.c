@@ -13,108 +13,19 @@
 #include <cmocka.h>
 
 #include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "pw_plugin.h"
+#include "plugin_harness.h"
 
-const struct pw_plugin *pw_plugin_entry(const struct pw_plugin_host *host);
-
-#define MAXQ 16
-
-/* What emit reported for one query; text and error are copied since they are borrowed. */
-struct got {
-  int calls;
-  enum pw_plugin_result result;
-  char text[512];
-  size_t text_len;
-  char error[1024];
-};
-
-static struct got got[MAXQ];
-static int stray; /* emits with an index out of range */
-static const struct pw_plugin *plugin;
-
-static void host_log(int level, const char *name, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fprintf(stderr, "[%d] %s: ", level, name);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
-  va_end(ap);
-}
-
-static const struct pw_plugin_host host = {
-    .abi_major = PW_PLUGIN_ABI_MAJOR,
-    .abi_minor = PW_PLUGIN_ABI_MINOR,
-    .struct_size = sizeof(struct pw_plugin_host),
-    .log = host_log,
-};
-
-static void on_emit(void *ctx, size_t index, const struct pw_plugin_value *v) {
-  (void)ctx;
-  if (index >= MAXQ) {
-    stray++;
-    return;
-  }
-  struct got *g = &got[index];
-  g->calls++;
-  g->result = v->result;
-  g->text_len = v->text_len;
-  if (v->text && v->text_len < sizeof g->text) {
-    memcpy(g->text, v->text, v->text_len);
-    g->text[v->text_len] = 0;
-  }
-  if (v->error)
-    snprintf(g->error, sizeof g->error, "%s", v->error);
-}
-
-static int setup(void **state) {
-  (void)state;
-  plugin = pw_plugin_entry(&host);
-  return plugin ? 0 : -1;
-}
-
-/* Runs parse and checks the emit discipline: once per query on success, never on failure. */
-static int run_opts(char delim, const char *body, size_t len, const char *const *paths, size_t n,
-                    char *err, size_t errlen) {
-  struct pw_plugin_options opts = {.csv_delimiter = delim};
-  memset(got, 0, sizeof got);
-  stray = 0;
-  int rc = plugin->parse(&opts, body, len, paths, n, on_emit, NULL, err, errlen);
-  assert_int_equal(stray, 0);
-  for (size_t i = 0; i < n; i++)
-    assert_int_equal(got[i].calls, rc == 0 ? 1 : 0);
-  return rc;
-}
-
-static int run(const char *body, const char *const *paths, size_t n) {
-  char err[512] = "";
-  int rc = run_opts(',', body, strlen(body), paths, n, err, sizeof err);
-  if (rc != 0)
-    fprintf(stderr, "parse failed: %s\n", err);
-  return rc;
-}
-
-static void expect_text(size_t i, const char *text) {
-  assert_int_equal(got[i].result, PW_PLUGIN_TEXT);
-  assert_int_equal(got[i].text_len, strlen(text));
-  assert_string_equal(got[i].text, text);
-}
-
-static void expect_error(size_t i, const char *part) {
-  assert_int_equal(got[i].result, PW_PLUGIN_ERROR);
-  if (!strstr(got[i].error, part))
-    fail_msg("error '%s' does not contain '%s'", got[i].error, part);
-}
+/* The options of a source whose csv_delimiter is C. */
+#define DELIM(c) (&(const struct pw_plugin_options){.csv_delimiter = (c)})
 
 static void test_entry(void **state) {
   (void)state;
-  assert_int_equal(plugin->abi_major, PW_PLUGIN_ABI_MAJOR);
-  assert_int_equal(plugin->abi_minor, PW_PLUGIN_ABI_MINOR);
-  assert_int_equal(plugin->struct_size, sizeof(struct pw_plugin));
-  assert_string_equal(plugin->name, "csv");
+  assert_int_equal(pw_test_plugin->abi_major, PW_PLUGIN_ABI_MAJOR);
+  assert_int_equal(pw_test_plugin->abi_minor, PW_PLUGIN_ABI_MINOR);
+  assert_int_equal(pw_test_plugin->struct_size, sizeof(struct pw_plugin));
+  assert_string_equal(pw_test_plugin->name, "csv");
 }
 
 static void test_check_path(void **state) {
@@ -134,7 +45,7 @@ static void test_check_path(void **state) {
   char err[256];
   for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
     err[0] = 0;
-    if (plugin->check_path(ok[i], err, sizeof err) != 0)
+    if (pw_test_plugin->check_path(ok[i], err, sizeof err) != 0)
       fail_msg("'%s' rejected: %s", ok[i], err);
   }
   static const struct {
@@ -148,12 +59,12 @@ static void test_check_path(void **state) {
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     err[0] = 0;
-    if (plugin->check_path(bad[i].path, err, sizeof err) != -EINVAL)
+    if (pw_test_plugin->check_path(bad[i].path, err, sizeof err) != -EINVAL)
       fail_msg("'%s' accepted", bad[i].path);
     if (!strstr(err, bad[i].msg))
       fail_msg("'%s': error '%s' does not contain '%s'", bad[i].path, err, bad[i].msg);
   }
-  assert_int_equal(plugin->check_path(NULL, err, sizeof err), -EINVAL);
+  assert_int_equal(pw_test_plugin->check_path(NULL, err, sizeof err), -EINVAL);
 }
 
 static void test_basic(void **state) {
@@ -166,7 +77,7 @@ static void test_basic(void **state) {
                          "name[code=TJ03]",        "name[code=TJ09]",      "valeu[code=TJ01]",
                          "value[cod=TJ01]",        "value[code=\"TJ01\"]", "value[code='TJ02']",
                          " value [ code = TJ03 ] "};
-  assert_int_equal(run(body, paths, 10), 0);
+  assert_int_equal(pw_test_run_str(DELIM(','), body, paths, 10), 0);
   expect_text(0, "12.5万");
   expect_text(1, "85%");
   expect_text(2, "1234"); /* the last row */
@@ -183,7 +94,7 @@ static void test_several_rows(void **state) {
   (void)state;
   const char *body = "code,value\nA,1\nB,2\nA,3\nC,4\nA,5\nA,6\nB,7\n";
   const char *paths[] = {"value[code=A]", "value[code=B]", "value[code=C]"};
-  assert_int_equal(run(body, paths, 3), 0);
+  assert_int_equal(pw_test_run_str(DELIM(','), body, paths, 3), 0);
   expect_error(0, "4 rows have code = 'A' (lines 2, 4, 6, ...)");
   expect_error(1, "2 rows have code = 'B' (lines 3, 8)");
   expect_text(2, "4");
@@ -200,7 +111,7 @@ static void test_chinese(void **state) {
                          "金额[万元][指标名称=地区生产总值]",
                          "金额[万元]",
                          "完成[指标名称=地区生产总值]"};
-  assert_int_equal(run(body, paths, 6), 0);
+  assert_int_equal(pw_test_run_str(DELIM(','), body, paths, 6), 0);
   expect_text(0, "8.5%");
   expect_text(1, "元");
   expect_text(2, "8.5%");
@@ -221,7 +132,7 @@ static void test_bom_crlf_semicolon_quotes(void **state) {
       "值[指标=A;1]", "备注[指标=A;1]", "值[指标='B \"q\"']", "备注[指标='B \"q\"']",
       "值",           "指标",           "值[指标=plain]"};
   char err[256] = "";
-  int rc = run_opts(';', body, sizeof body - 1, paths, 7, err, sizeof err);
+  int rc = pw_test_run(DELIM(';'), body, sizeof body - 1, paths, 7, err, sizeof err);
   if (rc)
     fail_msg("%s", err);
   expect_text(0, "1,234.5");
@@ -232,7 +143,8 @@ static void test_bom_crlf_semicolon_quotes(void **state) {
   expect_text(5, "plain");
   expect_text(6, "");
   /* With the default delimiter the same body has one column per line and ragged quoting. */
-  assert_int_equal(run_opts(0, body, sizeof body - 1, paths, 7, err, sizeof err), -EINVAL);
+  assert_int_equal(pw_test_run(DELIM(0), body, sizeof body - 1, paths, 7, err, sizeof err),
+                   -EINVAL);
 }
 
 static void test_trimming(void **state) {
@@ -243,7 +155,7 @@ static void test_trimming(void **state) {
                      "\"x\",\" 7 \"\n";
   const char *paths[] = {"value[code=TJ01]", "value[code=' padded ']", "value[code=padded]",
                          "value"};
-  assert_int_equal(run(body, paths, 4), 0);
+  assert_int_equal(pw_test_run_str(DELIM(','), body, paths, 4), 0);
   expect_text(0, "5");
   expect_text(1, "6");
   assert_int_equal(got[2].result, PW_PLUGIN_NOT_FOUND);
@@ -255,7 +167,7 @@ static void test_tab_delimiter(void **state) {
   const char *body = "a\tb\n x \t y z \n";
   const char *paths[] = {"b[a=x]", "b"};
   char err[256] = "";
-  assert_int_equal(run_opts('\t', body, strlen(body), paths, 2, err, sizeof err), 0);
+  assert_int_equal(pw_test_run(DELIM('\t'), body, strlen(body), paths, 2, err, sizeof err), 0);
   expect_text(0, "y z");
   expect_text(1, "y z");
 }
@@ -263,17 +175,17 @@ static void test_tab_delimiter(void **state) {
 static void test_empty_lines_and_no_rows(void **state) {
   (void)state;
   const char *paths[] = {"b", "a[b=2]", "c"};
-  assert_int_equal(run("\n\na,b\n\n1,2\n   \n\n3,4\n\n", paths, 3), 0);
+  assert_int_equal(pw_test_run_str(DELIM(','), "\n\na,b\n\n1,2\n   \n\n3,4\n\n", paths, 3), 0);
   expect_text(0, "4");
   expect_text(1, "1");
   expect_error(2, "unknown column 'c'");
   /* A header alone publishes nothing, but a typo is still an error. */
-  assert_int_equal(run("a,b\r\n", paths, 3), 0);
+  assert_int_equal(pw_test_run_str(DELIM(','), "a,b\r\n", paths, 3), 0);
   assert_int_equal(got[0].result, PW_PLUGIN_NOT_FOUND);
   assert_int_equal(got[1].result, PW_PLUGIN_NOT_FOUND);
   expect_error(2, "unknown column 'c'");
   /* The last line needs no line end; a final trailing delimiter is an empty field. */
-  assert_int_equal(run("a,b,c\n1,2,", paths, 3), 0);
+  assert_int_equal(pw_test_run_str(DELIM(','), "a,b,c\n1,2,", paths, 3), 0);
   expect_text(0, "2");
   expect_text(2, "");
 }
@@ -281,7 +193,7 @@ static void test_empty_lines_and_no_rows(void **state) {
 static void test_duplicate_columns(void **state) {
   (void)state;
   const char *paths[] = {"a", "b[a=1]", "a[b=3]", "b"};
-  assert_int_equal(run("a,a,b\n1,2,3\n", paths, 4), 0);
+  assert_int_equal(pw_test_run_str(DELIM(','), "a,a,b\n1,2,3\n", paths, 4), 0);
   expect_error(0, "column 'a' appears 2 times in the header");
   expect_error(1, "column 'a' appears 2 times");
   expect_error(2, "column 'a' appears 2 times");
@@ -305,14 +217,14 @@ static void test_bad_bodies(void **state) {
   const char *paths[] = {"a", "b[a=1]"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     char err[256] = "";
-    int rc = run_opts(',', bad[i].body, strlen(bad[i].body), paths, 2, err, sizeof err);
+    int rc = pw_test_run(DELIM(','), bad[i].body, strlen(bad[i].body), paths, 2, err, sizeof err);
     if (rc != -EINVAL)
       fail_msg("body '%s' accepted", bad[i].body);
     if (!strstr(err, bad[i].msg))
       fail_msg("body '%s': error '%s' does not contain '%s'", bad[i].body, err, bad[i].msg);
   }
   char err[256] = "";
-  assert_int_equal(run_opts('"', "a,b\n1,2\n", 8, paths, 2, err, sizeof err), -EINVAL);
+  assert_int_equal(pw_test_run(DELIM('"'), "a,b\n1,2\n", 8, paths, 2, err, sizeof err), -EINVAL);
   assert_non_null(strstr(err, "unusable delimiter"));
 }
 
@@ -322,15 +234,16 @@ static void test_not_nul_terminated(void **state) {
   const char buf[] = "a,b\n1,2\"3,4\n";
   const char *paths[] = {"b", "b[a=1]"};
   char err[256] = "";
-  assert_int_equal(run_opts(',', buf, 7, paths, 2, err, sizeof err), 0);
+  assert_int_equal(pw_test_run(DELIM(','), buf, 7, paths, 2, err, sizeof err), 0);
   expect_text(0, "2");
   expect_text(1, "2");
   char quoted[] = {'a', '\n', '"', 'x', '"', '"'};
-  assert_int_equal(run_opts(',', quoted, 5, (const char *const[]){"a"}, 1, err, sizeof err), 0);
+  assert_int_equal(
+      pw_test_run(DELIM(','), quoted, 5, (const char *const[]){"a"}, 1, err, sizeof err), 0);
   expect_text(0, "x");
   /* A NUL byte is just a byte of a cell. */
   const char nul[] = "a,b\n1,x\0y\n";
-  assert_int_equal(run_opts(',', nul, sizeof nul - 1, paths, 2, err, sizeof err), 0);
+  assert_int_equal(pw_test_run(DELIM(','), nul, sizeof nul - 1, paths, 2, err, sizeof err), 0);
   assert_int_equal(got[0].result, PW_PLUGIN_TEXT);
   assert_int_equal(got[0].text_len, 3);
   assert_memory_equal(got[0].text, "x\0y", 3);
@@ -339,7 +252,7 @@ static void test_not_nul_terminated(void **state) {
 static void test_bad_path_at_parse_time(void **state) {
   (void)state;
   const char *paths[] = {"b", "", NULL, "b[a=1", "a"};
-  assert_int_equal(run("a,b\n1,2\n", paths, 5), 0);
+  assert_int_equal(pw_test_run_str(DELIM(','), "a,b\n1,2\n", paths, 5), 0);
   expect_text(0, "2");
   expect_error(1, "no column name");
   expect_error(2, "no path");
@@ -349,13 +262,13 @@ static void test_bad_path_at_parse_time(void **state) {
 
 static void test_emit_once_per_query(void **state) {
   (void)state;
-  const char *paths[MAXQ];
-  for (size_t i = 0; i < MAXQ; i++)
+  const char *paths[PW_TEST_MAXQ];
+  for (size_t i = 0; i < PW_TEST_MAXQ; i++)
     paths[i] = (i % 4 == 0) ? "b" : (i % 4 == 1) ? "b[a=1]" : (i % 4 == 2) ? "x" : "b[a=9]";
-  assert_int_equal(run("a,b\n1,2\n1,3\n", paths, MAXQ), 0);
-  for (size_t i = 0; i < MAXQ; i++)
+  assert_int_equal(pw_test_run_str(DELIM(','), "a,b\n1,2\n1,3\n", paths, PW_TEST_MAXQ), 0);
+  for (size_t i = 0; i < PW_TEST_MAXQ; i++)
     assert_int_equal(got[i].calls, 1);
-  assert_int_equal(run("a\n", NULL, 0), 0);
+  assert_int_equal(pw_test_run_str(DELIM(','), "a\n", NULL, 0), 0);
 }
 
 int main(void) {
@@ -375,5 +288,5 @@ int main(void) {
       cmocka_unit_test(test_bad_path_at_parse_time),
       cmocka_unit_test(test_emit_once_per_query),
   };
-  return cmocka_run_group_tests(tests, setup, NULL);
+  return cmocka_run_group_tests(tests, pw_test_setup, NULL);
 }

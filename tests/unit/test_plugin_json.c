@@ -13,92 +13,10 @@
 #include <cmocka.h>
 
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "pw_plugin.h"
-
-const struct pw_plugin *pw_plugin_entry(const struct pw_plugin_host *host);
-
-#define MAXQ 16
-
-/* What emit reported for one query; text and error are copied since they are borrowed. */
-struct got {
-  int calls;
-  enum pw_plugin_result result;
-  double number;
-  char text[512];
-  size_t text_len;
-  int has_text;
-  char error[1024];
-};
-
-static struct got got[MAXQ];
-static int stray; /* emits with an index out of range */
-static const struct pw_plugin *plugin;
-
-static void host_log(int level, const char *name, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fprintf(stderr, "[%d] %s: ", level, name);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
-  va_end(ap);
-}
-
-static const struct pw_plugin_host host = {
-    .abi_major = PW_PLUGIN_ABI_MAJOR,
-    .abi_minor = PW_PLUGIN_ABI_MINOR,
-    .struct_size = sizeof(struct pw_plugin_host),
-    .log = host_log,
-};
-
-static void on_emit(void *ctx, size_t index, const struct pw_plugin_value *v) {
-  (void)ctx;
-  if (index >= MAXQ) {
-    stray++;
-    return;
-  }
-  struct got *g = &got[index];
-  g->calls++;
-  g->result = v->result;
-  g->number = v->number;
-  g->has_text = v->text != NULL;
-  g->text_len = v->text_len;
-  if (v->text && v->text_len < sizeof g->text) {
-    memcpy(g->text, v->text, v->text_len);
-    g->text[v->text_len] = 0;
-  }
-  if (v->error)
-    snprintf(g->error, sizeof g->error, "%s", v->error);
-}
-
-static int setup(void **state) {
-  (void)state;
-  plugin = pw_plugin_entry(&host);
-  return plugin ? 0 : -1;
-}
-
-/* Runs parse and checks the emit discipline: once per query on success, never on failure. */
-static int run_len(const char *body, size_t len, const char *const *paths, size_t n, char *err,
-                   size_t errlen) {
-  memset(got, 0, sizeof got);
-  stray = 0;
-  int rc = plugin->parse(NULL, body, len, paths, n, on_emit, NULL, err, errlen);
-  assert_int_equal(stray, 0);
-  for (size_t i = 0; i < n; i++)
-    assert_int_equal(got[i].calls, rc == 0 ? 1 : 0);
-  return rc;
-}
-
-static int run(const char *body, const char *const *paths, size_t n) {
-  char err[512] = "";
-  int rc = run_len(body, strlen(body), paths, n, err, sizeof err);
-  if (rc != 0)
-    fprintf(stderr, "parse failed: %s\n", err);
-  return rc;
-}
+#include "plugin_harness.h"
 
 static void expect_number(size_t i, double number, const char *text) {
   assert_int_equal(got[i].result, PW_PLUGIN_NUMBER);
@@ -107,26 +25,14 @@ static void expect_number(size_t i, double number, const char *text) {
   assert_string_equal(got[i].text, text);
 }
 
-static void expect_text(size_t i, const char *text) {
-  assert_int_equal(got[i].result, PW_PLUGIN_TEXT);
-  assert_int_equal(got[i].text_len, strlen(text));
-  assert_string_equal(got[i].text, text);
-}
-
-static void expect_error(size_t i, const char *part) {
-  assert_int_equal(got[i].result, PW_PLUGIN_ERROR);
-  if (!strstr(got[i].error, part))
-    fail_msg("error '%s' does not contain '%s'", got[i].error, part);
-}
-
 static void test_entry(void **state) {
   (void)state;
-  assert_int_equal(plugin->abi_major, PW_PLUGIN_ABI_MAJOR);
-  assert_int_equal(plugin->abi_minor, PW_PLUGIN_ABI_MINOR);
-  assert_int_equal(plugin->struct_size, sizeof(struct pw_plugin));
-  assert_string_equal(plugin->name, "json");
-  assert_non_null(plugin->check_path);
-  assert_non_null(plugin->parse);
+  assert_int_equal(pw_test_plugin->abi_major, PW_PLUGIN_ABI_MAJOR);
+  assert_int_equal(pw_test_plugin->abi_minor, PW_PLUGIN_ABI_MINOR);
+  assert_int_equal(pw_test_plugin->struct_size, sizeof(struct pw_plugin));
+  assert_string_equal(pw_test_plugin->name, "json");
+  assert_non_null(pw_test_plugin->check_path);
+  assert_non_null(pw_test_plugin->parse);
 }
 
 static void test_check_path_valid(void **state) {
@@ -160,7 +66,7 @@ static void test_check_path_valid(void **state) {
   char err[256];
   for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
     err[0] = 0;
-    int rc = plugin->check_path(ok[i], err, sizeof err);
+    int rc = pw_test_plugin->check_path(ok[i], err, sizeof err);
     if (rc != 0)
       fail_msg("'%s' rejected: %s", ok[i], err);
   }
@@ -209,18 +115,18 @@ static void test_check_path_errors(void **state) {
   char err[256];
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     err[0] = 0;
-    int rc = plugin->check_path(bad[i].path, err, sizeof err);
+    int rc = pw_test_plugin->check_path(bad[i].path, err, sizeof err);
     if (rc != -EINVAL)
       fail_msg("'%s' accepted (rc %d)", bad[i].path, rc);
     if (!strstr(err, bad[i].msg))
       fail_msg("'%s': error '%s' does not contain '%s'", bad[i].path, err, bad[i].msg);
   }
-  assert_int_equal(plugin->check_path(NULL, err, sizeof err), -EINVAL);
+  assert_int_equal(pw_test_plugin->check_path(NULL, err, sizeof err), -EINVAL);
   assert_string_equal(err, "no path");
   /* A too small or missing error buffer is not written past. */
-  assert_int_equal(plugin->check_path("$[", NULL, 0), -EINVAL);
+  assert_int_equal(pw_test_plugin->check_path("$[", NULL, 0), -EINVAL);
   char tiny[8];
-  assert_int_equal(plugin->check_path("$[", tiny, sizeof tiny), -EINVAL);
+  assert_int_equal(pw_test_plugin->check_path("$[", tiny, sizeof tiny), -EINVAL);
   assert_string_equal(tiny, "bad pat");
 }
 
@@ -234,7 +140,7 @@ static void test_numbers_and_text(void **state) {
   const char *paths[] = {"$.asof", "$.real", "$.wan",  "$.pct",     "$.neg",
                          "$.exp",  "$.big",  "$.zero", "$.numtext", "$.empty",
                          "$.esc",  "$.tiny", "$.huge", "$.frac",    "$.r"};
-  assert_int_equal(run(body, paths, 15), 0);
+  assert_int_equal(pw_test_run_str(NULL, body, paths, 15), 0);
   expect_number(0, 1711900800.0, "1711900800");
   expect_number(1, 3.25, "3.25");
   expect_text(2, "12.5万");
@@ -260,7 +166,7 @@ static void test_names_and_chinese_keys(void **state) {
                          "$['it\\'s']",   "$[\"it's\"]",          "$['back\\\\slash']",
                          "$.x.y.z",       "$['x'].y['z']",        "$.数据['\\u5b8c\\u6210\\u503c']",
                          "$.x.nothing.z"};
-  assert_int_equal(run(body, paths, 10), 0);
+  assert_int_equal(pw_test_run_str(NULL, body, paths, 10), 0);
   expect_number(0, 123.4, "123.4");
   expect_text(1, "万元");
   expect_number(2, 1, "1");
@@ -278,7 +184,7 @@ static void test_indices(void **state) {
   const char *body = "{\"a\": [10, 20, 30], \"o\": {\"0\": 5}, \"m\": [[1, 2], [3, 4]]}";
   const char *paths[] = {"$.a[0]", "$.a[2]", "$.a[-1]",   "$.a[-3]",     "$.a[3]", "$.a[-4]",
                          "$.o[0]", "$.a.b",  "$.m[1][0]", "$.m[-1][-1]", "$[0]"};
-  assert_int_equal(run(body, paths, 11), 0);
+  assert_int_equal(pw_test_run_str(NULL, body, paths, 11), 0);
   expect_number(0, 10, "10");
   expect_number(1, 30, "30");
   expect_number(2, 30, "30");
@@ -313,7 +219,7 @@ static void test_filters(void **state) {
       "$.regions[?@.name=='上海'].v",          "$.items[?(@.code=='TJ01')].value",
       "$.items[?@.code==25e-1].value",         "$.items[?@.code=='TJ01']",
   };
-  assert_int_equal(run(body, paths, 14), 0);
+  assert_int_equal(pw_test_run_str(NULL, body, paths, 14), 0);
   expect_number(0, 5, "5");
   expect_text(1, "7.5万");
   expect_number(2, 5, "5");
@@ -344,7 +250,7 @@ static void test_nested_filters(void **state) {
       "$.groups[?@.id=='g2'].items[?@.meta.unit=='亿元'].value",
       "$.groups[?@.id=='g2'].items[-1].meta.unit",
   };
-  assert_int_equal(run(body, paths, 6), 0);
+  assert_int_equal(pw_test_run_str(NULL, body, paths, 6), 0);
   expect_number(0, 3, "3");
   expect_number(1, 1, "1");
   assert_int_equal(got[2].result, PW_PLUGIN_NOT_FOUND);
@@ -362,7 +268,7 @@ static void test_several_nodes(void **state) {
       " \"o\": {\"x'y\": {\"k\": 1}, \"z\": {\"k\": 1}}}";
   const char *paths[] = {"$.items[?@.code=='A'].value", "$.items[?@.code=='B'].value",
                          "$.o[?@.k==1]"};
-  assert_int_equal(run(body, paths, 3), 0);
+  assert_int_equal(pw_test_run_str(NULL, body, paths, 3), 0);
   assert_int_equal(got[0].result, PW_PLUGIN_ERROR);
   assert_string_equal(got[0].error,
                       "path selects 3 nodes: $['items'][0]['value'], $['items'][1]['value'], ...");
@@ -375,7 +281,7 @@ static void test_null_and_non_values(void **state) {
   (void)state;
   const char *body = "{\"n\": null, \"t\": true, \"f\": false, \"o\": {}, \"a\": [1]}";
   const char *paths[] = {"$.n", "$.t", "$.f", "$.o", "$.a", "$", "$.missing"};
-  assert_int_equal(run(body, paths, 7), 0);
+  assert_int_equal(pw_test_run_str(NULL, body, paths, 7), 0);
   assert_int_equal(got[0].result, PW_PLUGIN_NULL);
   expect_error(1, "path selects a boolean (true), not a number or text");
   expect_error(2, "boolean (false)");
@@ -388,12 +294,12 @@ static void test_null_and_non_values(void **state) {
 static void test_top_level_scalars(void **state) {
   (void)state;
   const char *paths[] = {"$", "$.a"};
-  assert_int_equal(run("42", paths, 2), 0);
+  assert_int_equal(pw_test_run_str(NULL, "42", paths, 2), 0);
   expect_number(0, 42, "42");
   assert_int_equal(got[1].result, PW_PLUGIN_NOT_FOUND);
-  assert_int_equal(run(" \"12.5万\" ", paths, 1), 0);
+  assert_int_equal(pw_test_run_str(NULL, " \"12.5万\" ", paths, 1), 0);
   expect_text(0, "12.5万");
-  assert_int_equal(run("null", paths, 1), 0);
+  assert_int_equal(pw_test_run_str(NULL, "null", paths, 1), 0);
   assert_int_equal(got[0].result, PW_PLUGIN_NULL);
 }
 
@@ -415,7 +321,7 @@ static void test_bad_bodies(void **state) {
   const char *paths[] = {"$.a", "$"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     char err[256] = "";
-    int rc = run_len(bad[i].body, strlen(bad[i].body), paths, 2, err, sizeof err);
+    int rc = pw_test_run(NULL, bad[i].body, strlen(bad[i].body), paths, 2, err, sizeof err);
     if (rc != -EINVAL)
       fail_msg("body '%s' accepted", bad[i].body);
     if (!strstr(err, bad[i].msg))
@@ -427,7 +333,7 @@ static void test_bad_bodies(void **state) {
   assert_non_null(deep);
   memset(deep, '[', depth);
   char err[256] = "";
-  assert_int_equal(run_len(deep, depth, paths, 2, err, sizeof err), -EINVAL);
+  assert_int_equal(pw_test_run(NULL, deep, depth, paths, 2, err, sizeof err), -EINVAL);
   assert_non_null(strstr(err, "JSON: "));
   free(deep);
 }
@@ -438,18 +344,18 @@ static void test_not_nul_terminated(void **state) {
   const char buf[] = "{\"a\": 1.5}GARBAGE{{{";
   const char *paths[] = {"$.a"};
   char err[256] = "";
-  assert_int_equal(run_len(buf, 10, paths, 1, err, sizeof err), 0);
+  assert_int_equal(pw_test_run(NULL, buf, 10, paths, 1, err, sizeof err), 0);
   expect_number(0, 1.5, "1.5");
   char digits[3] = {'4', '2', '7'};
-  assert_int_equal(run_len(digits, 2, (const char *const[]){"$"}, 1, err, sizeof err), 0);
+  assert_int_equal(pw_test_run(NULL, digits, 2, (const char *const[]){"$"}, 1, err, sizeof err), 0);
   expect_number(0, 42, "42");
-  assert_int_equal(run_len(buf, 9, paths, 1, err, sizeof err), -EINVAL);
+  assert_int_equal(pw_test_run(NULL, buf, 9, paths, 1, err, sizeof err), -EINVAL);
 }
 
 static void test_bad_path_at_parse_time(void **state) {
   (void)state;
   const char *paths[] = {"$.a", "$.a[", NULL, "$.b", "nope"};
-  assert_int_equal(run("{\"a\": 1, \"b\": \"x\"}", paths, 5), 0);
+  assert_int_equal(pw_test_run_str(NULL, "{\"a\": 1, \"b\": \"x\"}", paths, 5), 0);
   expect_number(0, 1, "1");
   expect_error(1, "bad path '$.a[': unterminated bracket at character 4");
   expect_error(2, "no path");
@@ -459,16 +365,17 @@ static void test_bad_path_at_parse_time(void **state) {
 
 static void test_emit_once_per_query(void **state) {
   (void)state;
-  const char *paths[MAXQ];
-  for (size_t i = 0; i < MAXQ; i++)
+  const char *paths[PW_TEST_MAXQ];
+  for (size_t i = 0; i < PW_TEST_MAXQ; i++)
     paths[i] = (i % 3 == 0) ? "$.a" : (i % 3 == 1) ? "$.b[?@.c==1]" : "$.missing";
-  assert_int_equal(run("{\"a\": 1, \"b\": [{\"c\": 1}, {\"c\": 1}]}", paths, MAXQ), 0);
-  for (size_t i = 0; i < MAXQ; i++)
+  assert_int_equal(
+      pw_test_run_str(NULL, "{\"a\": 1, \"b\": [{\"c\": 1}, {\"c\": 1}]}", paths, PW_TEST_MAXQ), 0);
+  for (size_t i = 0; i < PW_TEST_MAXQ; i++)
     assert_int_equal(got[i].calls, 1);
   /* No queries is fine too, and the body is still checked. */
-  assert_int_equal(run("[]", NULL, 0), 0);
+  assert_int_equal(pw_test_run_str(NULL, "[]", NULL, 0), 0);
   char err[64];
-  assert_int_equal(run_len("[", 1, NULL, 0, err, sizeof err), -EINVAL);
+  assert_int_equal(pw_test_run(NULL, "[", 1, NULL, 0, err, sizeof err), -EINVAL);
 }
 
 int main(void) {
@@ -489,5 +396,5 @@ int main(void) {
       cmocka_unit_test(test_bad_path_at_parse_time),
       cmocka_unit_test(test_emit_once_per_query),
   };
-  return cmocka_run_group_tests(tests, setup, NULL);
+  return cmocka_run_group_tests(tests, pw_test_setup, NULL);
 }

@@ -14,103 +14,14 @@
 
 #include <errno.h>
 #include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "pw_plugin.h"
-
-const struct pw_plugin *pw_plugin_entry(const struct pw_plugin_host *host);
-
-#define MAXQ 16
-
-/* What emit reported for one query; text and error are copied since they are borrowed. */
-struct got {
-  int calls;
-  enum pw_plugin_result result;
-  double number;
-  char text[512];
-  int has_ts;
-  int64_t ts;
-  char error[1024];
-};
-
-static struct got got[MAXQ];
-static int stray; /* emits with an index out of range */
-static const struct pw_plugin *plugin;
-
-static void host_log(int level, const char *name, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fprintf(stderr, "[%d] %s: ", level, name);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
-  va_end(ap);
-}
-
-static const struct pw_plugin_host host = {
-    .abi_major = PW_PLUGIN_ABI_MAJOR,
-    .abi_minor = PW_PLUGIN_ABI_MINOR,
-    .struct_size = sizeof(struct pw_plugin_host),
-    .log = host_log,
-};
-
-static void on_emit(void *ctx, size_t index, const struct pw_plugin_value *v) {
-  (void)ctx;
-  if (index >= MAXQ) {
-    stray++;
-    return;
-  }
-  struct got *g = &got[index];
-  g->calls++;
-  g->result = v->result;
-  g->number = v->number;
-  g->has_ts = v->has_timestamp;
-  g->ts = v->timestamp_ms;
-  if (v->text && v->text_len < sizeof g->text) {
-    memcpy(g->text, v->text, v->text_len);
-    g->text[v->text_len] = 0;
-  }
-  if (v->error)
-    snprintf(g->error, sizeof g->error, "%s", v->error);
-}
-
-static int setup(void **state) {
-  (void)state;
-  plugin = pw_plugin_entry(&host);
-  return plugin ? 0 : -1;
-}
-
-/* Runs parse and checks the emit discipline: once per query on success, never on failure. */
-static int run_len(const char *body, size_t len, const char *const *paths, size_t n, char *err,
-                   size_t errlen) {
-  memset(got, 0, sizeof got);
-  stray = 0;
-  int rc = plugin->parse(NULL, body, len, paths, n, on_emit, NULL, err, errlen);
-  assert_int_equal(stray, 0);
-  for (size_t i = 0; i < n; i++)
-    assert_int_equal(got[i].calls, rc == 0 ? 1 : 0);
-  return rc;
-}
-
-static int run(const char *body, const char *const *paths, size_t n) {
-  char err[512] = "";
-  int rc = run_len(body, strlen(body), paths, n, err, sizeof err);
-  if (rc != 0)
-    fprintf(stderr, "parse failed: %s\n", err);
-  return rc;
-}
+#include "plugin_harness.h"
 
 static void expect_number(size_t i, double number, const char *text) {
   assert_int_equal(got[i].result, PW_PLUGIN_NUMBER);
   assert_true(got[i].number == number);
   assert_string_equal(got[i].text, text);
-}
-
-static void expect_error(size_t i, const char *part) {
-  assert_int_equal(got[i].result, PW_PLUGIN_ERROR);
-  if (!strstr(got[i].error, part))
-    fail_msg("error '%s' does not contain '%s'", got[i].error, part);
 }
 
 /* The example of the exposition format's documentation, and a few more. */
@@ -143,10 +54,10 @@ static const char exposition[] =
 
 static void test_entry(void **state) {
   (void)state;
-  assert_int_equal(plugin->abi_major, PW_PLUGIN_ABI_MAJOR);
-  assert_int_equal(plugin->abi_minor, PW_PLUGIN_ABI_MINOR);
-  assert_int_equal(plugin->struct_size, sizeof(struct pw_plugin));
-  assert_string_equal(plugin->name, "prometheus");
+  assert_int_equal(pw_test_plugin->abi_major, PW_PLUGIN_ABI_MAJOR);
+  assert_int_equal(pw_test_plugin->abi_minor, PW_PLUGIN_ABI_MINOR);
+  assert_int_equal(pw_test_plugin->struct_size, sizeof(struct pw_plugin));
+  assert_string_equal(pw_test_plugin->name, "prometheus");
 }
 
 static void test_check_path(void **state) {
@@ -163,7 +74,7 @@ static void test_check_path(void **state) {
   char err[256];
   for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
     err[0] = 0;
-    if (plugin->check_path(ok[i], err, sizeof err) != 0)
+    if (pw_test_plugin->check_path(ok[i], err, sizeof err) != 0)
       fail_msg("'%s' rejected: %s", ok[i], err);
   }
   static const struct {
@@ -185,12 +96,12 @@ static void test_check_path(void **state) {
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     err[0] = 0;
-    if (plugin->check_path(bad[i].path, err, sizeof err) != -EINVAL)
+    if (pw_test_plugin->check_path(bad[i].path, err, sizeof err) != -EINVAL)
       fail_msg("'%s' accepted", bad[i].path);
     if (!strstr(err, bad[i].msg))
       fail_msg("'%s': error '%s' does not contain '%s'", bad[i].path, err, bad[i].msg);
   }
-  assert_int_equal(plugin->check_path(NULL, err, sizeof err), -EINVAL);
+  assert_int_equal(pw_test_plugin->check_path(NULL, err, sizeof err), -EINVAL);
 }
 
 static void test_samples(void **state) {
@@ -212,25 +123,25 @@ static void test_samples(void **state) {
       "http_request_duration_seconds",
       "http_requests_total",
   };
-  assert_int_equal(run(exposition, paths, 15), 0);
+  assert_int_equal(pw_test_run_str(NULL, exposition, paths, 15), 0);
   expect_number(0, 1027, "1027");
-  assert_true(got[0].has_ts);
-  assert_int_equal(got[0].ts, 1395066363000LL);
+  assert_true(got[0].has_timestamp);
+  assert_int_equal(got[0].timestamp_ms, 1395066363000LL);
   expect_number(1, 3, "3");
   expect_number(2, 1.458255915e9, "1.458255915e9");
-  assert_false(got[2].has_ts);
+  assert_false(got[2].has_timestamp);
   expect_number(3, 1.458255915e9, "1.458255915e9");
   expect_number(4, 12.47, "12.47");
   expect_number(5, INFINITY, "+Inf");
-  assert_true(got[5].has_ts);
-  assert_int_equal(got[5].ts, -3982045);
+  assert_true(got[5].has_timestamp);
+  assert_int_equal(got[5].timestamp_ms, -3982045);
   expect_number(6, 144320, "144320");
   assert_int_equal(got[7].result, PW_PLUGIN_NUMBER);
   assert_true(isnan(got[7].number));
   assert_string_equal(got[7].text, "NaN");
   expect_number(8, -INFINITY, "-Inf");
   expect_number(9, 4.3e4, "4.3e4");
-  assert_int_equal(got[9].ts, 1711900800000LL);
+  assert_int_equal(got[9].timestamp_ms, 1711900800000LL);
   expect_number(10, 7, "7");
   assert_int_equal(got[11].result, PW_PLUGIN_NOT_FOUND);
   assert_int_equal(got[12].result, PW_PLUGIN_NOT_FOUND);
@@ -245,7 +156,7 @@ static void test_several_matches(void **state) {
   const char *body = "x{a=\"1\",q=\"say \\\"hi\\\"\"} 1\nx{a=\"2\"} 2\nx{a=\"3\"} 3\nx{a=\"4\"} 4\n"
                      "y 1\ny 1\n";
   const char *paths[] = {"x", "y", "x{q=\"say \\\"hi\\\"\"}"};
-  assert_int_equal(run(body, paths, 3), 0);
+  assert_int_equal(pw_test_run_str(NULL, body, paths, 3), 0);
   assert_string_equal(got[0].error, "selector matches 4 samples: x{a=\"1\",q=\"say \\\"hi\\\"\"}, "
                                     "x{a=\"2\"}, x{a=\"3\"}, ...");
   expect_error(1, "selector matches 2 samples: y, y"); /* a repeated series is ambiguous too */
@@ -257,11 +168,11 @@ static void test_crlf_and_bom(void **state) {
   const char *body =
       "\xef\xbb\xbf# TYPE up gauge\r\nup{job=\"a\"} 1 1700000000000\r\nup{job=\"b\"} 0\r\n";
   const char *paths[] = {"up{job=\"a\"}", "up{job=\"b\"}"};
-  assert_int_equal(run(body, paths, 2), 0);
+  assert_int_equal(pw_test_run_str(NULL, body, paths, 2), 0);
   expect_number(0, 1, "1");
-  assert_int_equal(got[0].ts, 1700000000000LL);
+  assert_int_equal(got[0].timestamp_ms, 1700000000000LL);
   expect_number(1, 0, "0");
-  assert_false(got[1].has_ts);
+  assert_false(got[1].has_timestamp);
 }
 
 static void test_bad_bodies(void **state) {
@@ -287,7 +198,7 @@ static void test_bad_bodies(void **state) {
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     char err[256] = "";
     size_t len = bad[i].len ? bad[i].len : strlen(bad[i].body);
-    int rc = run_len(bad[i].body, len, paths, 2, err, sizeof err);
+    int rc = pw_test_run(NULL, bad[i].body, len, paths, 2, err, sizeof err);
     if (rc != -EINVAL)
       fail_msg("body '%s' accepted", bad[i].body);
     if (!strstr(err, bad[i].msg))
@@ -301,21 +212,21 @@ static void test_not_nul_terminated(void **state) {
   const char buf[] = "up 1\nother 7 garbage";
   const char *paths[] = {"up", "other"};
   char err[256] = "";
-  assert_int_equal(run_len(buf, 4, paths, 2, err, sizeof err), 0);
+  assert_int_equal(pw_test_run(NULL, buf, 4, paths, 2, err, sizeof err), 0);
   expect_number(0, 1, "1");
   assert_int_equal(got[1].result, PW_PLUGIN_NOT_FOUND);
-  assert_int_equal(run_len(buf, 12, paths, 2, err, sizeof err), 0);
+  assert_int_equal(pw_test_run(NULL, buf, 12, paths, 2, err, sizeof err), 0);
   expect_number(1, 7, "7");
-  assert_int_equal(run_len(buf, sizeof buf - 1, paths, 2, err, sizeof err), -EINVAL);
+  assert_int_equal(pw_test_run(NULL, buf, sizeof buf - 1, paths, 2, err, sizeof err), -EINVAL);
   char value[] = {'u', 'p', ' ', '4', '2', '7'};
-  assert_int_equal(run_len(value, 5, paths, 1, err, sizeof err), 0);
+  assert_int_equal(pw_test_run(NULL, value, 5, paths, 1, err, sizeof err), 0);
   expect_number(0, 42, "42");
 }
 
 static void test_bad_path_at_parse_time(void **state) {
   (void)state;
   const char *paths[] = {"up", "up{a!=\"b\"}", NULL, "down"};
-  assert_int_equal(run("up 1\n", paths, 4), 0);
+  assert_int_equal(pw_test_run_str(NULL, "up 1\n", paths, 4), 0);
   expect_number(0, 1, "1");
   expect_error(1, "only '=' label matchers");
   expect_error(2, "no path");
@@ -324,14 +235,14 @@ static void test_bad_path_at_parse_time(void **state) {
 
 static void test_emit_once_per_query(void **state) {
   (void)state;
-  const char *paths[MAXQ];
-  for (size_t i = 0; i < MAXQ; i++)
+  const char *paths[PW_TEST_MAXQ];
+  for (size_t i = 0; i < PW_TEST_MAXQ; i++)
     paths[i] = (i % 3 == 0) ? "a" : (i % 3 == 1) ? "b" : "c{";
-  assert_int_equal(run("a 1\nb 2\nb 3\n", paths, MAXQ), 0);
-  for (size_t i = 0; i < MAXQ; i++)
+  assert_int_equal(pw_test_run_str(NULL, "a 1\nb 2\nb 3\n", paths, PW_TEST_MAXQ), 0);
+  for (size_t i = 0; i < PW_TEST_MAXQ; i++)
     assert_int_equal(got[i].calls, 1);
-  assert_int_equal(run("", NULL, 0), 0);
-  assert_int_equal(run("# only a comment", paths, 1), 0);
+  assert_int_equal(pw_test_run_str(NULL, "", NULL, 0), 0);
+  assert_int_equal(pw_test_run_str(NULL, "# only a comment", paths, 1), 0);
   assert_int_equal(got[0].result, PW_PLUGIN_NOT_FOUND);
 }
 
@@ -347,5 +258,5 @@ int main(void) {
       cmocka_unit_test(test_bad_path_at_parse_time),
       cmocka_unit_test(test_emit_once_per_query),
   };
-  return cmocka_run_group_tests(tests, setup, NULL);
+  return cmocka_run_group_tests(tests, pw_test_setup, NULL);
 }

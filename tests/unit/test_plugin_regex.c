@@ -12,123 +12,35 @@
 #include <cmocka.h>
 
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "pw_plugin.h"
-
-const struct pw_plugin *pw_plugin_entry(const struct pw_plugin_host *host);
-
-#define MAXQ 16
-
-/* What emit reported for one query; text and error are copied since they are borrowed. */
-struct got {
-  int calls;
-  enum pw_plugin_result result;
-  char text[512];
-  size_t text_len;
-  char error[1024];
-};
-
-static struct got got[MAXQ];
-static int stray; /* emits with an index out of range */
-static const struct pw_plugin *plugin;
-
-static void host_log(int level, const char *name, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fprintf(stderr, "[%d] %s: ", level, name);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
-  va_end(ap);
-}
-
-static const struct pw_plugin_host host = {
-    .abi_major = PW_PLUGIN_ABI_MAJOR,
-    .abi_minor = PW_PLUGIN_ABI_MINOR,
-    .struct_size = sizeof(struct pw_plugin_host),
-    .log = host_log,
-};
-
-static void on_emit(void *ctx, size_t index, const struct pw_plugin_value *v) {
-  (void)ctx;
-  if (index >= MAXQ) {
-    stray++;
-    return;
-  }
-  struct got *g = &got[index];
-  g->calls++;
-  g->result = v->result;
-  g->text_len = v->text_len;
-  if (v->text && v->text_len < sizeof g->text) {
-    memcpy(g->text, v->text, v->text_len);
-    g->text[v->text_len] = 0;
-  }
-  if (v->error)
-    snprintf(g->error, sizeof g->error, "%s", v->error);
-}
-
-static int setup(void **state) {
-  (void)state;
-  plugin = pw_plugin_entry(&host);
-  return plugin ? 0 : -1;
-}
-
-/* Runs parse and checks the emit discipline: once per query on success, never on failure. */
-static int run_len(const char *body, size_t len, const char *const *paths, size_t n) {
-  char err[256] = "";
-  memset(got, 0, sizeof got);
-  stray = 0;
-  int rc = plugin->parse(NULL, body, len, paths, n, on_emit, NULL, err, sizeof err);
-  if (rc != 0)
-    fprintf(stderr, "parse failed: %s\n", err);
-  assert_int_equal(stray, 0);
-  for (size_t i = 0; i < n; i++)
-    assert_int_equal(got[i].calls, rc == 0 ? 1 : 0);
-  return rc;
-}
-
-static int run(const char *body, const char *const *paths, size_t n) {
-  return run_len(body, strlen(body), paths, n);
-}
-
-static void expect_text(size_t i, const char *text) {
-  assert_int_equal(got[i].result, PW_PLUGIN_TEXT);
-  assert_int_equal(got[i].text_len, strlen(text));
-  assert_string_equal(got[i].text, text);
-}
-
-static void expect_error(size_t i, const char *part) {
-  assert_int_equal(got[i].result, PW_PLUGIN_ERROR);
-  if (!strstr(got[i].error, part))
-    fail_msg("error '%s' does not contain '%s'", got[i].error, part);
-}
+#include "plugin_harness.h"
 
 static void test_entry(void **state) {
   (void)state;
-  assert_int_equal(plugin->abi_major, PW_PLUGIN_ABI_MAJOR);
-  assert_int_equal(plugin->abi_minor, PW_PLUGIN_ABI_MINOR);
-  assert_int_equal(plugin->struct_size, sizeof(struct pw_plugin));
-  assert_string_equal(plugin->name, "regex");
+  assert_int_equal(pw_test_plugin->abi_major, PW_PLUGIN_ABI_MAJOR);
+  assert_int_equal(pw_test_plugin->abi_minor, PW_PLUGIN_ABI_MINOR);
+  assert_int_equal(pw_test_plugin->struct_size, sizeof(struct pw_plugin));
+  assert_string_equal(pw_test_plugin->name, "regex");
 }
 
 static void test_check_path(void **state) {
   (void)state;
   char err[256];
-  assert_int_equal(plugin->check_path("完成值[^0-9]*([0-9.]+)", err, sizeof err), 0);
-  assert_int_equal(plugin->check_path("^total: ([0-9]+)$", err, sizeof err), 0);
-  assert_int_equal(plugin->check_path("(a)|(b)", err, sizeof err), 0);
-  assert_int_equal(plugin->check_path("abc", err, sizeof err), -EINVAL);
+  assert_int_equal(pw_test_plugin->check_path("完成值[^0-9]*([0-9.]+)", err, sizeof err), 0);
+  assert_int_equal(pw_test_plugin->check_path("^total: ([0-9]+)$", err, sizeof err), 0);
+  assert_int_equal(pw_test_plugin->check_path("(a)|(b)", err, sizeof err), 0);
+  assert_int_equal(pw_test_plugin->check_path("abc", err, sizeof err), -EINVAL);
   assert_string_equal(err, "regular expression 'abc' needs a capture group ( ) around the value");
-  assert_int_equal(plugin->check_path("a\\(b\\)", err, sizeof err), -EINVAL);
+  assert_int_equal(pw_test_plugin->check_path("a\\(b\\)", err, sizeof err), -EINVAL);
   assert_non_null(strstr(err, "needs a capture group ( )"));
-  assert_int_equal(plugin->check_path("a(", err, sizeof err), -EINVAL);
+  assert_int_equal(pw_test_plugin->check_path("a(", err, sizeof err), -EINVAL);
   assert_non_null(strstr(err, "bad regular expression 'a(': "));
-  assert_int_equal(plugin->check_path("([0-9]", err, sizeof err), -EINVAL);
+  assert_int_equal(pw_test_plugin->check_path("([0-9]", err, sizeof err), -EINVAL);
   assert_non_null(strstr(err, "bad regular expression '([0-9]': "));
-  assert_int_equal(plugin->check_path("(x){2,1}", err, sizeof err), -EINVAL);
-  assert_int_equal(plugin->check_path(NULL, err, sizeof err), -EINVAL);
+  assert_int_equal(pw_test_plugin->check_path("(x){2,1}", err, sizeof err), -EINVAL);
+  assert_int_equal(pw_test_plugin->check_path(NULL, err, sizeof err), -EINVAL);
   assert_string_equal(err, "no path");
 }
 
@@ -146,7 +58,7 @@ static void test_check_path_complexity(void **state) {
   char err[256];
   for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
     err[0] = 0;
-    if (plugin->check_path(ok[i], err, sizeof err) != 0)
+    if (pw_test_plugin->check_path(ok[i], err, sizeof err) != 0)
       fail_msg("'%s' rejected: %s", ok[i], err);
   }
   static const struct {
@@ -162,7 +74,7 @@ static void test_check_path_complexity(void **state) {
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     err[0] = 0;
-    if (plugin->check_path(bad[i].path, err, sizeof err) != -EINVAL)
+    if (pw_test_plugin->check_path(bad[i].path, err, sizeof err) != -EINVAL)
       fail_msg("'%s' accepted", bad[i].path);
     if (!strstr(err, bad[i].msg))
       fail_msg("'%s': error '%s' does not contain '%s'", bad[i].path, err, bad[i].msg);
@@ -172,7 +84,7 @@ static void test_check_path_complexity(void **state) {
   memset(deep, '(', 100);
   memset(deep + 100, ')', 99);
   deep[199] = 0;
-  assert_int_equal(plugin->check_path(deep, err, sizeof err), -EINVAL);
+  assert_int_equal(pw_test_plugin->check_path(deep, err, sizeof err), -EINVAL);
   assert_non_null(strstr(err, "nests groups more than"));
   free(deep);
   char *longer = malloc(5000);
@@ -181,7 +93,7 @@ static void test_check_path_complexity(void **state) {
   longer[0] = '(';
   longer[2] = ')';
   longer[4999] = 0;
-  assert_int_equal(plugin->check_path(longer, err, sizeof err), -EINVAL);
+  assert_int_equal(pw_test_plugin->check_path(longer, err, sizeof err), -EINVAL);
   assert_non_null(strstr(err, "longer than 4096 bytes"));
   free(longer);
 }
@@ -199,7 +111,7 @@ static void test_html(void **state) {
       "完成率</td><td[^>]*>([0-9.]+%)",   "数据截至 ([0-9]{4}-[0-9]{2}-[0-9]{2})",
       "工业增加值</td><td[^>]*>([^<]+)<", "<title>(.*)</title>",
   };
-  assert_int_equal(run(body, paths, 6), 0);
+  assert_int_equal(pw_test_run_str(NULL, body, paths, 6), 0);
   expect_text(0, "12,345.6亿元");
   expect_text(1, "3.2万亿");
   expect_text(2, "85.3%");
@@ -215,7 +127,7 @@ static void test_first_match_and_lines(void **state) {
       "v=([0-9]+)", "^total: ([0-9]+)$", "header.*(total)", "(x)?v=2", "^last=([0-9]+)$",
       "v=(7)?",     "(v)=([0-9])",
   };
-  assert_int_equal(run(body, paths, 7), 0);
+  assert_int_equal(pw_test_run_str(NULL, body, paths, 7), 0);
   expect_text(0, "1"); /* the first match */
   expect_text(1, "42");
   assert_int_equal(got[2].result, PW_PLUGIN_NOT_FOUND); /* '.' does not cross a line end */
@@ -230,28 +142,28 @@ static void test_nul_and_unterminated_bodies(void **state) {
   const char *paths[] = {"value=([0-9]+)"};
   /* Only the first LEN bytes are the body: the digits after them are not part of it. */
   const char buf[] = "value=12345";
-  assert_int_equal(run_len(buf, 8, paths, 1), 0);
+  assert_int_equal(pw_test_run(NULL, buf, 8, paths, 1, NULL, 0), 0);
   expect_text(0, "12");
   char raw[] = {'v', 'a', 'l', 'u', 'e', '=', '7', '8'};
-  assert_int_equal(run_len(raw, 7, paths, 1), 0);
+  assert_int_equal(pw_test_run(NULL, raw, 7, paths, 1, NULL, 0), 0);
   expect_text(0, "7");
   /* Only the part before the first NUL byte is searched. */
   const char nul[] = "a=1\0value=5";
-  assert_int_equal(run_len(nul, sizeof nul - 1, paths, 1), 0);
+  assert_int_equal(pw_test_run(NULL, nul, sizeof nul - 1, paths, 1, NULL, 0), 0);
   assert_int_equal(got[0].result, PW_PLUGIN_NOT_FOUND);
   const char nul2[] = "value=5\0value=6";
-  assert_int_equal(run_len(nul2, sizeof nul2 - 1, paths, 1), 0);
+  assert_int_equal(pw_test_run(NULL, nul2, sizeof nul2 - 1, paths, 1, NULL, 0), 0);
   expect_text(0, "5");
-  assert_int_equal(run_len("", 0, paths, 1), 0);
+  assert_int_equal(pw_test_run(NULL, "", 0, paths, 1, NULL, 0), 0);
   assert_int_equal(got[0].result, PW_PLUGIN_NOT_FOUND);
-  assert_int_equal(run_len(NULL, 0, paths, 1), 0);
+  assert_int_equal(pw_test_run(NULL, NULL, 0, paths, 1, NULL, 0), 0);
   assert_int_equal(got[0].result, PW_PLUGIN_NOT_FOUND);
 }
 
 static void test_bad_path_at_parse_time(void **state) {
   (void)state;
   const char *paths[] = {"a=([0-9])", "a(", "abc", NULL, "b=([0-9])"};
-  assert_int_equal(run("a=1 b=2", paths, 5), 0);
+  assert_int_equal(pw_test_run_str(NULL, "a=1 b=2", paths, 5), 0);
   expect_text(0, "1");
   expect_error(1, "bad regular expression 'a('");
   expect_error(2, "needs a capture group ( )");
@@ -261,13 +173,13 @@ static void test_bad_path_at_parse_time(void **state) {
 
 static void test_emit_once_per_query(void **state) {
   (void)state;
-  const char *paths[MAXQ];
-  for (size_t i = 0; i < MAXQ; i++)
+  const char *paths[PW_TEST_MAXQ];
+  for (size_t i = 0; i < PW_TEST_MAXQ; i++)
     paths[i] = (i % 3 == 0) ? "x=([0-9]+)" : (i % 3 == 1) ? "y=([0-9]+)" : "[";
-  assert_int_equal(run("x=1 x=2", paths, MAXQ), 0);
-  for (size_t i = 0; i < MAXQ; i++)
+  assert_int_equal(pw_test_run_str(NULL, "x=1 x=2", paths, PW_TEST_MAXQ), 0);
+  for (size_t i = 0; i < PW_TEST_MAXQ; i++)
     assert_int_equal(got[i].calls, 1);
-  assert_int_equal(run("anything", NULL, 0), 0);
+  assert_int_equal(pw_test_run_str(NULL, "anything", NULL, 0), 0);
 }
 
 int main(void) {
@@ -281,5 +193,5 @@ int main(void) {
       cmocka_unit_test(test_bad_path_at_parse_time),
       cmocka_unit_test(test_emit_once_per_query),
   };
-  return cmocka_run_group_tests(tests, setup, NULL);
+  return cmocka_run_group_tests(tests, pw_test_setup, NULL);
 }
