@@ -25,6 +25,7 @@ struct pw_email {
   char *text, *html;
   unsigned char *png[MAX_IMAGES];
   size_t png_len[MAX_IMAGES];
+  int png_index[MAX_IMAGES]; /* the alert each image belongs to */
   int n_png;
   struct curl_slist *headers, *rcpt;
   curl_mime *mime;
@@ -63,78 +64,154 @@ static void html_escape(struct pw_buf *b, const char *s) {
       pw_buf_append(b, "&amp;", 5);
     else if (*s == '"')
       pw_buf_append(b, "&quot;", 6);
+    else if (*s == '\'')
+      pw_buf_append(b, "&#39;", 5);
     else
       pw_buf_append(b, s, 1);
   }
+}
+
+/* Addresses from the configuration end up in header lines: a line break would let one inject
+ * headers or SMTP commands, so such an address is refused rather than sent. */
+static int bad_address(const char *a) {
+  return a == NULL || a[0] == '\0' || strpbrk(a, "\r\n<>") != NULL;
+}
+
+/* The figures of a lag alert in 万/亿 ("当前值3.78万，全年目标19万，序时应达5.12万"), which the
+ * one-line summary shared with the robots leaves out; empty when the alert has no value. */
+static void value_line(const json_t *a, char *buf, size_t size) {
+  const json_t *v = json_object_get(a, "value"), *t = json_object_get(a, "target");
+  const json_t *e = json_object_get(a, "expected");
+  const char *unit = json_string_value(json_object_get(a, "lag_unit"));
+  char n1[48], n2[48], n3[48];
+  int pp = unit != NULL && strcmp(unit, "pp") == 0;
+
+  buf[0] = '\0';
+  if (!json_is_number(v))
+    return;
+  /* Percentages keep their sign; other units ("days") describe the lag, not the value. */
+  snprintf(buf, size, "当前值%s%s%s%s%s%s", pw_value_format_zh(json_number_value(v), n1, sizeof(n1)),
+           json_is_number(t) ? "，全年目标" : "",
+           json_is_number(t) ? pw_value_format_zh(json_number_value(t), n2, sizeof(n2)) : "",
+           pp && json_is_number(e) ? "，序时应达" : "",
+           pp && json_is_number(e) ? pw_value_format_zh(json_number_value(e), n3, sizeof(n3)) : "",
+           "");
+}
+
+/* RFC 5322 dates are English whatever LC_TIME says, so the names are not left to strftime. */
+static void rfc5322_date(int64_t now, char *buf, size_t size) {
+  static const char *const wd[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static const char *const mon[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  time_t t = (time_t)now;
+  struct tm tm;
+  long off;
+
+  localtime_r(&t, &tm);
+  off = tm.tm_gmtoff / 60;
+  snprintf(buf, size, "%s, %02d %s %04d %02d:%02d:%02d %c%02ld%02ld", wd[tm.tm_wday % 7],
+           tm.tm_mday, mon[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec,
+           off < 0 ? '-' : '+', labs(off) / 60, labs(off) % 60);
 }
 
 int pw_email_build(const struct pw_receiver *r, const json_t *payload,
                    const unsigned char *const *pngs, const size_t *png_lens, int64_t now_real,
                    struct pw_email **out, char *err, size_t errlen) {
   const json_t *alerts = json_object_get(payload, "alerts"), *a;
-  struct pw_email *m = calloc(1, sizeof(*m));
+  struct pw_email *m;
   struct pw_buf text = {NULL, 0, 0, 0}, html = {NULL, 0, 0, 0}, subj = {NULL, 0, 0, 0};
-  char line[1024], date[64], msgid[96], hdr[1200];
+  struct pw_buf to = {NULL, 0, 0, 0};
+  char line[1024], vline[256], date[64], msgid[96], hdr[1200];
   unsigned char rnd[8];
-  size_t i, firing = 0, resolved = 0;
+  size_t i, firing = 0, resolved = 0, lagging = 0;
   const char *first_name = NULL;
-  time_t t = (time_t)now_real;
-  struct tm tm;
+  int rc = -ENOMEM;
 
-  if (m == NULL)
-    return -ENOMEM;
-  m->r = r;
+  *out = NULL;
+  if (bad_address(r->from) || r->to.n == 0) {
+    snprintf(err, errlen, "receiver '%s': an email needs a from and at least one to", r->id);
+    return -EINVAL;
+  }
+  for (i = 0; i < (size_t)r->to.n; i++)
+    if (bad_address(r->to.items[i])) {
+      snprintf(err, errlen, "receiver '%s': bad address in to", r->id);
+      return -EINVAL;
+    }
   json_array_foreach(alerts, i, a) {
     const char *state = json_string_value(json_object_get(a, "state"));
+    const char *cond = json_string_value(json_object_get(a, "condition"));
     if (state != NULL && strcmp(state, "resolved") == 0)
       resolved++;
-    else
+    else {
       firing++;
+      /* "滞后" only when every firing alert is a lag; stale data or a failing source is not. */
+      if (cond == NULL || strcmp(cond, "lag") == 0)
+        lagging++;
+    }
     if (first_name == NULL)
       first_name = json_string_value(json_object_get(a, "name"));
+    if (first_name == NULL)
+      first_name = json_string_value(json_object_get(a, "source"));
   }
   if (firing + resolved == 0) {
     snprintf(err, errlen, "receiver '%s': notification without alerts", r->id);
-    free(m);
     return -EINVAL;
   }
+  m = calloc(1, sizeof(*m));
+  if (m == NULL)
+    goto nomem;
+  m->r = r;
   if (firing > 0)
-    pw_buf_printf(&subj, "【pacewatch】%zu项指标需关注", firing);
+    pw_buf_printf(&subj, "【pacewatch】%zu项指标%s", firing, lagging == firing ? "滞后" : "需关注");
   else
     pw_buf_printf(&subj, "【pacewatch】%zu项指标已恢复", resolved);
   if (first_name != NULL)
     pw_buf_printf(&subj, "：%s%s", first_name, firing + resolved > 1 ? "等" : "");
-  pw_buf_printf(&text, "%s\r\n\r\n", subj.data);
+  pw_buf_printf(&text, "%s\r\n\r\n", subj.data ? subj.data : "");
   pw_buf_printf(&html, "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"></head>"
                        "<body style=\"font-family:'Noto Sans CJK SC',sans-serif\"><h2>");
-  html_escape(&html, subj.data);
+  html_escape(&html, subj.data ? subj.data : "");
   pw_buf_printf(&html, "</h2><ul>");
   json_array_foreach(alerts, i, a) {
+    /* The same summary as the robots' (status, name, department, completion against pace, the
+     * day the data is as of), so that one alert reads the same on every channel. */
     pw_robot_alert_line(a, line, sizeof(line));
+    value_line(a, vline, sizeof(vline));
     pw_buf_printf(&text, "- %s\r\n", line);
-    pw_buf_printf(&html, "<li>");
+    if (vline[0] != '\0')
+      pw_buf_printf(&text, "  %s\r\n", vline);
+    pw_buf_printf(&html, "<li><p>");
     html_escape(&html, line);
-    if (pngs != NULL && pngs[i] != NULL && m->n_png < MAX_IMAGES) {
+    if (vline[0] != '\0') {
+      pw_buf_printf(&html, "<br>");
+      html_escape(&html, vline);
+    }
+    pw_buf_printf(&html, "</p>");
+    if (pngs != NULL && png_lens != NULL && pngs[i] != NULL && png_lens[i] > 0 &&
+        m->n_png < MAX_IMAGES) {
       m->png[m->n_png] = malloc(png_lens[i]);
-      if (m->png[m->n_png] != NULL) {
-        memcpy(m->png[m->n_png], pngs[i], png_lens[i]);
-        m->png_len[m->n_png] = png_lens[i];
-        pw_buf_printf(&html, "<br><img src=\"cid:alert-%d@pacewatch\" alt=\"趋势图\">", m->n_png);
-        m->n_png++;
-      }
+      if (m->png[m->n_png] == NULL)
+        goto nomem;
+      memcpy(m->png[m->n_png], pngs[i], png_lens[i]);
+      m->png_len[m->n_png] = png_lens[i];
+      /* The Content-ID carries the alert's index in the payload, not the image's. */
+      m->png_index[m->n_png] = (int)i;
+      pw_buf_printf(&html, "<img src=\"cid:alert-%zu@pacewatch\" alt=\"趋势图\">", i);
+      m->n_png++;
     }
     pw_buf_printf(&html, "</li>");
   }
   pw_buf_printf(&html, "</ul><p style=\"color:#888\">本邮件由 pacewatch 自动发送。</p></body>"
                        "</html>");
   pw_buf_printf(&text, "\r\n本邮件由 pacewatch 自动发送。\r\n");
-  m->subject_header = pw_email_encode_header(subj.data);
+  m->subject_header = subj.data ? pw_email_encode_header(subj.data) : NULL;
   m->text = text.data;
   m->html = html.data;
-  pw_buf_free(&subj);
-  localtime_r(&t, &tm);
-  strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
-  RAND_bytes(rnd, sizeof(rnd));
+  text.data = html.data = NULL;
+  rfc5322_date(now_real, date, sizeof(date));
+  /* A unique id without a clock of its own: 64 random bits beside the second it was sent. */
+  if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+    memset(rnd, 0, sizeof(rnd));
   snprintf(msgid, sizeof(msgid), "<%lld.%02x%02x%02x%02x%02x%02x%02x%02x@pacewatch>",
            (long long)now_real, rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
   snprintf(m->from, sizeof(m->from), "<%s>", r->from);
@@ -142,24 +219,34 @@ int pw_email_build(const struct pw_receiver *r, const json_t *payload,
   m->headers = curl_slist_append(m->headers, hdr);
   snprintf(hdr, sizeof(hdr), "From: pacewatch <%s>", r->from);
   m->headers = curl_slist_append(m->headers, hdr);
+  /* One To header with every address (RFC 5322 allows the field once), folded per address. */
   for (i = 0; i < (size_t)r->to.n; i++) {
-    snprintf(hdr, sizeof(hdr), "To: <%s>", r->to.items[i]);
-    m->headers = curl_slist_append(m->headers, hdr);
+    pw_buf_printf(&to, "%s<%s>", i == 0 ? "To: " : ",\r\n ", r->to.items[i]);
     snprintf(hdr, sizeof(hdr), "<%s>", r->to.items[i]);
     m->rcpt = curl_slist_append(m->rcpt, hdr);
   }
+  if (to.data != NULL)
+    m->headers = curl_slist_append(m->headers, to.data);
   snprintf(hdr, sizeof(hdr), "Date: %s", date);
   m->headers = curl_slist_append(m->headers, hdr);
   snprintf(hdr, sizeof(hdr), "Message-ID: %s", msgid);
   m->headers = curl_slist_append(m->headers, hdr);
   if (m->subject_header == NULL || m->text == NULL || m->html == NULL || m->headers == NULL ||
-      m->rcpt == NULL) {
-    snprintf(err, errlen, "receiver '%s': out of memory building the email", r->id);
-    pw_email_free(m);
-    return -ENOMEM;
-  }
+      m->rcpt == NULL || to.data == NULL)
+    goto nomem;
+  pw_buf_free(&subj);
+  pw_buf_free(&to);
   *out = m;
   return 0;
+
+nomem:
+  snprintf(err, errlen, "receiver '%s': out of memory building the email", r->id);
+  pw_buf_free(&subj);
+  pw_buf_free(&to);
+  pw_buf_free(&text);
+  pw_buf_free(&html);
+  pw_email_free(m);
+  return rc;
 }
 
 void pw_email_customize(void *easy, void *arg) {
@@ -171,6 +258,8 @@ void pw_email_customize(void *easy, void *arg) {
   char buf[128];
   int i;
 
+  /* A message may be sent again (a retry builds a new transfer): start from a fresh tree. */
+  curl_mime_free(m->mime);
   m->mime = curl_mime_init(easy);
   related = curl_mime_init(easy);
   alt = curl_mime_init(easy);
@@ -191,7 +280,7 @@ void pw_email_customize(void *easy, void *arg) {
     curl_mime_data(part, (const char *)m->png[i], m->png_len[i]);
     curl_mime_type(part, "image/png");
     curl_mime_encoder(part, "base64");
-    snprintf(buf, sizeof(buf), "Content-ID: <alert-%d@pacewatch>", i);
+    snprintf(buf, sizeof(buf), "Content-ID: <alert-%d@pacewatch>", m->png_index[i]);
     cid = curl_slist_append(NULL, buf);
     cid = curl_slist_append(cid, "Content-Disposition: inline");
     curl_mime_headers(part, cid, 1);

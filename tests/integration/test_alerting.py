@@ -34,9 +34,10 @@ receivers = (
   {{ id = "ops"; type = "webhook"; url = "http://127.0.0.1:{port}/ops"; }},
   {{ id = "boss"; type = "webhook"; url = "http://127.0.0.1:{port}/boss"; }},
   {{ id = "lg"; type = "log"; }},
-  {{ id = "ding"; type = "dingtalk"; url = "http://127.0.0.1:{port}/ding?access_token=T"; secret = "SECtest/+="; keyword = "监测"; }}
+  {{ id = "ding"; type = "dingtalk"; url = "http://127.0.0.1:{port}/ding?access_token=T"; secret = "SECtest/+="; keyword = "监测"; }},
+  {{ id = "wc"; type = "wecom"; url = "http://127.0.0.1:{port}/wecom?key=K"; }}
 );
-alerting: {{ receivers = [ "ops", "lg" ]; escalate = [ "boss", "ding" ]; group_wait = "30s"; }};
+alerting: {{ receivers = [ "ops", "lg" ]; escalate = [ "boss", "ding", "wc" ]; group_wait = "30s"; }};
 indicators = (
   {{ id = "checkups"; name = "城乡居民同质同标免费健康体检人数"; domain = "health"; department = "wj";
      unit = "人"; kind = "cumulative";
@@ -134,9 +135,16 @@ class Alerting(unittest.TestCase):
             rc, log = env.once("2024-06-21T09:00:00+08:00")
             self.assertEqual(rc, 0, log)
             new = env.messages()[n:]
-            self.assertEqual(sorted(m["path"] for m in new), ["/boss", "/dept", "/ding", "/ops"],
-                             log)
-            sev = [a for m in new if m["path"] != "/ding" for a in json.loads(m["body"])["alerts"]
+            self.assertEqual(sorted(m["path"] for m in new),
+                             ["/boss", "/dept", "/ding", "/ops", "/wecom", "/wecom"], log)
+            # WeCom: a markdown message, then the trend graph as an image (base64 + md5).
+            wc = [json.loads(m["body"]) for m in new if m["path"] == "/wecom"]
+            self.assertEqual([w["msgtype"] for w in wc], ["markdown", "image"])
+            raw = base64.b64decode(wc[1]["image"]["base64"])
+            self.assertTrue(raw.startswith(b"\x89PNG"))
+            self.assertEqual(wc[1]["image"]["md5"], hashlib.md5(raw).hexdigest())
+            sev = [a for m in new if m["path"] not in ("/ding", "/wecom")
+                   for a in json.loads(m["body"])["alerts"]
                    if a["alert"] == "checkups/lag"]
             self.assertTrue(all(a["severity"] == "severe" for a in sev))
             # The DingTalk robot: a signed markdown message, checked independently.
@@ -157,7 +165,7 @@ class Alerting(unittest.TestCase):
             rc, log = env.once("2024-06-26T09:00:00+08:00")
             self.assertEqual(rc, 0, log)
             new = env.messages()[n:]
-            resolved = {m["path"] for m in new if m["path"] != "/ding"
+            resolved = {m["path"] for m in new if m["path"] not in ("/ding", "/wecom")
                         for a in json.loads(m["body"])["alerts"]
                         if a["alert"] == "checkups/lag" and a["state"] == "resolved"}
             self.assertEqual(resolved, {"/boss", "/dept", "/ops"}, log)

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "notify_robot.h"
 
 /* What Python computes for the same inputs (the reference algorithms of ROBOTS.md). */
@@ -189,6 +191,247 @@ static void test_split_within_limits(void **state) {
   json_decref(p);
 }
 
+static void test_dingtalk_url_without_query(void **state) {
+  struct pw_receiver r = robot(PW_RECV_DINGTALK, "http://127.0.0.1/robot/send", "SECa/b+c=d==");
+  struct pw_robot_request *reqs;
+  json_t *p = payload(1);
+  size_t n;
+  char err[256], sign[128], want[256];
+
+  (void)state;
+  assert_int_equal(pw_robot_render(&r, p, 1714611600123LL, NULL, &reqs, &n, err, sizeof(err)), 0);
+  assert_int_equal(pw_robot_sign_dingtalk("SECa/b+c=d==", 1714611600123LL, sign, sizeof(sign)), 0);
+  snprintf(want, sizeof(want), "http://127.0.0.1/robot/send?timestamp=1714611600123&sign=%s", sign);
+  assert_string_equal(reqs[0].url, want);
+  assert_null(strpbrk(sign, "+/=")); /* escaped */
+  pw_robot_requests_free(reqs, n);
+
+  /* Without a secret the URL is left alone. */
+  r.secret = NULL;
+  assert_int_equal(pw_robot_render(&r, p, 1714611600123LL, NULL, &reqs, &n, err, sizeof(err)), 0);
+  assert_string_equal(reqs[0].url, "http://127.0.0.1/robot/send");
+  pw_robot_requests_free(reqs, n);
+  json_decref(p);
+}
+
+/* The PNG of the first alert goes to WeCom as an image message: base64 plus the md5 of the raw
+ * bytes (the md5 below is what Python's hashlib gives for these bytes). */
+static void test_wecom_image_and_mentions(void **state) {
+  struct pw_receiver w = robot(PW_RECV_WECOM, "http://127.0.0.1/webhook/send?key=K", NULL);
+  static char *mobiles[] = {"13900000000", "@all"};
+  unsigned char png[3001], *decoded;
+  struct pw_robot_request *reqs;
+  json_t *p = payload(1), *body;
+  json_error_t jerr;
+  size_t n, i;
+  char err[256];
+  const char *b64;
+  int len;
+
+  (void)state;
+  for (i = 0; i < sizeof(png); i++)
+    png[i] = (unsigned char)((i * 7 + 3) & 0xff);
+  w.mentioned_mobiles.items = mobiles;
+  w.mentioned_mobiles.n = 2;
+  assert_int_equal(
+      pw_robot_render_graph(&w, p, 0, png, sizeof(png), NULL, &reqs, &n, err, sizeof(err)), 0);
+  assert_int_equal(n, 3); /* markdown, mentions, image */
+  body = json_loads(reqs[1].body, 0, &jerr);
+  assert_string_equal(json_string_value(json_object_get(body, "msgtype")), "text");
+  assert_string_equal(
+      json_string_value(json_array_get(
+          json_object_get(json_object_get(body, "text"), "mentioned_mobile_list"), 1)),
+      "@all");
+  json_decref(body);
+  body = json_loads(reqs[2].body, 0, &jerr);
+  assert_non_null(body);
+  assert_string_equal(reqs[2].url, "http://127.0.0.1/webhook/send?key=K");
+  assert_string_equal(json_string_value(json_object_get(body, "msgtype")), "image");
+  assert_string_equal(json_string_value(json_object_get(json_object_get(body, "image"), "md5")),
+                      "e4fc9e1bdd572f71e2e808391441751d");
+  b64 = json_string_value(json_object_get(json_object_get(body, "image"), "base64"));
+  assert_int_equal(strncmp(b64, "AwoRGB8mLTQ7QklQV15lbHN6gYiPlp2kq7K5wMfO", 40), 0);
+  decoded = malloc(strlen(b64));
+  len = EVP_DecodeBlock(decoded, (const unsigned char *)b64, (int)strlen(b64));
+  assert_true(len >= (int)sizeof(png)); /* DecodeBlock counts padding bytes too */
+  assert_memory_equal(decoded, png, sizeof(png));
+  free(decoded);
+  json_decref(body);
+  pw_robot_requests_free(reqs, n);
+
+  /* Over 2 MB: no image; DingTalk and Feishu never carry one. */
+  w.mentioned_mobiles.n = 0;
+  decoded = calloc(1, 2 * 1024 * 1024 + 1);
+  assert_int_equal(pw_robot_render_graph(&w, p, 0, decoded, 2 * 1024 * 1024 + 1, NULL, &reqs, &n,
+                                         err, sizeof(err)),
+                   0);
+  assert_int_equal(n, 1);
+  pw_robot_requests_free(reqs, n);
+  w.type = PW_RECV_DINGTALK;
+  assert_int_equal(
+      pw_robot_render_graph(&w, p, 0, png, sizeof(png), NULL, &reqs, &n, err, sizeof(err)), 0);
+  assert_int_equal(n, 1);
+  pw_robot_requests_free(reqs, n);
+  free(decoded);
+  json_decref(p);
+}
+
+/* The keyword opens the title and the text of every robot, in every part of a split message. */
+static void test_keyword_at_head(void **state) {
+  static const enum pw_receiver_type types[] = {PW_RECV_DINGTALK, PW_RECV_WECOM, PW_RECV_FEISHU};
+  json_t *p = payload(120);
+  size_t t;
+
+  (void)state;
+  for (t = 0; t < 3; t++) {
+    struct pw_receiver r = robot(types[t], "http://127.0.0.1/x", NULL);
+    struct pw_robot_request *reqs;
+    json_error_t jerr;
+    size_t n, i;
+    char err[256];
+    r.keyword = "指标监测";
+    assert_int_equal(pw_robot_render(&r, p, 0, NULL, &reqs, &n, err, sizeof(err)), 0);
+    assert_true(n > 1);
+    for (i = 0; i < n; i++) {
+      json_t *b = json_loads(reqs[i].body, 0, &jerr);
+      const char *text =
+          types[t] == PW_RECV_DINGTALK
+              ? json_string_value(json_object_get(json_object_get(b, "markdown"), "text"))
+          : types[t] == PW_RECV_WECOM
+              ? json_string_value(json_object_get(json_object_get(b, "markdown"), "content"))
+              : json_string_value(json_object_get(json_object_get(b, "content"), "text"));
+      assert_non_null(text);
+      if (types[t] != PW_RECV_FEISHU) {
+        assert_int_equal(strncmp(text, "### 指标监测 ", strlen("### 指标监测 ")), 0);
+      } else {
+        assert_int_equal(strncmp(text, "指标监测 ", strlen("指标监测 ")), 0);
+      }
+      if (types[t] == PW_RECV_DINGTALK)
+        assert_int_equal(
+            strncmp(json_string_value(json_object_get(json_object_get(b, "markdown"), "title")),
+                    "指标监测 ", strlen("指标监测 ")),
+            0);
+      json_decref(b);
+    }
+    pw_robot_requests_free(reqs, n);
+  }
+  json_decref(p);
+}
+
+static json_t *alert_of(const char *json) {
+  json_error_t jerr;
+  json_t *a = json_loads(json, 0, &jerr);
+
+  assert_non_null(a);
+  return a;
+}
+
+static void check_line(const char *json, const char *want) {
+  json_t *a = alert_of(json);
+  char line[1024];
+
+  pw_robot_alert_line(a, line, sizeof(line));
+  if (strstr(line, want) == NULL)
+    fail_msg("line '%s' lacks '%s'", line, want);
+  json_decref(a);
+}
+
+static void test_alert_lines(void **state) {
+  (void)state;
+  check_line(
+      "{\"condition\":\"lag\",\"state\":\"firing\",\"severity\":\"severe\",\"name\":\"家庭医生"
+      "签约人数\",\"department\":\"县卫健局\",\"value\":37774,\"completion_pct\":19.881,"
+      "\"pace_pct\":36.923,\"lag\":17.042,\"lag_unit\":\"pp\",\"as_of\":\"2024-05-02T00:00:"
+      "00+08:00\"}",
+      "【严重滞后】家庭医生签约人数（县卫健局）：截至5月1日完成率19.9%，序时进度36.9%，"
+      "滞后17.0个百分点");
+  /* An as_of that is not midnight still belongs to its own day; the offset gives local time. */
+  check_line("{\"condition\":\"lag\",\"state\":\"firing\",\"severity\":\"lagging\",\"name\":\"x\","
+             "\"completion_pct\":1,\"pace_pct\":9,\"lag\":8,\"lag_unit\":\"pp\",\"as_of\":\"2024-"
+             "03-01T15:30:00+08:00\"}",
+             "【滞后】x：截至3月1日完成率1.0%");
+  check_line("{\"condition\":\"lag\",\"state\":\"firing\",\"severity\":\"lagging\",\"name\":\"儿童"
+             "健康管理率\",\"value\":82.5,\"expected\":85,\"target\":85,\"lag\":2.5,\"lag_unit\":"
+             "\"%\",\"as_of\":\"2024-04-01T00:00:00+08:00\"}",
+             "截至3月31日为82.5%，标准85%，低于标准2.5个百分点");
+  check_line("{\"condition\":\"lag\",\"state\":\"firing\",\"severity\":\"lagging\",\"name\":\"床位"
+             "\",\"value\":1234567,\"expected\":1300000,\"lag\":65433,\"lag_unit\":\"张\","
+             "\"as_of\":\"2024-04-01T00:00:00+08:00\"}",
+             "为123.46万张，标准130万张，低于标准65433张");
+  check_line("{\"condition\":\"lag\",\"state\":\"firing\",\"severity\":\"lagging\",\"name\":\"改造"
+             "工程\",\"value\":1,\"expected\":2,\"lag\":12.3,\"lag_unit\":\"days\",\"as_of\":"
+             "\"2024-04-01T00:00:00+08:00\"}",
+             "【滞后】改造工程：逾期13天");
+  check_line("{\"condition\":\"stale\",\"state\":\"firing\",\"severity\":\"stale\",\"name\":\"体检"
+             "\",\"as_of\":\"2024-04-01T00:00:00+08:00\",\"since\":\"2024-05-01T10:00:00+08:00\"}",
+             "【数据陈旧】体检：数据超过30天未更新（最新数据截至3月31日）");
+  check_line("{\"condition\":\"source_down\",\"state\":\"firing\",\"severity\":\"source\",\"source"
+             "\":\"wjw_api\",\"name\":null,\"since\":\"2024-05-01T08:05:00+08:00\"}",
+             "【数据源故障】数据源 wjw_api 连续失败（自5月1日08:05起）");
+  check_line(
+      "{\"condition\":\"lag\",\"state\":\"resolved\",\"severity\":\"lagging\",\"name\":\"体检"
+      "\",\"completion_pct\":27,\"pace_pct\":26.9,\"lag\":-0.1,\"lag_unit\":\"pp\",\"as_of"
+      "\":\"2024-05-02T00:00:00+08:00\"}",
+      "【已恢复】体检：截至5月1日完成率27.0%，序时进度26.9%");
+}
+
+/* The heading counts firing and resolved alerts and names the departments; the stale age is
+ * counted to the payload's sent_at. */
+static void test_heading_and_link(void **state) {
+  struct pw_receiver r = robot(PW_RECV_FEISHU, "http://127.0.0.1/hook", NULL);
+  json_t *p = payload(2), *body;
+  struct pw_robot_request *reqs;
+  json_error_t jerr;
+  size_t n;
+  char err[256];
+  const char *text;
+
+  (void)state;
+  r.at_all = 1;
+  json_object_set_new(json_array_get(json_object_get(p, "alerts"), 1), "department",
+                      json_string("edu"));
+  json_object_set_new(json_array_get(json_object_get(p, "alerts"), 1), "state",
+                      json_string("resolved"));
+  json_array_append_new(json_object_get(p, "alerts"),
+                        alert_of("{\"condition\":\"stale\",\"state\":\"firing\",\"severity\":"
+                                 "\"stale\",\"name\":\"s\",\"department\":\"health\",\"as_of\":"
+                                 "\"2024-04-01T00:00:00+08:00\"}"));
+  json_object_set_new(p, "sent_at", json_string("2024-04-11T00:00:01+08:00"));
+  assert_int_equal(pw_robot_render(&r, p, 0, "https://pw.example/", &reqs, &n, err, sizeof(err)),
+                   0);
+  assert_int_equal(n, 1);
+  body = json_loads(reqs[0].body, 0, &jerr);
+  assert_null(json_object_get(body, "sign")); /* no secret, no signature */
+  text = json_string_value(json_object_get(json_object_get(body, "content"), "text"));
+  assert_non_null(strstr(text, "2项告警，1项已恢复（health、edu）"));
+  assert_non_null(strstr(text, "数据超过10天未更新"));
+  assert_non_null(strstr(text, "https://pw.example/"));
+  assert_null(strstr(text, "https://pw.example//"));
+  assert_non_null(strstr(text, "<at user_id=\"all\">"));
+  json_decref(body);
+  pw_robot_requests_free(reqs, n);
+  json_decref(p);
+}
+
+static void test_render_errors(void **state) {
+  struct pw_receiver r = robot(PW_RECV_DINGTALK, "http://x", NULL);
+  struct pw_robot_request *reqs = (void *)1;
+  json_t *p = json_pack("{s:[]}", "alerts");
+  size_t n = 7;
+  char err[256];
+
+  (void)state;
+  assert_int_equal(pw_robot_render(&r, p, 0, NULL, &reqs, &n, err, sizeof(err)), -EINVAL);
+  assert_null(reqs);
+  assert_int_equal(n, 0);
+  json_decref(p);
+  p = payload(1);
+  r.type = PW_RECV_EMAIL;
+  assert_int_equal(pw_robot_render(&r, p, 0, NULL, &reqs, &n, err, sizeof(err)), -EINVAL);
+  json_decref(p);
+  pw_robot_requests_free(NULL, 0);
+}
+
 static void test_replies(void **state) {
   struct pw_receiver d = robot(PW_RECV_DINGTALK, "http://x", NULL);
   struct pw_receiver f = robot(PW_RECV_FEISHU, "http://x", NULL);
@@ -217,11 +460,68 @@ static void test_replies(void **state) {
   assert_int_equal(pw_robot_reply(&d, 200, "<html>", err, sizeof(err)), -EAGAIN);
 }
 
+/* Every refusal ROBOTS.md lists, by robot. */
+static void test_reply_codes(void **state) {
+  struct pw_receiver d = robot(PW_RECV_DINGTALK, "http://x", NULL);
+  struct pw_receiver f = robot(PW_RECV_FEISHU, "http://x", NULL);
+  struct pw_receiver w = robot(PW_RECV_WECOM, "http://x", NULL);
+  const struct {
+    struct pw_receiver *r;
+    long status;
+    const char *body;
+    int want;
+    const char *said;
+  } cases[] = {
+      {&d, 200, "{\"errcode\":310000,\"errmsg\":\"keywords not in content\"}", -EPERM,
+       "keywords not in content"},
+      {&d, 200, "{\"errcode\":310000,\"errmsg\":\"ip 1.2.3.4 not in whitelist\"}", -EPERM,
+       "not in whitelist"},
+      {&d, 200, "{\"errcode\":130101,\"errmsg\":\"send too fast, exceed 20 times per minute\"}",
+       -EAGAIN, "send too fast"},
+      {&d, 200, "{\"errcode\":0,\"errmsg\":\"ok\"}", 0, "ok"},
+      {&f, 200, "{\"code\":19021,\"msg\":\"sign match fail or timestamp is not within one hour\"}",
+       -EPERM, "sign match fail"},
+      {&f, 200, "{\"code\":19022,\"msg\":\"Ip Not Allowed\"}", -EPERM, "Ip Not Allowed"},
+      {&f, 200, "{\"code\":19024,\"msg\":\"Key Words Not Found\"}", -EPERM, "Key Words"},
+      {&f, 200, "{\"code\":11232,\"msg\":\"frequency limited\"}", -EAGAIN, "11232"},
+      {&f, 200, "{\"code\":0,\"msg\":\"success\",\"data\":{}}", 0, "success"},
+      {&w, 200, "{\"errcode\":93000,\"errmsg\":\"invalid webhook url\"}", -EPERM,
+       "invalid webhook url"},
+      {&w, 200, "{\"errcode\":45009,\"errmsg\":\"api freq out of limit\"}", -EAGAIN, "45009"},
+      {&w, 200, "{\"errcode\":0,\"errmsg\":\"ok\"}", 0, "errcode 0"},
+      {&w, 500, "oops", -EAGAIN, "HTTP 500"},
+      {&w, 502, NULL, -EAGAIN, "HTTP 502"},
+      {&f, 429, "", -EAGAIN, "HTTP 429"},
+      {&f, 403, "forbidden", -EPERM, "forbidden"},
+      {&d, 0, NULL, -EAGAIN, "HTTP 0"},
+      {&d, 200, "", -EAGAIN, "not a JSON"},
+      {&d, 200, "[1]", -EAGAIN, "not a JSON"},
+  };
+  char err[256];
+  size_t i;
+
+  (void)state;
+  for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    int rc = pw_robot_reply(cases[i].r, cases[i].status, cases[i].body, err, sizeof(err));
+    if (rc != cases[i].want || strstr(err, cases[i].said) == NULL)
+      fail_msg("case %zu: rc %d (want %d), err '%s'", i, rc, cases[i].want, err);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_signatures),       cmocka_unit_test(test_dingtalk_message),
-      cmocka_unit_test(test_feishu_and_wecom), cmocka_unit_test(test_split_within_limits),
+      cmocka_unit_test(test_signatures),
+      cmocka_unit_test(test_dingtalk_message),
+      cmocka_unit_test(test_feishu_and_wecom),
+      cmocka_unit_test(test_split_within_limits),
       cmocka_unit_test(test_replies),
+      cmocka_unit_test(test_dingtalk_url_without_query),
+      cmocka_unit_test(test_wecom_image_and_mentions),
+      cmocka_unit_test(test_keyword_at_head),
+      cmocka_unit_test(test_alert_lines),
+      cmocka_unit_test(test_heading_and_link),
+      cmocka_unit_test(test_render_errors),
+      cmocka_unit_test(test_reply_codes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
