@@ -683,48 +683,29 @@ static int within_budget(struct pw_daemon *d, int r, int64_t now) {
 static void merge_waiting(struct pw_daemon *d, struct pw_spool_entry *es, size_t n, size_t first,
                           int64_t now) {
   struct pw_alert_engine *a = d->alerting;
-  struct pw_spool_entry digest;
+  struct pw_spool_entry *mine = calloc(n, sizeof(*mine)), digest;
   size_t k, count = 0;
-  json_t *alerts = json_array(), *al;
   char err[512];
 
+  if (mine == NULL)
+    return;
   for (k = first; k < n; k++)
     if (es[k].id[0] != '\0' && strcmp(es[k].receiver, es[first].receiver) == 0)
-      count++;
-  if (count < 2 || alerts == NULL) {
-    json_decref(alerts);
-    return;
-  }
-  memset(&digest, 0, sizeof(digest));
-  snprintf(digest.id, sizeof(digest.id), "%lld-%d-%llu-digest", (long long)now, (int)getpid(),
-           (unsigned long long)++a->counter);
-  snprintf(digest.receiver, sizeof(digest.receiver), "%s", es[first].receiver);
-  digest.created = es[first].created;
-  digest.next_attempt = now;
-  for (k = first; k < n; k++) {
-    size_t j;
-    if (es[k].id[0] == '\0' || strcmp(es[k].receiver, es[first].receiver) != 0)
-      continue;
-    json_array_foreach(json_object_get(es[k].payload, "alerts"), j, al)
-        json_array_append(alerts, al);
-  }
-  digest.payload = json_pack("{s:i,s:s,s:s,s:n,s:o}", "version", 1, "receiver", digest.receiver,
-                             "delivery", digest.id, "sent_at", "alerts", alerts);
-  if (digest.payload == NULL || pw_spool_put(a->spool, &digest, err, sizeof(err)) < 0) {
+      mine[count++] = es[k]; /* shallow copies: the payloads stay owned by ES */
+  if (count >= 2 && pw_spool_merge(a->spool, mine, count, &digest, err, sizeof(err)) == 0) {
+    pw_spool_audit(a->spool, "spooled", &digest, now, NULL);
+    for (k = 0; k < count; k++)
+      pw_spool_audit(a->spool, "merged", &mine[k], now, digest.id);
+    for (k = first; k < n; k++)
+      if (strcmp(es[k].receiver, digest.receiver) == 0)
+        es[k].id[0] = '\0';
+    pw_log_info("receiver '%s': over its rate budget; %zu notifications merged into %s",
+                digest.receiver, count, digest.id);
     json_decref(digest.payload);
-    return;
+  } else if (count >= 2) {
+    pw_log_error("receiver '%s': cannot merge into a digest: %s", es[first].receiver, err);
   }
-  pw_spool_audit(a->spool, "spooled", &digest, now, NULL);
-  for (k = first; k < n; k++) {
-    if (es[k].id[0] == '\0' || strcmp(es[k].receiver, es[first].receiver) != 0)
-      continue;
-    pw_spool_audit(a->spool, "merged", &es[k], now, digest.id);
-    pw_spool_done(a->spool, &es[k], err, sizeof(err));
-    es[k].id[0] = '\0';
-  }
-  pw_log_info("receiver '%s': over its rate budget; %zu notifications merged into %s",
-              digest.receiver, count, digest.id);
-  json_decref(digest.payload);
+  free(mine);
 }
 
 /* Sends what is due from the spool: one message per receiver at a time. */

@@ -16,6 +16,7 @@
 
 #include "notify_robot.h"
 #include "util.h"
+#include "value.h"
 
 #define MAX_IMAGES 32
 
@@ -77,25 +78,23 @@ static int bad_address(const char *a) {
   return a == NULL || a[0] == '\0' || strpbrk(a, "\r\n<>") != NULL;
 }
 
-/* The figures of a lag alert in 万/亿 ("当前值3.78万，全年目标19万，序时应达5.12万"), which the
- * one-line summary shared with the robots leaves out; empty when the alert has no value. */
+/* The figures of a pace alert in 万/亿 ("当前值37774，全年目标19万，序时应达51153.85"), which the
+ * one-line summary shared with the robots leaves out (it names only percentages); empty for
+ * other alerts, whose summary already carries their value. */
 static void value_line(const json_t *a, char *buf, size_t size) {
   const json_t *v = json_object_get(a, "value"), *t = json_object_get(a, "target");
   const json_t *e = json_object_get(a, "expected");
   const char *unit = json_string_value(json_object_get(a, "lag_unit"));
   char n1[48], n2[48], n3[48];
-  int pp = unit != NULL && strcmp(unit, "pp") == 0;
 
   buf[0] = '\0';
-  if (!json_is_number(v))
+  if (!json_is_number(v) || unit == NULL || strcmp(unit, "pp") != 0)
     return;
-  /* Percentages keep their sign; other units ("days") describe the lag, not the value. */
-  snprintf(buf, size, "当前值%s%s%s%s%s%s", pw_value_format_zh(json_number_value(v), n1, sizeof(n1)),
+  snprintf(buf, size, "当前值%s%s%s%s%s", pw_value_format_zh(json_number_value(v), n1, sizeof(n1)),
            json_is_number(t) ? "，全年目标" : "",
            json_is_number(t) ? pw_value_format_zh(json_number_value(t), n2, sizeof(n2)) : "",
-           pp && json_is_number(e) ? "，序时应达" : "",
-           pp && json_is_number(e) ? pw_value_format_zh(json_number_value(e), n3, sizeof(n3)) : "",
-           "");
+           json_is_number(e) ? "，序时应达" : "",
+           json_is_number(e) ? pw_value_format_zh(json_number_value(e), n3, sizeof(n3)) : "");
 }
 
 /* RFC 5322 dates are English whatever LC_TIME says, so the names are not left to strftime. */
@@ -263,6 +262,16 @@ void pw_email_customize(void *easy, void *arg) {
   m->mime = curl_mime_init(easy);
   related = curl_mime_init(easy);
   alt = curl_mime_init(easy);
+  if (m->mime == NULL || related == NULL || alt == NULL) {
+    curl_mime_free(alt);
+    curl_mime_free(related);
+    curl_mime_free(m->mime);
+    m->mime = NULL;
+    /* Out of memory: an empty URL fails the transfer (a retry comes later) rather than send a
+     * mail without a body. */
+    curl_easy_setopt(easy, CURLOPT_URL, "");
+    return;
+  }
   /* text/plain and text/html as alternatives, inside multipart/related with the images. */
   part = curl_mime_addpart(alt);
   curl_mime_data(part, m->text, CURL_ZERO_TERMINATED);

@@ -15,15 +15,19 @@
 
 struct pw_email;
 
-/* Builds the message for receiver R from PAYLOAD (the webhook body shape). PNGS[i] (may be
- * NULL, or an entry NULL) is the trend graph of alert i. NOW_REAL is the real clock for the
- * Date header. Returns 0 and *OUT (owned; free with pw_email_free after the transfer), or a
- * negative errno with ERR. */
+/* Builds the message for receiver R (borrowed) from PAYLOAD (borrowed; the webhook body shape).
+ * PNGS[i] / PNG_LENS[i] (may be NULL, or an entry NULL; copied) is the trend graph of alert i,
+ * inline as Content-ID <alert-i@pacewatch>. NOW_REAL (epoch seconds, real clock) dates the
+ * message in the process time zone. Returns 0 and *OUT (owned; free with pw_email_free after the
+ * transfer), or a negative errno with ERR. */
 int pw_email_build(const struct pw_receiver *r, const json_t *payload,
                    const unsigned char *const *pngs, const size_t *png_lens, int64_t now_real,
                    struct pw_email **out, char *err, size_t errlen);
 
-/* pw_fetch's customize callback: applies EMAIL to the CURL easy handle EASY. */
+/* pw_fetch's customize callback: applies EMAIL (borrowed; must live until the transfer's done
+ * callback) to the CURL easy handle EASY: MAIL FROM, RCPT TO, the MIME tree, the headers,
+ * STARTTLS when offered, and the receiver's login. It reads the receiver given to
+ * pw_email_build, which must still exist (pw_fetch_start calls this before it returns). */
 void pw_email_customize(void *easy, void *email);
 
 /* The subject as encoded for the header (for tests). */

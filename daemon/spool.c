@@ -1,7 +1,11 @@
 /*
- * spool: notifications on disk until they are delivered. One JSON file per notification,
- * replaced atomically at every change, so a crash leaves either the old or the new version,
- * never a torn one; temporary files left by a crash are ignored.
+ * spool: notifications on disk until they are delivered, so that delivery is at-least-once
+ * whatever happens to the process. One JSON file per notification ({"id", "receiver",
+ * "created", "next_attempt", "attempts", "last_error", "payload"}) named after its delivery
+ * id, replaced atomically (pw_write_file_atomic) at every change; the only half-written files a
+ * crash can leave are the temporary ones, which are ignored and later removed. Moving to dead/
+ * and merging write the new file before removing the old one, so a crash between the two
+ * steps duplicates rather than loses.
  */
 #define PW_LOG_MODULE "spool"
 #include "spool.h"
@@ -9,31 +13,54 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "util.h"
 
+/* A notification is a few kilobytes; a digest of many alerts some hundreds. Anything bigger
+ * in spool/ was not written by us. */
+#define SPOOL_FILE_LIMIT (16u << 20)
+/* pw_write_file_atomic names its temporary files <path>.tmp.<pid>; one older than this was
+ * left by a crash (a live write takes milliseconds). */
+#define STALE_TMP_SECONDS 60
+#define BACKOFF_FIRST 10
+#define BACKOFF_MAX 3600
+#define AUDIT_ERROR_MAX 1024
+
 struct pw_spool {
-  char dir[4200], dead[4300], audit[4300];
+  char *dir;   /* state_dir/spool */
+  char *dead;  /* state_dir/spool/dead */
+  char *audit; /* state_dir/audit.log */
+  atomic_uint_fast64_t counter;
 };
 
 int pw_spool_init(const char *state_dir, struct pw_spool **out, char *err, size_t errlen) {
   struct pw_spool *s = calloc(1, sizeof(*s));
   int rc;
 
+  *out = NULL;
   if (s == NULL)
     return -ENOMEM;
-  snprintf(s->dir, sizeof(s->dir), "%s/spool", state_dir);
-  snprintf(s->dead, sizeof(s->dead), "%s/dead", s->dir);
-  snprintf(s->audit, sizeof(s->audit), "%s/audit.log", state_dir);
+  s->dir = pw_path_join(state_dir, "spool");
+  s->dead = pw_path_join(state_dir, "spool/dead");
+  s->audit = pw_path_join(state_dir, "audit.log");
+  if (s->dir == NULL || s->dead == NULL || s->audit == NULL) {
+    pw_spool_free(s);
+    return -ENOMEM;
+  }
+  atomic_init(&s->counter, 0);
   rc = pw_mkdir_p(s->dead);
   if (rc < 0) {
     snprintf(err, errlen, "%s: cannot create: %s", s->dead, strerror(-rc));
-    free(s);
+    pw_spool_free(s);
     return rc;
   }
   *out = s;
@@ -41,24 +68,95 @@ int pw_spool_init(const char *state_dir, struct pw_spool **out, char *err, size_
 }
 
 void pw_spool_free(struct pw_spool *s) {
+  if (s == NULL)
+    return;
+  free(s->dir);
+  free(s->dead);
+  free(s->audit);
   free(s);
+}
+
+/* The id becomes a file name, so it must not climb out of spool/ nor hide as a dot file. */
+static int id_valid(const char *id) {
+  size_t i;
+
+  if (id[0] == '\0' || id[0] == '.' || strnlen(id, 64) == 64)
+    return 0;
+  for (i = 0; id[i] != '\0'; i++) {
+    char c = id[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+          c == '_' || c == '.'))
+      return 0;
+  }
+  return 1;
+}
+
+static int entry_path(const char *dir, const char *id, char *path, size_t size) {
+  if ((size_t)snprintf(path, size, "%s/%s.json", dir, id) >= size)
+    return -ENAMETOOLONG;
+  return 0;
+}
+
+/* Makes a removal or rename durable: the directory entry lives in the directory's own data. */
+static void fsync_dir(const char *dir) {
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+  if (fd >= 0) {
+    fsync(fd);
+    close(fd);
+  }
+}
+
+/* Copies SRC into DST (SIZE bytes) as valid UTF-8: jansson refuses invalid strings, and a cut
+ * at the buffer's end (or a robot's reply in another encoding) must not make the entry
+ * unwritable. Bytes of broken sequences become '?'. */
+static void copy_utf8(char *dst, size_t size, const char *src) {
+  size_t len, i = 0;
+
+  snprintf(dst, size, "%s", src ? src : "");
+  len = strlen(dst);
+  while (i < len) {
+    unsigned char c = (unsigned char)dst[i];
+    size_t n = c < 0x80 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 0;
+    if (n == 1) {
+      i++;
+    } else if (n != 0 && i + n <= len && pw_utf8_valid(dst + i, n)) {
+      i += n;
+    } else {
+      dst[i] = '?';
+      i++;
+    }
+  }
 }
 
 static int write_entry(const char *dir, const struct pw_spool_entry *e, char *err, size_t errlen) {
   char path[4400], *text;
-  json_t *o =
-      json_pack("{s:s,s:s,s:I,s:I,s:i,s:s,s:O}", "id", e->id, "receiver", e->receiver, "created",
-                (json_int_t)e->created, "next_attempt", (json_int_t)e->next_attempt, "attempts",
-                (int)e->attempts, "last_error", e->last_error, "payload", e->payload);
+  json_t *o;
   int rc;
 
-  if (o == NULL)
-    return -ENOMEM;
+  if (!id_valid(e->id)) {
+    snprintf(err, errlen, "notification id '%.63s' is not a valid file name", e->id);
+    return -EINVAL;
+  }
+  rc = entry_path(dir, e->id, path, sizeof(path));
+  if (rc < 0) {
+    snprintf(err, errlen, "%s/%s.json: path too long", dir, e->id);
+    return rc;
+  }
+  o = json_pack("{s:s,s:s,s:I,s:I,s:I,s:s,s:O}", "id", e->id, "receiver", e->receiver, "created",
+                (json_int_t)e->created, "next_attempt", (json_int_t)e->next_attempt, "attempts",
+                (json_int_t)e->attempts, "last_error", e->last_error, "payload", e->payload);
+  if (o == NULL) {
+    /* json_pack fails on a NULL payload or a receiver that is not UTF-8, not only on memory. */
+    snprintf(err, errlen, "%s: notification for '%s' cannot be encoded", path, e->receiver);
+    return e->payload == NULL ? -EINVAL : -ENOMEM;
+  }
   text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17));
   json_decref(o);
-  if (text == NULL)
+  if (text == NULL) {
+    snprintf(err, errlen, "%s: out of memory", path);
     return -ENOMEM;
-  snprintf(path, sizeof(path), "%s/%s.json", dir, e->id);
+  }
   rc = pw_write_file_atomic(path, text, strlen(text));
   free(text);
   if (rc < 0)
@@ -66,8 +164,84 @@ static int write_entry(const char *dir, const struct pw_spool_entry *e, char *er
   return rc;
 }
 
+/* Unique within the process (counter), across restarts (created, pid) and across hosts
+ * sharing a receiver (random bits); stable because it is stored with the entry. */
+static void new_id(struct pw_spool *s, int64_t created, char *id, size_t size) {
+  uint32_t rnd = 0;
+  unsigned long long k = (unsigned long long)atomic_fetch_add(&s->counter, 1) + 1;
+
+  if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd))
+    rnd = (uint32_t)pw_clock_real_ms() ^ (uint32_t)(k * 2654435761u);
+  snprintf(id, size, "%lld-%ld-%llu-%08x", (long long)created, (long)getpid(), k, (unsigned)rnd);
+}
+
 int pw_spool_put(struct pw_spool *s, struct pw_spool_entry *e, char *err, size_t errlen) {
+  if (e->id[0] == '\0') {
+    new_id(s, e->created, e->id, sizeof(e->id));
+    if (json_is_object(e->payload) &&
+        json_object_set_new(e->payload, "delivery", json_string(e->id)) != 0) {
+      snprintf(err, errlen, "out of memory");
+      return -ENOMEM;
+    }
+  }
   return write_entry(s->dir, e, err, errlen);
+}
+
+/* Fills E from a parsed file named NAME; the id must match the name, since the name is what
+ * pw_spool_done and pw_spool_failed remove. Returns 0 or -EINVAL. */
+static int decode_entry(json_t *o, const char *name, struct pw_spool_entry *e) {
+  const char *id, *recv, *last = "";
+  json_int_t created, next, attempts;
+  json_t *payload;
+  size_t len = strlen(name) - 5;
+
+  if (json_unpack(o, "{s:s,s:s,s:I,s:I,s:I,s?s,s:o}", "id", &id, "receiver", &recv, "created",
+                  &created, "next_attempt", &next, "attempts", &attempts, "last_error", &last,
+                  "payload", &payload) != 0 ||
+      !json_is_object(payload) || attempts < 0 || attempts > 1000000 || !id_valid(id) ||
+      strlen(id) != len || strncmp(id, name, len) != 0 || strlen(recv) >= sizeof(e->receiver))
+    return -EINVAL;
+  memset(e, 0, sizeof(*e));
+  snprintf(e->id, sizeof(e->id), "%s", id);
+  snprintf(e->receiver, sizeof(e->receiver), "%s", recv);
+  copy_utf8(e->last_error, sizeof(e->last_error), last);
+  e->created = created;
+  e->next_attempt = next;
+  e->attempts = (unsigned)attempts;
+  e->payload = json_incref(payload);
+  return 0;
+}
+
+/* A bad file would otherwise be logged at every load (every tick); moved aside it is logged
+ * once and kept for whoever investigates. */
+static void quarantine(struct pw_spool *s, const char *path, const char *name, const char *why) {
+  char to[4400];
+
+  snprintf(to, sizeof(to), "%s/%s.bad", s->dead, name);
+  if (rename(path, to) == 0) {
+    fsync_dir(s->dir);
+    fsync_dir(s->dead);
+    pw_log_error("%s: unreadable notification skipped (%s); moved to %s", path, why, to);
+  } else {
+    pw_log_error("%s: unreadable notification skipped (%s)", path, why);
+  }
+}
+
+/* Removes NAME if it is a temporary file left by a crash. Returns 1 if NAME is a temporary
+ * file (removed or not), 0 otherwise. */
+static int stale_tmp(const char *path, const char *name) {
+  struct stat st;
+  /* File times are on the real clock, whatever pacewatch's (possibly simulated) clock says. */
+  int64_t now = pw_clock_real_ms() / 1000;
+
+  if (strstr(name, ".tmp") == NULL)
+    return 0;
+  if (stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+      now - (int64_t)st.st_mtime > STALE_TMP_SECONDS) {
+    if (unlink(path) == 0)
+      pw_log_info("%s: removed a temporary file left by an interrupted write", path);
+  }
+  return 1;
 }
 
 static int entry_cmp(const void *a, const void *b) {
@@ -84,59 +258,83 @@ int pw_spool_load(struct pw_spool *s, struct pw_spool_entry **out, size_t *n, ch
   struct dirent *de;
   struct pw_spool_entry *es = NULL;
   size_t cap = 0, k = 0;
+  int rc = 0;
 
   *out = NULL;
   *n = 0;
   if (dp == NULL) {
-    snprintf(err, errlen, "%s: cannot read: %s", s->dir, strerror(errno));
-    return -errno;
+    rc = -errno;
+    snprintf(err, errlen, "%s: cannot read: %s", s->dir, strerror(-rc));
+    return rc;
   }
   while ((de = readdir(dp)) != NULL) {
-    size_t len = strlen(de->d_name);
-    char path[4500];
+    const char *name = de->d_name;
+    size_t len = strlen(name);
+    char path[4400], *text = NULL;
+    size_t tlen;
     json_error_t jerr;
     json_t *o;
-    const char *id = NULL, *recv = NULL, *last = "";
-    json_int_t created = 0, next = 0;
-    int attempts = 0;
+    int r;
 
-    if (len < 6 || strcmp(de->d_name + len - 5, ".json") != 0)
-      continue; /* temporary files of an interrupted write, and dead/ */
-    snprintf(path, sizeof(path), "%s/%s", s->dir, de->d_name);
-    o = json_load_file(path, 0, &jerr);
-    if (o == NULL ||
-        json_unpack(o, "{s:s,s:s,s:I,s:I,s:i,s?s}", "id", &id, "receiver", &recv, "created",
-                    &created, "next_attempt", &next, "attempts", &attempts, "last_error",
-                    &last) != 0 ||
-        !json_is_object(json_object_get(o, "payload"))) {
-      pw_log_error("%s: unreadable notification skipped", path);
-      json_decref(o);
+    if (name[0] == '.')
+      continue;
+    if ((size_t)snprintf(path, sizeof(path), "%s/%s", s->dir, name) >= sizeof(path))
+      continue;
+    if (stale_tmp(path, name))
+      continue;
+    if (len < 6 || strcmp(name + len - 5, ".json") != 0)
+      continue; /* dead/ and anything not ours */
+    r = pw_read_file(path, SPOOL_FILE_LIMIT, &text, &tlen);
+    if (r == -ENOENT)
+      continue; /* delivered by another thread since readdir */
+    if (r == -E2BIG) {
+      quarantine(s, path, name, "too large");
+      continue;
+    }
+    if (r < 0) {
+      /* A read error may pass (EMFILE, EIO on a flaky disk): leave the file for next time. */
+      pw_log_error("%s: cannot read: %s; skipped", path, strerror(-r));
+      continue;
+    }
+    o = json_loadb(text, tlen, 0, &jerr);
+    free(text);
+    if (o == NULL) {
+      char why[256];
+      snprintf(why, sizeof(why), "line %d: %s", jerr.line, jerr.text);
+      quarantine(s, path, name, why);
       continue;
     }
     if (k == cap) {
-      struct pw_spool_entry *ne;
-      cap = cap ? cap * 2 : 16;
-      ne = realloc(es, cap * sizeof(*ne));
+      size_t ncap = cap ? cap * 2 : 16;
+      struct pw_spool_entry *ne = realloc(es, ncap * sizeof(*ne));
       if (ne == NULL) {
         json_decref(o);
+        rc = -ENOMEM;
+        snprintf(err, errlen, "%s: out of memory", s->dir);
         break;
       }
       es = ne;
+      cap = ncap;
     }
-    memset(&es[k], 0, sizeof(es[k]));
-    snprintf(es[k].id, sizeof(es[k].id), "%s", id);
-    snprintf(es[k].receiver, sizeof(es[k].receiver), "%s", recv);
-    snprintf(es[k].last_error, sizeof(es[k].last_error), "%s", last ? last : "");
-    es[k].created = created;
-    es[k].next_attempt = next;
-    es[k].attempts = (unsigned)attempts;
-    es[k].payload = json_incref(json_object_get(o, "payload"));
+    r = decode_entry(o, name, &es[k]);
     json_decref(o);
+    if (r < 0) {
+      quarantine(s, path, name, "not a notification entry");
+      continue;
+    }
     k++;
   }
   closedir(dp);
+  if (rc < 0) {
+    pw_spool_entries_free(es, k);
+    return rc;
+  }
   if (k > 1)
     qsort(es, k, sizeof(*es), entry_cmp);
+  if (k == 0) {
+    free(es);
+    es = NULL;
+  }
   *out = es;
   *n = k;
   return 0;
@@ -145,90 +343,199 @@ int pw_spool_load(struct pw_spool *s, struct pw_spool_entry **out, size_t *n, ch
 void pw_spool_entries_free(struct pw_spool_entry *e, size_t n) {
   size_t i;
 
+  if (e == NULL)
+    return;
   for (i = 0; i < n; i++)
     json_decref(e[i].payload);
   free(e);
 }
 
+static int remove_entry(const char *dir, const char *id, char *err, size_t errlen) {
+  char path[4400];
+  int rc = entry_path(dir, id, path, sizeof(path));
+
+  if (rc < 0) {
+    snprintf(err, errlen, "%s/%s.json: path too long", dir, id);
+    return rc;
+  }
+  if (unlink(path) != 0) {
+    if (errno == ENOENT)
+      return 0;
+    rc = -errno;
+    snprintf(err, errlen, "%s: cannot remove: %s", path, strerror(-rc));
+    return rc;
+  }
+  fsync_dir(dir);
+  return 0;
+}
+
 int pw_spool_failed(struct pw_spool *s, struct pw_spool_entry *e, int64_t now, int64_t give_up,
                     int permanent, const char *error, char *err, size_t errlen) {
-  int64_t delay = 10;
+  int64_t delay = BACKOFF_FIRST;
   unsigned k;
-  char from[4400];
   int rc;
 
   e->attempts++;
-  snprintf(e->last_error, sizeof(e->last_error), "%s", error ? error : "");
+  copy_utf8(e->last_error, sizeof(e->last_error), error);
   if (permanent || now - e->created >= give_up) {
+    /* Dead copy first: a crash before the removal leaves the entry in both places, and the
+     * next load retries it once more instead of losing it. */
     rc = write_entry(s->dead, e, err, errlen);
     if (rc < 0)
       return rc;
-    snprintf(from, sizeof(from), "%s/%s.json", s->dir, e->id);
-    unlink(from);
-    return 1;
+    rc = remove_entry(s->dir, e->id, err, errlen);
+    return rc < 0 ? rc : 1;
   }
-  for (k = 1; k < e->attempts && delay < 3600; k++)
+  for (k = 1; k < e->attempts && delay < BACKOFF_MAX; k++)
     delay *= 2;
-  e->next_attempt = now + (delay > 3600 ? 3600 : delay);
+  e->next_attempt = now + (delay > BACKOFF_MAX ? BACKOFF_MAX : delay);
   return write_entry(s->dir, e, err, errlen);
 }
 
 int pw_spool_done(struct pw_spool *s, const struct pw_spool_entry *e, char *err, size_t errlen) {
-  char path[4400];
-
-  snprintf(path, sizeof(path), "%s/%s.json", s->dir, e->id);
-  if (unlink(path) != 0 && errno != ENOENT) {
-    snprintf(err, errlen, "%s: cannot remove: %s", path, strerror(errno));
-    return -errno;
+  if (!id_valid(e->id)) {
+    snprintf(err, errlen, "notification id '%.63s' is not a valid file name", e->id);
+    return -EINVAL;
   }
-  return 0;
+  return remove_entry(s->dir, e->id, err, errlen);
 }
 
 int pw_spool_audit(struct pw_spool *s, const char *event, const struct pw_spool_entry *e,
                    int64_t at, const char *error) {
-  json_t *alerts = json_array(), *a;
-  json_t *o;
+  json_t *alerts = json_array(), *a, *o;
+  char receiver[sizeof(e->receiver)], msg[AUDIT_ERROR_MAX];
   char *line;
-  size_t i;
+  size_t i, len, off = 0;
   int fd, rc = 0;
 
-  json_array_foreach(json_object_get(e->payload, "alerts"), i, a)
-      json_array_append(alerts, json_object_get(a, "alert"));
+  if (alerts == NULL)
+    return -ENOMEM;
+  json_array_foreach(json_object_get(e->payload, "alerts"), i, a) {
+    json_t *id = json_object_get(a, "alert");
+    json_array_append(alerts, id ? id : json_null());
+  }
+  copy_utf8(receiver, sizeof(receiver), e->receiver);
+  if (error != NULL)
+    copy_utf8(msg, sizeof(msg), error);
   o = json_pack("{s:I,s:s,s:s,s:s,s:o,s:s?}", "at", (json_int_t)at, "event", event, "delivery",
-                e->id, "receiver", e->receiver, "alerts", alerts, "error", error);
+                e->id, "receiver", receiver, "alerts", alerts, "error", error != NULL ? msg : NULL);
   line = o ? json_dumps(o, JSON_COMPACT) : NULL;
   json_decref(o);
   if (line == NULL)
     return -ENOMEM;
+  /* One buffer, newline included, so the line goes out in one write() and O_APPEND keeps
+   * lines of concurrent writers whole. */
+  len = strlen(line);
+  line[len++] = '\n';
   fd = open(s->audit, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) {
+    rc = -errno;
+    pw_log_error("%s: cannot open: %s", s->audit, strerror(-rc));
     free(line);
-    return -errno;
+    return rc;
   }
-  if (write(fd, line, strlen(line)) < 0 || write(fd, "\n", 1) < 0 || fsync(fd) != 0)
+  while (off < len) {
+    ssize_t w = write(fd, line + off, len - off);
+    if (w < 0) {
+      if (errno == EINTR)
+        continue;
+      rc = -errno;
+      break;
+    }
+    off += (size_t)w;
+  }
+  if (rc == 0 && fsync(fd) != 0)
     rc = -errno;
   close(fd);
   free(line);
+  if (rc < 0)
+    pw_log_error("%s: cannot append: %s", s->audit, strerror(-rc));
   return rc;
 }
 
-static size_t count_json(const char *dir) {
+static int count_json(const char *dir, size_t *n) {
   DIR *dp = opendir(dir);
   struct dirent *de;
-  size_t n = 0;
 
+  *n = 0;
   if (dp == NULL)
-    return 0;
+    return -errno;
   while ((de = readdir(dp)) != NULL) {
     size_t len = strlen(de->d_name);
-    n += len > 5 && strcmp(de->d_name + len - 5, ".json") == 0;
+    if (de->d_name[0] != '.' && len > 5 && strcmp(de->d_name + len - 5, ".json") == 0)
+      (*n)++;
   }
   closedir(dp);
-  return n;
+  return 0;
 }
 
 int pw_spool_counts(struct pw_spool *s, size_t *queued, size_t *dead) {
-  *queued = count_json(s->dir);
-  *dead = count_json(s->dead);
+  int rq = count_json(s->dir, queued);
+  int rd = count_json(s->dead, dead);
+
+  return rq < 0 ? rq : rd;
+}
+
+int pw_spool_merge(struct pw_spool *s, struct pw_spool_entry *entries, size_t n,
+                   struct pw_spool_entry *merged, char *err, size_t errlen) {
+  json_t *alerts, *al;
+  size_t i, j;
+  int rc;
+
+  memset(merged, 0, sizeof(*merged));
+  if (n == 0) {
+    snprintf(err, errlen, "nothing to merge");
+    return -EINVAL;
+  }
+  for (i = 0; i < n; i++) {
+    if (strcmp(entries[i].receiver, entries[0].receiver) != 0 ||
+        !json_is_array(json_object_get(entries[i].payload, "alerts"))) {
+      snprintf(err, errlen, "notification %s cannot be merged into one for receiver '%s'",
+               entries[i].id, entries[0].receiver);
+      return -EINVAL;
+    }
+  }
+  snprintf(merged->receiver, sizeof(merged->receiver), "%s", entries[0].receiver);
+  merged->created = entries[0].created;
+  merged->next_attempt = entries[0].next_attempt;
+  /* A copy: the alert objects are shared (reference counts), the envelope is the digest's. */
+  merged->payload = json_copy(entries[0].payload);
+  alerts = json_array();
+  if (merged->payload == NULL || alerts == NULL)
+    goto nomem;
+  for (i = 0; i < n; i++) {
+    if (entries[i].created < merged->created)
+      merged->created = entries[i].created;
+    if (entries[i].next_attempt < merged->next_attempt)
+      merged->next_attempt = entries[i].next_attempt;
+    json_array_foreach(json_object_get(entries[i].payload, "alerts"), j, al) {
+      if (json_array_append(alerts, al) != 0)
+        goto nomem;
+    }
+  }
+  if (json_object_set_new(merged->payload, "alerts", alerts) != 0) {
+    alerts = NULL;
+    goto nomem;
+  }
+  alerts = NULL;
+  /* pw_spool_put chooses the new id and writes it into the payload's "delivery". */
+  rc = pw_spool_put(s, merged, err, errlen);
+  if (rc < 0)
+    goto fail;
+  for (i = 0; i < n; i++) {
+    char rerr[512];
+    if (strcmp(entries[i].id, merged->id) != 0 &&
+        pw_spool_done(s, &entries[i], rerr, sizeof(rerr)) < 0)
+      pw_log_warn("receiver '%s': %s (its alerts may be sent twice)", merged->receiver, rerr);
+  }
   return 0;
+
+nomem:
+  snprintf(err, errlen, "out of memory");
+  rc = -ENOMEM;
+fail:
+  json_decref(alerts);
+  json_decref(merged->payload);
+  memset(merged, 0, sizeof(*merged));
+  return rc;
 }
