@@ -577,6 +577,111 @@ static int send_email(struct attempt *at) {
   return 0;
 }
 
+static void deliver_due(struct pw_daemon *d, int ignore_backoff);
+
+/* The weekly briefing to a robot (its markdown, cut to the robot's limit), by email (the HTML
+ * file as the body) or to the log. Webhooks get the JSON payload like any notification. */
+static int send_briefing(struct attempt *at) {
+  struct pw_daemon *d = at->d;
+  const struct pw_receiver *r = &d->conf->receivers[at->receiver];
+  const json_t *b = json_object_get(at->entry.payload, "briefing");
+  const char *week = json_string_value(json_object_get(b, "week"));
+  const char *title = json_string_value(json_object_get(b, "title"));
+  const char *md = json_string_value(json_object_get(b, "markdown"));
+  const char *html_path = json_string_value(json_object_get(b, "html_path"));
+  char subject[512], err[512];
+  int rc = 0;
+
+  snprintf(subject, sizeof(subject), "%s（%s）", title ? title : "周报", week ? week : "");
+  if (r->type == PW_RECV_LOG) {
+    pw_log_info("receiver '%s': briefing %s: %s", r->id, week ? week : "?",
+                html_path ? html_path : "");
+    return 0;
+  }
+  if (r->type == PW_RECV_EMAIL) {
+    char *html = NULL;
+    struct pw_fetch_request req;
+    struct pw_fetch_job *job;
+    if (html_path == NULL || pw_read_file(html_path, 32u << 20, &html, NULL) < 0) {
+      snprintf(at->error, sizeof(at->error), "cannot read the briefing %s",
+               html_path ? html_path : "?");
+      return -EAGAIN;
+    }
+    rc = pw_email_build_text(r, subject, md ? md : "", html, pw_clock_real_ms() / 1000, &at->email,
+                             err, sizeof(err));
+    free(html);
+    if (rc < 0) {
+      snprintf(at->error, sizeof(at->error), "%s", err);
+      return -EPERM;
+    }
+    memset(&req, 0, sizeof(req));
+    req.url = r->url;
+    req.timeout_ms = r->timeout * 1000;
+    req.max_bytes = 1 << 20;
+    req.tls_verify = r->tls_verify;
+    req.ca_file = r->ca_file;
+    req.proxy = r->proxy;
+    req.customize = pw_email_customize;
+    req.customize_arg = at->email;
+    at->pending++;
+    if (pw_fetch_start(d->fetch, &req, transfer_done, at, &job) < 0) {
+      at->pending--;
+      return -EAGAIN;
+    }
+    return 0;
+  }
+  {
+    struct pw_robot_request *reqs = NULL;
+    size_t n = 0, i;
+    static const char *const json_head[] = {"Content-Type: application/json;charset=utf-8"};
+    if (pw_robot_render_text(r, subject, md ? md : subject, pw_clock_real_ms(), &reqs, &n, err,
+                             sizeof(err)) < 0) {
+      snprintf(at->error, sizeof(at->error), "cannot render: %s", err);
+      return -EPERM;
+    }
+    for (i = 0; i < n; i++)
+      if (post(at, reqs[i].url, reqs[i].body, reqs[i].body_len, json_head, 1) < 0)
+        rc = -EAGAIN;
+    pw_robot_requests_free(reqs, n);
+  }
+  return rc;
+}
+
+void pw_alerting_send_briefing(struct pw_daemon *d, const char *week, const char *html_path,
+                               const char *md_path) {
+  struct pw_alert_engine *a = d->alerting;
+  int64_t now = pw_clock_now();
+  char *md = NULL;
+  int i;
+
+  if (a == NULL)
+    return;
+  if (pw_read_file(md_path, 32u << 20, &md, NULL) < 0) {
+    pw_log_error("briefing %s: cannot read %s", week, md_path);
+    return;
+  }
+  for (i = 0; i < d->conf->briefing.receivers.n; i++) {
+    const struct pw_receiver *r = &d->conf->receivers[d->conf->briefing.receiver_idx[i]];
+    struct pw_spool_entry e;
+    char err[512];
+    memset(&e, 0, sizeof(e));
+    snprintf(e.id, sizeof(e.id), "%lld-%d-%llu-briefing", (long long)now, (int)getpid(),
+             (unsigned long long)++a->counter);
+    snprintf(e.receiver, sizeof(e.receiver), "%s", r->id);
+    e.created = e.next_attempt = now;
+    e.payload = json_pack("{s:i,s:s,s:s,s:n,s:[],s:{s:s,s:s,s:s,s:s}}", "version", 1, "receiver",
+                          r->id, "delivery", e.id, "sent_at", "alerts", "briefing", "week", week,
+                          "title", d->conf->briefing.title, "html_path", html_path, "markdown", md);
+    if (e.payload == NULL || pw_spool_put(a->spool, &e, err, sizeof(err)) < 0)
+      pw_log_error("briefing %s: cannot spool it for receiver '%s'", week, r->id);
+    else
+      pw_spool_audit(a->spool, "spooled", &e, now, NULL);
+    json_decref(e.payload);
+  }
+  free(md);
+  deliver_due(d, 0);
+}
+
 static void attempt(struct pw_daemon *d, struct pw_spool_entry *e, int receiver) {
   struct pw_alert_engine *a = d->alerting;
   const struct pw_receiver *r = &d->conf->receivers[receiver];
@@ -595,6 +700,18 @@ static void attempt(struct pw_daemon *d, struct pw_spool_entry *e, int receiver)
   json_object_set_new(at->entry.payload, "sent_at",
                       json_string(pw_calendar_format(pw_clock_now(), sent, sizeof(sent))));
   at->pending = 1; /* held until every transfer is started */
+  if (json_is_object(json_object_get(at->entry.payload, "briefing")) &&
+      r->type != PW_RECV_WEBHOOK) {
+    rc = send_briefing(at);
+    if (rc < 0 && at->failed == 0) {
+      at->failed = rc;
+      if (at->error[0] == '\0')
+        snprintf(at->error, sizeof(at->error), "cannot send the briefing");
+    }
+    if (--at->pending == 0)
+      attempt_finish(at);
+    return;
+  }
   switch (r->type) {
   case PW_RECV_LOG:
     log_alerts(d, r, at->entry.payload);

@@ -71,8 +71,7 @@ static void briefing_work(uv_work_t *w) {
 static void briefing_written(struct pw_daemon *d, const struct pw_briefing_result *res, int send) {
   pw_log_info("briefing %s written: %s", res->name, res->html_path);
   if (send && d->conf->briefing.receivers.n > 0)
-    pw_log_info("briefing %s: delivery to its %d receivers is not part of this build", res->name,
-                d->conf->briefing.receivers.n);
+    pw_alerting_send_briefing(d, res->name, res->html_path, res->md_path);
 }
 
 static void briefing_done(uv_work_t *w, int status) {

@@ -113,15 +113,82 @@ static void rfc5322_date(int64_t now, char *buf, size_t size) {
            off < 0 ? '-' : '+', labs(off) / 60, labs(off) % 60);
 }
 
+/* Subject, From, To, Date, Message-ID and the envelope recipients of M. */
+static int finish_headers(struct pw_email *m, const struct pw_receiver *r, const char *subject,
+                          int64_t now_real) {
+  struct pw_buf to = {NULL, 0, 0, 0};
+  char date[64], msgid[96], hdr[1200];
+  unsigned char rnd[8];
+  size_t i;
+
+  m->subject_header = pw_email_encode_header(subject);
+  rfc5322_date(now_real, date, sizeof(date));
+  /* A unique id without a clock of its own: 64 random bits beside the second it was sent. */
+  if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+    memset(rnd, 0, sizeof(rnd));
+  snprintf(msgid, sizeof(msgid), "<%lld.%02x%02x%02x%02x%02x%02x%02x%02x@pacewatch>",
+           (long long)now_real, rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+  snprintf(m->from, sizeof(m->from), "<%s>", r->from);
+  snprintf(hdr, sizeof(hdr), "Subject: %s", m->subject_header ? m->subject_header : "");
+  m->headers = curl_slist_append(m->headers, hdr);
+  snprintf(hdr, sizeof(hdr), "From: pacewatch <%s>", r->from);
+  m->headers = curl_slist_append(m->headers, hdr);
+  /* One To header with every address (RFC 5322 allows the field once), folded per address. */
+  for (i = 0; i < (size_t)r->to.n; i++) {
+    pw_buf_printf(&to, "%s<%s>", i == 0 ? "To: " : ",\r\n ", r->to.items[i]);
+    snprintf(hdr, sizeof(hdr), "<%s>", r->to.items[i]);
+    m->rcpt = curl_slist_append(m->rcpt, hdr);
+  }
+  if (to.data != NULL)
+    m->headers = curl_slist_append(m->headers, to.data);
+  snprintf(hdr, sizeof(hdr), "Date: %s", date);
+  m->headers = curl_slist_append(m->headers, hdr);
+  snprintf(hdr, sizeof(hdr), "Message-ID: %s", msgid);
+  m->headers = curl_slist_append(m->headers, hdr);
+  i = m->subject_header == NULL || m->text == NULL || m->html == NULL || m->headers == NULL ||
+      m->rcpt == NULL || to.data == NULL;
+  pw_buf_free(&to);
+  return i ? -ENOMEM : 0;
+}
+
+int pw_email_build_text(const struct pw_receiver *r, const char *subject, const char *text,
+                        const char *html, int64_t now_real, struct pw_email **out, char *err,
+                        size_t errlen) {
+  struct pw_email *m;
+  size_t i;
+
+  *out = NULL;
+  if (bad_address(r->from) || r->to.n == 0) {
+    snprintf(err, errlen, "receiver '%s': an email needs a from and at least one to", r->id);
+    return -EINVAL;
+  }
+  for (i = 0; i < (size_t)r->to.n; i++)
+    if (bad_address(r->to.items[i])) {
+      snprintf(err, errlen, "receiver '%s': bad address in to", r->id);
+      return -EINVAL;
+    }
+  m = calloc(1, sizeof(*m));
+  if (m == NULL)
+    return -ENOMEM;
+  m->r = r;
+  m->text = strdup(text);
+  m->html = strdup(html);
+  if (finish_headers(m, r, subject, now_real) < 0) {
+    snprintf(err, errlen, "receiver '%s': out of memory building the email", r->id);
+    pw_email_free(m);
+    return -ENOMEM;
+  }
+  *out = m;
+  return 0;
+}
+
 int pw_email_build(const struct pw_receiver *r, const json_t *payload,
                    const unsigned char *const *pngs, const size_t *png_lens, int64_t now_real,
                    struct pw_email **out, char *err, size_t errlen) {
   const json_t *alerts = json_object_get(payload, "alerts"), *a;
   struct pw_email *m;
   struct pw_buf text = {NULL, 0, 0, 0}, html = {NULL, 0, 0, 0}, subj = {NULL, 0, 0, 0};
-  struct pw_buf to = {NULL, 0, 0, 0};
-  char line[1024], vline[256], date[64], msgid[96], hdr[1200];
-  unsigned char rnd[8];
+  char line[1024], vline[256];
   size_t i, firing = 0, resolved = 0, lagging = 0;
   const char *first_name = NULL;
   int rc = -ENOMEM;
@@ -203,45 +270,18 @@ int pw_email_build(const struct pw_receiver *r, const json_t *payload,
   pw_buf_printf(&html, "</ul><p style=\"color:#888\">本邮件由 pacewatch 自动发送。</p></body>"
                        "</html>");
   pw_buf_printf(&text, "\r\n本邮件由 pacewatch 自动发送。\r\n");
-  m->subject_header = subj.data ? pw_email_encode_header(subj.data) : NULL;
   m->text = text.data;
   m->html = html.data;
   text.data = html.data = NULL;
-  rfc5322_date(now_real, date, sizeof(date));
-  /* A unique id without a clock of its own: 64 random bits beside the second it was sent. */
-  if (RAND_bytes(rnd, sizeof(rnd)) != 1)
-    memset(rnd, 0, sizeof(rnd));
-  snprintf(msgid, sizeof(msgid), "<%lld.%02x%02x%02x%02x%02x%02x%02x%02x@pacewatch>",
-           (long long)now_real, rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
-  snprintf(m->from, sizeof(m->from), "<%s>", r->from);
-  snprintf(hdr, sizeof(hdr), "Subject: %s", m->subject_header ? m->subject_header : "");
-  m->headers = curl_slist_append(m->headers, hdr);
-  snprintf(hdr, sizeof(hdr), "From: pacewatch <%s>", r->from);
-  m->headers = curl_slist_append(m->headers, hdr);
-  /* One To header with every address (RFC 5322 allows the field once), folded per address. */
-  for (i = 0; i < (size_t)r->to.n; i++) {
-    pw_buf_printf(&to, "%s<%s>", i == 0 ? "To: " : ",\r\n ", r->to.items[i]);
-    snprintf(hdr, sizeof(hdr), "<%s>", r->to.items[i]);
-    m->rcpt = curl_slist_append(m->rcpt, hdr);
-  }
-  if (to.data != NULL)
-    m->headers = curl_slist_append(m->headers, to.data);
-  snprintf(hdr, sizeof(hdr), "Date: %s", date);
-  m->headers = curl_slist_append(m->headers, hdr);
-  snprintf(hdr, sizeof(hdr), "Message-ID: %s", msgid);
-  m->headers = curl_slist_append(m->headers, hdr);
-  if (m->subject_header == NULL || m->text == NULL || m->html == NULL || m->headers == NULL ||
-      m->rcpt == NULL || to.data == NULL)
+  if (finish_headers(m, r, subj.data ? subj.data : "", now_real) < 0)
     goto nomem;
   pw_buf_free(&subj);
-  pw_buf_free(&to);
   *out = m;
   return 0;
 
 nomem:
   snprintf(err, errlen, "receiver '%s': out of memory building the email", r->id);
   pw_buf_free(&subj);
-  pw_buf_free(&to);
   pw_buf_free(&text);
   pw_buf_free(&html);
   pw_email_free(m);

@@ -24,6 +24,12 @@ int pw_email_build(const struct pw_receiver *r, const json_t *payload,
                    const unsigned char *const *pngs, const size_t *png_lens, int64_t now_real,
                    struct pw_email **out, char *err, size_t errlen);
 
+/* A message of free TEXT and HTML under SUBJECT (the weekly briefing), same ownership and
+ * returns as pw_email_build. */
+int pw_email_build_text(const struct pw_receiver *r, const char *subject, const char *text,
+                        const char *html, int64_t now_real, struct pw_email **out, char *err,
+                        size_t errlen);
+
 /* pw_fetch's customize callback: applies EMAIL (borrowed; must live until the transfer's done
  * callback) to the CURL easy handle EASY: MAIL FROM, RCPT TO, the MIME tree, the headers,
  * STARTTLS when offered, and the receiver's login. It reads the receiver given to

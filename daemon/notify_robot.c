@@ -558,6 +558,34 @@ int pw_robot_render(const struct pw_receiver *r, const json_t *payload, int64_t 
   return pw_robot_render_graph(r, payload, now_ms, NULL, 0, public_url, out, n, err, errlen);
 }
 
+int pw_robot_render_text(const struct pw_receiver *r, const char *title, const char *text,
+                         int64_t now_ms, struct pw_robot_request **out, size_t *n, char *err,
+                         size_t errlen) {
+  struct render c = {r, now_ms, out, n, err, errlen};
+  size_t limit = text_limit(r->type);
+  char *cut;
+  int rc;
+
+  *out = NULL;
+  *n = 0;
+  /* A briefing is long: the robot gets its head (the summary and the first areas), cut on a
+   * character boundary; the whole text is in the files the daemon wrote. */
+  cut = strndup(text, strlen(text) > limit ? limit : strlen(text));
+  if (cut == NULL) {
+    snprintf(err, errlen, "out of memory");
+    return -ENOMEM;
+  }
+  utf8_trim(cut);
+  rc = one_message(&c, title, cut, 1);
+  free(cut);
+  if (rc < 0) {
+    pw_robot_requests_free(*out, *n);
+    *out = NULL;
+    *n = 0;
+  }
+  return rc;
+}
+
 void pw_robot_requests_free(struct pw_robot_request *reqs, size_t n) {
   size_t i;
 

@@ -43,6 +43,12 @@ int pw_robot_render(const struct pw_receiver *r, const json_t *payload, int64_t 
                     const char *public_url, struct pw_robot_request **out, size_t *n, char *err,
                     size_t errlen);
 
+/* One message of free TEXT (markdown) under TITLE for robot R, cut to the robot's size limit on
+ * a character boundary (the weekly briefing). Same ownership and returns as pw_robot_render. */
+int pw_robot_render_text(const struct pw_receiver *r, const char *title, const char *text,
+                         int64_t now_ms, struct pw_robot_request **out, size_t *n, char *err,
+                         size_t errlen);
+
 /* Frees N requests and the array. Accepts NULL. */
 void pw_robot_requests_free(struct pw_robot_request *reqs, size_t n);
 

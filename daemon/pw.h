@@ -147,6 +147,10 @@ void pw_alerting_tick(struct pw_daemon *d);
 /* --once: every batch to the spool and every spooled entry attempted now. */
 void pw_alerting_flush_now(struct pw_daemon *d);
 int pw_alerting_in_flight(const struct pw_daemon *d);
+/* The weekly briefing WEEK (files HTML_PATH and MD_PATH) to briefing.receivers, through the
+ * spool like any notification. */
+void pw_alerting_send_briefing(struct pw_daemon *d, const char *week, const char *html_path,
+                               const char *md_path);
 /* Notifications still in the spool plus those dead-lettered by this process. */
 int pw_alerting_undelivered(struct pw_daemon *d);
 

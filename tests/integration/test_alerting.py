@@ -264,7 +264,47 @@ class Email(unittest.TestCase):
 
 
 class RunningDaemon(unittest.TestCase):
-    """group_wait batching, a receiver down then back, and kill -9 with restarts."""
+    """group_wait batching, a receiver down then back, kill -9 with restarts, and the weekly
+    briefing sent at its schedule."""
+
+    def test_scheduled_briefing_is_sent(self):
+        env = Env()
+        try:
+            with open(env.conf, "a", encoding="utf-8") as f:
+                f.write('briefing: { schedule = "Mon 08:00"; title = "测试县周报"; '
+                        'receivers = [ "ops", "ding" ]; };\n')
+            env.cli("record", "checkups", "95000", "--as-of", "2024-04-20")
+            log = open(os.path.join(env.dir, "d.log"), "w")
+            p = subprocess.Popen([PACEWATCHD, "-c", env.conf, "-f", "--now",
+                                  "2024-04-29T07:59:57+08:00"], stdout=log,
+                                 stderr=subprocess.STDOUT)
+
+            def briefs():
+                return [m for m in env.messages()
+                        if '"briefing"' in m["body"] or "测试县周报" in m["body"]]
+            try:
+                end = time.time() + 30
+                while time.time() < end and len(briefs()) < 2:
+                    time.sleep(0.2)
+            finally:
+                p.terminate()
+                p.wait(timeout=10)
+            with open(os.path.join(env.dir, "d.log")) as f:
+                text = f.read()
+            got = {m["path"]: m for m in briefs()}
+            self.assertEqual(set(got), {"/ops", "/ding"}, text)
+            body = json.loads(got["/ops"]["body"])
+            self.assertEqual(body["briefing"]["week"], "2024-W18")
+            self.assertEqual(body["alerts"], [])
+            self.assertIn("总体情况", body["briefing"]["markdown"])
+            ding = json.loads(got["/ding"]["body"])
+            self.assertIn("测试县周报", ding["markdown"]["title"])
+            self.assertIn("总体情况", ding["markdown"]["text"])
+            # The start-up briefing (the same week) was written but not sent.
+            self.assertTrue(os.path.exists(os.path.join(env.dir, "state", "briefings",
+                                                        "2024-W18.html")))
+        finally:
+            env.close()
 
     def test_batch_retry_and_kill(self):
         env = Env(dept_fail=1)
