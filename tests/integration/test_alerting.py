@@ -283,7 +283,7 @@ class RunningDaemon(unittest.TestCase):
                 return [m for m in env.messages()
                         if '"briefing"' in m["body"] or "测试县周报" in m["body"]]
             try:
-                end = time.time() + 30
+                end = time.time() + 60
                 while time.time() < end and len(briefs()) < 2:
                     time.sleep(0.2)
             finally:
@@ -320,7 +320,7 @@ class RunningDaemon(unittest.TestCase):
                                   "2024-05-02T09:00:00+08:00"], stdout=log,
                                  stderr=subprocess.STDOUT)
             try:
-                end = time.time() + 30
+                end = time.time() + 60
                 while time.time() < end and not any(
                         m["path"] == "/dept" and m["ok"] for m in env.messages()):
                     time.sleep(0.2)
