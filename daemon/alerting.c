@@ -71,6 +71,10 @@ struct pw_alert_engine {
   int dirty;           /* states changed since the last save */
   int in_flight;
   int dead_now; /* notifications dead-lettered by this process */
+  /* The spool is read from disk only when something changed in it or an entry falls due, not
+   * at every tick: SPOOL_NEXT is the earliest instant a waiting entry may be attempted. */
+  int spool_changed;
+  int64_t spool_next;
   uint64_t counter;
   json_t *silences; /* state_dir/silences.json, re-read every minute */
   int64_t silences_read;
@@ -386,6 +390,7 @@ static void attempt_finish(struct attempt *at) {
   const struct pw_receiver *r = &d->conf->receivers[at->receiver];
 
   a->busy[at->receiver] = 0;
+  a->spool_changed = 1; /* removed, rescheduled or dead; the receiver is free again */
   a->in_flight--;
   if (at->failed == 0) {
     pw_spool_done(a->spool, &at->entry, err, sizeof(err));
@@ -437,75 +442,128 @@ static void transfer_done(struct pw_fetch_job *job, const struct pw_fetch_result
     attempt_finish(at);
 }
 
-static int post(struct attempt *at, const char *url, const char *body, size_t len,
-                const char *const *heads, size_t n_heads) {
-  const struct pw_receiver *r = &at->d->conf->receivers[at->receiver];
-  struct pw_fetch_request req;
+/* The transfer options every delivery to receiver R shares. */
+static void receiver_request(const struct pw_receiver *r, struct pw_fetch_request *req) {
+  memset(req, 0, sizeof(*req));
+  req->url = r->url;
+  req->timeout_ms = r->timeout * 1000;
+  req->max_bytes = 1 << 20;
+  req->tls_verify = r->tls_verify;
+  req->ca_file = r->ca_file;
+  req->proxy = r->proxy;
+}
+
+/* Starts one transfer of attempt AT; its outcome arrives in transfer_done. */
+static int start_transfer(struct attempt *at, const struct pw_fetch_request *req) {
   struct pw_fetch_job *job;
 
-  memset(&req, 0, sizeof(req));
+  at->pending++;
+  if (pw_fetch_start(at->d->fetch, req, transfer_done, at, &job) < 0) {
+    at->pending--;
+    return -EAGAIN;
+  }
+  return 0;
+}
+
+static int post(struct attempt *at, const char *url, const char *body, size_t len,
+                const char *const *heads, size_t n_heads) {
+  struct pw_fetch_request req;
+
+  receiver_request(&at->d->conf->receivers[at->receiver], &req);
   req.url = url;
   req.headers = heads;
   req.n_headers = n_heads;
-  req.timeout_ms = r->timeout * 1000;
-  req.max_bytes = 1 << 20;
-  req.tls_verify = r->tls_verify;
-  req.ca_file = r->ca_file;
-  req.proxy = r->proxy;
   req.post_body = body;
   req.post_len = len;
-  at->pending++;
-  if (pw_fetch_start(at->d->fetch, &req, transfer_done, at, &job) < 0) {
-    at->pending--;
+  return start_transfer(at, &req);
+}
+
+/* Posts a robot's rendered messages, then frees them. */
+static int post_robot(struct attempt *at, struct pw_robot_request *reqs, size_t n) {
+  static const char *const json_head[] = {"Content-Type: application/json;charset=utf-8"};
+  size_t i;
+  int rc = 0;
+
+  for (i = 0; i < n; i++)
+    if (post(at, reqs[i].url, reqs[i].body, reqs[i].body_len, json_head, 1) < 0)
+      rc = -EAGAIN;
+  pw_robot_requests_free(reqs, n);
+  return rc;
+}
+
+/* Sends the email AT->email was built into. */
+static int start_smtp(struct attempt *at) {
+  struct pw_fetch_request req;
+
+  receiver_request(&at->d->conf->receivers[at->receiver], &req);
+  req.customize = pw_email_customize;
+  req.customize_arg = at->email;
+  if (start_transfer(at, &req) < 0) {
+    snprintf(at->error, sizeof(at->error), "cannot start the SMTP transfer");
+    return -EAGAIN;
+  }
+  return 0;
+}
+
+/* Indicator IND's trend graph in memory, rendered now on the loop (about 25 ms; only email and
+ * WeCom ask for one). Returns 0 or a negative errno (IMG is then zeroed). */
+static int render_graph(struct pw_daemon *d, int ind, struct pw_graph_image *img) {
+  struct pw_graph_request g;
+  char err[512], tmp_dir[4200];
+
+  snprintf(tmp_dir, sizeof(tmp_dir), "%s/graphs", d->conf->daemon.state_dir);
+  pw_mkdir_p(tmp_dir);
+  memset(&g, 0, sizeof(g));
+  g.conf = d->conf;
+  g.ind = ind;
+  g.store = &d->store;
+  g.verdict = &d->verdicts[ind];
+  g.at = pw_clock_now();
+  g.format = PW_GRAPH_PNG;
+  g.tmp_dir = tmp_dir;
+  if (pw_graph_render(&g, img, err, sizeof(err)) < 0) {
+    memset(img, 0, sizeof(*img));
+    pw_log_warn("%s", err);
     return -EIO;
   }
   return 0;
 }
 
-static void log_alerts(struct pw_daemon *d, const struct pw_receiver *r, const json_t *payload) {
+/* The indicator an alert of a payload names, or -1. */
+static int alert_indicator(struct pw_daemon *d, const json_t *alert) {
+  const char *id = json_string_value(json_object_get(alert, "indicator"));
+
+  return id ? pw_config_indicator_index(d->conf, id) : -1;
+}
+
+static void log_alerts(const struct pw_receiver *r, const json_t *payload) {
   size_t i;
   json_t *a;
 
   json_array_foreach(json_object_get(payload, "alerts"), i, a) {
-    json_t *lag = json_object_get(a, "lag");
-    pw_log_info("receiver '%s': alert %s %s%s%s%s", r->id,
+    pw_log_info("receiver '%s': alert %s %s%s%s", r->id,
                 json_string_value(json_object_get(a, "alert")),
                 json_string_value(json_object_get(a, "state")),
                 json_is_string(json_object_get(a, "severity")) ? " " : "",
                 json_is_string(json_object_get(a, "severity"))
                     ? json_string_value(json_object_get(a, "severity"))
-                    : "",
-                json_is_number(lag) ? "" : "");
+                    : "");
   }
-  (void)d;
 }
 
-/* The trend graph of the first alert that names an indicator, rendered now (on the loop, like
- * email's graphs). IMG->data stays NULL when there is none. */
+/* The trend graph of the first alert that names an indicator. IMG->data stays NULL when there
+ * is none. */
 static void first_graph(struct pw_daemon *d, const json_t *payload, struct pw_graph_image *img) {
   const json_t *a;
   size_t i;
-  char err[512], tmp_dir[4200];
 
-  snprintf(tmp_dir, sizeof(tmp_dir), "%s/graphs", d->conf->daemon.state_dir);
-  pw_mkdir_p(tmp_dir);
+  memset(img, 0, sizeof(*img));
   json_array_foreach(json_object_get(payload, "alerts"), i, a) {
-    const char *id = json_string_value(json_object_get(a, "indicator"));
-    int ind = id ? pw_config_indicator_index(d->conf, id) : -1;
-    struct pw_graph_request g;
-    if (ind < 0)
-      continue;
-    memset(&g, 0, sizeof(g));
-    g.conf = d->conf;
-    g.ind = ind;
-    g.store = &d->store;
-    g.verdict = &d->verdicts[ind];
-    g.at = pw_clock_now();
-    g.format = PW_GRAPH_PNG;
-    g.tmp_dir = tmp_dir;
-    if (pw_graph_render(&g, img, err, sizeof(err)) < 0)
-      memset(img, 0, sizeof(*img));
-    return;
+    int ind = alert_indicator(d, a);
+    if (ind >= 0) {
+      render_graph(d, ind, img);
+      return;
+    }
   }
 }
 
@@ -520,32 +578,17 @@ static int send_email(struct attempt *at) {
   const unsigned char *pngs[MAX_MAIL_GRAPHS * 4];
   size_t lens[MAX_MAIL_GRAPHS * 4], i, n = json_array_size(alerts);
   struct pw_graph_image imgs[MAX_MAIL_GRAPHS];
-  struct pw_fetch_request req;
-  struct pw_fetch_job *job;
-  char err[512], tmp_dir[4200];
+  char err[512];
   int k = 0, rc;
 
   if (n > MAX_MAIL_GRAPHS * 4)
     n = MAX_MAIL_GRAPHS * 4;
   memset(pngs, 0, sizeof(pngs));
-  memset(imgs, 0, sizeof(imgs));
-  snprintf(tmp_dir, sizeof(tmp_dir), "%s/graphs", d->conf->daemon.state_dir);
-  pw_mkdir_p(tmp_dir);
   json_array_foreach(alerts, i, a) {
-    const char *id = json_string_value(json_object_get(a, "indicator"));
-    int ind = id ? pw_config_indicator_index(d->conf, id) : -1;
-    struct pw_graph_request g;
+    int ind = alert_indicator(d, a);
     if (i >= n || ind < 0 || k >= MAX_MAIL_GRAPHS)
       continue;
-    memset(&g, 0, sizeof(g));
-    g.conf = d->conf;
-    g.ind = ind;
-    g.store = &d->store;
-    g.verdict = &d->verdicts[ind];
-    g.at = pw_clock_now();
-    g.format = PW_GRAPH_PNG;
-    g.tmp_dir = tmp_dir;
-    if (pw_graph_render(&g, &imgs[k], err, sizeof(err)) == 0) {
+    if (render_graph(d, ind, &imgs[k]) == 0) {
       pngs[i] = imgs[k].data;
       lens[i] = imgs[k].len;
       k++;
@@ -559,22 +602,7 @@ static int send_email(struct attempt *at) {
     snprintf(at->error, sizeof(at->error), "%s", err);
     return -EPERM;
   }
-  memset(&req, 0, sizeof(req));
-  req.url = r->url;
-  req.timeout_ms = r->timeout * 1000;
-  req.max_bytes = 1 << 20;
-  req.tls_verify = r->tls_verify;
-  req.ca_file = r->ca_file;
-  req.proxy = r->proxy;
-  req.customize = pw_email_customize;
-  req.customize_arg = at->email;
-  at->pending++;
-  if (pw_fetch_start(d->fetch, &req, transfer_done, at, &job) < 0) {
-    at->pending--;
-    snprintf(at->error, sizeof(at->error), "cannot start the SMTP transfer");
-    return -EAGAIN;
-  }
-  return 0;
+  return start_smtp(at);
 }
 
 static void deliver_due(struct pw_daemon *d, int ignore_backoff);
@@ -600,8 +628,6 @@ static int send_briefing(struct attempt *at) {
   }
   if (r->type == PW_RECV_EMAIL) {
     char *html = NULL;
-    struct pw_fetch_request req;
-    struct pw_fetch_job *job;
     if (html_path == NULL || pw_read_file(html_path, 32u << 20, &html, NULL) < 0) {
       snprintf(at->error, sizeof(at->error), "cannot read the briefing %s",
                html_path ? html_path : "?");
@@ -614,37 +640,18 @@ static int send_briefing(struct attempt *at) {
       snprintf(at->error, sizeof(at->error), "%s", err);
       return -EPERM;
     }
-    memset(&req, 0, sizeof(req));
-    req.url = r->url;
-    req.timeout_ms = r->timeout * 1000;
-    req.max_bytes = 1 << 20;
-    req.tls_verify = r->tls_verify;
-    req.ca_file = r->ca_file;
-    req.proxy = r->proxy;
-    req.customize = pw_email_customize;
-    req.customize_arg = at->email;
-    at->pending++;
-    if (pw_fetch_start(d->fetch, &req, transfer_done, at, &job) < 0) {
-      at->pending--;
-      return -EAGAIN;
-    }
-    return 0;
+    return start_smtp(at);
   }
   {
     struct pw_robot_request *reqs = NULL;
-    size_t n = 0, i;
-    static const char *const json_head[] = {"Content-Type: application/json;charset=utf-8"};
+    size_t n = 0;
     if (pw_robot_render_text(r, subject, md ? md : subject, pw_clock_real_ms(), &reqs, &n, err,
                              sizeof(err)) < 0) {
       snprintf(at->error, sizeof(at->error), "cannot render: %s", err);
       return -EPERM;
     }
-    for (i = 0; i < n; i++)
-      if (post(at, reqs[i].url, reqs[i].body, reqs[i].body_len, json_head, 1) < 0)
-        rc = -EAGAIN;
-    pw_robot_requests_free(reqs, n);
+    return post_robot(at, reqs, n);
   }
-  return rc;
 }
 
 void pw_alerting_send_briefing(struct pw_daemon *d, const char *week, const char *html_path,
@@ -672,6 +679,7 @@ void pw_alerting_send_briefing(struct pw_daemon *d, const char *week, const char
     e.payload = json_pack("{s:i,s:s,s:s,s:n,s:[],s:{s:s,s:s,s:s,s:s}}", "version", 1, "receiver",
                           r->id, "delivery", e.id, "sent_at", "alerts", "briefing", "week", week,
                           "title", d->conf->briefing.title, "html_path", html_path, "markdown", md);
+    a->spool_changed = 1;
     if (e.payload == NULL || pw_spool_put(a->spool, &e, err, sizeof(err)) < 0)
       pw_log_error("briefing %s: cannot spool it for receiver '%s'", week, r->id);
     else
@@ -714,7 +722,7 @@ static void attempt(struct pw_daemon *d, struct pw_spool_entry *e, int receiver)
   }
   switch (r->type) {
   case PW_RECV_LOG:
-    log_alerts(d, r, at->entry.payload);
+    log_alerts(r, at->entry.payload);
     break;
   case PW_RECV_WEBHOOK: {
     char h1[128];
@@ -736,9 +744,8 @@ static void attempt(struct pw_daemon *d, struct pw_spool_entry *e, int receiver)
   case PW_RECV_WECOM:
   case PW_RECV_FEISHU: {
     struct pw_robot_request *reqs = NULL;
-    size_t n = 0, i;
+    size_t n = 0;
     char err[256];
-    static const char *const json_head[] = {"Content-Type: application/json;charset=utf-8"};
     struct pw_graph_image img;
     memset(&img, 0, sizeof(img));
     if (r->type == PW_RECV_WECOM)
@@ -751,10 +758,7 @@ static void attempt(struct pw_daemon *d, struct pw_spool_entry *e, int receiver)
       snprintf(at->error, sizeof(at->error), "cannot render: %s", err);
       break;
     }
-    for (i = 0; i < n; i++)
-      if (post(at, reqs[i].url, reqs[i].body, reqs[i].body_len, json_head, 1) < 0)
-        rc = -EAGAIN;
-    pw_robot_requests_free(reqs, n);
+    rc = post_robot(at, reqs, n);
     break;
   }
   case PW_RECV_EMAIL:
@@ -833,14 +837,22 @@ static void deliver_due(struct pw_daemon *d, int ignore_backoff) {
   char err[512];
   int64_t now = pw_clock_now();
 
+  if (!ignore_backoff && !a->spool_changed && now < a->spool_next)
+    return;
   if (pw_spool_load(a->spool, &es, &n, err, sizeof(err)) < 0) {
     pw_log_error("%s", err);
     return;
   }
+  a->spool_changed = 0;
+  a->spool_next = INT64_MAX;
   for (i = 0; i < n; i++) {
     int r;
     if (es[i].id[0] == '\0')
       continue; /* merged into a digest below */
+    /* Whatever is not attempted now is looked at again when due (or at the next tick, for a
+     * receiver that is busy or over its budget). */
+    if (es[i].next_attempt > now && es[i].next_attempt < a->spool_next)
+      a->spool_next = es[i].next_attempt;
     for (r = 0; r < d->conf->n_receivers; r++)
       if (strcmp(d->conf->receivers[r].id, es[i].receiver) == 0)
         break;
@@ -853,6 +865,7 @@ static void deliver_due(struct pw_daemon *d, int ignore_backoff) {
       continue;
     if (!ignore_backoff && !within_budget(d, r, now)) {
       merge_waiting(d, es, n, i, now);
+      a->spool_changed = 1;
       continue;
     }
     attempt(d, &es[i], r);
@@ -896,6 +909,7 @@ static void flush_batches(struct pw_daemon *d, int now_all) {
                   "delivery", e.id, "sent_at", "alerts", b->alerts);
     b->alerts = NULL;
     b->severe = 0;
+    a->spool_changed = 1;
     if (pw_spool_put(a->spool, &e, err, sizeof(err)) < 0)
       pw_log_error("receiver '%s': cannot spool a notification: %s", e.receiver, err);
     else
@@ -979,6 +993,7 @@ int pw_alerting_init(struct pw_daemon *d) {
     s->src = i;
   }
   d->alerting = a;
+  a->spool_changed = 1; /* entries left by an earlier run */
   a->silences = pw_silence_load(d->conf->daemon.state_dir);
   a->silences_read = pw_clock_now();
   load_states(d);

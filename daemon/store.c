@@ -436,6 +436,25 @@ char *pw_store_path(const struct pw_store *s, const char *id, char *buf, size_t 
   return buf;
 }
 
+/* The file of indicator ID into PATH (PATH_MAX bytes) and, with rrdcached, the name rrdcached
+ * knows it by into NAMEBUF (*NAME points at it; NULL without rrdcached). */
+static int resolve(const struct pw_store *s, const char *id, char *path, char *namebuf,
+                   const char **name, char *err, size_t errlen) {
+  int rc = check_id(id, err, errlen);
+
+  *name = NULL;
+  if (rc == 0)
+    rc = make_path(s, id, "", path, PATH_MAX, err, errlen);
+  if (rc < 0)
+    return rc;
+  if (use_cached(s)) {
+    if (cached_name(s, id, path, namebuf, PATH_MAX) < 0)
+      return sys_fail(err, errlen, id, "naming for rrdcached", path, ENAMETOOLONG);
+    *name = namebuf;
+  }
+  return 0;
+}
+
 int pw_store_append(struct pw_store *s, const char *id, const struct pw_store_point *prev,
                     const struct pw_store_point *pts, size_t n, char *err, size_t errlen) {
   char path[PATH_MAX], namebuf[PATH_MAX];
@@ -447,16 +466,9 @@ int pw_store_append(struct pw_store *s, const char *id, const struct pw_store_po
 
   if (n == 0)
     return 0;
-  rc = check_id(id, err, errlen);
-  if (rc == 0)
-    rc = make_path(s, id, "", path, sizeof(path), err, errlen);
+  rc = resolve(s, id, path, namebuf, &name, err, errlen);
   if (rc < 0)
     return rc;
-  if (use_cached(s)) {
-    if (cached_name(s, id, path, namebuf, sizeof(namebuf)) < 0)
-      return sys_fail(err, errlen, id, "naming for rrdcached", path, ENAMETOOLONG);
-    name = namebuf;
-  }
   e = plan(prev, pts, n, &count);
   if (e == NULL) {
     snprintf(err, errlen, "%s: out of memory writing %s", id, path);
@@ -593,16 +605,9 @@ int pw_store_last(struct pw_store *s, const char *id, int64_t *last, char *err, 
   const char *name = NULL;
   int exists = 0, rc;
 
-  rc = check_id(id, err, errlen);
-  if (rc == 0)
-    rc = make_path(s, id, "", path, sizeof(path), err, errlen);
+  rc = resolve(s, id, path, namebuf, &name, err, errlen);
   if (rc < 0)
     return rc;
-  if (use_cached(s)) {
-    if (cached_name(s, id, path, namebuf, sizeof(namebuf)) < 0)
-      return sys_fail(err, errlen, id, "naming for rrdcached", path, ENAMETOOLONG);
-    name = namebuf;
-  }
   pthread_mutex_lock(&rrd_lock);
   rc = file_exists(path, &exists);
   if (rc < 0)
