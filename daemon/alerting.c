@@ -320,6 +320,24 @@ static void step_slot(struct pw_daemon *d, struct slot *s, int holds, enum pw_al
   }
 }
 
+/* Steps indicator I's lag and stale conditions. */
+static void step_indicator(struct pw_daemon *d, int i, int64_t now) {
+  struct pw_alert_engine *a = d->alerting;
+  enum pw_alert_severity sev;
+  int quiet, holds = pw_alert_lag_holds(&d->verdicts[i], &sev, &quiet);
+
+  step_slot(d, &a->slots[2 * i], holds, sev, quiet, now);
+  step_slot(d, &a->slots[2 * i + 1], d->verdicts[i].stale, PW_SEV_STALE, 0, now);
+}
+
+void pw_alerting_evaluate_indicator(struct pw_daemon *d, int ind) {
+  if (d->alerting == NULL || ind < 0 || ind >= d->conf->n_indicators)
+    return;
+  step_indicator(d, ind, pw_clock_now());
+  if (d->alerting->dirty)
+    save_states(d);
+}
+
 void pw_alerting_evaluate(struct pw_daemon *d) {
   struct pw_alert_engine *a = d->alerting;
   int64_t now = pw_clock_now();
@@ -327,12 +345,8 @@ void pw_alerting_evaluate(struct pw_daemon *d) {
 
   if (a == NULL)
     return;
-  for (i = 0; i < d->conf->n_indicators; i++) {
-    enum pw_alert_severity sev;
-    int quiet, holds = pw_alert_lag_holds(&d->verdicts[i], &sev, &quiet);
-    step_slot(d, &a->slots[2 * i], holds, sev, quiet, now);
-    step_slot(d, &a->slots[2 * i + 1], d->verdicts[i].stale, PW_SEV_STALE, 0, now);
-  }
+  for (i = 0; i < d->conf->n_indicators; i++)
+    step_indicator(d, i, now);
   for (i = 0; i < d->conf->n_sources && i < d->n_sources; i++) {
     const struct pw_source_health *h = &d->sources[i]->health;
     int down = h->failing_since != 0 &&

@@ -293,14 +293,14 @@ static void do_reload(struct pw_daemon *d, struct pw_config *fresh) {
 
 static void reload_when_idle(struct pw_daemon *d, int rc, void *data);
 
-/* A verdict changed: its conditions are stepped at once (the tick re-steps all every minute). */
+/* A verdict changed: that indicator's conditions are stepped at once (the tick re-steps all every
+ * minute). */
 static void on_verdict(struct pw_daemon *d, int ind, const struct pw_verdict *old_v,
                        const struct pw_verdict *new_v, void *data) {
-  (void)ind;
   (void)old_v;
   (void)new_v;
   (void)data;
-  pw_alerting_evaluate(d);
+  pw_alerting_evaluate_indicator(d, ind);
 }
 
 static void reload(struct pw_daemon *d) {

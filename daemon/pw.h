@@ -141,6 +141,8 @@ int pw_alerting_init(struct pw_daemon *d);
 void pw_alerting_free(struct pw_daemon *d);
 /* Steps every condition at the daemon's now; notifications gather per receiver. */
 void pw_alerting_evaluate(struct pw_daemon *d);
+/* Steps the conditions of one indicator (its verdict just changed). */
+void pw_alerting_evaluate_indicator(struct pw_daemon *d, int ind);
 /* Every second: batches past group_wait (and quiet hours) go to the spool; due entries are
  * attempted. */
 void pw_alerting_tick(struct pw_daemon *d);
