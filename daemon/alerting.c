@@ -1033,3 +1033,23 @@ void pw_alerting_free(struct pw_daemon *d) {
   free(a);
   d->alerting = NULL;
 }
+
+void pw_alerting_queue_sizes(struct pw_daemon *d, long *queued, long *dead, long *batched) {
+  struct pw_alert_engine *a = d->alerting;
+  size_t q = 0, dd = 0;
+  int r;
+
+  *queued = *dead = *batched = -1;
+  if (a == NULL)
+    return;
+  /* Two small directory listings: the spool holds what waits for delivery, rarely more than a
+   * few dozen files. */
+  if (pw_spool_counts(a->spool, &q, &dd) == 0) {
+    *queued = (long)q;
+    *dead = (long)dd;
+  }
+  *batched = 0;
+  for (r = 0; r < d->conf->n_receivers; r++)
+    if (a->batches[r].alerts != NULL)
+      *batched += (long)json_array_size(a->batches[r].alerts);
+}

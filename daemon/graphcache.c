@@ -176,3 +176,21 @@ int pw_graphcache_get(struct pw_daemon *d, int ind, int svg, int small, pw_graph
   }
   return 0;
 }
+
+void pw_graphcache_cancel(struct pw_daemon *d, void *data) {
+  struct pw_graphcache *g = d->graphs;
+  int i;
+  size_t k, w;
+
+  if (g == NULL)
+    return;
+  /* The render itself goes on (its result is cached for the next reader); only the waiter is
+   * forgotten, so its callback can no longer reach a closed connection. */
+  for (i = 0; i < g->n * 4; i++) {
+    struct gc_entry *e = &g->entries[i];
+    for (k = w = 0; k < e->n_waiters; k++)
+      if (e->waiters[k].data != data)
+        e->waiters[w++] = e->waiters[k];
+    e->n_waiters = w;
+  }
+}

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -143,6 +144,16 @@ static void start_briefing(struct pw_daemon *d) {
     pw_main_briefing(d, now, 0);
 }
 
+/* Every status-server connection is a descriptor: use the hard limit, not the soft 1024. */
+static void raise_fd_limit(void) {
+  struct rlimit rl;
+
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
 static void on_closed_handle(uv_handle_t *h) {
   (void)h;
 }
@@ -175,6 +186,7 @@ static void begin_shutdown(struct pw_daemon *d) {
     return;
   d->stopping = 1;
   uv_timer_stop(&d->tick);
+  pw_http_stop(d);
   pw_sched_stop(d);
   /* Finish writes in flight, then close everything. */
   if (pw_persist_idle(d))
@@ -286,6 +298,7 @@ static void do_reload(struct pw_daemon *d, struct pw_config *fresh) {
   if (pw_sched_start(d) < 0)
     pw_log_error("out of memory starting the sources after a reload");
   pw_ingest_evaluate_all(d);
+  pw_http_reload(d);
   d->next_briefing = next_briefing(fresh, pw_clock_now());
   pw_log_info("configuration %s reloaded: %d sources, %d indicators", d->config_path,
               fresh->n_sources, fresh->n_indicators);
@@ -442,6 +455,8 @@ int main(int argc, char **argv) {
   if (!d.foreground)
     pw_log_open(1);
   signal(SIGPIPE, SIG_IGN);
+  raise_fd_limit();
+  d.started = pw_clock_real_ms() / 1000;
 
   d.lock_fd = pw_state_lock(d.conf->daemon.state_dir);
   if (d.lock_fd < 0) {
@@ -491,8 +506,14 @@ int main(int argc, char **argv) {
     return 1;
   }
   d.next_briefing = next_briefing(d.conf, pw_clock_now());
-  if (!d.once)
+  if (!d.once) {
     start_briefing(&d);
+    /* The status server serves a running daemon; --once has nobody to answer. */
+    if (pw_http_start(&d) < 0) {
+      pw_log_error("cannot start: the status server cannot listen (daemon.http_listen)");
+      return 1;
+    }
+  }
   if (d.once && d.n_sources == 0)
     pw_main_polled(&d);
 
@@ -505,6 +526,7 @@ int main(int argc, char **argv) {
   for (i = 0; d.conf->daemon.rrdcached[0] != '\0' && i < d.conf->n_indicators; i++)
     pw_store_flush(&d.store, d.conf->indicators[i].id, err, sizeof(err));
   pw_log_info("stopped");
+  pw_http_free(&d);
   pw_persist_free(&d);
   pw_graphcache_free(&d);
   pw_alerting_free(&d);

@@ -1,0 +1,284 @@
+/*
+ * metrics: the Prometheus text exposition (format 0.0.4) of a view of the daemon. Every family
+ * has HELP and TYPE lines, counters end in _total, times are in seconds, and label values are
+ * escaped as the format requires, so `promtool check metrics` accepts the output as it is.
+ * Indicators without a value, or without a judgement, simply have no sample in the families
+ * that need one; the status family always has one sample per status.
+ */
+#include "metrics.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "pw.h"
+#include "value.h"
+
+static const enum pw_status all_status[] = {PW_STATUS_OK, PW_STATUS_LAGGING, PW_STATUS_SEVERE,
+                                            PW_STATUS_NO_DATA, PW_STATUS_NO_TARGET};
+
+/* Appends S as a label value: backslash, double quote and newline escaped. */
+static int label_value(struct pw_buf *out, const char *s) {
+  const char *p;
+  int rc = 0;
+
+  for (p = s; *p != '\0' && rc == 0; p++) {
+    if (*p == '\\')
+      rc = pw_buf_append(out, "\\\\", 2);
+    else if (*p == '"')
+      rc = pw_buf_append(out, "\\\"", 2);
+    else if (*p == '\n')
+      rc = pw_buf_append(out, "\\n", 2);
+    else
+      rc = pw_buf_append(out, p, 1);
+  }
+  return rc;
+}
+
+static int number(struct pw_buf *out, double v) {
+  char buf[40];
+
+  if (isnan(v))
+    return pw_buf_append(out, "NaN", 3);
+  if (isinf(v))
+    return pw_buf_printf(out, "%sInf", v > 0 ? "+" : "-");
+  return pw_buf_printf(out, "%s", pw_value_format(v, buf, sizeof(buf)));
+}
+
+static int family(struct pw_buf *out, const char *name, const char *type, const char *help) {
+  return pw_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* name{indicator="..",domain="..",department=".."[,EXTRA="EXTRA_VALUE"]} VALUE */
+static int indicator_sample(struct pw_buf *out, const char *name, const struct pw_config *conf,
+                            int i, const char *extra, const char *extra_value, double v) {
+  const struct pw_indicator *ind = &conf->indicators[i];
+  int rc = pw_buf_printf(out, "%s{indicator=\"", name);
+
+  rc = rc < 0 ? rc : label_value(out, ind->id);
+  rc = rc < 0 ? rc : pw_buf_append(out, "\",domain=\"", 10);
+  rc = rc < 0 ? rc : label_value(out, ind->domain_id);
+  rc = rc < 0 ? rc : pw_buf_append(out, "\",department=\"", 14);
+  rc = rc < 0 ? rc : label_value(out, ind->department_id ? ind->department_id : "");
+  if (extra != NULL) {
+    rc = rc < 0 ? rc : pw_buf_printf(out, "\",%s=\"", extra);
+    rc = rc < 0 ? rc : label_value(out, extra_value);
+  }
+  rc = rc < 0 ? rc : pw_buf_append(out, "\"} ", 3);
+  rc = rc < 0 ? rc : number(out, v);
+  return rc < 0 ? rc : pw_buf_append(out, "\n", 1);
+}
+
+static const char *lag_unit_name(enum pw_lag_unit u) {
+  switch (u) {
+  case PW_LAG_UNIT_PP:
+    return "pp";
+  case PW_LAG_UNIT_DAYS:
+    return "days";
+  case PW_LAG_UNIT_UNIT:
+    return "unit";
+  default:
+    return "";
+  }
+}
+
+/* The families of one indicator field: WHICH selects the field of the verdict. */
+enum field { F_VALUE, F_EXPECTED, F_TARGET, F_LAG, F_COMPLETION, F_PACE, F_AS_OF, F_STALE };
+
+static int indicator_family(struct pw_buf *out, const struct pw_view *v, const char *name,
+                            const char *help, enum field which) {
+  int i, rc = family(out, name, "gauge", help);
+
+  for (i = 0; rc == 0 && i < v->conf->n_indicators; i++) {
+    const struct pw_verdict *vd = &v->verdicts[i];
+
+    switch (which) {
+    case F_VALUE:
+      if (vd->has_value)
+        rc = indicator_sample(out, name, v->conf, i, NULL, NULL, vd->value);
+      break;
+    case F_AS_OF:
+      if (vd->has_value)
+        rc = indicator_sample(out, name, v->conf, i, NULL, NULL, (double)vd->as_of);
+      break;
+    case F_EXPECTED:
+      if (vd->has_judgement)
+        rc = indicator_sample(out, name, v->conf, i, NULL, NULL, vd->expected);
+      break;
+    case F_TARGET:
+      if (vd->has_judgement)
+        rc = indicator_sample(out, name, v->conf, i, NULL, NULL, vd->target);
+      break;
+    case F_LAG:
+      if (vd->has_judgement)
+        rc = indicator_sample(out, name, v->conf, i, "lag_unit", lag_unit_name(vd->lag_unit),
+                              vd->lag);
+      break;
+    case F_COMPLETION:
+      if (vd->has_pct)
+        rc = indicator_sample(out, name, v->conf, i, NULL, NULL, vd->completion_pct / 100.0);
+      break;
+    case F_PACE:
+      if (vd->has_pct)
+        rc = indicator_sample(out, name, v->conf, i, NULL, NULL, vd->pace_pct / 100.0);
+      break;
+    case F_STALE:
+      rc = indicator_sample(out, name, v->conf, i, NULL, NULL, vd->stale ? 1 : 0);
+      break;
+    }
+  }
+  return rc;
+}
+
+static int status_family(struct pw_buf *out, const struct pw_view *v) {
+  const char *name = "pacewatch_indicator_status";
+  int i, rc = family(out, name, "gauge",
+                     "1 for the indicator's current status (ok, lagging, severe, no_data, "
+                     "no_target), 0 for the others.");
+  size_t k;
+
+  for (i = 0; rc == 0 && i < v->conf->n_indicators; i++)
+    for (k = 0; rc == 0 && k < sizeof(all_status) / sizeof(all_status[0]); k++)
+      rc = indicator_sample(out, name, v->conf, i, "status", pw_status_name(all_status[k]),
+                            v->verdicts[i].status == all_status[k] ? 1 : 0);
+  return rc;
+}
+
+/* The families of sources: FIELD selects what of the health is exposed. */
+enum sfield { S_POLLS, S_ERRORS, S_DURATION, S_UP, S_LAST_SUCCESS, S_FAILURES };
+
+static int source_family(struct pw_buf *out, const struct pw_view *v, const char *name,
+                         const char *type, const char *help, enum sfield which) {
+  int i, rc = family(out, name, type, help);
+
+  for (i = 0; rc == 0 && i < v->conf->n_sources; i++) {
+    const struct pw_source_health *h = v->health ? v->health[i] : NULL;
+    double x;
+
+    if (h == NULL)
+      continue;
+    switch (which) {
+    case S_POLLS:
+      x = (double)h->polls;
+      break;
+    case S_ERRORS:
+      x = (double)h->failures;
+      break;
+    case S_DURATION:
+      if (h->last_attempt == 0)
+        continue;
+      x = h->last_duration_ms / 1000.0;
+      break;
+    case S_UP:
+      if (h->last_attempt == 0)
+        continue;
+      x = h->consecutive_failures == 0 ? 1 : 0;
+      break;
+    case S_LAST_SUCCESS:
+      if (h->last_success == 0)
+        continue;
+      x = (double)h->last_success;
+      break;
+    default:
+      x = (double)h->consecutive_failures;
+      break;
+    }
+    rc = pw_buf_printf(out, "%s{source=\"", name);
+    rc = rc < 0 ? rc : label_value(out, v->conf->sources[i].id);
+    rc = rc < 0 ? rc : pw_buf_append(out, "\"} ", 3);
+    rc = rc < 0 ? rc : number(out, x);
+    rc = rc < 0 ? rc : pw_buf_append(out, "\n", 1);
+  }
+  return rc;
+}
+
+static int single(struct pw_buf *out, const char *name, const char *type, const char *help,
+                  double x) {
+  int rc = family(out, name, type, help);
+
+  rc = rc < 0 ? rc : pw_buf_printf(out, "%s ", name);
+  rc = rc < 0 ? rc : number(out, x);
+  return rc < 0 ? rc : pw_buf_append(out, "\n", 1);
+}
+
+int pw_metrics_write(struct pw_buf *out, const struct pw_view *v) {
+  int rc = family(out, "pacewatch_build_info", "gauge", "Version of pacewatchd (always 1).");
+
+  rc = rc < 0 ? rc : pw_buf_printf(out, "pacewatch_build_info{version=\"%s\"} 1\n", PW_VERSION);
+  rc = rc < 0 ? rc
+              : single(out, "pacewatch_start_time_seconds", "gauge",
+                       "Start of the pacewatchd process, seconds since the epoch.",
+                       (double)v->started);
+  rc = rc < 0 ? rc
+              : single(out, "pacewatch_clock_seconds", "gauge",
+                       "The daemon's clock (differs from the wall clock only under --now).",
+                       (double)v->now);
+  rc = rc < 0 ? rc
+              : single(out, "pacewatch_indicators", "gauge", "Configured indicators.",
+                       v->conf->n_indicators);
+  rc = rc < 0 ? rc
+              : single(out, "pacewatch_journal_lines", "gauge", "Lines in the journal.",
+                       (double)v->journal_lines);
+  rc = rc < 0 ? rc
+              : indicator_family(out, v, "pacewatch_indicator_value",
+                                 "Latest value of the indicator known now, in its unit.", F_VALUE);
+  rc = rc < 0 ? rc
+              : indicator_family(out, v, "pacewatch_indicator_as_of_timestamp_seconds",
+                                 "Instant the latest value stands for, seconds since the epoch.",
+                                 F_AS_OF);
+  rc = rc < 0
+           ? rc
+           : indicator_family(out, v, "pacewatch_indicator_expected",
+                              "Value expected now by the pace of this year's target.", F_EXPECTED);
+  rc = rc < 0 ? rc
+              : indicator_family(out, v, "pacewatch_indicator_target",
+                                 "This year's target (annual, standard or last stage index).",
+                                 F_TARGET);
+  rc = rc < 0 ? rc
+              : indicator_family(out, v, "pacewatch_indicator_lag",
+                                 "How far the indicator is behind its pace (negative: ahead), in "
+                                 "lag_unit (pp = percentage points).",
+                                 F_LAG);
+  rc = rc < 0 ? rc
+              : indicator_family(out, v, "pacewatch_indicator_completion_ratio",
+                                 "Completion of this year's target (1 = done).", F_COMPLETION);
+  rc = rc < 0 ? rc
+              : indicator_family(out, v, "pacewatch_indicator_pace_ratio",
+                                 "Completion the pace expects now (1 = done).", F_PACE);
+  rc = rc < 0 ? rc
+              : indicator_family(out, v, "pacewatch_indicator_stale",
+                                 "1 when the latest value is older than stale_after.", F_STALE);
+  rc = rc < 0 ? rc : status_family(out, v);
+  rc = rc < 0 ? rc
+              : source_family(out, v, "pacewatch_source_polls_total", "counter",
+                              "Polls of the source since start.", S_POLLS);
+  rc = rc < 0 ? rc
+              : source_family(out, v, "pacewatch_source_errors_total", "counter",
+                              "Failed polls of the source since start.", S_ERRORS);
+  rc = rc < 0 ? rc
+              : source_family(out, v, "pacewatch_source_poll_duration_seconds", "gauge",
+                              "Duration of the last poll.", S_DURATION);
+  rc = rc < 0 ? rc
+              : source_family(out, v, "pacewatch_source_up", "gauge",
+                              "1 when the last poll succeeded.", S_UP);
+  rc = rc < 0 ? rc
+              : source_family(out, v, "pacewatch_source_last_success_timestamp_seconds", "gauge",
+                              "Last successful poll, seconds since the epoch.", S_LAST_SUCCESS);
+  rc = rc < 0 ? rc
+              : source_family(out, v, "pacewatch_source_consecutive_failures", "gauge",
+                              "Failed polls since the last success.", S_FAILURES);
+  if (v->queued >= 0)
+    rc = rc < 0 ? rc
+                : single(out, "pacewatch_notifications_queued", "gauge",
+                         "Notifications in the spool, waiting for delivery or a retry.",
+                         (double)v->queued);
+  if (v->dead >= 0)
+    rc = rc < 0 ? rc
+                : single(out, "pacewatch_notifications_dead", "gauge",
+                         "Notifications given up on, in spool/dead/.", (double)v->dead);
+  if (v->batched >= 0)
+    rc = rc < 0 ? rc
+                : single(out, "pacewatch_notifications_batched", "gauge",
+                         "Alerts waiting for group_wait or quiet hours before the spool.",
+                         (double)v->batched);
+  return rc;
+}
