@@ -73,7 +73,9 @@ struct http_conn {
   int waiting_graph;
   int writing;
   int close_after;
+  int lingering; /* answered and shut down for writing; reading what is left until EOF */
   uv_write_t wr;
+  uv_shutdown_t shut;
   struct pw_buf out;
   char *pending; /* pipelined bytes read past the current request */
   size_t pending_len;
@@ -154,6 +156,27 @@ static void conn_close(struct http_conn *c) {
   uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
 }
 
+static void on_shutdown(uv_shutdown_t *req, int status) {
+  (void)req;
+  (void)status;
+}
+
+/* Closing at once could reset the connection while the client's unread bytes (the rest of an
+ * oversized request, a request past the connection cap) are pending, and a reset can destroy
+ * the answer before the client reads it. So: shut down our side, read and discard until the
+ * client closes, at most two seconds. */
+static void linger(struct http_conn *c) {
+  if (c->closing || c->lingering)
+    return;
+  c->lingering = 1;
+  if (uv_shutdown(&c->shut, (uv_stream_t *)&c->tcp, on_shutdown) < 0) {
+    conn_close(c);
+    return;
+  }
+  uv_timer_start(&c->timer, on_timeout, 2000, 0);
+  uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+}
+
 static void on_write_done(uv_write_t *w, int status) {
   struct http_conn *c = w->data;
   char *rest;
@@ -163,8 +186,12 @@ static void on_write_done(uv_write_t *w, int status) {
   pw_buf_free(&c->out);
   if (c->closing)
     return;
-  if (status < 0 || c->close_after) {
+  if (status < 0) {
     conn_close(c);
+    return;
+  }
+  if (c->close_after) {
+    linger(c);
     return;
   }
   /* The next request may already be here (pipelining): feed what was held back. */
@@ -540,13 +567,17 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
     conn_close(c);
     return;
   }
-  if (n > 0)
+  if (n > 0 && !c->lingering)
     conn_feed(c, buf->base, (size_t)n);
 }
 
 static void on_timeout(uv_timer_t *t) {
   struct http_conn *c = t->data;
 
+  if (c->lingering) {
+    conn_close(c);
+    return;
+  }
   if (c->writing || c->waiting_graph) {
     /* A slow render or a slow reader: give it one more period, then give up. */
     if (c->close_after) {
@@ -570,8 +601,10 @@ static void on_timeout(uv_timer_t *t) {
 }
 
 static void reject_written(uv_write_t *w, int status) {
-  (void)status;
-  conn_close(w->data);
+  if (status < 0)
+    conn_close(w->data);
+  else
+    linger(w->data);
 }
 
 static void on_connection(uv_stream_t *server, int status) {
