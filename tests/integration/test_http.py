@@ -11,6 +11,7 @@ import os
 import re
 import resource
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -377,6 +378,69 @@ class Token(unittest.TestCase):
             while curl(d.base + "/healthz")[0] != 200:
                 self.assertLess(time.time(), deadline)
                 time.sleep(0.2)
+        finally:
+            self.assertEqual(d.stop(), 0)
+
+
+def has_ipv6():
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+class Reload(unittest.TestCase):
+    def test_abandoned_graph_request_and_rebinding(self):
+        d = Daemon()
+        try:
+            # A client that asks for graphs and leaves before they are rendered: the renders
+            # finish later with nobody to answer, and the daemon goes on.
+            for name in ("health_checkups.svg", "vocational_training.png", "meal_service_visits.svg"):
+                s = socket.create_connection(("127.0.0.1", d.port), timeout=10)
+                s.sendall(f"GET /graphs/{name} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+                s.close()
+            time.sleep(1.5)
+            self.assertEqual(curl(d.base + "/healthz")[0], 200)
+            self.assertEqual(curl(d.base + "/graphs/health_checkups.svg")[0], 200)
+
+            # SIGHUP with a new address: the server moves there.
+            old_port = d.port
+            family, host = (socket.AF_INET6, "::1") if has_ipv6() else (socket.AF_INET, "127.0.0.1")
+            with socket.socket(family) as s:
+                s.bind((host, 0))
+                new_port = s.getsockname()[1]
+            literal = f"[::1]:{new_port}" if family == socket.AF_INET6 else f"127.0.0.1:{new_port}"
+            with open(d.conf, encoding="utf-8") as f:
+                text = f.read()
+            with open(d.conf, "w", encoding="utf-8") as f:
+                f.write(text.replace(f'"127.0.0.1:{old_port}"', f'"{literal}"'))
+            d.proc.send_signal(signal.SIGHUP)
+            new_base = f"http://[::1]:{new_port}" if family == socket.AF_INET6 else \
+                f"http://127.0.0.1:{new_port}"
+            deadline = time.time() + 30
+            while curl(new_base + "/healthz", timeout=2)[0] != 200:
+                self.assertLess(time.time(), deadline, d.logtext())
+                time.sleep(0.3)
+            self.assertEqual(curl(d.base + "/healthz", timeout=2)[0], 0)  # the old one is closed
+            self.assertEqual(curl(new_base + "/metrics")[0], 200)
+
+            # An address that is taken: the reload keeps the server where it is.
+            with socket.socket() as taken:
+                taken.bind(("127.0.0.1", 0))
+                taken.listen(1)
+                busy = taken.getsockname()[1]
+                with open(d.conf, encoding="utf-8") as f:
+                    text = f.read()
+                with open(d.conf, "w", encoding="utf-8") as f:
+                    f.write(text.replace(f'"{literal}"', f'"127.0.0.1:{busy}"'))
+                d.proc.send_signal(signal.SIGHUP)
+                deadline = time.time() + 30
+                while "stays on" not in d.logtext():
+                    self.assertLess(time.time(), deadline, d.logtext())
+                    time.sleep(0.3)
+                self.assertEqual(curl(new_base + "/healthz")[0], 200)
         finally:
             self.assertEqual(d.stop(), 0)
 

@@ -1,0 +1,211 @@
+/*
+ * Unit tests of metrics: the exposition of a view built by hand (a lagging indicator with a
+ * department, one without data and without a department, a standard with a NaN lag, a polled
+ * source and an unpolled one, the notification queues) is checked line by line: HELP and TYPE
+ * before every family, one status sample per status, no value sample without a value, empty
+ * department label, counters ending in _total, and numbers written so they read back exactly.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "metrics.h"
+#include "pw.h"
+
+static const char *conf_text =
+    "daemon: { state_dir = \"state\"; http_listen = \"\"; };\n"
+    "domains = ( { id = \"care\"; name = \"病有良医\"; } );\n"
+    "departments = ( { id = \"wj\"; name = \"县卫健局\"; } );\n"
+    "sources = ( { id = \"src_a\"; url = \"http://127.0.0.1:1/a.json\"; format = \"json\"; },\n"
+    "            { id = \"src_b\"; url = \"http://127.0.0.1:1/b.json\"; format = \"json\"; } );\n"
+    "indicators = (\n"
+    " { id = \"checkups\"; name = \"体检人数\"; domain = \"care\"; department = \"wj\"; unit = "
+    "\"人\";\n"
+    "   kind = \"cumulative\"; targets = ( { year = 2024; annual = 100; } ); },\n"
+    " { id = \"unemp\"; name = \"调查失业率\"; domain = \"care\"; unit = \"%\"; kind = "
+    "\"standard\";\n"
+    "   targets = ( { year = 2024; standard = 5.5; } ); } );\n";
+
+static struct pw_config *conf;
+static char dir[] = "/tmp/pw-test-metrics-XXXXXX";
+
+static int setup(void **state) {
+  char path[200], err[512];
+  FILE *f;
+
+  (void)state;
+  if (mkdtemp(dir) == NULL)
+    return -1;
+  snprintf(path, sizeof(path), "%s/pw.conf", dir);
+  f = fopen(path, "w");
+  fputs(conf_text, f);
+  fclose(f);
+  if (pw_config_load(path, &conf, err, sizeof(err)) < 0) {
+    fprintf(stderr, "%s\n", err);
+    return -1;
+  }
+  return 0;
+}
+
+static int teardown(void **state) {
+  char cmd[200];
+
+  (void)state;
+  pw_config_free(conf);
+  snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+  return system(cmd) == 0 ? 0 : -1;
+}
+
+/* The exposition of a fixed view. */
+static char *render(long queued) {
+  static struct pw_verdict v[2];
+  static struct pw_source_health ha;
+  const struct pw_source_health *health[2] = {&ha, NULL};
+  struct pw_view view;
+  struct pw_buf out = {0};
+
+  memset(v, 0, sizeof(v));
+  v[0].status = PW_STATUS_LAGGING;
+  v[0].has_value = v[0].has_judgement = v[0].has_pct = 1;
+  v[0].value = 37774;
+  v[0].as_of = 1711900800;
+  v[0].target = 100;
+  v[0].expected = 0.1 + 0.2; /* not a short decimal: must still read back exactly */
+  v[0].lag = 7.25;
+  v[0].lag_unit = PW_LAG_UNIT_PP;
+  v[0].completion_pct = 25;
+  v[0].pace_pct = 26.9;
+  v[1].status = PW_STATUS_NO_DATA;
+  v[1].stale = 1;
+  v[1].has_judgement = 1;
+  v[1].lag = NAN;
+  v[1].lag_unit = PW_LAG_UNIT_UNIT;
+  memset(&ha, 0, sizeof(ha));
+  ha.polls = 3;
+  ha.failures = 1;
+  ha.last_attempt = ha.last_success = 1714438800;
+  ha.last_duration_ms = 250;
+  memset(&view, 0, sizeof(view));
+  view.conf = conf;
+  view.verdicts = v;
+  view.health = health;
+  view.now = 1714438800;
+  view.started = 1714438000;
+  view.journal_lines = 42;
+  view.queued = queued;
+  view.dead = 1;
+  view.batched = 0;
+  assert_int_equal(pw_metrics_write(&out, &view), 0);
+  return out.data;
+}
+
+static int has_line(const char *text, const char *line) {
+  size_t n = strlen(line);
+  const char *p = text;
+
+  while ((p = strstr(p, line)) != NULL) {
+    if ((p == text || p[-1] == '\n') && p[n] == '\n')
+      return 1;
+    p += n;
+  }
+  return 0;
+}
+
+static void test_indicator_families(void **state) {
+  char *t = render(2);
+
+  (void)state;
+  assert_true(has_line(t, "pacewatch_indicator_value{indicator=\"checkups\",domain=\"care\","
+                          "department=\"wj\"} 37774"));
+  assert_true(has_line(t, "pacewatch_indicator_expected{indicator=\"checkups\",domain=\"care\","
+                          "department=\"wj\"} 0.30000000000000004"));
+  assert_true(has_line(t, "pacewatch_indicator_lag{indicator=\"checkups\",domain=\"care\","
+                          "department=\"wj\",lag_unit=\"pp\"} 7.25"));
+  assert_true(has_line(t, "pacewatch_indicator_completion_ratio{indicator=\"checkups\","
+                          "domain=\"care\",department=\"wj\"} 0.25"));
+  assert_true(has_line(t, "pacewatch_indicator_as_of_timestamp_seconds{indicator=\"checkups\","
+                          "domain=\"care\",department=\"wj\"} 1711900800"));
+  /* No value, no value sample; NaN written as Prometheus spells it; no department, "". */
+  assert_null(strstr(t, "pacewatch_indicator_value{indicator=\"unemp\""));
+  assert_true(has_line(t, "pacewatch_indicator_lag{indicator=\"unemp\",domain=\"care\","
+                          "department=\"\",lag_unit=\"unit\"} NaN"));
+  assert_true(has_line(t, "pacewatch_indicator_stale{indicator=\"unemp\",domain=\"care\","
+                          "department=\"\"} 1"));
+  assert_true(has_line(t, "pacewatch_indicator_status{indicator=\"checkups\",domain=\"care\","
+                          "department=\"wj\",status=\"lagging\"} 1"));
+  assert_true(has_line(t, "pacewatch_indicator_status{indicator=\"checkups\",domain=\"care\","
+                          "department=\"wj\",status=\"ok\"} 0"));
+  assert_true(has_line(t, "pacewatch_indicator_status{indicator=\"unemp\",domain=\"care\","
+                          "department=\"\",status=\"no_data\"} 1"));
+  free(t);
+}
+
+static void test_sources_and_queues(void **state) {
+  char *t = render(2);
+
+  (void)state;
+  assert_true(has_line(t, "pacewatch_source_polls_total{source=\"src_a\"} 3"));
+  assert_true(has_line(t, "pacewatch_source_errors_total{source=\"src_a\"} 1"));
+  assert_true(has_line(t, "pacewatch_source_poll_duration_seconds{source=\"src_a\"} 0.25"));
+  assert_true(has_line(t, "pacewatch_source_up{source=\"src_a\"} 1"));
+  assert_null(strstr(t, "source=\"src_b\"")); /* never polled: no health yet */
+  assert_true(has_line(t, "pacewatch_notifications_queued 2"));
+  assert_true(has_line(t, "pacewatch_notifications_dead 1"));
+  assert_true(has_line(t, "pacewatch_journal_lines 42"));
+  free(t);
+  t = render(-1); /* unknown: the family is left out rather than reported as 0 */
+  assert_null(strstr(t, "pacewatch_notifications_queued"));
+  free(t);
+}
+
+/* Every sample follows the HELP and TYPE of its family; counters, and only they, end _total. */
+static void test_format(void **state) {
+  char *t = render(2), *line, *save = NULL;
+  char family[128] = "", type[32] = "";
+  int samples = 0;
+
+  (void)state;
+  for (line = strtok_r(t, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+    char name[128];
+    size_t n;
+    if (strncmp(line, "# HELP ", 7) == 0) {
+      assert_int_equal(sscanf(line + 7, "%127s", family), 1);
+      type[0] = '\0';
+      continue;
+    }
+    if (strncmp(line, "# TYPE ", 7) == 0) {
+      assert_int_equal(sscanf(line + 7, "%127s %31s", name, type), 2);
+      assert_string_equal(name, family);
+      n = strlen(name);
+      assert_int_equal(strcmp(type, "counter") == 0, n > 6 && strcmp(name + n - 6, "_total") == 0);
+      continue;
+    }
+    n = strcspn(line, "{ ");
+    assert_true(n < sizeof(name));
+    memcpy(name, line, n);
+    name[n] = '\0';
+    assert_string_equal(name, family);
+    assert_true(type[0] != '\0');
+    samples++;
+  }
+  assert_true(samples > 20);
+  free(t);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_indicator_families),
+      cmocka_unit_test(test_sources_and_queues),
+      cmocka_unit_test(test_format),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
