@@ -200,85 +200,74 @@ static int single(struct pw_buf *out, const char *name, const char *type, const 
   return rc < 0 ? rc : pw_buf_append(out, "\n", 1);
 }
 
+static const struct {
+  const char *name, *help;
+  enum field which;
+} indicator_families[] = {
+    {"pacewatch_indicator_value", "Latest value of the indicator known now, in its unit.", F_VALUE},
+    {"pacewatch_indicator_as_of_timestamp_seconds",
+     "Instant the latest value stands for, seconds since the epoch.", F_AS_OF},
+    {"pacewatch_indicator_expected", "Value expected now by the pace of this year's target.",
+     F_EXPECTED},
+    {"pacewatch_indicator_target", "This year's target (annual, standard or last stage index).",
+     F_TARGET},
+    {"pacewatch_indicator_lag",
+     "How far the indicator is behind its pace (negative: ahead), in lag_unit (pp = "
+     "percentage points).",
+     F_LAG},
+    {"pacewatch_indicator_completion_ratio", "Completion of this year's target (1 = done).",
+     F_COMPLETION},
+    {"pacewatch_indicator_pace_ratio", "Completion the pace expects now (1 = done).", F_PACE},
+    {"pacewatch_indicator_stale", "1 when the latest value is older than stale_after.", F_STALE},
+};
+
+static const struct {
+  const char *name, *type, *help;
+  enum sfield which;
+} source_families[] = {
+    {"pacewatch_source_polls_total", "counter", "Polls of the source since start.", S_POLLS},
+    {"pacewatch_source_errors_total", "counter", "Failed polls of the source since start.",
+     S_ERRORS},
+    {"pacewatch_source_poll_duration_seconds", "gauge", "Duration of the last poll.", S_DURATION},
+    {"pacewatch_source_up", "gauge", "1 when the last poll succeeded.", S_UP},
+    {"pacewatch_source_last_success_timestamp_seconds", "gauge",
+     "Last successful poll, seconds since the epoch.", S_LAST_SUCCESS},
+    {"pacewatch_source_consecutive_failures", "gauge", "Failed polls since the last success.",
+     S_FAILURES},
+};
+
 int pw_metrics_write(struct pw_buf *out, const struct pw_view *v) {
+  const struct {
+    const char *name, *help;
+    double x;
+  } singles[] = {
+      {"pacewatch_start_time_seconds", "Start of the pacewatchd process, seconds since the epoch.",
+       (double)v->started},
+      {"pacewatch_clock_seconds",
+       "The daemon's clock (differs from the wall clock only under --now).", (double)v->now},
+      {"pacewatch_indicators", "Configured indicators.", v->conf->n_indicators},
+      {"pacewatch_journal_lines", "Lines in the journal.", (double)v->journal_lines},
+      /* The queues: left out when unknown rather than reported as empty. */
+      {"pacewatch_notifications_queued",
+       "Notifications in the spool, waiting for delivery or a retry.", (double)v->queued},
+      {"pacewatch_notifications_dead", "Notifications given up on, in spool/dead/.",
+       (double)v->dead},
+      {"pacewatch_notifications_batched",
+       "Alerts waiting for group_wait or quiet hours before the spool.", (double)v->batched},
+  };
+  size_t k;
   int rc = family(out, "pacewatch_build_info", "gauge", "Version of pacewatchd (always 1).");
 
   rc = rc < 0 ? rc : pw_buf_printf(out, "pacewatch_build_info{version=\"%s\"} 1\n", PW_VERSION);
-  rc = rc < 0 ? rc
-              : single(out, "pacewatch_start_time_seconds", "gauge",
-                       "Start of the pacewatchd process, seconds since the epoch.",
-                       (double)v->started);
-  rc = rc < 0 ? rc
-              : single(out, "pacewatch_clock_seconds", "gauge",
-                       "The daemon's clock (differs from the wall clock only under --now).",
-                       (double)v->now);
-  rc = rc < 0 ? rc
-              : single(out, "pacewatch_indicators", "gauge", "Configured indicators.",
-                       v->conf->n_indicators);
-  rc = rc < 0 ? rc
-              : single(out, "pacewatch_journal_lines", "gauge", "Lines in the journal.",
-                       (double)v->journal_lines);
-  rc = rc < 0 ? rc
-              : indicator_family(out, v, "pacewatch_indicator_value",
-                                 "Latest value of the indicator known now, in its unit.", F_VALUE);
-  rc = rc < 0 ? rc
-              : indicator_family(out, v, "pacewatch_indicator_as_of_timestamp_seconds",
-                                 "Instant the latest value stands for, seconds since the epoch.",
-                                 F_AS_OF);
-  rc = rc < 0
-           ? rc
-           : indicator_family(out, v, "pacewatch_indicator_expected",
-                              "Value expected now by the pace of this year's target.", F_EXPECTED);
-  rc = rc < 0 ? rc
-              : indicator_family(out, v, "pacewatch_indicator_target",
-                                 "This year's target (annual, standard or last stage index).",
-                                 F_TARGET);
-  rc = rc < 0 ? rc
-              : indicator_family(out, v, "pacewatch_indicator_lag",
-                                 "How far the indicator is behind its pace (negative: ahead), in "
-                                 "lag_unit (pp = percentage points).",
-                                 F_LAG);
-  rc = rc < 0 ? rc
-              : indicator_family(out, v, "pacewatch_indicator_completion_ratio",
-                                 "Completion of this year's target (1 = done).", F_COMPLETION);
-  rc = rc < 0 ? rc
-              : indicator_family(out, v, "pacewatch_indicator_pace_ratio",
-                                 "Completion the pace expects now (1 = done).", F_PACE);
-  rc = rc < 0 ? rc
-              : indicator_family(out, v, "pacewatch_indicator_stale",
-                                 "1 when the latest value is older than stale_after.", F_STALE);
+  for (k = 0; rc == 0 && k < sizeof(singles) / sizeof(singles[0]); k++)
+    if (singles[k].x >= 0)
+      rc = single(out, singles[k].name, "gauge", singles[k].help, singles[k].x);
+  for (k = 0; rc == 0 && k < sizeof(indicator_families) / sizeof(indicator_families[0]); k++)
+    rc = indicator_family(out, v, indicator_families[k].name, indicator_families[k].help,
+                          indicator_families[k].which);
   rc = rc < 0 ? rc : status_family(out, v);
-  rc = rc < 0 ? rc
-              : source_family(out, v, "pacewatch_source_polls_total", "counter",
-                              "Polls of the source since start.", S_POLLS);
-  rc = rc < 0 ? rc
-              : source_family(out, v, "pacewatch_source_errors_total", "counter",
-                              "Failed polls of the source since start.", S_ERRORS);
-  rc = rc < 0 ? rc
-              : source_family(out, v, "pacewatch_source_poll_duration_seconds", "gauge",
-                              "Duration of the last poll.", S_DURATION);
-  rc = rc < 0 ? rc
-              : source_family(out, v, "pacewatch_source_up", "gauge",
-                              "1 when the last poll succeeded.", S_UP);
-  rc = rc < 0 ? rc
-              : source_family(out, v, "pacewatch_source_last_success_timestamp_seconds", "gauge",
-                              "Last successful poll, seconds since the epoch.", S_LAST_SUCCESS);
-  rc = rc < 0 ? rc
-              : source_family(out, v, "pacewatch_source_consecutive_failures", "gauge",
-                              "Failed polls since the last success.", S_FAILURES);
-  if (v->queued >= 0)
-    rc = rc < 0 ? rc
-                : single(out, "pacewatch_notifications_queued", "gauge",
-                         "Notifications in the spool, waiting for delivery or a retry.",
-                         (double)v->queued);
-  if (v->dead >= 0)
-    rc = rc < 0 ? rc
-                : single(out, "pacewatch_notifications_dead", "gauge",
-                         "Notifications given up on, in spool/dead/.", (double)v->dead);
-  if (v->batched >= 0)
-    rc = rc < 0 ? rc
-                : single(out, "pacewatch_notifications_batched", "gauge",
-                         "Alerts waiting for group_wait or quiet hours before the spool.",
-                         (double)v->batched);
+  for (k = 0; rc == 0 && k < sizeof(source_families) / sizeof(source_families[0]); k++)
+    rc = source_family(out, v, source_families[k].name, source_families[k].type,
+                       source_families[k].help, source_families[k].which);
   return rc;
 }

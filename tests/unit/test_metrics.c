@@ -20,6 +20,7 @@
 #include "config.h"
 #include "metrics.h"
 #include "pw.h"
+#include "unit_conf.h"
 
 static const char *conf_text =
     "daemon: { state_dir = \"state\"; http_listen = \"\"; };\n"
@@ -39,30 +40,13 @@ static struct pw_config *conf;
 static char dir[] = "/tmp/pw-test-metrics-XXXXXX";
 
 static int setup(void **state) {
-  char path[200], err[512];
-  FILE *f;
-
   (void)state;
-  if (mkdtemp(dir) == NULL)
-    return -1;
-  snprintf(path, sizeof(path), "%s/pw.conf", dir);
-  f = fopen(path, "w");
-  fputs(conf_text, f);
-  fclose(f);
-  if (pw_config_load(path, &conf, err, sizeof(err)) < 0) {
-    fprintf(stderr, "%s\n", err);
-    return -1;
-  }
-  return 0;
+  return pw_unit_conf_open(dir, conf_text, &conf);
 }
 
 static int teardown(void **state) {
-  char cmd[200];
-
   (void)state;
-  pw_config_free(conf);
-  snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-  return system(cmd) == 0 ? 0 : -1;
+  return pw_unit_conf_close(conf, dir);
 }
 
 /* The exposition of a fixed view. */
