@@ -80,6 +80,7 @@ case "$cmd" in
       exec build/bin/pacewatchd -c "$conf" --once --now 2024-04-30T09:00:00+08:00
     fi
     echo "== pacewatchd in the foreground on $conf (clock starting 2024-04-30 09:00; Ctrl-C stops it) =="
+    echo "   dashboard http://127.0.0.1:9464/  metrics http://127.0.0.1:9464/metrics  API http://127.0.0.1:9464/api/v1/status"
     exec build/bin/pacewatchd -c "$conf" -f --now 2024-04-30T09:00:00+08:00
     ;;
   *)
