@@ -90,9 +90,9 @@ static void state_path(struct pw_daemon *d, char *buf, size_t size) {
 
 static void save_states(struct pw_daemon *d) {
   struct pw_alert_engine *a = d->alerting;
-  json_t *doc = json_object();
+  json_t *doc = json_object(), *pending;
   char path[4200], *text;
-  int i, k;
+  int i, k, r;
 
   for (i = 0; i < a->n_slots; i++) {
     struct slot *s = &a->slots[i];
@@ -108,6 +108,18 @@ static void save_states(struct pw_daemon *d) {
                                   "last_notified", (json_int_t)s->st.last_notified, "severity",
                                   (int)s->st.severity, "muted", s->st.muted, "told", told));
   }
+  /* Notifications decided but still waiting (group_wait, quiet hours) are saved with the
+   * states that decided them, in one atomic write: after a kill -9 either both are on disk or
+   * neither is, and then the restart decides them again. A slot id always holds a '/', so
+   * "pending" cannot clash with one. */
+  pending = json_object();
+  for (r = 0; r < d->conf->n_receivers; r++)
+    if (a->batches[r].alerts != NULL)
+      json_object_set_new(pending, d->conf->receivers[r].id,
+                          json_pack("{s:I,s:b,s:O}", "first", (json_int_t)a->batches[r].first,
+                                    "severe", a->batches[r].severe, "alerts",
+                                    a->batches[r].alerts));
+  json_object_set_new(doc, "pending", pending);
   text = json_dumps(doc, JSON_INDENT(1) | JSON_SORT_KEYS);
   state_path(d, path, sizeof(path));
   if (text == NULL || pw_write_file_atomic(path, text, strlen(text)) < 0)
@@ -150,6 +162,18 @@ static void load_states(struct pw_daemon *d) {
       if (idx >= 0 && s->n_told < MAX_TOLD)
         s->told[s->n_told++] = idx;
     }
+  }
+  for (i = 0; i < d->conf->n_receivers; i++) {
+    json_t *p = json_object_get(json_object_get(doc, "pending"), d->conf->receivers[i].id);
+    json_t *alerts = json_object_get(p, "alerts");
+    json_int_t first = 0;
+    int severe = 0;
+    if (!json_is_array(alerts) || json_array_size(alerts) == 0)
+      continue;
+    json_unpack(p, "{s:I,s:b}", "first", &first, "severe", &severe);
+    a->batches[i].alerts = json_incref(alerts);
+    a->batches[i].first = first;
+    a->batches[i].severe = severe;
   }
   json_decref(doc);
 }
@@ -788,25 +812,33 @@ static void attempt(struct pw_daemon *d, struct pw_spool_entry *e, int receiver)
     attempt_finish(at);
 }
 
-/* Whether receiver R may send one more message now under its rate budget. */
-static int within_budget(struct pw_daemon *d, int r, int64_t now) {
+/* Whether receiver R may send one more message E now under its rate budget, and if so, takes
+ * its requests from the budget. A robot counts requests, not messages: a WeCom message with a
+ * trend graph is two (markdown, then the image). Feishu also allows at most 5 a second. */
+static int within_budget(struct pw_daemon *d, int r, const struct pw_spool_entry *e, int64_t now) {
   const struct pw_receiver *rc = &d->conf->receivers[r];
   int64_t *ring = &d->alerting->sent_times[r * 128];
   int64_t limit = rc->rate_per_minute;
-  int k, used = 0;
+  json_t *alerts = json_object_get(e->payload, "alerts");
+  int k, cost, used = 0, last_second = 0;
 
   if (limit <= 0)
     return 1;
   if (limit > 128)
     limit = 128;
-  for (k = 0; k < 128; k++)
+  cost = rc->type == PW_RECV_WECOM && json_array_size(alerts) > 0 ? 2 : 1;
+  for (k = 0; k < 128; k++) {
     used += ring[k] != 0 && now - ring[k] < 60;
-  if (used >= limit)
+    last_second += ring[k] != 0 && now - ring[k] < 1;
+  }
+  if (used + cost > limit && used > 0)
+    return 0; /* (a budget below the cost still lets one message through per minute) */
+  if (rc->type == PW_RECV_FEISHU && last_second + cost > 5)
     return 0;
-  for (k = 0; k < 128; k++)
+  for (k = 0; k < 128 && cost > 0; k++)
     if (ring[k] == 0 || now - ring[k] >= 60) {
       ring[k] = now;
-      break;
+      cost--;
     }
   return 1;
 }
@@ -877,7 +909,7 @@ static void deliver_due(struct pw_daemon *d, int ignore_backoff) {
     }
     if (a->busy[r] || (!ignore_backoff && es[i].next_attempt > now))
       continue;
-    if (!ignore_backoff && !within_budget(d, r, now)) {
+    if (!ignore_backoff && !within_budget(d, r, &es[i], now)) {
       merge_waiting(d, es, n, i, now);
       a->spool_changed = 1;
       continue;
@@ -919,17 +951,25 @@ static void flush_batches(struct pw_daemon *d, int now_all) {
     e.created = now;
     e.next_attempt = now;
     e.payload =
-        json_pack("{s:i,s:s,s:s,s:n,s:o}", "version", 1, "receiver", d->conf->receivers[r].id,
+        json_pack("{s:i,s:s,s:s,s:n,s:O}", "version", 1, "receiver", d->conf->receivers[r].id,
                   "delivery", e.id, "sent_at", "alerts", b->alerts);
+    a->spool_changed = 1;
+    if (e.payload == NULL || pw_spool_put(a->spool, &e, err, sizeof(err)) < 0) {
+      /* The batch stays (in memory and in alerts.json) and is tried again next tick. */
+      pw_log_error("receiver '%s': cannot spool a notification: %s", e.receiver,
+                   e.payload == NULL ? "out of memory" : err);
+      json_decref(e.payload);
+      continue;
+    }
+    pw_spool_audit(a->spool, "spooled", &e, now, NULL);
+    json_decref(e.payload);
+    json_decref(b->alerts);
     b->alerts = NULL;
     b->severe = 0;
-    a->spool_changed = 1;
-    if (pw_spool_put(a->spool, &e, err, sizeof(err)) < 0)
-      pw_log_error("receiver '%s': cannot spool a notification: %s", e.receiver, err);
-    else
-      pw_spool_audit(a->spool, "spooled", &e, now, NULL);
-    json_decref(e.payload);
+    a->dirty = 1; /* the batch left alerts.json's pending part: it is in the spool now */
   }
+  if (a->dirty)
+    save_states(d);
 }
 
 void pw_alerting_tick(struct pw_daemon *d) {
