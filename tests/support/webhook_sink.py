@@ -1,10 +1,17 @@
 #!/usr/bin/python3
-"""A webhook receiver for integration tests: records every POST (path, headers, body) as one
-JSON line in LOG, and answers 200 {"errcode":0} — except that a path given ?fail=N answers
-500 to its first N requests. Prints its port on the first line of stdout. Loopback only."""
+"""A webhook receiver for integration tests: records every POST (path, query, headers, body, the
+wall-clock time it arrived) as one JSON line in LOG, and answers 200 {"errcode":0,"code":0}.
+Query parameters make a path misbehave on its first requests:
+  fail=N        answer 500 to the first N requests of that path
+  hang=S&hangs=N  wait S seconds before answering each of the first N requests (a receiver that
+                hangs past the sender's timeout)
+  code=C&codes=N  answer 200 with {"errcode":C,"code":C} to the first N requests (a robot
+                refusing the message in its body)
+Prints its port on the first line of stdout. Loopback only."""
 import json
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
@@ -22,21 +29,35 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         u = urlparse(self.path)
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        fail = int(parse_qs(u.query).get("fail", ["0"])[0])
+        q = {k: int(v[0]) for k, v in parse_qs(u.query).items() if v[0].lstrip("-").isdigit()}
         with LOCK:
             n = SEEN[u.path] = SEEN.get(u.path, 0) + 1
-            ok = n > fail
+        hang = q.get("hang", 0) if n <= q.get("hangs", 0) else 0
+        code = q.get("code", 0) if n <= q.get("codes", 0) else 0
+        ok = n > q.get("fail", 0) and not hang and not code
+        with LOCK:
             with open(LOG, "a", encoding="utf-8") as f:
-                f.write(json.dumps({"path": u.path, "query": u.query, "ok": ok,
+                f.write(json.dumps({"path": u.path, "query": u.query, "ok": ok, "n": n,
+                                    "time": time.time(),
                                     "headers": {k.lower(): v for k, v in self.headers.items()},
                                     "body": body.decode("utf-8", "replace")},
                                    ensure_ascii=False) + "\n")
-        out = b'{"errcode":0,"errmsg":"ok"}' if ok else b"down"
-        self.send_response(200 if ok else 500)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(out)))
-        self.end_headers()
-        self.wfile.write(out)
+        if hang:
+            time.sleep(hang)
+        if n <= q.get("fail", 0):
+            status, out = 500, b"down"
+        else:
+            status = 200
+            out = json.dumps({"errcode": code, "code": code,
+                              "errmsg": "refused" if code else "ok"}).encode()
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(out)))
+            self.end_headers()
+            self.wfile.write(out)
+        except OSError:
+            pass  # the sender gave up waiting
 
 
 server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
