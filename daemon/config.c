@@ -840,7 +840,7 @@ static int load_target(struct loader *ld, const config_setting_t *g, struct pw_i
   const config_setting_t *ys = config_setting_get_member(g, "year");
   const config_setting_t *ds;
   char what[160];
-  int64_t year;
+  int64_t year = 0;
   int i;
   double prev;
   int rising;
