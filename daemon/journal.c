@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -51,6 +53,74 @@ static int parse_stamp(const char *p, size_t len, int64_t *out) {
   oh = (p[20] - '0') * 10 + (p[21] - '0');
   om = (p[23] - '0') * 10 + (p[24] - '0');
   *out = pw_calendar_utc(v[0], v[1], v[2], v[3], v[4], v[5]) - sign * (oh * 3600 + om * 60);
+  return 0;
+}
+
+/* The last stamp parsed in one column: an import or a poll writes many lines with the same
+ * fetched_at, and a journal of a province is millions of lines. */
+struct stamp_cache {
+  char text[32];
+  size_t len;
+  int64_t value;
+};
+
+static int parse_stamp_cached(struct stamp_cache *c, const char *p, size_t len, int64_t *out) {
+  if (len == c->len && memcmp(p, c->text, len) == 0) {
+    *out = c->value;
+    return 0;
+  }
+  if (parse_stamp(p, len, out) < 0)
+    return -EINVAL;
+  if (len < sizeof(c->text)) {
+    memcpy(c->text, p, len);
+    c->len = len;
+    c->value = *out;
+  }
+  return 0;
+}
+
+/* Reads the figure of a journal line. Plain decimals of at most 15 significant digits take
+ * the exact fast path (both the digits and the power of ten are exact doubles, so one
+ * correctly rounded division gives what strtod gives); anything else goes to strtod. */
+static int parse_value(const char *p, size_t len, double *out) {
+  static const double pow10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+  char num[64], *e;
+  size_t i = 0;
+  uint64_t m = 0;
+  int digits = 0, frac = -1, neg = 0;
+
+  if (len == 0 || len >= sizeof(num))
+    return -EINVAL;
+  if (p[0] == '-') {
+    neg = 1;
+    i = 1;
+  }
+  for (; i < len; i++) {
+    if (p[i] >= '0' && p[i] <= '9') {
+      m = m * 10 + (uint64_t)(p[i] - '0');
+      digits++;
+      if (frac >= 0)
+        frac++;
+    } else if (p[i] == '.' && frac < 0) {
+      frac = 0;
+    } else {
+      break;
+    }
+  }
+  if (i == len && digits > 0 && digits <= 15 && frac != 0) {
+    double v = (double)m;
+    if (frac > 0)
+      v /= pow10[frac];
+    *out = neg ? -v : v;
+    return 0;
+  }
+  memcpy(num, p, len);
+  num[len] = '\0';
+  errno = 0;
+  *out = strtod(num, &e);
+  if (*e != '\0' || errno != 0 || !isfinite(*out))
+    return -EINVAL;
   return 0;
 }
 
@@ -141,15 +211,14 @@ static int index_find(const struct id_index *x, const struct pw_config *conf, co
 
 /* Parses one line (without its newline). Returns 0, 1 for a line to ignore (comment, unknown
  * indicator), or -EINVAL for a malformed line. */
-static int parse_line(struct pw_journal *j, const struct id_index *x, const char *p, size_t len) {
+static int parse_line(struct pw_journal *j, const struct id_index *x, struct stamp_cache *cache,
+                      const char *p, size_t len) {
   const char *f[5];
   size_t flen[5];
   int nf = 0, ind;
   const char *start = p, *end = p + len;
   int64_t as_of, fetched;
-  char num[64];
   double value;
-  char *e;
 
   if (len == 0 || p[0] == '#')
     return 1;
@@ -164,15 +233,9 @@ static int parse_line(struct pw_journal *j, const struct id_index *x, const char
   }
   if (nf < 4)
     return -EINVAL;
-  if (parse_stamp(f[0], flen[0], &as_of) < 0 || parse_stamp(f[3], flen[3], &fetched) < 0)
-    return -EINVAL;
-  if (flen[2] == 0 || flen[2] >= sizeof(num))
-    return -EINVAL;
-  memcpy(num, f[2], flen[2]);
-  num[flen[2]] = '\0';
-  errno = 0;
-  value = strtod(num, &e);
-  if (*e != '\0' || errno != 0 || !isfinite(value))
+  if (parse_stamp_cached(&cache[0], f[0], flen[0], &as_of) < 0 ||
+      parse_stamp_cached(&cache[1], f[3], flen[3], &fetched) < 0 ||
+      parse_value(f[2], flen[2], &value) < 0)
     return -EINVAL;
   ind = index_find(x, j->conf, f[1], flen[1]);
   if (ind < 0) {
@@ -182,14 +245,48 @@ static int parse_line(struct pw_journal *j, const struct id_index *x, const char
   return series_push(&j->series[ind], as_of, value, fetched) < 0 ? -ENOMEM : 0;
 }
 
+/* The journal's bytes: mapped (a province's journal is hundreds of megabytes, and a copy
+ * would cost as much as the parse), or read when it cannot be mapped. */
+static int map_file(const char *path, char **text, size_t *len, int *mapped) {
+  struct stat st;
+  int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
+
+  *mapped = 0;
+  if (fd < 0)
+    return -errno;
+  if (fstat(fd, &st) == 0 && st.st_size > 0) {
+    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p != MAP_FAILED) {
+      madvise(p, (size_t)st.st_size, MADV_SEQUENTIAL);
+      close(fd);
+      *text = p;
+      *len = (size_t)st.st_size;
+      *mapped = 1;
+      return 0;
+    }
+  }
+  close(fd);
+  rc = pw_read_file(path, 0, text, len);
+  return rc;
+}
+
+static void unmap_file(char *text, size_t len, int mapped) {
+  if (mapped)
+    munmap(text, len);
+  else
+    free(text);
+}
+
 static int load(struct pw_journal *j, char *err, size_t errlen) {
+  struct stamp_cache cache[2];
   struct id_index x;
   char *text = NULL;
   size_t len = 0, off = 0;
   uint64_t lineno = 0;
-  int rc;
+  int rc, mapped;
 
-  rc = pw_read_file(j->path, 0, &text, &len);
+  memset(cache, 0, sizeof(cache));
+  rc = map_file(j->path, &text, &len, &mapped);
   if (rc == -ENOENT)
     return 0;
   if (rc < 0) {
@@ -197,7 +294,7 @@ static int load(struct pw_journal *j, char *err, size_t errlen) {
     return rc;
   }
   if (index_build(&x, j->conf) < 0) {
-    free(text);
+    unmap_file(text, len, mapped);
     return -ENOMEM;
   }
   while (off < len) {
@@ -212,10 +309,10 @@ static int load(struct pw_journal *j, char *err, size_t errlen) {
       j->needs_newline = 1;
       break;
     }
-    rc = parse_line(j, &x, text + off, l);
+    rc = parse_line(j, &x, cache, text + off, l);
     if (rc == -ENOMEM) {
       free(x.slots);
-      free(text);
+      unmap_file(text, len, mapped);
       snprintf(err, errlen, "%s: out of memory loading the journal", j->path);
       return rc;
     }
@@ -228,7 +325,7 @@ static int load(struct pw_journal *j, char *err, size_t errlen) {
     off += l + 1;
   }
   free(x.slots);
-  free(text);
+  unmap_file(text, len, mapped);
   return 0;
 }
 

@@ -10,11 +10,13 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "calendar.h"
 #include "config.h"
 #include "journal.h"
 #include "value.h"
@@ -145,6 +147,58 @@ static void test_torn_and_foreign_lines(void **state) {
   pw_journal_close(j);
 }
 
+/* Figures read back exactly as strtod reads them, whichever path the loader takes: plain
+ * decimals (its fast path), long ones, exponents, and what pw_journal_add writes for random
+ * doubles (the shortest text that reads back). */
+static void test_values_read_back_exactly(void **state) {
+  static const char *texts[] = {"0",
+                                "12.50",
+                                "-0.125",
+                                "0.1",
+                                "1e3",
+                                "-0",
+                                "999999999999999",
+                                "1234567890123456789",
+                                "3.14159265358979",
+                                "0.000001",
+                                "5.",
+                                "42.000000000000001"};
+  struct pw_journal *j;
+  double want[64];
+  size_t before, i, n = sizeof(texts) / sizeof(texts[0]);
+  int64_t t0 = 1893456000; /* 2030: after everything else in this journal */
+  char line[256];
+
+  (void)state;
+  j = open_j(0);
+  before = j->series[0].n;
+  pw_journal_close(j);
+  for (i = 0; i < n; i++) {
+    int64_t as_of = t0 + (int64_t)i * 86400;
+    char stamp[40];
+    want[i] = strtod(texts[i], NULL);
+    pw_calendar_format(as_of, stamp, sizeof(stamp));
+    snprintf(line, sizeof(line), "%s\ta\t%s\t%s\timport\n", stamp, texts[i], stamp);
+    append_raw(line);
+  }
+  srand(7);
+  j = open_j(1);
+  for (i = n; i < 64; i++) {
+    want[i] = ((double)rand() / RAND_MAX - 0.5) * pow(10, rand() % 30 - 10);
+    assert_int_equal(pw_journal_add(j, 0, t0 + (int64_t)i * 86400, want[i], t0, "record"), 0);
+  }
+  assert_int_equal(pw_journal_commit(j), 0);
+  pw_journal_close(j);
+  j = open_j(0);
+  assert_int_equal(j->series[0].n, before + 64);
+  for (i = 0; i < 64; i++) {
+    double got = j->series[0].samples[before + i].value;
+    if (memcmp(&got, &want[i], sizeof(got)) != 0)
+      fail_msg("value %zu: read %.17g, want %.17g", i, got, want[i]);
+  }
+  pw_journal_close(j);
+}
+
 static void test_milestone_values(void **state) {
   const struct pw_indicator *m = &conf->indicators[1];
   double v;
@@ -169,6 +223,7 @@ int main(void) {
       cmocka_unit_test(test_classify_and_reload),
       cmocka_unit_test(test_torn_and_foreign_lines),
       cmocka_unit_test(test_milestone_values),
+      cmocka_unit_test(test_values_read_back_exactly),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
