@@ -46,6 +46,10 @@ struct batch {
   json_t *alerts; /* array of alert objects */
   int64_t first;  /* when the first one was added */
   int severe;     /* holds a severe alert (not held back by quiet hours) */
+  /* The delivery id its spool entry will have, chosen with the batch and saved with it: a batch
+   * spooled just before a kill -9 (alerts.json not yet rewritten) is spooled again after the
+   * restart under the same id, replacing the same file instead of adding a second copy. */
+  char id[64];
 };
 
 /* A delivery attempt in flight. */
@@ -116,9 +120,9 @@ static void save_states(struct pw_daemon *d) {
   for (r = 0; r < d->conf->n_receivers; r++)
     if (a->batches[r].alerts != NULL)
       json_object_set_new(pending, d->conf->receivers[r].id,
-                          json_pack("{s:I,s:b,s:O}", "first", (json_int_t)a->batches[r].first,
-                                    "severe", a->batches[r].severe, "alerts",
-                                    a->batches[r].alerts));
+                          json_pack("{s:I,s:b,s:s,s:O}", "first", (json_int_t)a->batches[r].first,
+                                    "severe", a->batches[r].severe, "delivery", a->batches[r].id,
+                                    "alerts", a->batches[r].alerts));
   json_object_set_new(doc, "pending", pending);
   text = json_dumps(doc, JSON_INDENT(1) | JSON_SORT_KEYS);
   state_path(d, path, sizeof(path));
@@ -127,6 +131,19 @@ static void save_states(struct pw_daemon *d) {
   free(text);
   json_decref(doc);
   a->dirty = 0;
+}
+
+/* Whether ID can name a spool file (what pw_spool_put accepts). */
+static int plain_id(const char *id) {
+  size_t i, n = strlen(id);
+
+  if (n == 0 || n >= sizeof(((struct batch *)0)->id) || id[0] == '.')
+    return 0;
+  for (i = 0; i < n; i++)
+    if (!((id[i] >= 'a' && id[i] <= 'z') || (id[i] >= 'A' && id[i] <= 'Z') ||
+          (id[i] >= '0' && id[i] <= '9') || id[i] == '-' || id[i] == '_' || id[i] == '.'))
+      return 0;
+  return 1;
 }
 
 static void load_states(struct pw_daemon *d) {
@@ -166,6 +183,7 @@ static void load_states(struct pw_daemon *d) {
   for (i = 0; i < d->conf->n_receivers; i++) {
     json_t *p = json_object_get(json_object_get(doc, "pending"), d->conf->receivers[i].id);
     json_t *alerts = json_object_get(p, "alerts");
+    const char *id = json_string_value(json_object_get(p, "delivery"));
     json_int_t first = 0;
     int severe = 0;
     if (!json_is_array(alerts) || json_array_size(alerts) == 0)
@@ -174,6 +192,9 @@ static void load_states(struct pw_daemon *d) {
     a->batches[i].alerts = json_incref(alerts);
     a->batches[i].first = first;
     a->batches[i].severe = severe;
+    /* (Without a usable id, the batch gets a new one when it is spooled.) */
+    if (id != NULL && plain_id(id))
+      snprintf(a->batches[i].id, sizeof(a->batches[i].id), "%s", id);
   }
   json_decref(doc);
 }
@@ -264,12 +285,19 @@ static void add_receiver(int *list, int *n, int r) {
     list[(*n)++] = r;
 }
 
+/* A new delivery id: unique within the process (counter), across restarts (time, pid). */
+static void delivery_id(struct pw_daemon *d, char *id, size_t size) {
+  snprintf(id, size, "%lld-%d-%llu-%04x", (long long)pw_clock_now(), (int)getpid(),
+           (unsigned long long)++d->alerting->counter, (unsigned)(pw_clock_real_ms() & 0xffff));
+}
+
 static void queue_for(struct pw_daemon *d, int r, json_t *alert, int severe) {
   struct batch *b = &d->alerting->batches[r];
 
   if (b->alerts == NULL) {
     b->alerts = json_array();
     b->first = pw_clock_now();
+    delivery_id(d, b->id, sizeof(b->id));
   }
   json_array_append(b->alerts, alert);
   b->severe |= severe;
@@ -919,7 +947,42 @@ static void deliver_due(struct pw_daemon *d, int ignore_backoff) {
   pw_spool_entries_free(es, n);
 }
 
-/* Moves each receiver's batch to the spool once group_wait (and quiet hours) allow. */
+/* Splits a batch in quiet hours: SEND gets the severe notifications, which go out at once,
+ * KEEP the others (NULL if none), which wait for quiet hours to end. Returns 0, or a negative
+ * errno (nothing is sent then). */
+static int split_severe(json_t *alerts, json_t **send, json_t **keep) {
+  json_t *s = json_array(), *k = json_array(), *al;
+  size_t i;
+
+  if (s == NULL || k == NULL)
+    goto nomem;
+  json_array_foreach(alerts, i, al) {
+    const char *sev = json_string_value(json_object_get(al, "severity"));
+    if (json_array_append(sev != NULL && strcmp(sev, "severe") == 0 ? s : k, al) != 0)
+      goto nomem;
+  }
+  if (json_array_size(s) == 0) {
+    /* (Not expected: the batch is marked severe.) Everything waits. */
+    json_decref(s);
+    json_decref(k);
+    return -ENOENT;
+  }
+  if (json_array_size(k) == 0) {
+    json_decref(k);
+    k = NULL;
+  }
+  *send = s;
+  *keep = k;
+  return 0;
+
+nomem:
+  json_decref(s);
+  json_decref(k);
+  return -ENOMEM;
+}
+
+/* Moves each receiver's batch to the spool once group_wait (and quiet hours) allow. Outside
+ * `now_all`, only a batch's severe notifications leave during quiet hours. */
 static void flush_batches(struct pw_daemon *d, int now_all) {
   struct pw_alert_engine *a = d->alerting;
   int64_t now = pw_clock_now();
@@ -928,44 +991,56 @@ static void flush_batches(struct pw_daemon *d, int now_all) {
   for (r = 0; r < d->conf->n_receivers; r++) {
     struct batch *b = &a->batches[r];
     struct pw_spool_entry e;
+    json_t *send, *keep = NULL;
     char err[512];
     if (b->alerts == NULL)
       continue;
+    send = json_incref(b->alerts);
     if (!now_all) {
       time_t t = (time_t)now;
       struct tm tm;
-      if (now - b->first < d->conf->alerting.group_wait)
+      if (now - b->first < d->conf->alerting.group_wait) {
+        json_decref(send);
         continue;
+      }
       localtime_r(&t, &tm);
-      if (!b->severe && d->conf->alerting.has_quiet_hours &&
+      if (d->conf->alerting.has_quiet_hours &&
           pw_alert_in_quiet_hours(d->conf->alerting.quiet_start, d->conf->alerting.quiet_end,
-                                  tm.tm_hour * 60 + tm.tm_min))
-        continue;
+                                  tm.tm_hour * 60 + tm.tm_min)) {
+        json_decref(send);
+        if (!b->severe || split_severe(b->alerts, &send, &keep) < 0)
+          continue;
+      }
     }
     memset(&e, 0, sizeof(e));
-    /* The delivery id is chosen before the entry is spooled, so the spooled payload carries it
-     * and every retry sends the same one. */
-    snprintf(e.id, sizeof(e.id), "%lld-%d-%llu-%04x", (long long)now, (int)getpid(),
-             (unsigned long long)++a->counter, (unsigned)(pw_clock_real_ms() & 0xffff));
+    /* The delivery id was chosen with the batch, before the entry is spooled, so the spooled
+     * payload carries it and every retry sends the same one. */
+    if (b->id[0] == '\0')
+      delivery_id(d, b->id, sizeof(b->id));
+    snprintf(e.id, sizeof(e.id), "%s", b->id);
     snprintf(e.receiver, sizeof(e.receiver), "%s", d->conf->receivers[r].id);
     e.created = now;
     e.next_attempt = now;
-    e.payload =
-        json_pack("{s:i,s:s,s:s,s:n,s:O}", "version", 1, "receiver", d->conf->receivers[r].id,
-                  "delivery", e.id, "sent_at", "alerts", b->alerts);
+    e.payload = json_pack("{s:i,s:s,s:s,s:n,s:O}", "version", 1, "receiver",
+                          d->conf->receivers[r].id, "delivery", e.id, "sent_at", "alerts", send);
+    json_decref(send);
     a->spool_changed = 1;
     if (e.payload == NULL || pw_spool_put(a->spool, &e, err, sizeof(err)) < 0) {
       /* The batch stays (in memory and in alerts.json) and is tried again next tick. */
       pw_log_error("receiver '%s': cannot spool a notification: %s", e.receiver,
                    e.payload == NULL ? "out of memory" : err);
       json_decref(e.payload);
+      json_decref(keep);
       continue;
     }
     pw_spool_audit(a->spool, "spooled", &e, now, NULL);
     json_decref(e.payload);
     json_decref(b->alerts);
-    b->alerts = NULL;
+    /* What quiet hours hold back stays, as a batch of its own with an id of its own. */
+    b->alerts = keep;
     b->severe = 0;
+    if (keep != NULL)
+      delivery_id(d, b->id, sizeof(b->id));
     a->dirty = 1; /* the batch left alerts.json's pending part: it is in the spool now */
   }
   if (a->dirty)
