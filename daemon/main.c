@@ -133,17 +133,6 @@ static int64_t next_briefing(const struct pw_config *conf, int64_t now) {
   return cand;
 }
 
-/* At start: the current week's briefing, unless it exists already (not sent). */
-static void start_briefing(struct pw_daemon *d) {
-  char name[16], path[4300];
-  int64_t now = pw_clock_now();
-
-  pw_briefing_week_name(now, name, sizeof(name));
-  snprintf(path, sizeof(path), "%s/briefings/%s.html", d->conf->daemon.state_dir, name);
-  if (access(path, F_OK) != 0)
-    pw_main_briefing(d, now, 0);
-}
-
 /* Every status-server connection is a descriptor: use the hard limit, not the soft 1024. */
 static void raise_fd_limit(void) {
   struct rlimit rl;
@@ -207,8 +196,6 @@ static void once_wait(uv_timer_t *t) {
                  pw_alerting_undelivered(d));
     d->exit_code = 1;
   }
-  /* The start-up briefing, written after this cycle's data; shutdown waits for it. */
-  start_briefing(d);
   begin_shutdown(d);
 }
 
@@ -507,7 +494,6 @@ int main(int argc, char **argv) {
   }
   d.next_briefing = next_briefing(d.conf, pw_clock_now());
   if (!d.once) {
-    start_briefing(&d);
     /* The status server serves a running daemon; --once has nobody to answer. */
     if (pw_http_start(&d) < 0) {
       pw_log_error("cannot start: the status server cannot listen (daemon.http_listen)");
