@@ -13,7 +13,7 @@ cd "$here"
 packages=(build-essential cmake pkg-config libconfig-dev libjansson-dev libcmocka-dev
   libuv1-dev libcurl4-openssl-dev libssl-dev librrd-dev libhttp-parser-dev rrdtool rrdcached
   tzdata python3 clang-format fonts-noto-cjk chromium python3-pil python3-aiosmtpd curl
-  prometheus)
+  prometheus nginx-light collectd-core libyajl2 time bc strace)
 
 need_root() {
   if [ "$(id -u)" -ne 0 ]; then

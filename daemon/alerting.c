@@ -385,9 +385,11 @@ static void step_indicator(struct pw_daemon *d, int i, int64_t now) {
 void pw_alerting_evaluate_indicator(struct pw_daemon *d, int ind) {
   if (d->alerting == NULL || ind < 0 || ind >= d->conf->n_indicators)
     return;
+  /* Saved at the next tick (or before anything reaches the spool): when thousands of
+   * indicators receive their first figures at once, one save a second replaces one per
+   * indicator. A kill before the save loses the decision and its pending notification
+   * together, and the restart makes both again. */
   step_indicator(d, ind, pw_clock_now());
-  if (d->alerting->dirty)
-    save_states(d);
 }
 
 void pw_alerting_evaluate(struct pw_daemon *d) {
@@ -405,8 +407,6 @@ void pw_alerting_evaluate(struct pw_daemon *d) {
                h->last_attempt - h->failing_since >= d->conf->alerting.source_down_after;
     step_slot(d, &a->slots[2 * d->conf->n_indicators + i], down, PW_SEV_SOURCE, 0, now);
   }
-  if (a->dirty)
-    save_states(d);
 }
 
 /* ---- delivery ---- */
@@ -987,6 +987,11 @@ static void flush_batches(struct pw_daemon *d, int now_all) {
   struct pw_alert_engine *a = d->alerting;
   int64_t now = pw_clock_now();
   int r;
+
+  /* States and pending batches (with their delivery ids) reach alerts.json before any batch
+   * reaches the spool. */
+  if (a->dirty)
+    save_states(d);
 
   for (r = 0; r < d->conf->n_receivers; r++) {
     struct batch *b = &a->batches[r];

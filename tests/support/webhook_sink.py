@@ -1,13 +1,7 @@
 #!/usr/bin/python3
 """A webhook receiver for integration tests: records every POST (path, query, headers, body, the
 wall-clock time it arrived) as one JSON line in LOG, and answers 200 {"errcode":0,"code":0}.
-Query parameters make a path misbehave on its first requests:
-  fail=N        answer 500 to the first N requests of that path
-  hang=S&hangs=N  wait S seconds before answering each of the first N requests (a receiver that
-                hangs past the sender's timeout)
-  code=C&codes=N  answer 200 with {"errcode":C,"code":C} to the first N requests (a robot
-                refusing the message in its body)
-Prints its port on the first line of stdout. Loopback only."""
+A path given ?fail=N answers 500 to its first N requests. Prints its port on the first line of stdout. Loopback only."""
 import json
 import sys
 import threading
@@ -32,9 +26,7 @@ class Handler(BaseHTTPRequestHandler):
         q = {k: int(v[0]) for k, v in parse_qs(u.query).items() if v[0].lstrip("-").isdigit()}
         with LOCK:
             n = SEEN[u.path] = SEEN.get(u.path, 0) + 1
-        hang = q.get("hang", 0) if n <= q.get("hangs", 0) else 0
-        code = q.get("code", 0) if n <= q.get("codes", 0) else 0
-        ok = n > q.get("fail", 0) and not hang and not code
+        ok = n > q.get("fail", 0)
         with LOCK:
             with open(LOG, "a", encoding="utf-8") as f:
                 f.write(json.dumps({"path": u.path, "query": u.query, "ok": ok, "n": n,
@@ -42,14 +34,7 @@ class Handler(BaseHTTPRequestHandler):
                                     "headers": {k.lower(): v for k, v in self.headers.items()},
                                     "body": body.decode("utf-8", "replace")},
                                    ensure_ascii=False) + "\n")
-        if hang:
-            time.sleep(hang)
-        if n <= q.get("fail", 0):
-            status, out = 500, b"down"
-        else:
-            status = 200
-            out = json.dumps({"errcode": code, "code": code,
-                              "errmsg": "refused" if code else "ok"}).encode()
+        status, out = (200, b'{"errcode":0,"code":0,"errmsg":"ok"}') if ok else (500, b"down")
         try:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
