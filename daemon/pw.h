@@ -43,6 +43,7 @@ struct pw_source_state {
   size_t last_body_len;
   struct pw_source_health health;
   unsigned char *warned_missing; /* per indicator: "path selects nothing" logged once */
+  struct parse_ctx *parsed;      /* the parse of last_body (sched.c), used again while unchanged */
 };
 
 /* Something that wants to hear about verdict changes (alerting, metrics). */

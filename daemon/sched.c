@@ -19,37 +19,67 @@
 
 #define BACKOFF_START_MS 30000
 
-/* One query's result, copied out of the plugin's emit call. */
+/* One query's result, copied out of the plugin's emit call. Its text lives in the parse's
+ * text buffer (at TEXT_AT, -1 for none) so that a poll makes no allocation per value. */
 struct result {
   enum pw_plugin_result kind;
   double number;
-  char *text;
+  long text_at;
   int has_ts;
   int64_t ts_ms;
+  int as_of_rc; /* as_of queries: 1 not read yet, else read_as_of's answer in AS_OF */
+  int64_t as_of;
 };
 
 struct parse_ctx {
   struct result *results;
   size_t n;
+  struct pw_buf text; /* every result's text, NUL-terminated */
+  int oom;
+  int *as_of_q; /* per indicator of the source: the query of its as_of, or -1 */
 };
+
+/* A source's last parse is kept (as st->parsed) and used again when the body is the same: a
+ * 304 answer, or a 200 with the same bytes. Unchanged data, the normal case of KPI endpoints,
+ * then costs no parse at all. */
+static void parse_free(struct parse_ctx *pc) {
+  if (pc == NULL)
+    return;
+  pw_buf_free(&pc->text);
+  free(pc->results);
+  free(pc->as_of_q);
+  free(pc);
+}
 
 static void on_emit(void *ctx, size_t index, const struct pw_plugin_value *v) {
   struct parse_ctx *pc = ctx;
   struct result *r;
+  const char *t = NULL;
+  size_t tl = 0;
 
   if (index >= pc->n)
     return;
   r = &pc->results[index];
-  free(r->text);
   r->kind = v->result;
   r->number = v->number;
   r->has_ts = v->has_timestamp;
   r->ts_ms = v->timestamp_ms;
-  r->text = NULL;
-  if (v->result == PW_PLUGIN_ERROR && v->error != NULL)
-    r->text = strdup(v->error);
-  else if (v->text != NULL)
-    r->text = strndup(v->text, v->text_len);
+  r->text_at = -1;
+  if (v->result == PW_PLUGIN_ERROR && v->error != NULL) {
+    t = v->error;
+    tl = strlen(t);
+  } else if (v->text != NULL) {
+    t = v->text;
+    tl = strnlen(v->text, v->text_len);
+  }
+  if (t != NULL) {
+    size_t at = pc->text.len;
+    if (pw_buf_append(&pc->text, t, tl) < 0 || pw_buf_append(&pc->text, "", 1) < 0) {
+      pc->oom = 1;
+      return;
+    }
+    r->text_at = (long)at;
+  }
 }
 
 static void state_maybe_free(struct pw_source_state *st);
@@ -62,75 +92,124 @@ static const char *as_of_path(const struct pw_config *conf, const struct pw_indi
   return NULL;
 }
 
-/* Reads an as_of result into an instant. Returns 0 or -EINVAL. */
-static int read_as_of(const struct result *r, int64_t *out) {
-  if ((r->kind == PW_PLUGIN_NUMBER || r->kind == PW_PLUGIN_TEXT) && r->text != NULL)
-    return pw_date_parse(r->text, out);
-  if (r->kind == PW_PLUGIN_NUMBER && isfinite(r->number) && r->number == floor(r->number)) {
-    char buf[32];
-    snprintf(buf, sizeof(buf), "%.0f", r->number);
-    return pw_date_parse(buf, out);
-  }
-  return -EINVAL;
+static const char *result_text(const struct parse_ctx *pc, const struct result *r) {
+  return r->text_at >= 0 ? pc->text.data + r->text_at : NULL;
 }
 
-/* Turns one parsed response into samples of every indicator of the source. */
-static int ingest_body(struct pw_source_state *st, const char *body, size_t len, int64_t fetched_at,
-                       char *perr, size_t perrlen) {
+/* Reads an as_of result into an instant, once per query however many indicators share it.
+ * Returns 0 or -EINVAL. */
+static int read_as_of(const struct parse_ctx *pc, struct result *r, int64_t *out) {
+  const char *text = result_text(pc, r);
+
+  if (r->as_of_rc == 1) {
+    r->as_of_rc = -EINVAL;
+    if ((r->kind == PW_PLUGIN_NUMBER || r->kind == PW_PLUGIN_TEXT) && text != NULL) {
+      r->as_of_rc = pw_date_parse(text, &r->as_of);
+    } else if (r->kind == PW_PLUGIN_NUMBER && isfinite(r->number) &&
+               r->number == floor(r->number)) {
+      char buf[32];
+      snprintf(buf, sizeof(buf), "%.0f", r->number);
+      r->as_of_rc = pw_date_parse(buf, &r->as_of);
+    }
+  }
+  if (r->as_of_rc == 0)
+    *out = r->as_of;
+  return r->as_of_rc;
+}
+
+/* Parses BODY for every indicator of the source: one parse, the source's own indicators only,
+ * and as_of paths that several indicators share asked once. Returns the parse (owned) or NULL
+ * with PERR set. */
+static struct parse_ctx *parse_body(struct pw_source_state *st, const char *body, size_t len,
+                                    char *perr, size_t perrlen) {
   struct pw_daemon *d = st->d;
   const struct pw_config *conf = d->conf;
   const struct pw_source *src = &conf->sources[st->index];
   const struct pw_plugin *pl = pw_plugins_find(d->plugins, src->format);
   struct pw_plugin_options opts = {src->csv_delimiter ? src->csv_delimiter : ','};
-  const char **paths;
-  int *owner; /* indicator of each query, negative for as_of queries (-1 - indicator) */
-  struct parse_ctx pc = {NULL, 0};
-  struct pw_ingest_stats stats;
+  size_t i, nq, n = (size_t)src->n_indicators, first_as_of;
+  struct parse_ctx *pc = calloc(1, sizeof(*pc));
+  const char **paths = calloc(2 * n + 1, sizeof(*paths));
   char err[512];
-  size_t i, nq = 0;
-  int k, ret = 0;
 
-  memset(&stats, 0, sizeof(stats));
-  paths = calloc((size_t)conf->n_indicators * 2 + 1, sizeof(*paths));
-  owner = calloc((size_t)conf->n_indicators * 2 + 1, sizeof(*owner));
-  if (paths == NULL || owner == NULL)
-    goto out;
-  for (k = 0; k < conf->n_indicators; k++) {
-    const struct pw_indicator *in = &conf->indicators[k];
-    const char *ap;
-    if (in->source != st->index)
-      continue;
-    paths[nq] = in->path;
-    owner[nq++] = k;
-    ap = as_of_path(conf, in);
-    if (ap != NULL) {
-      paths[nq] = ap;
-      owner[nq++] = -1 - k;
-    }
+  if (pc != NULL) {
+    pc->results = calloc(2 * n + 1, sizeof(*pc->results));
+    pc->as_of_q = calloc(n + 1, sizeof(*pc->as_of_q));
   }
-  if (nq == 0)
-    goto out;
-  pc.results = calloc(nq, sizeof(*pc.results));
-  pc.n = nq;
-  if (pc.results == NULL)
-    goto out;
-  if (pl->parse(&opts, body, len, paths, nq, on_emit, &pc, err, sizeof(err)) < 0) {
-    snprintf(perr, perrlen, "cannot parse the %s body: %s", src->format, err);
-    ret = -EINVAL;
-    goto out;
+  if (pc == NULL || paths == NULL || pc->results == NULL || pc->as_of_q == NULL) {
+    snprintf(perr, perrlen, "out of memory parsing the body");
+    goto fail;
+  }
+  /* Queries 0..n-1 are the indicators' paths, then the distinct as_of paths. */
+  for (i = 0; i < n; i++)
+    paths[i] = conf->indicators[src->indicators[i]].path;
+  nq = first_as_of = n;
+  for (i = 0; i < n; i++) {
+    const char *ap = as_of_path(conf, &conf->indicators[src->indicators[i]]);
+    size_t q;
+    pc->as_of_q[i] = -1;
+    if (ap == NULL)
+      continue;
+    for (q = first_as_of; q < nq && strcmp(paths[q], ap) != 0; q++)
+      ;
+    if (q == nq)
+      paths[nq++] = ap;
+    pc->as_of_q[i] = (int)q;
   }
   for (i = 0; i < nq; i++) {
-    const struct pw_indicator *in;
-    const struct result *r = &pc.results[i], *ar = NULL;
-    int ind = owner[i], own = 0, rc;
+    pc->results[i].text_at = -1;
+    pc->results[i].as_of_rc = 1;
+  }
+  pc->n = nq;
+  if (pl->parse(&opts, body, len, paths, nq, on_emit, pc, err, sizeof(err)) < 0) {
+    snprintf(perr, perrlen, "cannot parse the %s body: %s", src->format, err);
+    goto fail;
+  }
+  if (pc->oom) {
+    snprintf(perr, perrlen, "out of memory parsing the body");
+    goto fail;
+  }
+  free(paths);
+  return pc;
+fail:
+  free(paths);
+  parse_free(pc);
+  return NULL;
+}
+
+/* Turns one response into samples of every indicator of the source. SAME: the body is the one
+ * parsed last time, whose parse is then used again. */
+static int ingest_body(struct pw_source_state *st, const char *body, size_t len, int same,
+                       int64_t fetched_at, char *perr, size_t perrlen) {
+  struct pw_daemon *d = st->d;
+  const struct pw_config *conf = d->conf;
+  const struct pw_source *src = &conf->sources[st->index];
+  struct parse_ctx *pc;
+  struct pw_ingest_stats stats;
+  size_t i, n = (size_t)src->n_indicators;
+
+  memset(&stats, 0, sizeof(stats));
+  if (n == 0)
+    return 0;
+  if (!same || st->parsed == NULL) {
+    pc = parse_body(st, body, len, perr, perrlen);
+    /* A body that does not parse leaves no parse behind to be taken for it later. */
+    parse_free(st->parsed);
+    st->parsed = pc;
+    if (pc == NULL)
+      return -EINVAL;
+  }
+  pc = st->parsed;
+  for (i = 0; i < n; i++) {
+    int ind = src->indicators[i];
+    const struct pw_indicator *in = &conf->indicators[ind];
+    const struct result *r = &pc->results[i];
+    struct result *ar = pc->as_of_q[i] >= 0 ? &pc->results[pc->as_of_q[i]] : NULL;
+    const char *text = result_text(pc, r);
+    int own = 0, rc;
     int64_t as_of = fetched_at;
     double value;
 
-    if (ind < 0)
-      continue;
-    in = &conf->indicators[ind];
-    if (i + 1 < nq && owner[i + 1] == -1 - ind)
-      ar = &pc.results[i + 1];
     switch (r->kind) {
     case PW_PLUGIN_NOT_FOUND:
       /* Not published, or a typo in the path: say so once, not at every poll. */
@@ -144,14 +223,14 @@ static int ingest_body(struct pw_source_state *st, const char *body, size_t len,
       continue;
     case PW_PLUGIN_ERROR:
       pw_log_error("source '%s', indicator '%s': path %s: %s", src->id, in->id, in->path,
-                   r->text ? r->text : "error");
+                   text ? text : "error");
       stats.bad++;
       continue;
     case PW_PLUGIN_NUMBER:
       st->warned_missing[ind] = 0;
       if (!isfinite(r->number)) {
         pw_log_warn("source '%s', indicator '%s': bad sample '%s' (not a finite number)", src->id,
-                    in->id, r->text ? r->text : "NaN");
+                    in->id, text ? text : "NaN");
         stats.bad++;
         continue;
       }
@@ -166,23 +245,24 @@ static int ingest_body(struct pw_source_state *st, const char *body, size_t len,
     case PW_PLUGIN_TEXT:
     default:
       st->warned_missing[ind] = 0;
-      rc = pw_sample_value_parse(in, r->text ? r->text : "", &value);
+      rc = pw_sample_value_parse(in, text ? text : "", &value);
       break;
     }
     if (rc == PW_VALUE_NOT_PUBLISHED)
       continue;
     if (rc < 0) {
       pw_log_warn("source '%s', indicator '%s': bad sample '%s'", src->id, in->id,
-                  r->text ? r->text : "?");
+                  text ? text : "?");
       stats.bad++;
       continue;
     }
     if (ar != NULL) {
-      if (read_as_of(ar, &as_of) < 0) {
+      if (read_as_of(pc, ar, &as_of) < 0) {
+        const char *at = result_text(pc, ar);
         pw_log_warn("source '%s', indicator '%s': bad sample: as_of %s gives '%s', not a date",
                     src->id, in->id, as_of_path(conf, in),
                     ar->kind == PW_PLUGIN_NOT_FOUND ? "nothing"
-                    : ar->text                      ? ar->text
+                    : at                            ? at
                                                     : "?");
         stats.bad++;
         continue;
@@ -204,13 +284,7 @@ static int ingest_body(struct pw_source_state *st, const char *body, size_t len,
   if (stats.fresh + stats.revisions > 0 || stats.bad > 0)
     pw_log_info("source '%s': %u new, %u revisions, %u unchanged, %u bad", src->id, stats.fresh,
                 stats.revisions, stats.duplicates + stats.unchanged, stats.bad);
-out:
-  for (i = 0; pc.results != NULL && i < pc.n; i++)
-    free(pc.results[i].text);
-  free(pc.results);
-  free(paths);
-  free(owner);
-  return ret;
+  return 0;
 }
 
 static void poll_source(uv_timer_t *t);
@@ -246,11 +320,20 @@ static void poll_done(struct pw_fetch_job *job, const struct pw_fetch_result *re
   if (rc == 0) {
     const char *body = res->body;
     size_t len = res->body_len;
+    int same = 0;
 
     if (res->not_modified) {
       /* 304: the previous body again, so the confirmation rule still applies. */
       body = st->last_body;
       len = st->last_body_len;
+      same = 1;
+    } else if (st->last_body != NULL && res->body_len == st->last_body_len &&
+               memcmp(res->body, st->last_body, res->body_len) == 0) {
+      same = 1; /* a server without validators sent the same bytes */
+      free(st->etag);
+      free(st->last_modified);
+      st->etag = res->etag ? strdup(res->etag) : NULL;
+      st->last_modified = res->last_modified ? strdup(res->last_modified) : NULL;
     } else {
       char *copy = malloc(res->body_len + 1);
       if (copy != NULL) {
@@ -265,7 +348,7 @@ static void poll_done(struct pw_fetch_job *job, const struct pw_fetch_result *re
       st->last_modified = res->last_modified ? strdup(res->last_modified) : NULL;
     }
     if (body != NULL)
-      rc = ingest_body(st, body, len, now, error, sizeof(error));
+      rc = ingest_body(st, body, len, same, now, error, sizeof(error));
     pw_persist_kick(d, NULL, NULL);
   }
   if (rc == 0) {
@@ -383,6 +466,7 @@ static void state_maybe_free(struct pw_source_state *st) {
   free(st->last_modified);
   free(st->last_body);
   free(st->warned_missing);
+  parse_free(st->parsed);
   free(st);
 }
 

@@ -325,14 +325,16 @@ static int direct_update(const char *id, const char *path, const char **argv, si
  * rrdcached (NAME non-NULL). */
 static int write_entries(const struct pw_store *s, const char *id, const char *path,
                          const char *name, struct pw_store_point *e, size_t count, int64_t last,
-                         char *err, size_t errlen) {
+                         int64_t *written, char *err, size_t errlen) {
   char *text;
   const char **argv;
   int rc;
 
+  *written = last;
   count = keep_later(e, count, last);
   if (count == 0)
     return 0;
+  *written = e[count - 1].t;
   if (format_entries(e, count, &text, &argv) < 0) {
     snprintf(err, errlen, "%s: out of memory writing %s", id, path);
     return -ENOMEM;
@@ -344,6 +346,94 @@ static int write_entries(const struct pw_store *s, const char *id, const char *p
   free(text);
   free(argv);
   return rc;
+}
+
+/* ---- the map of last update times: open addressing on the id, guarded by rrd_lock ---- */
+
+struct lastmap_slot {
+  char *id; /* NULL = empty */
+  int64_t last;
+};
+
+struct pw_store_lastmap {
+  struct lastmap_slot *slots;
+  size_t cap, n; /* cap is a power of two */
+};
+
+static size_t lastmap_hash(const char *id) {
+  size_t h = 5381;
+
+  while (*id != '\0')
+    h = h * 33 + (unsigned char)*id++;
+  return h;
+}
+
+static struct lastmap_slot *lastmap_find(struct pw_store_lastmap *m, const char *id) {
+  size_t i;
+
+  if (m == NULL || m->cap == 0)
+    return NULL;
+  for (i = lastmap_hash(id) & (m->cap - 1); m->slots[i].id != NULL; i = (i + 1) & (m->cap - 1))
+    if (strcmp(m->slots[i].id, id) == 0)
+      return &m->slots[i];
+  return NULL;
+}
+
+/* Remembers LAST for ID; a failure to allocate only costs a file read next time. */
+static void lastmap_set(struct pw_store *s, const char *id, int64_t last) {
+  struct pw_store_lastmap *m = s->lastmap;
+  struct lastmap_slot *slot = lastmap_find(m, id);
+  size_t i;
+
+  if (slot != NULL) {
+    slot->last = last;
+    return;
+  }
+  if (m == NULL && (m = s->lastmap = calloc(1, sizeof(*m))) == NULL)
+    return;
+  if ((m->n + 1) * 2 > m->cap) {
+    size_t cap = m->cap ? m->cap * 2 : 64, k;
+    struct lastmap_slot *ns = calloc(cap, sizeof(*ns));
+    if (ns == NULL)
+      return;
+    for (k = 0; k < m->cap; k++)
+      if (m->slots[k].id != NULL) {
+        for (i = lastmap_hash(m->slots[k].id) & (cap - 1); ns[i].id != NULL;
+             i = (i + 1) & (cap - 1))
+          ;
+        ns[i] = m->slots[k];
+      }
+    free(m->slots);
+    m->slots = ns;
+    m->cap = cap;
+  }
+  for (i = lastmap_hash(id) & (m->cap - 1); m->slots[i].id != NULL; i = (i + 1) & (m->cap - 1))
+    ;
+  if ((m->slots[i].id = strdup(id)) == NULL)
+    return;
+  m->slots[i].last = last;
+  m->n++;
+}
+
+/* Forgets ID (its file was rebuilt or an update failed): the next append reads the file. An
+ * entry stays in place with a time of INT64_MIN, meaning "unknown". */
+static void lastmap_forget(struct pw_store *s, const char *id) {
+  struct lastmap_slot *slot = lastmap_find(s->lastmap, id);
+
+  if (slot != NULL)
+    slot->last = INT64_MIN;
+}
+
+static void lastmap_free(struct pw_store *s) {
+  size_t i;
+
+  if (s->lastmap == NULL)
+    return;
+  for (i = 0; i < s->lastmap->cap; i++)
+    free(s->lastmap->slots[i].id);
+  free(s->lastmap->slots);
+  free(s->lastmap);
+  s->lastmap = NULL;
 }
 
 static int file_exists(const char *path, int *exists) {
@@ -425,6 +515,7 @@ void pw_store_free(struct pw_store *s) {
     rrdc_disconnect();
     pthread_mutex_unlock(&rrd_lock);
   }
+  lastmap_free(s);
   free(s->dir);
   free(s->rrdcached);
   s->dir = NULL;
@@ -460,9 +551,10 @@ int pw_store_append(struct pw_store *s, const char *id, const struct pw_store_po
   char path[PATH_MAX], namebuf[PATH_MAX];
   const char *name = NULL;
   struct pw_store_point *e;
+  struct lastmap_slot *known;
   size_t count;
-  int64_t last;
-  int exists = 0, rc;
+  int64_t last = 0, written = 0;
+  int exists = 0, rc = 0;
 
   if (n == 0)
     return 0;
@@ -475,8 +567,11 @@ int pw_store_append(struct pw_store *s, const char *id, const struct pw_store_po
     return -ENOMEM;
   }
   pthread_mutex_lock(&rrd_lock);
-  rc = file_exists(path, &exists);
-  if (rc < 0) {
+  known = lastmap_find(s->lastmap, id);
+  if (known != NULL && known->last != INT64_MIN) {
+    /* Written by this process before: its time is known without asking the file. */
+    last = known->last;
+  } else if ((rc = file_exists(path, &exists)) < 0) {
     rc = sys_fail(err, errlen, id, "cannot stat", path, -rc);
   } else if (exists) {
     rc = last_update(s, id, path, name, &last, err, errlen);
@@ -489,7 +584,20 @@ int pw_store_append(struct pw_store *s, const char *id, const struct pw_store_po
       rc = cached_forget(s, id, name, path, err, errlen);
   }
   if (rc == 0)
-    rc = write_entries(s, id, path, name, e, count, last, err, errlen);
+    rc = write_entries(s, id, path, name, e, count, last, &written, err, errlen);
+  if (rc < 0 && name != NULL && known != NULL && known->last != INT64_MIN) {
+    /* Without the flush that starts the slow path, nothing proved librrd's one connection: a
+     * restarted rrdcached fails the first UPDATE on the dead socket. Reconnect, learn the
+     * file's time again (so an update that did arrive is not sent twice), write what is left. */
+    rrdc_disconnect();
+    rc = last_update(s, id, path, name, &last, err, errlen);
+    if (rc == 0)
+      rc = write_entries(s, id, path, name, e, count, last, &written, err, errlen);
+  }
+  if (rc == 0)
+    lastmap_set(s, id, written);
+  else
+    lastmap_forget(s, id);
   pthread_mutex_unlock(&rrd_lock);
   free(e);
   return rc;
@@ -501,6 +609,7 @@ int pw_store_rebuild(struct pw_store *s, const char *id, const struct pw_store_p
   const char *name = NULL;
   struct pw_store_point *e = NULL;
   size_t count = 0;
+  int64_t written;
   int exists = 0, rc, fd;
 
   rc = check_id(id, err, errlen);
@@ -553,7 +662,7 @@ int pw_store_rebuild(struct pw_store *s, const char *id, const struct pw_store_p
     rc = rrd_fail(err, errlen, id, "rrd_create", tmp, 0);
     goto out;
   }
-  rc = write_entries(s, id, tmp, NULL, e, count, file_start(e[0].t), err, errlen);
+  rc = write_entries(s, id, tmp, NULL, e, count, file_start(e[0].t), &written, err, errlen);
   if (rc == 0) {
     /* So that a crash after the rename leaves the new content, not an empty file. */
     fd = open(tmp, O_RDONLY | O_CLOEXEC);
@@ -572,6 +681,8 @@ int pw_store_rebuild(struct pw_store *s, const char *id, const struct pw_store_p
   if (!exists && name != NULL)
     rc = cached_forget(s, id, name, path, err, errlen);
 out:
+  /* Whatever happened, the file's last update time is no longer what the map says. */
+  lastmap_forget(s, id);
   pthread_mutex_unlock(&rrd_lock);
   free(e);
   return rc;

@@ -22,9 +22,14 @@ struct pw_store_point {
   double expected;
 };
 
+struct pw_store_lastmap;
+
 struct pw_store {
   char *dir;       /* state_dir/rrd */
   char *rrdcached; /* NULL or "unix:/path" / "host:port" */
+  /* The last update time of each file this process wrote, so that an append does not ask the
+   * file (through rrdcached, that means a flush, which defeats the cache). */
+  struct pw_store_lastmap *lastmap;
 };
 
 /* Prepares a store under STATE_DIR (creating STATE_DIR/rrd). RRDCACHED may be NULL or "".
