@@ -1104,6 +1104,22 @@ static int load_indicators(struct loader *ld, config_t *cfg) {
   for (i = 0; i < c->n_indicators; i++)
     if (load_indicator(ld, config_setting_get_elem(list, (unsigned)i), &c->indicators[i], i) < 0)
       return -EINVAL;
+  /* Each source's indicators, so that a poll walks its own ten, not a province's thousands. */
+  for (i = 0; i < c->n_indicators; i++)
+    if (c->indicators[i].source >= 0)
+      c->sources[c->indicators[i].source].n_indicators++;
+  for (i = 0; i < c->n_sources; i++) {
+    c->sources[i].indicators =
+        arena_alloc(ld, sizeof(int) * (size_t)(c->sources[i].n_indicators + 1));
+    if (c->sources[i].indicators == NULL)
+      return fail(ld, list, "out of memory");
+    c->sources[i].n_indicators = 0;
+  }
+  for (i = 0; i < c->n_indicators; i++)
+    if (c->indicators[i].source >= 0) {
+      struct pw_source *src = &c->sources[c->indicators[i].source];
+      src->indicators[src->n_indicators++] = i;
+    }
   return check_unique(ld, list, c->indicators, sizeof(*c->indicators), c->n_indicators,
                       "indicator");
 }

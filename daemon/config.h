@@ -71,6 +71,8 @@ struct pw_source {
   char *proxy;
   const char *cfg_file;
   int line;
+  int *indicators; /* the indices of the indicators it feeds, in configuration order */
+  int n_indicators;
 };
 
 struct pw_target {
