@@ -39,7 +39,9 @@ struct pw_persist {
   uv_work_t work;
   int running;
   unsigned char *touched, *revised; /* per indicator, for the next batch */
-  int64_t *stored_as_of;            /* per indicator: latest as_of in its RRD file, 0 = none */
+  int *dirty;                       /* the touched indicators, in the order they were touched */
+  int n_dirty;
+  int64_t *stored_as_of; /* per indicator: latest as_of in its RRD file, 0 = none */
   /* The batch in flight. */
   struct pw_buf lines;
   int fd;
@@ -61,10 +63,12 @@ int pw_persist_init(struct pw_daemon *d) {
   p->touched = calloc(n, 1);
   p->revised = calloc(n, 1);
   p->stored_as_of = calloc(n, sizeof(int64_t));
-  if (p->touched == NULL || p->revised == NULL || p->stored_as_of == NULL) {
+  p->dirty = calloc(n, sizeof(int));
+  if (p->touched == NULL || p->revised == NULL || p->stored_as_of == NULL || p->dirty == NULL) {
     free(p->touched);
     free(p->revised);
     free(p->stored_as_of);
+    free(p->dirty);
     free(p);
     return -ENOMEM;
   }
@@ -81,6 +85,7 @@ void pw_persist_free(struct pw_daemon *d) {
   free(p->touched);
   free(p->revised);
   free(p->stored_as_of);
+  free(p->dirty);
   pw_buf_free(&p->lines);
   free(p->now_waiting);
   free(p->next_waiting);
@@ -88,24 +93,27 @@ void pw_persist_free(struct pw_daemon *d) {
   d->persist = NULL;
 }
 
-void pw_persist_touch(struct pw_daemon *d, int ind, int revised) {
-  d->persist->touched[ind] = 1;
+/* Marks IND for the next batch. The list of touched indicators is what a batch walks, so a
+ * poll that touched ten indicators of a province's thousands costs ten, not thousands. */
+static void touch(struct pw_persist *p, int ind, int revised) {
+  if (!p->touched[ind]) {
+    p->touched[ind] = 1;
+    p->dirty[p->n_dirty++] = ind;
+  }
   if (revised)
-    d->persist->revised[ind] = 1;
+    p->revised[ind] = 1;
+}
+
+void pw_persist_touch(struct pw_daemon *d, int ind, int revised) {
+  touch(d->persist, ind, revised);
 }
 
 int pw_persist_idle(const struct pw_daemon *d) {
   const struct pw_persist *p = d->persist;
-  int i;
 
   if (p == NULL)
     return 1;
-  if (p->running || d->journal->pending.len > 0)
-    return 0;
-  for (i = 0; i < d->conf->n_indicators; i++)
-    if (p->touched[i])
-      return 0;
-  return 1;
+  return !p->running && d->journal->pending.len == 0 && p->n_dirty == 0;
 }
 
 static int prepare_op(struct pw_daemon *d, int ind, struct store_op *op) {
@@ -167,13 +175,11 @@ static void after_cb(uv_work_t *w, int status) {
     struct store_op *op = &p->ops[i];
     if (rc < 0) {
       /* Not written: try again with the next batch. */
-      p->touched[op->ind] = 1;
-      if (op->rebuild)
-        p->revised[op->ind] = 1;
+      touch(p, op->ind, op->rebuild);
     } else if (op->rc < 0) {
       pw_log_error("indicator '%s': %s", d->conf->indicators[op->ind].id, op->err);
       /* A failed append may leave the file behind the journal: rebuild it next time. */
-      p->touched[op->ind] = p->revised[op->ind] = 1;
+      touch(p, op->ind, 1);
     } else if (op->n > 0) {
       p->stored_as_of[op->ind] = op->pts[op->n - 1].t;
       pw_graphcache_invalidate(d, op->ind);
@@ -216,19 +222,21 @@ static void after_cb(uv_work_t *w, int status) {
 
 static void start_batch(struct pw_daemon *d) {
   struct pw_persist *p = d->persist;
-  int i, n = d->conf->n_indicators;
+  int k, i;
   struct pw_buf tmp;
 
-  p->ops = calloc((size_t)n + 1, sizeof(*p->ops));
+  /* Nothing to write and nobody waiting (an unchanged poll): no batch at all. */
+  if (p->n_dirty == 0 && d->journal->pending.len == 0 && p->n_next == 0)
+    return;
+  p->ops = calloc((size_t)p->n_dirty + 1, sizeof(*p->ops));
   if (p->ops == NULL) {
     pw_log_error("out of memory starting a journal commit");
     return;
   }
   p->n_ops = 0;
-  for (i = 0; i < n; i++) {
+  for (k = 0; k < p->n_dirty; k++) {
     struct store_op *op;
-    if (!p->touched[i])
-      continue;
+    i = p->dirty[k];
     op = &p->ops[p->n_ops++];
     op->ind = i;
     op->rebuild = p->revised[i];
@@ -240,6 +248,11 @@ static void start_batch(struct pw_daemon *d) {
     }
     p->touched[i] = p->revised[i] = 0;
   }
+  /* Those that could not be prepared stay touched, at the front of the list. */
+  for (k = 0, i = 0; k < p->n_dirty; k++)
+    if (p->touched[p->dirty[k]])
+      p->dirty[i++] = p->dirty[k];
+  p->n_dirty = i;
   /* The lines accepted so far go with this batch; new ones gather in the journal's buffer. */
   tmp = p->lines;
   p->lines = d->journal->pending;
@@ -302,7 +315,7 @@ void pw_persist_sync_all(struct pw_daemon *d) {
     }
     /* Missing, behind or ahead of the journal (e.g. written by an import while the daemon was
      * down, or a journal restored from backup): derive it again. */
-    p->touched[i] = p->revised[i] = 1;
+    touch(p, i, 1);
     stale++;
   }
   if (stale > 0) {
