@@ -12,6 +12,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <iconv.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +77,13 @@ struct pw_fetch {
   int closing;
   void (*closed)(void *data);
   void *closed_data;
+  /* Finished jobs and easy handles kept for the next transfers (at most max_in_flight each):
+   * a province polls hundreds of sources a second, and each new easy handle and job was a few
+   * kilobytes of allocation and set-up. A reset easy handle keeps nothing of its last transfer
+   * but the caches curl_easy_reset documents (DNS, TLS sessions). */
+  struct pw_fetch_job *spare_jobs; /* linked through next */
+  CURL **spare_easy;
+  int n_spare_jobs, n_spare_easy;
 };
 
 static void list_push(struct job_list *l, struct pw_fetch_job *j) {
@@ -103,15 +111,72 @@ static void list_unlink(struct job_list *l, struct pw_fetch_job *j) {
 }
 
 static void job_free(struct pw_fetch_job *j) {
+  struct pw_fetch *f;
+
   if (j == NULL)
     return;
+  f = j->f;
   if (j->easy != NULL)
     curl_easy_cleanup(j->easy);
   curl_slist_free_all(j->headers);
   free(j->post_body);
   free(j->charset);
+  if (f != NULL && !f->closing && f->n_spare_jobs < f->max_in_flight) {
+    /* Kept with its body buffer; job_new clears the rest. */
+    j->easy = NULL;
+    j->next = f->spare_jobs;
+    f->spare_jobs = j;
+    f->n_spare_jobs++;
+    return;
+  }
   pw_buf_free(&j->body);
   free(j);
+}
+
+/* Returns a cleared job (a spare one when there is one), or NULL. */
+static struct pw_fetch_job *job_new(struct pw_fetch *f) {
+  struct pw_fetch_job *j = f->spare_jobs;
+  struct pw_buf body;
+
+  if (j == NULL)
+    return calloc(1, sizeof(*j));
+  f->spare_jobs = j->next;
+  f->n_spare_jobs--;
+  body = j->body;
+  memset(j, 0, offsetof(struct pw_fetch_job, etag));
+  j->etag[0] = j->last_modified[0] = j->curl_error[0] = j->error[0] = '\0';
+  j->body = body;
+  j->body.len = 0;
+  if (j->body.data != NULL)
+    j->body.data[0] = '\0';
+  return j;
+}
+
+/* Gives J's easy handle back for reuse, or cleans it up. */
+static void easy_release(struct pw_fetch *f, struct pw_fetch_job *j) {
+  if (j->easy == NULL)
+    return;
+  if (!f->closing && f->spare_easy != NULL && f->n_spare_easy < f->max_in_flight) {
+    curl_easy_reset(j->easy);
+    f->spare_easy[f->n_spare_easy++] = j->easy;
+  } else {
+    curl_easy_cleanup(j->easy);
+  }
+  j->easy = NULL;
+}
+
+static void spares_free(struct pw_fetch *f) {
+  while (f->spare_jobs != NULL) {
+    struct pw_fetch_job *j = f->spare_jobs;
+    f->spare_jobs = j->next;
+    pw_buf_free(&j->body);
+    free(j);
+  }
+  f->n_spare_jobs = 0;
+  while (f->n_spare_easy > 0)
+    curl_easy_cleanup(f->spare_easy[--f->n_spare_easy]);
+  free(f->spare_easy);
+  f->spare_easy = NULL;
 }
 
 /* ---- libuv glue ------------------------------------------------------------------------ */
@@ -520,10 +585,7 @@ static void job_report(struct pw_fetch_job *j, int rc, long status) {
   if (j->start_ns != 0)
     res.duration_ms = (double)(uv_hrtime() - j->start_ns) / 1e6;
   /* The easy handle goes before the callback: DONE may close the fetcher. */
-  if (j->easy != NULL) {
-    curl_easy_cleanup(j->easy);
-    j->easy = NULL;
-  }
+  easy_release(j->f, j);
   j->done(j, &res, j->data);
   job_free(j);
 }
@@ -608,6 +670,9 @@ int pw_fetch_init(uv_loop_t *loop, int max_in_flight, const char *user_agent,
     goto fail;
   f->loop = loop;
   f->max_in_flight = max_in_flight;
+  f->spare_easy = calloc((size_t)max_in_flight, sizeof(*f->spare_easy));
+  if (f->spare_easy == NULL)
+    goto fail;
   if (user_agent != NULL) {
     f->user_agent = strdup(user_agent);
     if (f->user_agent == NULL)
@@ -623,6 +688,11 @@ int pw_fetch_init(uv_loop_t *loop, int max_in_flight, const char *user_agent,
     mc = curl_multi_setopt(f->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
   if (mc == CURLM_OK)
     mc = curl_multi_setopt(f->multi, CURLMOPT_TIMERDATA, f);
+  /* Keep idle connections for reuse. Without this the cache holds four per transfer in flight,
+   * and polls spread over the interval have one or two in flight: nearly every poll of a
+   * province's hundreds of sources on one server paid a new TCP connection. */
+  if (mc == CURLM_OK)
+    mc = curl_multi_setopt(f->multi, CURLMOPT_MAXCONNECTS, (long)max_in_flight);
   if (mc != CURLM_OK)
     goto fail;
   /* The last step that can fail: after it the timer is a handle that must be closed. */
@@ -637,6 +707,7 @@ fail:
   if (f != NULL) {
     if (f->multi != NULL)
       curl_multi_cleanup(f->multi);
+    free(f->spare_easy);
     free(f->user_agent);
     free(f);
   }
@@ -719,7 +790,10 @@ static int job_setup(struct pw_fetch *f, struct pw_fetch_job *j,
     j->post_body[req->post_len] = '\0';
   }
 
-  j->easy = e = curl_easy_init();
+  if (f->n_spare_easy > 0)
+    j->easy = e = f->spare_easy[--f->n_spare_easy];
+  else
+    j->easy = e = curl_easy_init();
   if (e == NULL)
     return -ENOMEM;
 
@@ -782,7 +856,7 @@ int pw_fetch_start(struct pw_fetch *f, const struct pw_fetch_request *req, pw_fe
     return -EINVAL;
   if (f->closing)
     return -ECANCELED;
-  j = calloc(1, sizeof(*j));
+  j = job_new(f);
   if (j == NULL)
     return -ENOMEM;
   j->f = f;
@@ -847,6 +921,7 @@ void pw_fetch_close(struct pw_fetch *f, void (*closed)(void *data), void *data) 
   }
   curl_multi_cleanup(f->multi);
   f->multi = NULL;
+  spares_free(f);
   curl_global_cleanup();
   /* Whatever curl did not tell us to remove is closed here; each close callback frees its
    * own memory and the last one frees F. */
