@@ -357,6 +357,9 @@ static void on_tick(uv_timer_t *t) {
     return;
   pw_inbox_poll(d);
   pw_alerting_tick(d);
+  /* RRD writes held back a few seconds (persist.c) go out once due. */
+  if (!pw_persist_idle(d))
+    pw_persist_kick(d, NULL, NULL);
   if (d->reload_wanted && d->busy_workers == 0)
     reload(d);
   if (now >= d->next_briefing) {

@@ -5,6 +5,12 @@
  * then appends to or rebuilds the RRD files of the indicators those lines touched. While a
  * batch runs, new samples gather for the next one. Writes to one RRD file therefore never
  * overlap, and the loop never blocks on disk.
+ *
+ * An RRD file written less than RRD_DELAY_MS ago waits (the journal does not): a source polled
+ * every second then costs one rrd_update per file every few seconds, with several points, not
+ * one per point, and librrd's open/mmap/lock/munmap per call is what dominates its cost. The
+ * first write after a quiet spell goes at once, and a kick that someone waits for (the CLI,
+ * --once, a reload, shutdown) writes everything.
  */
 #define PW_LOG_MODULE "persist"
 #include <errno.h>
@@ -14,9 +20,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "derive.h"
 #include "log.h"
 #include "pw.h"
+
+#define RRD_DELAY_MS 10000
 
 struct waiter {
   void (*done)(struct pw_daemon *d, int rc, void *data);
@@ -42,6 +51,8 @@ struct pw_persist {
   int *dirty;                       /* the touched indicators, in the order they were touched */
   int n_dirty;
   int64_t *stored_as_of; /* per indicator: latest as_of in its RRD file, 0 = none */
+  int64_t *written_ms;   /* per indicator: when its RRD file was last written (wall clock) */
+  int force;             /* the next batch writes every touched file, due or not */
   /* The batch in flight. */
   struct pw_buf lines;
   int fd;
@@ -64,7 +75,10 @@ int pw_persist_init(struct pw_daemon *d) {
   p->revised = calloc(n, 1);
   p->stored_as_of = calloc(n, sizeof(int64_t));
   p->dirty = calloc(n, sizeof(int));
-  if (p->touched == NULL || p->revised == NULL || p->stored_as_of == NULL || p->dirty == NULL) {
+  p->written_ms = calloc(n, sizeof(int64_t));
+  if (p->touched == NULL || p->revised == NULL || p->stored_as_of == NULL || p->dirty == NULL ||
+      p->written_ms == NULL) {
+    free(p->written_ms);
     free(p->touched);
     free(p->revised);
     free(p->stored_as_of);
@@ -86,6 +100,7 @@ void pw_persist_free(struct pw_daemon *d) {
   free(p->revised);
   free(p->stored_as_of);
   free(p->dirty);
+  free(p->written_ms);
   pw_buf_free(&p->lines);
   free(p->now_waiting);
   free(p->next_waiting);
@@ -225,9 +240,15 @@ static void start_batch(struct pw_daemon *d) {
   int k, i;
   struct pw_buf tmp;
 
+  int64_t now_ms = pw_clock_real_ms();
+  int force = p->force || p->n_next > 0, due = 0;
+
+  for (k = 0; k < p->n_dirty && !due; k++)
+    due = force || p->revised[p->dirty[k]] || now_ms - p->written_ms[p->dirty[k]] >= RRD_DELAY_MS;
   /* Nothing to write and nobody waiting (an unchanged poll): no batch at all. */
-  if (p->n_dirty == 0 && d->journal->pending.len == 0 && p->n_next == 0)
+  if (!due && d->journal->pending.len == 0 && p->n_next == 0)
     return;
+  p->force = 0;
   p->ops = calloc((size_t)p->n_dirty + 1, sizeof(*p->ops));
   if (p->ops == NULL) {
     pw_log_error("out of memory starting a journal commit");
@@ -237,6 +258,9 @@ static void start_batch(struct pw_daemon *d) {
   for (k = 0; k < p->n_dirty; k++) {
     struct store_op *op;
     i = p->dirty[k];
+    if (!force && !p->revised[i] && now_ms - p->written_ms[i] < RRD_DELAY_MS)
+      continue; /* written a moment ago: its points wait for the next due batch */
+    p->written_ms[i] = now_ms;
     op = &p->ops[p->n_ops++];
     op->ind = i;
     op->rebuild = p->revised[i];
@@ -290,6 +314,8 @@ void pw_persist_kick(struct pw_daemon *d, void (*done)(struct pw_daemon *d, int 
     p->next_waiting[p->n_next].data = data;
     p->n_next++;
   }
+  if (done != NULL)
+    p->force = 1; /* someone waits: the RRD files too are brought up to date */
   if (p->running) {
     p->again = 1;
     return;
