@@ -27,6 +27,9 @@
 #define FETCH_ETAG_MAX 512
 #define FETCH_DATE_MAX 128
 #define FETCH_ERROR_MAX (CURL_ERROR_SIZE + 256)
+/* Easy handles kept for reuse: each holds curl's buffers (about 18 KB), and polls spread over
+ * their interval rarely have more than a few transfers in flight. */
+#define FETCH_SPARE_EASY 16
 
 struct pw_fetch_job {
   struct pw_fetch *f;
@@ -156,7 +159,8 @@ static struct pw_fetch_job *job_new(struct pw_fetch *f) {
 static void easy_release(struct pw_fetch *f, struct pw_fetch_job *j) {
   if (j->easy == NULL)
     return;
-  if (!f->closing && f->spare_easy != NULL && f->n_spare_easy < f->max_in_flight) {
+  if (!f->closing && f->spare_easy != NULL && f->n_spare_easy < FETCH_SPARE_EASY &&
+      f->n_spare_easy < f->max_in_flight) {
     curl_easy_reset(j->easy);
     f->spare_easy[f->n_spare_easy++] = j->easy;
   } else {

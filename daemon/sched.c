@@ -213,10 +213,10 @@ static int ingest_body(struct pw_source_state *st, const char *body, size_t len,
     switch (r->kind) {
     case PW_PLUGIN_NOT_FOUND:
       /* Not published, or a typo in the path: say so once, not at every poll. */
-      if (!st->warned_missing[ind]) {
+      if (!st->warned_missing[i]) {
         pw_log_warn("source '%s', indicator '%s': path %s selects nothing (not published)", src->id,
                     in->id, in->path);
-        st->warned_missing[ind] = 1;
+        st->warned_missing[i] = 1;
       }
       continue;
     case PW_PLUGIN_NULL:
@@ -227,7 +227,7 @@ static int ingest_body(struct pw_source_state *st, const char *body, size_t len,
       stats.bad++;
       continue;
     case PW_PLUGIN_NUMBER:
-      st->warned_missing[ind] = 0;
+      st->warned_missing[i] = 0;
       if (!isfinite(r->number)) {
         pw_log_warn("source '%s', indicator '%s': bad sample '%s' (not a finite number)", src->id,
                     in->id, text ? text : "NaN");
@@ -244,7 +244,7 @@ static int ingest_body(struct pw_source_state *st, const char *body, size_t len,
       break;
     case PW_PLUGIN_TEXT:
     default:
-      st->warned_missing[ind] = 0;
+      st->warned_missing[i] = 0;
       rc = pw_sample_value_parse(in, text ? text : "", &value);
       break;
     }
@@ -485,7 +485,9 @@ int pw_sched_start(struct pw_daemon *d) {
       return -ENOMEM;
     st->d = d;
     st->index = i;
-    st->warned_missing = calloc((size_t)d->conf->n_indicators + 1, 1);
+    /* One flag per indicator of the source (by position), not per configured indicator: 500
+     * sources of a 5,000-indicator province made 2.5 MB of flags. */
+    st->warned_missing = calloc((size_t)d->conf->sources[i].n_indicators + 1, 1);
     uv_timer_init(d->loop, &st->timer);
     st->timer.data = st;
     d->sources[i] = st;
