@@ -132,6 +132,55 @@ int main(int argc, char **argv) {
     char ex[64];
     snprintf(ex, sizeof ex, "file_bytes=%ld\trrd=%s", (long)st.st_size, rrd_strversion());
     report("create", 0, n, w0, u0, s0, ex);
+  } else if (!strcmp(mode, "pwcreate") && argc >= 5) {
+    /* pacewatch's own layout (daemon/store.c): step 1 h, two GAUGE sources, LAST and AVERAGE
+     * at 1 h x 2160 and 1 d x 3660 (188 KB): the floor of creating a province's files. */
+    static const char *PW_DEF[] = {"DS:value:GAUGE:34560000:U:U", "DS:expected:GAUGE:34560000:U:U",
+                                   "RRA:LAST:0.5:1:2160",         "RRA:AVERAGE:0.5:1:2160",
+                                   "RRA:LAST:0.5:24:3660",        "RRA:AVERAGE:0.5:24:3660"};
+    const char *dir = argv[2];
+    int n = (int)atol(argv[3]);
+    long t0 = atol(argv[4]);
+    for (int d = 0; d <= (n - 1) / 1000; d++) {
+      snprintf(f, sizeof f, "%s/d%03d", dir, d);
+      mkdir(f, 0755);
+    }
+    w0 = wall();
+    cpu(&u0, &s0);
+    for (int i = 0; i < n; i++) {
+      fname(f, sizeof f, dir, i);
+      rrd_clear_error();
+      if (rrd_create_r(f, 3600, t0 - 3600, sizeof PW_DEF / sizeof *PW_DEF, PW_DEF) != 0)
+        die_rrd("create", f);
+    }
+    struct stat st;
+    fname(f, sizeof f, dir, 0);
+    stat(f, &st);
+    char ex[64];
+    snprintf(ex, sizeof ex, "file_bytes=%ld", (long)st.st_size);
+    report("pwcreate", 0, n, w0, u0, s0, ex);
+  } else if (!strcmp(mode, "journal") && argc >= 5) {
+    /* Appends NLINES journal-like lines, fsync'd every BURST lines (a poll's worth): the floor
+     * of journaling a value durably. */
+    long n = atol(argv[3]), burst = atol(argv[4]);
+    FILE *j = fopen(argv[2], "a");
+    if (j == NULL || burst < 1) {
+      perror(argv[2]);
+      return 1;
+    }
+    w0 = wall();
+    cpu(&u0, &s0);
+    for (long i = 0; i < n; i++) {
+      fprintf(j, "2026-11-28T17:%02ld:%02ld+08:00\tc%04ld_%03ld\t%.17g\t2026-11-28T17:%02ld:%02ld+08:00\tc%04ld\n",
+              (i / 60) % 60, i % 60, i / 10 % 10000, i % 10, 1795887085.0 + (double)i / 10,
+              (i / 60) % 60, i % 60, i / 10 % 10000);
+      if ((i + 1) % burst == 0 && (fflush(j) != 0 || fsync(fileno(j)) != 0)) {
+        perror(argv[2]);
+        return 1;
+      }
+    }
+    fclose(j);
+    report("journal", 0, (int)n, w0, u0, s0, "");
   } else if (!strcmp(mode, "update") && argc >= 6) {
     const char *dir = argv[2];
     int n = (int)atol(argv[3]);
