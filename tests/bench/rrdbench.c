@@ -171,7 +171,9 @@ int main(int argc, char **argv) {
     w0 = wall();
     cpu(&u0, &s0);
     for (long i = 0; i < n; i++) {
-      fprintf(j, "2026-11-28T17:%02ld:%02ld+08:00\tc%04ld_%03ld\t%.17g\t2026-11-28T17:%02ld:%02ld+08:00\tc%04ld\n",
+      fprintf(j,
+              "2026-11-28T17:%02ld:%02ld+08:00\tc%04ld_%03ld\t%.17g\t2026-11-28T17:%02ld:%02ld+08:"
+              "00\tc%04ld\n",
               (i / 60) % 60, i % 60, i / 10 % 10000, i % 10, 1795887085.0 + (double)i / 10,
               (i / 60) % 60, i % 60, i / 10 % 10000);
       if ((i + 1) % burst == 0 && (fflush(j) != 0 || fsync(fileno(j)) != 0)) {
