@@ -15,6 +15,7 @@
 #define PW_LOG_MODULE "persist"
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,9 @@
 #include "pw.h"
 
 #define RRD_DELAY_MS 10000
+/* A batch of at least this many files is shared among up to OP_THREADS_MAX threads. */
+#define OP_PARALLEL_MIN 64
+#define OP_THREADS_MAX 4
 
 struct waiter {
   void (*done)(struct pw_daemon *d, int rc, void *data);
@@ -138,10 +142,64 @@ static int prepare_op(struct pw_daemon *d, int ind, struct store_op *op) {
                           &op->has_prev);
 }
 
+/* Runs ops FROM, FROM + STEP, ... of the batch. */
+static void run_ops(struct pw_persist *p, size_t from, size_t step) {
+  size_t i;
+
+  for (i = from; i < p->n_ops; i += step) {
+    struct store_op *op = &p->ops[i];
+    const char *id = p->d->conf->indicators[op->ind].id;
+    if (op->rebuild)
+      op->rc = pw_store_rebuild(&p->d->store, id, op->pts, op->n, op->err, sizeof(op->err));
+    else if (op->n > 0)
+      op->rc = pw_store_append(&p->d->store, id, op->has_prev ? &op->prev : NULL, op->pts, op->n,
+                               op->err, sizeof(op->err));
+  }
+}
+
+struct op_share {
+  struct pw_persist *p;
+  size_t from, step;
+  pthread_t thread;
+  int started;
+};
+
+static void *op_thread(void *arg) {
+  struct op_share *sh = arg;
+
+  run_ops(sh->p, sh->from, sh->step);
+  return NULL;
+}
+
+/* A big batch (the first poll of a province: thousands of new files) is shared among as many
+ * threads as there are processors, up to OP_THREADS_MAX. Each op is a different indicator, so
+ * no two threads touch one file; the store serialises what must be (every librrd call on an
+ * existing file) and creates new files in parallel. */
+static void run_ops_parallel(struct pw_persist *p) {
+  struct op_share sh[OP_THREADS_MAX];
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  size_t k, n = p->n_ops >= OP_PARALLEL_MIN && cpus > 1 ? (size_t)cpus : 1;
+
+  if (n > OP_THREADS_MAX)
+    n = OP_THREADS_MAX;
+  for (k = 1; k < n; k++) {
+    sh[k].p = p;
+    sh[k].from = k;
+    sh[k].step = n;
+    sh[k].started = pthread_create(&sh[k].thread, NULL, op_thread, &sh[k]) == 0;
+    if (!sh[k].started)
+      run_ops(p, k, n);
+  }
+  run_ops(p, 0, n);
+  for (k = 1; k < n; k++)
+    if (sh[k].started)
+      pthread_join(sh[k].thread, NULL);
+}
+
 static void work_cb(uv_work_t *w) {
   struct pw_persist *p = w->data;
   const char *data = p->lines.data;
-  size_t left = p->lines.len, i;
+  size_t left = p->lines.len;
 
   p->write_rc = 0;
   while (left > 0) {
@@ -158,17 +216,8 @@ static void work_cb(uv_work_t *w) {
   if (p->write_rc == 0 && p->lines.len > 0 && fsync(p->fd) != 0)
     p->write_rc = -errno;
   /* RRD files are derived from the journal: only touch them once the journal holds the lines. */
-  for (i = 0; i < p->n_ops; i++) {
-    struct store_op *op = &p->ops[i];
-    const char *id = p->d->conf->indicators[op->ind].id;
-    if (p->write_rc < 0)
-      break;
-    if (op->rebuild)
-      op->rc = pw_store_rebuild(&p->d->store, id, op->pts, op->n, op->err, sizeof(op->err));
-    else if (op->n > 0)
-      op->rc = pw_store_append(&p->d->store, id, op->has_prev ? &op->prev : NULL, op->pts, op->n,
-                               op->err, sizeof(op->err));
-  }
+  if (p->write_rc == 0)
+    run_ops_parallel(p);
 }
 
 static void start_batch(struct pw_daemon *d);

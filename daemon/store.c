@@ -576,9 +576,18 @@ int pw_store_append(struct pw_store *s, const char *id, const struct pw_store_po
   } else if (exists) {
     rc = last_update(s, id, path, name, &last, err, errlen);
   } else {
-    /* Creating is not an update: it may go directly even with rrdcached. */
+    /* Creating is not an update: it may go directly even with rrdcached. Nobody else knows the
+     * file yet (librrd writes it under a temporary name and renames it into place), so it is
+     * created without the lock: the first poll of a province creates thousands of files, and
+     * persist creates them on several threads at once. The map may move meanwhile: forget
+     * KNOWN, which only said that the time was not known. */
+    int created;
     last = file_start(e[0].t);
-    if (create_file(path, last) != 0)
+    pthread_mutex_unlock(&rrd_lock);
+    created = create_file(path, last);
+    pthread_mutex_lock(&rrd_lock);
+    known = NULL;
+    if (created != 0)
       rc = rrd_fail(err, errlen, id, "rrd_create", path, 0);
     else if (name != NULL)
       rc = cached_forget(s, id, name, path, err, errlen);
