@@ -31,6 +31,7 @@ struct pw_journal {
   struct pw_buf pending; /* lines added but not yet committed */
   int needs_newline;     /* the file ends in a torn line */
   uint64_t lines, skipped, foreign;
+  size_t cap_hint; /* while loading: a series' first allocation, from the file's size */
 };
 
 enum pw_sample_class {
