@@ -319,6 +319,9 @@ R[floor.create_s]=$("$OUT/rrdbench" pwcreate "$FL/create" $((N3 * K)) "$(date +%
 # allocates, so deleting 10,000 files right before W3 would slow W3's own file creation down.
 log "floor: rrd_update_r ${R[floor.update_us]} us/value, journal ${R[floor.journal_us]} us/line, rrd_graph ${R[floor.graph_ms]} ms per one-year PNG, $((N3 * K)) files created in ${R[floor.create_s]} s"
 
+# The floors just wrote gigabytes: let them reach the disk, so that W3 does not pay their writeback.
+sync
+sleep "$SETTLE"
 # ---- W3: N3 endpoints, one --once cycle ---------------------------------------------------------
 pw_conf "$OUT/data/w3" "$N3" c 1h ""
 /usr/bin/time -f '%e %U %S %M' -o "$OUT/res/w3.time" "$PWD_BIN" -c "$OUT/data/w3/pw.conf" --once 2>"$RUN/w3.log" || true
