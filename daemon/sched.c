@@ -327,20 +327,18 @@ static void poll_done(struct pw_fetch_job *job, const struct pw_fetch_result *re
       body = st->last_body;
       len = st->last_body_len;
       same = 1;
-    } else if (st->last_body != NULL && res->body_len == st->last_body_len &&
-               memcmp(res->body, st->last_body, res->body_len) == 0) {
-      same = 1; /* a server without validators sent the same bytes */
-      free(st->etag);
-      free(st->last_modified);
-      st->etag = res->etag ? strdup(res->etag) : NULL;
-      st->last_modified = res->last_modified ? strdup(res->last_modified) : NULL;
     } else {
-      char *copy = malloc(res->body_len + 1);
-      if (copy != NULL) {
-        memcpy(copy, res->body, res->body_len + 1);
-        free(st->last_body);
-        st->last_body = copy;
-        st->last_body_len = res->body_len;
+      /* A server without validators may send the same bytes: that parse serves again. */
+      same = st->last_body != NULL && res->body_len == st->last_body_len &&
+             memcmp(res->body, st->last_body, res->body_len) == 0;
+      if (!same) {
+        char *copy = malloc(res->body_len + 1);
+        if (copy != NULL) {
+          memcpy(copy, res->body, res->body_len + 1);
+          free(st->last_body);
+          st->last_body = copy;
+          st->last_body_len = res->body_len;
+        }
       }
       free(st->etag);
       free(st->last_modified);

@@ -180,16 +180,23 @@ journal_lines() {
   fi
 }
 
+# rrdcached for TAG with base directory DIR, the same settings for both daemons (collectd's
+# variant B of the peers kit); sets RRDC_PID once its socket answers.
+start_rrdcached() {
+  mkdir -p "$2"
+  rrdcached -g -F -l "unix:$RUN/rrdc-$1.sock" -p "$RUN/rrdc-$1.pid" -b "$2" -w 60 -z 30 -f 300 -t 4 \
+    >"$RUN/rrdc-$1.log" 2>&1 &
+  RRDC_PID=$!
+  STARTED+=("$RRDC_PID")
+  for i in $(seq 50); do [ -S "$RUN/rrdc-$1.sock" ] && break; sleep 0.1; done
+}
+
 # pacewatchd on N endpoints; $1 tag, $2 prefix (c: unchanged, w: changing), $3 rrdcached (y/n)
 run_pw() {
   local tag=$1 pre=$2 dir=$OUT/data/pw-$1 rpid="" rc="" pid l0 l1 req
   if [ "$3" = y ]; then
-    mkdir -p "$dir"
-    rrdcached -g -F -l "unix:$RUN/rrdc-$tag.sock" -p "$RUN/rrdc-$tag.pid" -b "$dir" -w 60 -z 30 -f 300 -t 4 \
-      >"$RUN/rrdc-$tag.log" 2>&1 &
-    rpid=$!
-    STARTED+=("$rpid")
-    for i in $(seq 50); do [ -S "$RUN/rrdc-$tag.sock" ] && break; sleep 0.1; done
+    start_rrdcached "$tag" "$dir"
+    rpid=$RRDC_PID
     rc="unix:$RUN/rrdc-$tag.sock"
   fi
   pw_conf "$dir" "$N" "$pre" 1s "$rc"
@@ -238,12 +245,8 @@ run_collectd() {
     echo "</Plugin>"
   } >"$OUT/conf/$tag.conf"
   if [ "$V" = B ]; then
-    mkdir -p "$dir/rrd"
-    rrdcached -g -F -l "unix:$RUN/rrdc-$tag.sock" -p "$RUN/rrdc-$tag.pid" -b "$dir/rrd" -w 60 -z 30 -f 300 -t 4 \
-      >"$RUN/rrdc-$tag.log" 2>&1 &
-    rpid=$!
-    STARTED+=("$rpid")
-    for i in $(seq 50); do [ -S "$RUN/rrdc-$tag.sock" ] && break; sleep 0.1; done
+    start_rrdcached "$tag" "$dir/rrd"
+    rpid=$RRDC_PID
   fi
   collectd -f -C "$OUT/conf/$tag.conf" >"$RUN/$tag.stdout" 2>&1 &
   tpid=$!
