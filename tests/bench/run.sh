@@ -107,7 +107,12 @@ for ((x = 1; x <= K; x++)); do
   [ $x -lt $K ] && wbody+=','
 done
 wbody+='}}'
+# As root, nginx's workers would run as nobody/www-data and could not read a work directory
+# under a private parent (mktemp -d makes it 0700): keep them as the user who runs the script.
+nginx_user=""
+[ "$(id -u)" = 0 ] && nginx_user="user root;"
 cat >"$OUT/conf/nginx.conf" <<EOC
+$nginx_user
 daemon off;
 master_process on;
 worker_processes 1;
