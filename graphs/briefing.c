@@ -1015,8 +1015,8 @@ int pw_briefing_write(const struct pw_briefing_request *req, struct pw_briefing_
     return -ENOMEM;
   }
   for (i = 0; i < conf->n_indicators; i++) {
-    pw_status_judge(conf, req->journal, i, req->at, &c.now[i]);
-    pw_status_judge(conf, req->journal, i, req->at - WEEK, &c.before[i]);
+    pw_status_judge(conf, req->journal->series, i, req->at, &c.now[i]);
+    pw_status_judge(conf, req->journal->series, i, req->at - WEEK, &c.before[i]);
     c.latest[i] = latest_known(&req->journal->series[i], req->at);
     c.counts[c.now[i].status]++;
     c.stale += c.now[i].stale != 0;

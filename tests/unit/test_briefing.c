@@ -264,12 +264,12 @@ static void test_fixture_covers_every_status(void **state) {
 
   (void)state;
   for (i = 0; i < N_IND; i++) {
-    pw_status_judge(conf, journal, i, at, &v);
+    pw_status_judge(conf, journal->series, i, at, &v);
     if (v.status != want[i])
       fail_msg("%s: %s, want %s", ids[i], pw_status_name(v.status), pw_status_name(want[i]));
     assert_int_equal(v.stale, i == UNEMP || i == INSURED || i == CARERS);
   }
-  pw_status_judge(conf, journal, CHECKUPS, at - 7 * 86400, &before);
+  pw_status_judge(conf, journal->series, CHECKUPS, at - 7 * 86400, &before);
   assert_int_equal(before.status, PW_STATUS_OK);
 }
 
@@ -317,7 +317,7 @@ static void test_html(void **state) {
     struct pw_verdict v;
     const char *p;
     char sect[64];
-    pw_status_judge(conf, journal, i, at, &v);
+    pw_status_judge(conf, journal->series, i, at, &v);
     counts[v.status]++;
     stale += v.stale;
     snprintf(want, sizeof(want), "class=\"indicator\" data-id=\"%s\" ", ids[i]);
@@ -481,7 +481,7 @@ static int graphs_work(const struct pw_store *store) {
 
   snprintf(tmp, sizeof(tmp), "%s/state/graphs", dir);
   pw_mkdir_p(tmp);
-  pw_status_judge(conf, journal, PLACES, at, &v);
+  pw_status_judge(conf, journal->series, PLACES, at, &v);
   memset(&g, 0, sizeof(g));
   memset(&img, 0, sizeof(img));
   g.conf = conf;

@@ -17,7 +17,7 @@
 
 #include "config.h"
 #include "dashboard.h"
-#include "pw.h"
+#include "schedule.h"
 #include "unit_conf.h"
 
 static const char *conf_text =

@@ -19,7 +19,7 @@
 
 #include "config.h"
 #include "metrics.h"
-#include "pw.h"
+#include "schedule.h"
 #include "unit_conf.h"
 
 static const char *conf_text =

@@ -10,7 +10,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "pw.h"
+#include "schedule.h"
 #include "value.h"
 
 static const enum pw_status all_status[] = {PW_STATUS_OK, PW_STATUS_LAGGING, PW_STATUS_SEVERE,

@@ -26,7 +26,7 @@
 #include "dashboard.h"
 #include "log.h"
 #include "metrics.h"
-#include "pw.h"
+#include "daemon.h"
 #include "status.h"
 
 #define HTTP_MAX_HEADER 8192
@@ -291,7 +291,7 @@ static void respond_page(struct http_conn *c, int metrics) {
 
 static void respond_status(struct http_conn *c) {
   struct pw_daemon *d = c->srv->d;
-  json_t *doc = pw_status_json(d->conf, d->journal, pw_clock_now());
+  json_t *doc = pw_status_json(d->conf, d->journal->series, pw_clock_now());
   char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 
   if (text == NULL)

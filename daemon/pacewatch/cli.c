@@ -297,7 +297,7 @@ static int cmd_status(struct cli *c) {
   if (open_for_reading(c, &j) < 0)
     return EXIT_FAIL;
   if (c->json) {
-    json_t *doc = pw_status_json(c->conf, j, at);
+    json_t *doc = pw_status_json(c->conf, j->series, at);
     if (doc == NULL || json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(17)) < 0) {
       json_decref(doc);
       pw_journal_close(j);
@@ -306,7 +306,7 @@ static int cmd_status(struct cli *c) {
     fputc('\n', stdout);
     json_decref(doc);
   } else {
-    pw_status_table(stdout, c->conf, j, at, isatty(STDOUT_FILENO));
+    pw_status_table(stdout, c->conf, j->series, at, isatty(STDOUT_FILENO));
   }
   pw_journal_close(j);
   return EXIT_OK;
@@ -712,7 +712,7 @@ static int cmd_graph(struct cli *c) {
   }
   if (open_readers(c, &j, &store, tmp_dir, sizeof(tmp_dir)) < 0)
     return EXIT_FAIL;
-  pw_status_judge(c->conf, j, ind, at, &v);
+  pw_status_judge(c->conf, j->series, ind, at, &v);
   memset(&req, 0, sizeof(req));
   req.conf = c->conf;
   req.ind = ind;

@@ -1,5 +1,5 @@
 /*
- * pw.h: the root context of pacewatchd. One struct pw_daemon is built in main.c and passed
+ * daemon.h: the root context of pacewatchd. One struct pw_daemon is built in main.c and passed
  * down; every callback finds it through its handle's data pointer. Only the loop thread
  * touches it; work on the thread pool receives copies and hands results back in its
  * after-work callback.
@@ -16,19 +16,10 @@
 #include "judge.h"
 #include "plugin_host.h"
 #include "store.h"
+#include "schedule.h"
 #include "util.h"
 
 struct pw_daemon;
-
-/* Health of one source, kept for logs and the status server. */
-struct pw_source_health {
-  int64_t last_attempt, last_success; /* 0 = never */
-  char last_error[256];               /* "" when the last poll succeeded */
-  unsigned consecutive_failures;
-  double last_duration_ms;
-  uint64_t polls, failures;
-  int64_t failing_since; /* first failure of the current run of failures, 0 when up */
-};
 
 /* The polling state of one configured source. Owned by the daemon; its timer lives inside it,
  * so it is freed only in the timer's close callback. */

@@ -11,9 +11,9 @@
 #include "util.h"
 #include "value.h"
 
-void pw_status_judge(const struct pw_config *conf, const struct pw_journal *j, int ind, int64_t at,
-                     struct pw_verdict *out) {
-  const struct pw_series *s = &j->series[ind];
+void pw_status_judge(const struct pw_config *conf, const struct pw_series *series, int ind,
+                     int64_t at, struct pw_verdict *out) {
+  const struct pw_series *s = &series[ind];
 
   pw_judge(&conf->indicators[ind], s->samples, s->n, &conf->cal, at, out);
 }
@@ -81,7 +81,7 @@ json_t *pw_status_verdict_json(const struct pw_config *conf, int idx, const stru
   return o;
 }
 
-json_t *pw_status_json(const struct pw_config *conf, const struct pw_journal *j, int64_t at) {
+json_t *pw_status_json(const struct pw_config *conf, const struct pw_series *series, int64_t at) {
   json_t *doc = json_object(), *list = json_array();
   int i;
 
@@ -93,7 +93,7 @@ json_t *pw_status_json(const struct pw_config *conf, const struct pw_journal *j,
   json_object_set_new(doc, "at", time_json(at));
   for (i = 0; i < conf->n_indicators; i++) {
     struct pw_verdict v;
-    pw_status_judge(conf, j, i, at, &v);
+    pw_status_judge(conf, series, i, at, &v);
     json_array_append_new(list, pw_status_verdict_json(conf, i, &v));
   }
   json_object_set_new(doc, "indicators", list);
@@ -136,7 +136,7 @@ static char *cell_pct(int has, double v) {
 
 enum { COLS = 9 };
 
-void pw_status_table(FILE *out, const struct pw_config *conf, const struct pw_journal *j,
+void pw_status_table(FILE *out, const struct pw_config *conf, const struct pw_series *series,
                      int64_t at, int color) {
   static const char *const head[COLS] = {"指标",     "状态",  "数值",  "截至", "目标",
                                          "序时预期", "完成%", "序时%", "滞后"};
@@ -162,7 +162,7 @@ void pw_status_table(FILE *out, const struct pw_config *conf, const struct pw_jo
     struct pw_verdict *v = &vs[i];
     char status[64];
 
-    pw_status_judge(conf, j, i, at, v);
+    pw_status_judge(conf, series, i, at, v);
     cells[i] = calloc(COLS, sizeof(char *));
     if (cells[i] == NULL)
       continue;

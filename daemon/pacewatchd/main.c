@@ -19,7 +19,7 @@
 #include "briefing.h"
 #include "clock.h"
 #include "log.h"
-#include "pw.h"
+#include "daemon.h"
 #include "status.h"
 #include "value.h"
 
@@ -224,7 +224,7 @@ static int init_verdicts(struct pw_daemon *d, const struct pw_config *old_conf,
   if (v == NULL)
     return -ENOMEM;
   for (i = 0; i < d->conf->n_indicators; i++) {
-    pw_status_judge(d->conf, d->journal, i, now, &v[i]);
+    pw_status_judge(d->conf, d->journal->series, i, now, &v[i]);
     /* After a reload, an indicator that existed keeps its last published verdict, so a change
      * brought by the new configuration (a new target) is published like any other. */
     for (j = 0; old != NULL && j < old_conf->n_indicators; j++)

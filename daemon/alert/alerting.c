@@ -24,7 +24,7 @@
 #include "graph.h"
 #include "notify_email.h"
 #include "notify_robot.h"
-#include "pw.h"
+#include "daemon.h"
 #include "silence.h"
 #include "spool.h"
 #include "status.h"

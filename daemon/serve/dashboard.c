@@ -6,10 +6,11 @@
 #include "dashboard.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
-#include "pw.h"
+#include "schedule.h"
 #include "value.h"
 
 static const enum pw_status all_status[] = {PW_STATUS_OK, PW_STATUS_LAGGING, PW_STATUS_SEVERE,

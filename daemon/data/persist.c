@@ -24,7 +24,7 @@
 #include "clock.h"
 #include "derive.h"
 #include "log.h"
-#include "pw.h"
+#include "daemon.h"
 
 #define RRD_DELAY_MS 10000
 /* A batch of at least this many files is shared among up to OP_THREADS_MAX threads. */

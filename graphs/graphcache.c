@@ -12,7 +12,7 @@
 #include "clock.h"
 #include "graph.h"
 #include "log.h"
-#include "pw.h"
+#include "daemon.h"
 
 struct gc_waiter {
   pw_graph_ready_cb cb;

@@ -27,6 +27,14 @@ struct pw_sample {
   uint32_t rev;
 };
 
+/* The samples of one indicator, journal order (the journal keeps one per indicator). */
+struct pw_series {
+  struct pw_sample *samples; /* journal order */
+  size_t n, cap;
+  int64_t max_as_of; /* the latest as_of stored; valid when n > 0 */
+  size_t latest;     /* index of the newest revision of max_as_of */
+};
+
 enum pw_lag_unit { PW_LAG_UNIT_NONE = 0, PW_LAG_UNIT_PP, PW_LAG_UNIT_UNIT, PW_LAG_UNIT_DAYS };
 
 struct pw_verdict {

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "pw.h"
+#include "daemon.h"
 
 struct pending_reply {
   char path[4400];

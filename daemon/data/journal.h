@@ -15,13 +15,6 @@
 #include "judge.h"
 #include "util.h"
 
-struct pw_series {
-  struct pw_sample *samples; /* journal order */
-  size_t n, cap;
-  int64_t max_as_of; /* the latest as_of stored; valid when n > 0 */
-  size_t latest;     /* index of the newest revision of max_as_of */
-};
-
 struct pw_journal {
   char *path;
   int fd; /* open for appending, or -1 when read-only */

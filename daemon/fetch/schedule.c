@@ -14,7 +14,7 @@
 
 #include "clock.h"
 #include "log.h"
-#include "pw.h"
+#include "daemon.h"
 #include "value.h"
 
 #define BACKOFF_START_MS 30000

@@ -10,24 +10,23 @@
 #include <stdio.h>
 
 #include "config.h"
-#include "journal.h"
 #include "judge.h"
 
 /* Judges indicator IND of CONF from journal J at AT. */
-void pw_status_judge(const struct pw_config *conf, const struct pw_journal *j, int ind, int64_t at,
-                     struct pw_verdict *out);
+void pw_status_judge(const struct pw_config *conf, const struct pw_series *series, int ind,
+                     int64_t at, struct pw_verdict *out);
 
 /* One indicator's verdict as a JSON object of section 5. Returns a new reference. */
 json_t *pw_status_verdict_json(const struct pw_config *conf, int ind, const struct pw_verdict *v);
 
 /* The whole section 5 document at AT. Returns a new reference, NULL on allocation failure. */
-json_t *pw_status_json(const struct pw_config *conf, const struct pw_journal *j, int64_t at);
+json_t *pw_status_json(const struct pw_config *conf, const struct pw_series *series, int64_t at);
 
 /* A number as JSON: an integer when V is whole and exactly representable, else a real. */
 json_t *pw_status_number(double v);
 
 /* Writes the table for people to OUT (aligned for Chinese text; COLOR adds ANSI colours). */
-void pw_status_table(FILE *out, const struct pw_config *conf, const struct pw_journal *j,
+void pw_status_table(FILE *out, const struct pw_config *conf, const struct pw_series *series,
                      int64_t at, int color);
 
 #endif

@@ -11,7 +11,7 @@
 
 #include "clock.h"
 #include "log.h"
-#include "pw.h"
+#include "daemon.h"
 #include "status.h"
 #include "value.h"
 
@@ -67,7 +67,7 @@ void pw_ingest_evaluate(struct pw_daemon *d, int ind) {
   const struct pw_indicator *in = &d->conf->indicators[ind];
   char a[128], b[128];
 
-  pw_status_judge(d->conf, d->journal, ind, pw_clock_now(), &now_v);
+  pw_status_judge(d->conf, d->journal->series, ind, pw_clock_now(), &now_v);
   d->verdicts[ind] = now_v;
   if (now_v.status == old_v.status && now_v.stale == old_v.stale)
     return;
