@@ -1405,6 +1405,7 @@ int pw_config_load(const char *path, struct pw_config **out, char *err, size_t e
   c = calloc(1, sizeof(*c));
   if (c == NULL)
     return -ENOMEM;
+  c->refs = 1;
   c->arena = calloc(1, sizeof(*c->arena));
   if (c->arena == NULL) {
     free(c);
@@ -1502,10 +1503,16 @@ int pw_config_load(const char *path, struct pw_config **out, char *err, size_t e
   return 0;
 }
 
+struct pw_config *pw_config_ref(struct pw_config *conf) {
+  if (conf != NULL)
+    conf->refs++;
+  return conf;
+}
+
 void pw_config_free(struct pw_config *conf) {
   size_t i;
 
-  if (conf == NULL)
+  if (conf == NULL || --conf->refs > 0)
     return;
   if (conf->arena != NULL) {
     for (i = 0; i < conf->arena->n; i++)

@@ -172,6 +172,7 @@ struct pw_config {
   struct pw_briefing briefing;
   struct pw_calendar cal;
   struct pw_config_arena *arena; /* owns every allocation above */
+  int refs; /* holders of this generation (docs/architecture.md): the daemon, work in flight */
 };
 
 /* Loads and validates PATH. On success returns 0 and *OUT (owned; free with pw_config_free).
@@ -179,7 +180,12 @@ struct pw_config {
  * -EINVAL (or -ENOENT, -ENOMEM) and writes "FILE:LINE: message" into ERR. */
 int pw_config_load(const char *path, struct pw_config **out, char *err, size_t errlen);
 
-/* Frees everything a loaded configuration owns. Accepts NULL. */
+/* A configuration is one generation of the daemon (docs/architecture.md): a reload builds a new
+ * one and swaps it in, and the old one lives on while work started under it (a delivery, a
+ * render, a briefing, an HTTP request) still holds it. pw_config_load returns it with one
+ * reference; pw_config_ref takes another and returns CONF; pw_config_free drops one and frees
+ * everything the configuration owns with the last. Loop thread only. Accepts NULL. */
+struct pw_config *pw_config_ref(struct pw_config *conf);
 void pw_config_free(struct pw_config *conf);
 
 /* The index of indicator ID, or -1. */
