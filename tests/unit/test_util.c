@@ -1,7 +1,8 @@
 /*
  * Unit tests of util's file helpers against planted files in the state directory: reading a FIFO
  * or a directory fails at once instead of blocking; an atomic write never writes through a symlink
- * or file planted under its temporary name; ordinary reads and writes and the read limit.
+ * or file planted under its temporary name; ordinary reads and writes and the read limit; a log
+ * line carrying text from outside stays one line, its control characters escaped.
  * Each test works in a fresh mkdtemp directory.
  */
 #include <stdarg.h>
@@ -19,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "util.h"
 
 static char dir[64];
@@ -122,6 +124,26 @@ static void test_write_replaces_planted_file(void **state) {
   assert_string_equal(got, "ok");
 }
 
+static void test_log_escapes_controls(void **state) {
+  char path[128], got[256];
+  int fd, saved;
+
+  (void)state;
+  path_in(path, sizeof(path), "log");
+  fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  assert_true(fd >= 0);
+  saved = dup(STDERR_FILENO);
+  dup2(fd, STDERR_FILENO);
+  pw_log_open(0);
+  pw_log_error("source %s: value '%s'", "s1", "12\nerror: main: forged\x1b[31m\t\u4e07");
+  dup2(saved, STDERR_FILENO);
+  close(saved);
+  close(fd);
+  slurp(path, got, sizeof(got));
+  assert_string_equal(
+      got, "error: core: source s1: value '12\\nerror: main: forged\\x1b[31m\\t\u4e07'\n");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_read_fifo_fails_at_once, setup, teardown),
@@ -129,6 +151,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_read_regular_and_limit, setup, teardown),
       cmocka_unit_test_setup_teardown(test_write_never_follows_planted_link, setup, teardown),
       cmocka_unit_test_setup_teardown(test_write_replaces_planted_file, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_log_escapes_controls, setup, teardown),
   };
 
   return cmocka_run_group_tests(tests, NULL, NULL);
