@@ -15,9 +15,10 @@
 #include <stddef.h>
 
 /* One decoded field: quotes removed and "" made ". TEXT is NUL-terminated, though it may also
- * hold NUL bytes of the body itself, so LEN is its length. */
+ * hold NUL bytes of the body itself, so LEN is its length. It lies in the reader's buffer, and
+ * the caller may change its bytes in place (trim it, for example). */
 struct pw_rfc4180_field {
-  const char *text;
+  char *text;
   size_t len;
   int quoted; /* the field was written in quotes */
 };
