@@ -1,12 +1,13 @@
 /*
- * config: loads the libconfig file of CONTRACT section 2 into validated structures. Each
+ * config: loads the libconfig file of docs/configuration.md into validated structures. Each
  * section is described by a table of keys (name, type, where it goes, default, which kinds it
- * applies to); one walker applies a table to a group, so unknown keys, wrong types, missing
- * required keys and keys that do not apply to a kind are all caught in one place and reported
- * as "FILE:LINE: message". Cross-references (domains, departments, sources, receivers) are
- * resolved after every section is read. libconfig 1.5 has pitfalls that are checked here
- * before it ever sees the text: integer literals that silently wrap, and a UTF-8 byte-order
- * mark that it reports only as a syntax error.
+ * applies to, and the key's own function when it has a syntax or a rule of its own); one
+ * walker applies a table to a group, so unknown keys, wrong types, missing required keys and
+ * keys that do not apply to a kind are all caught in one place and reported as
+ * "FILE:LINE: message". Sections are loaded in an order that lets each resolve the ids it
+ * names (receivers before departments, domains and sources before indicators). libconfig 1.5
+ * has pitfalls that are checked here before it ever sees the text: integer literals that
+ * silently wrap, and a UTF-8 byte-order mark that it reports only as a syntax error.
  */
 #include "config.h"
 
@@ -46,8 +47,29 @@ enum key_type {
   K_STRLIST,
   K_NUMLIST4,
   K_CHAR,
-  K_MANUAL, /* checked by the walker, read by the section's own code */
+  K_FN,     /* read by the key's own function */
+  K_MANUAL, /* read before the walk: it says which keys apply (kind, type) or names the item */
 };
+
+/* The item a walk fills: a group of the file and the struct it becomes. */
+struct item {
+  const config_setting_t *g; /* NULL for an absent optional group: every key takes its default */
+  void *obj;
+  unsigned mask;      /* the bit of the item's kind or type (0 when the section has none) */
+  const char *what;   /* names the item in messages: "indicator 'x'", "source #2" */
+  const char *kind;   /* names its kind for keys that do not apply to it ("" when none) */
+  const char *noun;   /* what its id is the id of: "indicator", "source", ... */
+  const void *parent; /* the item it belongs to (a target's indicator), else NULL */
+};
+
+struct key_spec;
+
+/* A key's own function, called once every typed key of the item is read, in table order, when
+ * the key applies to the item's kind: it reads a key of its own syntax (K_FN) or checks a typed
+ * value against the rest of the item, and may set defaults that depend on other keys. S is the
+ * key's setting, NULL when the key is absent. Returns 0 or -EINVAL (after fail()). */
+typedef int (*key_fn)(struct loader *ld, const struct item *it, const struct key_spec *k,
+                      const config_setting_t *s);
 
 /* One key of a section. OFFSET places the value in the section's struct; HAS (when not
  * NO_HAS) is the offset of an int set to 1 when the key was written. ONLY restricts the key to
@@ -60,10 +82,14 @@ struct key_spec {
   int required;
   const char *def;
   unsigned only;
+  key_fn fn;
 };
 
 #define NO_HAS ((size_t)-1)
 #define BIT(x) (1u << (x))
+
+/* Where key K of item IT is stored. */
+#define FIELD(it, k, type) ((type *)((char *)(it)->obj + (k)->offset))
 
 static void *arena_alloc(struct loader *ld, size_t size) {
   struct pw_config_arena *a = ld->conf->arena;
@@ -353,6 +379,7 @@ static int read_key(struct loader *ld, const config_setting_t *s, const struct k
     return read_strlist(ld, s, k->name, (struct pw_strlist *)field);
   case K_CHAR:
     return read_char(ld, s, k->name, field);
+  case K_FN:
   case K_MANUAL:
     return 0;
   case K_NUMLIST4:
@@ -370,38 +397,49 @@ static int read_key(struct loader *ld, const config_setting_t *s, const struct k
   return fail(ld, s, "internal: unknown key type");
 }
 
-/* Applies TABLE to GROUP: every member must be a key of the table that applies to MASK (the
- * bit of the group's kind or type), required keys must be present, others get defaults.
- * WHAT names the group in messages ("indicator 'x'"); KIND_NAME names the kind for keys that
- * do not apply to it. */
-static int walk(struct loader *ld, const config_setting_t *group, const struct key_spec *table,
-                void *obj, unsigned mask, const char *what, const char *kind_name) {
-  int i, n;
-  const struct key_spec *k;
+static const config_setting_t *member(const struct item *it, const char *name) {
+  return it->g ? config_setting_get_member(it->g, name) : NULL;
+}
 
-  if (config_setting_type(group) != CONFIG_TYPE_GROUP)
-    return fail(ld, group, "%s must be a group { ... }", what);
-  n = config_setting_length(group);
-  for (i = 0; i < n; i++) {
-    const config_setting_t *m = config_setting_get_elem(group, (unsigned)i);
-    const char *name = config_setting_name(m);
-    for (k = table; k->name; k++)
-      if (strcmp(k->name, name) == 0)
-        break;
-    if (k->name == NULL)
-      return fail(ld, m, "unknown key '%s' in %s", name, what);
-    if (k->only && !(k->only & mask))
-      return fail(ld, m, "key '%s' does not apply to %s (%s)", name, what, kind_name);
+static int applies(const struct key_spec *k, const struct item *it) {
+  return !k->only || (k->only & it->mask);
+}
+
+/* Applies TABLE to item IT: every member of its group must be a key of the table that applies
+ * to the item's kind, required keys must be present, others get defaults; then the keys' own
+ * functions run, in table order. */
+static int walk(struct loader *ld, const struct item *it, const struct key_spec *table) {
+  const struct key_spec *k;
+  int i, n;
+
+  if (it->g != NULL) {
+    if (config_setting_type(it->g) != CONFIG_TYPE_GROUP)
+      return fail(ld, it->g, "%s must be a group { ... }", it->what);
+    n = config_setting_length(it->g);
+    for (i = 0; i < n; i++) {
+      const config_setting_t *m = config_setting_get_elem(it->g, (unsigned)i);
+      const char *name = config_setting_name(m);
+      for (k = table; k->name; k++)
+        if (strcmp(k->name, name) == 0)
+          break;
+      if (k->name == NULL)
+        return fail(ld, m, "unknown key '%s' in %s", name, it->what);
+      if (!applies(k, it))
+        return fail(ld, m, "key '%s' does not apply to %s (%s)", name, it->what, it->kind);
+    }
   }
   for (k = table; k->name; k++) {
-    const config_setting_t *m = config_setting_get_member(group, k->name);
-    if (m == NULL && k->required && (!k->only || (k->only & mask)))
-      return fail(ld, group, "%s lacks the required key '%s'", what, k->name);
-    if (read_key(ld, m, k, obj) < 0)
+    const config_setting_t *m = member(it, k->name);
+    if (m == NULL && k->required && applies(k, it))
+      return fail(ld, it->g, "%s lacks the required key '%s'", it->what, k->name);
+    if (read_key(ld, m, k, it->obj) < 0)
       return -EINVAL;
     if (k->has != NO_HAS)
-      *(int *)((char *)obj + k->has) = m != NULL;
+      *(int *)((char *)it->obj + k->has) = m != NULL;
   }
+  for (k = table; k->name; k++)
+    if (k->fn != NULL && applies(k, it) && k->fn(ld, it, k, member(it, k->name)) < 0)
+      return -EINVAL;
   return 0;
 }
 
@@ -477,22 +515,17 @@ static int check_unique(struct loader *ld, const config_setting_t *list, const v
   return 0;
 }
 
-/* ---- daemon ---- */
+/* The id of an item: the key_fn of every table's "id". */
+static int key_id(struct loader *ld, const struct item *it, const struct key_spec *k,
+                  const config_setting_t *s) {
+  return check_id(ld, s, *FIELD(it, k, char *), it->noun);
+}
 
-#define D(f) offsetof(struct pw_daemon_conf, f)
-static const struct key_spec daemon_keys[] = {
-    {"state_dir", K_STRING, D(state_dir), NO_HAS, 1, NULL, 0},
-    {"timezone", K_STRING, D(timezone), NO_HAS, 0, "Asia/Shanghai", 0},
-    {"log_level", K_MANUAL, 0, NO_HAS, 0, NULL, 0}, /* read by hand */
-    {"http_listen", K_STRING, D(http_listen), NO_HAS, 0, "127.0.0.1:9464", 0},
-    {"http_token", K_STRING, D(http_token), NO_HAS, 0, "", 0},
-    {"rrdcached", K_STRING, D(rrdcached), NO_HAS, 0, "", 0},
-    {"public_url", K_STRING, D(public_url), NO_HAS, 0, "", 0},
-    {"max_transfers", K_INT, D(max_transfers), NO_HAS, 0, "64", 0},
-    {"http_max_connections", K_INT, D(http_max_connections), NO_HAS, 0, "256", 0},
-    {"http_timeout", K_DURATION, D(http_timeout), NO_HAS, 0, "10s", 0},
-    {NULL, 0, 0, 0, 0, NULL, 0}};
-#undef D
+/* Resolves a list of receiver ids into indices, failing on an unknown one. */
+static int resolve_receivers(struct loader *ld, const config_setting_t *s,
+                             const struct pw_strlist *ids, int **out, const char *what);
+
+/* ---- daemon ---- */
 
 static int check_hostport(const char *text) {
   const char *colon = strrchr(text, ':');
@@ -509,64 +542,123 @@ static int check_hostport(const char *text) {
   return 0;
 }
 
-static int load_daemon(struct loader *ld, config_t *cfg) {
-  const config_setting_t *s = config_lookup(cfg, "daemon");
-  struct pw_daemon_conf *d = &ld->conf->daemon;
-  const config_setting_t *m;
+/* state_dir is relative to the configuration file's directory. */
+static int daemon_state_dir(struct loader *ld, const struct item *it, const struct key_spec *k,
+                            const config_setting_t *s) {
+  char **dir = FIELD(it, k, char *);
+  char *abs;
+
+  if ((*dir)[0] == '\0')
+    return fail(ld, s, "state_dir must not be empty");
+  abs = pw_path_join(ld->conf->dir, *dir);
+  if (abs == NULL)
+    return fail(ld, it->g, "out of memory");
+  *dir = arena_strdup(ld, abs);
+  free(abs);
+  return *dir ? 0 : fail(ld, it->g, "out of memory");
+}
+
+/* The time zone of the calendar, and of the process (docs/configuration.md). */
+static int daemon_timezone(struct loader *ld, const struct item *it, const struct key_spec *k,
+                           const config_setting_t *s) {
+  const char *tz = *FIELD(it, k, char *);
+
+  if (pw_calendar_init(&ld->conf->cal, tz) < 0)
+    return fail(ld, s ? s : it->g, "time zone '%s' is not in the system's zone database", tz);
+  return 0;
+}
+
+static int daemon_log_level(struct loader *ld, const struct item *it, const struct key_spec *k,
+                            const config_setting_t *s) {
   enum pw_log_level level = PW_LOG_INFO;
   char *text;
 
-  if (s == NULL)
-    return fail(ld, config_root_setting(cfg),
-                "the configuration lacks the required group 'daemon' (with state_dir)");
-  if (walk(ld, s, daemon_keys, d, 0, "the daemon group", "") < 0)
-    return -EINVAL;
-  m = config_setting_get_member(s, "log_level");
-  if (m != NULL) {
-    if (read_string(ld, m, "log_level", &text) < 0)
+  if (s != NULL) {
+    if (read_string(ld, s, "log_level", &text) < 0)
       return -EINVAL;
     if (pw_log_level_parse(text, &level) < 0)
-      return fail(ld, m, "log_level '%s' must be error, warn, info or debug", text);
+      return fail(ld, s, "log_level '%s' must be error, warn, info or debug", text);
   }
-  d->log_level = (int)level;
-  m = config_setting_get_member(s, "timezone");
-  if (pw_calendar_init(&ld->conf->cal, d->timezone) < 0)
-    return fail(ld, m ? m : s, "time zone '%s' is not in the system's zone database", d->timezone);
-  if (d->state_dir[0] == '\0')
-    return fail(ld, config_setting_get_member(s, "state_dir"), "state_dir must not be empty");
-  text = pw_path_join(ld->conf->dir, d->state_dir);
-  if (text == NULL)
-    return fail(ld, s, "out of memory");
-  d->state_dir = arena_strdup(ld, text);
-  free(text);
-  if (d->http_listen[0] != '\0' && check_hostport(d->http_listen) < 0)
-    return fail(ld, config_setting_get_member(s, "http_listen"),
-                "http_listen '%s' must be HOST:PORT (e.g. \"127.0.0.1:9464\") or \"\"",
-                d->http_listen);
-  if (d->rrdcached[0] != '\0' && strncmp(d->rrdcached, "unix:", 5) != 0 &&
-      check_hostport(d->rrdcached) < 0)
-    return fail(ld, config_setting_get_member(s, "rrdcached"),
-                "rrdcached '%s' must be \"unix:/path\", HOST:PORT or \"\"", d->rrdcached);
-  if (d->max_transfers < 1)
-    return fail(ld, config_setting_get_member(s, "max_transfers"), "max_transfers must be >= 1");
-  if (d->http_max_connections < 1)
-    return fail(ld, config_setting_get_member(s, "http_max_connections"),
-                "http_max_connections must be >= 1");
+  *FIELD(it, k, int) = (int)level;
   return 0;
+}
+
+static int daemon_http_listen(struct loader *ld, const struct item *it, const struct key_spec *k,
+                              const config_setting_t *s) {
+  const char *text = *FIELD(it, k, char *);
+
+  if (text[0] != '\0' && check_hostport(text) < 0)
+    return fail(ld, s, "http_listen '%s' must be HOST:PORT (e.g. \"127.0.0.1:9464\") or \"\"",
+                text);
+  return 0;
+}
+
+static int daemon_rrdcached(struct loader *ld, const struct item *it, const struct key_spec *k,
+                            const config_setting_t *s) {
+  const char *text = *FIELD(it, k, char *);
+
+  if (text[0] != '\0' && strncmp(text, "unix:", 5) != 0 && check_hostport(text) < 0)
+    return fail(ld, s, "rrdcached '%s' must be \"unix:/path\", HOST:PORT or \"\"", text);
+  return 0;
+}
+
+/* max_transfers and http_max_connections. */
+static int daemon_at_least_1(struct loader *ld, const struct item *it, const struct key_spec *k,
+                             const config_setting_t *s) {
+  if (*FIELD(it, k, int64_t) < 1)
+    return fail(ld, s, "%s must be >= 1", k->name);
+  return 0;
+}
+
+#define D(f) offsetof(struct pw_daemon_conf, f)
+static const struct key_spec daemon_keys[] = {
+    {"state_dir", K_STRING, D(state_dir), NO_HAS, 1, NULL, 0, daemon_state_dir},
+    {"timezone", K_STRING, D(timezone), NO_HAS, 0, "Asia/Shanghai", 0, daemon_timezone},
+    {"log_level", K_FN, D(log_level), NO_HAS, 0, NULL, 0, daemon_log_level},
+    {"http_listen", K_STRING, D(http_listen), NO_HAS, 0, "127.0.0.1:9464", 0, daemon_http_listen},
+    {"http_token", K_STRING, D(http_token), NO_HAS, 0, "", 0, NULL},
+    {"rrdcached", K_STRING, D(rrdcached), NO_HAS, 0, "", 0, daemon_rrdcached},
+    {"public_url", K_STRING, D(public_url), NO_HAS, 0, "", 0, NULL},
+    {"max_transfers", K_INT, D(max_transfers), NO_HAS, 0, "64", 0, daemon_at_least_1},
+    {"http_max_connections", K_INT, D(http_max_connections), NO_HAS, 0, "256", 0,
+     daemon_at_least_1},
+    {"http_timeout", K_DURATION, D(http_timeout), NO_HAS, 0, "10s", 0, NULL},
+    {NULL, 0, 0, 0, 0, NULL, 0, NULL}};
+#undef D
+
+static int load_daemon(struct loader *ld, config_t *cfg) {
+  struct item it = {
+      config_lookup(cfg, "daemon"), &ld->conf->daemon, 0, "the daemon group", "", "", NULL};
+
+  if (it.g == NULL)
+    return fail(ld, config_root_setting(cfg),
+                "the configuration lacks the required group 'daemon' (with state_dir)");
+  return walk(ld, &it, daemon_keys);
 }
 
 /* ---- domains and departments ---- */
 
+static int department_receivers(struct loader *ld, const struct item *it, const struct key_spec *k,
+                                const config_setting_t *s) {
+  struct pw_department *dep = it->obj;
+  char what[96];
+
+  snprintf(what, sizeof(what), "department '%s'", dep->id);
+  /* Named at the department's line, as the list of receivers may span several. */
+  return resolve_receivers(ld, it->g, &dep->receivers, &dep->receiver_idx, what);
+}
+
 static const struct key_spec domain_keys[] = {
-    {"id", K_STRING, offsetof(struct pw_domain, id), NO_HAS, 1, NULL, 0},
-    {"name", K_STRING, offsetof(struct pw_domain, name), NO_HAS, 1, NULL, 0},
-    {NULL, 0, 0, 0, 0, NULL, 0}};
+    {"id", K_STRING, offsetof(struct pw_domain, id), NO_HAS, 1, NULL, 0, key_id},
+    {"name", K_STRING, offsetof(struct pw_domain, name), NO_HAS, 1, NULL, 0, NULL},
+    {NULL, 0, 0, 0, 0, NULL, 0, NULL}};
 
 static const struct key_spec department_keys[] = {
-    {"id", K_STRING, offsetof(struct pw_department, id), NO_HAS, 1, NULL, 0},
-    {"name", K_STRING, offsetof(struct pw_department, name), NO_HAS, 1, NULL, 0},
-    {"receivers", K_STRLIST, offsetof(struct pw_department, receivers), NO_HAS, 0, NULL, 0},
-    {NULL, 0, 0, 0, 0, NULL, 0}};
+    {"id", K_STRING, offsetof(struct pw_department, id), NO_HAS, 1, NULL, 0, key_id},
+    {"name", K_STRING, offsetof(struct pw_department, name), NO_HAS, 1, NULL, 0, NULL},
+    {"receivers", K_STRLIST, offsetof(struct pw_department, receivers), NO_HAS, 0, NULL, 0,
+     department_receivers},
+    {NULL, 0, 0, 0, 0, NULL, 0, NULL}};
 
 static int load_domains(struct loader *ld, config_t *cfg) {
   struct pw_config *c = ld->conf;
@@ -581,17 +673,18 @@ static int load_domains(struct loader *ld, config_t *cfg) {
   if (c->domains == NULL)
     return fail(ld, list, "out of memory");
   for (i = 0; i < c->n_domains; i++) {
-    const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
     char what[64];
+    struct item it = {
+        config_setting_get_elem(list, (unsigned)i), &c->domains[i], 0, what, "", "domain", NULL};
     snprintf(what, sizeof(what), "domain #%d", i + 1);
-    if (walk(ld, g, domain_keys, &c->domains[i], 0, what, "") < 0 ||
-        check_id(ld, config_setting_get_member(g, "id"), c->domains[i].id, "domain") < 0)
+    if (walk(ld, &it, domain_keys) < 0)
       return -EINVAL;
-    c->domains[i].line = (int)config_setting_source_line(g);
+    c->domains[i].line = (int)config_setting_source_line(it.g);
   }
   return check_unique(ld, list, c->domains, sizeof(*c->domains), c->n_domains, "domain");
 }
 
+/* After the receivers, which departments name. */
 static int load_departments(struct loader *ld, config_t *cfg) {
   struct pw_config *c = ld->conf;
   const config_setting_t *list = top_list(ld, cfg, "departments", 0, &c->n_departments);
@@ -603,13 +696,18 @@ static int load_departments(struct loader *ld, config_t *cfg) {
   if (c->departments == NULL)
     return fail(ld, list, "out of memory");
   for (i = 0; i < c->n_departments; i++) {
-    const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
     char what[64];
+    struct item it = {config_setting_get_elem(list, (unsigned)i),
+                      &c->departments[i],
+                      0,
+                      what,
+                      "",
+                      "department",
+                      NULL};
     snprintf(what, sizeof(what), "department #%d", i + 1);
-    if (walk(ld, g, department_keys, &c->departments[i], 0, what, "") < 0 ||
-        check_id(ld, config_setting_get_member(g, "id"), c->departments[i].id, "department") < 0)
+    if (walk(ld, &it, department_keys) < 0)
       return -EINVAL;
-    c->departments[i].line = (int)config_setting_source_line(g);
+    c->departments[i].line = (int)config_setting_source_line(it.g);
   }
   return check_unique(ld, list, c->departments, sizeof(*c->departments), c->n_departments,
                       "department");
@@ -620,88 +718,109 @@ static int load_departments(struct loader *ld, config_t *cfg) {
 enum { FMT_JSON = 0, FMT_CSV, FMT_PROMETHEUS, FMT_REGEX };
 static const char *const formats[] = {"json", "csv", "prometheus", "regex", NULL};
 
+/* An http:// or https:// URL is polled; file:// or a plain path (relative to the configuration
+ * file's directory) is read. */
+static int source_url(struct loader *ld, const struct item *it, const struct key_spec *k,
+                      const config_setting_t *s) {
+  struct pw_source *src = it->obj;
+  const char *p;
+  char *abs;
+
+  if (strncmp(src->url, "http://", 7) == 0 || strncmp(src->url, "https://", 8) == 0) {
+    src->file = NULL;
+    return 0;
+  }
+  if (strncmp(src->url, "file://", 7) != 0 && strstr(src->url, "://") != NULL)
+    return fail(ld, s, "source '%s': url '%s' must be http://, https://, file:// or a file path",
+                src->id, src->url);
+  p = strncmp(src->url, "file://", 7) == 0 ? src->url + 7 : src->url;
+  if (*p == '\0')
+    return fail(ld, s, "source '%s': empty file path", src->id);
+  abs = pw_path_join(ld->conf->dir, p);
+  if (abs == NULL)
+    return fail(ld, it->g, "out of memory");
+  src->file = arena_strdup(ld, abs);
+  free(abs);
+  return 0;
+}
+
+/* interval, timeout (durations) and max_bytes. */
+static int source_at_least_1(struct loader *ld, const struct item *it, const struct key_spec *k,
+                             const config_setting_t *s) {
+  if (*FIELD(it, k, int64_t) < 1)
+    return fail(ld, s, "source '%s': %s must be at least 1%s", ((struct pw_source *)it->obj)->id,
+                k->name, k->type == K_DURATION ? "s" : "");
+  return 0;
+}
+
+static int source_headers(struct loader *ld, const struct item *it, const struct key_spec *k,
+                          const config_setting_t *s) {
+  const struct pw_source *src = it->obj;
+  int i;
+
+  for (i = 0; i < src->headers.n; i++)
+    if (strchr(src->headers.items[i], ':') == NULL || strpbrk(src->headers.items[i], "\r\n"))
+      return fail(ld, s, "source '%s': header '%s' must be \"Name: value\" on one line", src->id,
+                  src->headers.items[i]);
+  return 0;
+}
+
 #define S(f) offsetof(struct pw_source, f)
 static const struct key_spec source_keys[] = {
-    {"id", K_STRING, S(id), NO_HAS, 1, NULL, 0},
-    {"url", K_STRING, S(url), NO_HAS, 1, NULL, 0},
-    {"format", K_STRING, S(format), NO_HAS, 1, NULL, 0},
-    {"interval", K_DURATION, S(interval), NO_HAS, 0, "1h", 0},
-    {"timeout", K_DURATION, S(timeout), NO_HAS, 0, "20s", 0},
-    {"max_bytes", K_INT, S(max_bytes), NO_HAS, 0, "10485760", 0},
-    {"headers", K_STRLIST, S(headers), NO_HAS, 0, NULL, 0},
-    {"as_of", K_STRING, S(as_of), NO_HAS, 0, NULL, 0},
-    {"tls_verify", K_BOOL, S(tls_verify), NO_HAS, 0, "true", 0},
-    {"ca_file", K_STRING, S(ca_file), NO_HAS, 0, NULL, 0},
-    {"stale_after", K_DURATION, S(stale_after), NO_HAS, 0, NULL, 0},
-    {"charset", K_STRING, S(charset), NO_HAS, 0, "UTF-8", 0},
-    {"csv_delimiter", K_CHAR, S(csv_delimiter), NO_HAS, 0, ",", BIT(FMT_CSV)},
-    {"proxy", K_STRING, S(proxy), NO_HAS, 0, NULL, 0},
-    {NULL, 0, 0, 0, 0, NULL, 0}};
+    {"id", K_STRING, S(id), NO_HAS, 1, NULL, 0, key_id},
+    {"url", K_STRING, S(url), NO_HAS, 1, NULL, 0, source_url},
+    {"format", K_STRING, S(format), NO_HAS, 1, NULL, 0, NULL},
+    {"interval", K_DURATION, S(interval), NO_HAS, 0, "1h", 0, source_at_least_1},
+    {"timeout", K_DURATION, S(timeout), NO_HAS, 0, "20s", 0, source_at_least_1},
+    {"max_bytes", K_INT, S(max_bytes), NO_HAS, 0, "10485760", 0, source_at_least_1},
+    {"headers", K_STRLIST, S(headers), NO_HAS, 0, NULL, 0, source_headers},
+    {"as_of", K_STRING, S(as_of), NO_HAS, 0, NULL, 0, NULL},
+    {"tls_verify", K_BOOL, S(tls_verify), NO_HAS, 0, "true", 0, NULL},
+    {"ca_file", K_STRING, S(ca_file), NO_HAS, 0, NULL, 0, NULL},
+    {"stale_after", K_DURATION, S(stale_after), NO_HAS, 0, NULL, 0, NULL},
+    {"charset", K_STRING, S(charset), NO_HAS, 0, "UTF-8", 0, NULL},
+    {"csv_delimiter", K_CHAR, S(csv_delimiter), NO_HAS, 0, ",", BIT(FMT_CSV), NULL},
+    {"proxy", K_STRING, S(proxy), NO_HAS, 0, NULL, 0, NULL},
+    {NULL, 0, 0, 0, 0, NULL, 0, NULL}};
 #undef S
+
+/* Source #INDEX+1 from group G. Its format, read first, says which keys apply. */
+static int load_source(struct loader *ld, const config_setting_t *g, struct pw_source *src,
+                       int index) {
+  const config_setting_t *fm = config_setting_get_member(g, "format");
+  const char *fmt = NULL;
+  char what[96];
+  struct item it = {g, src, 0, what, "", "source", NULL};
+  int f;
+
+  snprintf(what, sizeof(what), "source #%d", index + 1);
+  if (fm != NULL && config_setting_type(fm) == CONFIG_TYPE_STRING)
+    fmt = config_setting_get_string(fm);
+  for (f = 0; formats[f]; f++)
+    if (fmt && strcmp(fmt, formats[f]) == 0)
+      break;
+  if (fm != NULL && formats[f] == NULL)
+    return fail(ld, fm, "format '%s' must be json, csv, prometheus or regex", fmt ? fmt : "?");
+  it.mask = BIT(f);
+  it.kind = fmt ? fmt : "";
+  src->cfg_file = keep_file(ld, g);
+  src->line = (int)config_setting_source_line(g);
+  return walk(ld, &it, source_keys);
+}
 
 static int load_sources(struct loader *ld, config_t *cfg) {
   struct pw_config *c = ld->conf;
   const config_setting_t *list = top_list(ld, cfg, "sources", 0, &c->n_sources);
-  int i, f;
+  int i;
 
   if (list == NULL)
     return ld->failed ? -EINVAL : 0;
   c->sources = arena_alloc(ld, sizeof(*c->sources) * (size_t)(c->n_sources + 1));
   if (c->sources == NULL)
     return fail(ld, list, "out of memory");
-  for (i = 0; i < c->n_sources; i++) {
-    const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
-    const config_setting_t *fm = config_setting_get_member(g, "format");
-    struct pw_source *src = &c->sources[i];
-    char what[96];
-    const char *fmt = NULL;
-
-    snprintf(what, sizeof(what), "source #%d", i + 1);
-    if (fm != NULL && config_setting_type(fm) == CONFIG_TYPE_STRING)
-      fmt = config_setting_get_string(fm);
-    for (f = 0; formats[f]; f++)
-      if (fmt && strcmp(fmt, formats[f]) == 0)
-        break;
-    if (fm != NULL && formats[f] == NULL)
-      return fail(ld, fm, "format '%s' must be json, csv, prometheus or regex", fmt ? fmt : "?");
-    if (walk(ld, g, source_keys, src, BIT(f), what, fmt ? fmt : "") < 0 ||
-        check_id(ld, config_setting_get_member(g, "id"), src->id, "source") < 0)
+  for (i = 0; i < c->n_sources; i++)
+    if (load_source(ld, config_setting_get_elem(list, (unsigned)i), &c->sources[i], i) < 0)
       return -EINVAL;
-    src->cfg_file = keep_file(ld, g);
-    src->line = (int)config_setting_source_line(g);
-    if (strncmp(src->url, "http://", 7) == 0 || strncmp(src->url, "https://", 8) == 0) {
-      src->file = NULL;
-    } else if (strncmp(src->url, "file://", 7) == 0 || strstr(src->url, "://") == NULL) {
-      const char *p = strncmp(src->url, "file://", 7) == 0 ? src->url + 7 : src->url;
-      char *abs;
-      if (*p == '\0')
-        return fail(ld, config_setting_get_member(g, "url"), "source '%s': empty file path",
-                    src->id);
-      abs = pw_path_join(c->dir, p);
-      if (abs == NULL)
-        return fail(ld, g, "out of memory");
-      src->file = arena_strdup(ld, abs);
-      free(abs);
-    } else {
-      return fail(ld, config_setting_get_member(g, "url"),
-                  "source '%s': url '%s' must be http://, https://, file:// or a file path",
-                  src->id, src->url);
-    }
-    if (src->interval < 1)
-      return fail(ld, config_setting_get_member(g, "interval"),
-                  "source '%s': interval must be at least 1s", src->id);
-    if (src->timeout < 1)
-      return fail(ld, config_setting_get_member(g, "timeout"),
-                  "source '%s': timeout must be at least 1s", src->id);
-    if (src->max_bytes < 1)
-      return fail(ld, config_setting_get_member(g, "max_bytes"),
-                  "source '%s': max_bytes must be at least 1", src->id);
-    for (f = 0; f < src->headers.n; f++)
-      if (strchr(src->headers.items[f], ':') == NULL || strpbrk(src->headers.items[f], "\r\n"))
-        return fail(ld, config_setting_get_member(g, "headers"),
-                    "source '%s': header '%s' must be \"Name: value\" on one line", src->id,
-                    src->headers.items[f]);
-  }
   return check_unique(ld, list, c->sources, sizeof(*c->sources), c->n_sources, "source");
 }
 
@@ -710,85 +829,112 @@ static int load_sources(struct loader *ld, config_t *cfg) {
 static const char *const receiver_types[] = {"webhook", "dingtalk", "wecom", "feishu",
                                              "email",   "log",      NULL};
 
+/* Email goes to an SMTP server, every other type (but log) to an HTTP endpoint. */
+static int receiver_url(struct loader *ld, const struct item *it, const struct key_spec *k,
+                        const config_setting_t *s) {
+  const struct pw_receiver *r = it->obj;
+
+  if (r->type == PW_RECV_EMAIL) {
+    if (strncmp(r->url, "smtp://", 7) != 0 && strncmp(r->url, "smtps://", 8) != 0)
+      return fail(ld, s,
+                  "receiver '%s': an email url must be smtp://HOST:PORT or smtps://HOST:PORT",
+                  r->id);
+  } else if (strncmp(r->url, "http://", 7) != 0 && strncmp(r->url, "https://", 8) != 0) {
+    return fail(ld, s, "receiver '%s': url '%s' must be http:// or https://", r->id, r->url);
+  }
+  return 0;
+}
+
+static int receiver_to(struct loader *ld, const struct item *it, const struct key_spec *k,
+                       const config_setting_t *s) {
+  const struct pw_receiver *r = it->obj;
+
+  if (r->to.n == 0)
+    return fail(ld, s, "receiver '%s': 'to' must name at least one address", r->id);
+  return 0;
+}
+
+/* The chat robots limit how often they may be called; the default keeps under their limits. */
+static int receiver_rate(struct loader *ld, const struct item *it, const struct key_spec *k,
+                         const config_setting_t *s) {
+  struct pw_receiver *r = it->obj;
+
+  if (s == NULL)
+    r->rate_per_minute = (r->type == PW_RECV_DINGTALK || r->type == PW_RECV_WECOM) ? 20
+                         : r->type == PW_RECV_FEISHU                               ? 100
+                                                                                   : 0;
+  return 0;
+}
+
 #define R(f) offsetof(struct pw_receiver, f)
 #define NOT_LOG                                                                                    \
   (BIT(PW_RECV_WEBHOOK) | BIT(PW_RECV_DINGTALK) | BIT(PW_RECV_WECOM) | BIT(PW_RECV_FEISHU) |       \
    BIT(PW_RECV_EMAIL))
+#define DING_FEISHU (BIT(PW_RECV_DINGTALK) | BIT(PW_RECV_FEISHU))
 static const struct key_spec receiver_keys[] = {
-    {"id", K_STRING, R(id), NO_HAS, 1, NULL, 0},
-    {"type", K_MANUAL, 0, NO_HAS, 1, NULL, 0}, /* read by hand */
-    {"url", K_STRING, R(url), NO_HAS, 1, NULL, NOT_LOG},
-    {"secret", K_STRING, R(secret), NO_HAS, 0, NULL, BIT(PW_RECV_DINGTALK) | BIT(PW_RECV_FEISHU)},
-    {"from", K_STRING, R(from), NO_HAS, 1, NULL, BIT(PW_RECV_EMAIL)},
-    {"to", K_STRLIST, R(to), NO_HAS, 1, NULL, BIT(PW_RECV_EMAIL)},
-    {"username", K_STRING, R(username), NO_HAS, 0, "", BIT(PW_RECV_EMAIL)},
-    {"password", K_STRING, R(password), NO_HAS, 0, "", BIT(PW_RECV_EMAIL)},
-    {"proxy", K_STRING, R(proxy), NO_HAS, 0, NULL, NOT_LOG},
-    {"tls_verify", K_BOOL, R(tls_verify), NO_HAS, 0, "true", NOT_LOG},
-    {"ca_file", K_STRING, R(ca_file), NO_HAS, 0, NULL, NOT_LOG},
-    {"timeout", K_DURATION, R(timeout), NO_HAS, 0, "20s", NOT_LOG},
-    {"rate_per_minute", K_INT, R(rate_per_minute), NO_HAS, 0, NULL, NOT_LOG},
-    {"at_mobiles", K_STRLIST, R(at_mobiles), NO_HAS, 0, NULL, BIT(PW_RECV_DINGTALK)},
-    {"at_all", K_BOOL, R(at_all), NO_HAS, 0, "false", BIT(PW_RECV_DINGTALK)},
-    {"keyword", K_STRING, R(keyword), NO_HAS, 0, NULL, BIT(PW_RECV_DINGTALK)},
-    {"mentioned_mobiles", K_STRLIST, R(mentioned_mobiles), NO_HAS, 0, NULL, BIT(PW_RECV_WECOM)},
-    {NULL, 0, 0, 0, 0, NULL, 0}};
+    {"id", K_STRING, R(id), NO_HAS, 1, NULL, 0, key_id},
+    {"type", K_MANUAL, 0, NO_HAS, 1, NULL, 0, NULL},
+    {"url", K_STRING, R(url), NO_HAS, 1, NULL, NOT_LOG, receiver_url},
+    {"secret", K_STRING, R(secret), NO_HAS, 0, NULL, DING_FEISHU, NULL},
+    {"from", K_STRING, R(from), NO_HAS, 1, NULL, BIT(PW_RECV_EMAIL), NULL},
+    {"to", K_STRLIST, R(to), NO_HAS, 1, NULL, BIT(PW_RECV_EMAIL), receiver_to},
+    {"username", K_STRING, R(username), NO_HAS, 0, "", BIT(PW_RECV_EMAIL), NULL},
+    {"password", K_STRING, R(password), NO_HAS, 0, "", BIT(PW_RECV_EMAIL), NULL},
+    {"proxy", K_STRING, R(proxy), NO_HAS, 0, NULL, NOT_LOG, NULL},
+    {"tls_verify", K_BOOL, R(tls_verify), NO_HAS, 0, "true", NOT_LOG, NULL},
+    {"ca_file", K_STRING, R(ca_file), NO_HAS, 0, NULL, NOT_LOG, NULL},
+    {"timeout", K_DURATION, R(timeout), NO_HAS, 0, "20s", NOT_LOG, NULL},
+    {"rate_per_minute", K_INT, R(rate_per_minute), NO_HAS, 0, NULL, NOT_LOG, receiver_rate},
+    {"at_mobiles", K_STRLIST, R(at_mobiles), NO_HAS, 0, NULL, BIT(PW_RECV_DINGTALK), NULL},
+    {"at_all", K_BOOL, R(at_all), NO_HAS, 0, "false", BIT(PW_RECV_DINGTALK), NULL},
+    {"keyword", K_STRING, R(keyword), NO_HAS, 0, NULL, BIT(PW_RECV_DINGTALK), NULL},
+    {"mentioned_mobiles", K_STRLIST, R(mentioned_mobiles), NO_HAS, 0, NULL, BIT(PW_RECV_WECOM),
+     NULL},
+    {NULL, 0, 0, 0, 0, NULL, 0, NULL}};
 #undef R
+
+/* Receiver #INDEX+1 from group G. Its type, read first, says which keys apply. */
+static int load_receiver(struct loader *ld, const config_setting_t *g, struct pw_receiver *r,
+                         int index) {
+  const config_setting_t *tm = config_setting_get_member(g, "type");
+  const char *type = NULL;
+  char what[96];
+  struct item it = {g, r, 0, what, "", "receiver", NULL};
+  int t;
+
+  snprintf(what, sizeof(what), "receiver #%d", index + 1);
+  if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+    return fail(ld, g, "%s must be a group { ... }", what);
+  if (tm == NULL)
+    return fail(ld, g, "%s lacks the required key 'type'", what);
+  if (config_setting_type(tm) == CONFIG_TYPE_STRING)
+    type = config_setting_get_string(tm);
+  for (t = 0; receiver_types[t]; t++)
+    if (type && strcmp(type, receiver_types[t]) == 0)
+      break;
+  if (receiver_types[t] == NULL)
+    return fail(ld, tm, "receiver type '%s' must be webhook, dingtalk, wecom, feishu, email or log",
+                type ? type : "?");
+  r->type = (enum pw_receiver_type)t;
+  r->line = (int)config_setting_source_line(g);
+  it.mask = BIT(t);
+  it.kind = type;
+  return walk(ld, &it, receiver_keys);
+}
 
 static int load_receivers(struct loader *ld, config_t *cfg) {
   struct pw_config *c = ld->conf;
   const config_setting_t *list = top_list(ld, cfg, "receivers", 0, &c->n_receivers);
-  int i, t;
+  int i;
 
   if (list == NULL)
     return ld->failed ? -EINVAL : 0;
   c->receivers = arena_alloc(ld, sizeof(*c->receivers) * (size_t)(c->n_receivers + 1));
   if (c->receivers == NULL)
     return fail(ld, list, "out of memory");
-  for (i = 0; i < c->n_receivers; i++) {
-    const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
-    const config_setting_t *tm = config_setting_get_member(g, "type");
-    struct pw_receiver *r = &c->receivers[i];
-    const char *type = NULL;
-    char what[96];
-
-    snprintf(what, sizeof(what), "receiver #%d", i + 1);
-    if (config_setting_type(g) != CONFIG_TYPE_GROUP)
-      return fail(ld, g, "%s must be a group { ... }", what);
-    if (tm == NULL)
-      return fail(ld, g, "%s lacks the required key 'type'", what);
-    if (config_setting_type(tm) == CONFIG_TYPE_STRING)
-      type = config_setting_get_string(tm);
-    for (t = 0; receiver_types[t]; t++)
-      if (type && strcmp(type, receiver_types[t]) == 0)
-        break;
-    if (receiver_types[t] == NULL)
-      return fail(ld, tm,
-                  "receiver type '%s' must be webhook, dingtalk, wecom, feishu, email or log",
-                  type ? type : "?");
-    r->type = (enum pw_receiver_type)t;
-    if (walk(ld, g, receiver_keys, r, BIT(t), what, type) < 0 ||
-        check_id(ld, config_setting_get_member(g, "id"), r->id, "receiver") < 0)
+  for (i = 0; i < c->n_receivers; i++)
+    if (load_receiver(ld, config_setting_get_elem(list, (unsigned)i), &c->receivers[i], i) < 0)
       return -EINVAL;
-    r->line = (int)config_setting_source_line(g);
-    if (config_setting_get_member(g, "rate_per_minute") == NULL)
-      r->rate_per_minute = (r->type == PW_RECV_DINGTALK || r->type == PW_RECV_WECOM) ? 20
-                           : r->type == PW_RECV_FEISHU                               ? 100
-                                                                                     : 0;
-    if (r->type == PW_RECV_EMAIL) {
-      if (strncmp(r->url, "smtp://", 7) != 0 && strncmp(r->url, "smtps://", 8) != 0)
-        return fail(ld, config_setting_get_member(g, "url"),
-                    "receiver '%s': an email url must be smtp://HOST:PORT or smtps://HOST:PORT",
-                    r->id);
-      if (r->to.n == 0)
-        return fail(ld, config_setting_get_member(g, "to"),
-                    "receiver '%s': 'to' must name at least one address", r->id);
-    } else if (r->type != PW_RECV_LOG && strncmp(r->url, "http://", 7) != 0 &&
-               strncmp(r->url, "https://", 8) != 0) {
-      return fail(ld, config_setting_get_member(g, "url"),
-                  "receiver '%s': url '%s' must be http:// or https://", r->id, r->url);
-    }
-  }
   return check_unique(ld, list, c->receivers, sizeof(*c->receivers), c->n_receivers, "receiver");
 }
 
@@ -801,7 +947,6 @@ static int find_receiver(const struct pw_config *c, const char *id) {
   return -1;
 }
 
-/* Resolves a list of receiver ids into indices, failing on an unknown one. */
 static int resolve_receivers(struct loader *ld, const config_setting_t *s,
                              const struct pw_strlist *ids, int **out, const char *what) {
   int i;
@@ -822,52 +967,133 @@ static int resolve_receivers(struct loader *ld, const config_setting_t *s,
 static const char *const kinds[] = {"cumulative", "level", "standard", "milestone", NULL};
 #define CL (BIT(PW_KIND_CUMULATIVE) | BIT(PW_KIND_LEVEL))
 
-#define I(f) offsetof(struct pw_indicator, f)
-static const struct key_spec indicator_keys[] = {
-    {"id", K_STRING, I(id), NO_HAS, 1, NULL, 0},
-    {"name", K_STRING, I(name), NO_HAS, 1, NULL, 0},
-    {"domain", K_STRING, I(domain_id), NO_HAS, 1, NULL, 0},
-    {"department", K_STRING, I(department_id), NO_HAS, 0, NULL, 0},
-    {"unit", K_STRING, I(unit), NO_HAS, 0, "", 0},
-    {"source", K_STRING, I(source_id), NO_HAS, 0, NULL, 0},
-    {"path", K_STRING, I(path), NO_HAS, 0, NULL, 0},
-    {"as_of", K_STRING, I(as_of), NO_HAS, 0, NULL, 0},
-    {"kind", K_MANUAL, 0, NO_HAS, 1, NULL, 0},
-    {"direction", K_MANUAL, 0, NO_HAS, 0, NULL, BIT(PW_KIND_STANDARD)},
-    {"pace", K_MANUAL, 0, NO_HAS, 0, NULL, CL},
-    {"lag_warn", K_NUMBER, I(lag_warn), NO_HAS, 0, NULL, 0},
-    {"lag_crit", K_NUMBER, I(lag_crit), NO_HAS, 0, NULL, 0},
-    {"stale_after", K_DURATION, I(stale_after), NO_HAS, 0, NULL, 0},
-    {"stages", K_STRLIST, I(stages), NO_HAS, 1, NULL, BIT(PW_KIND_MILESTONE)},
-    {"carry", K_BOOL, I(carry), NO_HAS, 0, "false", BIT(PW_KIND_LEVEL) | BIT(PW_KIND_STANDARD)},
-    {"targets", K_MANUAL, 0, NO_HAS, 1, NULL, 0}, /* read by hand */
-    {NULL, 0, 0, 0, 0, NULL, 0}};
-#undef I
-
-#define T(f) offsetof(struct pw_target, f)
-static const struct key_spec target_keys[] = {
-    {"year", K_MANUAL, 0, NO_HAS, 1, NULL, 0}, /* read by hand */
-    {"annual", K_NUMBER, T(annual), T(has_annual), 1, NULL, CL},
-    {"baseline", K_NUMBER, T(baseline), T(has_baseline), 0, NULL, CL},
-    {"quarters", K_NUMLIST4, T(quarters), T(has_quarters), 0, NULL, CL | BIT(PW_KIND_STANDARD)},
-    {"standard", K_NUMBER, T(standard), T(has_standard), 0, NULL, BIT(PW_KIND_STANDARD)},
-    {"due", K_MANUAL, 0, NO_HAS, 1, NULL, BIT(PW_KIND_MILESTONE)},
-    {NULL, 0, 0, 0, 0, NULL, 0}};
-#undef T
-
 static int near_equal(double a, double b) {
   return fabs(a - b) <= 1e-9 * fmax(1.0, fmax(fabs(a), fabs(b)));
 }
 
+static int find_by_id(const void *items, size_t stride, int n, const char *id) {
+  int i;
+
+  for (i = 0; i < n; i++)
+    if (strcmp(*(char *const *)((const char *)items + stride * (size_t)i), id) == 0)
+      return i;
+  return -1;
+}
+
+/* Cumulative and level targets: a level target needs its baseline (a cumulative one starts at
+ * 0), and the annual target must differ from it. */
+static int target_baseline(struct loader *ld, const struct item *it, const struct key_spec *k,
+                           const config_setting_t *s) {
+  const struct pw_indicator *ind = it->parent;
+  struct pw_target *tg = it->obj;
+
+  if (ind->kind == PW_KIND_LEVEL && !tg->has_baseline)
+    return fail(ld, it->g, "%s lacks the required key 'baseline' (level targets need one)",
+                it->what);
+  if (!tg->has_baseline)
+    tg->baseline = 0;
+  if (near_equal(tg->annual, tg->baseline))
+    return fail(ld, member(it, "annual"), "%s: annual (%g) must differ from baseline (%g)",
+                it->what, tg->annual, tg->baseline);
+  return 0;
+}
+
+/* Cumulative and level quarters are year-to-date targets moving from the baseline to the
+ * annual target; the quarterly and step paces need them. */
+static int target_quarters(struct loader *ld, const struct item *it, const struct key_spec *k,
+                           const config_setting_t *s) {
+  const struct pw_indicator *ind = it->parent;
+  struct pw_target *tg = it->obj;
+  double prev;
+  int i, rising;
+
+  if (ind->kind == PW_KIND_STANDARD)
+    return 0; /* one standard per quarter: any values */
+  if (!tg->has_quarters) {
+    if (ind->pace == PW_PACE_QUARTERLY || ind->pace == PW_PACE_STEP)
+      return fail(ld, it->g, "%s: pace '%s' needs quarters = [ q1, q2, q3, q4 ]", it->what,
+                  pw_pace_name(ind->pace));
+    return 0;
+  }
+  if (!near_equal(tg->quarters[3], tg->annual))
+    return fail(ld, s, "%s: the fourth quarter (%g) must equal annual (%g)", it->what,
+                tg->quarters[3], tg->annual);
+  rising = tg->annual > tg->baseline;
+  prev = tg->baseline;
+  for (i = 0; i < 4; i++) {
+    if (rising ? tg->quarters[i] < prev : tg->quarters[i] > prev)
+      return fail(ld, s, "%s: quarters must move %s from baseline %g towards annual %g (q%d = %g)",
+                  it->what, rising ? "upwards (non-decreasing)" : "downwards (non-increasing)",
+                  tg->baseline, tg->annual, i + 1, tg->quarters[i]);
+    prev = tg->quarters[i];
+  }
+  tg->quarters[3] = tg->annual;
+  return 0;
+}
+
+static int target_standard(struct loader *ld, const struct item *it, const struct key_spec *k,
+                           const config_setting_t *s) {
+  const struct pw_target *tg = it->obj;
+
+  if (tg->has_standard == tg->has_quarters)
+    return fail(ld, it->g, "%s needs exactly one of 'standard' or 'quarters'", it->what);
+  return 0;
+}
+
+/* Milestones: one date (or "") per stage, ascending. */
+static int target_due(struct loader *ld, const struct item *it, const struct key_spec *k,
+                      const config_setting_t *s) {
+  const struct pw_indicator *ind = it->parent;
+  struct pw_target *tg = it->obj;
+  int i, j;
+
+  if (!is_collection(s))
+    return fail(ld, s, "%s: due must be a list of dates [ \"YYYY-MM-DD\", \"\", ... ]", it->what);
+  if (config_setting_length(s) != ind->stages.n)
+    return fail(ld, s, "%s: due has %d dates but the indicator has %d stages", it->what,
+                config_setting_length(s), ind->stages.n);
+  tg->due = arena_alloc(ld, sizeof(int64_t) * (size_t)(ind->stages.n + 1));
+  if (tg->due == NULL)
+    return fail(ld, s, "out of memory");
+  for (i = 0; i < ind->stages.n; i++) {
+    const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+    char *text;
+    if (read_string(ld, e, "due", &text) < 0)
+      return -EINVAL;
+    if (text[0] == '\0')
+      continue;
+    if (parse_date_text(text, &tg->due[i]) < 0)
+      return fail(ld, e, "%s: due date '%s' must be \"YYYY-MM-DD\" or \"\"", it->what, text);
+    for (j = 0; j < i; j++)
+      if (tg->due[j] != 0 && tg->due[j] > tg->due[i])
+        return fail(ld, e,
+                    "%s: due dates must be ascending (stage %d '%s' is due before "
+                    "stage %d '%s')",
+                    it->what, i, ind->stages.items[i], j, ind->stages.items[j]);
+  }
+  return 0;
+}
+
+#define T(f) offsetof(struct pw_target, f)
+static const struct key_spec target_keys[] = {
+    {"year", K_MANUAL, 0, NO_HAS, 1, NULL, 0, NULL},
+    {"annual", K_NUMBER, T(annual), T(has_annual), 1, NULL, CL, NULL},
+    {"baseline", K_NUMBER, T(baseline), T(has_baseline), 0, NULL, CL, target_baseline},
+    {"quarters", K_NUMLIST4, T(quarters), T(has_quarters), 0, NULL, CL | BIT(PW_KIND_STANDARD),
+     target_quarters},
+    {"standard", K_NUMBER, T(standard), T(has_standard), 0, NULL, BIT(PW_KIND_STANDARD),
+     target_standard},
+    {"due", K_FN, 0, NO_HAS, 1, NULL, BIT(PW_KIND_MILESTONE), target_due},
+    {NULL, 0, 0, 0, 0, NULL, 0, NULL}};
+#undef T
+
+/* Target #INDEX+1 of IND from group G. Its year, read first, names it in messages. */
 static int load_target(struct loader *ld, const config_setting_t *g, struct pw_indicator *ind,
                        struct pw_target *tg, int index) {
   const config_setting_t *ys = config_setting_get_member(g, "year");
-  const config_setting_t *ds;
   char what[160];
+  struct item it = {g, tg, BIT(ind->kind), what, kinds[ind->kind], "target", ind};
   int64_t year = 0;
-  int i;
-  double prev;
-  int rising;
 
   snprintf(what, sizeof(what), "target #%d of indicator '%s'", index + 1, ind->id);
   if (config_setting_type(g) != CONFIG_TYPE_GROUP)
@@ -881,93 +1107,193 @@ static int load_target(struct loader *ld, const config_setting_t *g, struct pw_i
   tg->year = (int)year;
   tg->line = (int)config_setting_source_line(g);
   snprintf(what, sizeof(what), "the %d target of indicator '%s'", tg->year, ind->id);
-  if (walk(ld, g, target_keys, tg, BIT(ind->kind), what, kinds[ind->kind]) < 0)
+  return walk(ld, &it, target_keys);
+}
+
+static int indicator_direction(struct loader *ld, const struct item *it, const struct key_spec *k,
+                               const config_setting_t *s) {
+  struct pw_indicator *ind = it->obj;
+  char *text;
+
+  if (s == NULL)
+    return 0;
+  if (read_string(ld, s, "direction", &text) < 0)
     return -EINVAL;
-  switch (ind->kind) {
-  case PW_KIND_CUMULATIVE:
-  case PW_KIND_LEVEL:
-    if (ind->kind == PW_KIND_LEVEL && !tg->has_baseline)
-      return fail(ld, g, "%s lacks the required key 'baseline' (level targets need one)", what);
-    if (!tg->has_baseline)
-      tg->baseline = 0;
-    if (near_equal(tg->annual, tg->baseline))
-      return fail(ld, config_setting_get_member(g, "annual"),
-                  "%s: annual (%g) must differ from baseline (%g)", what, tg->annual, tg->baseline);
-    if (!tg->has_quarters) {
-      if (ind->pace == PW_PACE_QUARTERLY || ind->pace == PW_PACE_STEP)
-        return fail(ld, g, "%s: pace '%s' needs quarters = [ q1, q2, q3, q4 ]", what,
-                    pw_pace_name(ind->pace));
+  if (strcmp(text, "down") == 0)
+    ind->direction_down = 1;
+  else if (strcmp(text, "up") != 0)
+    return fail(ld, s, "%s: direction '%s' must be up or down", it->what, text);
+  return 0;
+}
+
+static int indicator_pace(struct loader *ld, const struct item *it, const struct key_spec *k,
+                          const config_setting_t *s) {
+  static const char *const paces[] = {"linear", "quarterly", "step", NULL};
+  struct pw_indicator *ind = it->obj;
+  char *text;
+  int p;
+
+  if (s == NULL)
+    return 0;
+  if (read_string(ld, s, "pace", &text) < 0)
+    return -EINVAL;
+  for (p = 0; paces[p]; p++)
+    if (strcmp(text, paces[p]) == 0)
       break;
-    }
-    if (!near_equal(tg->quarters[3], tg->annual))
-      return fail(ld, config_setting_get_member(g, "quarters"),
-                  "%s: the fourth quarter (%g) must equal annual (%g)", what, tg->quarters[3],
-                  tg->annual);
-    rising = tg->annual > tg->baseline;
-    prev = tg->baseline;
-    for (i = 0; i < 4; i++) {
-      if (rising ? tg->quarters[i] < prev : tg->quarters[i] > prev)
-        return fail(ld, config_setting_get_member(g, "quarters"),
-                    "%s: quarters must move %s from baseline %g towards annual %g (q%d = %g)", what,
-                    rising ? "upwards (non-decreasing)" : "downwards (non-increasing)",
-                    tg->baseline, tg->annual, i + 1, tg->quarters[i]);
-      prev = tg->quarters[i];
-    }
-    tg->quarters[3] = tg->annual;
-    break;
-  case PW_KIND_STANDARD:
-    if (tg->has_standard == tg->has_quarters)
-      return fail(ld, g, "%s needs exactly one of 'standard' or 'quarters'", what);
-    break;
-  case PW_KIND_MILESTONE:
-    ds = config_setting_get_member(g, "due");
-    if (!is_collection(ds))
-      return fail(ld, ds, "%s: due must be a list of dates [ \"YYYY-MM-DD\", \"\", ... ]", what);
-    if (config_setting_length(ds) != ind->stages.n)
-      return fail(ld, ds, "%s: due has %d dates but the indicator has %d stages", what,
-                  config_setting_length(ds), ind->stages.n);
-    tg->due = arena_alloc(ld, sizeof(int64_t) * (size_t)(ind->stages.n + 1));
-    if (tg->due == NULL)
-      return fail(ld, ds, "out of memory");
-    for (i = 0; i < ind->stages.n; i++) {
-      const config_setting_t *e = config_setting_get_elem(ds, (unsigned)i);
-      char *text;
-      int j;
-      if (read_string(ld, e, "due", &text) < 0)
-        return -EINVAL;
-      if (text[0] == '\0')
-        continue;
-      if (parse_date_text(text, &tg->due[i]) < 0)
-        return fail(ld, e, "%s: due date '%s' must be \"YYYY-MM-DD\" or \"\"", what, text);
-      for (j = 0; j < i; j++)
-        if (tg->due[j] != 0 && tg->due[j] > tg->due[i])
-          return fail(ld, e,
-                      "%s: due dates must be ascending (stage %d '%s' is due before "
-                      "stage %d '%s')",
-                      what, i, ind->stages.items[i], j, ind->stages.items[j]);
-    }
-    break;
+  if (paces[p] == NULL)
+    return fail(ld, s, "%s: pace '%s' must be linear, quarterly or step", it->what, text);
+  ind->pace = (enum pw_pace)(PW_PACE_LINEAR + p);
+  return 0;
+}
+
+/* The lag thresholds' defaults depend on the kind (percentage points, units or days). */
+static int indicator_lags(struct loader *ld, const struct item *it, const struct key_spec *k,
+                          const config_setting_t *s) {
+  struct pw_indicator *ind = it->obj;
+
+  if (member(it, "lag_warn") == NULL)
+    ind->lag_warn = ind->kind <= PW_KIND_LEVEL ? 5.0 : 0.0;
+  if (s == NULL)
+    ind->lag_crit = ind->kind <= PW_KIND_LEVEL ? 15.0 : ind->kind == PW_KIND_STANDARD ? 5.0 : 30.0;
+  if (ind->lag_crit < ind->lag_warn)
+    return fail(ld, it->g, "%s: lag_crit (%g) must not be below lag_warn (%g)", it->what,
+                ind->lag_crit, ind->lag_warn);
+  return 0;
+}
+
+static int indicator_domain(struct loader *ld, const struct item *it, const struct key_spec *k,
+                            const config_setting_t *s) {
+  const struct pw_config *c = ld->conf;
+  struct pw_indicator *ind = it->obj;
+
+  ind->domain = find_by_id(c->domains, sizeof(*c->domains), c->n_domains, ind->domain_id);
+  if (ind->domain < 0)
+    return fail(ld, s, "%s names unknown domain '%s'", it->what, ind->domain_id);
+  return 0;
+}
+
+static int indicator_department(struct loader *ld, const struct item *it, const struct key_spec *k,
+                                const config_setting_t *s) {
+  const struct pw_config *c = ld->conf;
+  struct pw_indicator *ind = it->obj;
+
+  ind->department = -1;
+  if (ind->department_id == NULL)
+    return 0;
+  ind->department =
+      find_by_id(c->departments, sizeof(*c->departments), c->n_departments, ind->department_id);
+  if (ind->department < 0)
+    return fail(ld, s, "%s names unknown department '%s'", it->what, ind->department_id);
+  return 0;
+}
+
+/* An indicator with a source says where its value is (path); without one, path and as_of
+ * mean nothing. */
+static int indicator_source(struct loader *ld, const struct item *it, const struct key_spec *k,
+                            const config_setting_t *s) {
+  const struct pw_config *c = ld->conf;
+  struct pw_indicator *ind = it->obj;
+
+  ind->source = -1;
+  if (ind->source_id == NULL) {
+    if (ind->path != NULL || ind->as_of != NULL)
+      return fail(ld, member(it, ind->path ? "path" : "as_of"), "%s: '%s' needs a source", it->what,
+                  ind->path ? "path" : "as_of");
+    return 0;
+  }
+  ind->source = find_by_id(c->sources, sizeof(*c->sources), c->n_sources, ind->source_id);
+  if (ind->source < 0)
+    return fail(ld, s, "%s names unknown source '%s'", it->what, ind->source_id);
+  if (ind->path == NULL || ind->path[0] == '\0')
+    return fail(ld, it->g, "%s has a source but no path saying where its value is", it->what);
+  return 0;
+}
+
+/* By default an indicator goes stale as its source says, or after 40 days. */
+static int indicator_stale_after(struct loader *ld, const struct item *it, const struct key_spec *k,
+                                 const config_setting_t *s) {
+  const struct pw_config *c = ld->conf;
+  struct pw_indicator *ind = it->obj;
+
+  if (s == NULL)
+    ind->stale_after = (ind->source >= 0 && c->sources[ind->source].stale_after > 0)
+                           ? c->sources[ind->source].stale_after
+                           : 40 * 86400;
+  if (ind->stale_after < 1)
+    return fail(ld, s, "%s: stale_after must be > 0", it->what);
+  return 0;
+}
+
+static int indicator_stages(struct loader *ld, const struct item *it, const struct key_spec *k,
+                            const config_setting_t *s) {
+  const struct pw_indicator *ind = it->obj;
+  int i, j;
+
+  if (ind->stages.n < 2)
+    return fail(ld, s, "%s: stages must name at least two stages, in order", it->what);
+  for (i = 0; i < ind->stages.n; i++)
+    for (j = 0; j < i; j++)
+      if (strcmp(ind->stages.items[i], ind->stages.items[j]) == 0)
+        return fail(ld, s, "%s: stage '%s' appears twice", it->what, ind->stages.items[i]);
+  return 0;
+}
+
+/* Read last: a target's rules depend on the kind, the pace and the stages. */
+static int indicator_targets(struct loader *ld, const struct item *it, const struct key_spec *k,
+                             const config_setting_t *s) {
+  struct pw_indicator *ind = it->obj;
+  int i, j;
+
+  if (config_setting_type(s) != CONFIG_TYPE_LIST)
+    return fail(ld, s, "%s: targets must be a list ( { year = ...; ... } ) (may be empty)",
+                it->what);
+  ind->n_targets = config_setting_length(s);
+  ind->targets = arena_alloc(ld, sizeof(*ind->targets) * (size_t)(ind->n_targets + 1));
+  if (ind->targets == NULL)
+    return fail(ld, s, "out of memory");
+  for (i = 0; i < ind->n_targets; i++) {
+    const config_setting_t *tg = config_setting_get_elem(s, (unsigned)i);
+    if (load_target(ld, tg, ind, &ind->targets[i], i) < 0)
+      return -EINVAL;
+    for (j = 0; j < i; j++)
+      if (ind->targets[j].year == ind->targets[i].year)
+        return fail(ld, tg, "%s: year %d has two targets", it->what, ind->targets[i].year);
   }
   return 0;
 }
 
-static int find_by_id(const void *items, size_t stride, int n, const char *id) {
-  int i;
+#define I(f) offsetof(struct pw_indicator, f)
+static const struct key_spec indicator_keys[] = {
+    {"id", K_STRING, I(id), NO_HAS, 1, NULL, 0, key_id},
+    {"name", K_STRING, I(name), NO_HAS, 1, NULL, 0, NULL},
+    {"kind", K_MANUAL, 0, NO_HAS, 1, NULL, 0, NULL},
+    {"direction", K_FN, 0, NO_HAS, 0, NULL, BIT(PW_KIND_STANDARD), indicator_direction},
+    {"pace", K_FN, 0, NO_HAS, 0, NULL, CL, indicator_pace},
+    {"domain", K_STRING, I(domain_id), NO_HAS, 1, NULL, 0, indicator_domain},
+    {"department", K_STRING, I(department_id), NO_HAS, 0, NULL, 0, indicator_department},
+    {"unit", K_STRING, I(unit), NO_HAS, 0, "", 0, NULL},
+    {"source", K_STRING, I(source_id), NO_HAS, 0, NULL, 0, indicator_source},
+    {"path", K_STRING, I(path), NO_HAS, 0, NULL, 0, NULL},
+    {"as_of", K_STRING, I(as_of), NO_HAS, 0, NULL, 0, NULL},
+    {"lag_warn", K_NUMBER, I(lag_warn), NO_HAS, 0, NULL, 0, NULL},
+    {"lag_crit", K_NUMBER, I(lag_crit), NO_HAS, 0, NULL, 0, indicator_lags},
+    {"stale_after", K_DURATION, I(stale_after), NO_HAS, 0, NULL, 0, indicator_stale_after},
+    {"stages", K_STRLIST, I(stages), NO_HAS, 1, NULL, BIT(PW_KIND_MILESTONE), indicator_stages},
+    {"carry", K_BOOL, I(carry), NO_HAS, 0, "false", BIT(PW_KIND_LEVEL) | BIT(PW_KIND_STANDARD),
+     NULL},
+    {"targets", K_FN, 0, NO_HAS, 1, NULL, 0, indicator_targets},
+    {NULL, 0, 0, 0, 0, NULL, 0, NULL}};
+#undef I
 
-  for (i = 0; i < n; i++)
-    if (strcmp(*(char *const *)((const char *)items + stride * (size_t)i), id) == 0)
-      return i;
-  return -1;
-}
-
+/* Indicator #INDEX+1 from group G. Its kind, read first, says which keys apply. */
 static int load_indicator(struct loader *ld, const config_setting_t *g, struct pw_indicator *ind,
                           int index) {
-  struct pw_config *c = ld->conf;
   const config_setting_t *km = config_setting_get_member(g, "kind");
-  const config_setting_t *m, *targets;
+  const config_setting_t *m;
   const char *kind = NULL;
   char what[128];
-  int k, i, j;
+  struct item it = {g, ind, 0, what, "", "indicator", NULL};
+  int k;
 
   snprintf(what, sizeof(what), "indicator #%d", index + 1);
   if (config_setting_type(g) != CONFIG_TYPE_GROUP)
@@ -986,111 +1312,14 @@ static int load_indicator(struct loader *ld, const config_setting_t *g, struct p
     return fail(ld, km, "%s: kind '%s' must be cumulative, level, standard or milestone", what,
                 kind ? kind : "?");
   ind->kind = (enum pw_kind)k;
-  if (walk(ld, g, indicator_keys, ind, BIT(k), what, kind) < 0 ||
-      check_id(ld, config_setting_get_member(g, "id"), ind->id, "indicator") < 0)
-    return -EINVAL;
   ind->cfg_file = keep_file(ld, g);
   ind->line = (int)config_setting_source_line(g);
-
-  m = config_setting_get_member(g, "direction");
-  ind->direction_down = 0;
-  if (m != NULL) {
-    char *text;
-    if (read_string(ld, m, "direction", &text) < 0)
-      return -EINVAL;
-    if (strcmp(text, "down") == 0)
-      ind->direction_down = 1;
-    else if (strcmp(text, "up") != 0)
-      return fail(ld, m, "%s: direction '%s' must be up or down", what, text);
-  }
-  m = config_setting_get_member(g, "pace");
-  ind->pace = PW_PACE_DEFAULT;
-  if (m != NULL) {
-    char *text;
-    if (read_string(ld, m, "pace", &text) < 0)
-      return -EINVAL;
-    if (strcmp(text, "linear") == 0)
-      ind->pace = PW_PACE_LINEAR;
-    else if (strcmp(text, "quarterly") == 0)
-      ind->pace = PW_PACE_QUARTERLY;
-    else if (strcmp(text, "step") == 0)
-      ind->pace = PW_PACE_STEP;
-    else
-      return fail(ld, m, "%s: pace '%s' must be linear, quarterly or step", what, text);
-  }
-
-  /* Defaults that depend on the kind. */
-  if (config_setting_get_member(g, "lag_warn") == NULL)
-    ind->lag_warn = ind->kind <= PW_KIND_LEVEL ? 5.0 : 0.0;
-  if (config_setting_get_member(g, "lag_crit") == NULL)
-    ind->lag_crit = ind->kind <= PW_KIND_LEVEL ? 15.0 : ind->kind == PW_KIND_STANDARD ? 5.0 : 30.0;
-  if (ind->lag_crit < ind->lag_warn)
-    return fail(ld, g, "%s: lag_crit (%g) must not be below lag_warn (%g)", what, ind->lag_crit,
-                ind->lag_warn);
-
-  /* References. */
-  ind->domain = find_by_id(c->domains, sizeof(*c->domains), c->n_domains, ind->domain_id);
-  if (ind->domain < 0)
-    return fail(ld, config_setting_get_member(g, "domain"), "%s names unknown domain '%s'", what,
-                ind->domain_id);
-  ind->department = -1;
-  if (ind->department_id != NULL) {
-    ind->department =
-        find_by_id(c->departments, sizeof(*c->departments), c->n_departments, ind->department_id);
-    if (ind->department < 0)
-      return fail(ld, config_setting_get_member(g, "department"),
-                  "%s names unknown department '%s'", what, ind->department_id);
-  }
-  ind->source = -1;
-  if (ind->source_id != NULL) {
-    ind->source = find_by_id(c->sources, sizeof(*c->sources), c->n_sources, ind->source_id);
-    if (ind->source < 0)
-      return fail(ld, config_setting_get_member(g, "source"), "%s names unknown source '%s'", what,
-                  ind->source_id);
-    if (ind->path == NULL || ind->path[0] == '\0')
-      return fail(ld, g, "%s has a source but no path saying where its value is", what);
-  } else if (ind->path != NULL || ind->as_of != NULL) {
-    return fail(ld, config_setting_get_member(g, ind->path ? "path" : "as_of"),
-                "%s: '%s' needs a source", what, ind->path ? "path" : "as_of");
-  }
-  if (config_setting_get_member(g, "stale_after") == NULL)
-    ind->stale_after = (ind->source >= 0 && c->sources[ind->source].stale_after > 0)
-                           ? c->sources[ind->source].stale_after
-                           : 40 * 86400;
-  if (ind->stale_after < 1)
-    return fail(ld, config_setting_get_member(g, "stale_after"), "%s: stale_after must be > 0",
-                what);
-
-  if (ind->kind == PW_KIND_MILESTONE) {
-    if (ind->stages.n < 2)
-      return fail(ld, config_setting_get_member(g, "stages"),
-                  "%s: stages must name at least two stages, in order", what);
-    for (i = 0; i < ind->stages.n; i++)
-      for (j = 0; j < i; j++)
-        if (strcmp(ind->stages.items[i], ind->stages.items[j]) == 0)
-          return fail(ld, config_setting_get_member(g, "stages"), "%s: stage '%s' appears twice",
-                      what, ind->stages.items[i]);
-  }
-
-  targets = config_setting_get_member(g, "targets");
-  if (config_setting_type(targets) != CONFIG_TYPE_LIST)
-    return fail(ld, targets, "%s: targets must be a list ( { year = ...; ... } ) (may be empty)",
-                what);
-  ind->n_targets = config_setting_length(targets);
-  ind->targets = arena_alloc(ld, sizeof(*ind->targets) * (size_t)(ind->n_targets + 1));
-  if (ind->targets == NULL)
-    return fail(ld, targets, "out of memory");
-  for (i = 0; i < ind->n_targets; i++) {
-    const config_setting_t *tg = config_setting_get_elem(targets, (unsigned)i);
-    if (load_target(ld, tg, ind, &ind->targets[i], i) < 0)
-      return -EINVAL;
-    for (j = 0; j < i; j++)
-      if (ind->targets[j].year == ind->targets[i].year)
-        return fail(ld, tg, "%s: year %d has two targets", what, ind->targets[i].year);
-  }
-  return 0;
+  it.mask = BIT(k);
+  it.kind = kind;
+  return walk(ld, &it, indicator_keys);
 }
 
+/* After the sources, which indicators name; gives each source the list of its indicators. */
 static int load_indicators(struct loader *ld, config_t *cfg) {
   struct pw_config *c = ld->conf;
   const config_setting_t *list = top_list(ld, cfg, "indicators", 1, &c->n_indicators);
@@ -1126,20 +1355,6 @@ static int load_indicators(struct loader *ld, config_t *cfg) {
 
 /* ---- alerting, silences, briefing ---- */
 
-#define A(f) offsetof(struct pw_alerting, f)
-static const struct key_spec alerting_keys[] = {
-    {"for", K_DURATION, A(for_s), NO_HAS, 0, "0s", 0},
-    {"repeat", K_DURATION, A(repeat), NO_HAS, 0, "24h", 0},
-    {"group_wait", K_DURATION, A(group_wait), NO_HAS, 0, "30s", 0},
-    {"send_resolved", K_BOOL, A(send_resolved), NO_HAS, 0, "true", 0},
-    {"receivers", K_STRLIST, A(receivers), NO_HAS, 0, NULL, 0},
-    {"escalate", K_STRLIST, A(escalate), NO_HAS, 0, NULL, 0},
-    {"quiet_hours", K_MANUAL, 0, NO_HAS, 0, NULL, 0}, /* read by hand */
-    {"give_up", K_DURATION, A(give_up), NO_HAS, 0, "48h", 0},
-    {"source_down_after", K_DURATION, A(source_down_after), NO_HAS, 0, "6h", 0},
-    {NULL, 0, 0, 0, 0, NULL, 0}};
-#undef A
-
 /* "HH:MM" into minutes after midnight. */
 static int parse_hhmm(const char *p, int *out) {
   if (!(p[0] >= '0' && p[0] <= '2' && p[1] >= '0' && p[1] <= '9' && p[2] == ':' && p[3] >= '0' &&
@@ -1149,56 +1364,99 @@ static int parse_hhmm(const char *p, int *out) {
   return *out < 24 * 60 ? 0 : -EINVAL;
 }
 
-static int load_alerting(struct loader *ld, config_t *cfg) {
-  struct pw_alerting *a = &ld->conf->alerting;
-  const config_setting_t *s = config_lookup(cfg, "alerting");
-  const config_setting_t *m;
+/* repeat, give_up and source_down_after. */
+static int alerting_positive(struct loader *ld, const struct item *it, const struct key_spec *k,
+                             const config_setting_t *s) {
+  if (*FIELD(it, k, int64_t) < 1)
+    return fail(ld, s, "alerting.%s must be > 0", k->name);
+  return 0;
+}
 
-  if (s == NULL) {
-    /* No alerting group: every key takes its default. */
-    const struct key_spec *k;
-    for (k = alerting_keys; k->name; k++)
-      if (read_key(ld, NULL, k, a) < 0)
-        return -EINVAL;
-    a->receiver_idx = arena_alloc(ld, sizeof(int));
-    a->escalate_idx = arena_alloc(ld, sizeof(int));
+static int alerting_quiet_hours(struct loader *ld, const struct item *it, const struct key_spec *k,
+                                const config_setting_t *s) {
+  struct pw_alerting *a = it->obj;
+  char *text;
+
+  if (s == NULL)
     return 0;
-  }
-  if (walk(ld, s, alerting_keys, a, 0, "the alerting group", "") < 0)
+  if (read_string(ld, s, "quiet_hours", &text) < 0)
     return -EINVAL;
-  if (a->repeat < 1)
-    return fail(ld, config_setting_get_member(s, "repeat"), "alerting.repeat must be > 0");
-  if (a->give_up < 1)
-    return fail(ld, config_setting_get_member(s, "give_up"), "alerting.give_up must be > 0");
-  if (a->source_down_after < 1)
-    return fail(ld, config_setting_get_member(s, "source_down_after"),
-                "alerting.source_down_after must be > 0");
-  m = config_setting_get_member(s, "quiet_hours");
-  if (m != NULL) {
-    char *text;
-    if (read_string(ld, m, "quiet_hours", &text) < 0)
-      return -EINVAL;
-    if (text[0] != '\0') {
-      if (strlen(text) != 11 || text[5] != '-' || parse_hhmm(text, &a->quiet_start) < 0 ||
-          parse_hhmm(text + 6, &a->quiet_end) < 0 || a->quiet_start == a->quiet_end)
-        return fail(ld, m, "quiet_hours '%s' must be \"HH:MM-HH:MM\" (e.g. \"22:00-07:30\")", text);
-      a->has_quiet_hours = 1;
-    }
-  }
-  if (resolve_receivers(ld, config_setting_get_member(s, "receivers"), &a->receivers,
-                        &a->receiver_idx, "alerting.receivers") < 0 ||
-      resolve_receivers(ld, config_setting_get_member(s, "escalate"), &a->escalate,
-                        &a->escalate_idx, "alerting.escalate") < 0)
+  if (text[0] == '\0')
+    return 0;
+  if (strlen(text) != 11 || text[5] != '-' || parse_hhmm(text, &a->quiet_start) < 0 ||
+      parse_hhmm(text + 6, &a->quiet_end) < 0 || a->quiet_start == a->quiet_end)
+    return fail(ld, s, "quiet_hours '%s' must be \"HH:MM-HH:MM\" (e.g. \"22:00-07:30\")", text);
+  a->has_quiet_hours = 1;
+  return 0;
+}
+
+static int alerting_receivers(struct loader *ld, const struct item *it, const struct key_spec *k,
+                              const config_setting_t *s) {
+  struct pw_alerting *a = it->obj;
+
+  return resolve_receivers(ld, s, &a->receivers, &a->receiver_idx, "alerting.receivers");
+}
+
+static int alerting_escalate(struct loader *ld, const struct item *it, const struct key_spec *k,
+                             const config_setting_t *s) {
+  struct pw_alerting *a = it->obj;
+
+  return resolve_receivers(ld, s, &a->escalate, &a->escalate_idx, "alerting.escalate");
+}
+
+#define A(f) offsetof(struct pw_alerting, f)
+static const struct key_spec alerting_keys[] = {
+    {"for", K_DURATION, A(for_s), NO_HAS, 0, "0s", 0, NULL},
+    {"repeat", K_DURATION, A(repeat), NO_HAS, 0, "24h", 0, alerting_positive},
+    {"group_wait", K_DURATION, A(group_wait), NO_HAS, 0, "30s", 0, NULL},
+    {"send_resolved", K_BOOL, A(send_resolved), NO_HAS, 0, "true", 0, NULL},
+    {"receivers", K_STRLIST, A(receivers), NO_HAS, 0, NULL, 0, alerting_receivers},
+    {"escalate", K_STRLIST, A(escalate), NO_HAS, 0, NULL, 0, alerting_escalate},
+    {"quiet_hours", K_FN, 0, NO_HAS, 0, NULL, 0, alerting_quiet_hours},
+    {"give_up", K_DURATION, A(give_up), NO_HAS, 0, "48h", 0, alerting_positive},
+    {"source_down_after", K_DURATION, A(source_down_after), NO_HAS, 0, "6h", 0, alerting_positive},
+    {NULL, 0, 0, 0, 0, NULL, 0, NULL}};
+#undef A
+
+/* After the receivers. Without an alerting group every key takes its default. */
+static int load_alerting(struct loader *ld, config_t *cfg) {
+  struct item it = {
+      config_lookup(cfg, "alerting"), &ld->conf->alerting, 0, "the alerting group", "", "", NULL};
+
+  return walk(ld, &it, alerting_keys);
+}
+
+static int silence_indicator(struct loader *ld, const struct item *it, const struct key_spec *k,
+                             const config_setting_t *s) {
+  struct pw_silence *sl = it->obj;
+
+  sl->indicator_idx = pw_config_indicator_index(ld->conf, sl->indicator);
+  if (sl->indicator_idx < 0)
+    return fail(ld, s, "%s names unknown indicator '%s'", it->what, sl->indicator);
+  return 0;
+}
+
+static int silence_until(struct loader *ld, const struct item *it, const struct key_spec *k,
+                         const config_setting_t *s) {
+  struct pw_silence *sl = it->obj;
+  char *text;
+
+  if (read_string(ld, s, "until", &text) < 0)
     return -EINVAL;
+  if (parse_date_text(text, &sl->until) < 0 && pw_date_parse(text, &sl->until) < 0)
+    return fail(ld, s, "%s: until '%s' must be a date \"YYYY-MM-DD\" or an ISO 8601 time", it->what,
+                text);
   return 0;
 }
 
 static const struct key_spec silence_keys[] = {
-    {"indicator", K_STRING, offsetof(struct pw_silence, indicator), NO_HAS, 1, NULL, 0},
-    {"until", K_MANUAL, 0, NO_HAS, 1, NULL, 0}, /* read by hand */
-    {"reason", K_STRING, offsetof(struct pw_silence, reason), NO_HAS, 0, "", 0},
-    {NULL, 0, 0, 0, 0, NULL, 0}};
+    {"indicator", K_STRING, offsetof(struct pw_silence, indicator), NO_HAS, 1, NULL, 0,
+     silence_indicator},
+    {"until", K_FN, 0, NO_HAS, 1, NULL, 0, silence_until},
+    {"reason", K_STRING, offsetof(struct pw_silence, reason), NO_HAS, 0, "", 0, NULL},
+    {NULL, 0, 0, 0, 0, NULL, 0, NULL}};
 
+/* After the indicators, which silences name. */
 static int load_silences(struct loader *ld, config_t *cfg) {
   struct pw_config *c = ld->conf;
   const config_setting_t *list = top_list(ld, cfg, "silences", 0, &c->n_silences);
@@ -1210,81 +1468,199 @@ static int load_silences(struct loader *ld, config_t *cfg) {
   if (c->silences == NULL)
     return fail(ld, list, "out of memory");
   for (i = 0; i < c->n_silences; i++) {
-    const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
-    struct pw_silence *sl = &c->silences[i];
-    const config_setting_t *u;
-    char what[64], *text;
-
+    char what[64];
+    struct item it = {
+        config_setting_get_elem(list, (unsigned)i), &c->silences[i], 0, what, "", "silence", NULL};
     snprintf(what, sizeof(what), "silence #%d", i + 1);
-    if (walk(ld, g, silence_keys, sl, 0, what, "") < 0)
+    c->silences[i].line = (int)config_setting_source_line(it.g);
+    if (walk(ld, &it, silence_keys) < 0)
       return -EINVAL;
-    sl->line = (int)config_setting_source_line(g);
-    sl->indicator_idx = pw_config_indicator_index(c, sl->indicator);
-    if (sl->indicator_idx < 0)
-      return fail(ld, config_setting_get_member(g, "indicator"), "%s names unknown indicator '%s'",
-                  what, sl->indicator);
-    u = config_setting_get_member(g, "until");
-    if (read_string(ld, u, "until", &text) < 0)
-      return -EINVAL;
-    if (parse_date_text(text, &sl->until) < 0 && pw_date_parse(text, &sl->until) < 0)
-      return fail(ld, u, "%s: until '%s' must be a date \"YYYY-MM-DD\" or an ISO 8601 time", what,
-                  text);
   }
   return 0;
 }
 
-static const struct key_spec briefing_keys[] = {
-    {"schedule", K_MANUAL, 0, NO_HAS, 0, NULL, 0}, /* read by hand */
-    {"title", K_STRING, offsetof(struct pw_briefing, title), NO_HAS, 0, "公共服务指标周报", 0},
-    {"receivers", K_STRLIST, offsetof(struct pw_briefing, receivers), NO_HAS, 0, NULL, 0},
-    {NULL, 0, 0, 0, 0, NULL, 0}};
-
-static int load_briefing(struct loader *ld, config_t *cfg) {
+/* A weekday and a local time, "Mon 08:00"; Monday 08:00 when absent. */
+static int briefing_schedule(struct loader *ld, const struct item *it, const struct key_spec *k,
+                             const config_setting_t *s) {
   static const char *const days[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
-  struct pw_briefing *b = &ld->conf->briefing;
-  const config_setting_t *s = config_lookup(cfg, "briefing");
-  const config_setting_t *m;
+  struct pw_briefing *b = it->obj;
   char *text;
   int d;
 
   b->weekday = 1;
   b->minute = 8 * 60;
-  if (s == NULL) {
-    b->title = arena_strdup(ld, briefing_keys[1].def);
-    b->receiver_idx = arena_alloc(ld, sizeof(int));
+  if (s == NULL)
     return 0;
-  }
-  if (walk(ld, s, briefing_keys, b, 0, "the briefing group", "") < 0)
+  if (read_string(ld, s, "schedule", &text) < 0)
     return -EINVAL;
-  m = config_setting_get_member(s, "schedule");
-  if (m != NULL) {
-    if (read_string(ld, m, "schedule", &text) < 0)
-      return -EINVAL;
-    for (d = 0; d < 7; d++)
-      if (strncasecmp(text, days[d], 3) == 0)
-        break;
-    if (d == 7 || strlen(text) != 9 || text[3] != ' ' || parse_hhmm(text + 4, &b->minute) < 0)
-      return fail(ld, m,
-                  "briefing.schedule '%s' must be a weekday and a local time, e.g. "
-                  "\"Mon 08:00\"",
-                  text);
-    b->weekday = d + 1;
-  }
-  return resolve_receivers(ld, config_setting_get_member(s, "receivers"), &b->receivers,
-                           &b->receiver_idx, "briefing.receivers");
+  for (d = 0; d < 7; d++)
+    if (strncasecmp(text, days[d], 3) == 0)
+      break;
+  if (d == 7 || strlen(text) != 9 || text[3] != ' ' || parse_hhmm(text + 4, &b->minute) < 0)
+    return fail(ld, s,
+                "briefing.schedule '%s' must be a weekday and a local time, e.g. "
+                "\"Mon 08:00\"",
+                text);
+  b->weekday = d + 1;
+  return 0;
+}
+
+static int briefing_receivers(struct loader *ld, const struct item *it, const struct key_spec *k,
+                              const config_setting_t *s) {
+  struct pw_briefing *b = it->obj;
+
+  return resolve_receivers(ld, s, &b->receivers, &b->receiver_idx, "briefing.receivers");
+}
+
+static const struct key_spec briefing_keys[] = {
+    {"schedule", K_FN, 0, NO_HAS, 0, NULL, 0, briefing_schedule},
+    {"title", K_STRING, offsetof(struct pw_briefing, title), NO_HAS, 0, "公共服务指标周报", 0,
+     NULL},
+    {"receivers", K_STRLIST, offsetof(struct pw_briefing, receivers), NO_HAS, 0, NULL, 0,
+     briefing_receivers},
+    {NULL, 0, 0, 0, 0, NULL, 0, NULL}};
+
+/* After the receivers. Without a briefing group every key takes its default. */
+static int load_briefing(struct loader *ld, config_t *cfg) {
+  struct item it = {
+      config_lookup(cfg, "briefing"), &ld->conf->briefing, 0, "the briefing group", "", "", NULL};
+
+  return walk(ld, &it, briefing_keys);
 }
 
 /* ---- the pre-scan of raw text ---- */
+
+/* One pass over the raw text of one file. */
+struct scan {
+  struct loader *ld;
+  const char *path, *dir; /* the file, and the directory its @include paths are relative to */
+  const char *text, *p, *end;
+  int line, depth;
+};
+
+static int prescan(struct loader *ld, const char *path, int depth);
+
+/* Skips a quoted string, which may hold escaped quotes and line ends. */
+static void skip_string(struct scan *sc) {
+  const char *p;
+
+  for (p = sc->p + 1; p < sc->end && *p != '"'; p++) {
+    if (*p == '\\' && p + 1 < sc->end)
+      p++;
+    if (*p == '\n')
+      sc->line++;
+  }
+  sc->p = p + 1;
+}
+
+static int at_line_comment(const struct scan *sc) {
+  return *sc->p == '#' || (*sc->p == '/' && sc->p + 1 < sc->end && sc->p[1] == '/');
+}
+
+static int at_block_comment(const struct scan *sc) {
+  return *sc->p == '/' && sc->p + 1 < sc->end && sc->p[1] == '*';
+}
+
+static void skip_block_comment(struct scan *sc) {
+  const char *p;
+
+  for (p = sc->p + 2; p + 1 < sc->end && !(p[0] == '*' && p[1] == '/'); p++)
+    if (*p == '\n')
+      sc->line++;
+  sc->p = p + 2;
+}
+
+/* Scans the file an @include directive names, when it can be found. */
+static void scan_include(struct scan *sc) {
+  const char *q = strchr(sc->p, '"'), *qe = q ? strchr(q + 1, '"') : NULL;
+  char inc[4096];
+  char *full;
+
+  if (!(q && qe && qe < sc->end)) {
+    sc->p++;
+    return;
+  }
+  snprintf(inc, sizeof(inc), "%.*s", (int)(qe - q - 1), q + 1);
+  full = pw_path_join(sc->dir, inc);
+  if (full) {
+    prescan(sc->ld, full, sc->depth + 1);
+    free(full);
+  }
+  sc->p = qe + 1;
+}
+
+/* A number starts here, not inside a name such as "q1" or after a decimal point. */
+static int at_number(const struct scan *sc) {
+  const char *p = sc->p;
+
+  return *p >= '0' && *p <= '9' &&
+         (p == sc->text || !((p[-1] >= 'a' && p[-1] <= 'z') || (p[-1] >= 'A' && p[-1] <= 'Z') ||
+                             p[-1] == '_' || p[-1] == '.'));
+}
+
+/* Skips a number; a decimal integer literal without the L suffix must fit in 32 bits, since
+ * libconfig 1.5 silently wraps a larger one. */
+static void check_number(struct scan *sc) {
+  const char *p = sc->p, *s = p, *end = sc->end;
+  int hex = p[0] == '0' && p + 1 < end && (p[1] == 'x' || p[1] == 'X');
+
+  if (hex) {
+    for (p += 2; p < end && strchr("0123456789abcdefABCDEF", *p) && *p; p++)
+      ;
+  } else {
+    while (p < end && *p >= '0' && *p <= '9')
+      p++;
+  }
+  if (p < end && (*p == '.' || *p == 'e' || *p == 'E') && !hex) {
+    while (p < end && strchr("0123456789.eE+-", *p) && *p)
+      p++;
+  } else if (p < end && *p == 'L') {
+    p++;
+  } else if (!hex) {
+    size_t n = (size_t)(p - s);
+    while (n > 1 && *s == '0')
+      s++, n--;
+    if (n > 10 || (n == 10 && strncmp(s, "2147483647", 10) > 0)) {
+      snprintf(sc->ld->err, sc->ld->errlen,
+               "%s:%d: integer %.*s is too large for a plain integer (libconfig would "
+               "silently wrap it): write %.*sL, %.*s.0 or a string \"%.*s\"",
+               sc->path, sc->line, (int)n, s, (int)n, s, (int)n, s, (int)n, s);
+      sc->ld->failed = 1;
+    }
+  }
+  sc->p = p;
+}
+
+static void scan_text(struct scan *sc) {
+  while (sc->p < sc->end && !sc->ld->failed) {
+    if (*sc->p == '\n') {
+      sc->line++;
+      sc->p++;
+    } else if (*sc->p == '"') {
+      skip_string(sc);
+    } else if (at_line_comment(sc)) {
+      while (sc->p < sc->end && *sc->p != '\n')
+        sc->p++;
+    } else if (at_block_comment(sc)) {
+      skip_block_comment(sc);
+    } else if (*sc->p == '@' && strncmp(sc->p, "@include", 8) == 0) {
+      scan_include(sc);
+    } else if (at_number(sc)) {
+      check_number(sc);
+    } else {
+      sc->p++;
+    }
+  }
+}
 
 /* Scans the raw text of one file for what libconfig 1.5 would accept silently or report
  * badly: a byte-order mark, and integer literals above 2147483647 written without the L
  * suffix (libconfig wraps them). Follows @include directives. */
 static int prescan(struct loader *ld, const char *path, int depth) {
-  char *text = NULL;
+  struct scan sc = {ld, path, ".", NULL, NULL, NULL, 1, depth};
+  char *text = NULL, *dirbuf;
   size_t len;
-  const char *p, *end;
-  int line = 1, rc;
-  char *dirbuf, *dir;
+  int rc;
 
   if (depth > 10)
     return 0;
@@ -1307,77 +1683,11 @@ static int prescan(struct loader *ld, const char *path, int depth) {
     return -EINVAL;
   }
   dirbuf = strdup(path);
-  dir = dirbuf ? dirname(dirbuf) : ".";
-  p = text;
-  end = text + len;
-  while (p < end && !ld->failed) {
-    if (*p == '\n') {
-      line++;
-      p++;
-    } else if (*p == '"') {
-      for (p++; p < end && *p != '"'; p++) {
-        if (*p == '\\' && p + 1 < end)
-          p++;
-        if (*p == '\n')
-          line++;
-      }
-      p++;
-    } else if (*p == '#' || (*p == '/' && p + 1 < end && p[1] == '/')) {
-      while (p < end && *p != '\n')
-        p++;
-    } else if (*p == '/' && p + 1 < end && p[1] == '*') {
-      for (p += 2; p + 1 < end && !(p[0] == '*' && p[1] == '/'); p++)
-        if (*p == '\n')
-          line++;
-      p += 2;
-    } else if (*p == '@' && strncmp(p, "@include", 8) == 0) {
-      const char *q = strchr(p, '"'), *qe = q ? strchr(q + 1, '"') : NULL;
-      if (q && qe && qe < end) {
-        char inc[4096];
-        char *full;
-        snprintf(inc, sizeof(inc), "%.*s", (int)(qe - q - 1), q + 1);
-        full = pw_path_join(dir, inc);
-        if (full) {
-          prescan(ld, full, depth + 1);
-          free(full);
-        }
-        p = qe + 1;
-      } else {
-        p++;
-      }
-    } else if (*p >= '0' && *p <= '9' &&
-               (p == text || !((p[-1] >= 'a' && p[-1] <= 'z') || (p[-1] >= 'A' && p[-1] <= 'Z') ||
-                               p[-1] == '_' || p[-1] == '.'))) {
-      const char *s = p;
-      int hex = p[0] == '0' && p + 1 < end && (p[1] == 'x' || p[1] == 'X');
-      if (hex) {
-        for (p += 2; p < end && strchr("0123456789abcdefABCDEF", *p) && *p; p++)
-          ;
-      } else {
-        while (p < end && *p >= '0' && *p <= '9')
-          p++;
-      }
-      if (p < end && (*p == '.' || *p == 'e' || *p == 'E') && !hex) {
-        while (p < end && strchr("0123456789.eE+-", *p) && *p)
-          p++;
-      } else if (p < end && *p == 'L') {
-        p++;
-      } else if (!hex) {
-        size_t n = (size_t)(p - s);
-        while (n > 1 && *s == '0')
-          s++, n--;
-        if (n > 10 || (n == 10 && strncmp(s, "2147483647", 10) > 0)) {
-          snprintf(ld->err, ld->errlen,
-                   "%s:%d: integer %.*s is too large for a plain integer (libconfig would "
-                   "silently wrap it): write %.*sL, %.*s.0 or a string \"%.*s\"",
-                   path, line, (int)n, s, (int)n, s, (int)n, s, (int)n, s);
-          ld->failed = 1;
-        }
-      }
-    } else {
-      p++;
-    }
-  }
+  if (dirbuf != NULL)
+    sc.dir = dirname(dirbuf);
+  sc.text = sc.p = text;
+  sc.end = text + len;
+  scan_text(&sc);
   free(dirbuf);
   free(text);
   return ld->failed ? -EINVAL : 0;
@@ -1385,24 +1695,14 @@ static int prescan(struct loader *ld, const char *path, int depth) {
 
 /* ---- entry points ---- */
 
-static const char *const sections[] = {"daemon",     "domains",   "departments", "sources",
-                                       "indicators", "receivers", "alerting",    "silences",
-                                       "briefing",   NULL};
-
-int pw_config_load(const char *path, struct pw_config **out, char *err, size_t errlen) {
-  struct loader ld;
-  struct pw_config *c;
-  config_t cfg;
+/* A new, empty configuration for the file PATH into LD: the file's absolute directory (the
+ * base of relative paths) and the path as the user wrote it (for messages). Returns 0 or a
+ * negative errno; on failure the caller frees LD->conf. */
+static int config_new(struct loader *ld, const char *path) {
+  struct pw_config *c = calloc(1, sizeof(*c));
   char *real, *dirbuf;
-  int i, j, rc = 0;
-  const config_setting_t *root;
+  int rc;
 
-  *out = NULL;
-  memset(&ld, 0, sizeof(ld));
-  ld.err = err;
-  ld.errlen = errlen;
-  err[0] = '\0';
-  c = calloc(1, sizeof(*c));
   if (c == NULL)
     return -ENOMEM;
   c->refs = 1;
@@ -1411,95 +1711,100 @@ int pw_config_load(const char *path, struct pw_config **out, char *err, size_t e
     free(c);
     return -ENOMEM;
   }
-  ld.conf = c;
+  ld->conf = c;
   real = realpath(path, NULL);
   if (real == NULL) {
     rc = -errno;
-    snprintf(err, errlen, "%s:0: cannot read the configuration: %s", path, strerror(errno));
-    pw_config_free(c);
+    snprintf(ld->err, ld->errlen, "%s:0: cannot read the configuration: %s", path, strerror(-rc));
     return rc;
   }
-  c->path = arena_strdup(&ld, real);
   dirbuf = strdup(real);
-  c->dir = arena_strdup(&ld, dirbuf ? dirname(dirbuf) : ".");
+  c->dir = arena_strdup(ld, dirbuf ? dirname(dirbuf) : ".");
   free(dirbuf);
   free(real);
-  if (c->path == NULL || c->dir == NULL) {
-    pw_config_free(c);
-    return -ENOMEM;
-  }
-  /* Messages name the file as the user wrote it. */
-  c->path = arena_strdup(&ld, path);
-  if (prescan(&ld, path, 0) < 0) {
-    pw_config_free(c);
-    return -EINVAL;
-  }
+  c->path = arena_strdup(ld, path);
+  return c->dir != NULL && c->path != NULL ? 0 : -ENOMEM;
+}
 
-  config_init(&cfg);
-  config_set_include_dir(&cfg, c->dir);
-  config_set_auto_convert(&cfg, 0);
-  if (config_read_file(&cfg, path) != CONFIG_TRUE) {
-    const char *f = config_error_file(&cfg);
-    const char *t = config_error_text(&cfg);
-    const char *hint = "";
-    if (t && strstr(t, "mismatched element type"))
-      hint = " (an array [ ] holds one type: write 7800.0 instead of 7800 beside floats, or use "
-             "a list ( ))";
-    else if (t && strstr(t, "include"))
-      hint = " (@include paths are relative to the configuration file's directory)";
-    snprintf(err, errlen, "%s:%d: %s%s", f ? f : path, config_error_line(&cfg),
-             t ? t : "parse error", hint);
-    config_destroy(&cfg);
-    pw_config_free(c);
-    return -EINVAL;
-  }
+/* Reads PATH into CFG, after the pre-scan; on a syntax error writes "FILE:LINE: message" with
+ * a hint for libconfig's two most puzzling messages. Returns 0 or -EINVAL. */
+static int parse_file(struct loader *ld, config_t *cfg, const char *path) {
+  const char *f, *t, *hint = "";
 
-  root = config_root_setting(&cfg);
+  if (prescan(ld, path, 0) < 0)
+    return -EINVAL;
+  config_set_include_dir(cfg, ld->conf->dir);
+  config_set_auto_convert(cfg, 0);
+  if (config_read_file(cfg, path) == CONFIG_TRUE)
+    return 0;
+  f = config_error_file(cfg);
+  t = config_error_text(cfg);
+  if (t && strstr(t, "mismatched element type"))
+    hint = " (an array [ ] holds one type: write 7800.0 instead of 7800 beside floats, or use "
+           "a list ( ))";
+  else if (t && strstr(t, "include"))
+    hint = " (@include paths are relative to the configuration file's directory)";
+  snprintf(ld->err, ld->errlen, "%s:%d: %s%s", f ? f : path, config_error_line(cfg),
+           t ? t : "parse error", hint);
+  return -EINVAL;
+}
+
+/* The top-level settings, in the order they are loaded: a section may name the ids of those
+ * before it (departments name receivers; indicators name domains, departments and sources;
+ * alerting and the briefing name receivers; silences name indicators). */
+static const struct section {
+  const char *name;
+  int (*load)(struct loader *ld, config_t *cfg);
+} sections[] = {{"daemon", load_daemon},       {"domains", load_domains},
+                {"receivers", load_receivers}, {"departments", load_departments},
+                {"sources", load_sources},     {"indicators", load_indicators},
+                {"alerting", load_alerting},   {"silences", load_silences},
+                {"briefing", load_briefing},   {NULL, NULL}};
+
+static int load_sections(struct loader *ld, config_t *cfg) {
+  const config_setting_t *root = config_root_setting(cfg);
+  const struct section *sec;
+  int i;
+
   for (i = 0; i < config_setting_length(root); i++) {
     const config_setting_t *m = config_setting_get_elem(root, (unsigned)i);
-    for (j = 0; sections[j]; j++)
-      if (strcmp(config_setting_name(m), sections[j]) == 0)
+    for (sec = sections; sec->name; sec++)
+      if (strcmp(config_setting_name(m), sec->name) == 0)
         break;
-    if (sections[j] == NULL) {
-      fail(&ld, m,
-           "unknown top-level setting '%s' (expected daemon, domains, departments, sources, "
-           "indicators, receivers, alerting, silences, briefing)",
-           config_setting_name(m));
-      break;
-    }
+    if (sec->name == NULL)
+      return fail(ld, m,
+                  "unknown top-level setting '%s' (expected daemon, domains, departments, "
+                  "sources, indicators, receivers, alerting, silences, briefing)",
+                  config_setting_name(m));
   }
-  if (!ld.failed)
-    rc = load_daemon(&ld, &cfg);
-  if (!ld.failed)
-    rc = load_domains(&ld, &cfg);
-  if (!ld.failed)
-    rc = load_receivers(&ld, &cfg);
-  if (!ld.failed)
-    rc = load_departments(&ld, &cfg);
-  for (i = 0; !ld.failed && i < c->n_departments; i++) {
-    const config_setting_t *g =
-        config_setting_get_elem(config_lookup(&cfg, "departments"), (unsigned)i);
-    char what[96];
-    snprintf(what, sizeof(what), "department '%s'", c->departments[i].id);
-    rc = resolve_receivers(&ld, g, &c->departments[i].receivers, &c->departments[i].receiver_idx,
-                           what);
+  for (sec = sections; sec->name; sec++)
+    if (sec->load(ld, cfg) < 0 || ld->failed)
+      return -EINVAL;
+  return 0;
+}
+
+int pw_config_load(const char *path, struct pw_config **out, char *err, size_t errlen) {
+  struct loader ld = {NULL, err, errlen, 0};
+  config_t cfg;
+  int rc;
+
+  *out = NULL;
+  err[0] = '\0';
+  rc = config_new(&ld, path);
+  if (rc < 0) {
+    pw_config_free(ld.conf);
+    return rc;
   }
-  if (!ld.failed)
-    rc = load_sources(&ld, &cfg);
-  if (!ld.failed)
-    rc = load_indicators(&ld, &cfg);
-  if (!ld.failed)
-    rc = load_alerting(&ld, &cfg);
-  if (!ld.failed)
-    rc = load_silences(&ld, &cfg);
-  if (!ld.failed)
-    rc = load_briefing(&ld, &cfg);
+  config_init(&cfg);
+  rc = parse_file(&ld, &cfg, path);
+  if (rc == 0)
+    rc = load_sections(&ld, &cfg);
   config_destroy(&cfg);
-  if (ld.failed || rc < 0) {
-    pw_config_free(c);
-    return rc < 0 ? rc : -EINVAL;
+  if (rc < 0) {
+    pw_config_free(ld.conf);
+    return rc;
   }
-  *out = c;
+  *out = ld.conf;
   return 0;
 }
 
