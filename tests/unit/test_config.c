@@ -259,7 +259,8 @@ static void load_err_text(const char *text, int line, const char *frag) {
 #define LEVEL IND("kind = \"level\";", "")
 
 /* The rules each key checks once every key of its group is read (its own syntax, its range,
- * the ids it names, the defaults that depend on other keys): each message names its line. */
+ * the ids it names, the defaults that depend on other keys): each message names its line. The
+ * daemon, departments, sources and receivers. */
 static void test_key_rules(void **state) {
   (void)state;
   /* daemon */
@@ -302,7 +303,10 @@ static void test_key_rules(void **state) {
            "receiver 'w': url 'ftp://x' must be http:// or https://");
   load_err("receivers = ( { id = \"w\"; type = \"pager\"; } );\n" LEVEL, 3,
            "receiver type 'pager'");
-  /* indicators */
+}
+
+static void test_indicator_rules(void **state) {
+  (void)state;
   load_err(IND("kind = \"standard\";\n direction = \"left\";", ""), 4,
            "indicator 'a': direction 'left' must be up or down");
   load_err(IND("kind = \"level\";\n pace = \"fast\";", ""), 4,
@@ -342,7 +346,10 @@ static void test_key_rules(void **state) {
   load_err(
       IND("kind = \"milestone\"; stages = [ \"x\", \"y\" ];", "{ year = 2024;\n due = \"x\"; }"), 5,
       "due must be a list of dates");
-  /* alerting, silences, briefing */
+}
+
+static void test_alerting_rules(void **state) {
+  (void)state;
   load_err("alerting: { repeat = \"0s\"; };\n" LEVEL, 3, "alerting.repeat must be > 0");
   load_err("alerting: {\n give_up = \"0s\"; };\n" LEVEL, 4, "alerting.give_up must be > 0");
   load_err("alerting: {\n source_down_after = \"0s\"; };\n" LEVEL, 4,
@@ -377,6 +384,8 @@ int main(void) {
       cmocka_unit_test(test_full_schema),
       cmocka_unit_test(test_errors),
       cmocka_unit_test(test_key_rules),
+      cmocka_unit_test(test_indicator_rules),
+      cmocka_unit_test(test_alerting_rules),
       cmocka_unit_test(test_big_integer_with_suffix),
       cmocka_unit_test(test_missing_file),
   };
