@@ -194,6 +194,16 @@ const struct pw_target *pw_config_target(const struct pw_indicator *ind, int yea
   return NULL;
 }
 
+int pw_config_key_is_secret(const char *key) {
+  static const char *const secret_keys[] = {"secret", "password", "http_token", "headers", NULL};
+  int i;
+
+  for (i = 0; secret_keys[i]; i++)
+    if (strcmp(key, secret_keys[i]) == 0)
+      return 1;
+  return 0;
+}
+
 enum pw_pace pw_config_pace(const struct pw_indicator *ind, const struct pw_target *tg) {
   if (ind->pace != PW_PACE_DEFAULT)
     return ind->pace;

@@ -197,6 +197,12 @@ const struct pw_target *pw_config_target(const struct pw_indicator *ind, int yea
 /* The effective pace of IND for target TG (resolves PW_PACE_DEFAULT). */
 enum pw_pace pw_config_pace(const struct pw_indicator *ind, const struct pw_target *tg);
 
+/* Whether the values of key KEY are secrets that no message shows, not even in part: a
+ * receiver's secret and password, the daemon's http_token and a source's headers (which carry
+ * Authorization). A URL (url, proxy, public_url) is shown only through pw_redact_url (util.h).
+ * Any thread. */
+int pw_config_key_is_secret(const char *key);
+
 /* Names for enums, as written in the configuration. */
 const char *pw_kind_name(enum pw_kind kind);
 const char *pw_pace_name(enum pw_pace pace);

@@ -52,9 +52,23 @@ int pw_config_fail(struct loader *ld, const config_setting_t *s, const char *fmt
   return -EINVAL;
 }
 
-/* Replaces ${NAME} by the environment variable NAME; "$${" writes a literal "${". */
-static int substitute_env(struct loader *ld, const config_setting_t *s, const char *in,
-                          char **out) {
+const char *pw_config_shown(const char *key, const char *value, char *buf, size_t len) {
+  if (pw_config_key_is_secret(key))
+    return "***";
+  if (strcmp(key, "url") == 0 || strcmp(key, "proxy") == 0 || strcmp(key, "public_url") == 0 ||
+      strstr(value, "://") != NULL) {
+    pw_redact_url(value, buf, len);
+    return buf;
+  }
+  return value;
+}
+
+/* Replaces ${NAME} by the environment variable NAME; "$${" writes a literal "${". The value of
+ * key WHAT appears in messages only as pw_config_shown shows it. */
+static int substitute_env(struct loader *ld, const config_setting_t *s, const char *what,
+                          const char *in, char **out) {
+  char shown[512];
+
   struct pw_buf b = {NULL, 0, 0, 0};
   const char *p = in;
   int rc = 0;
@@ -70,12 +84,14 @@ static int substitute_env(struct loader *ld, const config_setting_t *s, const ch
       size_t n;
       if (end == NULL) {
         pw_buf_free(&b);
-        return pw_config_fail(ld, s, "unterminated ${ in \"%s\" (write $${ for a literal ${)", in);
+        return pw_config_fail(ld, s, "unterminated ${ in \"%s\" (write $${ for a literal ${)",
+                              pw_config_shown(what, in, shown, sizeof(shown)));
       }
       n = (size_t)(end - p - 2);
       if (n == 0 || n >= sizeof(name)) {
         pw_buf_free(&b);
-        return pw_config_fail(ld, s, "bad environment variable name in \"%s\"", in);
+        return pw_config_fail(ld, s, "bad environment variable name in \"%s\"",
+                              pw_config_shown(what, in, shown, sizeof(shown)));
       }
       memcpy(name, p + 2, n);
       name[n] = '\0';
@@ -111,7 +127,7 @@ int pw_config_read_string(struct loader *ld, const config_setting_t *s, const ch
   v = config_setting_get_string(s);
   if (!pw_utf8_valid(v, strlen(v)))
     return pw_config_fail(ld, s, "%s is not valid UTF-8", what);
-  return substitute_env(ld, s, v, out);
+  return substitute_env(ld, s, what, v, out);
 }
 
 /* Reads a number written as an integer, a float or a string in the value grammar. */

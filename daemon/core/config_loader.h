@@ -105,6 +105,11 @@ int pw_config_read_string(struct loader *ld, const config_setting_t *s, const ch
 int pw_config_read_int(struct loader *ld, const config_setting_t *s, const char *what,
                        int64_t *out);
 
+/* VALUE of key KEY as a message may show it (docs/configuration.md, "Secrets in messages"):
+ * "***" for a secret key (pw_config_key_is_secret), the redacted URL (pw_redact_url) for a URL
+ * key or a value holding "://", VALUE itself otherwise. Returns VALUE or BUF (LEN bytes). */
+const char *pw_config_shown(const char *key, const char *value, char *buf, size_t len);
+
 /* A calendar date "YYYY-MM-DD" into the end of that day; 0 or -EINVAL. */
 int pw_config_parse_date(const char *text, int64_t *out);
 

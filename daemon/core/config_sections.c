@@ -217,16 +217,18 @@ static int source_url(struct loader *ld, const struct item *it, const struct key
                       const config_setting_t *s) {
   struct pw_source *src = it->obj;
   const char *p;
-  char *abs;
+  char *abs, shown[512];
 
   if (strncmp(src->url, "http://", 7) == 0 || strncmp(src->url, "https://", 8) == 0) {
     src->file = NULL;
     return 0;
   }
-  if (strncmp(src->url, "file://", 7) != 0 && strstr(src->url, "://") != NULL)
+  if (strncmp(src->url, "file://", 7) != 0 && strstr(src->url, "://") != NULL) {
+    pw_redact_url(src->url, shown, sizeof(shown));
     return pw_config_fail(ld, s,
                           "source '%s': url '%s' must be http://, https://, file:// or a file path",
-                          src->id, src->url);
+                          src->id, shown);
+  }
   p = strncmp(src->url, "file://", 7) == 0 ? src->url + 7 : src->url;
   if (*p == '\0')
     return pw_config_fail(ld, s, "source '%s': empty file path", src->id);
@@ -253,10 +255,11 @@ static int source_headers(struct loader *ld, const struct item *it, const struct
   const struct pw_source *src = it->obj;
   int i;
 
+  /* Headers carry credentials (Authorization): the message names the header by its place. */
   for (i = 0; i < src->headers.n; i++)
     if (strchr(src->headers.items[i], ':') == NULL || strpbrk(src->headers.items[i], "\r\n"))
-      return pw_config_fail(ld, s, "source '%s': header '%s' must be \"Name: value\" on one line",
-                            src->id, src->headers.items[i]);
+      return pw_config_fail(ld, s, "source '%s': header #%d must be \"Name: value\" on one line",
+                            src->id, i + 1);
   return 0;
 }
 
@@ -329,6 +332,7 @@ static const char *const receiver_types[] = {"webhook", "dingtalk", "wecom", "fe
 static int receiver_url(struct loader *ld, const struct item *it, const struct key_spec *k,
                         const config_setting_t *s) {
   const struct pw_receiver *r = it->obj;
+  char shown[512];
 
   if (r->type == PW_RECV_EMAIL) {
     if (strncmp(r->url, "smtp://", 7) != 0 && strncmp(r->url, "smtps://", 8) != 0)
@@ -336,8 +340,10 @@ static int receiver_url(struct loader *ld, const struct item *it, const struct k
           ld, s, "receiver '%s': an email url must be smtp://HOST:PORT or smtps://HOST:PORT",
           r->id);
   } else if (strncmp(r->url, "http://", 7) != 0 && strncmp(r->url, "https://", 8) != 0) {
+    /* A robot's url carries its access token: the message shows it redacted. */
+    pw_redact_url(r->url, shown, sizeof(shown));
     return pw_config_fail(ld, s, "receiver '%s': url '%s' must be http:// or https://", r->id,
-                          r->url);
+                          shown);
   }
   return 0;
 }

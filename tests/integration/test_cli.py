@@ -465,6 +465,35 @@ class ConfigErrors(unittest.TestCase):
         finally:
             tmp.cleanup()
 
+    def test_secrets_not_printed(self):
+        """A configuration error reaches the system journal: URLs are shown redacted, secret
+        values never (docs/configuration.md, "Secrets in messages")."""
+        cases = [
+            ('receivers = ( { id = "ding"; type = "dingtalk";\n'
+             ' url = "htps://oapi.dingtalk.com/robot/send?access_token=DINGTOKEN123"; } );\n',
+             "url 'htps://oapi.dingtalk.com/robot/send?access_token=***'", "DINGTOKEN123"),
+            ('receivers = ( { id = "ding"; type = "dingtalk"; url = "https://h/x";\n'
+             ' secret = "SECRETabc${DING"; } );\n', 'unterminated ${ in "***"', "SECRETabc"),
+            ('sources = ( { id = "s"; format = "json";\n'
+             ' url = "ftp://alice:PASSWORDabc@h:21/x"; } );\n', "ftp://alice:***@h:21/x",
+             "PASSWORDabc"),
+        ]
+        for text, frag, secret in cases:
+            tmp = Tmp(text=BASE.format(tz="Asia/Shanghai", indicators=CUM) + text)
+            try:
+                rc, out, err = run("check", "-c", tmp.conf)
+                self.assertEqual(rc, 2, err)
+                self.assertRegex(err, re.escape(tmp.conf) + r":\d+: ")
+                self.assertIn(frag, err)
+                self.assertNotIn(secret, out + err)
+                p = subprocess.run([PACEWATCHD, "-t", "-c", tmp.conf], capture_output=True,
+                                   text=True, timeout=60)
+                self.assertEqual(p.returncode, 2)
+                self.assertIn(frag, p.stderr)
+                self.assertNotIn(secret, p.stdout + p.stderr)
+            finally:
+                tmp.cleanup()
+
     def test_examples_are_valid(self):
         env = dict(os.environ, HEALTH_TOKEN="t", DING_TOKEN="d", DING_SECRET="s")
         for rel in ("conf/pacewatch.conf.example", "conf/demo/pacewatch.conf"):

@@ -290,7 +290,7 @@ static void test_key_rules(void **state) {
       "source 's': max_bytes must be at least 1");
   load_err("sources = ( { id = \"s\"; url = \"x\"; format = \"json\";\n headers = [ \"X\" ]; } "
            ");\n" LEVEL,
-           4, "header 'X' must be \"Name: value\"");
+           4, "source 's': header #1 must be \"Name: value\"");
   load_err("sources = ( { id = \"s\";\n url = \"file://\"; format = \"json\"; } );\n" LEVEL, 4,
            "source 's': empty file path");
   load_err("sources = ( { id = \"S\"; url = \"x\"; format = \"json\"; } );\n" LEVEL, 3,
@@ -362,6 +362,62 @@ static void test_alerting_rules(void **state) {
            "silence #1: until 'soon' must be a date");
 }
 
+/* Loads BODY; expects an error at LINE containing FRAG and not containing SECRET. */
+static void load_err_hides(const char *body, int line, const char *frag, const char *secret) {
+  struct pw_config *c = NULL;
+  char err[1024];
+
+  load_err(body, line, frag);
+  write_conf(body);
+  assert_int_not_equal(pw_config_load(path, &c, err, sizeof(err)), 0);
+  if (strstr(err, secret) != NULL)
+    fail_msg("the message shows '%s': %s", secret, err);
+}
+
+/* Messages show URLs redacted and never the value of a secret key (docs/configuration.md,
+ * "Secrets in messages"): what a configuration error prints reaches the system journal. */
+static void test_secrets_not_shown(void **state) {
+  (void)state;
+  load_err_hides("receivers = ( { id = \"ding\"; type = \"dingtalk\";\n"
+                 " url = \"htps://oapi.dingtalk.com/robot/send?access_token=DINGTOKEN123\"; } "
+                 ");\n" LEVEL,
+                 4,
+                 "receiver 'ding': url 'htps://oapi.dingtalk.com/robot/send?access_token=***' "
+                 "must be http:// or https://",
+                 "DINGTOKEN123");
+  load_err_hides("sources = ( { id = \"s\"; format = \"json\";\n"
+                 " url = \"ftp://alice:S3CRET@h.example:21/x?key=K3Y\"; } );\n" LEVEL,
+                 4, "source 's': url 'ftp://alice:***@h.example:21/x?key=***' must be", "S3CRET");
+  load_err_hides("sources = ( { id = \"s\"; format = \"json\";\n"
+                 " url = \"ftp://alice:S3CRET@h.example:21/x?key=K3Y\"; } );\n" LEVEL,
+                 4, "ftp://", "K3Y");
+  /* A header is named by its place, never shown (it may be "Authorization Bearer ..."). */
+  load_err_hides("sources = ( { id = \"s\"; url = \"x\"; format = \"json\";\n"
+                 " headers = [ \"Accept: a\", \"Authorization Bearer T0KEN\" ]; } );\n" LEVEL,
+                 4, "source 's': header #2 must be", "T0KEN");
+  /* A mistake in ${} substitution: the URL redacted, a secret not at all. */
+  load_err_hides(
+      "receivers = ( { id = \"ding\"; type = \"dingtalk\";\n"
+      " url = \"https://oapi.dingtalk.com/robot/send?access_token=TOK${X\"; } );\n" LEVEL,
+      4, "unterminated ${ in \"https://oapi.dingtalk.com/robot/send?access_token=***\"", "TOK");
+  load_err_hides("receivers = ( { id = \"ding\"; type = \"dingtalk\"; url = \"https://h/x\";\n"
+                 " secret = \"SECabc${X\"; } );\n" LEVEL,
+                 4, "unterminated ${ in \"***\"", "SECabc");
+  load_err_hides("receivers = ( { id = \"m\"; type = \"email\"; url = \"smtp://h:25\"; from = "
+                 "\"a\"; to = [ \"b\" ];\n password = \"PWabc${}\"; } );\n" LEVEL,
+                 4, "bad environment variable name in \"***\"", "PWabc");
+  load_err_text("daemon: { state_dir = \"s\";\n http_token = \"HTabc${\"; };\n" DOMAINS LEVEL, 2,
+                "unterminated ${ in \"***\"");
+  /* Other values are shown as they are. */
+  load_err(IND("kind = \"cumulative\";\n unit = \"a${\";", ""), 4, "unterminated ${ in \"a${\"");
+  assert_true(pw_config_key_is_secret("secret"));
+  assert_true(pw_config_key_is_secret("password"));
+  assert_true(pw_config_key_is_secret("http_token"));
+  assert_true(pw_config_key_is_secret("headers"));
+  assert_false(pw_config_key_is_secret("url"));
+  assert_false(pw_config_key_is_secret("username"));
+}
+
 static void test_big_integer_with_suffix(void **state) {
   struct pw_config *c =
       load_ok(IND("kind = \"cumulative\";", "{ year = 2024; annual = 3000000000L; }"));
@@ -386,6 +442,7 @@ int main(void) {
       cmocka_unit_test(test_key_rules),
       cmocka_unit_test(test_indicator_rules),
       cmocka_unit_test(test_alerting_rules),
+      cmocka_unit_test(test_secrets_not_shown),
       cmocka_unit_test(test_big_integer_with_suffix),
       cmocka_unit_test(test_missing_file),
   };
