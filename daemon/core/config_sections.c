@@ -5,6 +5,7 @@
  * a syntax or a rule of its own.
  */
 #include <errno.h>
+#include <iconv.h>
 #include <libconfig.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -263,6 +264,25 @@ static int source_headers(struct loader *ld, const struct item *it, const struct
   return 0;
 }
 
+/* The fetch converts a body with iconv from its charset to UTF-8: a name iconv does not know
+ * is refused here rather than at every poll. */
+static int source_charset(struct loader *ld, const struct item *it, const struct key_spec *k,
+                          const config_setting_t *s) {
+  const struct pw_source *src = it->obj;
+  iconv_t cd;
+
+  if (src->charset[0] == '\0')
+    return 0;
+  cd = iconv_open("UTF-8", src->charset);
+  if (cd == (iconv_t)-1)
+    return pw_config_fail(ld, s,
+                          "source '%s': charset '%s' is unknown (iconv cannot convert it to "
+                          "UTF-8; e.g. \"UTF-8\", \"GBK\", \"GB18030\", \"BIG5\")",
+                          src->id, src->charset);
+  iconv_close(cd);
+  return 0;
+}
+
 #define S(f) offsetof(struct pw_source, f)
 static const struct key_spec source_keys[] = {
     {"id", K_STRING, S(id), NO_HAS, 1, NULL, 0, pw_config_key_id},
@@ -276,7 +296,7 @@ static const struct key_spec source_keys[] = {
     {"tls_verify", K_BOOL, S(tls_verify), NO_HAS, 0, "true", 0, NULL},
     {"ca_file", K_STRING, S(ca_file), NO_HAS, 0, NULL, 0, NULL},
     {"stale_after", K_DURATION, S(stale_after), NO_HAS, 0, NULL, 0, NULL},
-    {"charset", K_STRING, S(charset), NO_HAS, 0, "UTF-8", 0, NULL},
+    {"charset", K_STRING, S(charset), NO_HAS, 0, "UTF-8", 0, source_charset},
     {"csv_delimiter", K_CHAR, S(csv_delimiter), NO_HAS, 0, ",", BIT(FMT_CSV), NULL},
     {"proxy", K_STRING, S(proxy), NO_HAS, 0, NULL, 0, NULL},
     {NULL, 0, 0, 0, 0, NULL, 0, NULL}};

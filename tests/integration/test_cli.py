@@ -426,6 +426,9 @@ BAD_CONFIGS = [
     ("syntax", "daemon: { state_dir = \"s\" \n", None, "syntax error"),
     ("duplicate id", BASE.format(tz="Asia/Shanghai", indicators=CUM + ",\n" + CUM), None,
      "duplicate indicator id"),
+    ("unknown charset", BASE.format(tz="Asia/Shanghai", indicators=CUM) +
+     'sources = ( { id = "s"; url = "data.csv"; format = "csv";\n charset = "GBK2"; } );\n',
+     9, "charset 'GBK2' is unknown"),
     ("bad duration", BASE.format(tz="Asia/Shanghai",
                                  indicators=CUM.replace('kind =', 'stale_after = "40 days"; kind =')),
      None, "duration"),

@@ -262,6 +262,8 @@ static void load_err_text(const char *text, int line, const char *frag) {
  * the ids it names, the defaults that depend on other keys): each message names its line. The
  * daemon, departments, sources and receivers. */
 static void test_key_rules(void **state) {
+  struct pw_config *c;
+
   (void)state;
   /* daemon */
   load_err_text("daemon: { state_dir = \"\"; };\n" DOMAINS LEVEL, 1, "state_dir must not be empty");
@@ -291,6 +293,16 @@ static void test_key_rules(void **state) {
   load_err("sources = ( { id = \"s\"; url = \"x\"; format = \"json\";\n headers = [ \"X\" ]; } "
            ");\n" LEVEL,
            4, "source 's': header #1 must be \"Name: value\"");
+  /* the charset must be one iconv converts to UTF-8 (issue 12, item 16: it used to pass) */
+  load_err("sources = ( { id = \"s\"; url = \"x\"; format = \"json\";\n charset = \"NOPE-9\"; } "
+           ");\n" LEVEL,
+           4, "source 's': charset 'NOPE-9' is unknown");
+  c = load_ok(
+      "sources = ( { id = \"a\"; url = \"x\"; format = \"json\"; charset = \"gb18030\"; },\n"
+      " { id = \"b\"; url = \"x\"; format = \"json\"; charset = \"utf8\"; },\n"
+      " { id = \"c\"; url = \"x\"; format = \"json\"; charset = \"\"; } );\n" LEVEL);
+  assert_string_equal(c->sources[0].charset, "gb18030");
+  pw_config_free(c);
   load_err("sources = ( { id = \"s\";\n url = \"file://\"; format = \"json\"; } );\n" LEVEL, 4,
            "source 's': empty file path");
   load_err("sources = ( { id = \"S\"; url = \"x\"; format = \"json\"; } );\n" LEVEL, 3,
