@@ -82,7 +82,7 @@ static int config_new(struct loader *ld, const char *path) {
 static int parse_file(struct loader *ld, config_t *cfg, const char *path) {
   const char *f, *t, *hint = "";
 
-  if (pw_config_prescan(ld, path, 0) < 0)
+  if (pw_config_prescan(ld, path, 0, NULL, 0) < 0)
     return -EINVAL;
   config_set_include_dir(cfg, ld->conf->dir);
   config_set_auto_convert(cfg, 0);

@@ -149,9 +149,12 @@ int pw_config_find_by_id(const void *items, size_t stride, int n, const char *id
 /* ---- config_prescan.c ---- */
 
 /* Scans the raw text of file PATH (and the files it includes, DEPTH deep so far) for what
- * libconfig 1.5 would accept silently or report badly. Returns 0, or a negative errno with
- * the error recorded. */
-int pw_config_prescan(struct loader *ld, const char *path, int depth);
+ * libconfig 1.5 would accept silently, report badly or block on; PATH is the main file when
+ * FROM is NULL, else the target of the @include at FROM:FROM_LINE. Every file is opened
+ * without blocking and must be a regular file. Returns 0, or a negative errno with the error
+ * recorded. */
+int pw_config_prescan(struct loader *ld, const char *path, int depth, const char *from,
+                      int from_line);
 
 /* ---- config_sections.c, config_indicators.c ---- */
 

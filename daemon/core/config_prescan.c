@@ -1,13 +1,18 @@
 /*
  * config_prescan: scans the raw text of a configuration file before libconfig 1.5 reads it,
  * for what that version accepts silently or reports badly: integer literals that silently
- * wrap, and a UTF-8 byte-order mark that it reports only as a syntax error.
+ * wrap, a UTF-8 byte-order mark that it reports only as a syntax error, and @include targets
+ * that are not regular files. libconfig 1.5 opens an included file itself with fopen and has
+ * no hook to do it for us (config_set_include_func came with 1.7): a FIFO would block the
+ * load for ever, and a directory makes its scanner exit the process. So every include target
+ * is resolved here exactly as libconfig will resolve it and opened without blocking before
+ * libconfig sees the file (docs/configuration.md, "The file").
  */
 #include <errno.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "config.h"
 #include "config_loader.h"
@@ -18,7 +23,7 @@
 /* One pass over the raw text of one file. */
 struct scan {
   struct loader *ld;
-  const char *path, *dir; /* the file, and the directory its @include paths are relative to */
+  const char *path; /* the file, as messages name it */
   const char *text, *p, *end;
   int line, depth;
 };
@@ -53,23 +58,64 @@ static void skip_block_comment(struct scan *sc) {
   sc->p = p + 2;
 }
 
-/* Scans the file an @include directive names, when it can be found. */
-static void scan_include(struct scan *sc) {
-  const char *q = strchr(sc->p, '"'), *qe = q ? strchr(q + 1, '"') : NULL;
-  char inc[4096];
-  char *full;
+/* What a file that is not a regular one is, for messages. */
+static const char *file_kind(const char *path) {
+  struct stat st;
 
-  if (!(q && qe && qe < sc->end)) {
-    sc->p++;
+  if (stat(path, &st) != 0)
+    return "not a regular file";
+  if (S_ISFIFO(st.st_mode))
+    return "a FIFO";
+  if (S_ISDIR(st.st_mode))
+    return "a directory";
+  if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode))
+    return "a device";
+  if (S_ISSOCK(st.st_mode))
+    return "a socket";
+  return "not a regular file";
+}
+
+/* An @include directive at SC->p. libconfig 1.5 takes one only as `@include` followed by
+ * blanks and a quoted name at the start of a line; the name runs to the next quote, its
+ * backslashes are dropped, and it is opened as the include directory (the main file's) + "/" +
+ * name, an absolute name included. The same file is checked here: it must be a regular file
+ * (pw_read_file never blocks on a FIFO) and is scanned in turn. A missing file is left to
+ * libconfig, which names the line. */
+static void scan_include(struct scan *sc) {
+  const char *q = sc->p + 8, *qe, *c;
+  struct pw_buf name = {NULL, 0, 0, 4096};
+  struct pw_buf full = {NULL, 0, 0, 8192};
+  int line = sc->line, rc = 0;
+
+  while (q < sc->end && (*q == ' ' || *q == '\t'))
+    q++;
+  if (q == sc->p + 8 || q >= sc->end || *q != '"') {
+    sc->p += 8; /* libconfig reports it as a syntax error */
     return;
   }
-  snprintf(inc, sizeof(inc), "%.*s", (int)(qe - q - 1), q + 1);
-  full = pw_path_join(sc->dir, inc);
-  if (full) {
-    pw_config_prescan(sc->ld, full, sc->depth + 1);
-    free(full);
+  qe = memchr(q + 1, '"', (size_t)(sc->end - q - 1));
+  if (qe == NULL) {
+    sc->p = sc->end;
+    return;
+  }
+  for (c = q + 1; c < qe && rc == 0; c++) {
+    if (*c == '\n')
+      sc->line++;
+    if (*c != '\\')
+      rc = pw_buf_append(&name, c, 1);
   }
   sc->p = qe + 1;
+  if (rc == 0)
+    rc = pw_buf_printf(&full, "%s/%s", sc->ld->conf->dir, name.data ? name.data : "");
+  if (rc < 0) {
+    snprintf(sc->ld->err, sc->ld->errlen, "%s:%d: @include: %s", sc->path, line,
+             rc == -E2BIG ? "the file name is too long" : strerror(-rc));
+    sc->ld->failed = 1;
+  } else {
+    pw_config_prescan(sc->ld, full.data, sc->depth + 1, sc->path, line);
+  }
+  pw_buf_free(&name);
+  pw_buf_free(&full);
 }
 
 /* A number starts here, not inside a name such as "q1" or after a decimal point. */
@@ -136,25 +182,42 @@ static void scan_text(struct scan *sc) {
   }
 }
 
-/* Scans the raw text of one file for what libconfig 1.5 would accept silently or report
- * badly: a byte-order mark, and integer literals above 2147483647 written without the L
- * suffix (libconfig wraps them). Follows @include directives. */
-int pw_config_prescan(struct loader *ld, const char *path, int depth) {
-  struct scan sc = {ld, path, ".", NULL, NULL, NULL, 1, depth};
-  char *text = NULL, *dirbuf;
+/* Scans the raw text of one file for what libconfig 1.5 would accept silently, report badly
+ * or block on: a byte-order mark, integer literals above 2147483647 written without the L
+ * suffix (libconfig wraps them), and @include targets that are not regular files. Follows
+ * @include directives. */
+int pw_config_prescan(struct loader *ld, const char *path, int depth, const char *from,
+                      int from_line) {
+  struct scan sc = {ld, path, NULL, NULL, NULL, 1, depth};
+  char *text = NULL;
   size_t len;
   int rc;
 
-  if (depth > 10)
-    return 0;
+  /* Read before the depth is checked: the file is opened without blocking whatever its depth,
+   * and only a regular file is read. */
   rc = pw_read_file(path, 64u << 20, &text, &len);
+  if (rc == -EINVAL || rc == -EISDIR) {
+    if (from == NULL)
+      snprintf(ld->err, ld->errlen,
+               "%s:0: cannot read the configuration: it is %s, not a regular file", path,
+               file_kind(path));
+    else
+      snprintf(ld->err, ld->errlen, "%s:%d: cannot @include %s: it is %s, not a regular file", from,
+               from_line, path, file_kind(path));
+    ld->failed = 1;
+    return -EINVAL;
+  }
   if (rc < 0) {
-    if (depth == 0) {
+    if (from == NULL) {
       snprintf(ld->err, ld->errlen, "%s:0: cannot read the configuration: %s", path, strerror(-rc));
       ld->failed = 1;
       return rc;
     }
     return 0; /* libconfig reports a missing include with its line */
+  }
+  if (depth > 10) {
+    free(text);
+    return 0; /* libconfig reports the nesting as too deep */
   }
   if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) {
     snprintf(ld->err, ld->errlen,
@@ -165,13 +228,9 @@ int pw_config_prescan(struct loader *ld, const char *path, int depth) {
     free(text);
     return -EINVAL;
   }
-  dirbuf = strdup(path);
-  if (dirbuf != NULL)
-    sc.dir = dirname(dirbuf);
   sc.text = sc.p = text;
   sc.end = text + len;
   scan_text(&sc);
-  free(dirbuf);
   free(text);
   return ld->failed ? -EINVAL : 0;
 }

@@ -515,6 +515,26 @@ class ConfigErrors(unittest.TestCase):
         finally:
             tmp.cleanup()
 
+    def test_include_of_fifo_or_directory_is_refused(self):
+        """`@include` of a FIFO used to block check for ever, of a directory to end it with exit
+        status 2 and no message (libconfig's scanner): both are refused at the include's line,
+        at once."""
+        tmp = Tmp(text=BASE.format(tz="Asia/Shanghai", indicators='@include "inds.conf"'))
+        try:
+            os.mkfifo(os.path.join(tmp.dir, "inds.conf"))
+            os.makedirs(os.path.join(tmp.dir, "conf.d"))
+            for target, kind in (("inds.conf", "a FIFO"), ("conf.d", "a directory")):
+                with open(tmp.conf, "w", encoding="utf-8") as f:
+                    f.write(BASE.format(tz="Asia/Shanghai", indicators=f'@include "{target}"'))
+                for argv in ([PACEWATCH, "check", "-c", tmp.conf],
+                             [PACEWATCHD, "-t", "-c", tmp.conf]):
+                    p = subprocess.run(argv, capture_output=True, text=True, timeout=20, cwd="/")
+                    self.assertEqual(p.returncode, 2, p.stderr)
+                    self.assertTrue(p.stderr.startswith(f"{tmp.conf}:5: cannot @include "), p.stderr)
+                    self.assertIn(f"{target}: it is {kind}, not a regular file", p.stderr)
+        finally:
+            tmp.cleanup()
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

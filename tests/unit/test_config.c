@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -430,6 +431,85 @@ static void test_secrets_not_shown(void **state) {
   assert_false(pw_config_key_is_secret("username"));
 }
 
+/* Writes TEXT to NAME in the test directory. */
+static void write_file(const char *name, const char *text) {
+  char p[600];
+  FILE *f;
+
+  snprintf(p, sizeof(p), "%s/%s", dir, name);
+  f = fopen(p, "w");
+  assert_non_null(f);
+  fputs(text, f);
+  fclose(f);
+}
+
+/* Loads the main file after PREFIX (the name of the including file relative to the test
+ * directory, "" for the main file); expects an error at that file's LINE containing FRAG. The
+ * load must not block: SIGALRM ends the test if it does. */
+static void load_err_in(const char *file, int line, const char *frag) {
+  struct pw_config *c = NULL;
+  char err[1024], prefix[700];
+
+  alarm(20);
+  assert_int_not_equal(pw_config_load(path, &c, err, sizeof(err)), 0);
+  alarm(0);
+  assert_null(c);
+  if (file[0] == '\0')
+    snprintf(prefix, sizeof(prefix), "%s:%d: ", path, line);
+  else
+    snprintf(prefix, sizeof(prefix), "%s/%s:%d: ", dir, file, line);
+  if (strncmp(err, prefix, strlen(prefix)) != 0 || strstr(err, frag) == NULL)
+    fail_msg("want %s...%s, got %s", prefix, frag, err);
+}
+
+/* An @include target must be a regular file (issue 12, item 16): libconfig 1.5 opens it with
+ * fopen, so a FIFO blocked check and the daemon's reload for ever, and a directory made its
+ * scanner exit the process. Each is refused, without blocking, at the line of the @include,
+ * wherever libconfig would have opened it from. */
+static void test_include_must_be_regular(void **state) {
+  char p[600], q[600];
+  struct pw_config *c;
+
+  (void)state;
+  snprintf(p, sizeof(p), "%s/fifo.conf", dir);
+  assert_int_equal(mkfifo(p, 0600), 0);
+  write_conf(LEVEL "@include \"fifo.conf\"\n");
+  load_err_in("", 5, "cannot @include");
+  load_err_in("", 5, "fifo.conf: it is a FIFO, not a regular file");
+  /* Absolute names are taken under the main file's directory, as libconfig does. */
+  write_conf(LEVEL "  @include \t\"/fifo.conf\"\n");
+  load_err_in("", 5, "it is a FIFO");
+  /* libconfig drops backslashes from the name: "fi\fo.conf" opens fifo.conf. */
+  write_conf(LEVEL "@include \"fi\\fo.conf\"\n");
+  load_err_in("", 5, "it is a FIFO");
+  /* A nested include is relative to the main file's directory too, not to the including file's. */
+  snprintf(q, sizeof(q), "%s/sub", dir);
+  assert_int_equal(mkdir(q, 0700), 0);
+  write_file("sub/inds.conf", "# nested\n@include \"fifo.conf\"\n");
+  write_conf(LEVEL "@include \"sub/inds.conf\"\n");
+  load_err_in("sub/inds.conf", 2, "it is a FIFO");
+  /* A directory and a device. */
+  write_conf(LEVEL "@include \"sub\"\n");
+  load_err_in("", 5, "sub: it is a directory, not a regular file");
+  write_conf(LEVEL "@include \"\"\n");
+  load_err_in("", 5, "it is a directory");
+  snprintf(q, sizeof(q), "%s/zero.conf", dir);
+  assert_int_equal(symlink("/dev/zero", q), 0);
+  write_conf(LEVEL "@include \"zero.conf\"\n");
+  load_err_in("", 5, "zero.conf: it is a device");
+  /* The main file itself. */
+  assert_int_not_equal(pw_config_load(p, &c, q, sizeof(q)), 0);
+  assert_non_null(strstr(q, ":0: cannot read the configuration: it is a FIFO"));
+  /* A regular file in a subdirectory, a missing one, and @include inside a string or comment. */
+  write_file("sub/ok.conf", "silences = ( );\n");
+  c = load_ok(LEVEL "@include \"sub/ok.conf\"\n");
+  pw_config_free(c);
+  write_conf(LEVEL "@include \"missing.conf\"\n");
+  load_err_in("", 5, "cannot open include file");
+  c = load_ok(LEVEL "/* @include \"fifo.conf\" */\n# @include \"fifo.conf\"\n");
+  pw_config_free(c);
+}
+
 static void test_big_integer_with_suffix(void **state) {
   struct pw_config *c =
       load_ok(IND("kind = \"cumulative\";", "{ year = 2024; annual = 3000000000L; }"));
@@ -455,6 +535,7 @@ int main(void) {
       cmocka_unit_test(test_indicator_rules),
       cmocka_unit_test(test_alerting_rules),
       cmocka_unit_test(test_secrets_not_shown),
+      cmocka_unit_test(test_include_must_be_regular),
       cmocka_unit_test(test_big_integer_with_suffix),
       cmocka_unit_test(test_missing_file),
   };
