@@ -42,6 +42,7 @@ struct pw_sched {
   struct source **sources; /* one per source of CONF, by index */
   int n;
   int live;              /* struct sources not yet freed, removed ones included */
+  int unanswered;        /* sources of the running generation that have not answered yet */
   uv_timer_t once_timer; /* --once: reports "all polled" from a callback of its own */
   int once_timer_open, once_reported;
 };
@@ -93,13 +94,10 @@ static void once_report(uv_timer_t *t) {
 /* Reports "every source answered" from the loop (never from inside a caller's call) once every
  * source of the running generation has answered. */
 static void once_check(struct pw_sched *s) {
-  int i, rc;
+  int rc;
 
-  if (!s->once || s->once_reported || s->stopping)
+  if (!s->once || s->once_reported || s->stopping || s->unanswered > 0)
     return;
-  for (i = 0; i < s->n; i++)
-    if (!s->sources[i]->answered)
-      return;
   rc = uv_timer_start(&s->once_timer, once_report, 0, 0);
   if (rc != 0)
     pw_log_error("cannot arm the --once timer: %s", uv_strerror(rc));
@@ -207,15 +205,16 @@ static void poll_done(struct pw_fetch_job *job, const struct pw_fetch_result *re
   if (st->index < 0)
     return; /* the callback stopped the schedule; the timer's close callback frees ST */
   record_health(st, rc, error, now, res->duration_ms);
+  if (!st->answered) {
+    st->answered = 1;
+    s->unanswered--;
+  }
   interval_ms = s->conf->sources[st->index].interval * 1000;
   if (st->health.consecutive_failures > 0)
     arm(st, backoff_ms(st->health.consecutive_failures, interval_ms));
   else
     arm(st, interval_ms);
-  if (s->once && !st->answered) {
-    st->answered = 1;
-    once_check(s);
-  }
+  once_check(s);
 }
 
 /* A file path as a file:// URL: curl reads " ", "#", "?" and "%" as URL syntax, so everything
@@ -373,6 +372,7 @@ int pw_sched_start(uv_loop_t *loop, struct pw_fetch *fetch, struct pw_config *co
       break;
     s->n = i + 1;
   }
+  s->unanswered = s->n;
   if (s->sources == NULL || s->n < n) {
     pw_sched_stop(s); /* closes what was made; frees itself from the loop */
     return -ENOMEM;
@@ -511,6 +511,8 @@ int pw_sched_reload(struct pw_sched *s, struct pw_config *conf) {
   }
   free(taken);
   free(soon);
+  for (i = 0, s->unanswered = 0; i < n; i++)
+    s->unanswered += !ns[i]->answered;
   once_check(s);
   return 0;
 fail:
