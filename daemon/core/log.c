@@ -39,9 +39,33 @@ int pw_log_level_parse(const char *text, enum pw_log_level *out) {
   return -EINVAL;
 }
 
+/* Copies the message TEXT into OUT (CAP bytes, room for the newline kept), control characters
+ * escaped: text from outside (a source's value, a request's path) must never start a second log
+ * line or reach a terminal as an escape sequence. UTF-8 passes unchanged. Returns the length. */
+static size_t escape_controls(char *out, size_t cap, const char *text) {
+  static const char hex[] = "0123456789abcdef";
+  size_t n = 0;
+  const unsigned char *p;
+
+  for (p = (const unsigned char *)text; *p != '\0' && n + 5 < cap; p++) {
+    if (*p >= 0x20 && *p != 0x7f) {
+      out[n++] = (char)*p;
+    } else if (*p == '\n' || *p == '\r' || *p == '\t') {
+      out[n++] = '\\';
+      out[n++] = *p == '\n' ? 'n' : *p == '\r' ? 'r' : 't';
+    } else {
+      out[n++] = '\\';
+      out[n++] = 'x';
+      out[n++] = hex[*p >> 4];
+      out[n++] = hex[*p & 15];
+    }
+  }
+  return n;
+}
+
 void pw_log_write(enum pw_log_level level, const char *module, const char *fmt, ...) {
   static const int prio[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
-  char line[2048];
+  char msg[2048], line[2048];
   int n, m;
   va_list ap;
 
@@ -51,13 +75,11 @@ void pw_log_write(enum pw_log_level level, const char *module, const char *fmt, 
   if (n < 0 || n >= (int)sizeof(line))
     return;
   va_start(ap, fmt);
-  m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+  m = vsnprintf(msg, sizeof(msg), fmt, ap);
   va_end(ap);
   if (m < 0)
     return;
-  n += m;
-  if (n > (int)sizeof(line) - 2)
-    n = (int)sizeof(line) - 2;
+  n += (int)escape_controls(line + n, sizeof(line) - (size_t)n - 1, msg);
   if (log_syslog) {
     line[n] = '\0';
     syslog(prio[level], "%s", line);

@@ -18,7 +18,9 @@ void pw_log_set_level(enum pw_log_level level);
 /* Parses "error" | "warn" | "info" | "debug"; returns 0 or -EINVAL. */
 int pw_log_level_parse(const char *text, enum pw_log_level *out);
 
-/* Writes one line (printf-style). Thread-safe (one write per line). */
+/* Writes one line (printf-style). Control characters in the message are escaped (\n, \r, \t,
+ * \xHH), so text from outside can neither start a forged line nor send terminal escapes.
+ * Thread-safe (one write per line). */
 void pw_log_write(enum pw_log_level level, const char *module, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

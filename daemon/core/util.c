@@ -68,11 +68,19 @@ void pw_buf_free(struct pw_buf *b) {
 int pw_read_file(const char *path, size_t limit, char **out, size_t *len) {
   struct pw_buf b = {NULL, 0, 0, limit};
   char chunk[65536];
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  /* O_NONBLOCK: opening a FIFO planted where a file is expected must not block the caller;
+   * anything but a regular file is refused before it is read. */
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  struct stat st;
   int rc = 0;
 
   if (fd < 0)
     return -errno;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    rc = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+    close(fd);
+    return rc;
+  }
   for (;;) {
     ssize_t n = read(fd, chunk, sizeof(chunk));
     if (n < 0) {
@@ -108,7 +116,12 @@ int pw_write_file_atomic(const char *path, const void *data, size_t len) {
 
   if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp))
     return -ENAMETOOLONG;
-  fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  /* O_EXCL | O_NOFOLLOW: a file or symlink planted under the temporary name is never written
+   * through; it is removed (unlink removes a link, not what it points to) and the open retried
+   * once. */
+  fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0 && errno == EEXIST && unlink(tmp) == 0)
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (fd < 0)
     return -errno;
   while (len > 0) {

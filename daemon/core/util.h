@@ -25,11 +25,13 @@ int pw_buf_printf(struct pw_buf *b, const char *fmt, ...) __attribute__((format(
 void pw_buf_free(struct pw_buf *b);
 
 /* Reads the whole file PATH into *OUT (owned, NUL-terminated; free with free()), at most
- * LIMIT bytes (0 = none). Returns 0 or a negative errno (-E2BIG past the limit). */
+ * LIMIT bytes (0 = none). Returns 0 or a negative errno (-E2BIG past the limit, -EISDIR for a
+ * directory, -EINVAL for anything else that is not a regular file, a FIFO included: the open
+ * never blocks). */
 int pw_read_file(const char *path, size_t limit, char **out, size_t *len);
 
-/* Writes DATA to PATH durably: a temporary file beside it, fsync, rename, fsync of the
- * directory. Returns 0 or a negative errno. */
+/* Writes DATA to PATH durably: a temporary file beside it (created exclusively, never through a
+ * planted symlink), fsync, rename, fsync of the directory. Returns 0 or a negative errno. */
 int pw_write_file_atomic(const char *path, const void *data, size_t len);
 
 /* Creates DIR and its parents (mode 0755). Returns 0 or a negative errno. */

@@ -1,11 +1,12 @@
 /*
- * csv plugin: reads figures out of CSV exports (RFC 4180). The first non-empty row is the
- * header; a path `COLUMN[KEYCOLUMN=KEY]` selects the cell in COLUMN of the one row whose
- * KEYCOLUMN is KEY, and `COLUMN` alone the cell of the last row. Fields may be quoted (with ""
- * for a quote) and then hold the delimiter, CR and LF; lines end in LF or CRLF; a UTF-8
- * byte-order mark is skipped; empty lines are skipped. Cells are returned as text: the host
- * reads numbers, 万, % and dates. A body with broken quoting or a row whose number of fields
- * differs from the header's is unparseable, since any figure read from it could be misplaced.
+ * csv plugin: reads figures out of CSV exports (RFC 4180, read by the reader it shares with
+ * `pacewatch import`, rfc4180.h). The first non-empty row is the header; a path
+ * `COLUMN[KEYCOLUMN=KEY]` selects the cell in COLUMN of the one row whose KEYCOLUMN is KEY, and
+ * `COLUMN` alone the cell of the last row. Fields may be quoted (with "" for a quote) and then
+ * hold the delimiter, CR and LF; lines end in LF or CRLF; a UTF-8 byte-order mark is skipped;
+ * empty lines are skipped. Cells are returned as text: the host reads numbers, 万, % and dates.
+ * A body with broken quoting or a row whose number of fields differs from the header's is
+ * unparseable, since any figure read from it could be misplaced.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #include "pw_plugin.h"
+#include "rfc4180.h"
 
 /* Room for error messages that list columns or lines; longer lists are cut with "...". */
 #define CSV_MSG_MAX 1024
@@ -21,7 +23,8 @@
 static const struct pw_plugin_host *csv_host;
 
 struct csv_cell {
-  size_t off, len; /* in csv_table.buf */
+  const char *text; /* in the reader's buffer */
+  size_t len;
 };
 
 struct csv_row {
@@ -29,11 +32,10 @@ struct csv_row {
   size_t line;  /* the line it starts on, for messages */
 };
 
-/* The whole body, decoded: every cell's bytes (quotes removed, "" made ") in one buffer. Row 0
- * is the header; every row has NCOLS cells. */
+/* The whole body, decoded by the shared reader (which owns every cell's bytes). Row 0 is the
+ * header; every row has NCOLS cells. */
 struct csv_table {
-  char *buf;
-  size_t buf_len;
+  struct pw_rfc4180 reader;
   struct csv_cell *cells;
   size_t ncells, capcells;
   struct csv_row *rows;
@@ -61,13 +63,13 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...) {
 }
 
 static void csv_table_free(struct csv_table *t) {
-  free(t->buf);
+  pw_rfc4180_free(&t->reader);
   free(t->cells);
   free(t->rows);
   memset(t, 0, sizeof *t);
 }
 
-static int csv_add_cell(struct csv_table *t, size_t off, size_t len) {
+static int csv_add_cell(struct csv_table *t, const struct pw_rfc4180_field *f) {
   if (t->ncells == t->capcells) {
     size_t ncap = t->capcells ? t->capcells * 2 : 64;
     if (ncap > SIZE_MAX / sizeof *t->cells)
@@ -78,8 +80,8 @@ static int csv_add_cell(struct csv_table *t, size_t off, size_t len) {
     t->cells = nc;
     t->capcells = ncap;
   }
-  t->cells[t->ncells].off = off;
-  t->cells[t->ncells].len = len;
+  t->cells[t->ncells].text = f->text;
+  t->cells[t->ncells].len = f->len;
   t->ncells++;
   return 0;
 }
@@ -101,108 +103,42 @@ static int csv_add_row(struct csv_table *t, size_t first, size_t line) {
   return 0;
 }
 
-/* Spaces and tabs around unquoted cells are dropped (spreadsheets pad columns), unless the
- * delimiter itself is a space or a tab. */
-static int is_trim(char c, char delim) {
-  return (c == ' ' || c == '\t') && c != delim;
-}
-
-/* Splits BODY into the table. Returns 0, -EINVAL with ERR naming the line, or -ENOMEM. */
+/* Reads BODY into the table: empty lines skipped, every row as wide as the header. Returns 0,
+ * -EINVAL with ERR naming the line, or -ENOMEM. */
 static int csv_split(const char *body, size_t len, char delim, struct csv_table *t, char *err,
                      size_t errlen) {
-  size_t pos = 0, line = 1;
+  struct pw_rfc4180 *r = &t->reader;
   int rc;
   memset(t, 0, sizeof *t);
-  /* Decoded cells are never longer than the body. */
-  t->buf = malloc(len + 1);
-  if (!t->buf)
-    return -ENOMEM;
-  if (len >= 3 && memcmp(body, "\xef\xbb\xbf", 3) == 0)
-    pos = 3;
-  while (pos < len) {
-    size_t rec_line = line, rec_first = t->ncells, nfields = 0;
-    int quoted_any = 0;
-    for (;;) {
-      /* One field. */
-      size_t off = t->buf_len;
-      while (pos < len && is_trim(body[pos], delim))
-        pos++;
-      if (pos < len && body[pos] == '"') {
-        size_t qline = line;
-        quoted_any = 1;
-        pos++;
-        for (;;) {
-          if (pos >= len) {
-            set_err(err, errlen, "CSV: line %zu: unterminated quoted field", qline);
-            return -EINVAL;
-          }
-          char c = body[pos];
-          if (c == '"') {
-            if (pos + 1 < len && body[pos + 1] == '"') {
-              t->buf[t->buf_len++] = '"';
-              pos += 2;
-              continue;
-            }
-            pos++;
-            break;
-          }
-          if (c == '\n')
-            line++;
-          t->buf[t->buf_len++] = c;
-          pos++;
-        }
-        while (pos < len && is_trim(body[pos], delim))
-          pos++;
-        if (pos < len && body[pos] != delim && body[pos] != '\r' && body[pos] != '\n') {
-          set_err(err, errlen, "CSV: line %zu: unexpected text after the closing quote of a field",
-                  line);
-          return -EINVAL;
-        }
-      } else {
-        while (pos < len && body[pos] != delim && body[pos] != '\r' && body[pos] != '\n') {
-          if (body[pos] == '"') {
-            set_err(err, errlen,
-                    "CSV: line %zu: quote inside an unquoted field (quote the whole field and "
-                    "double the quote)",
-                    line);
-            return -EINVAL;
-          }
-          t->buf[t->buf_len++] = body[pos++];
-        }
-        while (t->buf_len > off && is_trim(t->buf[t->buf_len - 1], delim))
-          t->buf_len--;
-      }
-      rc = csv_add_cell(t, off, t->buf_len - off);
-      if (rc < 0)
-        return rc;
-      nfields++;
-      if (pos < len && body[pos] == delim) {
-        pos++;
-        continue;
-      }
-      break;
-    }
-    /* The record ends at a line end (LF, CRLF or a lone CR) or at the end of the body. */
-    if (pos < len && body[pos] == '\r')
-      pos++;
-    if (pos < len && body[pos] == '\n')
-      pos++;
-    line++;
-    if (nfields == 1 && !quoted_any && t->cells[rec_first].len == 0) {
-      t->ncells = rec_first; /* an empty line */
-      continue;
-    }
+  rc = pw_rfc4180_init(r, body, len, delim);
+  if (rc < 0)
+    return rc;
+  while ((rc = pw_rfc4180_next(r)) > 0) {
+    size_t rec_first = t->ncells;
+    if (r->nfields == 1 && !r->fields[0].quoted && r->fields[0].len == 0)
+      continue; /* an empty line */
     if (t->nrows == 0) {
-      t->ncols = nfields;
-    } else if (nfields != t->ncols) {
-      set_err(err, errlen, "CSV: line %zu: %zu fields, but the header has %zu", rec_line, nfields,
-              t->ncols);
+      t->ncols = r->nfields;
+    } else if (r->nfields != t->ncols) {
+      set_err(err, errlen, "CSV: line %zu: %zu fields, but the header has %zu", r->record_line,
+              r->nfields, t->ncols);
       return -EINVAL;
     }
-    rc = csv_add_row(t, rec_first, rec_line);
+    for (size_t i = 0; i < r->nfields; i++) {
+      rc = csv_add_cell(t, &r->fields[i]);
+      if (rc < 0)
+        return rc;
+    }
+    rc = csv_add_row(t, rec_first, r->record_line);
     if (rc < 0)
       return rc;
   }
+  if (rc == -EINVAL) {
+    set_err(err, errlen, "CSV: line %zu: %s", r->error_line, r->error);
+    return rc;
+  }
+  if (rc < 0)
+    return rc;
   if (t->nrows == 0) {
     set_err(err, errlen, "CSV: no header row (the body is empty)");
     return -EINVAL;
@@ -216,7 +152,7 @@ static const struct csv_cell *csv_cell(const struct csv_table *t, size_t row, si
 
 static int cell_is(const struct csv_table *t, const struct csv_cell *c, const char *s) {
   size_t n = strlen(s);
-  return c->len == n && memcmp(t->buf + c->off, s, n) == 0;
+  return c->len == n && memcmp(c->text, s, n) == 0;
 }
 
 /* Appends to a message, cutting it (with "...") when it would not fit. */
@@ -261,7 +197,7 @@ static int csv_column(const struct csv_table *t, const char *name, size_t *col, 
     if (c > 0)
       msg_add(msg, cap, &len, ", ", 2);
     msg_add(msg, cap, &len, "'", 1);
-    msg_add(msg, cap, &len, t->buf + h->off, h->len);
+    msg_add(msg, cap, &len, h->text, h->len);
     msg_add(msg, cap, &len, "'", 1);
   }
   return -EINVAL;
@@ -404,7 +340,7 @@ static void csv_emit_one(const struct csv_table *t, const char *path, size_t ind
     const struct csv_cell *c = csv_cell(t, row, col);
     v.result = PW_PLUGIN_TEXT;
     v.error = NULL;
-    v.text = t->buf + c->off;
+    v.text = c->text;
     v.text_len = c->len;
   }
   emit(ctx, index, &v);

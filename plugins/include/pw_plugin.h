@@ -7,7 +7,7 @@
  * A parser is pure: parse() takes the bytes of one response and the list of queries (the paths
  * of every indicator of the source, and as_of paths), parses the body once, and reports exactly
  * one result per query through the emit callback. It does no I/O and keeps no state between
- * calls, so every plugin can be fuzzed on its own.
+ * calls, so every plugin can be tested (and fuzzed) on its own.
  */
 #ifndef PW_PLUGIN_H
 #define PW_PLUGIN_H

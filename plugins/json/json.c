@@ -19,7 +19,7 @@
 
 #include "pw_plugin.h"
 
-/* Paths come from the configuration, but parse() is fuzzed with arbitrary paths too: a bound on
+/* Paths come from the configuration, but parse() must hold for arbitrary paths too: a bound on
  * the number of segments bounds the recursion of the evaluator. */
 #define JP_MAX_STEPS 128
 /* Locations only appear in error messages, so a long one is cut short rather than grown. */

@@ -338,6 +338,29 @@ class Import(unittest.TestCase):
         self.assertEqual(set(js[0].keys()), {"indicator", "as_of", "value", "fetched_at",
                                              "revision"})
 
+    def test_rfc4180_reader(self):
+        # The import reads CSV with the csv plugin's reader: a byte-order mark, CRLF, quoted
+        # fields holding commas, padding around fields, blank lines, no final line end.
+        path = os.path.join(self.tmp.dir, "crlf.csv")
+        with open(path, "w", encoding="utf-8", newline="") as f:
+            f.write('\ufeffindicator,as_of,value\r\n"cum","2024-01-31","1,000"\r\n\r\n'
+                    '" cum ",2024-02-29, "2,000" \r\ncum,2024-03-31,3000')
+        rc, out, err = run("import", "-c", self.tmp.conf, path)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("3 new samples", out)
+        # Broken quoting names the line it is on, and nothing is written.
+        tmp = Tmp()
+        try:
+            for rows, line in ((["cum,2024-01-31,10", 'cum,2024-02-29,"20'], 3),
+                               (['"cum\ncum",2024-01-31,"1"0'], 3)):
+                path = tmp.csv(rows)
+                rc, out, err = run("import", "-c", tmp.conf, path)
+                self.assertEqual(rc, 1, err)
+                self.assertIn(f"{path}:{line}: malformed quoting", err)
+                self.assertEqual(tmp.journal(), "")
+        finally:
+            tmp.cleanup()
+
     def test_torn_last_line_is_skipped(self):
         run("import", "-c", self.tmp.conf, self.tmp.csv(["cum,2024-01-31,1000"]))
         jp = os.path.join(self.tmp.dir, "state", "journal", "journal.tsv")

@@ -1,0 +1,69 @@
+/* export: one indicator's stored samples as CSV or JSON. */
+#define PW_LOG_MODULE "cli"
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "calendar.h"
+#include "cli.h"
+#include "status.h"
+#include "value.h"
+
+int cmd_export(struct cli *c) {
+  struct pw_journal *j;
+  const struct pw_series *s;
+  int ind, json;
+  int64_t from = INT64_MIN, to = INT64_MAX;
+  json_t *arr = NULL;
+  size_t i;
+
+  if (c->argc != 1) {
+    cli_usage(stderr);
+    return EXIT_USAGE;
+  }
+  ind = cli_find_indicator(c, c->argv[0]);
+  if (ind < 0)
+    return EXIT_USAGE;
+  if ((c->from && cli_time_arg("--from", c->from, &from) < 0) ||
+      (c->to && cli_time_arg("--to", c->to, &to) < 0))
+    return EXIT_USAGE;
+  if (c->format && strcmp(c->format, "csv") != 0 && strcmp(c->format, "json") != 0) {
+    fprintf(stderr, "pacewatch: --format must be csv or json\n");
+    return EXIT_USAGE;
+  }
+  json = c->format && strcmp(c->format, "json") == 0;
+  if (cli_open_journal(c, &j) < 0)
+    return EXIT_FAIL;
+  s = &j->series[ind];
+  if (json)
+    arr = json_array();
+  else
+    printf("indicator,as_of,value,fetched_at,revision\n");
+  for (i = 0; i < s->n; i++) {
+    const struct pw_sample *x = &s->samples[i];
+    char a[40], f[40], v[40];
+    if (x->as_of < from || x->as_of > to)
+      continue;
+    pw_calendar_format(x->as_of, a, sizeof(a));
+    pw_calendar_format(x->fetched_at, f, sizeof(f));
+    if (json) {
+      json_t *o = json_object();
+      json_object_set_new(o, "indicator", json_string(c->conf->indicators[ind].id));
+      json_object_set_new(o, "as_of", json_string(a));
+      json_object_set_new(o, "value", pw_status_number(x->value));
+      json_object_set_new(o, "fetched_at", json_string(f));
+      json_object_set_new(o, "revision", json_integer(x->rev));
+      json_array_append_new(arr, o);
+    } else {
+      printf("%s,%s,%s,%s,%u\n", c->conf->indicators[ind].id, a,
+             pw_value_format(x->value, v, sizeof(v)), f, x->rev);
+    }
+  }
+  if (json) {
+    json_dumpf(arr, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+    fputc('\n', stdout);
+    json_decref(arr);
+  }
+  pw_journal_close(j);
+  return EXIT_OK;
+}

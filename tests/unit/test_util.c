@@ -1,0 +1,158 @@
+/*
+ * Unit tests of util's file helpers against planted files in the state directory: reading a FIFO
+ * or a directory fails at once instead of blocking; an atomic write never writes through a symlink
+ * or file planted under its temporary name; ordinary reads and writes and the read limit; a log
+ * line carrying text from outside stays one line, its control characters escaped.
+ * Each test works in a fresh mkdtemp directory.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "util.h"
+
+static char dir[64];
+
+static int setup(void **state) {
+  (void)state;
+  pw_strlcpy(dir, "/tmp/pw-util-XXXXXX", sizeof(dir));
+  return mkdtemp(dir) == NULL ? -1 : 0;
+}
+
+static int teardown(void **state) {
+  char cmd[128];
+
+  (void)state;
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+  return system(cmd) == 0 ? 0 : -1;
+}
+
+static void path_in(char *out, size_t len, const char *name) {
+  snprintf(out, len, "%s/%s", dir, name);
+}
+
+static void test_read_fifo_fails_at_once(void **state) {
+  char path[128], *text = NULL;
+
+  (void)state;
+  path_in(path, sizeof(path), "x.json");
+  assert_int_equal(mkfifo(path, 0600), 0);
+  alarm(10); /* a blocking open would end the test here */
+  assert_int_equal(pw_read_file(path, 0, &text, NULL), -EINVAL);
+  alarm(0);
+  assert_null(text);
+}
+
+static void test_read_directory_fails(void **state) {
+  char path[128], *text = NULL;
+
+  (void)state;
+  path_in(path, sizeof(path), "d.json");
+  assert_int_equal(mkdir(path, 0700), 0);
+  assert_int_equal(pw_read_file(path, 0, &text, NULL), -EISDIR);
+  assert_null(text);
+}
+
+static void test_read_regular_and_limit(void **state) {
+  char path[128], *text = NULL;
+  size_t len = 0;
+
+  (void)state;
+  path_in(path, sizeof(path), "a.txt");
+  assert_int_equal(pw_write_file_atomic(path, "hello", 5), 0);
+  assert_int_equal(pw_read_file(path, 0, &text, &len), 0);
+  assert_int_equal(len, 5);
+  assert_string_equal(text, "hello");
+  free(text);
+  text = NULL;
+  assert_int_equal(pw_read_file(path, 3, &text, &len), -E2BIG);
+  assert_null(text);
+}
+
+static void slurp(const char *path, char *buf, size_t len) {
+  FILE *f = fopen(path, "r");
+  size_t n;
+
+  assert_non_null(f);
+  n = fread(buf, 1, len - 1, f);
+  buf[n] = '\0';
+  fclose(f);
+}
+
+static void test_write_never_follows_planted_link(void **state) {
+  char path[128], victim[128], tmp[160], got[64];
+  struct stat st;
+
+  (void)state;
+  path_in(path, sizeof(path), "alerts.json");
+  path_in(victim, sizeof(victim), "victim");
+  assert_int_equal(pw_write_file_atomic(victim, "precious", 8), 0);
+  snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+  assert_int_equal(symlink(victim, tmp), 0);
+
+  assert_int_equal(pw_write_file_atomic(path, "{\"new\":1}", 9), 0);
+  slurp(victim, got, sizeof(got));
+  assert_string_equal(got, "precious");
+  slurp(path, got, sizeof(got));
+  assert_string_equal(got, "{\"new\":1}");
+  assert_int_equal(lstat(path, &st), 0);
+  assert_true(S_ISREG(st.st_mode));
+  assert_int_equal(lstat(tmp, &st), -1); /* the planted link is gone, not left behind */
+}
+
+static void test_write_replaces_planted_file(void **state) {
+  char path[128], tmp[160], got[64];
+
+  (void)state;
+  path_in(path, sizeof(path), "reply");
+  snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+  assert_int_equal(pw_write_file_atomic(tmp, "stale-and-longer", 16), 0);
+  assert_int_equal(pw_write_file_atomic(path, "ok", 2), 0);
+  slurp(path, got, sizeof(got));
+  assert_string_equal(got, "ok");
+}
+
+static void test_log_escapes_controls(void **state) {
+  char path[128], got[256];
+  int fd, saved;
+
+  (void)state;
+  path_in(path, sizeof(path), "log");
+  fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  assert_true(fd >= 0);
+  saved = dup(STDERR_FILENO);
+  dup2(fd, STDERR_FILENO);
+  pw_log_open(0);
+  pw_log_error("source %s: value '%s'", "s1", "12\nerror: main: forged\x1b[31m\t\u4e07");
+  dup2(saved, STDERR_FILENO);
+  close(saved);
+  close(fd);
+  slurp(path, got, sizeof(got));
+  assert_string_equal(
+      got, "error: core: source s1: value '12\\nerror: main: forged\\x1b[31m\\t\u4e07'\n");
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_read_fifo_fails_at_once, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_read_directory_fails, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_read_regular_and_limit, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_write_never_follows_planted_link, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_write_replaces_planted_file, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_log_escapes_controls, setup, teardown),
+  };
+
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
