@@ -15,10 +15,6 @@
 #include "status.h"
 #include "value.h"
 
-/* An as_of may be at most this far after the moment the figure was received: a department's
- * clock or time zone may be off, a figure of the future is a mistake. */
-#define AS_OF_AHEAD_MAX 86400
-
 int pw_admit_text(const struct pw_indicator *in, const char *text, double *out) {
   int rc = pw_sample_value_parse(in, text, out);
 
@@ -27,23 +23,13 @@ int pw_admit_text(const struct pw_indicator *in, const char *text, double *out) 
   return rc < 0 ? -EINVAL : 0;
 }
 
-int pw_admit_number(const struct pw_indicator *in, double number, double *out) {
+int pw_admit_stage_number(const struct pw_indicator *in, double number, double *out) {
   char buf[40];
 
-  if (!isfinite(number))
-    return -EDOM;
-  if (in->kind != PW_KIND_MILESTONE) {
-    *out = number;
-    return 0;
-  }
   /* A number for a milestone is read as the text it prints as, so that a stage named "2" and
    * the index 2 mean what they mean in a spreadsheet cell. */
   return pw_sample_value_parse(in, pw_value_format(number, buf, sizeof(buf)), out) == 0 ? 0
                                                                                         : -EINVAL;
-}
-
-int pw_admit_as_of(int64_t as_of, int64_t received_at) {
-  return as_of > received_at + AS_OF_AHEAD_MAX ? -ERANGE : 0;
 }
 
 /* The checks a value passes whatever way it came: finite, and a stage of a milestone. */

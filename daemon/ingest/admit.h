@@ -20,6 +20,8 @@
 #ifndef PW_ADMIT_H
 #define PW_ADMIT_H
 
+#include <errno.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -67,12 +69,29 @@ struct pw_admit_sample {
  * grammar. Returns 0 and *OUT, PW_ADMIT_NOT_PUBLISHED, or -EINVAL. */
 int pw_admit_text(const struct pw_indicator *in, const char *text, double *out);
 
+/* An as_of may be at most this far after the moment the figure was received: a department's
+ * clock or time zone may be off by hours, a figure of the future is a mistake. */
+#define PW_ADMIT_AHEAD_MAX 86400
+
+/* The milestone part of pw_admit_number. */
+int pw_admit_stage_number(const struct pw_indicator *in, double number, double *out);
+
 /* Takes NUMBER (a parser's number) as a value of IN. Returns 0 and *OUT, -EDOM when it is not
- * finite, or -EINVAL when a milestone has no such stage. */
-int pw_admit_number(const struct pw_indicator *in, double number, double *out);
+ * finite, or -EINVAL when a milestone has no such stage. (Inline: every polled number passes
+ * here.) */
+static inline int pw_admit_number(const struct pw_indicator *in, double number, double *out) {
+  if (!isfinite(number))
+    return -EDOM;
+  if (in->kind == PW_KIND_MILESTONE)
+    return pw_admit_stage_number(in, number, out);
+  *out = number;
+  return 0;
+}
 
 /* The date rule: 0 when AS_OF is at most a day after RECEIVED_AT, else -ERANGE. */
-int pw_admit_as_of(int64_t as_of, int64_t received_at);
+static inline int pw_admit_as_of(int64_t as_of, int64_t received_at) {
+  return as_of > received_at + PW_ADMIT_AHEAD_MAX ? -ERANGE : 0;
+}
 
 /* Passes S through every rule: a value that is not finite or not a stage of a milestone, or an
  * as_of more than a day ahead, is refused (counted as bad and logged); then it is classified,
