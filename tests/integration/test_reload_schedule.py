@@ -3,7 +3,8 @@
 four sources polled every 20 s (first polls spread at 0, 5, 10 and 15 s) and a SIGHUP every 2 s,
 each source is still polled when its turn comes, and only then; a reload that removes a source
 stops it and one that adds a source polls the new one at once. (Before, every reload stopped and
-restarted every source: the first was polled at every SIGHUP and the others never.)"""
+restarted every source: the first was polled at every SIGHUP and the others never.) Also a storm
+of 50 SIGHUPs in a second during polling."""
 
 import json
 import os
@@ -102,6 +103,35 @@ class ReloadKeepsSchedule(unittest.TestCase):
         time.sleep(3)
         self.assertEqual(self.counts(), [1, 1, 1, 0, 1], self.log())
         self.assertIn("source 's3' removed by the reload", self.log())
+        self.daemon.send_signal(signal.SIGTERM)
+        self.assertEqual(self.daemon.wait(timeout=10), 0, self.log())
+        self.assertNotIn("handles still open", self.log())
+
+    def test_fifty_sighups_in_a_second(self):
+        # Sources every 2 s, one of them slow (in flight during the storm); 50 SIGHUPs in a second
+        # alternate between two configurations, one without s3. Polling goes on at its pace.
+        def storm_conf(ids):
+            text = conf_text(self.port, ids).replace('interval = "20s"', 'interval = "2s"')
+            with open(self.conf, "w", encoding="utf-8") as f:
+                f.write(text)
+        storm_conf(["s0", "s1", "s2", "s3"])
+        log = open(os.path.join(self.dir, "daemon.log"), "w")
+        self.daemon = subprocess.Popen([PACEWATCHD, "-c", self.conf, "-f", "--now", NOW],
+                                       stdout=log, stderr=subprocess.STDOUT)
+        self.assertTrue(self.wait_for(lambda: min(self.counts()[:4]) >= 1), self.log())
+        for n in range(50):
+            storm_conf(["s0", "s1", "s2"] if n % 2 == 0 else ["s0", "s1", "s2", "s3"])
+            self.daemon.send_signal(signal.SIGHUP)
+            time.sleep(0.02)
+        storm_conf(["s0", "s1", "s2", "s3"])
+        self.daemon.send_signal(signal.SIGHUP)
+        before = self.counts()
+        time.sleep(4.5)
+        after = self.counts()
+        self.assertIsNone(self.daemon.poll(), self.log())
+        for i in range(4):
+            # Every 2 s: two or three polls in 4.5 s, never one per reload.
+            self.assertIn(after[i] - before[i], (1, 2, 3), (before, after, self.log()))
         self.daemon.send_signal(signal.SIGTERM)
         self.assertEqual(self.daemon.wait(timeout=10), 0, self.log())
         self.assertNotIn("handles still open", self.log())
