@@ -1,5 +1,5 @@
 /*
- * config: the whole configuration schema of CONTRACT section 2, loaded from libconfig syntax,
+ * config: the whole configuration schema of docs/configuration.md, loaded from libconfig syntax,
  * validated and turned into plain structures that every other module only reads. Every error
  * is reported as "FILE:LINE: message". Loading is table-driven: one walker over per-section
  * tables of keys, so unknown keys, types and defaults are handled in one place.

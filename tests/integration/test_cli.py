@@ -125,7 +125,7 @@ def pace_quarterly(t, pts):
 
 
 class Formulas(unittest.TestCase):
-    """status --json recomputed from CONTRACT section 3 for varied inputs."""
+    """status --json recomputed from docs/judgement.md for varied inputs."""
 
     def setUp(self):
         self.tmp = None

@@ -239,6 +239,129 @@ static void test_errors(void **state) {
   load_err(IND("kind = \"cumulative\"; unit = \"\xff\xfe\";", ""), 3, "UTF-8");
 }
 
+/* Loads TEXT (the whole file); expects an error at LINE containing FRAG. */
+static void load_err_text(const char *text, int line, const char *frag) {
+  struct pw_config *c = NULL;
+  char err[1024], prefix[600];
+  FILE *f = fopen(path, "w");
+
+  assert_non_null(f);
+  fputs(text, f);
+  fclose(f);
+  assert_int_not_equal(pw_config_load(path, &c, err, sizeof(err)), 0);
+  assert_null(c);
+  snprintf(prefix, sizeof(prefix), "%s:%d: ", path, line);
+  if (strncmp(err, prefix, strlen(prefix)) != 0 || strstr(err, frag) == NULL)
+    fail_msg("want %s...%s, got %s", prefix, frag, err);
+}
+
+#define DOMAINS "domains = ( { id = \"d\"; name = \"D\"; } );\n"
+#define LEVEL IND("kind = \"level\";", "")
+
+/* The rules each key checks once every key of its group is read (its own syntax, its range,
+ * the ids it names, the defaults that depend on other keys): each message names its line. The
+ * daemon, departments, sources and receivers. */
+static void test_key_rules(void **state) {
+  (void)state;
+  /* daemon */
+  load_err_text("daemon: { state_dir = \"\"; };\n" DOMAINS LEVEL, 1, "state_dir must not be empty");
+  load_err_text("daemon: { state_dir = \"s\";\n log_level = \"loud\"; };\n" DOMAINS LEVEL, 2,
+                "log_level 'loud' must be error, warn, info or debug");
+  load_err_text("daemon: { state_dir = \"s\";\n timezone = \"Mars/Base\"; };\n" DOMAINS LEVEL, 2,
+                "time zone 'Mars/Base'");
+  load_err_text("daemon: { state_dir = \"s\";\n http_listen = \"9464\"; };\n" DOMAINS LEVEL, 2,
+                "http_listen '9464' must be HOST:PORT");
+  load_err_text("daemon: { state_dir = \"s\";\n rrdcached = \"/run/x\"; };\n" DOMAINS LEVEL, 2,
+                "rrdcached '/run/x' must be");
+  load_err_text("daemon: { state_dir = \"s\";\n max_transfers = 0; };\n" DOMAINS LEVEL, 2,
+                "max_transfers must be >= 1");
+  load_err_text("daemon: { state_dir = \"s\";\n http_max_connections = 0; };\n" DOMAINS LEVEL, 2,
+                "http_max_connections must be >= 1");
+  load_err_text(DOMAINS LEVEL, 0, "lacks the required group 'daemon'"); /* no line to name */
+  /* departments name receivers; the message names the department's line */
+  load_err("departments = ( { id = \"h\"; name = \"H\";\n receivers = [ \"ghost\" ]; } );\n" LEVEL,
+           3, "department 'h' names unknown receiver 'ghost'");
+  /* sources */
+  load_err(
+      "sources = ( { id = \"s\"; url = \"x\"; format = \"json\";\n interval = \"0s\"; } );\n" LEVEL,
+      4, "source 's': interval must be at least 1s");
+  load_err(
+      "sources = ( { id = \"s\"; url = \"x\"; format = \"json\";\n max_bytes = 0; } );\n" LEVEL, 4,
+      "source 's': max_bytes must be at least 1");
+  load_err("sources = ( { id = \"s\"; url = \"x\"; format = \"json\";\n headers = [ \"X\" ]; } "
+           ");\n" LEVEL,
+           4, "header 'X' must be \"Name: value\"");
+  load_err("sources = ( { id = \"s\";\n url = \"file://\"; format = \"json\"; } );\n" LEVEL, 4,
+           "source 's': empty file path");
+  load_err("sources = ( { id = \"S\"; url = \"x\"; format = \"json\"; } );\n" LEVEL, 3,
+           "source id 'S' must use only a-z, 0-9 and _");
+  /* receivers */
+  load_err("receivers = ( { id = \"m\"; type = \"email\"; url = \"smtp://h:25\"; from = \"a\";\n"
+           " to = [ ]; } );\n" LEVEL,
+           4, "receiver 'm': 'to' must name at least one address");
+  load_err("receivers = ( { id = \"w\"; type = \"wecom\";\n url = \"ftp://x\"; } );\n" LEVEL, 4,
+           "receiver 'w': url 'ftp://x' must be http:// or https://");
+  load_err("receivers = ( { id = \"w\"; type = \"pager\"; } );\n" LEVEL, 3,
+           "receiver type 'pager'");
+}
+
+static void test_indicator_rules(void **state) {
+  (void)state;
+  load_err(IND("kind = \"standard\";\n direction = \"left\";", ""), 4,
+           "indicator 'a': direction 'left' must be up or down");
+  load_err(IND("kind = \"level\";\n pace = \"fast\";", ""), 4,
+           "indicator 'a': pace 'fast' must be linear, quarterly or step");
+  load_err(
+      "indicators = ( { id = \"a\"; name = \"A\";\n domain = \"x\"; kind = \"level\"; targets = "
+      "( ); } );\n",
+      4, "indicator 'a' names unknown domain 'x'");
+  load_err(IND("kind = \"level\";\n path = \"$.x\";", ""), 4,
+           "indicator 'a': 'path' needs a source");
+  load_err("sources = ( { id = \"s\"; url = \"x\"; format = \"json\"; } );\n" IND(
+               "kind = \"level\"; source = \"s\";", ""),
+           4, "indicator 'a' has a source but no path");
+  load_err(IND("kind = \"level\";\n stale_after = \"0s\";", ""), 4,
+           "indicator 'a': stale_after must be > 0");
+  load_err(IND("kind = \"milestone\";\n stages = [ \"x\" ];", ""), 4,
+           "stages must name at least two stages");
+  load_err(IND("kind = \"milestone\";\n stages = [ \"x\", \"x\" ];", ""), 4,
+           "indicator 'a': stage 'x' appears twice");
+  load_err(IND("kind = \"standard\"; lag_warn = 9;", ""), 3,
+           "lag_crit (5) must not be below lag_warn (9)");
+  load_err("indicators = ( { id = \"a\"; name = \"A\"; domain = \"d\"; kind = \"level\";\n"
+           " targets = { }; } );\n",
+           4, "indicator 'a': targets must be a list");
+  /* targets */
+  load_err(IND("kind = \"cumulative\";", "{ annual = 10; }"), 4,
+           "target #1 of indicator 'a' lacks the required key 'year'");
+  load_err(IND("kind = \"cumulative\";", "{ year = 1900; annual = 10; }"), 4,
+           "year 1900 is out of range");
+  load_err(IND("kind = \"cumulative\";", "{ year = 2024; annual = 10; baseline = 10; }"), 4,
+           "the 2024 target of indicator 'a': annual (10) must differ from baseline (10)");
+  load_err(
+      IND("kind = \"level\";", "{ year = 2024; annual = 2; baseline = 10;\n"
+                               " quarters = [ 8, 9, 4, 2 ]; }"),
+      5,
+      "quarters must move downwards (non-increasing) from baseline 10 towards annual 2 (q2 = 9)");
+  load_err(
+      IND("kind = \"milestone\"; stages = [ \"x\", \"y\" ];", "{ year = 2024;\n due = \"x\"; }"), 5,
+      "due must be a list of dates");
+}
+
+static void test_alerting_rules(void **state) {
+  (void)state;
+  load_err("alerting: { repeat = \"0s\"; };\n" LEVEL, 3, "alerting.repeat must be > 0");
+  load_err("alerting: {\n give_up = \"0s\"; };\n" LEVEL, 4, "alerting.give_up must be > 0");
+  load_err("alerting: {\n source_down_after = \"0s\"; };\n" LEVEL, 4,
+           "alerting.source_down_after must be > 0");
+  load_err("alerting: {\n escalate = [ \"ghost\" ]; };\n" LEVEL, 4,
+           "alerting.escalate names unknown receiver 'ghost'");
+  load_err("briefing: {\n receivers = [ \"ghost\" ]; };\n" LEVEL, 4,
+           "briefing.receivers names unknown receiver 'ghost'");
+  load_err(LEVEL "silences = ( { indicator = \"a\";\n until = \"soon\"; } );\n", 6,
+           "silence #1: until 'soon' must be a date");
+}
+
 static void test_big_integer_with_suffix(void **state) {
   struct pw_config *c =
       load_ok(IND("kind = \"cumulative\";", "{ year = 2024; annual = 3000000000L; }"));
@@ -257,8 +380,13 @@ static void test_missing_file(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_defaults),     cmocka_unit_test(test_full_schema),
-      cmocka_unit_test(test_errors),       cmocka_unit_test(test_big_integer_with_suffix),
+      cmocka_unit_test(test_defaults),
+      cmocka_unit_test(test_full_schema),
+      cmocka_unit_test(test_errors),
+      cmocka_unit_test(test_key_rules),
+      cmocka_unit_test(test_indicator_rules),
+      cmocka_unit_test(test_alerting_rules),
+      cmocka_unit_test(test_big_integer_with_suffix),
       cmocka_unit_test(test_missing_file),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
