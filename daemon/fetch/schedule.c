@@ -15,8 +15,10 @@
 #include "schedule.h"
 
 #define BACKOFF_START_MS 30000
-/* New sources of a reload are polled within this time (or their interval, if shorter). */
-#define RELOAD_SPREAD_MS 10000
+/* First polls, at start and for the new sources of a reload, come within this time (or the
+ * source's interval, if shorter): a fresh start shows every indicator's figure within seconds,
+ * not an interval later, while dozens of departments are still not all asked in one second. */
+#define FIRST_SPREAD_MS 10000
 
 struct source {
   struct pw_sched *s;
@@ -346,6 +348,16 @@ static struct source *source_new(struct pw_sched *s, const struct pw_source *src
 
 /* ---- start, reload, stop ---------------------------------------------------------------- */
 
+/* The delay of the first poll of SRC, the K-th of N sources polled for the first time: K/N of
+ * min(its interval, FIRST_SPREAD_MS), so that the first is asked at once and all within 10 s. */
+static int64_t first_poll_ms(const struct pw_source *src, int k, int n) {
+  int64_t spread = src->interval * 1000;
+
+  if (spread > FIRST_SPREAD_MS)
+    spread = FIRST_SPREAD_MS;
+  return n > 0 ? spread * k / n : 0;
+}
+
 int pw_sched_start(uv_loop_t *loop, struct pw_fetch *fetch, struct pw_config *conf, int once,
                    const struct pw_sched_callbacks *cb, struct pw_sched **out) {
   struct pw_sched *s = calloc(1, sizeof(*s));
@@ -377,11 +389,8 @@ int pw_sched_start(uv_loop_t *loop, struct pw_fetch *fetch, struct pw_config *co
     pw_sched_stop(s); /* closes what was made; frees itself from the loop */
     return -ENOMEM;
   }
-  for (i = 0; i < n; i++) {
-    /* Spread the first polls over the first interval; --once polls everything now. */
-    int64_t delay = once ? 0 : (int64_t)((double)conf->sources[i].interval * 1000.0 * i / n);
-    arm(s->sources[i], delay);
-  }
+  for (i = 0; i < n; i++)
+    arm(s->sources[i], once ? 0 : first_poll_ms(&conf->sources[i], i, n));
   once_check(s);
   *out = s;
   return 0;
@@ -501,14 +510,9 @@ int pw_sched_reload(struct pw_sched *s, struct pw_config *conf) {
   s->conf = pw_config_ref(conf);
   for (i = 0; i < n; i++)
     n_soon += soon[i];
-  for (i = 0, k = 0; i < n; i++) {
-    int64_t spread = conf->sources[i].interval * 1000;
-    if (!soon[i])
-      continue;
-    if (spread > RELOAD_SPREAD_MS)
-      spread = RELOAD_SPREAD_MS;
-    arm(ns[i], s->once ? 0 : spread * k++ / n_soon);
-  }
+  for (i = 0, k = 0; i < n; i++)
+    if (soon[i])
+      arm(ns[i], s->once ? 0 : first_poll_ms(&conf->sources[i], k++, n_soon));
   free(taken);
   free(soon);
   for (i = 0, s->unanswered = 0; i < n; i++)

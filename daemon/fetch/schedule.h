@@ -1,10 +1,11 @@
 /*
  * schedule: when each configured source is polled. Every source has its own timer; first polls
- * are spread over the first interval so that a county's dozens of departments are not all asked
- * in the same second; a source is never fetched twice at once; a failing source backs off (30 s
- * doubling, capped at its interval) and logs when its state changes, not at every poll. Requests
- * are conditional (ETag, Last-Modified): a 304 hands the previous body on again, marked as the
- * same, so that whoever parses it can use its last parse.
+ * come within the first 10 s (or the interval, if shorter), spread over that time so that a
+ * county's dozens of departments are not all asked in the same second, then every interval; a
+ * source is never fetched twice at once; a failing source backs off (30 s doubling, capped at its
+ * interval) and logs when its state changes, not at every poll. Requests are conditional (ETag,
+ * Last-Modified): a 304 hands the previous body on again, marked as the same, so that whoever
+ * parses it can use its last parse.
  *
  * The schedule fetches and keeps the sources' health; it does not parse. It reports through
  * callbacks: "source S answered with this body", and with --once "every source has answered".
@@ -60,7 +61,8 @@ struct pw_sched;
 
 /* Starts polling every source of CONF on LOOP through FETCH (both borrowed, they must outlive
  * the schedule). The schedule takes a reference on CONF (pw_config_ref) and lets it go on a
- * reload or at stop. ONCE: every source is polled now and not again, and ALL_POLLED follows when
+ * reload or at stop. Source k of n is first polled after k/n of min(its interval, 10 s), then at
+ * its interval. ONCE: every source is polled now and not again, and ALL_POLLED follows when
  * each has answered (soon after start when there is no source). CB is copied. Returns 0 and
  * *OUT, or a negative errno (nothing started, no callback will come). */
 int pw_sched_start(uv_loop_t *loop, struct pw_fetch *fetch, struct pw_config *conf, int once,

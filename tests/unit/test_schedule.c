@@ -2,12 +2,13 @@
  * Unit tests of the schedule on a real libuv loop with a real fetcher: file:// sources in a
  * temporary directory and the loopback HTTP fixture (tests/support/http_fixture.py, started once
  * for the group) for slow answers and conditional requests. No mock of libcurl. Covered: the
- * back-off (30 s doubling, capped at the interval), first polls spread over the interval, never
- * two fetches of one source (the fixture counts concurrent requests), "same" answers (a 304, an
- * identical file) and a changed body, --once ("all polled" once, nothing re-armed, and with no
- * source at all), and a reload matched by id: an unchanged source keeps its timer phase, its
- * failure streak and its fetch in flight, a removed source's answer is dropped, a new source is
- * polled at once, and sources are re-indexed. Every test ends with uv_loop_close() == 0.
+ * back-off (30 s doubling, capped at the interval), first polls spread over min(interval, 10 s)
+ * (five hourly sources all polled within 10 s of the start), never two fetches of one source
+ * (the fixture counts concurrent requests), "same" answers (a 304, an identical file) and a
+ * changed body, --once ("all polled" once, nothing re-armed, and with no source at all), and a
+ * reload matched by id: an unchanged source keeps its timer phase, its failure streak and its
+ * fetch in flight, a removed source's answer is dropped, a new source is polled at once, and
+ * sources are re-indexed. Every test ends with uv_loop_close() == 0.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -325,6 +326,41 @@ static void test_first_polls_spread(void **state) {
   pw_config_free(conf);
 }
 
+/* Sources with a long interval are all first polled within 10 s of the start (source k of n
+ * after k/n of 10 s), then at their interval: after a fresh start no indicator waits an hour (a
+ * day, for daily sources) for its first figure. */
+static void test_first_polls_within_ten_seconds(void **state) {
+  struct pw_config *conf;
+  struct run r;
+  int i;
+
+  (void)state;
+  write_file("hourly.json", "{\"v\": 1}");
+  conf = load("{ id = \"h0\"; url = \"hourly.json\"; format = \"json\"; interval = \"1h\"; },"
+              "{ id = \"h1\"; url = \"hourly.json\"; format = \"json\"; interval = \"1h\"; },"
+              "{ id = \"h2\"; url = \"hourly.json\"; format = \"json\"; interval = \"1h\"; },"
+              "{ id = \"h3\"; url = \"hourly.json\"; format = \"json\"; interval = \"1h\"; },"
+              "{ id = \"h4\"; url = \"hourly.json\"; format = \"json\"; interval = \"1d\"; }");
+  run_start(&r, conf, 0);
+  for (i = 0; i < 5; i++) {
+    int64_t due = pw_sched_due_in(r.sched, i);
+    assert_true(due >= 2000 * i - 20 && due <= 2000 * i + 20);
+  }
+  run_for(&r, 8400);
+  assert_int_equal(r.n_answers, 5);
+  for (i = 0; i < 5; i++) {
+    char id[8];
+    snprintf(id, sizeof(id), "h%d", i);
+    assert_string_equal(r.answers[i].id, id);
+    assert_true(r.answers[i].at_ms + 5 >= (uint64_t)(2000 * i));
+    assert_true(r.answers[i].at_ms < (uint64_t)(2000 * i + 300));
+    /* Then at the interval. */
+    assert_true(pw_sched_due_in(r.sched, i) > (i == 4 ? 86390000 : 3590000));
+  }
+  run_end(&r);
+  pw_config_free(conf);
+}
+
 /* A source whose answer takes longer than its interval is never fetched twice at once. */
 static void test_never_two_fetches(void **state) {
   char sources[512];
@@ -450,7 +486,7 @@ static void test_reload_by_id(void **state) {
   (void)state;
   write_file("fresh.json", "{\"v\": 1}");
   /* keep: in flight from 0 to 1500 ms; gone: in flight from 250 to 1750 ms; broken: fails at
-   * 1000 ms; phase: due at 45 min. */
+   * 1000 ms; phase: due at 7.5 s (3/4 of the first 10 s). */
   snprintf(sources, sizeof(sources),
            "{ id = \"keep\"; url = \"http://127.0.0.1:%d/slow?ms=1500&tag=keep\"; format = "
            "\"json\"; interval = \"1h\"; },"
@@ -469,7 +505,7 @@ static void test_reload_by_id(void **state) {
   assert_int_equal(pw_sched_health(r.sched, 2)->consecutive_failures, 1);
   broken_due = pw_sched_due_in(r.sched, 2);
   phase_due = pw_sched_due_in(r.sched, 3);
-  assert_true(phase_due > 2700000 - 1300 && phase_due <= 2700000);
+  assert_true(phase_due > 7500 - 1300 && phase_due <= 7500);
 
   /* In another order, without "gone", with a new "fresh". */
   snprintf(sources, sizeof(sources),
@@ -533,7 +569,7 @@ static void test_reload_changed_source(void **state) {
   run_start(&r, a, 0);
   run_for(&r, 200);
   assert_true(pw_sched_in_flight(r.sched, 0));
-  assert_true(pw_sched_due_in(r.sched, 1) > 1700000);
+  assert_true(pw_sched_due_in(r.sched, 1) > 4000); /* at 5 s: half of the first 10 s */
   snprintf(sources, sizeof(sources),
            "{ id = \"req\"; url = \"http://127.0.0.1:%d/slow?ms=100&tag=req2\"; format = "
            "\"json\"; interval = \"1h\"; },"
@@ -562,6 +598,7 @@ int main(void) {
       cmocka_unit_test(test_backoff),
       cmocka_unit_test(test_backoff_on_loop),
       cmocka_unit_test(test_first_polls_spread),
+      cmocka_unit_test(test_first_polls_within_ten_seconds),
       cmocka_unit_test(test_never_two_fetches),
       cmocka_unit_test(test_same_answers),
       cmocka_unit_test(test_refused_body_fails_the_poll),
