@@ -390,6 +390,30 @@ int pw_journal_open(const struct pw_config *conf, int writable, struct pw_journa
   return 0;
 }
 
+/* The sample a candidate stamped with the fetch time AT is confirmed against: the one effective
+ * at AT (known then, and the newest known revision of the latest as_of not after AT), or NULL
+ * when nothing was known then. That is the series' latest sample, unless the clock went back:
+ * a journal written under a later clock holds samples "of the future", which were not known at
+ * AT and must not be what a figure of AT is compared with (docs/values.md). Then one pass over
+ * the series finds it. */
+static const struct pw_sample *effective_at(const struct pw_series *s, int64_t at) {
+  const struct pw_sample *last = &s->samples[s->latest], *best = NULL;
+  size_t i;
+
+  if (last->as_of <= at && (last->rev == 0 || last->fetched_at <= at))
+    return last;
+  for (i = 0; i < s->n; i++) {
+    const struct pw_sample *x = &s->samples[i];
+    /* Judged on the samples up to I, "effective" is "known at AT" (judge's rule); among those
+     * of one as_of the last journaled wins. */
+    if (x->as_of > at || (best != NULL && x->as_of < best->as_of) ||
+        !pw_judge_effective(s->samples, i + 1, i, at))
+      continue;
+    best = x;
+  }
+  return best;
+}
+
 enum pw_sample_class pw_journal_classify(const struct pw_journal *j, int ind, int64_t as_of,
                                          double value, int own_as_of) {
   const struct pw_series *s = &j->series[ind];
@@ -402,8 +426,8 @@ enum pw_sample_class pw_journal_classify(const struct pw_journal *j, int ind, in
       if (s->samples[i].as_of == as_of)
         return s->samples[i].value == value ? PW_SAMPLE_DUPLICATE : PW_SAMPLE_REVISION;
   if (!own_as_of) {
-    const struct pw_sample *last = &s->samples[s->latest];
-    if (last->value == value && as_of - last->as_of < 86400)
+    const struct pw_sample *last = effective_at(s, as_of);
+    if (last != NULL && last->value == value && as_of - last->as_of < 86400)
       return PW_SAMPLE_UNCHANGED;
   }
   return as_of > s->max_as_of ? PW_SAMPLE_NEW : PW_SAMPLE_REVISION;

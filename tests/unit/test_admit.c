@@ -3,8 +3,9 @@
  * (grammar, not-published markers, finiteness, milestone stages by name and by index, numbers
  * for milestones read as their text), the +1 day rule at its boundary, the classification
  * (new, duplicate, revision of a stored as_of and of an earlier one, unchanged without an as_of
- * of its own and new again after a day), what is journaled and reported as touched, refused
- * samples counted as bad and not journaled, and verdict changes published once.
+ * of its own and new again after a day; after the clock went back, confirmed against the sample
+ * effective at the fetch time, not the latest stored), what is journaled and reported as touched,
+ * refused samples counted as bad and not journaled, and verdict changes published once.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -260,6 +261,46 @@ static void test_classification(void **state) {
   }
 }
 
+/* After the clock went back: a journal written under a clock of 2030 holds a sample without a
+ * date of its own "from the future". Polls at 2024 without their own date are confirmed against
+ * the sample effective at their fetch time, not against that future one: an unchanged figure is
+ * not stored (and not taken for a revision) at every poll, and a figure going back to the value
+ * of the future sample is stored. */
+static void test_clock_went_back(void **state) {
+  struct pw_admit a;
+  struct seen seen;
+  struct pw_admit_stats st;
+  struct pw_journal *j = fresh_journal(&a, &seen);
+  const int64_t future = 1893456000; /* 2030-01-01T00:00:00+08:00 */
+  const int64_t t = T0 + 3600;
+
+  (void)state;
+  memset(&st, 0, sizeof(st));
+  assert_int_equal(admit(&a, 2, future, 0, 5, future, &st), PW_SAMPLE_NEW);
+  /* Back in 2024: nothing was known then, so the first figure is stored (before the stored
+   * future one: a revision of the past, which rebuilds the RRD file once). */
+  assert_int_equal(admit(&a, 2, t, 0, 7, t, &st), PW_SAMPLE_REVISION);
+  /* The same figure a minute later, an hour later: unchanged, nothing stored. */
+  assert_int_equal(admit(&a, 2, t + 60, 0, 7, t + 60, &st), PW_SAMPLE_UNCHANGED);
+  assert_int_equal(admit(&a, 2, t + 3600, 0, 7, t + 3600, &st), PW_SAMPLE_UNCHANGED);
+  /* Back to the future sample's value: a change, stored. */
+  assert_int_equal(admit(&a, 2, t + 7200, 0, 5, t + 7200, &st), PW_SAMPLE_REVISION);
+  assert_int_equal(admit(&a, 2, t + 7260, 0, 5, t + 7260, &st), PW_SAMPLE_UNCHANGED);
+  /* A day later the unchanged figure is confirmed once. */
+  assert_int_equal(admit(&a, 2, t + 7200 + DAY, 0, 5, t + 7200 + DAY, &st), PW_SAMPLE_REVISION);
+  assert_int_equal(j->series[2].n, 4);
+  assert_int_equal(st.unchanged, 3);
+  /* A revision journaled under the later clock (fetched in 2030, of a 2024 as_of) was not known
+   * in 2024 either: the figure stored before it is what a poll of 2024 is compared with. */
+  assert_int_equal(admit(&a, 2, t, 1, 8, future, &st), PW_SAMPLE_REVISION);
+  assert_int_equal(admit(&a, 2, t + 1800, 0, 7, t + 1800, &st), PW_SAMPLE_UNCHANGED);
+  /* Samples with their own date are classified as before. */
+  assert_int_equal(admit(&a, 0, future, 1, 5, future, &st), PW_SAMPLE_NEW);
+  assert_int_equal(admit(&a, 0, T0, 1, 5, t, &st), PW_SAMPLE_REVISION);
+  assert_int_equal(admit(&a, 0, T0, 1, 5, t + 60, &st), PW_SAMPLE_DUPLICATE);
+  pw_journal_close(j);
+}
+
 /* With verdicts kept, a sample that changes the status publishes it once; a duplicate and a
  * re-evaluation without change publish nothing. Without verdicts nothing is judged. */
 static void test_verdicts(void **state) {
@@ -290,9 +331,9 @@ static void test_verdicts(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_text_rules),     cmocka_unit_test(test_number_rules),
-      cmocka_unit_test(test_as_of_boundary), cmocka_unit_test(test_classification),
-      cmocka_unit_test(test_verdicts),
+      cmocka_unit_test(test_text_rules),      cmocka_unit_test(test_number_rules),
+      cmocka_unit_test(test_as_of_boundary),  cmocka_unit_test(test_classification),
+      cmocka_unit_test(test_clock_went_back), cmocka_unit_test(test_verdicts),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
