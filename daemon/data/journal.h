@@ -8,6 +8,7 @@
 #ifndef PW_JOURNAL_H
 #define PW_JOURNAL_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,6 +27,27 @@ struct pw_journal {
   uint64_t lines, skipped, foreign;
   size_t cap_hint; /* while loading: a series' first allocation, from the file's size */
 };
+
+/* The instants a sample may carry (its as_of and its fetched_at): from 1971-01-01T00:00:00Z up
+ * to, not including, 2101-01-01T00:00:00Z (docs/values.md). Every instant of that range is
+ * written with a four-digit year and read back, lies in years the calendar holds (judge), and
+ * can be stored in an RRD file (librrd cannot start a file at or before the epoch, and a file
+ * starts one step before its first point). Outside it a date is a mistake: a zero, a timestamp
+ * in the wrong unit. */
+#define PW_JOURNAL_TIME_MIN INT64_C(31536000)   /* 1971-01-01T00:00:00Z */
+#define PW_JOURNAL_TIME_END INT64_C(4133980800) /* 2101-01-01T00:00:00Z, excluded */
+#define PW_JOURNAL_YEARS "1971 to 2100 (UTC)"
+
+/* Whether T is an instant the journal keeps. */
+static inline int pw_journal_time_ok(int64_t t) {
+  return t >= PW_JOURNAL_TIME_MIN && t < PW_JOURNAL_TIME_END;
+}
+
+/* Whether V is a figure the journal writes and reads back exactly: finite, and not subnormal
+ * (5e-324 is written, but the reader refuses what underflows). */
+static inline int pw_journal_value_ok(double v) {
+  return isfinite(v) && fpclassify(v) != FP_SUBNORMAL;
+}
 
 enum pw_sample_class {
   PW_SAMPLE_NEW = 0,   /* newer than anything stored */

@@ -32,29 +32,74 @@ int pw_admit_stage_number(const struct pw_indicator *in, double number, double *
                                                                                         : -EINVAL;
 }
 
-/* The checks a value passes whatever way it came: finite, and a stage of a milestone. */
+/* The checks a value passes whatever way it came: finite and not subnormal (what the journal
+ * reads back), and a stage of a milestone. */
 static int value_valid(const struct pw_indicator *in, double v) {
-  if (!isfinite(v))
+  if (!pw_journal_value_ok(v))
     return -EDOM;
   if (in->kind == PW_KIND_MILESTONE && (v != floor(v) || v < 0 || v >= in->stages.n))
     return -EINVAL;
   return 0;
 }
 
+/* The rules in the order pw_admit_check states them, without words: the cost of a poll. */
+static int check_rc(const struct pw_indicator *in, const struct pw_admit_sample *s) {
+  int rc = value_valid(in, s->value);
+
+  return rc < 0 ? rc : pw_admit_as_of(s->as_of, s->fetched_at);
+}
+
+/* The words for a refusal RC of S. */
+static void explain(const struct pw_indicator *in, const struct pw_admit_sample *s, int rc,
+                    char *why, size_t whylen) {
+  char t[40], v[40];
+
+  switch (rc) {
+  case -EDOM:
+    snprintf(why, whylen, "value %s is %s", pw_value_format(s->value, v, sizeof(v)),
+             isfinite(s->value) ? "too close to zero to be stored (subnormal)"
+                                : "not a finite number");
+    break;
+  case -EINVAL:
+    snprintf(why, whylen, "value %s is not a stage of the milestone (0 to %d)",
+             pw_value_format(s->value, v, sizeof(v)), in->stages.n - 1);
+    break;
+  case -EOVERFLOW:
+    if (!pw_journal_time_ok(s->as_of))
+      snprintf(why, whylen, "as_of %s is outside the years " PW_JOURNAL_YEARS,
+               pw_calendar_format(s->as_of, t, sizeof(t)));
+    else
+      snprintf(why, whylen, "fetched_at %s is outside the years " PW_JOURNAL_YEARS,
+               pw_calendar_format(s->fetched_at, t, sizeof(t)));
+    break;
+  case -ERANGE:
+    snprintf(why, whylen, "as_of %s is more than a day ahead",
+             pw_calendar_format(s->as_of, t, sizeof(t)));
+    break;
+  default:
+    snprintf(why, whylen, "refused (%s)", strerror(-rc));
+    break;
+  }
+}
+
+int pw_admit_check(const struct pw_indicator *in, const struct pw_admit_sample *s, char *why,
+                   size_t whylen) {
+  int rc = check_rc(in, s);
+
+  if (rc < 0)
+    explain(in, s, rc, why, whylen);
+  return rc;
+}
+
 static int refuse(struct pw_admit *a, const struct pw_admit_sample *s, struct pw_admit_stats *st,
                   int rc) {
   const struct pw_indicator *in = &a->conf->indicators[s->ind];
-  char t[40], v[40];
+  char why[160];
 
   if (st != NULL)
     st->bad++;
-  if (rc == -ERANGE)
-    pw_log_warn("source '%s', indicator '%s': bad sample: as_of %s is more than a day ahead",
-                s->source, in->id, pw_calendar_format(s->as_of, t, sizeof(t)));
-  else
-    pw_log_warn("source '%s', indicator '%s': bad sample %s (%s)", s->source, in->id,
-                pw_value_format(s->value, v, sizeof(v)),
-                rc == -EDOM ? "not a finite number" : "not a stage of the milestone");
+  explain(in, s, rc, why, sizeof(why));
+  pw_log_warn("source '%s', indicator '%s': bad sample: %s", s->source, in->id, why);
   return rc;
 }
 
@@ -65,9 +110,7 @@ int pw_admit_sample(struct pw_admit *a, const struct pw_admit_sample *s,
   char t[40], v[40];
   int rc;
 
-  rc = value_valid(in, s->value);
-  if (rc == 0)
-    rc = pw_admit_as_of(s->as_of, s->fetched_at);
+  rc = check_rc(in, s);
   if (rc < 0)
     return refuse(a, s, st, rc);
   cls = pw_journal_classify(a->journal, s->ind, s->as_of, s->value, s->own_as_of);

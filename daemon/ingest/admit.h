@@ -1,12 +1,13 @@
 /*
  * admit: every rule a figure passes on its way into the journal, in one place for the daemon
  * (polls, the inbox) and for the CLI commands that write samples (record, import), as
- * docs/judgement.md states them:
+ * docs/values.md and docs/judgement.md state them:
  *
  *   - the value: a number, or text in the value grammar (thousands separators, %, 万, 亿); the
  *     not-published markers mean "nothing to store"; a milestone takes a stage name or a stage
- *     index; a value must be finite;
- *   - the date: an as_of more than a day after the moment the figure was received is refused;
+ *     index; a value must be finite and not subnormal (what the journal reads back);
+ *   - the dates: as_of and fetched_at in the years the journal keeps (1971 to 2100,
+ *     journal.h), and an as_of at most a day after the moment the figure was received;
  *   - the classification against what is stored: new, a duplicate of the stored value for that
  *     as_of, unchanged (no as_of of its own, same value, less than a day since the last), or a
  *     revision (a changed value for a stored as_of, or an earlier as_of).
@@ -88,17 +89,29 @@ static inline int pw_admit_number(const struct pw_indicator *in, double number, 
   return 0;
 }
 
-/* The date rule: 0 when AS_OF is at most a day after RECEIVED_AT, else -ERANGE. */
+/* The date rules: 0; -EOVERFLOW when AS_OF or RECEIVED_AT is outside the years the journal
+ * keeps (pw_journal_time_ok); -ERANGE when AS_OF is more than a day after RECEIVED_AT. */
 static inline int pw_admit_as_of(int64_t as_of, int64_t received_at) {
+  if (!pw_journal_time_ok(as_of) || !pw_journal_time_ok(received_at))
+    return -EOVERFLOW;
   return as_of > received_at + PW_ADMIT_AHEAD_MAX ? -ERANGE : 0;
 }
 
-/* Passes S through every rule: a value that is not finite or not a stage of a milestone, or an
- * as_of more than a day ahead, is refused (counted as bad and logged); then it is classified,
- * and a new sample or a revision is journaled (pw_journal_add: pending until the owner
- * commits), reported through TOUCHED and judged (when VERDICTS is set). ST (may be NULL) counts
- * the outcome. Returns the enum pw_sample_class, -EDOM / -EINVAL / -ERANGE for a refused
- * sample, or -ENOMEM (nothing journaled). */
+/* Every rule S passes before it is classified, with IN its indicator: the value (finite, not
+ * subnormal, a stage of a milestone) and the dates (pw_admit_as_of). Returns 0, or -EDOM (the
+ * value is not finite or subnormal), -EINVAL (not a stage), -EOVERFLOW (as_of or fetched_at
+ * outside the years kept) or -ERANGE (as_of more than a day ahead), with WHY set to a phrase
+ * naming the field and the offending figure ("as_of 1970-01-01T08:00:01+08:00 is outside the
+ * years 1971 to 2100"). Pure; any thread. */
+int pw_admit_check(const struct pw_indicator *in, const struct pw_admit_sample *s, char *why,
+                   size_t whylen);
+
+/* Passes S through every rule of pw_admit_check: a refused sample is counted as bad and logged
+ * with its source, indicator and reason; then it is classified, and a new sample or a revision
+ * is journaled (pw_journal_add: pending until the owner commits), reported through TOUCHED and
+ * judged (when VERDICTS is set). ST (may be NULL) counts the outcome. Returns the enum
+ * pw_sample_class, -EDOM / -EINVAL / -EOVERFLOW / -ERANGE for a refused sample, or -ENOMEM
+ * (nothing journaled). */
 int pw_admit_sample(struct pw_admit *a, const struct pw_admit_sample *s, struct pw_admit_stats *st);
 
 /* Judges IND at the clock's now and publishes a change (log line and VERDICT_CHANGED). Nothing

@@ -111,9 +111,10 @@ static int parse_row(struct import *im, int row_line, struct cli_row *r) {
       fprintf(stderr, "%s:%d: indicator '%s': bad value '%s'\n", path, row_line, id, val);
     return -EINVAL;
   }
-  if (pw_admit_as_of(r->as_of, im->now) < 0) {
-    fprintf(stderr, "%s:%d: indicator '%s': as_of %s is later than tomorrow\n", path, row_line, id,
-            date);
+  rc = pw_admit_as_of(r->as_of, im->now);
+  if (rc < 0) {
+    fprintf(stderr, "%s:%d: indicator '%s': as_of %s is %s\n", path, row_line, id, date,
+            rc == -ERANGE ? "later than tomorrow" : "outside the years " PW_JOURNAL_YEARS);
     return -EINVAL;
   }
   return 1;

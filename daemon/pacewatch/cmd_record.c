@@ -35,9 +35,11 @@ int cmd_record(struct cli *c) {
     fprintf(stderr, "pacewatch: indicator '%s': bad value '%s'\n", c->argv[0], c->argv[1]);
     return EXIT_FAIL;
   }
-  if (pw_admit_as_of(as_of, now) < 0) {
-    fprintf(stderr, "pacewatch: indicator '%s': as_of %s is later than tomorrow\n", c->argv[0],
-            c->as_of);
+  rc = pw_admit_as_of(as_of, now);
+  if (rc < 0) {
+    fprintf(stderr, "pacewatch: indicator '%s': as_of %s is %s\n", c->argv[0],
+            pw_calendar_format(as_of, t, sizeof(t)),
+            rc == -ERANGE ? "later than tomorrow" : "outside the years " PW_JOURNAL_YEARS);
     return EXIT_FAIL;
   }
   row.line = 0;

@@ -1,7 +1,9 @@
 /*
  * Unit tests of admission on a real journal in a temporary state directory: the value rules
  * (grammar, not-published markers, finiteness, milestone stages by name and by index, numbers
- * for milestones read as their text), the +1 day rule at its boundary, the classification
+ * for milestones read as their text), the +1 day rule at its boundary, what the journal holds
+ * (no subnormal figure, as_of and fetched_at in the years 1971 to 2100, the reason naming the
+ * field, what was admitted read back), the classification
  * (new, duplicate, revision of a stored as_of and of an earlier one, unchanged without an as_of
  * of its own and new again after a day; after the clock went back, confirmed against the sample
  * effective at the fetch time, not the latest stored), what is journaled and reported as touched,
@@ -192,6 +194,11 @@ static void test_as_of_boundary(void **state) {
   assert_int_equal(pw_admit_as_of(now + DAY, now), 0);
   assert_int_equal(pw_admit_as_of(now + DAY + 1, now), -ERANGE);
   assert_int_equal(pw_admit_as_of(now - 365 * DAY, now), 0);
+  /* Outside the years kept, whichever of the two; no overflow near INT64_MAX. */
+  assert_int_equal(pw_admit_as_of(1, now), -EOVERFLOW);
+  assert_int_equal(pw_admit_as_of(now, INT64_MAX), -EOVERFLOW);
+  assert_int_equal(pw_admit_as_of(INT64_MAX, INT64_MAX), -EOVERFLOW);
+  assert_int_equal(pw_admit_as_of(INT64_MIN, now), -EOVERFLOW);
   memset(&st, 0, sizeof(st));
   assert_int_equal(admit(&a, 0, now + DAY + 1, 1, 5, now, &st), -ERANGE);
   assert_int_equal(st.bad, 1);
@@ -200,6 +207,73 @@ static void test_as_of_boundary(void **state) {
   assert_int_equal(admit(&a, 0, now + DAY, 1, 5, now, &st), PW_SAMPLE_NEW);
   assert_int_equal(st.fresh, 1);
   assert_int_equal(j->series[0].n, 1);
+  pw_journal_close(j);
+}
+
+/* What the journal cannot hold is refused: a subnormal figure (5e-324 is written but not read
+ * back), and an as_of or a fetched_at outside the years 1971 to 2100 (a Prometheus timestamp of
+ * -2^63 ms, `record --as-of 0000000001`, INT64_MAX). Everything admitted reads back. */
+static void test_what_the_journal_holds(void **state) {
+  struct pw_admit a;
+  struct seen seen;
+  struct pw_admit_stats st;
+  struct pw_journal *j = fresh_journal(&a, &seen);
+  const int64_t f = T0 + 10 * DAY;
+  struct pw_admit_sample s;
+  char why[160], err[1024];
+  double v;
+
+  (void)state;
+  memset(&st, 0, sizeof(st));
+  assert_int_equal(pw_admit_text(&conf->indicators[0], "5e-324", &v), -EINVAL);
+  assert_int_equal(admit(&a, 0, T0, 1, 5e-324, f, &st), -EDOM);
+  assert_int_equal(admit(&a, 0, T0, 1, -4e-320, f, &st), -EDOM);
+  assert_int_equal(admit(&a, 0, 1, 1, 5, f, &st), -EOVERFLOW);
+  assert_int_equal(admit(&a, 0, -INT64_C(9223372036854775807) / 1000, 1, 5, f, &st), -EOVERFLOW);
+  assert_int_equal(admit(&a, 0, -INT64_C(9223372036854775807), 1, 5, f, &st), -EOVERFLOW);
+  assert_int_equal(admit(&a, 0, INT64_MAX, 1, 5, f, &st), -EOVERFLOW);
+  assert_int_equal(admit(&a, 0, T0, 1, 5, INT64_MAX, &st), -EOVERFLOW);
+  assert_int_equal(admit(&a, 0, T0, 1, 5, 0, &st), -EOVERFLOW);
+  assert_int_equal(admit(&a, 0, PW_JOURNAL_TIME_MIN - 1, 1, 5, f, &st), -EOVERFLOW);
+  assert_int_equal(admit(&a, 0, PW_JOURNAL_TIME_END, 1, 5, PW_JOURNAL_TIME_END - 1, &st),
+                   -EOVERFLOW);
+  assert_int_equal(st.bad, 10);
+  assert_int_equal(j->series[0].n, 0);
+  assert_int_equal(seen.touched[0], 0);
+  /* The bounds themselves, and the smallest normal figure, are held. */
+  assert_int_equal(admit(&a, 0, PW_JOURNAL_TIME_MIN, 1, 2.2250738585072014e-308, f, &st),
+                   PW_SAMPLE_NEW);
+  assert_int_equal(admit(&a, 0, PW_JOURNAL_TIME_END - 1, 1, -1.7976931348623157e308,
+                         PW_JOURNAL_TIME_END - 1, &st),
+                   PW_SAMPLE_NEW);
+  /* The reason names the field. */
+  s.ind = 0;
+  s.as_of = 1;
+  s.own_as_of = 1;
+  s.value = 5;
+  s.fetched_at = f;
+  s.source = "x";
+  assert_int_equal(pw_admit_check(&conf->indicators[0], &s, why, sizeof(why)), -EOVERFLOW);
+  assert_non_null(strstr(why, "as_of 1970-01-01T08:00:01+08:00 is outside the years 1971 to 2100"));
+  s.as_of = T0;
+  s.fetched_at = INT64_MAX;
+  assert_int_equal(pw_admit_check(&conf->indicators[0], &s, why, sizeof(why)), -EOVERFLOW);
+  assert_non_null(strstr(why, "fetched_at"));
+  s.fetched_at = f;
+  s.value = 5e-324;
+  assert_int_equal(pw_admit_check(&conf->indicators[0], &s, why, sizeof(why)), -EDOM);
+  assert_non_null(strstr(why, "subnormal"));
+  s.value = 5;
+  assert_int_equal(pw_admit_check(&conf->indicators[0], &s, why, sizeof(why)), 0);
+  /* What was admitted is read back, line for line. */
+  assert_int_equal(pw_journal_commit(j), 0);
+  pw_journal_close(j);
+  assert_int_equal(pw_journal_open(conf, 0, &j, err, sizeof(err)), 0);
+  assert_int_equal(j->skipped, 0);
+  assert_int_equal(j->series[0].n, 2);
+  assert_true(j->series[0].samples[0].value == 2.2250738585072014e-308);
+  assert_true(j->series[0].samples[1].as_of == PW_JOURNAL_TIME_END - 1);
+  assert_true(j->series[0].samples[1].fetched_at == PW_JOURNAL_TIME_END - 1);
   pw_journal_close(j);
 }
 
@@ -331,9 +405,10 @@ static void test_verdicts(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_text_rules),      cmocka_unit_test(test_number_rules),
-      cmocka_unit_test(test_as_of_boundary),  cmocka_unit_test(test_classification),
-      cmocka_unit_test(test_clock_went_back), cmocka_unit_test(test_verdicts),
+      cmocka_unit_test(test_text_rules),     cmocka_unit_test(test_number_rules),
+      cmocka_unit_test(test_as_of_boundary), cmocka_unit_test(test_what_the_journal_holds),
+      cmocka_unit_test(test_classification), cmocka_unit_test(test_clock_went_back),
+      cmocka_unit_test(test_verdicts),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
