@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "calendar.h"
 #include "inbox.h"
 #include "log.h"
 #include "util.h"
@@ -90,8 +91,9 @@ static void write_reply(struct pw_inbox *ib, const char *path, json_t *doc) {
 
 static void reply_error(struct pw_inbox *ib, const char *path, const char *msg) {
   json_t *doc = json_pack("{s:b,s:s}", "ok", 0, "error", msg);
+  const char *name = strrchr(path, '/');
 
-  pw_log_warn("request refused: %s", msg);
+  pw_log_warn("request %s refused: %s", name != NULL ? name + 1 : path, msg);
   write_reply(ib, path, doc);
   json_decref(doc);
 }
@@ -124,57 +126,174 @@ static void apply_rebuild(struct pw_inbox *ib, struct pending *p) {
   ib->ctx.sync(ib->ctx.data, synced, p);
 }
 
-/* `pacewatch import|record`: ROWS are checked first and applied only if all are good, as
- * without a daemon. Returns 0, or -EINVAL with MSG set. */
-static int apply_samples(struct pw_inbox *ib, struct pending *p, const char *source,
-                         int64_t fetched_at, json_t *rows, char *msg, size_t msglen) {
-  struct pw_admit *a = ib->ctx.admit;
-  size_t i, n = json_array_size(rows);
-  int *inds = calloc(n + 1, sizeof(int));
+/* One row of a samples request, checked. */
+struct row {
+  int ind; /* index in the configuration the request was read against */
+  int64_t as_of;
+  double value;
+};
 
-  if (inds == NULL) {
-    snprintf(msg, msglen, "out of memory");
-    return -ENOMEM;
+/* A samples request, read and checked as any outside input (docs/storage.md#inbox). */
+struct samples {
+  char source[PW_INBOX_SOURCE_MAX + 1];
+  int64_t fetched_at;
+  struct row *rows;
+  size_t n;
+};
+
+/* Whether SOURCE (valid UTF-8, as jansson guarantees) is a name that can be journaled and
+ * logged as it is: 1 to PW_INBOX_SOURCE_MAX bytes, no control character (C0, DEL, C1: a tab or
+ * a newline would forge a journal line). */
+static int source_ok(const char *source) {
+  const unsigned char *p = (const unsigned char *)source;
+  size_t n = strlen(source);
+
+  if (n == 0 || n > PW_INBOX_SOURCE_MAX)
+    return 0;
+  for (; *p != '\0'; p++) {
+    if (*p < 0x20 || *p == 0x7f)
+      return 0;
+    if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+      return 0;
   }
-  for (i = 0; i < n; i++) {
-    const char *id;
-    json_int_t as_of;
-    double value;
-    if (json_unpack(json_array_get(rows, i), "{s:s,s:I,s:F}", "indicator", &id, "as_of", &as_of,
-                    "value", &value) != 0) {
-      snprintf(msg, msglen, "row %zu is malformed", i + 1);
-      free(inds);
-      return -EINVAL;
-    }
-    inds[i] = pw_config_indicator_index(a->conf, id);
-    if (inds[i] < 0) {
-      snprintf(msg, msglen, "the running daemon has no indicator '%s' (reload it?)", id);
-      free(inds);
-      return -EINVAL;
-    }
+  return 1;
+}
+
+/* Whether ID could be an indicator id (docs/configuration.md: a-z, 0-9 and _, 1 to 64), so that
+ * it can be named in a log line and a reply. */
+static int id_like(const char *id) {
+  size_t i, n = strlen(id);
+
+  if (n == 0 || n > 64)
+    return 0;
+  for (i = 0; i < n; i++)
+    if (!((id[i] >= 'a' && id[i] <= 'z') || (id[i] >= '0' && id[i] <= '9') || id[i] == '_'))
+      return 0;
+  return 1;
+}
+
+/* Reads and checks row I of a request against CONF with the rules of admission. Returns 0, or
+ * -EINVAL with MSG naming the row and the field. */
+static int read_row(const struct pw_config *conf, json_t *jr, size_t i, const char *source,
+                    int64_t fetched_at, struct row *out, char *msg, size_t msglen) {
+  json_t *jid = json_object_get(jr, "indicator"), *ja = json_object_get(jr, "as_of"),
+         *jv = json_object_get(jr, "value");
+  struct pw_admit_sample s;
+  char why[160];
+  const char *id;
+
+  if (!json_is_object(jr)) {
+    snprintf(msg, msglen, "row %zu: not an object", i + 1);
+    return -EINVAL;
   }
-  for (i = 0; i < n; i++) {
-    json_t *row = json_array_get(rows, i);
-    struct pw_admit_sample s;
-    s.ind = inds[i];
-    s.as_of = json_integer_value(json_object_get(row, "as_of"));
-    s.own_as_of = 1;
-    s.value = json_number_value(json_object_get(row, "value"));
-    s.fetched_at = fetched_at;
-    s.source = source;
-    pw_admit_sample(a, &s, &p->stats);
+  if (!json_is_string(jid) || !id_like(json_string_value(jid))) {
+    snprintf(msg, msglen, "row %zu: indicator must be an indicator id", i + 1);
+    return -EINVAL;
   }
-  pw_log_info("%s: %zu rows taken from the inbox: %u new, %u duplicates, %u revisions", source, n,
-              p->stats.fresh, p->stats.duplicates + p->stats.unchanged, p->stats.revisions);
-  free(inds);
-  ib->ctx.sync(ib->ctx.data, synced, p);
+  id = json_string_value(jid);
+  out->ind = pw_config_indicator_index(conf, id);
+  if (out->ind < 0) {
+    snprintf(msg, msglen, "row %zu: the running daemon has no indicator '%s' (reload it?)", i + 1,
+             id);
+    return -EINVAL;
+  }
+  if (!json_is_integer(ja)) {
+    snprintf(msg, msglen, "row %zu: as_of must be an integer (epoch seconds)", i + 1);
+    return -EINVAL;
+  }
+  if (!json_is_number(jv)) {
+    snprintf(msg, msglen, "row %zu: value must be a number", i + 1);
+    return -EINVAL;
+  }
+  out->as_of = json_integer_value(ja);
+  out->value = json_number_value(jv);
+  s.ind = out->ind;
+  s.as_of = out->as_of;
+  s.own_as_of = 1;
+  s.value = out->value;
+  s.fetched_at = fetched_at;
+  s.source = source;
+  if (pw_admit_check(&conf->indicators[out->ind], &s, why, sizeof(why)) < 0) {
+    snprintf(msg, msglen, "row %zu: indicator '%s': %s", i + 1, id, why);
+    return -EINVAL;
+  }
   return 0;
 }
 
+/* Reads DOC, a samples request, into OUT (rows owned: free OUT->rows) against CONF: every field
+ * checked as strictly as any input from outside, every row by the rules of admission. Returns
+ * 0, or -EINVAL / -ENOMEM with MSG naming the field. Pure: any thread. */
+static int read_samples(const struct pw_config *conf, json_t *doc, struct samples *out, char *msg,
+                        size_t msglen) {
+  json_t *js = json_object_get(doc, "source"), *jf = json_object_get(doc, "fetched_at"),
+         *rows = json_object_get(doc, "rows");
+  size_t i, n;
+  char t[40];
+
+  memset(out, 0, sizeof(*out));
+  if (!json_is_string(js) || !source_ok(json_string_value(js))) {
+    snprintf(msg, msglen,
+             "source must be 1 to %d bytes of printable text (no tab, newline or other control "
+             "character)",
+             PW_INBOX_SOURCE_MAX);
+    return -EINVAL;
+  }
+  snprintf(out->source, sizeof(out->source), "%s", json_string_value(js));
+  if (!json_is_integer(jf)) {
+    snprintf(msg, msglen, "fetched_at must be an integer (epoch seconds)");
+    return -EINVAL;
+  }
+  out->fetched_at = json_integer_value(jf);
+  if (!pw_journal_time_ok(out->fetched_at)) {
+    snprintf(msg, msglen, "fetched_at %s is outside the years " PW_JOURNAL_YEARS,
+             pw_calendar_format(out->fetched_at, t, sizeof(t)));
+    return -EINVAL;
+  }
+  if (!json_is_array(rows)) {
+    snprintf(msg, msglen, "rows must be an array");
+    return -EINVAL;
+  }
+  n = json_array_size(rows);
+  out->rows = malloc((n + 1) * sizeof(*out->rows));
+  if (out->rows == NULL) {
+    snprintf(msg, msglen, "out of memory");
+    return -ENOMEM;
+  }
+  for (i = 0; i < n; i++)
+    if (read_row(conf, json_array_get(rows, i), i, out->source, out->fetched_at, &out->rows[i], msg,
+                 msglen) < 0) {
+      free(out->rows);
+      out->rows = NULL;
+      return -EINVAL;
+    }
+  out->n = n;
+  return 0;
+}
+
+/* `pacewatch import|record`: every row was checked (read_samples), so all are admitted, as
+ * without a daemon. */
+static void apply_samples(struct pw_inbox *ib, struct pending *p, const struct samples *req) {
+  struct pw_admit *a = ib->ctx.admit;
+  size_t i;
+
+  for (i = 0; i < req->n; i++) {
+    struct pw_admit_sample s;
+    s.ind = req->rows[i].ind;
+    s.as_of = req->rows[i].as_of;
+    s.own_as_of = 1;
+    s.value = req->rows[i].value;
+    s.fetched_at = req->fetched_at;
+    s.source = req->source;
+    pw_admit_sample(a, &s, &p->stats);
+  }
+  pw_log_info("%s: %zu rows taken from the inbox: %u new, %u duplicates, %u revisions", req->source,
+              req->n, p->stats.fresh, p->stats.duplicates + p->stats.unchanged, p->stats.revisions);
+  ib->ctx.sync(ib->ctx.data, synced, p);
+}
+
 static void apply(struct pw_inbox *ib, json_t *doc, const char *reply_path) {
-  const char *op = NULL, *source = "import";
-  json_int_t fetched_at = 0;
-  json_t *rows;
+  const char *op = NULL;
+  struct samples req;
   struct pending *p;
   char msg[256];
 
@@ -186,9 +305,20 @@ static void apply(struct pw_inbox *ib, json_t *doc, const char *reply_path) {
     reply_error(ib, reply_path, "the daemon is stopping; try again once it runs");
     return;
   }
+  if (strcmp(op, "rebuild") != 0 && strcmp(op, "samples") != 0) {
+    reply_error(ib, reply_path, "unknown request (op must be \"samples\" or \"rebuild\")");
+    return;
+  }
+  if (strcmp(op, "samples") == 0 &&
+      read_samples(ib->ctx.admit->conf, doc, &req, msg, sizeof(msg)) < 0) {
+    reply_error(ib, reply_path, msg);
+    return;
+  }
   p = calloc(1, sizeof(*p));
   if (p == NULL) {
     reply_error(ib, reply_path, "out of memory");
+    if (strcmp(op, "samples") == 0)
+      free(req.rows);
     return;
   }
   p->ib = ib;
@@ -197,18 +327,8 @@ static void apply(struct pw_inbox *ib, json_t *doc, const char *reply_path) {
     apply_rebuild(ib, p);
     return;
   }
-  if (strcmp(op, "samples") != 0 ||
-      json_unpack(doc, "{s:s,s:I,s:o}", "source", &source, "fetched_at", &fetched_at, "rows",
-                  &rows) != 0 ||
-      !json_is_array(rows)) {
-    reply_error(ib, reply_path, "unknown or malformed request");
-    free(p);
-    return;
-  }
-  if (apply_samples(ib, p, source, fetched_at, rows, msg, sizeof(msg)) < 0) {
-    reply_error(ib, reply_path, msg);
-    free(p);
-  }
+  apply_samples(ib, p, &req);
+  free(req.rows);
 }
 
 /* ---- looking at the directory ----------------------------------------------------------- */

@@ -2,8 +2,10 @@
  * inbox: how `pacewatch import|record|rebuild` hand their work to a running daemon, which is
  * the only writer of the state directory while it runs. The CLI validates everything itself,
  * then renames a request file (JSON) into STATE_DIR/inbox/; the daemon takes it within a
- * second, admits its samples through the same admission as a poll (admit.h), and writes
- * NAME.reply once they are durable. The CLI waits for the reply.
+ * second, checks it as strictly as any input from outside (the source name printable and
+ * bounded, every number in range, every row by the rules of admission: all rows or none, the
+ * reply naming the row and field at fault), admits its samples through the same admission as a
+ * poll (admit.h), and writes NAME.reply once they are durable. The CLI waits for the reply.
  *
  * Listing the directory, reading and removing requests and writing replies run on libuv's
  * thread pool; the requests are applied on the loop.
@@ -14,6 +16,9 @@
 #include <uv.h>
 
 #include "admit.h"
+
+/* The longest source name a request may give (bytes). */
+#define PW_INBOX_SOURCE_MAX 64
 
 /* Called once everything admitted so far is durable: RC 0, or a negative errno when the journal
  * could not be written. */

@@ -1,9 +1,10 @@
 /*
  * Unit tests of the inbox on a real libuv loop (its directory work on the thread pool) over a
  * real journal: samples admitted and replied to once the sync says they are durable, all rows or
- * none (an unknown indicator refuses the request), a malformed request, `rebuild` touching every
- * indicator as revised, a request found while stopping refused, and requests taken in one look.
- * Every test ends with uv_loop_close() == 0.
+ * none (an unknown indicator refuses the request), a malformed request, hostile requests (a
+ * source forging a journal line, numbers out of range, wrong types) refused with the field named,
+ * `rebuild` touching every indicator as revised, a request found while stopping refused, and
+ * requests taken in one look. Every test ends with uv_loop_close() == 0.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -215,6 +216,101 @@ static void test_duplicates_then_rebuild(void **state) {
   assert_int_equal(e.syncs, 3);
 }
 
+/* Requests are outside input: each of these is refused whole, with a reply naming the field at
+ * fault, and nothing is journaled (a source with a tab or a newline would forge a journal line;
+ * an as_of of -9223372036854775807 overflowed the judgement; INT64_MAX failed every RRD batch). */
+static void test_hostile_requests(void **state) {
+  static const struct {
+    const char *name, *text, *error;
+  } cases[] = {
+      {"tab",
+       "{\"op\":\"samples\",\"source\":\"x\\t2024-04-01T00:00:00+08:00\\ta\\t666\","
+       "\"fetched_at\":1714438800,\"rows\":[{\"indicator\":\"a\",\"as_of\":1711900800,"
+       "\"value\":1}]}",
+       "source must be"},
+      {"newline",
+       "{\"op\":\"samples\",\"source\":\"x\\nforged\",\"fetched_at\":1714438800,"
+       "\"rows\":[{\"indicator\":\"a\",\"as_of\":1711900800,\"value\":1}]}",
+       "source must be"},
+      {"c1",
+       "{\"op\":\"samples\",\"source\":\"x\\u0085y\",\"fetched_at\":1714438800,"
+       "\"rows\":[{\"indicator\":\"a\",\"as_of\":1711900800,\"value\":1}]}",
+       "source must be"},
+      {"long",
+       "{\"op\":\"samples\",\"source\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+       "aaaaaaaaaaaaaaaaa\",\"fetched_at\":1714438800,\"rows\":[]}",
+       "source must be"},
+      {"nosource", "{\"op\":\"samples\",\"fetched_at\":1714438800,\"rows\":[]}", "source must be"},
+      {"minas",
+       "{\"op\":\"samples\",\"source\":\"import\",\"fetched_at\":1714438800,\"rows\":["
+       "{\"indicator\":\"a\",\"as_of\":1711900800,\"value\":1},"
+       "{\"indicator\":\"b\",\"as_of\":-9223372036854775807,\"value\":1}]}",
+       "row 2: indicator 'b': as_of -9223372036854775807 is outside the years 1971 to 2100"},
+      {"maxas",
+       "{\"op\":\"samples\",\"source\":\"import\",\"fetched_at\":1714438800,\"rows\":["
+       "{\"indicator\":\"a\",\"as_of\":9223372036854775807,\"value\":1}]}",
+       "row 1: indicator 'a': as_of 9223372036854775807 is outside"},
+      {"early",
+       "{\"op\":\"samples\",\"source\":\"record\",\"fetched_at\":1714438800,\"rows\":["
+       "{\"indicator\":\"a\",\"as_of\":1,\"value\":1}]}",
+       "row 1: indicator 'a': as_of 1970-01-01T08:00:01+08:00 is outside"},
+      {"ahead",
+       "{\"op\":\"samples\",\"source\":\"record\",\"fetched_at\":1714438800,\"rows\":["
+       "{\"indicator\":\"a\",\"as_of\":1714600000,\"value\":1}]}",
+       "more than a day ahead"},
+      {"maxfetch",
+       "{\"op\":\"samples\",\"source\":\"import\",\"fetched_at\":9223372036854775807,"
+       "\"rows\":[{\"indicator\":\"a\",\"as_of\":9223372036854775807,\"value\":1}]}",
+       "fetched_at 9223372036854775807 is outside"},
+      {"realfetch", "{\"op\":\"samples\",\"source\":\"import\",\"fetched_at\":1.7e9,\"rows\":[]}",
+       "fetched_at must be an integer"},
+      {"subnormal",
+       "{\"op\":\"samples\",\"source\":\"import\",\"fetched_at\":1714438800,"
+       "\"rows\":[{\"indicator\":\"a\",\"as_of\":1711900800,\"value\":5e-324}]}",
+       "row 1: indicator 'a': value 4.94065645841247e-324 is too close to zero"},
+      {"textvalue",
+       "{\"op\":\"samples\",\"source\":\"import\",\"fetched_at\":1714438800,"
+       "\"rows\":[{\"indicator\":\"a\",\"as_of\":1711900800,\"value\":\"5\"}]}",
+       "row 1: value must be a number"},
+      {"realasof",
+       "{\"op\":\"samples\",\"source\":\"import\",\"fetched_at\":1714438800,"
+       "\"rows\":[{\"indicator\":\"a\",\"as_of\":1711900800.5,\"value\":5}]}",
+       "row 1: as_of must be an integer"},
+      {"badid",
+       "{\"op\":\"samples\",\"source\":\"import\",\"fetched_at\":1714438800,"
+       "\"rows\":[{\"indicator\":\"a\\nb\",\"as_of\":1711900800,\"value\":5}]}",
+       "row 1: indicator must be an indicator id"},
+      {"notobj",
+       "{\"op\":\"samples\",\"source\":\"import\",\"fetched_at\":1714438800,"
+       "\"rows\":[[\"a\",1711900800,5]]}",
+       "row 1: not an object"},
+      {"norows", "{\"op\":\"samples\",\"source\":\"import\",\"fetched_at\":1714438800}",
+       "rows must be an array"},
+      {"op", "{\"op\":\"drop\"}", "unknown request"},
+      {"notop", "[1,2]", "malformed request"},
+  };
+  struct env e;
+  size_t i;
+
+  (void)state;
+  env_open(&e);
+  for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+    put_request(cases[i].name, cases[i].text);
+  pw_inbox_poll(e.inbox);
+  env_close(&e);
+  for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    json_t *r = reply_of(cases[i].name);
+    const char *err = json_string_value(json_object_get(r, "error"));
+    if (!json_is_false(json_object_get(r, "ok")) || err == NULL ||
+        strstr(err, cases[i].error) == NULL)
+      fail_msg("%s: %s", cases[i].name, err != NULL ? err : "accepted");
+    json_decref(r);
+  }
+  assert_int_equal(e.touched[0] + e.touched[1], 0);
+  assert_int_equal(e.syncs, 0);
+  assert_int_equal(e.journal->lines, 0);
+}
+
 /* A look that ends after pw_inbox_stop refuses what it found; no look starts after it. */
 static void test_stopping(void **state) {
   struct env e;
@@ -246,6 +342,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_samples_and_refusals),
       cmocka_unit_test(test_duplicates_then_rebuild),
+      cmocka_unit_test(test_hostile_requests),
       cmocka_unit_test(test_stopping),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
