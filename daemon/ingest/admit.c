@@ -103,8 +103,8 @@ static int refuse(struct pw_admit *a, const struct pw_admit_sample *s, struct pw
   return rc;
 }
 
-int pw_admit_sample(struct pw_admit *a, const struct pw_admit_sample *s,
-                    struct pw_admit_stats *st) {
+static int admit(struct pw_admit *a, const struct pw_admit_sample *s, struct pw_admit_stats *st,
+                 int judge) {
   const struct pw_indicator *in = &a->conf->indicators[s->ind];
   enum pw_sample_class cls;
   char t[40], v[40];
@@ -150,8 +150,19 @@ int pw_admit_sample(struct pw_admit *a, const struct pw_admit_sample *s,
   }
   if (a->touched != NULL)
     a->touched(a->data, s->ind, cls == PW_SAMPLE_REVISION);
-  pw_admit_evaluate(a, s->ind);
+  if (judge)
+    pw_admit_evaluate(a, s->ind);
   return cls;
+}
+
+int pw_admit_sample(struct pw_admit *a, const struct pw_admit_sample *s,
+                    struct pw_admit_stats *st) {
+  return admit(a, s, st, 1);
+}
+
+int pw_admit_record(struct pw_admit *a, const struct pw_admit_sample *s,
+                    struct pw_admit_stats *st) {
+  return admit(a, s, st, 0);
 }
 
 static void describe(const struct pw_indicator *in, const struct pw_verdict *v, char *buf,

@@ -47,7 +47,7 @@ typedef void (*pw_admit_verdict_cb)(void *data, int ind, const struct pw_verdict
 /* The context of admission: every pointer is borrowed, and the owner swaps them together on a
  * reload (the configuration generation, the journal opened for it, its verdicts). */
 struct pw_admit {
-  const struct pw_config *conf;
+  struct pw_config *conf; /* the inbox takes references on it for work in flight */
   struct pw_journal *journal;
   struct pw_verdict *verdicts; /* per indicator, the last published; NULL: nothing is judged */
   pw_admit_touched_cb touched; /* may be NULL */
@@ -113,6 +113,11 @@ int pw_admit_check(const struct pw_indicator *in, const struct pw_admit_sample *
  * pw_sample_class, -EDOM / -EINVAL / -EOVERFLOW / -ERANGE for a refused sample, or -ENOMEM
  * (nothing journaled). */
 int pw_admit_sample(struct pw_admit *a, const struct pw_admit_sample *s, struct pw_admit_stats *st);
+
+/* pw_admit_sample without the judging, for a batch (an import) whose touched indicators the
+ * caller judges once it is in (pw_admit_evaluate): judging is a pass over the indicator's
+ * samples, once per row it made a large import quadratic. Same returns. */
+int pw_admit_record(struct pw_admit *a, const struct pw_admit_sample *s, struct pw_admit_stats *st);
 
 /* Judges IND at the clock's now and publishes a change (log line and VERDICT_CHANGED). Nothing
  * when VERDICTS is NULL. */

@@ -1,15 +1,22 @@
 /*
- * inbox: see inbox.h. A look at the directory is one work item: it lists STATE_DIR/inbox,
- * reads and removes every NAME.req and hands the parsed requests to the loop, which applies
- * them in the order found. A reply is written by a work item of its own.
+ * inbox: see inbox.h. A look at the directory is one work item: it lists STATE_DIR/inbox, and
+ * reads, removes and checks every NAME.req there, the JSON parse and every row's check against
+ * the configuration generation the look started under included, so that a request of 300,000
+ * rows costs the loop nothing until its rows are admitted. The loop applies the checked requests
+ * one at a time, in the order found; the rows of a samples request are admitted in slices (at
+ * most SLICE_ROWS rows or about SLICE_NS each, one slice per turn of the loop), and their
+ * indicators judged once per slice, so the loop keeps answering HTTP and handling polls during
+ * a large import. A reply is written by a work item of its own.
  */
 #define PW_LOG_MODULE "inbox"
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "calendar.h"
@@ -19,22 +26,47 @@
 
 #define PATH_SIZE 4400
 
-struct pw_inbox {
-  struct pw_inbox_context ctx;
-  char dir[4200];
-  int scanning, stopping;
+/* A slice of an import: this many rows at most, and it ends after about this long (checked
+ * every 256 rows), whichever comes first. */
+#define SLICE_ROWS 4096
+#define SLICE_NS (4u * 1000u * 1000u)
+
+/* A request file larger than this is refused unread (the CLI's import of a province's whole
+ * history is some tens of megabytes). */
+#define REQUEST_MAX ((off_t)256 << 20)
+
+/* One row of a samples request, checked. */
+struct row {
+  int ind; /* index in the generation the request refers to; -1: dropped (see remap) */
+  int64_t as_of;
+  double value;
 };
 
-/* A request read by a look, in the order found. */
+/* A samples request, read and checked as any outside input (docs/storage.md#inbox). */
+struct samples {
+  char source[PW_INBOX_SOURCE_MAX + 1];
+  int64_t fetched_at;
+  struct row *rows;
+  size_t n;
+};
+
+enum op { OP_BAD, OP_REBUILD, OP_SAMPLES };
+
+/* A request read and checked by a look, in the order found. */
 struct request {
   struct request *next;
-  json_t *doc; /* NULL when it did not parse */
+  enum op op;
+  char error[256];        /* OP_BAD: why it is refused */
+  struct samples samples; /* OP_SAMPLES */
+  struct pw_config *conf; /* OP_SAMPLES: the generation its rows' indices refer to (a reference
+                           * taken on the loop) */
   char reply[PATH_SIZE];
 };
 
 struct scan {
   uv_work_t work;
   struct pw_inbox *ib;
+  struct pw_config *conf; /* the generation requests are checked against (a reference) */
   struct request *found, **tail;
 };
 
@@ -49,6 +81,28 @@ struct pending {
   struct pw_inbox *ib;
   char path[PATH_SIZE];
   struct pw_admit_stats stats;
+};
+
+/* The samples request being admitted, slice by slice. Freed in its idle handle's close
+ * callback. */
+struct import {
+  uv_idle_t idle; /* active while rows are left: one slice per turn of the loop */
+  struct pw_inbox *ib;
+  struct request *r;
+  struct pending *p;
+  size_t next;           /* the next row to admit */
+  size_t dropped;        /* rows of indicators a reload removed meanwhile */
+  unsigned char *marked; /* per indicator of r->conf: touched in this slice */
+  int *touched;          /* the marked indicators, N_TOUCHED of them */
+  size_t n_touched;
+};
+
+struct pw_inbox {
+  struct pw_inbox_context ctx;
+  char dir[4200];
+  int scanning, stopping;
+  struct request *queue, **queue_tail; /* checked requests not yet applied */
+  struct import *current;              /* the import being admitted, or NULL */
 };
 
 /* ---- replies ---------------------------------------------------------------------------- */
@@ -92,8 +146,13 @@ static void write_reply(struct pw_inbox *ib, const char *path, json_t *doc) {
 static void reply_error(struct pw_inbox *ib, const char *path, const char *msg) {
   json_t *doc = json_pack("{s:b,s:s}", "ok", 0, "error", msg);
   const char *name = strrchr(path, '/');
+  size_t len;
 
-  pw_log_warn("request %s refused: %s", name != NULL ? name + 1 : path, msg);
+  name = name != NULL ? name + 1 : path;
+  len = strlen(name);
+  if (len > 6 && strcmp(name + len - 6, ".reply") == 0)
+    len -= 6;
+  pw_log_warn("request %.*s.req refused: %s", (int)len, name, msg);
   write_reply(ib, path, doc);
   json_decref(doc);
 }
@@ -113,33 +172,7 @@ static void synced(void *arg, int rc) {
   free(p);
 }
 
-/* ---- requests --------------------------------------------------------------------------- */
-
-/* `pacewatch rebuild`: every RRD file is written again from the journal. */
-static void apply_rebuild(struct pw_inbox *ib, struct pending *p) {
-  struct pw_admit *a = ib->ctx.admit;
-  int i;
-
-  for (i = 0; a->touched != NULL && i < a->conf->n_indicators; i++)
-    a->touched(a->data, i, 1);
-  pw_log_info("rebuilding every RRD file from the journal (requested by pacewatch rebuild)");
-  ib->ctx.sync(ib->ctx.data, synced, p);
-}
-
-/* One row of a samples request, checked. */
-struct row {
-  int ind; /* index in the configuration the request was read against */
-  int64_t as_of;
-  double value;
-};
-
-/* A samples request, read and checked as any outside input (docs/storage.md#inbox). */
-struct samples {
-  char source[PW_INBOX_SOURCE_MAX + 1];
-  int64_t fetched_at;
-  struct row *rows;
-  size_t n;
-};
+/* ---- checking a request (any thread) ---------------------------------------------------- */
 
 /* Whether SOURCE (valid UTF-8, as jansson guarantees) is a name that can be journaled and
  * logged as it is: 1 to PW_INBOX_SOURCE_MAX bytes, no control character (C0, DEL, C1: a tab or
@@ -172,14 +205,14 @@ static int id_like(const char *id) {
   return 1;
 }
 
-/* Reads and checks row I of a request against CONF with the rules of admission. Returns 0, or
- * -EINVAL with MSG naming the row and the field. */
-static int read_row(const struct pw_config *conf, json_t *jr, size_t i, const char *source,
-                    int64_t fetched_at, struct row *out, char *msg, size_t msglen) {
+/* Reads row I of a request (JR, a JSON value) into OUT against CONF: an object with an
+ * indicator of CONF, an integer as_of and a number value. PREV is the row before (rows come
+ * grouped by indicator: its indicator is tried before a search). Returns 0, or -EINVAL with MSG
+ * naming the row and the field. */
+static int read_row(const struct pw_config *conf, json_t *jr, size_t i, const struct row *prev,
+                    struct row *out, char *msg, size_t msglen) {
   json_t *jid = json_object_get(jr, "indicator"), *ja = json_object_get(jr, "as_of"),
          *jv = json_object_get(jr, "value");
-  struct pw_admit_sample s;
-  char why[160];
   const char *id;
 
   if (!json_is_object(jr)) {
@@ -191,7 +224,10 @@ static int read_row(const struct pw_config *conf, json_t *jr, size_t i, const ch
     return -EINVAL;
   }
   id = json_string_value(jid);
-  out->ind = pw_config_indicator_index(conf, id);
+  if (prev != NULL && strcmp(conf->indicators[prev->ind].id, id) == 0)
+    out->ind = prev->ind;
+  else
+    out->ind = pw_config_indicator_index(conf, id);
   if (out->ind < 0) {
     snprintf(msg, msglen, "row %zu: the running daemon has no indicator '%s' (reload it?)", i + 1,
              id);
@@ -207,136 +243,508 @@ static int read_row(const struct pw_config *conf, json_t *jr, size_t i, const ch
   }
   out->as_of = json_integer_value(ja);
   out->value = json_number_value(jv);
-  s.ind = out->ind;
-  s.as_of = out->as_of;
-  s.own_as_of = 1;
-  s.value = out->value;
-  s.fetched_at = fetched_at;
-  s.source = source;
-  if (pw_admit_check(&conf->indicators[out->ind], &s, why, sizeof(why)) < 0) {
-    snprintf(msg, msglen, "row %zu: indicator '%s': %s", i + 1, id, why);
+  return 0;
+}
+
+/* A request's text, read one value at a time: jansson parses each value (a key, a field, one
+ * row), this reader walks the structure between them. A document of 300,000 rows as one
+ * jansson tree took some 200 MB; read this way a row costs its 24 bytes. */
+struct reader {
+  const char *start, *p, *end;
+  char *msg;
+  size_t msglen;
+};
+
+static void skip_space(struct reader *rd) {
+  while (rd->p < rd->end && (*rd->p == ' ' || *rd->p == '\t' || *rd->p == '\n' || *rd->p == '\r'))
+    rd->p++;
+}
+
+/* Takes the character C (after white space). Returns 0 or -EINVAL with the message set. */
+static int take(struct reader *rd, char c) {
+  skip_space(rd);
+  if (rd->p < rd->end && *rd->p == c) {
+    rd->p++;
+    return 0;
+  }
+  snprintf(rd->msg, rd->msglen, "malformed request (expected '%c' at byte %ld)", c,
+           (long)(rd->p - rd->start));
+  return -EINVAL;
+}
+
+/* Whether the next character (after white space) is C, which is then taken. */
+static int taken(struct reader *rd, char c) {
+  skip_space(rd);
+  if (rd->p < rd->end && *rd->p == c) {
+    rd->p++;
+    return 1;
+  }
+  return 0;
+}
+
+/* The next JSON value (owned), or NULL with the message set. */
+static json_t *next_value(struct reader *rd) {
+  json_error_t jerr;
+  json_t *v;
+
+  skip_space(rd);
+  v = json_loadb(rd->p, (size_t)(rd->end - rd->p), JSON_DECODE_ANY | JSON_DISABLE_EOF_CHECK, &jerr);
+  if (v == NULL) {
+    snprintf(rd->msg, rd->msglen, "malformed request (%s)", jerr.text);
+    return NULL;
+  }
+  rd->p += jerr.position;
+  return v;
+}
+
+/* The rows array at RD into OUT->rows, each read by read_row. Returns 0, or -EINVAL / -ENOMEM
+ * with the message set. */
+static int read_rows(struct reader *rd, const struct pw_config *conf, struct samples *out) {
+  size_t cap = 0;
+
+  if (take(rd, '[') < 0) {
+    snprintf(rd->msg, rd->msglen, "rows must be an array");
+    return -EINVAL;
+  }
+  if (taken(rd, ']'))
+    return 0;
+  do {
+    json_t *jr;
+    int rc;
+    if (out->n == cap) {
+      /* Rows in a request are some 60 bytes each: a first guess from what is left. */
+      size_t ncap = cap ? cap * 2 : (size_t)(rd->end - rd->p) / 48 + 16;
+      struct row *nr = realloc(out->rows, ncap * sizeof(*nr));
+      if (nr == NULL) {
+        snprintf(rd->msg, rd->msglen, "out of memory");
+        return -ENOMEM;
+      }
+      out->rows = nr;
+      cap = ncap;
+    }
+    jr = next_value(rd);
+    if (jr == NULL)
+      return -EINVAL;
+    rc = read_row(conf, jr, out->n, out->n > 0 ? &out->rows[out->n - 1] : NULL, &out->rows[out->n],
+                  rd->msg, rd->msglen);
+    json_decref(jr);
+    if (rc < 0)
+      return rc;
+    out->n++;
+  } while (taken(rd, ','));
+  return take(rd, ']');
+}
+
+/* The top-level fields of a request other than rows. */
+struct fields {
+  json_t *op, *source, *fetched_at;
+  int has_rows;
+};
+
+/* Reads TEXT (LEN bytes), a request, against CONF: the fields into F (owned), the rows into
+ * OUT. Returns 0, or -EINVAL / -ENOMEM with MSG set. */
+static int read_text(const struct pw_config *conf, const char *text, size_t len, struct fields *f,
+                     struct samples *out, char *msg, size_t msglen) {
+  struct reader rd = {text, text, text + len, msg, msglen};
+  int rc;
+
+  if (take(&rd, '{') < 0) {
+    snprintf(msg, msglen, "malformed request (not a JSON object)");
+    return -EINVAL;
+  }
+  if (!taken(&rd, '}')) {
+    do {
+      json_t *key = next_value(&rd), **slot = NULL;
+      const char *k = json_string_value(key);
+      if (k == NULL) {
+        if (key != NULL)
+          snprintf(msg, msglen, "malformed request (a key that is not a string)");
+        json_decref(key);
+        return -EINVAL;
+      }
+      if (take(&rd, ':') < 0) {
+        json_decref(key);
+        return -EINVAL;
+      }
+      if (strcmp(k, "rows") == 0) {
+        rc = f->has_rows ? -EEXIST : read_rows(&rd, conf, out);
+        f->has_rows = 1;
+      } else {
+        slot = strcmp(k, "op") == 0           ? &f->op
+               : strcmp(k, "source") == 0     ? &f->source
+               : strcmp(k, "fetched_at") == 0 ? &f->fetched_at
+                                              : NULL;
+        if (slot != NULL && *slot != NULL) {
+          rc = -EEXIST;
+        } else {
+          json_t *v = next_value(&rd);
+          rc = v != NULL ? 0 : -EINVAL;
+          if (slot != NULL)
+            *slot = v;
+          else
+            json_decref(v); /* a field of no meaning here */
+        }
+      }
+      if (rc == -EEXIST)
+        snprintf(msg, msglen, "malformed request (%s given twice)", k);
+      json_decref(key);
+      if (rc < 0)
+        return rc == -EEXIST ? -EINVAL : rc;
+    } while (taken(&rd, ','));
+    if (take(&rd, '}') < 0)
+      return -EINVAL;
+  }
+  skip_space(&rd);
+  if (rd.p != rd.end) {
+    snprintf(msg, msglen, "malformed request (text after the object)");
     return -EINVAL;
   }
   return 0;
 }
 
-/* Reads DOC, a samples request, into OUT (rows owned: free OUT->rows) against CONF: every field
- * checked as strictly as any input from outside, every row by the rules of admission. Returns
- * 0, or -EINVAL / -ENOMEM with MSG naming the field. Pure: any thread. */
-static int read_samples(const struct pw_config *conf, json_t *doc, struct samples *out, char *msg,
-                        size_t msglen) {
-  json_t *js = json_object_get(doc, "source"), *jf = json_object_get(doc, "fetched_at"),
-         *rows = json_object_get(doc, "rows");
-  size_t i, n;
-  char t[40];
+/* Checks the fields of a samples request, and every row of OUT by the rules of admission.
+ * Returns 0 or -EINVAL with MSG naming the field. */
+static int check_samples(const struct pw_config *conf, const struct fields *f, struct samples *out,
+                         char *msg, size_t msglen) {
+  struct pw_admit_sample s;
+  char t[40], why[160];
+  size_t i;
 
-  memset(out, 0, sizeof(*out));
-  if (!json_is_string(js) || !source_ok(json_string_value(js))) {
+  if (!json_is_string(f->source) || !source_ok(json_string_value(f->source))) {
     snprintf(msg, msglen,
              "source must be 1 to %d bytes of printable text (no tab, newline or other control "
              "character)",
              PW_INBOX_SOURCE_MAX);
     return -EINVAL;
   }
-  snprintf(out->source, sizeof(out->source), "%s", json_string_value(js));
-  if (!json_is_integer(jf)) {
+  snprintf(out->source, sizeof(out->source), "%s", json_string_value(f->source));
+  if (!json_is_integer(f->fetched_at)) {
     snprintf(msg, msglen, "fetched_at must be an integer (epoch seconds)");
     return -EINVAL;
   }
-  out->fetched_at = json_integer_value(jf);
+  out->fetched_at = json_integer_value(f->fetched_at);
   if (!pw_journal_time_ok(out->fetched_at)) {
     snprintf(msg, msglen, "fetched_at %s is outside the years " PW_JOURNAL_YEARS,
              pw_calendar_format(out->fetched_at, t, sizeof(t)));
     return -EINVAL;
   }
-  if (!json_is_array(rows)) {
+  if (!f->has_rows) {
     snprintf(msg, msglen, "rows must be an array");
     return -EINVAL;
   }
-  n = json_array_size(rows);
-  out->rows = malloc((n + 1) * sizeof(*out->rows));
-  if (out->rows == NULL) {
-    snprintf(msg, msglen, "out of memory");
-    return -ENOMEM;
-  }
-  for (i = 0; i < n; i++)
-    if (read_row(conf, json_array_get(rows, i), i, out->source, out->fetched_at, &out->rows[i], msg,
-                 msglen) < 0) {
-      free(out->rows);
-      out->rows = NULL;
+  s.own_as_of = 1;
+  s.fetched_at = out->fetched_at;
+  s.source = out->source;
+  for (i = 0; i < out->n; i++) {
+    s.ind = out->rows[i].ind;
+    s.as_of = out->rows[i].as_of;
+    s.value = out->rows[i].value;
+    if (pw_admit_check(&conf->indicators[s.ind], &s, why, sizeof(why)) < 0) {
+      snprintf(msg, msglen, "row %zu: indicator '%s': %s", i + 1, conf->indicators[s.ind].id, why);
       return -EINVAL;
     }
-  out->n = n;
+  }
   return 0;
 }
 
-/* `pacewatch import|record`: every row was checked (read_samples), so all are admitted, as
- * without a daemon. */
-static void apply_samples(struct pw_inbox *ib, struct pending *p, const struct samples *req) {
-  struct pw_admit *a = ib->ctx.admit;
-  size_t i;
+/* Reads TEXT (LEN bytes) into R against CONF: OP_BAD with R->error, or a request whose every
+ * field and row is checked. Pure: any thread. */
+static void read_request_text(const struct pw_config *conf, const char *text, size_t len,
+                              struct request *r) {
+  struct fields f;
+  const char *op;
+  int rc;
 
-  for (i = 0; i < req->n; i++) {
-    struct pw_admit_sample s;
-    s.ind = req->rows[i].ind;
-    s.as_of = req->rows[i].as_of;
-    s.own_as_of = 1;
-    s.value = req->rows[i].value;
-    s.fetched_at = req->fetched_at;
-    s.source = req->source;
-    pw_admit_sample(a, &s, &p->stats);
+  memset(&f, 0, sizeof(f));
+  r->op = OP_BAD;
+  rc = read_text(conf, text, len, &f, &r->samples, r->error, sizeof(r->error));
+  op = json_string_value(f.op);
+  if (rc == 0 && op == NULL) {
+    snprintf(r->error, sizeof(r->error), "malformed request (no op)");
+  } else if (rc == 0 && strcmp(op, "rebuild") == 0) {
+    r->op = OP_REBUILD;
+  } else if (rc == 0 && strcmp(op, "samples") != 0) {
+    snprintf(r->error, sizeof(r->error), "unknown request (op must be \"samples\" or \"rebuild\")");
+  } else if (rc == 0 && check_samples(conf, &f, &r->samples, r->error, sizeof(r->error)) == 0) {
+    r->op = OP_SAMPLES;
   }
-  pw_log_info("%s: %zu rows taken from the inbox: %u new, %u duplicates, %u revisions", req->source,
-              req->n, p->stats.fresh, p->stats.duplicates + p->stats.unchanged, p->stats.revisions);
+  if (r->op != OP_SAMPLES) {
+    free(r->samples.rows);
+    memset(&r->samples, 0, sizeof(r->samples));
+  }
+  json_decref(f.op);
+  json_decref(f.source);
+  json_decref(f.fetched_at);
+}
+
+/* ---- requests --------------------------------------------------------------------------- */
+
+static void request_free(struct request *r) {
+  if (r == NULL)
+    return;
+  free(r->samples.rows);
+  pw_config_free(r->conf);
+  free(r);
+}
+
+/* `pacewatch rebuild`: every RRD file is written again from the journal. */
+static void apply_rebuild(struct pw_inbox *ib, struct pending *p) {
+  struct pw_admit *a = ib->ctx.admit;
+  int i;
+
+  for (i = 0; a->touched != NULL && i < a->conf->n_indicators; i++)
+    a->touched(a->data, i, 1);
+  pw_log_info("rebuilding every RRD file from the journal (requested by pacewatch rebuild)");
   ib->ctx.sync(ib->ctx.data, synced, p);
 }
 
-static void apply(struct pw_inbox *ib, json_t *doc, const char *reply_path) {
-  const char *op = NULL;
-  struct samples req;
-  struct pending *p;
-  char msg[256];
+static void next_request(struct pw_inbox *ib);
 
-  if (doc == NULL || json_unpack(doc, "{s:s}", "op", &op) != 0) {
-    reply_error(ib, reply_path, "malformed request");
+/* A reload swapped the generation since the rows were read: the rows still to admit get the
+ * indices of the running one, by indicator id, and -1 for an indicator it no longer has (those
+ * rows are dropped, with a log line saying how many). Returns 0 or -ENOMEM. */
+static int remap(struct import *im) {
+  struct pw_config *now = im->ib->ctx.admit->conf, *was = im->r->conf;
+  struct samples *sm = &im->r->samples;
+  int *map = malloc(((size_t)was->n_indicators + 1) * sizeof(*map));
+  unsigned char *marked = calloc((size_t)now->n_indicators + 1, 1);
+  int *touched = malloc(((size_t)now->n_indicators + 1) * sizeof(*touched));
+  size_t i;
+  int k;
+
+  if (map == NULL || marked == NULL || touched == NULL) {
+    free(map);
+    free(marked);
+    free(touched);
+    return -ENOMEM;
+  }
+  for (k = 0; k < was->n_indicators; k++)
+    map[k] = -2; /* not looked up yet */
+  for (i = im->next; i < sm->n; i++) {
+    int *ind = &sm->rows[i].ind;
+    if (*ind < 0)
+      continue;
+    if (map[*ind] == -2)
+      map[*ind] = pw_config_indicator_index(now, was->indicators[*ind].id);
+    *ind = map[*ind];
+  }
+  free(map);
+  /* Between slices nothing is marked: the marks start anew for the new generation. */
+  free(im->marked);
+  free(im->touched);
+  im->marked = marked;
+  im->touched = touched;
+  im->n_touched = 0;
+  pw_config_free(was);
+  im->r->conf = pw_config_ref(now);
+  return 0;
+}
+
+/* Admits the next rows of the import: one slice, or with ALL every row left (at stop). Each
+ * indicator the slice touched is judged once, at its end, not once per row: judging is a pass
+ * over the indicator's samples, and a row per judgement made an import quadratic. */
+static void admit_slice(struct import *im, int all) {
+  struct pw_admit *a = im->ib->ctx.admit;
+  struct samples *sm = &im->r->samples;
+  uint64_t start = uv_hrtime();
+  size_t end = all || sm->n - im->next <= SLICE_ROWS ? sm->n : im->next + SLICE_ROWS, k;
+
+  if (a->conf != im->r->conf && remap(im) < 0) {
+    pw_log_error("%s: out of memory following a reload during an import; %zu rows dropped",
+                 sm->source, sm->n - im->next);
+    im->dropped += sm->n - im->next;
+    im->next = sm->n;
+    return;
+  }
+  while (im->next < end) {
+    const struct row *row = &sm->rows[im->next++];
+    struct pw_admit_sample s;
+    int rc;
+    if (row->ind < 0) {
+      im->dropped++;
+      continue;
+    }
+    s.ind = row->ind;
+    s.as_of = row->as_of;
+    s.own_as_of = 1;
+    s.value = row->value;
+    s.fetched_at = sm->fetched_at;
+    s.source = sm->source;
+    rc = pw_admit_record(a, &s, &im->p->stats);
+    if ((rc == PW_SAMPLE_NEW || rc == PW_SAMPLE_REVISION) && !im->marked[row->ind]) {
+      im->marked[row->ind] = 1;
+      im->touched[im->n_touched++] = row->ind;
+    }
+    if (!all && (im->next & 255) == 0 && uv_hrtime() - start > SLICE_NS)
+      break;
+  }
+  for (k = 0; k < im->n_touched; k++) {
+    im->marked[im->touched[k]] = 0;
+    pw_admit_evaluate(a, im->touched[k]);
+  }
+  im->n_touched = 0;
+}
+
+static void import_closed(uv_handle_t *h) {
+  struct import *im = h->data;
+
+  free(im->marked);
+  free(im->touched);
+  free(im);
+}
+
+/* Every row is in: the reply waits for durability; the next request may start. */
+static void import_done(struct import *im) {
+  struct pw_inbox *ib = im->ib;
+  struct samples *sm = &im->r->samples;
+  struct pending *p = im->p;
+
+  if (im->dropped > 0)
+    pw_log_warn("%s: %zu rows of indicators removed by a reload during the import were dropped",
+                sm->source, im->dropped);
+  pw_log_info("%s: %zu rows taken from the inbox: %u new, %u duplicates, %u revisions", sm->source,
+              sm->n - im->dropped, p->stats.fresh, p->stats.duplicates + p->stats.unchanged,
+              p->stats.revisions);
+  ib->current = NULL;
+  request_free(im->r);
+  im->r = NULL;
+  im->p = NULL;
+  uv_idle_stop(&im->idle);
+  uv_close((uv_handle_t *)&im->idle, import_closed);
+  ib->ctx.sync(ib->ctx.data, synced, p);
+  next_request(ib);
+}
+
+/* An idle handle runs once per turn of the loop and makes the loop poll without waiting, so
+ * I/O that is ready (an HTTP request, an answer) is handled between two slices. (A timer of 0
+ * ms re-armed from its own callback would run again in the same turn.) */
+static void on_slice(uv_idle_t *h) {
+  struct import *im = h->data;
+
+  admit_slice(im, 0);
+  if (im->next >= im->r->samples.n)
+    import_done(im);
+}
+
+/* Starts admitting the rows of R (taken) for P (taken). */
+static void start_import(struct pw_inbox *ib, struct request *r, struct pending *p) {
+  struct import *im = calloc(1, sizeof(*im));
+  int n = r->conf->n_indicators, rc;
+
+  if (im != NULL) {
+    im->marked = calloc((size_t)n + 1, 1);
+    im->touched = malloc(((size_t)n + 1) * sizeof(*im->touched));
+  }
+  if (im == NULL || im->marked == NULL || im->touched == NULL ||
+      uv_idle_init(ib->ctx.loop, &im->idle) != 0) {
+    if (im != NULL) {
+      free(im->marked);
+      free(im->touched);
+    }
+    free(im);
+    reply_error(ib, p->path, "out of memory");
+    free(p);
+    request_free(r);
+    return;
+  }
+  im->idle.data = im;
+  im->ib = ib;
+  im->r = r;
+  im->p = p;
+  ib->current = im;
+  rc = uv_idle_start(&im->idle, on_slice);
+  if (rc != 0) {
+    pw_log_error("cannot start the import's idle handle (%s); admitting it at once",
+                 uv_strerror(rc));
+    admit_slice(im, 1);
+    import_done(im);
+  }
+}
+
+static void apply(struct pw_inbox *ib, struct request *r) {
+  struct pending *p;
+
+  if (r->op == OP_BAD) {
+    reply_error(ib, r->reply, r->error);
+    request_free(r);
     return;
   }
   if (ib->stopping) {
-    reply_error(ib, reply_path, "the daemon is stopping; try again once it runs");
-    return;
-  }
-  if (strcmp(op, "rebuild") != 0 && strcmp(op, "samples") != 0) {
-    reply_error(ib, reply_path, "unknown request (op must be \"samples\" or \"rebuild\")");
-    return;
-  }
-  if (strcmp(op, "samples") == 0 &&
-      read_samples(ib->ctx.admit->conf, doc, &req, msg, sizeof(msg)) < 0) {
-    reply_error(ib, reply_path, msg);
+    reply_error(ib, r->reply, "the daemon is stopping; try again once it runs");
+    request_free(r);
     return;
   }
   p = calloc(1, sizeof(*p));
   if (p == NULL) {
-    reply_error(ib, reply_path, "out of memory");
-    if (strcmp(op, "samples") == 0)
-      free(req.rows);
+    reply_error(ib, r->reply, "out of memory");
+    request_free(r);
     return;
   }
   p->ib = ib;
-  snprintf(p->path, sizeof(p->path), "%s", reply_path);
-  if (strcmp(op, "rebuild") == 0) {
+  snprintf(p->path, sizeof(p->path), "%s", r->reply);
+  if (r->op == OP_REBUILD) {
+    request_free(r);
     apply_rebuild(ib, p);
     return;
   }
-  apply_samples(ib, p, &req);
-  free(req.rows);
+  start_import(ib, r, p);
 }
 
-/* ---- looking at the directory ----------------------------------------------------------- */
+/* Applies the queued requests, one at a time: an import holds the rest until its rows are in. */
+static void next_request(struct pw_inbox *ib) {
+  while (ib->current == NULL && ib->queue != NULL) {
+    struct request *r = ib->queue;
+    ib->queue = r->next;
+    if (ib->queue == NULL)
+      ib->queue_tail = &ib->queue;
+    r->next = NULL;
+    apply(ib, r);
+  }
+}
+
+/* ---- looking at the directory (thread pool) --------------------------------------------- */
+
+/* Reads the request file PATH into R against CONF (read_request_text). Worker thread: CONF is
+ * only read. */
+static void read_request(const struct pw_config *conf, const char *path, struct request *r) {
+  struct stat st;
+  char *text = NULL;
+  size_t len = 0;
+  int fd;
+
+  r->op = OP_BAD;
+  /* Not following a planted symlink, not waiting on a planted FIFO. */
+  fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    snprintf(r->error, sizeof(r->error), "cannot read the request: %s", strerror(errno));
+    return;
+  }
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    snprintf(r->error, sizeof(r->error), "the request is not a regular file");
+  } else if (st.st_size > REQUEST_MAX) {
+    snprintf(r->error, sizeof(r->error), "the request is larger than %lld MiB",
+             (long long)(REQUEST_MAX >> 20));
+  } else if ((text = malloc((size_t)st.st_size + 1)) == NULL) {
+    snprintf(r->error, sizeof(r->error), "out of memory");
+  } else {
+    while (len < (size_t)st.st_size) {
+      ssize_t n = read(fd, text + len, (size_t)st.st_size - len);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        break;
+      len += (size_t)n;
+    }
+  }
+  close(fd);
+  if (text != NULL)
+    read_request_text(conf, text, len, r);
+  free(text);
+}
 
 static void scan_work(uv_work_t *w) {
   struct scan *sc = w->data;
   char req[PATH_SIZE];
-  json_error_t jerr;
   struct dirent *e;
   DIR *dp = opendir(sc->ib->dir);
 
@@ -345,14 +753,14 @@ static void scan_work(uv_work_t *w) {
   while ((e = readdir(dp)) != NULL) {
     size_t len = strlen(e->d_name);
     struct request *r;
-    if (len < 5 || strcmp(e->d_name + len - 4, ".req") != 0)
+    if (len < 5 || strcmp(e->d_name + len - 4, ".req") != 0 || e->d_type == DT_DIR)
       continue;
     r = calloc(1, sizeof(*r));
     if (r == NULL)
       break; /* taken at the next look */
     snprintf(req, sizeof(req), "%s/%s", sc->ib->dir, e->d_name);
     snprintf(r->reply, sizeof(r->reply), "%s/%.*s.reply", sc->ib->dir, (int)(len - 4), e->d_name);
-    r->doc = json_load_file(req, 0, &jerr);
+    read_request(sc->conf, req, r);
     unlink(req);
     *sc->tail = r;
     sc->tail = &r->next;
@@ -362,34 +770,42 @@ static void scan_work(uv_work_t *w) {
 
 static void scan_done(uv_work_t *w, int status) {
   struct scan *sc = w->data;
+  struct pw_inbox *ib = sc->ib;
   struct request *r, *next;
 
   (void)status;
-  sc->ib->scanning = 0;
+  ib->scanning = 0;
   for (r = sc->found; r != NULL; r = next) {
     next = r->next;
-    apply(sc->ib, r->doc, r->reply);
-    json_decref(r->doc);
-    free(r);
+    r->next = NULL;
+    if (r->op == OP_SAMPLES)
+      r->conf = pw_config_ref(sc->conf);
+    *ib->queue_tail = r;
+    ib->queue_tail = &r->next;
   }
+  pw_config_free(sc->conf);
   free(sc);
+  next_request(ib);
 }
 
 void pw_inbox_poll(struct pw_inbox *ib) {
   struct scan *sc;
   int rc;
 
-  if (ib->scanning || ib->stopping)
+  /* One look at a time, and none while requests found by the last are still being applied. */
+  if (ib->scanning || ib->stopping || ib->current != NULL || ib->queue != NULL)
     return;
   sc = calloc(1, sizeof(*sc));
   if (sc == NULL)
     return;
   sc->ib = ib;
+  sc->conf = pw_config_ref(ib->ctx.admit->conf);
   sc->tail = &sc->found;
   sc->work.data = sc;
   rc = uv_queue_work(ib->ctx.loop, &sc->work, scan_work, scan_done);
   if (rc != 0) {
     pw_log_error("cannot look at the inbox: %s", uv_strerror(rc));
+    pw_config_free(sc->conf);
     free(sc);
     return;
   }
@@ -405,15 +821,32 @@ int pw_inbox_init(const struct pw_inbox_context *ctx, struct pw_inbox **out) {
   ib->ctx = *ctx;
   snprintf(ib->dir, sizeof(ib->dir), "%s/inbox", ctx->state_dir);
   ib->ctx.state_dir = NULL; /* the caller's string may go with its configuration */
+  ib->queue_tail = &ib->queue;
   *out = ib;
   return 0;
 }
 
 void pw_inbox_stop(struct pw_inbox *ib) {
-  if (ib != NULL)
-    ib->stopping = 1;
+  if (ib == NULL || ib->stopping)
+    return;
+  ib->stopping = 1;
+  /* An import under way is finished now, all rows or none; requests not yet started are
+   * refused ("stopping"), and so are those of a look still running when it ends. */
+  if (ib->current != NULL) {
+    admit_slice(ib->current, 1);
+    import_done(ib->current);
+  }
+  next_request(ib);
 }
 
 void pw_inbox_free(struct pw_inbox *ib) {
+  struct request *r, *next;
+
+  if (ib == NULL)
+    return;
+  for (r = ib->queue; r != NULL; r = next) {
+    next = r->next;
+    request_free(r);
+  }
   free(ib);
 }

@@ -7,8 +7,10 @@
  * reply naming the row and field at fault), admits its samples through the same admission as a
  * poll (admit.h), and writes NAME.reply once they are durable. The CLI waits for the reply.
  *
- * Listing the directory, reading and removing requests and writing replies run on libuv's
- * thread pool; the requests are applied on the loop.
+ * Listing the directory, reading, parsing, checking and removing requests, and writing replies
+ * run on libuv's thread pool; the requests are applied on the loop, one at a time, the rows of
+ * an import in slices of a few thousand (one per turn of the loop, each touched indicator judged
+ * once per slice), so a request of 300,000 rows does not stall the loop.
  */
 #ifndef PW_INBOX_H
 #define PW_INBOX_H
@@ -39,14 +41,18 @@ struct pw_inbox;
 /* Creates the inbox of CTX->state_dir (CTX is copied). Returns 0 and *OUT, or -ENOMEM. */
 int pw_inbox_init(const struct pw_inbox_context *ctx, struct pw_inbox **out);
 
-/* Looks for requests (on the thread pool) unless a look is already running; found ones are
- * applied on the loop when it ends. */
+/* Looks for requests (on the thread pool) unless a look is running or requests it found are
+ * still being applied; found ones are applied on the loop when it ends. A look holds a reference
+ * on CTX->admit->conf, the generation its requests are checked against. */
 void pw_inbox_poll(struct pw_inbox *ib);
 
-/* No more looks; requests found by a look still running are refused ("stopping"). */
+/* No more looks. An import under way is admitted to its end now (all rows or none); requests
+ * not yet started, and those a look still running finds, are refused ("stopping"). */
 void pw_inbox_stop(struct pw_inbox *ib);
 
-/* Frees the inbox. Call once the loop has ended (no work of it can be pending). Accepts NULL. */
+/* Frees the inbox. Call once the loop has ended (no work of it can be pending; an import under
+ * way keeps the loop running until its rows are in, or pw_inbox_stop finishes it). Accepts
+ * NULL. */
 void pw_inbox_free(struct pw_inbox *ib);
 
 #endif

@@ -119,6 +119,18 @@ static void env_close(struct env *e) {
   assert_int_equal(uv_loop_close(&e->loop), 0);
 }
 
+/* The journal file as the daemon left it: the number of samples of a and b. */
+static void journal_counts(size_t *a, size_t *b) {
+  struct pw_journal *j;
+  char err[1024];
+
+  if (pw_journal_open(conf, 0, &j, err, sizeof(err)) != 0)
+    fail_msg("%s", err);
+  *a = j->series[0].n;
+  *b = j->series[1].n;
+  pw_journal_close(j);
+}
+
 static void put_request(const char *name, const char *text) {
   char path[600];
 
@@ -149,10 +161,11 @@ static void test_samples_and_refusals(void **state) {
 
   (void)state;
   env_open(&e);
-  put_request("1-ok",
-              "{\"op\":\"samples\",\"source\":\"import\",\"fetched_at\":1714438800,\"rows\":["
-              "{\"indicator\":\"a\",\"as_of\":1711900800,\"value\":4782},"
-              "{\"indicator\":\"b\",\"as_of\":1711900800,\"value\":4.5}]}");
+  /* Any JSON will do: white space, fields in any order, fields of no meaning here. */
+  put_request("1-ok", " {\"rows\" : [ {\"value\":4782, \"indicator\":\"a\",\"as_of\":1711900800},\n"
+                      "{\"indicator\":\"b\",\"as_of\":1711900800,\"value\":4.5,\"note\":[1,{}]} ],"
+                      "\"fetched_at\":1714438800, \"source\":\"im\\u0070ort\", \"v\":2,"
+                      "\"op\":\"samples\"}\n");
   put_request("2-unknown", "{\"op\":\"samples\",\"source\":\"import\",\"fetched_at\":1714438800,"
                            "\"rows\":[{\"indicator\":\"b\",\"as_of\":1711987200,\"value\":5},"
                            "{\"indicator\":\"zz\",\"as_of\":1711900800,\"value\":1}]}");
@@ -288,9 +301,18 @@ static void test_hostile_requests(void **state) {
        "rows must be an array"},
       {"op", "{\"op\":\"drop\"}", "unknown request"},
       {"notop", "[1,2]", "malformed request"},
+      {"twice",
+       "{\"op\":\"samples\",\"source\":\"import\",\"source\":\"x\",\"fetched_at\":1714438800,"
+       "\"rows\":[]}",
+       "source given twice"},
+      {"after", "{\"op\":\"rebuild\"} {\"op\":\"rebuild\"}", "text after the object"},
+      {"comma",
+       "{\"op\":\"samples\",\"source\":\"import\",\"fetched_at\":1714438800,"
+       "\"rows\":[{\"indicator\":\"a\",\"as_of\":1711900800,\"value\":5},]}",
+       "malformed request"},
   };
   struct env e;
-  size_t i;
+  size_t i, na, nb;
 
   (void)state;
   env_open(&e);
@@ -308,7 +330,181 @@ static void test_hostile_requests(void **state) {
   }
   assert_int_equal(e.touched[0] + e.touched[1], 0);
   assert_int_equal(e.syncs, 0);
-  assert_int_equal(e.journal->lines, 0);
+  journal_counts(&na, &nb);
+  assert_int_equal(na + nb, 0);
+}
+
+/* A request of N rows: N / 2 hourly samples of each of a and b, from T. */
+static char *big_request(size_t n) {
+  struct pw_buf b = {NULL, 0, 0, 0};
+  size_t i;
+
+  assert_int_equal(pw_buf_printf(&b, "{\"op\":\"samples\",\"source\":\"import\","
+                                     "\"fetched_at\":1714438800,\"rows\":["),
+                   0);
+  for (i = 0; i < n; i++)
+    assert_int_equal(pw_buf_printf(&b, "%s{\"indicator\":\"%s\",\"as_of\":%lld,\"value\":%zu}",
+                                   i > 0 ? "," : "", i < n / 2 ? "a" : "b",
+                                   (long long)(1620000000 + (int64_t)(i % (n / 2)) * 3600), i),
+                     0);
+  assert_int_equal(pw_buf_printf(&b, "]}"), 0);
+  return b.data;
+}
+
+/* What a turn of the loop sees while an import is admitted. */
+struct watch {
+  uv_check_t check;
+  struct env *e;
+  int total, partial_turns, max_turn_rows, last;
+  void (*at_partial)(struct watch *w); /* called at the first turn that sees part of it */
+};
+
+static void on_check(uv_check_t *h) {
+  struct watch *w = h->data;
+  int admitted = w->e->touched[0] + w->e->touched[1];
+
+  if (admitted - w->last > w->max_turn_rows)
+    w->max_turn_rows = admitted - w->last;
+  w->last = admitted;
+  if (admitted > 0 && admitted < w->total) {
+    if (w->partial_turns++ == 0 && w->at_partial != NULL)
+      w->at_partial(w);
+  }
+}
+
+static void watch_start(struct watch *w, struct env *e, int total) {
+  memset(w, 0, sizeof(*w));
+  w->e = e;
+  w->total = total;
+  assert_int_equal(uv_check_init(&e->loop, &w->check), 0);
+  w->check.data = w;
+  assert_int_equal(uv_check_start(&w->check, on_check), 0);
+  uv_unref((uv_handle_t *)&w->check); /* it watches; it does not keep the loop running */
+}
+
+/* A large import is admitted in slices across turns of the loop, so the loop goes on serving
+ * meanwhile: no turn takes more than a slice of rows, every row is in at the end, replied once
+ * and synced once. (Before, all its rows were admitted, and judged one by one, in one callback.) */
+static void test_import_in_slices(void **state) {
+  const size_t n = 40000;
+  char *text = big_request(n);
+  struct watch w;
+  struct env e;
+  size_t na, nb;
+  json_t *r;
+
+  (void)state;
+  env_open(&e);
+  put_request("big", text);
+  free(text);
+  watch_start(&w, &e, (int)n);
+  pw_inbox_poll(e.inbox);
+  uv_run(&e.loop, UV_RUN_DEFAULT);
+  uv_close((uv_handle_t *)&w.check, NULL);
+  env_close(&e);
+  assert_true(w.partial_turns >= 9);
+  assert_true(w.max_turn_rows <= 4096);
+  assert_int_equal(e.touched[0] + e.touched[1], (int)n);
+  assert_int_equal(e.syncs, 1);
+  journal_counts(&na, &nb);
+  assert_int_equal(na, n / 2);
+  assert_int_equal(nb, n / 2);
+  r = reply_of("big");
+  assert_true(json_is_true(json_object_get(r, "ok")));
+  assert_int_equal(json_integer_value(json_object_get(r, "new")), (json_int_t)n);
+  json_decref(r);
+}
+
+static void stop_inbox(struct watch *w) {
+  pw_inbox_stop(w->e->inbox);
+}
+
+/* Stopping in the middle of an import admits the rest at once (all rows or none), and refuses
+ * a request queued behind it. */
+static void test_stop_during_import(void **state) {
+  const size_t n = 20000;
+  char *text = big_request(n);
+  struct watch w;
+  struct env e;
+  json_t *r;
+
+  (void)state;
+  env_open(&e);
+  put_request("1-big", text);
+  put_request("2-after", "{\"op\":\"rebuild\"}");
+  free(text);
+  watch_start(&w, &e, (int)n);
+  w.at_partial = stop_inbox;
+  pw_inbox_poll(e.inbox);
+  uv_run(&e.loop, UV_RUN_DEFAULT);
+  uv_close((uv_handle_t *)&w.check, NULL);
+  env_close(&e);
+  assert_int_equal(w.partial_turns, 1);
+  assert_int_equal(e.touched[0] + e.touched[1], (int)n);
+  assert_int_equal(e.syncs, 1);
+  r = reply_of("1-big");
+  assert_int_equal(json_integer_value(json_object_get(r, "new")), (json_int_t)n);
+  json_decref(r);
+  r = reply_of("2-after");
+  assert_non_null(strstr(json_string_value(json_object_get(r, "error")), "stopping"));
+  json_decref(r);
+}
+
+/* A reload in the middle of an import (another generation, its indicators in another order, a
+ * journal opened for it): the rows still to admit follow their indicators by id. */
+static struct pw_config *conf_swapped;
+
+static void reload_now(struct watch *w) {
+  struct env *e = w->e;
+  char err[1024];
+
+  assert_int_equal(pw_journal_commit(e->journal), 0);
+  pw_journal_close(e->journal);
+  if (pw_journal_open(conf_swapped, 1, &e->journal, err, sizeof(err)) != 0)
+    fail_msg("%s", err);
+  e->admit.conf = conf_swapped;
+  e->admit.journal = e->journal;
+}
+
+static void test_reload_during_import(void **state) {
+  const size_t n = 20000;
+  char *text = big_request(n), path[600], err[1024];
+  struct pw_journal *j;
+  struct watch w;
+  struct env e;
+  FILE *f;
+
+  (void)state;
+  snprintf(path, sizeof(path), "%s/swapped.conf", dir);
+  f = fopen(path, "w");
+  assert_non_null(f);
+  fputs("daemon: { state_dir = \"state\"; };\n"
+        "domains = ( { id = \"d\"; name = \"D\"; } );\n"
+        "indicators = (\n"
+        " { id = \"b\"; name = \"B\"; domain = \"d\"; kind = \"level\"; targets = ( ); },\n"
+        " { id = \"a\"; name = \"A\"; domain = \"d\"; kind = \"cumulative\"; targets = ( ); } );\n",
+        f);
+  fclose(f);
+  if (pw_config_load(path, &conf_swapped, err, sizeof(err)) != 0)
+    fail_msg("%s", err);
+  env_open(&e);
+  put_request("big", text);
+  free(text);
+  watch_start(&w, &e, (int)n);
+  w.at_partial = reload_now;
+  pw_inbox_poll(e.inbox);
+  uv_run(&e.loop, UV_RUN_DEFAULT);
+  uv_close((uv_handle_t *)&w.check, NULL);
+  env_close(&e);
+  json_decref(reply_of("big"));
+  /* Every row, under its own indicator, in the journal file. */
+  assert_int_equal(pw_journal_open(conf, 0, &j, err, sizeof(err)), 0);
+  assert_int_equal(j->series[0].n, n / 2);
+  assert_int_equal(j->series[1].n, n / 2);
+  assert_true(j->series[0].samples[n / 2 - 1].value == (double)(n / 2 - 1));
+  assert_true(j->series[1].samples[n / 2 - 1].value == (double)(n - 1));
+  pw_journal_close(j);
+  pw_config_free(conf_swapped);
 }
 
 /* A look that ends after pw_inbox_stop refuses what it found; no look starts after it. */
@@ -340,10 +536,10 @@ static void test_stopping(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_samples_and_refusals),
-      cmocka_unit_test(test_duplicates_then_rebuild),
-      cmocka_unit_test(test_hostile_requests),
-      cmocka_unit_test(test_stopping),
+      cmocka_unit_test(test_samples_and_refusals), cmocka_unit_test(test_duplicates_then_rebuild),
+      cmocka_unit_test(test_hostile_requests),     cmocka_unit_test(test_stopping),
+      cmocka_unit_test(test_import_in_slices),     cmocka_unit_test(test_stop_during_import),
+      cmocka_unit_test(test_reload_during_import),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
