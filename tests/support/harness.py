@@ -415,7 +415,7 @@ class Daemon:
         """Waits until READY() is true while the daemon runs; fails with its log otherwise."""
         end = time.time() + timeout
         while True:
-            if ready():
+            if ready() and self.alive():
                 return
             if not self.alive():
                 raise AssertionError(f"pacewatchd exited with {self.proc.returncode} before it "
@@ -520,10 +520,11 @@ class Env:
         return p
 
     def write_conf(self, text, **fields):
-        """Writes the configuration: TEXT with every {NAME} of FIELDS replaced by its value
-        (plain replacement: libconfig's own braces need no doubling)."""
-        for k, v in fields.items():
-            text = text.replace("{" + k + "}", str(v))
+        """Writes the configuration: TEXT with every {NAME} of FIELDS replaced by its value, in
+        one pass (other braces stay as they are: libconfig's own need no doubling)."""
+        if fields:
+            text = re.sub(r"\{(\w+)\}",
+                          lambda m: str(fields[m[1]]) if m[1] in fields else m[0], text)
         with open(self.conf, "w", encoding="utf-8") as f:
             f.write(text)
 
