@@ -188,7 +188,7 @@ class Running(harness.TestCase):
         # A broken configuration is refused and the daemon keeps polling.
         env.append_conf("\nbogus = 1;\n")
         d.hup()
-        env.wait(lambda: "reload failed" in d.log(), 15, "the refused reload")
+        d.wait_log("reload failed", 15)
         self.assertIsNone(d.poll())
 
         def counts():
@@ -198,7 +198,7 @@ class Running(harness.TestCase):
         # A good one is taken.
         write_conf(env, interval="2s")
         d.hup()
-        env.wait(lambda: "reloaded" in d.log(), 15, "the reload")
+        d.wait_log("reloaded", 15)
         t0 = time.time()
         self.assertEqual(d.stop(timeout=10), 0, d.log())
         self.assertLess(time.time() - t0, 5)

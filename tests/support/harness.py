@@ -35,11 +35,21 @@ PW_SOURCE and LSAN_OPTIONS set) or by hand from the source tree:
             env.wait(lambda: hook.got("/ops", ok=True), 30, "the alert reaching ops")
             env.write_conf(CONF.replace(...), port=hook.port)
             d.hup()                                        # SIGHUP once the daemon catches it
-            env.wait(lambda: "reloaded" in d.log(), 15, "the reload")
+            d.wait_log("reloaded", 15)
             self.assertEqual(d.stop(), 0)                  # SIGTERM, exit status
 
     if __name__ == "__main__":
         harness.main()
+
+ctest finds the file by its name (tests/CMakeLists.txt globs integration/test_*.py); nothing to
+register. Run it alone with `cd build && ctest -R integration_test_<what> --output-on-failure`,
+or `PW_BUILD=build-asan /usr/bin/python3 tests/integration/test_<what>.py` against the ASan
+build. Make Envs with `self.new_env()` (or `cls.new_class_env()` in setUpClass): they are
+closed, and their processes killed, whatever the test does. A scenario that runs alongside the
+tests (started in setUpModule, say) makes its own `harness.Env(name)` and closes it in
+tearDownModule. Use `Receiver` when a test changes how a receiver answers while the daemon
+runs, `WebhookSink` for a receiver in its own process. Waits take the timeouts the old tests
+used; on a loaded machine give a deadline room rather than sleeping a fixed time.
 
 What there is:
   Env              a state directory: dir, conf, state; write_conf, copy_demo, write; cli,
@@ -47,7 +57,8 @@ What there is:
                    time); the sinks and servers below (closed with the Env); spool, dead,
                    audit, journal_lines, rrd, rrd_lastupdate; wait (a condition with a
                    deadline, failing with the daemon's log tail); close.
-  Daemon           one pacewatchd -f: log(), hup(), signal(), stop() (SIGTERM), kill9().
+  Daemon           one pacewatchd -f: log(), wait_log(), hup(), signal(), stop() (SIGTERM),
+                   kill9(), wait().
   Receiver         webhook receiver in this process, misbehaving per path on demand
                    (fail, hang, code, delay); records in memory: got(path, ok).
   WebhookSink      tests/support/webhook_sink.py in its own process (?fail=N in the URL);
@@ -66,8 +77,8 @@ directories too.
 Timing: the daemon's clock (--now) runs in real time from the given instant. `Env.start` waits
 for the daemon's start line unless told otherwise (`ready=None` starts and returns at once;
 `ready=callable` waits until it is true). Signals other than SIGKILL are sent only once the
-daemon catches them (its SigCgt mask in /proc), so a SIGHUP right after the start does not
-kill it.
+daemon catches them (its SigCgt mask in /proc): pacewatchd logs its start line a moment before
+it installs its signal handlers, and a SIGHUP in between would end it.
 """
 
 import atexit
@@ -410,6 +421,13 @@ class Daemon:
 
     def log(self):
         return read_text(self.log_path)
+
+    def wait_log(self, text, timeout=30, count=1):
+        """Waits until TEXT appears COUNT times in the daemon's log (failing with the log tail);
+        returns the log."""
+        what = f"{text!r} in the daemon's log" + (f" {count} times" if count > 1 else "")
+        return self.env.wait(lambda: self.log().count(text) >= count and self.log(), timeout,
+                             what)
 
     def wait_ready(self, ready, timeout=60):
         """Waits until READY() is true while the daemon runs; fails with its log otherwise."""
