@@ -2,9 +2,8 @@
 
 It starts the real programs on a temporary state directory and real servers on 127.0.0.1,
 waits for what they do with a deadline, and cleans everything up: every process it starts is
-killed when its test ends (pass or fail), when the interpreter exits, and, for processes
-started from the main thread, even when the test runner itself is killed (parent-death
-signal). Debian's /usr/bin/python3 and Debian packages only.
+killed when its test ends (pass or fail), when the interpreter exits, and even when the test
+runner itself is killed (parent-death signal). Debian's /usr/bin/python3 and Debian packages only.
 
 Writing a new integration test
 ------------------------------
@@ -84,11 +83,10 @@ it installs its signal handlers, and a SIGHUP in between would end it.
 import atexit
 import collections
 import csv
-import email
-import email.policy
 import io
 import json
 import os
+import queue
 import re
 import select
 import shutil
@@ -100,7 +98,6 @@ import tempfile
 import threading
 import time
 import unittest
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlparse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -126,13 +123,38 @@ _live = []  # every process spawn() started and nobody has reaped yet
 _live_lock = threading.Lock()
 
 
+_spawn_queue = None  # requests to the thread that starts every process
+
+
+def _spawner():
+    # The parent-death signal is sent when the *thread* that forked the child ends, so every
+    # process is forked here, on one thread that lives as long as the interpreter.
+    while True:
+        argv, kw, box, done = _spawn_queue.get()
+        try:
+            box.append(subprocess.Popen(argv, **kw))
+        except BaseException as e:  # handed to the caller
+            box.append(e)
+        done.set()
+
+
 def spawn(argv, **kw):
     """subprocess.Popen(argv, **kw), registered so that it is killed at the latest when the
-    interpreter exits. From the main thread the process also gets SIGKILL when the test runner
-    dies (setpriv --pdeathsig; not from other threads, whose end would kill it too)."""
-    if SETPRIV and threading.current_thread() is threading.main_thread():
+    interpreter exits, and given SIGKILL should the test runner die first (setpriv
+    --pdeathsig), whichever thread calls."""
+    global _spawn_queue
+    if SETPRIV:
         argv = [SETPRIV, "--pdeathsig", "KILL", "--", *argv]
-    p = subprocess.Popen(argv, **kw)
+    with _live_lock:
+        if _spawn_queue is None:
+            _spawn_queue = queue.Queue()
+            threading.Thread(target=_spawner, name="harness-spawner", daemon=True).start()
+    box, done = [], threading.Event()
+    _spawn_queue.put((argv, kw, box, done))
+    done.wait()
+    if isinstance(box[0], BaseException):
+        raise box[0]
+    p = box[0]
     with _live_lock:
         _live.append(p)
     return p
@@ -284,6 +306,9 @@ class SmtpSink(_Helper):
         return sorted(n for n in os.listdir(self.dir) if n.endswith(".eml"))
 
     def messages(self):
+        """The messages, parsed with email's default policy."""
+        import email
+        import email.policy
         out = []
         for n in self.files():
             with open(os.path.join(self.dir, n), "rb") as f:
@@ -319,6 +344,7 @@ class Receiver:
     A record: path, query, time, status, code, hung, headers (lower-case names), body, ok."""
 
     def __init__(self, log=None):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
         self.lock = threading.Lock()
         self.records = []
         self.behaviour = {}
