@@ -55,7 +55,8 @@ What there is:
                    cli_run, export, status, once; start/kill9/stop/restart (one Daemon at a
                    time); the sinks and servers below (closed with the Env); spool, dead,
                    audit, journal_lines, rrd, rrd_lastupdate; wait (a condition with a
-                   deadline, failing with the daemon's log tail); close.
+                   deadline, failing with the daemon's log tail); logs, log_tail,
+                   sanitizer_reports; close.
   Daemon           one pacewatchd -f: log(), wait_log(), hup(), signal(), stop() (SIGTERM),
                    kill9(), wait().
   Receiver         webhook receiver in this process, misbehaving per path on demand
@@ -675,6 +676,13 @@ class Env:
         tails = "".join(f"--- {p}\n" + read_text(p)[-chars:] for p in self._logs)
         return tails + f"(full logs in {self._out})" if self._out else tails
 
+    def sanitizer_reports(self):
+        """The lines of every log so far where AddressSanitizer, LeakSanitizer or UBSan spoke
+        (with PW_BUILD=build-asan), as "LOG: LINE"; a test asserts it is empty."""
+        pat = re.compile(r"ERROR: (Address|Leak)Sanitizer|runtime error: ")
+        return [f"{p}: {line}" for p in self._logs for line in read_text(p).splitlines()
+                if pat.search(line)]
+
     def wait(self, cond, timeout, what="the condition", step=0.1):
         """wait_for(COND, TIMEOUT, STEP), failing with WHAT and the log tail when it never
         holds; returns COND's value."""
@@ -768,8 +776,11 @@ class Env:
 
     def close(self):
         """Kills the daemon and every process and server of the Env, keeps the configuration
-        beside the logs, and removes the directory (unless PW_TEST_KEEP)."""
+        beside the logs, says on stderr where a sanitizer spoke, and removes the directory
+        (unless PW_TEST_KEEP)."""
         self.kill9()
+        for line in self.sanitizer_reports():
+            print(f"harness: sanitizer report in {line}", file=sys.stderr)
         for s in reversed(self._owned):
             if isinstance(s, subprocess.Popen):
                 reap(s)
