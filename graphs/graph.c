@@ -1,13 +1,12 @@
 /*
  * graph: one indicator's trend graph for one year, drawn by librrd's rrd_graph_v. The RRD file
  * holds only what was reported (and the expected value at those instants), so everything that
- * belongs to the plan is drawn here instead, from the judge's own target path: the whole year's
- * pace line E(t) of docs/judgement.md as a CDEF on TIME, the annual target, the quarter ends with
+ * belongs to the plan is drawn here instead, from the judge's own target path (docs/judgement.md):
+ * the whole year's pace line E(t) as a CDEF on TIME, the annual target, the quarter ends with
  * their targets, and the projection from the latest figure to year end. The status cannot colour
  * part of rrd_graph's title, so a legend entry with an empty area carries the status colour. Any
- * thread may render: librrd's per-thread error text is cleared before and read after each call, the
- * store's mutex is not taken (rendering only reads), and the drawing itself runs one at a time (see
- * render_lock).
+ * thread may render: librrd's per-thread error text is cleared before and read after each call,
+ * and each rrd_graph_v runs under the store lock, as the RRD locking rule of store.h says.
  */
 #include "graph.h"
 
@@ -44,16 +43,6 @@
 
 /* The placeholder's one archive: daily rows (24 steps of an hour) for a little over a year. */
 #define PLACEHOLDER_ROWS 370
-
-/*
- * One rrd_graph_v at a time in the process. librrd 1.7.2 keeps one Pango font map for the
- * process and guards only its creation; text layout then shares the font map's caches, which
- * are not thread-safe. Two threads rendering at once corrupted GLib's lists in this test suite
- * ("corrupted double-linked list detected", "g_queue_push_head_link: assertion failed", in about
- * one run in ten of six threads). Reading the RRD files happens inside the same call, so this
- * also serialises graph reads, which are short; the store's writes are not blocked by it.
- */
-static pthread_mutex_t render_lock = PTHREAD_MUTEX_INITIALIZER;
 
 #define COLOUR_VALUE "#1f77b4"
 #define COLOUR_PACE "#7f7f7f"
@@ -632,8 +621,8 @@ static int take_image(const rrd_info_t *info, struct pw_graph_image *img, const 
  * while another process holds the file's lock, and once more through rrdcached: librrd reuses
  * its one connection without checking it, so the first request after rrdcached restarted fails
  * on the dead socket and the next one reconnects. */
-static int run_graph(const struct graph_args *a, int use_daemon, struct pw_graph_image *img,
-                     const char *id, char *err, size_t errlen) {
+static int run_graph(const struct pw_graph_request *req, const struct graph_args *a, int use_daemon,
+                     struct pw_graph_image *img, const char *id, char *err, size_t errlen) {
   char work[ARGS_TEXT], msg[512];
   char *av[ARGS_MAX + 1];
   rrd_info_t *info = NULL;
@@ -647,7 +636,11 @@ static int run_graph(const struct graph_args *a, int use_daemon, struct pw_graph
     for (i = 0; i < a->argc; i++)
       av[i] = work + a->off[i];
     av[a->argc] = NULL;
-    pthread_mutex_lock(&render_lock);
+    /* The RRD locking rule (store.h): this reads the file, and draws with librrd's one Pango
+     * font map, whose caches are not thread-safe: two threads rendering at once corrupted
+     * GLib's lists in the test suite ("corrupted double-linked list detected",
+     * "g_queue_push_head_link: assertion failed", in about one run in ten of six threads). */
+    pw_store_lock();
     rrd_clear_error();
     info = rrd_graph_v(a->argc, av);
     /* Some failures late in the drawing set the error and still return the list. */
@@ -657,12 +650,14 @@ static int run_graph(const struct graph_args *a, int use_daemon, struct pw_graph
       rrd_info_free(info);
       info = NULL;
     }
-    pthread_mutex_unlock(&render_lock);
+    pw_store_unlock();
     if (info != NULL)
       break;
     locked = strstr(msg, "could not lock") != NULL;
     if (locked && attempt < LOCK_TRIES) {
       struct timespec ts = {0, LOCK_WAIT_NS};
+      if (req->lock_wait != NULL)
+        req->lock_wait(req->lock_wait_arg, attempt);
       nanosleep(&ts, NULL);
       continue;
     }
@@ -737,7 +732,7 @@ int pw_graph_render(const struct pw_graph_request *req, struct pw_graph_image *i
   if (a.overflow)
     rc = fail(err, errlen, id, -E2BIG, "graph: its names and legends exceed %d bytes", ARGS_TEXT);
   else
-    rc = run_graph(&a, daemon != NULL, img, id, err, errlen);
+    rc = run_graph(req, &a, daemon != NULL, img, id, err, errlen);
 
   if (c_locale != (locale_t)0) {
     uselocale(old);

@@ -40,7 +40,7 @@ enum pw_sample_class {
 int pw_journal_open(const struct pw_config *conf, int writable, struct pw_journal **out, char *err,
                     size_t errlen);
 
-/* Classifies a candidate sample of indicator IND against what is stored (CONTRACT section 3).
+/* Classifies a candidate sample of indicator IND against what is stored (docs/judgement.md).
  * OWN_AS_OF says whether the as_of came with the data (0 = it is the fetch time). */
 enum pw_sample_class pw_journal_classify(const struct pw_journal *j, int ind, int64_t as_of,
                                          double value, int own_as_of);
