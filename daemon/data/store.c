@@ -522,7 +522,7 @@ int pw_store_init(struct pw_store *s, const char *state_dir, const char *rrdcach
 void pw_store_free(struct pw_store *s) {
   if (s == NULL)
     return;
-  if (use_cached(s)) {
+  if (use_cached(s) && !s->reader) {
     /* librrd's connection is one per process; the next user reconnects. */
     pw_store_lock();
     rrdc_disconnect();
@@ -533,6 +533,19 @@ void pw_store_free(struct pw_store *s) {
   free(s->rrdcached);
   s->dir = NULL;
   s->rrdcached = NULL;
+}
+
+int pw_store_dup(struct pw_store *dst, const struct pw_store *src) {
+  memset(dst, 0, sizeof(*dst));
+  dst->reader = 1;
+  dst->dir = strdup(src->dir);
+  if (src->rrdcached != NULL)
+    dst->rrdcached = strdup(src->rrdcached);
+  if (dst->dir == NULL || (src->rrdcached != NULL && dst->rrdcached == NULL)) {
+    pw_store_free(dst);
+    return -ENOMEM;
+  }
+  return 0;
 }
 
 char *pw_store_path(const struct pw_store *s, const char *id, char *buf, size_t size) {

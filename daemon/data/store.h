@@ -55,6 +55,7 @@ struct pw_store {
   /* The last update time of each file this process wrote, so that an append does not ask the
    * file (through rrdcached, that means a flush, which defeats the cache). */
   struct pw_store_lastmap *lastmap;
+  int reader; /* a copy made by pw_store_dup: it shares librrd's rrdcached connection */
 };
 
 /* Prepares a store under STATE_DIR (creating STATE_DIR/rrd). RRDCACHED may be NULL or "".
@@ -62,8 +63,15 @@ struct pw_store {
 int pw_store_init(struct pw_store *s, const char *state_dir, const char *rrdcached, char *err,
                   size_t errlen);
 
-/* Frees what S owns. */
+/* Frees what S owns. Accepts NULL. */
 void pw_store_free(struct pw_store *s);
+
+/* Makes DST a reader's handle on the same files as SRC (its directory and rrdcached), which
+ * stays valid when SRC is freed or re-made (a reload that changes daemon.rrdcached while a
+ * render runs on the thread pool). It does not share SRC's memory of last updates; freeing it
+ * leaves librrd's rrdcached connection open. Returns 0 or -ENOMEM; free with pw_store_free.
+ * Any thread. */
+int pw_store_dup(struct pw_store *dst, const struct pw_store *src);
 
 /* The path of indicator ID's RRD file into BUF. Returns BUF. */
 char *pw_store_path(const struct pw_store *s, const char *id, char *buf, size_t size);

@@ -347,7 +347,7 @@ static void poll_done(struct pw_fetch_job *job, const struct pw_fetch_result *re
     }
     if (body != NULL)
       rc = ingest_body(st, body, len, same, now, error, sizeof(error));
-    pw_persist_kick(d, NULL, NULL);
+    pw_persist_kick(d->persist, NULL, NULL);
   }
   if (rc == 0) {
     if (st->health.consecutive_failures > 0)

@@ -38,11 +38,10 @@ static void reply_error(const char *path, const char *msg) {
   json_decref(doc);
 }
 
-static void applied(struct pw_daemon *d, int rc, void *data) {
+static void applied(int rc, void *data) {
   struct pending_reply *pr = data;
   json_t *doc;
 
-  (void)d;
   if (rc < 0)
     doc = json_pack("{s:b,s:s}", "ok", 0, "error", "the daemon could not write its journal");
   else
@@ -77,9 +76,9 @@ static void handle(struct pw_daemon *d, const char *req_path, const char *reply_
   snprintf(pr->path, sizeof(pr->path), "%s", reply_path);
   if (strcmp(op, "rebuild") == 0) {
     for (i = 0; i < (size_t)d->conf->n_indicators; i++)
-      pw_persist_touch(d, (int)i, 1);
+      pw_persist_touch(d->persist, (int)i, 1);
     pw_log_info("rebuilding every RRD file from the journal (requested by pacewatch rebuild)");
-    pw_persist_kick(d, applied, pr);
+    pw_persist_kick(d->persist, applied, pr);
     json_decref(doc);
     return;
   }
@@ -123,7 +122,7 @@ static void handle(struct pw_daemon *d, const char *req_path, const char *reply_
               pr->stats.fresh, pr->stats.duplicates + pr->stats.unchanged, pr->stats.revisions);
   free(inds);
   json_decref(doc);
-  pw_persist_kick(d, applied, pr);
+  pw_persist_kick(d->persist, applied, pr);
   return;
 fail:
   free(inds);

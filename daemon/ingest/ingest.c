@@ -44,7 +44,7 @@ void pw_ingest_sample(struct pw_daemon *d, int ind, int64_t as_of, int own_as_of
     st->bad++;
     return;
   }
-  pw_persist_touch(d, ind, cls == PW_SAMPLE_REVISION);
+  pw_persist_touch(d->persist, ind, cls == PW_SAMPLE_REVISION);
   pw_ingest_evaluate(d, ind);
 }
 
@@ -71,7 +71,7 @@ void pw_ingest_evaluate(struct pw_daemon *d, int ind) {
   d->verdicts[ind] = now_v;
   if (now_v.status == old_v.status && now_v.stale == old_v.stale)
     return;
-  pw_graphcache_invalidate(d, ind); /* the title shows the status */
+  pw_graphcache_invalidate(d->graphs, ind); /* the title shows the status */
   describe(in, &old_v, a, sizeof(a));
   describe(in, &now_v, b, sizeof(b));
   pw_log_info("indicator '%s': %s -> %s", in->id, a, b);
