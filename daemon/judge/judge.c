@@ -1,5 +1,5 @@
 /*
- * judge: the judgement of CONTRACT section 3, as one pure function of an indicator's
+ * judge: the judgement of docs/judgement.md, as one pure function of an indicator's
  * configuration, its journaled samples, the calendar's precomputed boundaries and an instant.
  * The daemon, `pacewatch status --at`, the briefing and the HTTP server all call it, so that
  * every reader of a verdict agrees; for the same reason it does no I/O, reads no clock, calls

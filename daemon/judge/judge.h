@@ -1,5 +1,5 @@
 /*
- * judge: the pure judgement of CONTRACT section 3. A function of (indicator configuration,
+ * judge: the pure judgement of docs/judgement.md. A function of (indicator configuration,
  * its samples, the calendar, an instant) to a verdict. No I/O, no clock, no allocation.
  */
 #ifndef PW_JUDGE_H
