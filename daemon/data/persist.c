@@ -93,6 +93,8 @@ struct pw_persist {
   struct waiter *now_waiting, *next_waiting;
   size_t n_now, n_next, cap_now, cap_next;
   int again;
+  int in_callbacks; /* waiters are being called: a free waits until they return */
+  int free_wanted;
 };
 
 static int64_t now_ms(const struct pw_persist *p) {
@@ -128,9 +130,7 @@ int pw_persist_init(const struct pw_persist_ctx *ctx, struct pw_persist **out) {
   return 0;
 }
 
-void pw_persist_free(struct pw_persist *p) {
-  if (p == NULL)
-    return;
+static void persist_free(struct pw_persist *p) {
   if (p->running || p->sync != NULL)
     pw_log_error("freed while a batch or a check runs (a bug): expect the worst");
   free(p->touched);
@@ -143,6 +143,16 @@ void pw_persist_free(struct pw_persist *p) {
   free(p->next_waiting);
   pw_config_free(p->ctx.conf);
   free(p);
+}
+
+void pw_persist_free(struct pw_persist *p) {
+  if (p == NULL)
+    return;
+  if (p->in_callbacks > 0) {
+    p->free_wanted = 1;
+    return;
+  }
+  persist_free(p);
 }
 
 /* Marks IND for the next batch. The list of touched indicators is what a batch walks, so a
@@ -220,7 +230,7 @@ static void finish_batch(struct pw_persist *p) {
   struct pw_journal *j = p->ctx.journal;
   struct waiter *ws = p->now_waiting;
   size_t i, nw = p->n_now;
-  int rc = p->write_rc;
+  int rc = p->write_rc, again;
 
   p->running = 0;
   if (rc < 0)
@@ -259,20 +269,27 @@ static void finish_batch(struct pw_persist *p) {
   p->lines.len = 0;
   p->now_waiting = NULL;
   p->n_now = p->cap_now = 0;
+  again = p->again;
+  p->again = 0;
   if (p->sync != NULL) {
     defer_waiters(p, ws, nw);
-  } else {
-    for (i = 0; i < nw; i++)
-      ws[i].done(rc, ws[i].data);
+    nw = 0;
   }
+  /* The waiters come last: one may kick (and so start the next batch itself) or free P (a
+   * reload swapping persist), which then happens once they are all called. */
+  p->in_callbacks++;
+  for (i = 0; i < nw; i++)
+    ws[i].done(rc, ws[i].data);
+  p->in_callbacks--;
   free(ws);
-  if (p->again && rc == 0) {
-    p->again = 0;
-    start_batch(p);
-  } else if (p->again) {
-    /* Keep the waiters of the next batch; a later kick (next poll, next tick) retries. */
-    p->again = 0;
+  if (p->free_wanted) {
+    persist_free(p);
+    return;
   }
+  /* A kick during the batch: the next one follows at once. After a failed write, the waiters
+   * of the next batch are kept and a later kick (next poll, next tick) retries. */
+  if (again && rc == 0 && !p->running)
+    start_batch(p);
 }
 
 static void share_done(uv_work_t *w, int status) {

@@ -43,7 +43,9 @@ int pw_persist_init(const struct pw_persist_ctx *ctx, struct pw_persist **out);
 
 /* Frees P and drops its reference to the configuration. Only when pw_persist_idle(P) (a kick
  * with a waiter gets there) or once the loop has ended: a batch in flight uses the journal's
- * file. Accepts NULL. */
+ * file. A kick's waiter may call it (a reload swapping persist): P then goes once the waiters
+ * of its batch have all been called, and is not to be used after the call. Waiters of a later
+ * batch are dropped without a call. Accepts NULL. */
 void pw_persist_free(struct pw_persist *p);
 
 /* Marks indicator IND as having new samples in the journal (REVISED: a revision or an earlier

@@ -6,7 +6,9 @@
  * changed; a revision rebuilds the file; the check of every file runs off the loop (it returns
  * while the store lock is held by another thread) and rebuilds a file behind the journal, a
  * missing one and one the journal has nothing for, before a kick's waiter is called; free while
- * idle gives the configuration's reference back.
+ * idle gives the configuration's reference back; a waiter may free persist (as a reload does)
+ * or kick again while a kick made during the batch wants the next one (ASan checks the first,
+ * the second starts one batch, not two).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -431,11 +433,91 @@ static void test_free_while_idle(void **state) {
   pw_persist_free(NULL);
 }
 
+/* A waiter that frees persist, as the daemon's reload does when it swaps persist from inside
+ * such a callback: the free waits until every waiter of the batch has been called. */
+struct freeing_waiter {
+  struct pw_persist *p;
+  int calls;
+};
+
+static void free_in_callback(int rc, void *data) {
+  struct freeing_waiter *w = data;
+
+  assert_int_equal(rc, 0);
+  w->calls++;
+  if (w->calls == 1)
+    pw_persist_free(w->p);
+}
+
+static void test_free_from_a_waiter(void **state) {
+  struct freeing_waiter w1, w2;
+
+  (void)state;
+  memset(&w1, 0, sizeof(w1));
+  w1.p = make_persist();
+  fake_ms += 60000;
+  add(w1.p, I_B, day(4, 30), 4);
+  pw_persist_kick(w1.p, NULL, NULL);
+  /* Both wait for the batch after the one running: the first frees, the second is still called. */
+  w2 = w1;
+  pw_persist_kick(w1.p, free_in_callback, &w1);
+  pw_persist_kick(w1.p, free_in_callback, &w2);
+  assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+  assert_int_equal(w1.calls, 1);
+  assert_int_equal(w2.calls, 1);
+  assert_int_equal(conf->refs, 1);
+  assert_int_equal(file_last(I_B), day(4, 30));
+}
+
+/* A waiter kicks again (with a sample of its own, and one more after its kick) while a kick made
+ * during the batch already asked for the next one: one batch follows, not two on top of each
+ * other (the same work request queued twice). */
+struct kicking_waiter {
+  struct pw_persist *p;
+  struct waited next;
+};
+
+static void kick_in_callback(int rc, void *data) {
+  struct kicking_waiter *w = data;
+
+  assert_int_equal(rc, 0);
+  add(w->p, I_B, day(6, 30), 6);
+  pw_persist_kick(w->p, on_done, &w->next);
+  /* Accepted after the kick: pending while that batch runs. */
+  add(w->p, I_C, day(6, 30), 600);
+}
+
+static void test_kick_from_a_waiter(void **state) {
+  struct kicking_waiter w;
+
+  (void)state;
+  memset(&w, 0, sizeof(w));
+  w.p = make_persist();
+  w.next.check_ind = -1;
+  fake_ms += 60000;
+  add(w.p, I_B, day(5, 31), 5);
+  pw_persist_kick(w.p, kick_in_callback, &w);
+  /* While that batch runs: another sample and a kick, which asks for the next batch. */
+  fake_ms += 60000;
+  add(w.p, I_A, day(5, 31), 50);
+  pw_persist_kick(w.p, NULL, NULL);
+  assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+  assert_int_equal(w.next.calls, 1);
+  assert_int_equal(w.next.rc, 0);
+  assert_int_equal(file_last(I_B), day(6, 30));
+  assert_int_equal(file_last(I_A), day(5, 31));
+  assert_int_equal(kick_and_wait(w.p), 0);
+  assert_int_equal(file_last(I_C), day(6, 30));
+  assert_true(pw_persist_idle(w.p));
+  pw_persist_free(w.p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_kick_durable_then_stored), cmocka_unit_test(test_hold_back),
       cmocka_unit_test(test_revision_rebuilds),        cmocka_unit_test(test_sync_all_off_the_loop),
-      cmocka_unit_test(test_free_while_idle),
+      cmocka_unit_test(test_free_while_idle),          cmocka_unit_test(test_free_from_a_waiter),
+      cmocka_unit_test(test_kick_from_a_waiter),
   };
 
   return cmocka_run_group_tests(tests, setup, teardown);
