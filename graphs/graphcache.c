@@ -159,19 +159,13 @@ static void render_done(uv_work_t *w, int status) {
   struct gc_job *job = w->data;
   struct pw_graphcache *g = job->g;
   const unsigned char *data = NULL;
-  size_t i, len = 0;
+  size_t len = 0;
 
   (void)status;
   if (g == NULL) {
     job_free(job);
     return;
   }
-  if (job->prev != NULL)
-    job->prev->next = job->next;
-  else
-    g->jobs = job->next;
-  if (job->next != NULL)
-    job->next->prev = job->prev;
   if (job->rc < 0)
     pw_log_warn("%s", job->err);
   if (job->rc == 0) {
@@ -181,19 +175,33 @@ static void render_done(uv_work_t *w, int status) {
   /* Kept only while its generation is current: the entry's index is then the job's. */
   if (job->conf == g->conf && g->entries[job->slot].job == job) {
     struct gc_entry *e = &g->entries[job->slot];
+    unsigned char *copy = job->rc == 0 ? malloc(job->img.len) : NULL;
     e->job = NULL;
-    if (job->rc == 0) {
+    /* The cache keeps a copy: the waiters below get the job's own bytes, which nothing they do
+     * to the cache can free. */
+    if (copy != NULL) {
+      memcpy(copy, job->img.data, job->img.len);
       free(e->data);
-      e->data = job->img.data;
+      e->data = copy;
       e->len = job->img.len;
       e->gen = job->gen;
-      job->img.data = NULL;
-      data = e->data;
     }
   }
-  /* A waiter may cancel others or ask again: the list is the job's alone by now. */
-  for (i = 0; i < job->n_waiters; i++)
-    job->waiters[i].cb(data, len, job->waiters[i].data);
+  /* One waiter at a time, taken off the list before its call: a callback may ask again (a new
+   * render: this one is no longer the entry's) or cancel other waiters (the job is still among
+   * the renders in flight, so the cancel reaches them). */
+  while (job->n_waiters > 0) {
+    struct gc_waiter first = job->waiters[0];
+    memmove(job->waiters, job->waiters + 1, (job->n_waiters - 1) * sizeof(*job->waiters));
+    job->n_waiters--;
+    first.cb(data, len, first.data);
+  }
+  if (job->prev != NULL)
+    job->prev->next = job->next;
+  else
+    g->jobs = job->next;
+  if (job->next != NULL)
+    job->next->prev = job->prev;
   job_free(job);
 }
 

@@ -69,22 +69,40 @@ static struct pw_config *load(const char *path) {
   return c;
 }
 
-/* A request's answers. */
+/* A request's answers: how many, a copy of the last, and optionally a request to cancel from
+ * inside the callback. */
 struct reader {
   int calls;
-  const unsigned char *data;
+  unsigned char *data;
   size_t len;
+  struct pw_graphcache *g;
+  void *cancel;
 };
 
 static void on_ready(const unsigned char *data, size_t len, void *arg) {
   struct reader *r = arg;
 
   r->calls++;
-  r->data = data;
-  r->len = len;
   assert_non_null(data);
   assert_true(len > 8);
   assert_memory_equal(data, "\x89PNG", 4);
+  free(r->data);
+  r->data = malloc(len);
+  assert_non_null(r->data);
+  memcpy(r->data, data, len);
+  r->len = len;
+  if (r->cancel != NULL)
+    pw_graphcache_cancel(r->g, r->cancel);
+}
+
+static void same_bytes(const struct reader *a, const struct reader *b) {
+  assert_int_equal(a->len, b->len);
+  assert_memory_equal(a->data, b->data, a->len);
+}
+
+static void done_reading(struct reader *r) {
+  free(r->data);
+  memset(r, 0, sizeof(*r));
 }
 
 static void run(void) {
@@ -155,7 +173,7 @@ static int teardown(void **state) {
 /* The first request renders on the pool; the second is answered at once with the same bytes. */
 static void test_hit(void **state) {
   struct pw_graphcache *g = make_cache();
-  struct reader r1 = {0, NULL, 0}, r2 = {0, NULL, 0};
+  struct reader r1 = {0, NULL, 0, NULL, NULL}, r2 = {0, NULL, 0, NULL, NULL};
 
   (void)state;
   verdict_calls = 0;
@@ -165,8 +183,7 @@ static void test_hit(void **state) {
   assert_int_equal(r1.calls, 1);
   assert_int_equal(pw_graphcache_get(g, 0, 0, 0, on_ready, &r2), 0);
   assert_int_equal(r2.calls, 1);
-  assert_ptr_equal(r2.data, r1.data);
-  assert_int_equal(r2.len, r1.len);
+  same_bytes(&r1, &r2);
   assert_int_equal(uv_loop_alive(&loop), 0);
   assert_int_equal(verdict_calls, 1);
   /* Another size is another graph. */
@@ -178,12 +195,15 @@ static void test_hit(void **state) {
   assert_int_equal(pw_graphcache_get(g, 2, 0, 0, on_ready, &r2), -EINVAL);
   assert_int_equal(pw_graphcache_get(g, -1, 0, 0, on_ready, &r2), -EINVAL);
   pw_graphcache_free(g);
+  done_reading(&r1);
+  done_reading(&r2);
 }
 
 /* After an invalidation the graph is rendered again, once for every request waiting for it. */
 static void test_invalidate(void **state) {
   struct pw_graphcache *g = make_cache();
-  struct reader r1 = {0, NULL, 0}, r2 = {0, NULL, 0}, r3 = {0, NULL, 0};
+  struct reader r1 = {0, NULL, 0, NULL, NULL}, r2 = {0, NULL, 0, NULL, NULL},
+                r3 = {0, NULL, 0, NULL, NULL};
 
   (void)state;
   assert_int_equal(pw_graphcache_get(g, 0, 0, 0, on_ready, &r1), 0);
@@ -197,26 +217,42 @@ static void test_invalidate(void **state) {
   run();
   assert_int_equal(r2.calls, 1);
   assert_int_equal(r3.calls, 1);
-  assert_ptr_equal(r2.data, r3.data);
+  same_bytes(&r2, &r3);
   assert_int_equal(verdict_calls, 1);
   pw_graphcache_free(g);
+  done_reading(&r1);
+  done_reading(&r2);
+  done_reading(&r3);
 }
 
-/* A cancelled request is never called; the render goes on and serves the next reader. */
+/* A cancelled request is never called, also when another request's callback cancels it while
+ * the render's answers go out; the render goes on and serves the next reader. */
 static void test_cancel_waiting(void **state) {
   struct pw_graphcache *g = make_cache();
-  struct reader gone = {0, NULL, 0}, stays = {0, NULL, 0}, later = {0, NULL, 0};
+  struct reader gone = {0, NULL, 0, NULL, NULL}, stays = {0, NULL, 0, NULL, NULL};
+  struct reader canceller = {0, NULL, 0, NULL, NULL}, victim = {0, NULL, 0, NULL, NULL};
+  struct reader later = {0, NULL, 0, NULL, NULL};
 
   (void)state;
+  canceller.g = g;
+  canceller.cancel = &victim;
   assert_int_equal(pw_graphcache_get(g, 1, 0, 0, on_ready, &gone), 0);
   assert_int_equal(pw_graphcache_get(g, 1, 0, 0, on_ready, &stays), 0);
+  assert_int_equal(pw_graphcache_get(g, 1, 0, 0, on_ready, &canceller), 0);
+  assert_int_equal(pw_graphcache_get(g, 1, 0, 0, on_ready, &victim), 0);
   pw_graphcache_cancel(g, &gone);
   run();
   assert_int_equal(gone.calls, 0);
   assert_int_equal(stays.calls, 1);
+  assert_int_equal(canceller.calls, 1);
+  assert_int_equal(victim.calls, 0);
   assert_int_equal(pw_graphcache_get(g, 1, 0, 0, on_ready, &later), 0);
   assert_int_equal(later.calls, 1);
+  same_bytes(&stays, &later);
   pw_graphcache_free(g);
+  done_reading(&stays);
+  done_reading(&canceller);
+  done_reading(&later);
 }
 
 /* A reload while a render is in flight: the render keeps the old generation alive until it
@@ -225,7 +261,8 @@ static void test_cancel_waiting(void **state) {
 static void test_reload_while_rendering(void **state) {
   struct pw_graphcache *g = make_cache();
   struct pw_config *old = current;
-  struct reader before = {0, NULL, 0}, after = {0, NULL, 0}, b = {0, NULL, 0}, a = {0, NULL, 0};
+  struct reader before = {0, NULL, 0, NULL, NULL}, after = {0, NULL, 0, NULL, NULL},
+                b = {0, NULL, 0, NULL, NULL}, a = {0, NULL, 0, NULL, NULL};
 
   (void)state;
   assert_int_equal(pw_graphcache_get(g, 0, 0, 0, on_ready, &before), 0); /* `a` */
@@ -251,14 +288,18 @@ static void test_reload_while_rendering(void **state) {
   /* `a` is cached from the new generation's render. */
   assert_int_equal(pw_graphcache_get(g, 1, 0, 0, on_ready, &a), 0);
   assert_int_equal(a.calls, 1);
-  assert_ptr_equal(a.data, after.data);
+  same_bytes(&a, &after);
   pw_graphcache_free(g);
+  done_reading(&before);
+  done_reading(&after);
+  done_reading(&a);
+  done_reading(&b);
 }
 
 /* Freed with a render in flight: the render ends on its own, its request is never called. */
 static void test_free_while_rendering(void **state) {
   struct pw_graphcache *g = make_cache();
-  struct reader r = {0, NULL, 0};
+  struct reader r = {0, NULL, 0, NULL, NULL};
 
   (void)state;
   assert_int_equal(pw_graphcache_get(g, 0, 1, 0, on_ready, &r), 0);
