@@ -13,10 +13,12 @@
 #include "admit.h"
 #include "config.h"
 #include "fetch.h"
+#include "graphcache.h"
 #include "inbox.h"
 #include "ingest.h"
 #include "journal.h"
 #include "judge.h"
+#include "persist.h"
 #include "plugin_host.h"
 #include "schedule.h"
 #include "store.h"
@@ -48,7 +50,6 @@ struct pw_daemon {
   struct pw_alert_engine *alerting;
   struct pw_httpd *http;
   int64_t started;       /* wall clock at start, seconds */
-  int busy_workers;      /* graph renders and briefings on the thread pool (they read conf) */
   int64_t next_briefing; /* instant of the next scheduled briefing */
   int64_t once_started_ms;
 
@@ -57,37 +58,10 @@ struct pw_daemon {
   int64_t last_eval;
   int stopping;
   int reload_wanted;
+  int reloading;                    /* a reload's journal loads on the thread pool, or waits */
+  struct pw_reload *pending_reload; /* loaded, waiting for persist to be idle */
   int exit_code;
 };
-
-/* persist.c: journal commits and RRD updates off the loop. */
-int pw_persist_init(struct pw_daemon *d);
-/* Marks indicator IND as having new samples (REVISED: a revision, so its RRD is rebuilt). */
-void pw_persist_touch(struct pw_daemon *d, int ind, int revised);
-/* Starts a commit of what is pending, unless one is running (it then follows). DONE (may be
- * NULL) is called on the loop once everything pending now is durable and stored. */
-void pw_persist_kick(struct pw_daemon *d, void (*done)(struct pw_daemon *d, int rc, void *data),
-                     void *data);
-/* Whether nothing is pending or running. */
-int pw_persist_idle(const struct pw_daemon *d);
-/* Checks every indicator's RRD against the journal and rebuilds those out of date. */
-void pw_persist_sync_all(struct pw_daemon *d);
-void pw_persist_free(struct pw_daemon *d);
-
-/* graphcache.c: trend graphs rendered on the thread pool, cached until the indicator changes. */
-typedef void (*pw_graph_ready_cb)(struct pw_daemon *d, const unsigned char *data, size_t len,
-                                  void *arg);
-int pw_graphcache_init(struct pw_daemon *d);
-void pw_graphcache_free(struct pw_daemon *d);
-/* The indicator's data or verdict changed: its cached graphs are stale. */
-void pw_graphcache_invalidate(struct pw_daemon *d, int ind);
-/* Calls CB with the graph (PNG or SVG, default or small size) on the loop: at once if the
- * cached one is current, else once rendered (DATA NULL if rendering failed). Returns 0, or a
- * negative errno and CB is never called. */
-int pw_graphcache_get(struct pw_daemon *d, int ind, int svg, int small, pw_graph_ready_cb cb,
-                      void *data);
-/* Forgets every waiting request whose callback data is DATA (its reader went away). */
-void pw_graphcache_cancel(struct pw_daemon *d, void *data);
 
 /* briefing (main.c): writes the briefing for AT into state_dir/briefings/ on the thread pool;
  * SEND: deliver it to briefing.receivers once written. */

@@ -144,7 +144,7 @@ static void conn_close(struct http_conn *c) {
     return;
   c->closing = 1;
   if (c->waiting_graph)
-    pw_graphcache_cancel(srv->d, c);
+    pw_graphcache_cancel(srv->d->graphs, c);
   if (c->prev != NULL)
     c->prev->next = c->next;
   else
@@ -302,11 +302,10 @@ static void respond_status(struct http_conn *c) {
   json_decref(doc);
 }
 
-static void graph_ready(struct pw_daemon *d, const unsigned char *data, size_t len, void *arg) {
+static void graph_ready(const unsigned char *data, size_t len, void *arg) {
   struct http_conn *c = arg;
   const char *path = c->url.data;
 
-  (void)d;
   c->waiting_graph = 0;
   if (data == NULL)
     respond_text(c, 500, "the graph could not be rendered (see the daemon's log)\n", NULL);
@@ -342,7 +341,7 @@ static void respond_graph(struct http_conn *c, const char *name, size_t name_len
     return;
   }
   c->waiting_graph = 1;
-  rc = pw_graphcache_get(d, ind, svg, query != NULL && strstr(query, "size=small") != NULL,
+  rc = pw_graphcache_get(d->graphs, ind, svg, query != NULL && strstr(query, "size=small") != NULL,
                          graph_ready, c);
   if (rc < 0) {
     c->waiting_graph = 0;
