@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "calendar.h"
+#include "notifier.h"
 #include "util.h"
 #include "value.h"
 
@@ -661,3 +662,113 @@ int pw_robot_reply(const struct pw_receiver *r, long http_status, const char *bo
   json_decref(o);
   return rc;
 }
+
+/* ---- the robots as notifiers (notifier.h) ---- */
+
+/* Moves N rendered requests into message OUT (each a POST of JSON), freeing REQS either way. */
+static int robot_message(struct pw_robot_request *reqs, size_t n, struct pw_notify_message *out) {
+  size_t i;
+  int rc = 0;
+
+  for (i = 0; i < n && rc == 0; i++)
+    rc = pw_notify_add_transfer(out, reqs[i].url, reqs[i].body, reqs[i].body_len,
+                                "Content-Type: application/json;charset=utf-8", NULL);
+  pw_robot_requests_free(reqs, n);
+  return rc;
+}
+
+/* The first graph of IN, or NULL. */
+static const unsigned char *first_png(const struct pw_notify_input *in, size_t *len) {
+  size_t i;
+
+  for (i = 0; i < in->n_pngs; i++)
+    if (in->pngs[i] != NULL && in->png_lens[i] > 0) {
+      *len = in->png_lens[i];
+      return in->pngs[i];
+    }
+  *len = 0;
+  return NULL;
+}
+
+/* A notification's alerts, or the weekly briefing's markdown (cut to the robot's limit) under
+ * its title. */
+static int robot_build(const struct pw_notify_input *in, struct pw_notify_message *out, char *err,
+                       size_t errlen) {
+  const json_t *b = json_object_get(in->payload, "briefing");
+  struct pw_robot_request *reqs = NULL;
+  size_t n = 0, png_len;
+  const unsigned char *png = first_png(in, &png_len);
+  char why[512];
+  int rc;
+
+  memset(out, 0, sizeof(*out));
+  if (json_is_object(b)) {
+    const char *week = json_string_value(json_object_get(b, "week"));
+    const char *title = json_string_value(json_object_get(b, "title"));
+    const char *md = json_string_value(json_object_get(b, "markdown"));
+    char subject[512];
+    snprintf(subject, sizeof(subject), "%s（%s）", title ? title : "周报", week ? week : "");
+    rc = pw_robot_render_text(in->r, subject, md ? md : subject, in->now_real_ms, &reqs, &n, why,
+                              sizeof(why));
+  } else {
+    rc = pw_robot_render_graph(in->r, in->payload, in->now_real_ms, png, png_len, in->public_url,
+                               &reqs, &n, why, sizeof(why));
+  }
+  if (rc < 0) {
+    snprintf(err, errlen, "cannot render: %s", why);
+    return rc == -ENOMEM ? -EAGAIN : -EPERM;
+  }
+  if (robot_message(reqs, n, out) < 0) {
+    pw_notify_message_free(out);
+    snprintf(err, errlen, "out of memory");
+    return -EAGAIN;
+  }
+  return 0;
+}
+
+/* No answer at all (refused, timed out) is worth retrying; an answer is the robot's verdict. */
+static int robot_judge(const struct pw_receiver *r, int rc, long status, const char *body,
+                       const char *error, char *err, size_t errlen) {
+  if (rc != 0 && status == 0) {
+    snprintf(err, errlen, "%s", error != NULL ? error : "error");
+    return -EAGAIN;
+  }
+  return pw_robot_reply(r, status, body != NULL ? body : "", err, errlen);
+}
+
+static int one_request(const json_t *payload) {
+  (void)payload;
+  return 1;
+}
+
+/* A WeCom alert message is a markdown request and its graph's image request. */
+static int wecom_cost(const json_t *payload) {
+  return json_array_size(json_object_get(payload, "alerts")) > 0 ? 2 : 1;
+}
+
+const struct pw_notifier pw_notifier_dingtalk = {
+    .type = PW_RECV_DINGTALK,
+    .graphs = PW_NOTIFY_NO_GRAPH,
+    .cost = one_request,
+    .build = robot_build,
+    .judge = robot_judge,
+};
+
+/* WeCom alone can carry image bytes: the first alert's trend graph follows the markdown. */
+const struct pw_notifier pw_notifier_wecom = {
+    .type = PW_RECV_WECOM,
+    .graphs = PW_NOTIFY_FIRST_GRAPH,
+    .cost = wecom_cost,
+    .build = robot_build,
+    .judge = robot_judge,
+};
+
+/* Feishu allows 5 requests a second besides the per-minute budget (docs/alerts.md). */
+const struct pw_notifier pw_notifier_feishu = {
+    .type = PW_RECV_FEISHU,
+    .graphs = PW_NOTIFY_NO_GRAPH,
+    .per_second = 5,
+    .cost = one_request,
+    .build = robot_build,
+    .judge = robot_judge,
+};

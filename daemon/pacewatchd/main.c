@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alerting.h"
 #include "briefing.h"
 #include "clock.h"
 #include "log.h"
@@ -72,7 +73,7 @@ static void briefing_work(uv_work_t *w) {
 static void briefing_written(struct pw_daemon *d, const struct pw_briefing_result *res, int send) {
   pw_log_info("briefing %s written: %s", res->name, res->html_path);
   if (send && d->conf->briefing.receivers.n > 0)
-    pw_alerting_send_briefing(d, res->name, res->html_path, res->md_path);
+    pw_alerting_send_briefing(d->alerting, res->name, res->html_path, res->md_path);
 }
 
 static void briefing_done(uv_work_t *w, int status) {
@@ -175,6 +176,7 @@ static void begin_shutdown(struct pw_daemon *d) {
     return;
   d->stopping = 1;
   uv_timer_stop(&d->tick);
+  pw_alerting_stop(d->alerting); /* no delivery starts on a fetcher about to close */
   pw_http_stop(d);
   pw_sched_stop(d);
   /* Finish writes in flight, then close everything. */
@@ -188,12 +190,12 @@ static void begin_shutdown(struct pw_daemon *d) {
 static void once_wait(uv_timer_t *t) {
   struct pw_daemon *d = t->data;
 
-  if (pw_alerting_in_flight(d) > 0 && pw_clock_real_ms() - d->once_started_ms < 30000)
+  if (pw_alerting_in_flight(d->alerting) > 0 && pw_clock_real_ms() - d->once_started_ms < 30000)
     return;
   uv_timer_stop(t);
-  if (pw_alerting_undelivered(d) > 0) {
+  if (pw_alerting_undelivered(d->alerting) > 0) {
     pw_log_error("--once: %d notifications are not delivered (kept in the spool)",
-                 pw_alerting_undelivered(d));
+                 pw_alerting_undelivered(d->alerting));
     d->exit_code = 1;
   }
   begin_shutdown(d);
@@ -203,8 +205,8 @@ static void once_polled_persisted(struct pw_daemon *d, int rc, void *data) {
   (void)data;
   if (rc < 0)
     d->exit_code = 1;
-  pw_alerting_evaluate(d);
-  pw_alerting_flush_now(d);
+  pw_alerting_evaluate(d->alerting);
+  pw_alerting_flush_now(d->alerting);
   d->once_started_ms = pw_clock_real_ms();
   uv_timer_start(&d->tick, once_wait, 0, 100);
 }
@@ -236,6 +238,69 @@ static int init_verdicts(struct pw_daemon *d, const struct pw_config *old_conf,
   return 0;
 }
 
+/* Alerting's view of the daemon: verdicts, source health and the graph cache. */
+static const struct pw_verdict *alert_verdict(void *data, int ind) {
+  struct pw_daemon *d = data;
+
+  return &d->verdicts[ind];
+}
+
+static int alert_source_down(void *data, int src) {
+  struct pw_daemon *d = data;
+  const struct pw_source_health *h;
+
+  if (src >= d->n_sources || d->sources[src] == NULL)
+    return -1;
+  h = &d->sources[src]->health;
+  return h->failing_since != 0 &&
+         h->last_attempt - h->failing_since >= d->conf->alerting.source_down_after;
+}
+
+struct graph_wait {
+  pw_delivery_graph_cb done;
+  void *arg;
+};
+
+static void alert_graph_ready(struct pw_daemon *d, const unsigned char *data, size_t len,
+                              void *arg) {
+  struct graph_wait *w = arg;
+
+  (void)d;
+  w->done(w->arg, data, len);
+  free(w);
+}
+
+static int alert_graph(void *data, const char *indicator, enum pw_graph_format format,
+                       pw_delivery_graph_cb done, void *arg) {
+  struct pw_daemon *d = data;
+  int ind = pw_config_indicator_index(d->conf, indicator), rc;
+  struct graph_wait *w;
+
+  if (ind < 0)
+    return -ENOENT;
+  w = malloc(sizeof(*w));
+  if (w == NULL)
+    return -ENOMEM;
+  w->done = done;
+  w->arg = arg;
+  rc = pw_graphcache_get(d, ind, format == PW_GRAPH_SVG, 0, alert_graph_ready, w);
+  if (rc < 0)
+    free(w);
+  return rc;
+}
+
+static int start_alerting(struct pw_daemon *d, char *err, size_t errlen) {
+  struct pw_alerting_ctx ctx;
+
+  ctx.loop = d->loop;
+  ctx.fetch = d->fetch;
+  ctx.verdict = alert_verdict;
+  ctx.source_down = alert_source_down;
+  ctx.get_graph = alert_graph;
+  ctx.data = d;
+  return pw_alerting_init(&ctx, d->conf, &d->alerting, err, errlen);
+}
+
 static void do_reload(struct pw_daemon *d, struct pw_config *fresh) {
   struct pw_config *old = d->conf;
   struct pw_verdict *old_v = d->verdicts;
@@ -261,11 +326,12 @@ static void do_reload(struct pw_daemon *d, struct pw_config *fresh) {
   d->journal = j;
   pw_persist_free(d);
   pw_graphcache_free(d);
-  pw_alerting_free(d);
   d->conf = fresh;
   d->verdicts = NULL;
+  /* Alerting is not rebuilt: it carries its states, batches and spool over to the new generation
+   * by name, and deliveries in flight finish under the old one, which they hold. */
   if (init_verdicts(d, old, old_v) < 0 || pw_persist_init(d) < 0 || pw_graphcache_init(d) < 0 ||
-      pw_alerting_init(d) < 0) {
+      pw_alerting_reload(d->alerting, fresh) < 0) {
     pw_log_error("out of memory reloading; stopping");
     free(old_v);
     pw_config_free(old);
@@ -300,7 +366,7 @@ static void on_verdict(struct pw_daemon *d, int ind, const struct pw_verdict *ol
   (void)old_v;
   (void)new_v;
   (void)data;
-  pw_alerting_evaluate_indicator(d, ind);
+  pw_alerting_evaluate_indicator(d->alerting, ind);
 }
 
 static void reload(struct pw_daemon *d) {
@@ -356,7 +422,7 @@ static void on_tick(uv_timer_t *t) {
   if (d->stopping)
     return;
   pw_inbox_poll(d);
-  pw_alerting_tick(d);
+  pw_alerting_tick(d->alerting);
   /* RRD writes held back a few seconds (persist.c) go out once due. */
   if (!pw_persist_idle(d))
     pw_persist_kick(d, NULL, NULL);
@@ -369,7 +435,7 @@ static void on_tick(uv_timer_t *t) {
   if (now - d->last_eval >= EVAL_INTERVAL) {
     d->last_eval = now;
     pw_ingest_evaluate_all(d);
-    pw_alerting_evaluate(d);
+    pw_alerting_evaluate(d->alerting);
   }
 }
 
@@ -467,9 +533,12 @@ int main(int argc, char **argv) {
   d.loop = &loop;
   snprintf(ua, sizeof(ua), "pacewatch/%s", PW_VERSION);
   if (pw_fetch_init(&loop, (int)d.conf->daemon.max_transfers, ua, &d.fetch) < 0 ||
-      pw_persist_init(&d) < 0 || pw_graphcache_init(&d) < 0 || init_verdicts(&d, NULL, NULL) < 0 ||
-      pw_alerting_init(&d) < 0) {
+      pw_persist_init(&d) < 0 || pw_graphcache_init(&d) < 0 || init_verdicts(&d, NULL, NULL) < 0) {
     pw_log_error("cannot start: out of memory");
+    return 1;
+  }
+  if (start_alerting(&d, err, sizeof(err)) < 0) {
+    pw_log_error("cannot start alerting: %s", err);
     return 1;
   }
   pw_log_info("pacewatchd %s: %d sources, %d indicators, %llu journal lines, state %s", PW_VERSION,
@@ -478,7 +547,7 @@ int main(int argc, char **argv) {
   pw_persist_sync_all(&d);
   d.on_verdict = on_verdict;
   if (!d.once)
-    pw_alerting_evaluate(&d); /* what changed while the daemon was down */
+    pw_alerting_evaluate(d.alerting); /* what changed while the daemon was down */
   uv_signal_init(&loop, &d.sig_term);
   uv_signal_init(&loop, &d.sig_int);
   uv_signal_init(&loop, &d.sig_hup);
@@ -518,7 +587,7 @@ int main(int argc, char **argv) {
   pw_http_free(&d);
   pw_persist_free(&d);
   pw_graphcache_free(&d);
-  pw_alerting_free(&d);
+  pw_alerting_free(d.alerting);
   pw_journal_close(d.journal);
   pw_store_free(&d.store);
   free(d.verdicts);
