@@ -71,7 +71,8 @@ struct pw_daemon {
   int64_t once_started_ms;
 
   uv_signal_t sig_term, sig_int, sig_hup;
-  uv_timer_t tick; /* every second: inbox; every minute: re-evaluation */
+  uv_timer_t tick;         /* every second: inbox; every minute: re-evaluation */
+  uv_timer_t reload_timer; /* a reload deferred until persist is idle */
   int64_t last_eval;
   int stopping;
   int reload_wanted;

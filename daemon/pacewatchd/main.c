@@ -160,6 +160,7 @@ static void finish_shutdown(struct pw_daemon *d) {
     pw_fetch_close(d->fetch, fetch_closed, d);
   if (!uv_is_closing((uv_handle_t *)&d->tick))
     uv_close((uv_handle_t *)&d->tick, on_closed_handle);
+  uv_close((uv_handle_t *)&d->reload_timer, on_closed_handle);
   uv_close((uv_handle_t *)&d->sig_term, on_closed_handle);
   uv_close((uv_handle_t *)&d->sig_int, on_closed_handle);
   uv_close((uv_handle_t *)&d->sig_hup, on_closed_handle);
@@ -396,11 +397,20 @@ static void reload(struct pw_daemon *d) {
   do_reload(d, fresh);
 }
 
+static void reload_soon(uv_timer_t *t) {
+  struct pw_daemon *d = t->data;
+
+  if (d->reload_wanted && !d->stopping)
+    reload(d);
+}
+
+/* Persist calls this from its own after-work callback, whose state a reload frees: the reload
+ * runs from a timer, in the loop's next turn. */
 static void reload_when_idle(struct pw_daemon *d, int rc, void *data) {
   (void)rc;
   (void)data;
-  if (d->reload_wanted && !d->stopping)
-    reload(d);
+  if (d->reload_wanted && !d->stopping && uv_timer_start(&d->reload_timer, reload_soon, 0, 0) < 0)
+    pw_log_error("cannot schedule the reload; the next tick retries it");
 }
 
 static void on_signal(uv_signal_t *h, int signum) {
@@ -556,7 +566,8 @@ int main(int argc, char **argv) {
   uv_signal_start(&d.sig_int, on_signal, SIGINT);
   uv_signal_start(&d.sig_hup, on_signal, SIGHUP);
   uv_timer_init(&loop, &d.tick);
-  d.tick.data = &d;
+  uv_timer_init(&loop, &d.reload_timer);
+  d.tick.data = d.reload_timer.data = &d;
   d.last_eval = pw_clock_now();
   if (!d.once)
     uv_timer_start(&d.tick, on_tick, 1000, 1000);
