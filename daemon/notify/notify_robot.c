@@ -303,98 +303,136 @@ struct render {
   size_t errlen;
 };
 
+static int out_of_memory(struct render *c) {
+  snprintf(c->err, c->errlen, "receiver '%s': out of memory", c->r->id);
+  return -ENOMEM;
+}
+
+/* DingTalk's markdown message; a secret signs the URL. FIRST: it carries the mentions. */
+static int dingtalk_body(struct render *c, const char *title, int first, struct pw_buf *url,
+                         struct pw_buf *t, json_t **body) {
+  const struct pw_receiver *r = c->r;
+  char sign[128];
+  int i;
+
+  if (has(r->secret)) {
+    if (pw_robot_sign_dingtalk(r->secret, c->now_ms, sign, sizeof(sign)) < 0) {
+      snprintf(c->err, c->errlen, "receiver '%s': cannot sign", r->id);
+      return -EINVAL;
+    }
+    /* The signature joins the query the robot URL already has (access_token), or starts
+     * one. */
+    if (pw_buf_printf(url, "%stimestamp=%lld&sign=%s", strchr(url->data, '?') ? "&" : "?",
+                      (long long)c->now_ms, sign) < 0)
+      return out_of_memory(c);
+  }
+  /* DingTalk only highlights a mention whose @mobile also appears in the text. */
+  for (i = 0; first && i < r->at_mobiles.n; i++)
+    if (pw_buf_printf(t, "%s@%s", i == 0 ? "\n\n" : " ", r->at_mobiles.items[i]) < 0)
+      return out_of_memory(c);
+  *body =
+      json_pack("{s:s,s:{s:s,s:s},s:{s:o,s:b}}", "msgtype", "markdown", "markdown", "title", title,
+                "text", t->data, "at", "atMobiles",
+                first ? string_array(&r->at_mobiles) : json_array(), "isAtAll", first && r->at_all);
+  return 0;
+}
+
+/* WeCom's markdown message, whose content has a limit of its own. */
+static int wecom_body(struct render *c, struct pw_buf *t, json_t **body) {
+  if (t->len > PW_ROBOT_WECOM_MARKDOWN_MAX) {
+    snprintf(c->err, c->errlen, "receiver '%s': markdown of %zu bytes exceeds %d", c->r->id, t->len,
+             PW_ROBOT_WECOM_MARKDOWN_MAX);
+    return -EINVAL;
+  }
+  *body = json_pack("{s:s,s:{s:s}}", "msgtype", "markdown", "markdown", "content", t->data);
+  return 0;
+}
+
+/* Feishu's text message; a secret signs the body. FIRST: it carries the mention of all. */
+static int feishu_body(struct render *c, int first, struct pw_buf *t, json_t **body) {
+  const struct pw_receiver *r = c->r;
+  char sign[128], ts[32];
+
+  if (first && r->at_all && pw_buf_printf(t, "\n<at user_id=\"all\">所有人</at>") < 0)
+    return out_of_memory(c);
+  *body = json_pack("{s:s,s:{s:s}}", "msg_type", "text", "content", "text", t->data);
+  if (*body == NULL || !has(r->secret))
+    return 0;
+  /* Feishu wants seconds, as a string, in the body; a second-granular timestamp of the same
+   * clock DingTalk gets in ms. */
+  if (pw_robot_sign_feishu(r->secret, c->now_ms / 1000, sign, sizeof(sign)) < 0) {
+    snprintf(c->err, c->errlen, "receiver '%s': cannot sign", r->id);
+    return -EINVAL;
+  }
+  snprintf(ts, sizeof(ts), "%lld", (long long)(c->now_ms / 1000));
+  if (json_object_set_new(*body, "timestamp", json_string(ts)) < 0 ||
+      json_object_set_new(*body, "sign", json_string(sign)) < 0)
+    return out_of_memory(c);
+  return 0;
+}
+
+/* WeCom mentions only work in text messages: one follows the first markdown message. */
+static int wecom_mentions(struct render *c, const char *title) {
+  const struct pw_receiver *r = c->r;
+  json_t *list = string_array(&r->mentioned_mobiles);
+
+  if (add_request(c->reqs, c->n, r->url ? strdup(r->url) : NULL,
+                  list ? json_pack("{s:s,s:{s:s,s:o}}", "msgtype", "text", "text", "content", title,
+                                   "mentioned_mobile_list", list)
+                       : NULL) < 0)
+    return out_of_memory(c);
+  return 0;
+}
+
 /* One message of TEXT for the robot; FIRST says whether it carries the mentions. */
 static int one_message(struct render *c, const char *title, const char *text, int first) {
   const struct pw_receiver *r = c->r;
   struct pw_buf url = {NULL, 0, 0, 0}, t = {NULL, 0, 0, 0};
   json_t *body = NULL;
-  char sign[128];
-  size_t hard = 0, before = *c->n;
-  int i, rc = -EINVAL;
+  size_t before = *c->n, hard = r->type == PW_RECV_DINGTALK ? PW_ROBOT_DINGTALK_MAX
+                                : r->type == PW_RECV_FEISHU ? PW_ROBOT_FEISHU_MAX
+                                                            : 0;
+  int rc = -EINVAL;
 
-  if (pw_buf_printf(&url, "%s", r->url ? r->url : "") < 0 || pw_buf_printf(&t, "%s", text) < 0)
-    goto nomem;
-  if (r->type == PW_RECV_DINGTALK) {
-    if (has(r->secret)) {
-      if (pw_robot_sign_dingtalk(r->secret, c->now_ms, sign, sizeof(sign)) < 0) {
-        snprintf(c->err, c->errlen, "receiver '%s': cannot sign", r->id);
-        goto fail;
-      }
-      /* The signature joins the query the robot URL already has (access_token), or starts
-       * one. */
-      if (pw_buf_printf(&url, "%stimestamp=%lld&sign=%s", strchr(url.data, '?') ? "&" : "?",
-                        (long long)c->now_ms, sign) < 0)
-        goto nomem;
-    }
-    /* DingTalk only highlights a mention whose @mobile also appears in the text. */
-    for (i = 0; first && i < r->at_mobiles.n; i++)
-      if (pw_buf_printf(&t, "%s@%s", i == 0 ? "\n\n" : " ", r->at_mobiles.items[i]) < 0)
-        goto nomem;
-    body = json_pack("{s:s,s:{s:s,s:s},s:{s:o,s:b}}", "msgtype", "markdown", "markdown", "title",
-                     title, "text", t.data, "at", "atMobiles",
-                     first ? string_array(&r->at_mobiles) : json_array(), "isAtAll",
-                     first && r->at_all);
-    hard = PW_ROBOT_DINGTALK_MAX;
-  } else if (r->type == PW_RECV_WECOM) {
-    if (t.len > PW_ROBOT_WECOM_MARKDOWN_MAX) {
-      snprintf(c->err, c->errlen, "receiver '%s': markdown of %zu bytes exceeds %d", r->id, t.len,
-               PW_ROBOT_WECOM_MARKDOWN_MAX);
-      goto fail;
-    }
-    body = json_pack("{s:s,s:{s:s}}", "msgtype", "markdown", "markdown", "content", t.data);
-  } else if (r->type == PW_RECV_FEISHU) {
-    if (first && r->at_all && pw_buf_printf(&t, "\n<at user_id=\"all\">所有人</at>") < 0)
-      goto nomem;
-    body = json_pack("{s:s,s:{s:s}}", "msg_type", "text", "content", "text", t.data);
-    if (body != NULL && has(r->secret)) {
-      char ts[32];
-      /* Feishu wants seconds, as a string, in the body; a second-granular timestamp of the
-       * same clock DingTalk gets in ms. */
-      if (pw_robot_sign_feishu(r->secret, c->now_ms / 1000, sign, sizeof(sign)) < 0) {
-        snprintf(c->err, c->errlen, "receiver '%s': cannot sign", r->id);
-        goto fail;
-      }
-      snprintf(ts, sizeof(ts), "%lld", (long long)(c->now_ms / 1000));
-      if (json_object_set_new(body, "timestamp", json_string(ts)) < 0 ||
-          json_object_set_new(body, "sign", json_string(sign)) < 0)
-        goto nomem;
-    }
-    hard = PW_ROBOT_FEISHU_MAX;
-  } else {
-    snprintf(c->err, c->errlen, "receiver '%s' is not a robot", r->id);
+  if (pw_buf_printf(&url, "%s", r->url ? r->url : "") < 0 || pw_buf_printf(&t, "%s", text) < 0) {
+    rc = out_of_memory(c);
     goto fail;
   }
+  if (r->type == PW_RECV_DINGTALK)
+    rc = dingtalk_body(c, title, first, &url, &t, &body);
+  else if (r->type == PW_RECV_WECOM)
+    rc = wecom_body(c, &t, &body);
+  else if (r->type == PW_RECV_FEISHU)
+    rc = feishu_body(c, first, &t, &body);
+  else
+    snprintf(c->err, c->errlen, "receiver '%s' is not a robot", r->id);
+  if (rc < 0)
+    goto fail;
   if (body == NULL) {
     /* json_pack refuses text that is not UTF-8 (a name in the configuration, say). */
     snprintf(c->err, c->errlen, "receiver '%s': cannot build the message (invalid UTF-8?)", r->id);
+    rc = -EINVAL;
     goto fail;
   }
   rc = add_request(c->reqs, c->n, url.data, body);
   url.data = NULL;
   body = NULL;
-  if (rc < 0)
-    goto nomem;
+  if (rc < 0) {
+    rc = out_of_memory(c);
+    goto fail;
+  }
   if (hard > 0 && (*c->reqs)[before].body_len > hard) {
     snprintf(c->err, c->errlen, "receiver '%s': message of %zu bytes exceeds %zu", r->id,
              (*c->reqs)[before].body_len, hard);
     rc = -EINVAL;
     goto fail;
   }
-  if (r->type == PW_RECV_WECOM && first && r->mentioned_mobiles.n > 0) {
-    /* WeCom mentions only work in text messages: one follows the markdown. */
-    json_t *list = string_array(&r->mentioned_mobiles);
-    rc = add_request(c->reqs, c->n, r->url ? strdup(r->url) : NULL,
-                     list ? json_pack("{s:s,s:{s:s,s:o}}", "msgtype", "text", "text", "content",
-                                      title, "mentioned_mobile_list", list)
-                          : NULL);
-    if (rc < 0)
-      goto nomem;
-  }
+  if (r->type == PW_RECV_WECOM && first && r->mentioned_mobiles.n > 0 &&
+      (rc = wecom_mentions(c, title)) < 0)
+    goto fail;
   pw_buf_free(&t);
   return 0;
-nomem:
-  snprintf(c->err, c->errlen, "receiver '%s': out of memory", r->id);
-  rc = -ENOMEM;
+
 fail:
   json_decref(body);
   pw_buf_free(&url);

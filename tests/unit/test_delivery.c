@@ -7,7 +7,8 @@
  * earlier run are loaded and sent, and one for a receiver no configuration knows goes to
  * spool/dead/; a reload that removes a receiver while a delivery to it is in flight, and while
  * another waits for its retry, delivers both with the settings they were spooled under; the
- * weekly briefing is spooled from its markdown file and sent.
+ * weekly briefing is spooled from its markdown file and sent; alerting that cannot start
+ * reports the real errno and the spool's reason.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "alerting.h"
 #include "clock.h"
 #include "delivery.h"
 #include "sink_process.h"
@@ -415,6 +417,41 @@ static void test_briefing(void **state) {
   json_decref(req);
 }
 
+/* Alerting that cannot start says why with the real errno: a state directory that is a file
+ * cannot hold the spool. */
+static void test_init_error(void **state) {
+  struct fx *f = *state;
+  struct pw_alerting_ctx ctx;
+  struct pw_alerter *a = NULL;
+  struct pw_config *conf;
+  char tmpl[128], text[2048], err[512], path[256];
+  FILE *fp;
+  int rc;
+
+  snprintf(path, sizeof(path), "%s/not-a-dir", f->dir);
+  fp = fopen(path, "w");
+  assert_non_null(fp);
+  fclose(fp);
+  snprintf(text, sizeof(text),
+           "daemon: { state_dir = \"%s\"; };\n"
+           "domains = ( { id = \"health\"; name = \"病有良医\"; } );\n"
+           "indicators = ( { id = \"a\"; name = \"甲\"; domain = \"health\"; kind = "
+           "\"cumulative\"; targets = ( { year = 2024; annual = 100; } ); } );\n",
+           path);
+  snprintf(tmpl, sizeof(tmpl), "%s/bad-XXXXXX", f->dir);
+  assert_int_equal(pw_unit_conf_open(tmpl, text, &conf), 0);
+  memset(&ctx, 0, sizeof(ctx));
+  ctx.loop = &f->loop;
+  ctx.fetch = f->fetch;
+  err[0] = '\0';
+  rc = pw_alerting_init(&ctx, conf, &a, err, sizeof(err));
+  assert_int_equal(rc, -ENOTDIR);
+  assert_null(a);
+  assert_non_null(strstr(err, "not-a-dir"));
+  assert_non_null(strstr(err, "cannot create"));
+  pw_config_free(conf);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_delivered_and_removed, setup, teardown),
@@ -423,6 +460,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_left_by_earlier_run, setup, teardown),
       cmocka_unit_test_setup_teardown(test_reload_removes_receivers, setup, teardown),
       cmocka_unit_test_setup_teardown(test_briefing, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_init_error, setup, teardown),
   };
 
   alarm(100); /* a hung loop would otherwise hang the suite until ctest's timeout */
