@@ -20,7 +20,9 @@ struct pw_alerter {
   struct pw_writer *writer;
   struct pw_alert_engine *engine;
   struct pw_delivery *delivery;
-  int broken; /* a reload failed: evaluations are ignored until the daemon stops */
+  /* Stopping, or a reload failed (the daemon is stopping then): evaluations and flushes are
+   * ignored, so nothing reads a configuration or verdicts that may no longer match. */
+  int stopped;
 };
 
 static int to_spool(void *data, const char *receiver, json_t *payload,
@@ -104,7 +106,7 @@ int pw_alerting_reload(struct pw_alerter *a, struct pw_config *conf) {
   int rc = pw_alert_engine_reload(a->engine, conf);
 
   if (rc < 0) {
-    a->broken = 1;
+    a->stopped = 1;
     return rc;
   }
   pw_delivery_reload(a->delivery, conf);
@@ -112,24 +114,24 @@ int pw_alerting_reload(struct pw_alerter *a, struct pw_config *conf) {
 }
 
 void pw_alerting_evaluate(struct pw_alerter *a) {
-  if (a != NULL && !a->broken)
+  if (a != NULL && !a->stopped)
     pw_alert_engine_evaluate(a->engine, pw_clock_now());
 }
 
 void pw_alerting_evaluate_indicator(struct pw_alerter *a, int ind) {
-  if (a != NULL && !a->broken)
+  if (a != NULL && !a->stopped)
     pw_alert_engine_evaluate_indicator(a->engine, ind, pw_clock_now());
 }
 
 void pw_alerting_tick(struct pw_alerter *a) {
-  if (a == NULL || a->broken)
+  if (a == NULL || a->stopped)
     return;
   pw_alert_engine_flush(a->engine, pw_clock_now(), 0);
   pw_delivery_run(a->delivery);
 }
 
 void pw_alerting_flush_now(struct pw_alerter *a) {
-  if (a == NULL || a->broken)
+  if (a == NULL || a->stopped)
     return;
   pw_alert_engine_flush(a->engine, pw_clock_now(), 1);
   pw_delivery_flush_all(a->delivery);
@@ -166,8 +168,10 @@ void pw_alerting_queue_sizes(const struct pw_alerter *a, long *queued, long *dea
 }
 
 void pw_alerting_stop(struct pw_alerter *a) {
-  if (a != NULL)
-    pw_delivery_stop(a->delivery);
+  if (a == NULL)
+    return;
+  a->stopped = 1;
+  pw_delivery_stop(a->delivery);
 }
 
 void pw_alerting_free(struct pw_alerter *a) {

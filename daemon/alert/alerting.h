@@ -75,7 +75,7 @@ int pw_alerting_undelivered(const struct pw_alerter *a);
 void pw_alerting_queue_sizes(const struct pw_alerter *a, long *queued, long *dead, long *batched);
 
 /* The daemon is stopping: no delivery attempt starts any more (call before closing the
- * fetcher). */
+ * fetcher), and evaluations and ticks are ignored. */
 void pw_alerting_stop(struct pw_alerter *a);
 
 /* Saves what changed and frees A, once the loop has run dry. Accepts NULL. */

@@ -73,7 +73,7 @@ struct attempt {
   uv_work_t read;
   char *html_path, *html;
   struct pw_notify_message msg;
-  int pending; /* transfers running, plus one while they are started */
+  size_t sent; /* transfers of MSG started so far */
   int failed;  /* 0, -EAGAIN or -EPERM */
   char error[256];
 };
@@ -397,19 +397,6 @@ static void attempt_finish(struct attempt *at) {
   }
 }
 
-static void transfer_done(struct pw_fetch_job *job, const struct pw_fetch_result *res, void *data) {
-  struct attempt *at = data;
-  char err[256];
-  int rc;
-
-  (void)job;
-  rc = at->nf->judge(at->r, res->rc, res->status, res->body, res->error, err, sizeof(err));
-  if (rc < 0)
-    fail(at, rc, err);
-  if (--at->pending == 0)
-    attempt_finish(at);
-}
-
 /* The transfer options every request to receiver R shares. */
 static void receiver_request(const struct pw_receiver *r, struct pw_fetch_request *req) {
   memset(req, 0, sizeof(*req));
@@ -421,11 +408,55 @@ static void receiver_request(const struct pw_receiver *r, struct pw_fetch_reques
   req->proxy = r->proxy;
 }
 
-/* Everything the message needs has arrived: build it and start its transfers. */
+static void transfer_done(struct pw_fetch_job *job, const struct pw_fetch_result *res, void *data);
+
+/* Starts the message's next transfer; its outcome arrives in transfer_done. The transfers go one
+ * after another, in the notifier's order (WeCom's picture follows its markdown), and the first
+ * failure ends the attempt: the retry sends the whole message again. */
+static void next_transfer(struct attempt *at) {
+  const struct pw_notify_transfer *t;
+  struct pw_fetch_request req;
+  char err[256];
+  int rc;
+
+  if (at->failed != 0 || at->sent == at->msg.n) {
+    attempt_finish(at);
+    return;
+  }
+  t = &at->msg.transfers[at->sent++];
+  receiver_request(at->r, &req);
+  req.url = t->url;
+  req.headers = (const char *const *)t->headers;
+  req.n_headers = t->n_headers;
+  req.post_body = t->body;
+  req.post_len = t->body_len;
+  req.customize = t->customize;
+  req.customize_arg = t->customize_arg;
+  rc = at->dl->stopping ? -ECANCELED
+                        : pw_fetch_start(at->dl->ctx.fetch, &req, transfer_done, at, NULL);
+  if (rc < 0) {
+    snprintf(err, sizeof(err), "cannot start the transfer: %s", strerror(-rc));
+    fail(at, -EAGAIN, err);
+    attempt_finish(at);
+  }
+}
+
+static void transfer_done(struct pw_fetch_job *job, const struct pw_fetch_result *res, void *data) {
+  struct attempt *at = data;
+  char err[256];
+  int rc;
+
+  (void)job;
+  rc = at->nf->judge(at->r, res->rc, res->status, res->body, res->error, err, sizeof(err));
+  if (rc < 0)
+    fail(at, rc, err);
+  next_transfer(at);
+}
+
+/* Everything the message needs has arrived: build it and send it. */
 static void attempt_send(struct attempt *at) {
   struct pw_notify_input in;
   char err[512];
-  size_t i;
   int rc;
 
   if (at->dl->stopping) {
@@ -444,33 +475,9 @@ static void attempt_send(struct attempt *at) {
   in.n_pngs = at->n_pngs;
   in.briefing_html = at->html;
   rc = at->nf->build(&in, &at->msg, err, sizeof(err));
-  if (rc < 0) {
+  if (rc < 0)
     fail(at, rc == -EPERM ? -EPERM : -EAGAIN, err);
-    attempt_finish(at);
-    return;
-  }
-  at->pending = 1; /* held until every transfer is started */
-  for (i = 0; i < at->msg.n; i++) {
-    const struct pw_notify_transfer *t = &at->msg.transfers[i];
-    struct pw_fetch_request req;
-    receiver_request(at->r, &req);
-    req.url = t->url;
-    req.headers = (const char *const *)t->headers;
-    req.n_headers = t->n_headers;
-    req.post_body = t->body;
-    req.post_len = t->body_len;
-    req.customize = t->customize;
-    req.customize_arg = t->customize_arg;
-    at->pending++;
-    rc = pw_fetch_start(at->dl->ctx.fetch, &req, transfer_done, at, NULL);
-    if (rc < 0) {
-      at->pending--;
-      snprintf(err, sizeof(err), "cannot start the transfer: %s", strerror(-rc));
-      fail(at, -EAGAIN, err);
-    }
-  }
-  if (--at->pending == 0)
-    attempt_finish(at);
+  next_transfer(at);
 }
 
 static void input_arrived(struct attempt *at) {
@@ -835,8 +842,9 @@ int pw_delivery_spool(struct pw_delivery *dl, const char *receiver, json_t *payl
     return -EINVAL;
   }
   if (entry_find(dl, id) != NULL) {
-    json_decref(payload);
-    return spooled_already(dl, id, done, arg);
+    rc = spooled_already(dl, id, done, arg);
+    json_decref(payload); /* (ID lives in it) */
+    return rc;
   }
   e = calloc(1, sizeof(*e));
   if (e == NULL) {

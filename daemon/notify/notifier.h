@@ -52,8 +52,9 @@ struct pw_notify_transfer {
   void *customize_arg;
 };
 
-/* A built message: its transfers, all started at once. N 0 means the notifier delivered the
- * message itself (the log receiver). */
+/* A built message: its transfers, sent one after another in this order (the first failure ends
+ * the attempt, and a retry sends them all again). N 0 means the notifier delivered the message
+ * itself (the log receiver). */
 struct pw_notify_message {
   struct pw_notify_transfer *transfers; /* owned */
   size_t n;

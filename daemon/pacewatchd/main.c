@@ -331,8 +331,9 @@ static void do_reload(struct pw_daemon *d, struct pw_config *fresh) {
   d->verdicts = NULL;
   /* Alerting is not rebuilt: it carries its states, batches and spool over to the new generation
    * by name, and deliveries in flight finish under the old one, which they hold. */
-  if (init_verdicts(d, old, old_v) < 0 || pw_persist_init(d) < 0 || pw_graphcache_init(d) < 0 ||
-      pw_alerting_reload(d->alerting, fresh) < 0) {
+  if (init_verdicts(d, old, old_v) < 0 || pw_alerting_reload(d->alerting, fresh) < 0 ||
+      pw_persist_init(d) < 0 || pw_graphcache_init(d) < 0) {
+    pw_alerting_stop(d->alerting);
     pw_log_error("out of memory reloading; stopping");
     free(old_v);
     pw_config_free(old);
