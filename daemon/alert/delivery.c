@@ -196,6 +196,7 @@ struct fop {
   char err[512];
   void (*spooled)(void *arg, int rc); /* PUT */
   void *spooled_arg;
+  json_t *replaced;      /* PUT of an entry spooled before: its previous payload */
   struct entry **merged; /* MERGE: the entries, COPIES their copies, DIGEST the result */
   struct pw_spool_entry *copies, digest;
   size_t n;
@@ -208,6 +209,7 @@ static void fop_free(struct fop *f) {
   size_t i;
 
   json_decref(f->copy.payload);
+  json_decref(f->replaced);
   for (i = 0; f->copies != NULL && i < f->n; i++)
     json_decref(f->copies[i].payload);
   for (i = 0; f->made != NULL && i < f->n; i++)
@@ -707,6 +709,13 @@ static void put_done(struct pw_delivery *dl, struct fop *f) {
   if (f->rc == 0) {
     e->durable = 1;
     e->busy = 0;
+  } else if (f->replaced != NULL) {
+    /* The file still holds the previous payload: so does the entry. */
+    pw_log_error("receiver '%s': cannot spool a notification again: %s", e->e.receiver, f->err);
+    json_decref(e->e.payload);
+    e->e.payload = f->replaced;
+    f->replaced = NULL;
+    e->busy = 0;
   } else {
     pw_log_error("receiver '%s': cannot spool a notification: %s", e->e.receiver, f->err);
     entry_unlink(dl, e);
@@ -830,6 +839,41 @@ static int spooled_already(struct pw_delivery *dl, const char *id, void (*done)(
   return rc;
 }
 
+/* The spool holds ID with other alerts (a batch saved pending by an older version, which kept
+ * adding to it after a restart): the new payload replaces the old one in the same entry and
+ * file, attempts and back-off kept. An entry being attempted is left alone (-EBUSY: the engine
+ * hands the batch over again at its next flush). */
+static int respool(struct pw_delivery *dl, struct entry *e, json_t *payload,
+                   void (*done)(void *arg, int rc), void *arg) {
+  struct fop *f;
+  json_t *old;
+  int rc;
+
+  if (e->busy) {
+    json_decref(payload);
+    return -EBUSY;
+  }
+  old = e->e.payload;
+  e->e.payload = payload;
+  f = fop_for(dl, FOP_PUT, e);
+  if (f == NULL) {
+    e->e.payload = old;
+    json_decref(payload);
+    return -ENOMEM;
+  }
+  f->spooled = done;
+  f->spooled_arg = arg;
+  f->replaced = old;
+  e->busy = 1;
+  rc = fop_push(f);
+  if (rc < 0) {
+    e->e.payload = old;
+    e->busy = 0;
+    json_decref(payload);
+  }
+  return rc;
+}
+
 int pw_delivery_spool(struct pw_delivery *dl, const char *receiver, json_t *payload,
                       void (*done)(void *arg, int rc), void *arg) {
   const char *id = json_string_value(json_object_get(payload, "delivery"));
@@ -841,11 +885,14 @@ int pw_delivery_spool(struct pw_delivery *dl, const char *receiver, json_t *payl
     json_decref(payload);
     return -EINVAL;
   }
-  if (entry_find(dl, id) != NULL) {
+  e = entry_find(dl, id);
+  if (e != NULL && json_equal(e->e.payload, payload)) {
     rc = spooled_already(dl, id, done, arg);
     json_decref(payload); /* (ID lives in it) */
     return rc;
   }
+  if (e != NULL)
+    return respool(dl, e, payload, done, arg);
   e = calloc(1, sizeof(*e));
   if (e == NULL) {
     json_decref(payload);

@@ -716,15 +716,14 @@ static void hand_over(struct pw_alert_engine *e, struct batch *b) {
                               "delivery", b->id, "sent_at", "alerts", b->alerts);
   int rc;
 
-  if (b->state == B_OPEN)
-    e->open[b->r] = NULL;
   b->state = B_SPOOLING;
   e->n_spooling++;
   rc = payload != NULL ? e->ctx.spool(e->ctx.data, b->receiver, payload, spooled, b) : -ENOMEM;
   if (rc < 0) {
     e->n_spooling--;
     b->state = B_SEALED;
-    pw_log_error("receiver '%s': cannot spool a notification: %s", b->receiver, strerror(-rc));
+    if (rc != -EBUSY) /* (busy: its earlier copy is being sent; handed over again next flush) */
+      pw_log_error("receiver '%s': cannot spool a notification: %s", b->receiver, strerror(-rc));
   }
 }
 
@@ -760,12 +759,22 @@ static int ready(struct pw_alert_engine *e, struct batch *b, int64_t now, int al
     k->alerts = keep;
     k->first = b->first;
     delivery_id(e, now, k->id, sizeof(k->id));
-    b->state = B_SEALED;
   }
   json_decref(b->alerts);
   b->alerts = send;
   e->dirty = 1;
   return 1;
+}
+
+/* Seals batch B: it takes no more alerts (a new one gathers them) and goes to the spool at the
+ * next hand-over, under its id. */
+static void seal(struct pw_alert_engine *e, struct batch *b) {
+  if (b->state != B_OPEN)
+    return;
+  if (e->open[b->r] == b)
+    e->open[b->r] = NULL;
+  b->state = B_SEALED;
+  e->dirty = 1;
 }
 
 void pw_alert_engine_flush(struct pw_alert_engine *e, int64_t now, int all) {
@@ -774,17 +783,18 @@ void pw_alert_engine_flush(struct pw_alert_engine *e, int64_t now, int all) {
   if (e == NULL)
     return;
   reread_silences(e, now);
-  /* States and pending batches (with their delivery ids) reach alerts.json before any batch
-   * reaches the spool: the save is queued first. */
+  for (b = e->head; b != NULL; b = b->next)
+    if (b->state == B_OPEN && b->r >= 0 && ready(e, b, now, all))
+      seal(e, b);
+  /* States and pending batches (with their delivery ids, sealed) reach alerts.json before any
+   * batch reaches the spool: the save is queued first. A batch saved sealed takes no more alerts
+   * after a restart either, so what the spool may hold under its id is all of it. */
   if (e->dirty)
     request_save(e);
   for (b = e->head; b != NULL; b = next) {
     next = b->next;
-    if (b->state == B_SPOOLING || b->r < 0 || !ready(e, b, now, all))
-      continue;
-    if (e->dirty)
-      request_save(e); /* (a quiet-hours split) */
-    hand_over(e, b);
+    if (b->state == B_SEALED && b->r >= 0)
+      hand_over(e, b);
   }
 }
 

@@ -386,6 +386,51 @@ static void test_reload_removes_receivers(void **state) {
   assert_int_equal(f->deads, 0);
 }
 
+/* A batch handed over again under an id the spool holds (a restart found it still pending):
+ * the same content is taken as spooled; other content replaces the entry's, attempts and
+ * back-off kept; the one message sent is the latest. */
+static void test_spooled_again(void **state) {
+  struct fx *f = *state;
+  struct pw_spool_entry *es = NULL;
+  struct pw_spool *sp;
+  json_t *bigger, *req, *body;
+  long queued;
+  size_t n;
+  int ok;
+
+  spool(f, "flaky", "s-1");
+  drain(f); /* refused once: waits 10 s */
+  bigger = notification("flaky", "s-1");
+  json_array_append_new(json_object_get(bigger, "alerts"), json_pack("{s:s}", "alert", "b/lag"));
+  f->spooled_calls = 0;
+  assert_int_equal(pw_delivery_spool(f->dl, "flaky", json_deep_copy(bigger), spooled, f), 0);
+  drain(f);
+  assert_int_equal(f->spooled_calls, 1);
+  assert_int_equal(f->spooled_rc, 0);
+  assert_int_equal(pw_delivery_spool(f->dl, "flaky", bigger, spooled, f), 0); /* the same */
+  drain(f);
+  assert_int_equal(f->spooled_calls, 2);
+  assert_int_equal(f->spooled_rc, 0);
+  pw_delivery_counts(f->dl, &queued, NULL, NULL);
+  assert_int_equal(queued, 1);
+  assert_int_equal(pw_spool_init(f->state_dir, &sp, NULL, 0), 0);
+  assert_int_equal(pw_spool_load(sp, &es, &n, NULL, 0), 0);
+  assert_int_equal(n, 1);
+  assert_int_equal(es[0].attempts, 1);
+  assert_int_equal(json_array_size(json_object_get(es[0].payload, "alerts")), 2);
+  pw_spool_entries_free(es, n);
+  pw_spool_free(sp);
+  pw_clock_simulate(pw_clock_now() + 11);
+  pw_delivery_run(f->dl);
+  drain(f);
+  assert_int_equal(requests(f, "/flaky", &ok, &req), 2);
+  assert_int_equal(ok, 1);
+  body = json_loads(json_string_value(json_object_get(req, "body")), 0, NULL);
+  assert_int_equal(json_array_size(json_object_get(body, "alerts")), 2);
+  json_decref(body);
+  json_decref(req);
+}
+
 /* The briefing: its markdown read on the thread pool, one notification per receiver, the
  * webhook getting the JSON payload. */
 static void test_briefing(void **state) {
@@ -459,6 +504,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_dead_letter, setup, teardown),
       cmocka_unit_test_setup_teardown(test_left_by_earlier_run, setup, teardown),
       cmocka_unit_test_setup_teardown(test_reload_removes_receivers, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_spooled_again, setup, teardown),
       cmocka_unit_test_setup_teardown(test_briefing, setup, teardown),
       cmocka_unit_test_setup_teardown(test_init_error, setup, teardown),
   };
