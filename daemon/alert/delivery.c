@@ -200,7 +200,8 @@ struct fop {
   struct entry **merged; /* MERGE: the entries, COPIES their copies, DIGEST the result */
   struct pw_spool_entry *copies, digest;
   size_t n;
-  char week[64], title[256], *html_path, *md_path; /* BRIEFING */
+  char week[64], title[256], *html_path, *md_path; /* BRIEFING, spooled under CONF (held) */
+  struct pw_config *conf;
   struct pw_spool_entry *made;
   int *made_ok;
 };
@@ -220,6 +221,7 @@ static void fop_free(struct fop *f) {
   free(f->made_ok);
   free(f->html_path);
   free(f->md_path);
+  pw_config_free(f->conf);
   free(f);
 }
 
@@ -741,6 +743,10 @@ static void briefing_done(struct pw_delivery *dl, struct fop *f) {
     e->e = f->made[i];
     f->made[i].payload = NULL;
     e->durable = 1;
+    /* A reload while it was written may have removed its receiver: it goes with the settings
+     * it was spooled under, like any notification spooled before a reload. */
+    if (receiver_in(dl->conf, e->e.receiver) == NULL)
+      e->conf = pw_config_ref(f->conf);
     entry_link(dl, e, NULL);
   }
 }
@@ -944,6 +950,7 @@ void pw_delivery_briefing(struct pw_delivery *dl, const char *week, const char *
   }
   snprintf(f->week, sizeof(f->week), "%s", week);
   snprintf(f->title, sizeof(f->title), "%s", c->briefing.title);
+  f->conf = pw_config_ref(dl->conf);
   for (i = 0; i < n; i++) {
     struct pw_spool_entry *e = &f->made[i];
     snprintf(e->id, sizeof(e->id), "%lld-%d-%llu-briefing", (long long)f->now, (int)getpid(),
