@@ -841,8 +841,12 @@ static int job_setup(struct pw_fetch *f, struct pw_fetch_job *j,
   if (req->customize != NULL) {
     j->smtp = 1;
     SET(CURLOPT_PROTOCOLS_STR, "smtp,smtps");
-    if (c == CURLE_OK)
-      req->customize(e, req->customize_arg);
+    if (c == CURLE_OK) {
+      /* The hook's own error (out of memory building a message) is the caller's to see. */
+      rc = req->customize(e, req->customize_arg);
+      if (rc < 0)
+        return rc;
+    }
   }
 #undef SET
   return setopt_errno(c);

@@ -47,7 +47,7 @@ struct pw_daemon {
   /* Persistence: journal lines and RRD work, done on the thread pool one batch at a time. */
   struct pw_persist *persist;
   struct pw_graphcache *graphs;
-  struct pw_alert_engine *alerting;
+  struct pw_alerter *alerting; /* alerting.h: the alert engine and delivery */
   struct pw_httpd *http;
   int64_t started;       /* wall clock at start, seconds */
   int64_t next_briefing; /* instant of the next scheduled briefing */
@@ -66,30 +66,6 @@ struct pw_daemon {
 /* briefing (main.c): writes the briefing for AT into state_dir/briefings/ on the thread pool;
  * SEND: deliver it to briefing.receivers once written. */
 void pw_main_briefing(struct pw_daemon *d, int64_t at, int send);
-
-/* alerting.c: conditions, routing, grouping, spool and delivery. */
-int pw_alerting_init(struct pw_daemon *d);
-void pw_alerting_free(struct pw_daemon *d);
-/* Steps every condition at the daemon's now; notifications gather per receiver. */
-void pw_alerting_evaluate(struct pw_daemon *d);
-/* Steps the conditions of one indicator (its verdict just changed). */
-void pw_alerting_evaluate_indicator(struct pw_daemon *d, int ind);
-/* Every second: batches past group_wait (and quiet hours) go to the spool; due entries are
- * attempted. */
-void pw_alerting_tick(struct pw_daemon *d);
-/* --once: every batch to the spool and every spooled entry attempted now. */
-void pw_alerting_flush_now(struct pw_daemon *d);
-int pw_alerting_in_flight(const struct pw_daemon *d);
-/* The weekly briefing WEEK (files HTML_PATH and MD_PATH) to briefing.receivers, through the
- * spool like any notification. */
-void pw_alerting_send_briefing(struct pw_daemon *d, const char *week, const char *html_path,
-                               const char *md_path);
-/* Notifications still in the spool plus those dead-lettered by this process. */
-int pw_alerting_undelivered(struct pw_daemon *d);
-
-/* Sizes of the notification queues: entries in the spool, in spool/dead/, and alerts waiting in
- * batches (group_wait, quiet hours); -1 when unknown. */
-void pw_alerting_queue_sizes(struct pw_daemon *d, long *queued, long *dead, long *batched);
 
 /* http.c: the status server (CONTRACT section 7) on the daemon's loop. */
 struct pw_httpd;

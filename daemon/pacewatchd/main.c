@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alerting.h"
 #include "briefing.h"
 #include "clock.h"
 #include "log.h"
@@ -76,7 +77,7 @@ static void briefing_work(uv_work_t *w) {
 static void briefing_written(struct pw_daemon *d, const struct pw_briefing_result *res, int send) {
   pw_log_info("briefing %s written: %s", res->name, res->html_path);
   if (send && d->conf->briefing.receivers.n > 0)
-    pw_alerting_send_briefing(d, res->name, res->html_path, res->md_path);
+    pw_alerting_send_briefing(d->alerting, res->name, res->html_path, res->md_path);
 }
 
 static void briefing_done(uv_work_t *w, int status) {
@@ -186,6 +187,7 @@ static void begin_shutdown(struct pw_daemon *d) {
     return;
   d->stopping = 1;
   uv_timer_stop(&d->tick);
+  pw_alerting_stop(d->alerting); /* no delivery starts on a fetcher about to close */
   pw_http_stop(d);
   pw_sched_stop(d->sched);
   d->sched = NULL;
@@ -201,12 +203,12 @@ static void begin_shutdown(struct pw_daemon *d) {
 static void once_wait(uv_timer_t *t) {
   struct pw_daemon *d = t->data;
 
-  if (pw_alerting_in_flight(d) > 0 && pw_clock_real_ms() - d->once_started_ms < 30000)
+  if (pw_alerting_in_flight(d->alerting) > 0 && pw_clock_real_ms() - d->once_started_ms < 30000)
     return;
   uv_timer_stop(t);
-  if (pw_alerting_undelivered(d) > 0) {
+  if (pw_alerting_undelivered(d->alerting) > 0) {
     pw_log_error("--once: %d notifications are not delivered (kept in the spool)",
-                 pw_alerting_undelivered(d));
+                 pw_alerting_undelivered(d->alerting));
     d->exit_code = 1;
   }
   begin_shutdown(d);
@@ -217,8 +219,8 @@ static void once_polled_persisted(int rc, void *data) {
 
   if (rc < 0)
     d->exit_code = 1;
-  pw_alerting_evaluate(d);
-  pw_alerting_flush_now(d);
+  pw_alerting_evaluate(d->alerting);
+  pw_alerting_flush_now(d->alerting);
   d->once_started_ms = pw_clock_real_ms();
   uv_timer_start(&d->tick, once_wait, 0, 100);
 }
@@ -257,7 +259,7 @@ static void on_verdict(void *data, int ind, const struct pw_verdict *old_v,
   (void)old_v;
   (void)new_v;
   pw_graphcache_invalidate(d->graphs, ind);
-  pw_alerting_evaluate_indicator(d, ind);
+  pw_alerting_evaluate_indicator(d->alerting, ind);
 }
 
 /* The inbox waits for durability through persist's kick. */
@@ -351,6 +353,67 @@ static int start_persist(struct pw_daemon *d) {
   return pw_persist_init(&ctx, &d->persist);
 }
 
+/* Alerting's view of the daemon: verdicts, source health and the graph cache. */
+static const struct pw_verdict *alert_verdict(void *data, int ind) {
+  struct pw_daemon *d = data;
+
+  return &d->verdicts[ind];
+}
+
+static int alert_source_down(void *data, int src) {
+  struct pw_daemon *d = data;
+  const struct pw_source_health *h;
+
+  h = pw_sched_health(d->sched, src);
+  if (h == NULL)
+    return -1; /* not polled (stopping) */
+  return h->failing_since != 0 &&
+         h->last_attempt - h->failing_since >= d->conf->alerting.source_down_after;
+}
+
+struct graph_wait {
+  pw_delivery_graph_cb done;
+  void *arg;
+};
+
+static void alert_graph_ready(const unsigned char *data, size_t len, void *arg) {
+  struct graph_wait *w = arg;
+
+  w->done(w->arg, data, len);
+  free(w);
+}
+
+static int alert_graph(void *data, const char *indicator, enum pw_graph_format format,
+                       pw_delivery_graph_cb done, void *arg) {
+  struct pw_daemon *d = data;
+  int ind = pw_config_indicator_index(d->conf, indicator), rc;
+  struct graph_wait *w;
+
+  if (ind < 0)
+    return -ENOENT;
+  w = malloc(sizeof(*w));
+  if (w == NULL)
+    return -ENOMEM;
+  w->done = done;
+  w->arg = arg;
+  rc = pw_graphcache_get(d->graphs, ind, format == PW_GRAPH_SVG, 0, alert_graph_ready, w);
+  if (rc < 0)
+    free(w);
+  return rc;
+}
+
+static int start_alerting(struct pw_daemon *d, char *err, size_t errlen) {
+  struct pw_alerting_ctx ctx;
+
+  ctx.loop = d->loop;
+  ctx.fetch = d->fetch;
+  ctx.verdict = alert_verdict;
+  ctx.source_down = alert_source_down;
+  ctx.get_graph = alert_graph;
+  ctx.data = d;
+  return pw_alerting_init(&ctx, d->conf, &d->alerting, err, errlen);
+}
+
 /* A reload in progress: the new configuration and its journal, loaded on the thread pool. */
 struct pw_reload {
   uv_work_t work;
@@ -378,10 +441,13 @@ static void do_reload(struct pw_daemon *d, struct pw_config *fresh, struct pw_jo
   d->journal = j;
   pw_persist_free(d->persist);
   d->persist = NULL;
-  pw_alerting_free(d);
   d->conf = fresh;
   d->verdicts = NULL;
-  if (init_verdicts(d, old, old_v) < 0 || start_persist(d) < 0 || pw_alerting_init(d) < 0) {
+  /* Alerting is not rebuilt: it carries its states, batches and spool over to the new generation
+   * by name, and deliveries in flight finish under the old one, which they hold. */
+  if (init_verdicts(d, old, old_v) < 0 || pw_alerting_reload(d->alerting, fresh) < 0 ||
+      start_persist(d) < 0) {
+    pw_alerting_stop(d->alerting);
     pw_log_error("out of memory reloading; stopping");
     bind_admit(d);
     free(old_v);
@@ -566,7 +632,7 @@ static void on_tick(uv_timer_t *t) {
   if (d->stopping)
     return;
   pw_inbox_poll(d->inbox);
-  pw_alerting_tick(d);
+  pw_alerting_tick(d->alerting);
   /* RRD writes held back a few seconds (persist.c) go out once due. */
   if (!pw_persist_idle(d->persist))
     pw_persist_kick(d->persist, NULL, NULL);
@@ -579,7 +645,7 @@ static void on_tick(uv_timer_t *t) {
   if (now - d->last_eval >= EVAL_INTERVAL) {
     d->last_eval = now;
     pw_admit_evaluate_all(&d->admit);
-    pw_alerting_evaluate(d);
+    pw_alerting_evaluate(d->alerting);
   }
 }
 
@@ -695,8 +761,12 @@ int main(int argc, char **argv) {
   gctx.data = &d;
   if (pw_fetch_init(&loop, (int)d.conf->daemon.max_transfers, ua, &d.fetch) < 0 ||
       start_persist(&d) < 0 || pw_graphcache_init(&gctx, &d.graphs) < 0 ||
-      init_verdicts(&d, NULL, NULL) < 0 || pw_alerting_init(&d) < 0 || start_ingest(&d) < 0) {
+      init_verdicts(&d, NULL, NULL) < 0 || start_ingest(&d) < 0) {
     pw_log_error("cannot start: out of memory");
+    return 1;
+  }
+  if (start_alerting(&d, err, sizeof(err)) < 0) {
+    pw_log_error("cannot start alerting: %s", err);
     return 1;
   }
   pw_log_info("pacewatchd %s: %d sources, %d indicators, %llu journal lines, state %s", PW_VERSION,
@@ -704,7 +774,7 @@ int main(int argc, char **argv) {
               d.conf->daemon.state_dir);
   pw_persist_sync_all(d.persist);
   if (!d.once)
-    pw_alerting_evaluate(&d); /* what changed while the daemon was down */
+    pw_alerting_evaluate(d.alerting); /* what changed while the daemon was down */
   uv_signal_init(&loop, &d.sig_term);
   uv_signal_init(&loop, &d.sig_int);
   uv_signal_init(&loop, &d.sig_hup);
@@ -743,7 +813,7 @@ int main(int argc, char **argv) {
   pw_ingest_free(d.ingest);
   pw_persist_free(d.persist);
   pw_graphcache_free(d.graphs);
-  pw_alerting_free(&d);
+  pw_alerting_free(d.alerting);
   if (d.pending_reload != NULL)
     reload_free(d.pending_reload);
   pw_journal_close(d.journal);

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "alerting.h"
 #include "clock.h"
 #include "dashboard.h"
 #include "log.h"
@@ -262,7 +263,7 @@ static void make_view(struct pw_daemon *d, struct pw_view *v,
   v->now = pw_clock_now();
   v->started = d->started;
   v->journal_lines = d->journal->lines;
-  pw_alerting_queue_sizes(d, &v->queued, &v->dead, &v->batched);
+  pw_alerting_queue_sizes(d->alerting, &v->queued, &v->dead, &v->batched);
 }
 
 /* /metrics and /: built from a view into the response. */
