@@ -64,7 +64,7 @@ struct pw_daemon {
   struct pw_persist *persist;
   struct pw_graphcache *graphs;
   struct pw_alert_engine *alerting;
-  struct pw_httpd *http;
+  struct pw_http *http;
   int64_t started;       /* wall clock at start, seconds */
   int busy_workers;      /* graph renders and briefings on the thread pool (they read conf) */
   int64_t next_briefing; /* instant of the next scheduled briefing */
@@ -155,18 +155,6 @@ int pw_alerting_undelivered(struct pw_daemon *d);
 /* Sizes of the notification queues: entries in the spool, in spool/dead/, and alerts waiting in
  * batches (group_wait, quiet hours); -1 when unknown. */
 void pw_alerting_queue_sizes(struct pw_daemon *d, long *queued, long *dead, long *batched);
-
-/* http.c: the status server (CONTRACT section 7) on the daemon's loop. */
-struct pw_httpd;
-/* Starts listening on daemon.http_listen (nothing when ""). Returns 0 or a negative errno with
- * the reason logged (the address is taken, not an address). */
-int pw_http_start(struct pw_daemon *d);
-/* After a reload: rebinds when http_listen changed (a failure keeps the old listener). */
-void pw_http_reload(struct pw_daemon *d);
-/* Closes the listener and every connection (their handles close through the loop). */
-void pw_http_stop(struct pw_daemon *d);
-/* Frees what is left once the loop has ended. */
-void pw_http_free(struct pw_daemon *d);
 
 /* inbox.c: work handed over by the pacewatch CLI while the daemon holds the lock. */
 void pw_inbox_poll(struct pw_daemon *d);

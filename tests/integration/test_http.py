@@ -170,6 +170,15 @@ class Routes(unittest.TestCase):
         for name in ("pacewatch_source_errors_total", "pacewatch_source_poll_duration_seconds",
                      "pacewatch_notifications_queued", "pacewatch_notifications_dead"):
             self.assertRegex(text, r"(?m)^" + name + r"[{ ]")
+        # The event loop's stalls: every iteration counted, the longest one a few ms or more.
+        count = re.search(r'(?m)^pacewatch_loop_stall_seconds_count (\d+)$', text)
+        inf = re.search(r'(?m)^pacewatch_loop_stall_seconds_bucket\{le="\+Inf"\} (\d+)$', text)
+        worst = re.search(r'(?m)^pacewatch_loop_stall_max_seconds (\S+)$', text)
+        self.assertIsNotNone(count, text[-3000:])
+        self.assertGreater(int(count.group(1)), 0)
+        self.assertEqual(inf.group(1), count.group(1))
+        self.assertGreater(float(worst.group(1)), 0)
+        self.assertLess(float(worst.group(1)), 60)
         # The surveyed unemployment figure is not published: no value sample, status no_data.
         self.assertNotRegex(text, r'pacewatch_indicator_value\{indicator="surveyed_unemployment"')
         self.assertRegex(text, r'(?m)^pacewatch_indicator_status\{indicator="surveyed_unemployment",'
