@@ -232,7 +232,7 @@ static void finish_batch(struct pw_persist *p) {
   struct pw_journal *j = p->ctx.journal;
   struct waiter *ws = p->now_waiting;
   size_t i, nw = p->n_now;
-  int rc = p->write_rc, again;
+  int rc = p->write_rc, again, missing = 0;
 
   p->running = 0;
   /* One line when the journal stops being writable (a full disk retried at every poll and tick
@@ -249,6 +249,13 @@ static void finish_batch(struct pw_persist *p) {
     if (rc < 0) {
       /* Not written: try again with the next batch. */
       touch(p, op->ind, op->rebuild);
+    } else if (op->rc == -ENOENT && !op->rebuild) {
+      /* Its file was removed: rebuilt from the journal by the batch that follows at once. */
+      pw_log_warn("indicator '%s': its RRD file is missing; rebuilding it from the journal",
+                  p->ctx.conf->indicators[op->ind].id);
+      p->stored_as_of[op->ind] = 0;
+      touch(p, op->ind, 1);
+      missing = 1;
     } else if (op->rc < 0) {
       pw_log_error("indicator '%s': %s", p->ctx.conf->indicators[op->ind].id, op->err);
       /* A failed append may leave the file behind the journal: rebuild it next time. */
@@ -278,9 +285,10 @@ static void finish_batch(struct pw_persist *p) {
   p->lines.len = 0;
   p->now_waiting = NULL;
   p->n_now = p->cap_now = 0;
-  again = p->again;
+  again = p->again || missing;
   p->again = 0;
-  if (p->sync != NULL) {
+  /* The waiters wait for a running check's rebuilds, and for those of missing files. */
+  if (p->sync != NULL || missing) {
     defer_waiters(p, ws, nw);
     nw = 0;
   }

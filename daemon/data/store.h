@@ -79,7 +79,9 @@ char *pw_store_path(const struct pw_store *s, const char *id, char *buf, size_t 
 /* Appends N points (ascending t, all later than the file's last update) to ID's file,
  * creating it first if needed so that the first point fits. PREV, when not NULL, is the point
  * stored just before these (so that a value holds until the next report: the previous value is
- * written again one step before a new one). Returns 0 or a negative errno with ERR set. */
+ * written again one step before a new one); the file must then exist, and a missing one (removed
+ * behind the store's back) is not created but reported as -ENOENT, for the caller to rebuild it
+ * from the journal. Returns 0 or a negative errno with ERR set. */
 int pw_store_append(struct pw_store *s, const char *id, const struct pw_store_point *prev,
                     const struct pw_store_point *pts, size_t n, char *err, size_t errlen);
 

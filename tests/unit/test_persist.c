@@ -565,12 +565,50 @@ static void test_short_write_retried(void **state) {
   pw_persist_free(p);
 }
 
+/* A removed RRD file is rebuilt from the journal when an append finds it missing, not created
+ * from the new points only: after a restart (nothing known of the file but its last update),
+ * and while the store remembers the file's time. */
+static void test_missing_file_rebuilt(void **state) {
+  struct pw_persist *p = make_persist();
+  char path[4200], err[1024];
+  int round;
+
+  (void)state;
+  fake_ms += 60000;
+  add(p, I_B, day(7, 31), 70);
+  add(p, I_B, day(8, 31), 80);
+  assert_int_equal(kick_and_wait(p), 0);
+  assert_int_equal(file_last(I_B), day(8, 31));
+  /* A restart: a new store and persist, which learns the files' times from the check. */
+  pw_persist_free(p);
+  pw_store_free(&store);
+  assert_int_equal(pw_store_init(&store, conf->daemon.state_dir, NULL, err, sizeof(err)), 0);
+  p = make_persist();
+  pw_persist_sync_all(p);
+  assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+  for (round = 0; round < 2; round++) {
+    int month = 9 + round;
+    pw_store_path(&store, conf->indicators[I_B].id, path, sizeof(path));
+    assert_int_equal(unlink(path), 0);
+    fake_ms += 60000;
+    add(p, I_B, day(month, 30), 10.0 * month);
+    assert_int_equal(kick_and_wait(p), 0);
+    assert_int_equal(file_last(I_B), day(month, 30));
+    assert_true(file_value_at(I_B, day(7, 31)) == 70);
+    assert_true(file_value_at(I_B, day(8, 31)) == 80);
+    assert_true(file_value_at(I_B, day(month, 30)) == 10.0 * month);
+    assert_true(pw_persist_idle(p));
+  }
+  pw_persist_free(p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_kick_durable_then_stored), cmocka_unit_test(test_hold_back),
       cmocka_unit_test(test_revision_rebuilds),        cmocka_unit_test(test_sync_all_off_the_loop),
       cmocka_unit_test(test_free_while_idle),          cmocka_unit_test(test_free_from_a_waiter),
       cmocka_unit_test(test_kick_from_a_waiter),       cmocka_unit_test(test_short_write_retried),
+      cmocka_unit_test(test_missing_file_rebuilt),
   };
 
   return cmocka_run_group_tests(tests, setup, teardown);
