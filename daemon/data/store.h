@@ -111,5 +111,10 @@ int pw_store_lock_waiting(void);
 /* The step (3600 s) and heartbeat (400 days) of every file. */
 #define PW_STORE_STEP 3600
 #define PW_STORE_HEARTBEAT (400 * 86400)
+/* The instants a file can hold (epoch seconds): librrd takes a file's start at or before 0 for
+ * "now", so a point at 1970-01-01 (a Prometheus timestamp in ms read as s, as_of 1) made every
+ * rebuild of its file fail; the end is 9999-12-31T23:59:59Z. */
+#define PW_STORE_T_MIN 86400
+#define PW_STORE_T_MAX INT64_C(253402300799)
 
 #endif
