@@ -32,7 +32,8 @@ int pw_derive_points(const struct pw_config *conf, const struct pw_journal *j, i
   const struct pw_series *s = &j->series[ind];
   const struct pw_indicator *in = &conf->indicators[ind];
   struct ranked *r;
-  size_t i, k = 0, w = 0, outside = 0;
+  size_t i, k = 0, w = 0, skipped = 0;
+  int64_t first = 0;
 
   *out = NULL;
   *n = 0;
@@ -46,11 +47,11 @@ int pw_derive_points(const struct pw_config *conf, const struct pw_journal *j, i
   for (i = 0; i < s->n; i++) {
     if (s->samples[i].as_of < after)
       continue;
-    /* A line of an older version dated outside the years the journal keeps (as_of 1 from a
-     * Prometheus timestamp of 1000 ms) cannot be stored: an RRD file starting before it would
-     * start at or before the epoch, which librrd refuses, and every rebuild would fail. */
-    if (!pw_journal_time_ok(s->samples[i].as_of)) {
-      outside++;
+    if (s->samples[i].as_of < PW_STORE_T_MIN || s->samples[i].as_of > PW_STORE_T_MAX) {
+      /* A line no file can hold (older versions journaled as_of 1): left out of the file, or
+       * it would fail every rebuild of it. The journal keeps it. */
+      if (skipped++ == 0)
+        first = s->samples[i].as_of;
       continue;
     }
     r[k].p.t = s->samples[i].as_of;
@@ -58,11 +59,10 @@ int pw_derive_points(const struct pw_config *conf, const struct pw_journal *j, i
     r[k].pos = i;
     k++;
   }
-  /* Said once per whole-file derivation (a rebuild, a new file); appends skip them quietly. */
-  if (outside > 0 && after == 0)
-    pw_log_warn("indicator '%s': %zu journal samples dated outside the years " PW_JOURNAL_YEARS
-                " are left out of its RRD file",
-                in->id, outside);
+  if (skipped > 0)
+    pw_log_warn("indicator '%s': %zu journal lines left out of its RRD file: as_of outside "
+                "what RRD files hold (the first: %lld s since 1970)",
+                in->id, skipped, (long long)first);
   qsort(r, k, sizeof(*r), ranked_cmp);
   /* Among equal instants the last journaled sorts last and wins. */
   for (i = 0; i < k; i++) {

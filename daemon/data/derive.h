@@ -13,10 +13,10 @@
 #include "journal.h"
 #include "store.h"
 
-/* The points of indicator IND with as_of > AFTER (0 for all), ascending, leaving out samples
- * dated outside the years the journal keeps (pw_journal_time_ok; with AFTER 0 a warning says
- * how many). *OUT is owned (free with free()); *N may be 0. When PREV is not NULL it receives
- * the point at AFTER, and *HAS_PREV says whether there was one. Returns 0 or -ENOMEM. */
+/* The points of indicator IND with as_of > AFTER (0 for all), ascending. *OUT is owned (free
+ * with free()); *N may be 0. When PREV is not NULL it receives the point at AFTER, and *HAS_PREV
+ * says whether there was one. Samples whose as_of no RRD file can hold (outside PW_STORE_T_MIN
+ * .. PW_STORE_T_MAX) are left out, with one warning naming the indicator. Returns 0 or -ENOMEM. */
 int pw_derive_points(const struct pw_config *conf, const struct pw_journal *j, int ind,
                      int64_t after, struct pw_store_point **out, size_t *n,
                      struct pw_store_point *prev, int *has_prev);
