@@ -1,8 +1,8 @@
 /*
  * Unit tests of derive over a real journal file and real RRD files: each as_of once with its
- * last journaled revision, and a journal of an older version holding a line dated outside the
- * years the journal keeps (as_of 1970-01-01T08:00:01+08:00, from a Prometheus timestamp of
- * 1000 ms): the line is left out, the RRD file is rebuilt from the other lines, and later
+ * last journaled revision, and a journal of an older version holding a line no RRD file can
+ * hold (as_of 1970-01-01T08:00:01+08:00, from a Prometheus timestamp of 1000 ms, which admission
+ * now refuses): the line is left out, the RRD file is rebuilt from the other lines, and later
  * appends work.
  */
 #include <stdarg.h>
