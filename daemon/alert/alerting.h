@@ -56,10 +56,12 @@ void pw_alerting_evaluate_indicator(struct pw_alerter *a, int ind);
  * are attempted. */
 void pw_alerting_tick(struct pw_alerter *a);
 
-/* --once: every batch to the spool and every spooled notification attempted now. */
+/* --once: every batch to the spool and every spooled notification attempted now; a failed
+ * one is attempted again after 1 s, 2 s, 4 s... for up to 30 s, at pw_alerting_tick. */
 void pw_alerting_flush_now(struct pw_alerter *a);
 
-/* Work in flight: attempts, file operations, batches on their way to the spool. */
+/* Work in flight: attempts, file operations, batches on their way to the spool, and after
+ * pw_alerting_flush_now notifications waiting for their quick retry. */
 int pw_alerting_in_flight(const struct pw_alerter *a);
 
 /* The weekly briefing WEEK (files HTML_PATH and MD_PATH) to briefing.receivers, through the

@@ -284,6 +284,42 @@ static void test_5xx_backs_off(void **state) {
   assert_int_equal(audit(f, "delivered", "d-2"), 1);
 }
 
+/* --once (flush_all): a notification whose first attempt fails is attempted again about a second
+ * later, not after its 10 s back-off nor never; while it waits it counts as in flight. */
+static void test_once_retries_promptly(void **state) {
+  struct fx *f = *state;
+  char spool_dir[256];
+  int64_t t0;
+  int ok, i;
+
+  snprintf(spool_dir, sizeof(spool_dir), "%s/spool", f->state_dir);
+  spool(f, "flaky", "d-once");
+  drain(f); /* spooled and attempted: 500 */
+  assert_int_equal(requests(f, "/flaky", &ok, NULL), 1);
+  assert_int_equal(ok, 0);
+  t0 = pw_clock_real_ms();
+  pw_delivery_flush_all(f->dl);
+  drain(f);
+  assert_int_equal(requests(f, "/flaky", &ok, NULL), 2); /* the back-off does not hold it */
+  assert_int_equal(ok, 1);
+  assert_int_equal(pw_delivery_in_flight(f->dl), 0);
+  assert_false(in_dir(spool_dir, "d-once.json"));
+
+  /* Failing under --once from its first attempt: retried within a few seconds. */
+  spool(f, "down", "d-down");
+  drain(f);
+  assert_int_equal(requests(f, "/down", NULL, NULL), 1);
+  assert_int_equal(pw_delivery_in_flight(f->dl), 1); /* its quick retry is pending */
+  for (i = 0; i < 60 && requests(f, "/down", NULL, NULL) < 3; i++) {
+    usleep(100 * 1000);
+    pw_delivery_run(f->dl);
+    drain(f);
+  }
+  assert_int_equal(requests(f, "/down", NULL, NULL), 3); /* after 1 s, then 2 s */
+  assert_true(pw_clock_real_ms() - t0 < 6000);
+  assert_true(in_dir(spool_dir, "d-down.json"));
+}
+
 static void test_dead_letter(void **state) {
   struct fx *f = *state;
   char spool_dir[256], dead_dir[256];
@@ -501,6 +537,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_delivered_and_removed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_5xx_backs_off, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_once_retries_promptly, setup, teardown),
       cmocka_unit_test_setup_teardown(test_dead_letter, setup, teardown),
       cmocka_unit_test_setup_teardown(test_left_by_earlier_run, setup, teardown),
       cmocka_unit_test_setup_teardown(test_reload_removes_receivers, setup, teardown),
