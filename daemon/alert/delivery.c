@@ -419,6 +419,7 @@ static void receiver_request(const struct pw_receiver *r, struct pw_fetch_reques
   req->tls_verify = r->tls_verify;
   req->ca_file = r->ca_file;
   req->proxy = r->proxy;
+  req->no_redirects = !r->follow_redirects;
 }
 
 static void transfer_done(struct pw_fetch_job *job, const struct pw_fetch_result *res, void *data);
@@ -460,6 +461,16 @@ static void transfer_done(struct pw_fetch_job *job, const struct pw_fetch_result
   int rc;
 
   (void)job;
+  if (at->r->type != PW_RECV_EMAIL && !at->r->follow_redirects && res->status >= 300 &&
+      res->status <= 399) {
+    /* Not followed (docs/configuration.md, follow_redirects): the notification would reach
+     * whatever host the answer names, a 307 with its body. */
+    snprintf(err, sizeof(err), "%s (follow_redirects = false)",
+             res->error != NULL ? res->error : "redirect not followed");
+    fail(at, -EAGAIN, err);
+    next_transfer(at);
+    return;
+  }
   rc = at->nf->judge(at->r, res->rc, res->status, res->body, res->error, err, sizeof(err));
   if (rc < 0)
     fail(at, rc, err);
