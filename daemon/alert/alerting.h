@@ -76,6 +76,10 @@ int pw_alerting_undelivered(const struct pw_alerter *a);
  * alerts waiting in batches (group_wait, quiet hours); -1 when unknown. */
 void pw_alerting_queue_sizes(const struct pw_alerter *a, long *queued, long *dead, long *batched);
 
+/* 1 when this process found alerts.json (*ALERTS_JSON) or silences.json (*SILENCES_JSON)
+ * damaged and set it aside as <file>.corrupt-<time> (docs/storage.md); else 0. */
+void pw_alerting_corrupt_files(const struct pw_alerter *a, int *alerts_json, int *silences_json);
+
 /* The daemon is stopping: no delivery attempt starts any more (call before closing the
  * fetcher), and evaluations and ticks are ignored. */
 void pw_alerting_stop(struct pw_alerter *a);

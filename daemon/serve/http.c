@@ -264,6 +264,7 @@ static void make_view(struct pw_daemon *d, struct pw_view *v,
   v->started = d->started;
   v->journal_lines = d->journal->lines;
   pw_alerting_queue_sizes(d->alerting, &v->queued, &v->dead, &v->batched);
+  pw_alerting_corrupt_files(d->alerting, &v->corrupt_alerts, &v->corrupt_silences);
 }
 
 /* /metrics and /: built from a view into the response. */
