@@ -1,11 +1,12 @@
 /*
- * daemon.h: the root context of pacewatchd. One struct pw_daemon is built in main.c and passed
- * down; every callback finds it through its handle's data pointer. Only the loop thread
- * touches it; work on the thread pool receives copies and hands results back in its
+ * daemon.h: the state of the pacewatchd program, private to daemon/pacewatchd/ (no stage
+ * includes it; each stage takes the narrow context of its own header). One struct pw_daemon is
+ * built in main.c; the program's callbacks find it through their data pointer. Only the loop
+ * thread touches it; work on the thread pool receives what it reads and hands results back in its
  * after-work callback.
  */
-#ifndef PW_H
-#define PW_H
+#ifndef PW_DAEMON_H
+#define PW_DAEMON_H
 
 #include <stdint.h>
 #include <uv.h>
@@ -24,7 +25,7 @@
 #include "store.h"
 #include "util.h"
 
-struct pw_daemon;
+struct pw_reload;
 
 struct pw_daemon {
   uv_loop_t *loop;
@@ -48,7 +49,7 @@ struct pw_daemon {
   struct pw_persist *persist;
   struct pw_graphcache *graphs;
   struct pw_alerter *alerting; /* alerting.h: the alert engine and delivery */
-  struct pw_httpd *http;
+  struct pw_http *http;
   int64_t started;       /* wall clock at start, seconds */
   int64_t next_briefing; /* instant of the next scheduled briefing */
   int64_t once_started_ms;
@@ -63,20 +64,37 @@ struct pw_daemon {
   int exit_code;
 };
 
-/* briefing (main.c): writes the briefing for AT into state_dir/briefings/ on the thread pool;
- * SEND: deliver it to briefing.receivers once written. */
-void pw_main_briefing(struct pw_daemon *d, int64_t at, int send);
+/* The program's own functions, one file each (this header is private to pacewatchd: no stage
+ * includes it). */
 
-/* http.c: the status server (CONTRACT section 7) on the daemon's loop. */
-struct pw_httpd;
-/* Starts listening on daemon.http_listen (nothing when ""). Returns 0 or a negative errno with
- * the reason logged (the address is taken, not an address). */
-int pw_http_start(struct pw_daemon *d);
-/* After a reload: rebinds when http_listen changed (a failure keeps the old listener). */
-void pw_http_reload(struct pw_daemon *d);
-/* Closes the listener and every connection (their handles close through the loop). */
-void pw_http_stop(struct pw_daemon *d);
-/* Frees what is left once the loop has ended. */
-void pw_http_free(struct pw_daemon *d);
+/* main.c */
+int daemon_load_config(const char *path, struct pw_plugins *plugins, struct pw_config **out,
+                       char *err, size_t errlen);
+void daemon_shutdown(struct pw_daemon *d);
+
+/* wiring.c: each stage started with what it needs; the callbacks between stages. */
+int daemon_start_persist(struct pw_daemon *d);
+int daemon_start_graphs(struct pw_daemon *d);
+int daemon_start_ingest(struct pw_daemon *d);
+int daemon_start_alerting(struct pw_daemon *d, char *err, size_t errlen);
+int daemon_start_sched(struct pw_daemon *d, void (*all_polled)(void *data));
+struct pw_loopstat;
+int daemon_start_http(struct pw_daemon *d, const struct pw_loopstat *loopstat);
+/* Admission's pointers follow the generation: its configuration, journal and verdicts. */
+void daemon_bind_admit(struct pw_daemon *d);
+/* Verdicts of a fresh start (OLD NULL) are the baseline, not news: computed without publishing;
+ * after a reload an indicator that existed keeps its last published verdict (by id). */
+int daemon_init_verdicts(struct pw_daemon *d, const struct pw_config *old_conf,
+                         const struct pw_verdict *old);
+
+/* reload.c: SIGHUP, the generation swap. */
+void daemon_reload(struct pw_daemon *d);
+void daemon_reload_free(struct pw_reload *r);
+
+/* briefing.c: writes the briefing for AT into state_dir/briefings/ on the thread pool; SEND:
+ * deliver it to briefing.receivers once written. */
+void daemon_briefing(struct pw_daemon *d, int64_t at, int send);
+/* The next instant at or after NOW + 1 s matching briefing.schedule. */
+int64_t daemon_next_briefing(const struct pw_config *conf, int64_t now);
 
 #endif

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Integration tests of alerting with pacewatchd --once against a real webhook receiver on
-loopback (tests/support/webhook_sink.py): the payload of CONTRACT section 6 field by field,
+loopback (tests/support/webhook_sink.py): the payload of docs/alerts.md field by field,
 routing (department, alerting.receivers, escalation while severe, one message per receiver),
 a restart that sends nothing new, resolution to whoever was told, a receiver failing its first
 attempts (`--once` retries it after 1 s, 2 s, ... with the same delivery id and exits 0 once
