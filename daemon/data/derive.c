@@ -32,7 +32,8 @@ int pw_derive_points(const struct pw_config *conf, const struct pw_journal *j, i
   const struct pw_series *s = &j->series[ind];
   const struct pw_indicator *in = &conf->indicators[ind];
   struct ranked *r;
-  size_t i, k = 0, w = 0;
+  size_t i, k = 0, w = 0, skipped = 0;
+  int64_t first = 0;
 
   *out = NULL;
   *n = 0;
@@ -46,11 +47,22 @@ int pw_derive_points(const struct pw_config *conf, const struct pw_journal *j, i
   for (i = 0; i < s->n; i++) {
     if (s->samples[i].as_of < after)
       continue;
+    if (s->samples[i].as_of < PW_STORE_T_MIN || s->samples[i].as_of > PW_STORE_T_MAX) {
+      /* A line no file can hold (older versions journaled as_of 1): left out of the file, or
+       * it would fail every rebuild of it. The journal keeps it. */
+      if (skipped++ == 0)
+        first = s->samples[i].as_of;
+      continue;
+    }
     r[k].p.t = s->samples[i].as_of;
     r[k].p.value = s->samples[i].value;
     r[k].pos = i;
     k++;
   }
+  if (skipped > 0)
+    pw_log_warn("indicator '%s': %zu journal lines left out of its RRD file: as_of outside "
+                "what RRD files hold (the first: %lld s since 1970)",
+                in->id, skipped, (long long)first);
   qsort(r, k, sizeof(*r), ranked_cmp);
   /* Among equal instants the last journaled sorts last and wins. */
   for (i = 0; i < k; i++) {

@@ -15,7 +15,8 @@
 
 /* The points of indicator IND with as_of > AFTER (0 for all), ascending. *OUT is owned (free
  * with free()); *N may be 0. When PREV is not NULL it receives the point at AFTER, and *HAS_PREV
- * says whether there was one. Returns 0 or -ENOMEM. */
+ * says whether there was one. Samples whose as_of no RRD file can hold (outside PW_STORE_T_MIN
+ * .. PW_STORE_T_MAX) are left out, with one warning naming the indicator. Returns 0 or -ENOMEM. */
 int pw_derive_points(const struct pw_config *conf, const struct pw_journal *j, int ind,
                      int64_t after, struct pw_store_point **out, size_t *n,
                      struct pw_store_point *prev, int *has_prev);

@@ -533,26 +533,53 @@ int pw_journal_add(struct pw_journal *j, int ind, int64_t as_of, double value, i
   return series_push(&j->series[ind], as_of, value, fetched_at, 0);
 }
 
-int pw_journal_commit(struct pw_journal *j) {
-  const char *p = j->pending.data;
-  size_t left = j->pending.len;
+int pw_journal_append(int fd, const char *data, size_t len, size_t *kept) {
+  off_t start = lseek(fd, 0, SEEK_END);
+  size_t done = 0;
+  int rc = 0;
 
-  if (j->fd < 0)
-    return -EBADF;
-  while (left > 0) {
-    ssize_t n = write(j->fd, p, left);
+  *kept = 0;
+  if (start < 0)
+    return -errno;
+  while (done < len) {
+    ssize_t n = write(fd, data + done, len - done);
     if (n < 0) {
       if (errno == EINTR)
         continue;
-      return -errno;
+      rc = -errno;
+      break;
     }
-    p += n;
-    left -= (size_t)n;
+    done += (size_t)n;
   }
-  j->pending.len = 0;
-  if (fsync(j->fd) != 0)
-    return -errno;
-  return 0;
+  if (rc == 0 && len > 0 && fsync(fd) != 0)
+    rc = -errno;
+  if (rc == 0 || done == 0)
+    return rc;
+  /* Part of DATA reached the file (a full disk cuts a write short): cut it off, or a retry of
+   * the same lines would glue its first line to the fragment and write the others twice. */
+  while (ftruncate(fd, start) != 0) {
+    if (errno != EINTR) {
+      *kept = done; /* still there: a retry resumes after it */
+      return rc;
+    }
+  }
+  return rc;
+}
+
+int pw_journal_commit(struct pw_journal *j) {
+  size_t kept = 0;
+  int rc;
+
+  if (j->fd < 0)
+    return -EBADF;
+  rc = pw_journal_append(j->fd, j->pending.data, j->pending.len, &kept);
+  if (rc == 0) {
+    j->pending.len = 0;
+  } else if (kept > 0) {
+    memmove(j->pending.data, j->pending.data + kept, j->pending.len - kept);
+    j->pending.len -= kept;
+  }
+  return rc;
 }
 
 struct pw_journal *pw_journal_snapshot(const struct pw_journal *j) {

@@ -62,8 +62,16 @@ enum pw_sample_class pw_journal_classify(const struct pw_journal *j, int ind, in
 int pw_journal_add(struct pw_journal *j, int ind, int64_t as_of, double value, int64_t fetched_at,
                    const char *source);
 
-/* Writes the pending lines and fsyncs the file. Returns 0 or a negative errno. */
+/* Writes the pending lines and fsyncs the file. Returns 0 or a negative errno; after a failure
+ * the file holds none of the pending lines (see pw_journal_append) and they stay pending. */
 int pw_journal_commit(struct pw_journal *j);
+
+/* Appends LEN bytes of DATA (whole lines) to the journal file FD and fsyncs it: the one way
+ * lines reach the file, so that it never holds a fragment of a failed write. Returns 0, or a
+ * negative errno after which the file is cut back to its length before the call (ftruncate),
+ * and *KEPT is 0; should even that fail, *KEPT bytes of DATA are in the file and a retry must
+ * resume after them. Blocking: call it off the loop. */
+int pw_journal_append(int fd, const char *data, size_t len, size_t *kept);
 
 /* A read-only copy of J's samples (no file, nothing pending) for a worker thread to read while
  * the loop goes on adding to J. Returns owned memory (free with pw_journal_close) or NULL. */

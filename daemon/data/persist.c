@@ -86,6 +86,8 @@ struct pw_persist {
   struct pw_buf lines;
   int fd;
   int write_rc;
+  size_t kept;       /* after a failed write: bytes of LINES left in the file (see journal.h) */
+  int write_failing; /* the last commit failed: logged once, until one succeeds */
   struct store_op *ops;
   size_t n_ops;
   struct op_share shares[OP_SHARES_MAX];
@@ -230,17 +232,30 @@ static void finish_batch(struct pw_persist *p) {
   struct pw_journal *j = p->ctx.journal;
   struct waiter *ws = p->now_waiting;
   size_t i, nw = p->n_now;
-  int rc = p->write_rc, again;
+  int rc = p->write_rc, again, missing = 0;
 
   p->running = 0;
-  if (rc < 0)
-    pw_log_error("cannot write the journal %s: %s; the samples are kept in memory and retried",
+  /* One line when the journal stops being writable (a full disk retried at every poll and tick
+   * would fill the log too), one when it is again. */
+  if (rc < 0 && !p->write_failing)
+    pw_log_error("cannot write the journal %s: %s; the samples are kept in memory and retried "
+                 "until it can be written",
                  j->path, strerror(-rc));
+  else if (rc == 0 && p->write_failing)
+    pw_log_info("the journal %s is written again; the samples kept in memory are durable", j->path);
+  p->write_failing = rc < 0;
   for (i = 0; i < p->n_ops; i++) {
     struct store_op *op = &p->ops[i];
     if (rc < 0) {
       /* Not written: try again with the next batch. */
       touch(p, op->ind, op->rebuild);
+    } else if (op->rc == -ENOENT && !op->rebuild) {
+      /* Its file was removed: rebuilt from the journal by the batch that follows at once. */
+      pw_log_warn("indicator '%s': its RRD file is missing; rebuilding it from the journal",
+                  p->ctx.conf->indicators[op->ind].id);
+      p->stored_as_of[op->ind] = 0;
+      touch(p, op->ind, 1);
+      missing = 1;
     } else if (op->rc < 0) {
       pw_log_error("indicator '%s': %s", p->ctx.conf->indicators[op->ind].id, op->err);
       /* A failed append may leave the file behind the journal: rebuild it next time. */
@@ -258,7 +273,8 @@ static void finish_batch(struct pw_persist *p) {
   if (rc < 0) {
     /* Put the lines back in front of anything accepted meanwhile. */
     struct pw_buf merged = {NULL, 0, 0, 0};
-    if (pw_buf_append(&merged, p->lines.data, p->lines.len) == 0 &&
+    size_t kept = p->kept < p->lines.len ? p->kept : p->lines.len;
+    if (pw_buf_append(&merged, p->lines.data + kept, p->lines.len - kept) == 0 &&
         pw_buf_append(&merged, j->pending.data ? j->pending.data : "", j->pending.len) == 0) {
       pw_buf_free(&j->pending);
       j->pending = merged;
@@ -269,9 +285,10 @@ static void finish_batch(struct pw_persist *p) {
   p->lines.len = 0;
   p->now_waiting = NULL;
   p->n_now = p->cap_now = 0;
-  again = p->again;
+  again = p->again || missing;
   p->again = 0;
-  if (p->sync != NULL) {
+  /* The waiters wait for a running check's rebuilds, and for those of missing files. */
+  if (p->sync != NULL || missing) {
     defer_waiters(p, ws, nw);
     nw = 0;
   }
@@ -333,25 +350,12 @@ static void start_shares(struct pw_persist *p) {
     finish_batch(p);
 }
 
+/* A failed write (a full disk) leaves no fragment behind: the lines go back in front of the
+ * pending ones and the next batch writes them again, once, from where the file was cut. */
 static void commit_work(uv_work_t *w) {
   struct pw_persist *p = w->data;
-  const char *data = p->lines.data;
-  size_t left = p->lines.len;
 
-  p->write_rc = 0;
-  while (left > 0) {
-    ssize_t n = write(p->fd, data, left);
-    if (n < 0) {
-      if (errno == EINTR)
-        continue;
-      p->write_rc = -errno;
-      break;
-    }
-    data += n;
-    left -= (size_t)n;
-  }
-  if (p->write_rc == 0 && p->lines.len > 0 && fsync(p->fd) != 0)
-    p->write_rc = -errno;
+  p->write_rc = pw_journal_append(p->fd, p->lines.data, p->lines.len, &p->kept);
 }
 
 static void commit_done(uv_work_t *w, int status) {
@@ -419,6 +423,7 @@ static void start_batch(struct pw_persist *p) {
   p->next_waiting = NULL;
   p->n_next = p->cap_next = 0;
   p->write_rc = 0;
+  p->kept = 0;
   p->running = 1;
   rc = uv_queue_work(p->ctx.loop, &p->commit, commit_work, commit_done);
   if (rc != 0) {

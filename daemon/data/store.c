@@ -594,11 +594,18 @@ int pw_store_append(struct pw_store *s, const char *id, const struct pw_store_po
   }
   pw_store_lock();
   known = lastmap_find(s->lastmap, id);
-  if (known != NULL && known->last != INT64_MIN) {
+  if ((rc = file_exists(path, &exists)) < 0) {
+    rc = sys_fail(err, errlen, id, "cannot stat", path, -rc);
+  } else if (!exists && prev != NULL) {
+    /* Points came before these, so the file was there: someone removed it. Created now it
+     * would hold these points only, and its last update would pass every later check. */
+    lastmap_forget(s, id);
+    pw_store_unlock();
+    free(e);
+    return sys_fail(err, errlen, id, "missing RRD file", path, ENOENT);
+  } else if (exists && known != NULL && known->last != INT64_MIN) {
     /* Written by this process before: its time is known without asking the file. */
     last = known->last;
-  } else if ((rc = file_exists(path, &exists)) < 0) {
-    rc = sys_fail(err, errlen, id, "cannot stat", path, -rc);
   } else if (exists) {
     rc = last_update(s, id, path, name, &last, err, errlen);
   } else {

@@ -79,7 +79,9 @@ char *pw_store_path(const struct pw_store *s, const char *id, char *buf, size_t 
 /* Appends N points (ascending t, all later than the file's last update) to ID's file,
  * creating it first if needed so that the first point fits. PREV, when not NULL, is the point
  * stored just before these (so that a value holds until the next report: the previous value is
- * written again one step before a new one). Returns 0 or a negative errno with ERR set. */
+ * written again one step before a new one); the file must then exist, and a missing one (removed
+ * behind the store's back) is not created but reported as -ENOENT, for the caller to rebuild it
+ * from the journal. Returns 0 or a negative errno with ERR set. */
 int pw_store_append(struct pw_store *s, const char *id, const struct pw_store_point *prev,
                     const struct pw_store_point *pts, size_t n, char *err, size_t errlen);
 
@@ -109,5 +111,10 @@ int pw_store_lock_waiting(void);
 /* The step (3600 s) and heartbeat (400 days) of every file. */
 #define PW_STORE_STEP 3600
 #define PW_STORE_HEARTBEAT (400 * 86400)
+/* The instants a file can hold (epoch seconds): librrd takes a file's start at or before 0 for
+ * "now", so a point at 1970-01-01 (a Prometheus timestamp in ms read as s, as_of 1) made every
+ * rebuild of its file fail; the end is 9999-12-31T23:59:59Z. */
+#define PW_STORE_T_MIN 86400
+#define PW_STORE_T_MAX INT64_C(253402300799)
 
 #endif

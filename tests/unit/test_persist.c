@@ -24,6 +24,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,6 +35,7 @@
 
 #include "calendar.h"
 #include "config.h"
+#include "derive.h"
 #include "journal.h"
 #include "persist.h"
 #include "store.h"
@@ -512,12 +515,131 @@ static void test_kick_from_a_waiter(void **state) {
   pw_persist_free(w.p);
 }
 
+/* The size of the journal file. */
+static off_t journal_size(void) {
+  struct stat st;
+
+  assert_int_equal(fstat(journal->fd, &st), 0);
+  return st.st_size;
+}
+
+/* A write cut short (a full disk; here the file size limit, which cuts a write short then
+ * fails the next with EFBIG) leaves nothing in the file: the retry writes every line once, no
+ * fragment glued to the next line, nothing twice, and the waiter of the failed batch hears of
+ * the failure, not of success. */
+static void test_short_write_retried(void **state) {
+  struct pw_persist *p = make_persist();
+  struct rlimit old, low;
+  struct pw_journal *j = NULL;
+  char err[1024];
+  off_t before;
+  int k, stored0 = stored[I_D];
+
+  (void)state;
+  fake_ms += 60000;
+  assert_int_equal(kick_and_wait(p), 0);
+  before = journal_size();
+  for (k = 1; k <= 20; k++)
+    add(p, I_D, day(1, 1) + (int64_t)k * DAY, 100 + k);
+  assert_true(journal->pending.len > 200);
+  assert_int_not_equal(signal(SIGXFSZ, SIG_IGN), SIG_ERR);
+  assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+  low = old;
+  low.rlim_cur = (rlim_t)before + 100; /* a line and a half fit */
+  assert_int_equal(setrlimit(RLIMIT_FSIZE, &low), 0);
+  assert_true(kick_and_wait(p) < 0);
+  assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+  assert_int_equal(journal_size(), before);
+  assert_false(pw_persist_idle(p));
+  assert_int_equal(stored[I_D], stored0);
+  /* Space again: one retry makes them all durable, once each. */
+  assert_int_equal(kick_and_wait(p), 0);
+  assert_true(pw_persist_idle(p));
+  assert_int_equal(pw_journal_open(conf, 0, &j, err, sizeof(err)), 0);
+  assert_int_equal(j->skipped, 0);
+  assert_int_equal(j->series[I_D].n, 20);
+  for (k = 0; k < 20; k++)
+    assert_true(j->series[I_D].samples[k].value == 101 + k);
+  pw_journal_close(j);
+  assert_int_equal(file_last(I_D), day(1, 1) + 20 * DAY);
+  assert_int_equal(stored[I_D], stored0 + 1);
+  pw_persist_free(p);
+}
+
+/* A removed RRD file is rebuilt from the journal when an append finds it missing, not created
+ * from the new points only: after a restart (nothing known of the file but its last update),
+ * and while the store remembers the file's time. */
+static void test_missing_file_rebuilt(void **state) {
+  struct pw_persist *p = make_persist();
+  char path[4200], err[1024];
+  int round;
+
+  (void)state;
+  fake_ms += 60000;
+  add(p, I_B, day(7, 31), 70);
+  add(p, I_B, day(8, 31), 80);
+  assert_int_equal(kick_and_wait(p), 0);
+  assert_int_equal(file_last(I_B), day(8, 31));
+  /* A restart: a new store and persist, which learns the files' times from the check. */
+  pw_persist_free(p);
+  pw_store_free(&store);
+  assert_int_equal(pw_store_init(&store, conf->daemon.state_dir, NULL, err, sizeof(err)), 0);
+  p = make_persist();
+  pw_persist_sync_all(p);
+  assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+  for (round = 0; round < 2; round++) {
+    int month = 9 + round;
+    pw_store_path(&store, conf->indicators[I_B].id, path, sizeof(path));
+    assert_int_equal(unlink(path), 0);
+    fake_ms += 60000;
+    add(p, I_B, day(month, 30), 10.0 * month);
+    assert_int_equal(kick_and_wait(p), 0);
+    assert_int_equal(file_last(I_B), day(month, 30));
+    assert_true(file_value_at(I_B, day(7, 31)) == 70);
+    assert_true(file_value_at(I_B, day(8, 31)) == 80);
+    assert_true(file_value_at(I_B, day(month, 30)) == 10.0 * month);
+    assert_true(pw_persist_idle(p));
+  }
+  pw_persist_free(p);
+}
+
+/* A journal line no RRD file can hold (as_of 1 s, or 1000 ms read as seconds, journaled by an
+ * older version) is left out of the file, with a warning: the rebuild, persist's rebuild and
+ * later appends all succeed. */
+static void test_early_as_of_skipped(void **state) {
+  struct pw_persist *p = make_persist();
+  unsigned char mask[N_IND] = {0};
+
+  (void)state;
+  fake_ms += 60000;
+  assert_int_equal(pw_journal_add(journal, I_C, 1, 3, day(11, 1), "record"), 0);
+  assert_int_equal(pw_journal_add(journal, I_C, 1000, 4, day(11, 1), "record"), 0);
+  add(p, I_C, day(11, 30), 110);
+  pw_persist_touch(p, I_C, 1);
+  assert_int_equal(kick_and_wait(p), 0);
+  assert_true(durable(I_C) >= 3);
+  assert_int_equal(file_last(I_C), day(11, 30));
+  assert_true(file_value_at(I_C, day(11, 30)) == 110);
+  /* Later points are appended. */
+  fake_ms += 60000;
+  add(p, I_C, day(12, 31), 120);
+  assert_int_equal(kick_and_wait(p), 0);
+  assert_int_equal(file_last(I_C), day(12, 31));
+  /* And `pacewatch rebuild`'s path rebuilds it without a failure. */
+  mask[I_C] = 1;
+  assert_int_equal(pw_derive_rebuild(conf, journal, &store, mask), 0);
+  assert_int_equal(file_last(I_C), day(12, 31));
+  assert_true(file_value_at(I_C, day(11, 30)) == 110);
+  pw_persist_free(p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_kick_durable_then_stored), cmocka_unit_test(test_hold_back),
       cmocka_unit_test(test_revision_rebuilds),        cmocka_unit_test(test_sync_all_off_the_loop),
       cmocka_unit_test(test_free_while_idle),          cmocka_unit_test(test_free_from_a_waiter),
-      cmocka_unit_test(test_kick_from_a_waiter),
+      cmocka_unit_test(test_kick_from_a_waiter),       cmocka_unit_test(test_short_write_retried),
+      cmocka_unit_test(test_missing_file_rebuilt),     cmocka_unit_test(test_early_as_of_skipped),
   };
 
   return cmocka_run_group_tests(tests, setup, teardown);
