@@ -167,6 +167,10 @@ void pw_alerting_queue_sizes(const struct pw_alerter *a, long *queued, long *dea
   *batched = pw_alert_engine_batched(a->engine);
 }
 
+void pw_alerting_corrupt_files(const struct pw_alerter *a, int *alerts_json, int *silences_json) {
+  pw_alert_engine_corrupt(a != NULL ? a->engine : NULL, alerts_json, silences_json);
+}
+
 void pw_alerting_stop(struct pw_alerter *a) {
   if (a == NULL)
     return;

@@ -56,10 +56,12 @@ void pw_alerting_evaluate_indicator(struct pw_alerter *a, int ind);
  * are attempted. */
 void pw_alerting_tick(struct pw_alerter *a);
 
-/* --once: every batch to the spool and every spooled notification attempted now. */
+/* --once: every batch to the spool and every spooled notification attempted now; a failed
+ * one is attempted again after 1 s, 2 s, 4 s... for up to 30 s, at pw_alerting_tick. */
 void pw_alerting_flush_now(struct pw_alerter *a);
 
-/* Work in flight: attempts, file operations, batches on their way to the spool. */
+/* Work in flight: attempts, file operations, batches on their way to the spool, and after
+ * pw_alerting_flush_now notifications waiting for their quick retry. */
 int pw_alerting_in_flight(const struct pw_alerter *a);
 
 /* The weekly briefing WEEK (files HTML_PATH and MD_PATH) to briefing.receivers, through the
@@ -73,6 +75,10 @@ int pw_alerting_undelivered(const struct pw_alerter *a);
 /* Sizes of the notification queues, kept in memory: entries in the spool, in spool/dead/, and
  * alerts waiting in batches (group_wait, quiet hours); -1 when unknown. */
 void pw_alerting_queue_sizes(const struct pw_alerter *a, long *queued, long *dead, long *batched);
+
+/* 1 when this process found alerts.json (*ALERTS_JSON) or silences.json (*SILENCES_JSON)
+ * damaged and set it aside as <file>.corrupt-<time> (docs/storage.md); else 0. */
+void pw_alerting_corrupt_files(const struct pw_alerter *a, int *alerts_json, int *silences_json);
 
 /* The daemon is stopping: no delivery attempt starts any more (call before closing the
  * fetcher), and evaluations and ticks are ignored. */

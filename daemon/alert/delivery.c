@@ -26,6 +26,7 @@
 #define RING 128               /* recent sends remembered per receiver */
 #define FILE_LIMIT (32u << 20) /* the briefing's markdown and HTML files */
 #define REPLY_LIMIT (1u << 20) /* a receiver's answer */
+#define ONCE_MS 30000          /* --once: how long failed attempts are retried */
 
 struct entry {
   struct pw_spool_entry e; /* payload owned */
@@ -33,7 +34,8 @@ struct entry {
                               current one */
   int durable;             /* its file is written */
   int busy;                /* an attempt or a file operation concerns it */
-  int tried;               /* attempted since flush_all */
+  unsigned once_tries;     /* attempts since flush_all */
+  int64_t once_at;         /* flush_all: real ms before which it is not attempted again */
   struct entry *prev, *next;
 };
 
@@ -55,6 +57,7 @@ struct pw_delivery {
   long dead_now; /* dead-lettered by this process */
   int in_flight;
   int flush_all, stopping, running;
+  int64_t once_until; /* flush_all: real ms after which a failure is not retried */
   uint64_t counter;
 };
 
@@ -375,6 +378,12 @@ static void attempt_done(struct attempt *at, struct fop *f) {
     e->e.next_attempt = f->copy.next_attempt;
     memcpy(e->e.last_error, f->copy.last_error, sizeof(e->e.last_error));
     e->busy = 0;
+    if (dl->flush_all) {
+      /* --once: no back-off of minutes; tried again 1 s, 2 s, 4 s... later, while the run
+       * lasts (docs/alerts.md). */
+      unsigned shift = e->once_tries < 5 ? e->once_tries - 1 : 4;
+      e->once_at = pw_clock_real_ms() + ((int64_t)1000 << shift);
+    }
     if (f->rc < 0)
       pw_log_error("receiver '%s': %s", at->receiver, f->err);
     pw_log_warn("receiver '%s': delivery of %s failed (%s); retrying%s", at->receiver, e->e.id,
@@ -410,6 +419,7 @@ static void receiver_request(const struct pw_receiver *r, struct pw_fetch_reques
   req->tls_verify = r->tls_verify;
   req->ca_file = r->ca_file;
   req->proxy = r->proxy;
+  req->no_redirects = !r->follow_redirects;
 }
 
 static void transfer_done(struct pw_fetch_job *job, const struct pw_fetch_result *res, void *data);
@@ -451,6 +461,16 @@ static void transfer_done(struct pw_fetch_job *job, const struct pw_fetch_result
   int rc;
 
   (void)job;
+  if (at->r->type != PW_RECV_EMAIL && !at->r->follow_redirects && res->status >= 300 &&
+      res->status <= 399) {
+    /* Not followed (docs/configuration.md, follow_redirects): the notification would reach
+     * whatever host the answer names, a 307 with its body. */
+    snprintf(err, sizeof(err), "%s (follow_redirects = false)",
+             res->error != NULL ? res->error : "redirect not followed");
+    fail(at, -EAGAIN, err);
+    next_transfer(at);
+    return;
+  }
   rc = at->nf->judge(at->r, res->rc, res->status, res->body, res->error, err, sizeof(err));
   if (rc < 0)
     fail(at, rc, err);
@@ -663,8 +683,18 @@ static void drop(struct pw_delivery *dl, struct entry *e) {
     e->busy = 1;
 }
 
+/* Under flush_all: E failed and is tried again within the run's 30 s. */
+static int once_retry_pending(const struct pw_delivery *dl, const struct entry *e) {
+  return dl->flush_all && e->once_tries > 0 && e->once_at != 0 && e->once_at < dl->once_until;
+}
+
+/* Under flush_all, whether E is due: never attempted since, or its quick retry has come. */
+static int once_due(const struct pw_delivery *dl, const struct entry *e, int64_t real_ms) {
+  return e->once_tries == 0 || (once_retry_pending(dl, e) && e->once_at <= real_ms);
+}
+
 void pw_delivery_run(struct pw_delivery *dl) {
-  int64_t now = pw_clock_now();
+  int64_t now = pw_clock_now(), real_ms = pw_clock_real_ms();
   struct entry *e, *next;
 
   if (dl == NULL || dl->stopping || dl->running)
@@ -676,7 +706,8 @@ void pw_delivery_run(struct pw_delivery *dl) {
     const struct pw_notifier *nf;
     struct receiver_state *rs;
     next = e->next;
-    if (e->busy || !e->durable || (dl->flush_all ? e->tried : e->e.next_attempt > now))
+    if (e->busy || !e->durable ||
+        (dl->flush_all ? !once_due(dl, e, real_ms) : e->e.next_attempt > now))
       continue;
     r = receiver_in(conf, e->e.receiver);
     if (r == NULL) {
@@ -692,13 +723,18 @@ void pw_delivery_run(struct pw_delivery *dl) {
       merge_waiting(dl, e);
       continue;
     }
-    e->tried = dl->flush_all;
+    if (dl->flush_all) {
+      e->once_tries++;
+      e->once_at = 0;
+    }
     attempt_start(dl, e, rs, e->conf != NULL ? e->conf : dl->conf, r, nf);
   }
   dl->running = 0;
 }
 
 void pw_delivery_flush_all(struct pw_delivery *dl) {
+  if (!dl->flush_all)
+    dl->once_until = pw_clock_real_ms() + ONCE_MS;
   dl->flush_all = 1;
   pw_delivery_run(dl);
 }
@@ -1026,7 +1062,15 @@ int pw_delivery_init(const struct pw_delivery_ctx *ctx, struct pw_config *conf,
 }
 
 int pw_delivery_in_flight(const struct pw_delivery *dl) {
-  return dl != NULL ? dl->in_flight : 0;
+  const struct entry *e;
+  int n;
+
+  if (dl == NULL)
+    return 0;
+  n = dl->in_flight;
+  for (e = dl->head; e != NULL; e = e->next)
+    n += !e->busy && once_retry_pending(dl, e);
+  return n;
 }
 
 void pw_delivery_counts(const struct pw_delivery *dl, long *queued, long *dead, long *dead_now) {

@@ -76,11 +76,13 @@ void pw_delivery_briefing(struct pw_delivery *dl, const char *week, const char *
  * rate budget (over it, the waiting ones are merged into a digest). */
 void pw_delivery_run(struct pw_delivery *dl);
 
-/* --once: from now on every notification is attempted once by this process at the first
- * chance, whatever its back-off and the rate budgets; then runs. */
+/* --once: from now on every notification is attempted at the first chance, whatever its
+ * back-off and the rate budgets; one that fails is attempted again 1 s, 2 s, 4 s, 8 s, 16 s...
+ * later (real time) for up to 30 s (the caller keeps calling pw_delivery_run); then runs. */
 void pw_delivery_flush_all(struct pw_delivery *dl);
 
-/* Attempts running (from the first graph asked for to the spool updated with the outcome). */
+/* Attempts running (from the first graph asked for to the spool updated with the outcome), plus,
+ * after pw_delivery_flush_all, notifications waiting for their quick retry. */
 int pw_delivery_in_flight(const struct pw_delivery *dl);
 
 /* Notifications in the spool (QUEUED), in spool/dead/ (DEAD), and dead-lettered by this process

@@ -82,6 +82,10 @@ void pw_alert_engine_dead_letter(struct pw_alert_engine *e, const char *receiver
 long pw_alert_engine_batched(const struct pw_alert_engine *e);
 
 /* Batches handed to the spool and not yet confirmed durable. */
+/* Whether this process found alerts.json (*ALERTS) or silences.json (*SILENCES) damaged and
+ * set it aside (docs/storage.md). */
+void pw_alert_engine_corrupt(const struct pw_alert_engine *e, int *alerts, int *silences);
+
 int pw_alert_engine_spooling(const struct pw_alert_engine *e);
 
 /* Saves alerts.json now if anything changed (blocking: at exit, once the loop has run dry),

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "util.h"
 
@@ -18,21 +19,58 @@ static void path_of(const char *state_dir, char *buf, size_t size) {
   snprintf(buf, size, "%s/silences.json", state_dir);
 }
 
-json_t *pw_silence_load(const char *state_dir) {
-  char path[4200];
+void pw_state_json_error(const json_error_t *jerr, char *buf, size_t size) {
+  /* jansson ends its text with " near '<token>'": the file's own bytes, never logged. */
+  const char *near = strstr(jerr->text, " near ");
+  int len = near != NULL ? (int)(near - jerr->text) : (int)strlen(jerr->text);
+
+  snprintf(buf, size, "line %d, column %d: %.*s", jerr->line, jerr->column, len, jerr->text);
+}
+
+int pw_state_set_aside(const char *path, const char *why) {
+  char aside[4300];
+  int64_t t = pw_clock_real_ms() / 1000;
+
+  snprintf(aside, sizeof(aside), "%s.corrupt-%lld", path, (long long)t);
+  if (rename(path, aside) != 0) {
+    int rc = -errno;
+    pw_log_error("%s is damaged (%s) and cannot be kept aside as %s: %s; it is ignored", path, why,
+                 aside, strerror(errno));
+    return rc;
+  }
+  pw_log_error("%s is damaged (%s): kept aside as %s, and started afresh", path, why, aside);
+  return 0;
+}
+
+json_t *pw_silence_read(const char *state_dir, int *corrupt) {
+  char path[4200], why[256];
   json_error_t jerr;
   json_t *list;
 
   path_of(state_dir, path, sizeof(path));
   if (access(path, F_OK) != 0)
     return json_array();
-  list = json_load_file(path, 0, &jerr);
+  list = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+  if (list == NULL && json_error_code(&jerr) == json_error_cannot_open_file) {
+    pw_log_error("%s: cannot read it (%s); no silences from it", path, strerror(errno));
+    return json_array();
+  }
   if (list == NULL || !json_is_array(list)) {
-    pw_log_error("%s:%d: malformed silences file ignored: %s", path, jerr.line, jerr.text);
+    if (list != NULL)
+      snprintf(why, sizeof(why), "not a JSON array");
+    else
+      pw_state_json_error(&jerr, why, sizeof(why));
     json_decref(list);
+    pw_state_set_aside(path, why);
+    if (corrupt != NULL)
+      *corrupt = 1;
     return json_array();
   }
   return list;
+}
+
+json_t *pw_silence_load(const char *state_dir) {
+  return pw_silence_read(state_dir, NULL);
 }
 
 int pw_silence_save(const char *state_dir, const json_t *list) {

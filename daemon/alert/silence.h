@@ -11,8 +11,22 @@
 
 /* Loads STATE_DIR/silences.json: a JSON array of {"indicator","until","reason","created"}
  * (until and created in epoch seconds). Returns a new reference (an empty array when there is
- * no file); NULL only on allocation failure. A malformed file is logged and read as empty. */
+ * no file); NULL only on allocation failure. A damaged file (not JSON, not an array) is kept
+ * aside as silences.json.corrupt-<epoch seconds>, logged at error level with the parse error's
+ * position (never the file's content), read as empty, and *CORRUPT (when not NULL) set to 1
+ * (docs/storage.md). */
+json_t *pw_silence_read(const char *state_dir, int *corrupt);
+
+/* pw_silence_read without the flag. */
 json_t *pw_silence_load(const char *state_dir);
+
+/* State files (alerts.json, silences.json): the parse error JERR as "line L, column C: text"
+ * without the file's own bytes, into BUF. */
+void pw_state_json_error(const json_error_t *jerr, char *buf, size_t size);
+
+/* Renames the damaged state file PATH to PATH.corrupt-<epoch seconds> and logs it at error level
+ * with WHY. Returns 0 or a negative errno (logged; the file is left where it is). */
+int pw_state_set_aside(const char *path, const char *why);
 
 /* Writes LIST durably to STATE_DIR/silences.json. Returns 0 or a negative errno. */
 int pw_silence_save(const char *state_dir, const json_t *list);

@@ -116,6 +116,7 @@ struct pw_receiver {
   struct pw_strlist to;
   char *username, *password;
   char *proxy;
+  int follow_redirects; /* 0: a 3xx answer is a failed delivery */
   int tls_verify;
   char *ca_file;
   int64_t timeout;

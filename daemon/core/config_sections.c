@@ -405,6 +405,7 @@ static const struct key_spec receiver_keys[] = {
     {"password", K_STRING, R(password), NO_HAS, 0, "", BIT(PW_RECV_EMAIL), NULL},
     {"proxy", K_STRING, R(proxy), NO_HAS, 0, NULL, NOT_LOG, NULL},
     {"tls_verify", K_BOOL, R(tls_verify), NO_HAS, 0, "true", NOT_LOG, NULL},
+    {"follow_redirects", K_BOOL, R(follow_redirects), NO_HAS, 0, "false", NOT_LOG, NULL},
     {"ca_file", K_STRING, R(ca_file), NO_HAS, 0, NULL, NOT_LOG, NULL},
     {"timeout", K_DURATION, R(timeout), NO_HAS, 0, "20s", NOT_LOG, NULL},
     {"rate_per_minute", K_INT, R(rate_per_minute), NO_HAS, 0, NULL, NOT_LOG, receiver_rate},

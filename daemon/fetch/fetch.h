@@ -23,9 +23,11 @@ struct pw_fetch_request {
   int64_t timeout_ms; /* whole transfer */
   size_t max_bytes;   /* body limit: exceeding it is an error (-E2BIG), also chunked */
   int tls_verify;
-  const char *ca_file;       /* NULL for the system's */
-  const char *proxy;         /* NULL for none */
-  const char *etag;          /* NULL, or the ETag of the previous answer (If-None-Match) */
+  const char *ca_file; /* NULL for the system's */
+  const char *proxy;   /* NULL for none */
+  int no_redirects;    /* 1: a 3xx answer is not followed; it is the outcome (-EIO, status 3xx, the
+                          error naming its Location without the query) */
+  const char *etag;    /* NULL, or the ETag of the previous answer (If-None-Match) */
   const char *last_modified; /* NULL, or its Last-Modified (If-Modified-Since) */
   const char *charset;       /* NULL or "UTF-8": no conversion; else iconv to UTF-8 */
   /* For POSTs (webhooks): NULL for GET. */

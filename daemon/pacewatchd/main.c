@@ -106,6 +106,7 @@ void daemon_shutdown(struct pw_daemon *d) {
 static void once_wait(uv_timer_t *t) {
   struct pw_daemon *d = t->data;
 
+  pw_alerting_tick(d->alerting); /* failed deliveries are retried within the 30 s */
   if (pw_alerting_in_flight(d->alerting) > 0 && pw_clock_real_ms() - d->once_started_ms < 30000)
     return;
   uv_timer_stop(t);

@@ -259,6 +259,12 @@ static void view_queue_sizes(void *ctx, long *queued, long *dead, long *batched)
   pw_alerting_queue_sizes(d->alerting, queued, dead, batched);
 }
 
+static void view_corrupt_files(void *ctx, int *alerts_json, int *silences_json) {
+  const struct pw_daemon *d = ctx;
+
+  pw_alerting_corrupt_files(d->alerting, alerts_json, silences_json);
+}
+
 static void view_graph_ready(const unsigned char *data, size_t len, void *arg) {
   pw_http_graph_ready(arg, data, len);
 }
@@ -287,6 +293,7 @@ int daemon_start_http(struct pw_daemon *d, const struct pw_loopstat *loopstat) {
       .source_health = view_source_health,
       .series = view_series,
       .queue_sizes = view_queue_sizes,
+      .corrupt_files = view_corrupt_files,
       .graph_get = view_graph_get,
       .graph_cancel = view_graph_cancel,
       .started = d->started,

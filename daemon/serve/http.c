@@ -333,6 +333,8 @@ static int make_view(struct pw_http *srv, struct pw_view *v,
   v->queued = v->dead = v->batched = -1;
   if (pv->queue_sizes != NULL)
     pv->queue_sizes(pv->ctx, &v->queued, &v->dead, &v->batched);
+  if (pv->corrupt_files != NULL)
+    pv->corrupt_files(pv->ctx, &v->corrupt_alerts, &v->corrupt_silences);
   v->loop = pv->loopstat;
   return 0;
 }

@@ -41,6 +41,9 @@ struct pw_http_view {
   /* Sizes of the notification queues: entries waiting in the spool, dead-lettered, and alerts
    * waiting in batches; -1 when unknown. NULL: all unknown. */
   void (*queue_sizes)(void *ctx, long *queued, long *dead, long *batched);
+  /* 1 when alerts.json (*ALERTS_JSON) / silences.json (*SILENCES_JSON) was found damaged and
+   * set aside (docs/storage.md). NULL: 0. */
+  void (*corrupt_files)(void *ctx, int *alerts_json, int *silences_json);
   /* Asks for the graph of the indicator INDICATOR (an id of the current generation): PNG, or
    * SVG when SVG; the dashboard's small size when SMALL. The provider answers REQUEST exactly
    * once with pw_http_graph_ready, at once or later on the loop, unless graph_cancel is called

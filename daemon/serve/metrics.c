@@ -294,6 +294,14 @@ int pw_metrics_write(struct pw_buf *out, const struct pw_view *v) {
     rc = indicator_family(out, v, indicator_families[k].name, indicator_families[k].help,
                           indicator_families[k].which);
   rc = rc < 0 ? rc : status_family(out, v);
+  rc = rc < 0 ? rc
+              : family(out, "pacewatch_state_file_corrupt", "gauge",
+                       "1 when this process found the state file damaged and set it aside.");
+  rc = rc < 0 ? rc
+              : pw_buf_printf(out,
+                              "pacewatch_state_file_corrupt{file=\"alerts.json\"} %d\n"
+                              "pacewatch_state_file_corrupt{file=\"silences.json\"} %d\n",
+                              v->corrupt_alerts, v->corrupt_silences);
   for (k = 0; rc == 0 && k < sizeof(source_families) / sizeof(source_families[0]); k++)
     rc = source_family(out, v, source_families[k].name, source_families[k].type,
                        source_families[k].help, source_families[k].which);

@@ -26,10 +26,11 @@ struct pw_view {
   int64_t now;                                  /* the daemon's clock */
   int64_t started;                              /* wall-clock start of the process */
   uint64_t journal_lines;
-  long queued;                    /* notifications in the spool, -1 when unknown */
-  long dead;                      /* notifications in spool/dead/, -1 when unknown */
-  long batched;                   /* alerts waiting for group_wait or quiet hours */
-  const struct pw_loopstat *loop; /* the event loop's stalls; NULL leaves them out */
+  long queued;                          /* notifications in the spool, -1 when unknown */
+  long dead;                            /* notifications in spool/dead/, -1 when unknown */
+  long batched;                         /* alerts waiting for group_wait or quiet hours */
+  const struct pw_loopstat *loop;       /* the event loop's stalls; NULL leaves them out */
+  int corrupt_alerts, corrupt_silences; /* alerts.json / silences.json set aside as damaged */
 };
 
 /* Appends the whole exposition of VIEW to OUT. Returns 0, -ENOMEM or -E2BIG. */

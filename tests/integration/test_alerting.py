@@ -3,8 +3,8 @@
 loopback (tests/support/webhook_sink.py): the payload of docs/alerts.md field by field,
 routing (department, alerting.receivers, escalation while severe, one message per receiver),
 a restart that sends nothing new, resolution to whoever was told, a receiver failing its first
-attempts (the notification waits in the spool with the same delivery id and is delivered on a
-later run), silences from `pacewatch silence`, and the log receiver."""
+attempts (`--once` retries it after 1 s, 2 s, ... with the same delivery id and exits 0 once
+it is delivered), silences from `pacewatch silence`, and the log receiver."""
 
 import base64
 import hashlib
@@ -137,22 +137,24 @@ class Alerting(harness.TestCase):
         self.assertEqual(resolved, {"/boss", "/dept", "/ops"}, log)
         self.assertIn("/ding", {m["path"] for m in new})  # told it fired, told it ended
 
-    def test_failing_receiver_keeps_spool(self):
+    def test_failing_receiver_retried_under_once(self):
+        """--once retries a failing receiver promptly (1 s, 2 s, ...) instead of leaving the
+        notification in the spool until the next run."""
         env = new_env(self, dept_fail=2)
         env.cli("record", "checkups", "37774", "--as-of", "2024-05-01")
+        t0 = time.time()
         rc, log = env.once("2024-05-02T09:00:00+08:00")
-        self.assertEqual(rc, 1, log)  # undelivered: kept in the spool
-        self.assertEqual(len(env.spool_files()), 1)
-        rc, log = env.once("2024-05-02T09:01:00+08:00")
-        self.assertEqual(rc, 1, log)
-        rc, log = env.once("2024-05-02T09:02:00+08:00")
-        self.assertEqual(rc, 0, log)
+        self.assertEqual(rc, 0, log)  # delivered at the third attempt, in the same run
+        self.assertLess(time.time() - t0, 20, log)
         dept = env.sink.messages("/dept")
         self.assertEqual([m["ok"] for m in dept], [False, False, True])
+        gaps = [b["time"] - a["time"] for a, b in zip(dept, dept[1:])]
+        self.assertTrue(0.8 < gaps[0] < 3 and 1.8 < gaps[1] < 4, gaps)
         ids = {m["headers"]["x-pacewatch-delivery"] for m in dept}
         self.assertEqual(len(ids), 1)  # the same delivery id on every retry
         self.assertEqual(env.spool_files(), [])
         events = [e["event"] for e in env.audit()]
+        self.assertEqual(events.count("retry"), 2)
         self.assertIn("delivered", events)
 
     def test_silence(self):

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """A webhook receiver for integration tests: records every POST (path, query, headers, body, the
 wall-clock time it arrived) as one JSON line in LOG, and answers 200 {"errcode":0,"code":0}.
-A path given ?fail=N answers 500 to its first N requests. Prints its port on the first line of stdout. Loopback only."""
+A path given ?fail=N answers 500 to its first N requests; a path starting /redirect answers 307
+to /hook?token=SECRET (recorded with "ok" false). Prints its port on the first line of stdout. Loopback only."""
 import json
 import sys
 import threading
@@ -26,7 +27,7 @@ class Handler(BaseHTTPRequestHandler):
         q = {k: int(v[0]) for k, v in parse_qs(u.query).items() if v[0].lstrip("-").isdigit()}
         with LOCK:
             n = SEEN[u.path] = SEEN.get(u.path, 0) + 1
-        ok = n > q.get("fail", 0)
+        ok = n > q.get("fail", 0) and not u.path.startswith("/redirect")
         with LOCK:
             with open(LOG, "a", encoding="utf-8") as f:
                 f.write(json.dumps({"path": u.path, "query": u.query, "ok": ok, "n": n,
@@ -35,8 +36,12 @@ class Handler(BaseHTTPRequestHandler):
                                     "body": body.decode("utf-8", "replace")},
                                    ensure_ascii=False) + "\n")
         status, out = (200, b'{"errcode":0,"code":0,"errmsg":"ok"}') if ok else (500, b"down")
+        if u.path.startswith("/redirect"):
+            status, out = 307, b"moved"
         try:
             self.send_response(status)
+            if status == 307:
+                self.send_header("Location", "/hook?token=SECRET")
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(out)))
             self.end_headers()

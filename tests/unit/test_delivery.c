@@ -78,8 +78,11 @@ static void write_conf(struct fx *f, const char *tmpl, int all, struct pw_config
              "  { id = \"flaky\"; type = \"webhook\"; url = \"http://127.0.0.1:%d/flaky?fail=1\"; "
              "},\n"
              "  { id = \"down\"; type = \"webhook\"; url = \"http://127.0.0.1:%d/down?fail=1000\"; "
-             "}\n",
-             p, p, p);
+             "},\n"
+             "  { id = \"moved\"; type = \"webhook\"; url = \"http://127.0.0.1:%d/redirect\"; },\n"
+             "  { id = \"moved_ok\"; type = \"webhook\"; url = \"http://127.0.0.1:%d/redirect2\"; "
+             "follow_redirects = true; }\n",
+             p, p, p, p, p);
   else
     snprintf(recv, sizeof(recv), "  { id = \"lg\"; type = \"log\"; }\n");
   snprintf(text, sizeof(text), conf_fmt, f->state_dir, recv, all ? "\"hook\", \"lg\"" : "\"lg\"");
@@ -282,6 +285,75 @@ static void test_5xx_backs_off(void **state) {
   json_decref(req);
   assert_false(in_dir(spool_dir, "d-2.json"));
   assert_int_equal(audit(f, "delivered", "d-2"), 1);
+}
+
+/* --once (flush_all): a notification whose first attempt fails is attempted again about a second
+ * later, not after its 10 s back-off nor never; while it waits it counts as in flight. */
+static void test_once_retries_promptly(void **state) {
+  struct fx *f = *state;
+  char spool_dir[256];
+  int64_t t0;
+  int ok, i;
+
+  snprintf(spool_dir, sizeof(spool_dir), "%s/spool", f->state_dir);
+  spool(f, "flaky", "d-once");
+  drain(f); /* spooled and attempted: 500 */
+  assert_int_equal(requests(f, "/flaky", &ok, NULL), 1);
+  assert_int_equal(ok, 0);
+  t0 = pw_clock_real_ms();
+  pw_delivery_flush_all(f->dl);
+  drain(f);
+  assert_int_equal(requests(f, "/flaky", &ok, NULL), 2); /* the back-off does not hold it */
+  assert_int_equal(ok, 1);
+  assert_int_equal(pw_delivery_in_flight(f->dl), 0);
+  assert_false(in_dir(spool_dir, "d-once.json"));
+
+  /* Failing under --once from its first attempt: retried within a few seconds. */
+  spool(f, "down", "d-down");
+  drain(f);
+  assert_int_equal(requests(f, "/down", NULL, NULL), 1);
+  assert_int_equal(pw_delivery_in_flight(f->dl), 1); /* its quick retry is pending */
+  for (i = 0; i < 60 && requests(f, "/down", NULL, NULL) < 3; i++) {
+    usleep(100 * 1000);
+    pw_delivery_run(f->dl);
+    drain(f);
+  }
+  assert_int_equal(requests(f, "/down", NULL, NULL), 3); /* after 1 s, then 2 s */
+  assert_true(pw_clock_real_ms() - t0 < 6000);
+  assert_true(in_dir(spool_dir, "d-down.json"));
+}
+
+/* A receiver answering a redirect: not followed by default (nothing reaches the host it names,
+ * the notification stays in the spool with an error naming the Location without its query);
+ * followed with follow_redirects = true. */
+static void test_redirect_not_followed(void **state) {
+  struct fx *f = *state;
+  struct pw_spool_entry *es = NULL;
+  struct pw_spool *sp;
+  char want[128];
+  size_t n;
+
+  spool(f, "moved", "d-moved");
+  drain(f);
+  assert_int_equal(requests(f, "/redirect", NULL, NULL), 1);
+  assert_int_equal(requests(f, "/hook", NULL, NULL), 0);
+  assert_int_equal(audit(f, "retry", "d-moved"), 1);
+  assert_int_equal(pw_spool_init(f->state_dir, &sp, NULL, 0), 0);
+  assert_int_equal(pw_spool_load(sp, &es, &n, NULL, 0), 0);
+  assert_int_equal(n, 1);
+  snprintf(want, sizeof(want), "HTTP 307: redirect to http://127.0.0.1:%d/hook not followed",
+           f->sink.port);
+  assert_non_null(strstr(es[0].last_error, want));
+  assert_non_null(strstr(es[0].last_error, "follow_redirects"));
+  assert_null(strstr(es[0].last_error, "SECRET"));
+  pw_spool_entries_free(es, n);
+  pw_spool_free(sp);
+
+  spool(f, "moved_ok", "d-moved-ok");
+  drain(f);
+  assert_int_equal(requests(f, "/redirect2", NULL, NULL), 1);
+  assert_int_equal(requests(f, "/hook", NULL, NULL), 1);
+  assert_int_equal(audit(f, "delivered", "d-moved-ok"), 1);
 }
 
 static void test_dead_letter(void **state) {
@@ -501,6 +573,8 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_delivered_and_removed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_5xx_backs_off, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_once_retries_promptly, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_redirect_not_followed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_dead_letter, setup, teardown),
       cmocka_unit_test_setup_teardown(test_left_by_earlier_run, setup, teardown),
       cmocka_unit_test_setup_teardown(test_reload_removes_receivers, setup, teardown),

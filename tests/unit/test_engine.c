@@ -430,6 +430,59 @@ static void test_saved_states(void **state) {
   fx_close(f);
 }
 
+/* The files of DIR whose names start with PREFIX; the content of the last one in BUF. */
+static int files_like(const char *dir, const char *prefix, char *buf, size_t size) {
+  char cmd[512], path[600];
+  FILE *p;
+  int n = 0;
+
+  snprintf(cmd, sizeof(cmd), "ls '%s'", dir);
+  p = popen(cmd, "r");
+  assert_non_null(p);
+  while (fgets(path, sizeof(path), p) != NULL) {
+    char full[1200], *text = NULL;
+    path[strcspn(path, "\n")] = '\0';
+    if (strncmp(path, prefix, strlen(prefix)) != 0)
+      continue;
+    n++;
+    snprintf(full, sizeof(full), "%s/%s", dir, path);
+    if (pw_read_file(full, 1 << 20, &text, NULL) == 0)
+      snprintf(buf, size, "%s", text);
+    free(text);
+  }
+  pclose(p);
+  return n;
+}
+
+/* A damaged alerts.json or silences.json is not silently reset: it is kept aside as
+ * <file>.corrupt-<time>, byte for byte, and the engine says so (for /metrics). */
+static void test_corrupt_state_files(void **state) {
+  struct fx *f = fx_open(conf_text("0s", "0s", "", ""));
+  const char *sd = f->conf->daemon.state_dir;
+  char path[600], kept[256];
+  int a = -1, s = -1;
+
+  (void)state;
+  pw_alert_engine_corrupt(f->engine, &a, &s);
+  assert_int_equal(a, 0);
+  assert_int_equal(s, 0);
+  pw_alert_engine_free(f->engine);
+  snprintf(path, sizeof(path), "%s/alerts.json", sd);
+  assert_int_equal(pw_write_file_atomic(path, "{\"a/lag\": TOKEN", 15), 0);
+  snprintf(path, sizeof(path), "%s/silences.json", sd);
+  assert_int_equal(pw_write_file_atomic(path, "{\"x\": 1}", 8), 0);
+  f->engine = engine_new(f);
+  pw_alert_engine_corrupt(f->engine, &a, &s);
+  assert_int_equal(a, 1);
+  assert_int_equal(s, 1);
+  assert_int_equal(files_like(sd, "alerts.json.corrupt-", kept, sizeof(kept)), 1);
+  assert_string_equal(kept, "{\"a/lag\": TOKEN");
+  assert_int_equal(files_like(sd, "silences.json.corrupt-", kept, sizeof(kept)), 1);
+  assert_string_equal(kept, "{\"x\": 1}");
+  assert_int_equal(access(path, F_OK), -1); /* silences.json set aside: none now */
+  fx_close(f);
+}
+
 /* A spooling that failed leaves the batch pending; the next flush hands it over again under
  * the same id. */
 static void test_spool_failure_retried(void **state) {
@@ -661,6 +714,7 @@ int main(void) {
       cmocka_unit_test(test_quiet_hours),
       cmocka_unit_test(test_saved_states),
       cmocka_unit_test(test_spool_failure_retried),
+      cmocka_unit_test(test_corrupt_state_files),
       cmocka_unit_test(test_reload_by_name),
       cmocka_unit_test(test_budget),
       cmocka_unit_test(test_budget_digest),
