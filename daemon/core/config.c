@@ -1286,8 +1286,6 @@ static int prescan(struct loader *ld, const char *path, int depth) {
   int line = 1, rc;
   char *dirbuf, *dir;
 
-  if (depth > 10)
-    return 0;
   rc = pw_read_file(path, 64u << 20, &text, &len);
   if (rc < 0) {
     if (depth == 0) {
@@ -1337,10 +1335,17 @@ static int prescan(struct loader *ld, const char *path, int depth) {
         char *full;
         snprintf(inc, sizeof(inc), "%.*s", (int)(qe - q - 1), q + 1);
         full = pw_path_join(dir, inc);
-        if (full) {
+        /* libconfig allows ten levels. Failing here, rather than skipping what is deeper, stops
+         * the scan at once: a file including itself K times would otherwise be read K^11 times. */
+        if (depth >= 10) {
+          snprintf(ld->err, ld->errlen,
+                   "%s:%d: @include nested more than 10 deep (does a file include itself?)", path,
+                   line);
+          ld->failed = 1;
+        } else if (full) {
           prescan(ld, full, depth + 1);
-          free(full);
         }
+        free(full);
         p = qe + 1;
       } else {
         p++;
