@@ -1,5 +1,5 @@
 /*
- * config: the whole configuration schema of CONTRACT section 2, loaded from libconfig syntax,
+ * config: the whole configuration schema of docs/configuration.md, loaded from libconfig syntax,
  * validated and turned into plain structures that every other module only reads. Every error
  * is reported as "FILE:LINE: message". Loading is table-driven: one walker over per-section
  * tables of keys, so unknown keys, types and defaults are handled in one place.
@@ -196,6 +196,12 @@ const struct pw_target *pw_config_target(const struct pw_indicator *ind, int yea
 
 /* The effective pace of IND for target TG (resolves PW_PACE_DEFAULT). */
 enum pw_pace pw_config_pace(const struct pw_indicator *ind, const struct pw_target *tg);
+
+/* Whether the values of key KEY are secrets that no message shows, not even in part: a
+ * receiver's secret and password, the daemon's http_token and a source's headers (which carry
+ * Authorization). A URL (url, proxy, public_url) is shown only through pw_redact_url (util.h).
+ * Any thread. */
+int pw_config_key_is_secret(const char *key);
 
 /* Names for enums, as written in the configuration. */
 const char *pw_kind_name(enum pw_kind kind);

@@ -1,5 +1,5 @@
 /*
- * util: the small shared helpers of pacewatch (buffers, files, UTF-8, paths).
+ * util: the small shared helpers of pacewatch (buffers, files, UTF-8, paths, redacted URLs).
  */
 #include "util.h"
 
@@ -271,4 +271,124 @@ size_t pw_strlcpy(char *dst, const char *src, size_t size) {
     dst[k] = '\0';
   }
   return n;
+}
+
+/* The output of pw_redact_url: bytes past the buffer are counted, not written. */
+struct redacted {
+  char *out;
+  size_t len, n;
+};
+
+static void put_bytes(struct redacted *r, const char *s, size_t k) {
+  size_t i;
+
+  for (i = 0; i < k; i++, r->n++)
+    if (r->n + 1 < r->len)
+      r->out[r->n] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
+}
+
+static void put_hidden(struct redacted *r) {
+  put_bytes(r, "***", 3);
+}
+
+/* The query string [P, END): each parameter keeps its name; its value is hidden. */
+static void put_query(struct redacted *r, const char *p, const char *end) {
+  while (p < end) {
+    const char *e = p, *eq;
+    while (e < end && *e != '&' && *e != ';')
+      e++;
+    eq = memchr(p, '=', (size_t)(e - p));
+    if (eq != NULL) {
+      put_bytes(r, p, (size_t)(eq + 1 - p));
+      if (eq + 1 < e)
+        put_hidden(r);
+    } else if (e > p) {
+      put_hidden(r);
+    }
+    if (e < end)
+      put_bytes(r, e++, 1);
+    p = e;
+  }
+}
+
+/* Whether the path segment [P, END) looks like a token: robots' hooks carry theirs in the
+ * path (Feishu's .../hook/<uuid>, Slack's .../services/T/B/<token>). */
+static int looks_like_token(const char *p, const char *end) {
+  int letters = 0, digits = 0;
+
+  if (end - p < 20)
+    return 0;
+  for (; p < end; p++) {
+    if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z'))
+      letters = 1;
+    else if (*p >= '0' && *p <= '9')
+      digits = 1;
+    else if (*p != '-' && *p != '_')
+      return 0;
+  }
+  return letters && digits;
+}
+
+/* The path [P, END): segments kept, but those that look like tokens hidden. */
+static void put_path(struct redacted *r, const char *p, const char *end) {
+  while (p < end) {
+    const char *e = memchr(p, '/', (size_t)(end - p));
+    if (e == NULL)
+      e = end;
+    if (looks_like_token(p, e))
+      put_hidden(r);
+    else
+      put_bytes(r, p, (size_t)(e - p));
+    if (e < end)
+      put_bytes(r, e++, 1);
+    p = e;
+  }
+}
+
+size_t pw_redact_url(const char *url, char *out, size_t len) {
+  struct redacted r = {out, len, 0};
+  const char *p = url, *s = url, *auth_end, *at = NULL, *colon, *path_end, *q;
+
+  /* A scheme is letters, digits, '+', '-' and '.' after a letter, then "://". */
+  while ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+         (s > url && *s >= '0' && *s <= '9') || (s > url && (*s == '+' || *s == '-' || *s == '.')))
+    s++;
+  if (s > url && strncmp(s, "://", 3) == 0) {
+    put_bytes(&r, url, (size_t)(s + 3 - url));
+    p = s + 3;
+  }
+  auth_end = p + strcspn(p, "/?#");
+  /* The last '@' ends the userinfo: a password written with a raw '@' stays hidden whole. */
+  for (q = p; q < auth_end; q++)
+    if (*q == '@')
+      at = q;
+  if (at != NULL) {
+    colon = memchr(p, ':', (size_t)(at - p));
+    if (colon != NULL) {
+      put_bytes(&r, p, (size_t)(colon + 1 - p));
+      put_hidden(&r);
+    } else {
+      put_bytes(&r, p, (size_t)(at - p));
+    }
+    p = at;
+  }
+  put_bytes(&r, p, (size_t)(auth_end - p));
+  p = auth_end;
+  path_end = p + strcspn(p, "?#");
+  put_path(&r, p, path_end);
+  p = path_end;
+  if (*p == '?') {
+    q = p + 1 + strcspn(p + 1, "#");
+    put_bytes(&r, p, 1);
+    put_query(&r, p + 1, q);
+    p = q;
+  }
+  if (*p == '#') {
+    put_bytes(&r, p, 1);
+    if (p[1] != '\0')
+      put_hidden(&r);
+  }
+  if (len > 0)
+    out[r.n < len ? r.n : len - 1] = '\0';
+  return r.n;
 }

@@ -1,6 +1,7 @@
 /*
  * util: small helpers shared by every module: a growable byte buffer with a hard limit, whole
- * file reading, durable file writing, UTF-8 validation and display width, path joining.
+ * file reading, durable file writing, UTF-8 validation and display width, path joining, URLs
+ * made fit for messages.
  */
 #ifndef PW_UTIL_H
 #define PW_UTIL_H
@@ -46,6 +47,15 @@ int pw_utf8_width(const char *s);
 /* Joins DIR and a relative PATH into an allocated string (PATH returned copied when absolute).
  * Returns owned memory; free with free(). NULL on allocation failure. */
 char *pw_path_join(const char *dir, const char *path);
+
+/* Writes URL into OUT (LEN bytes, terminated when LEN > 0) in a form a message may show: the
+ * scheme, user name, host, port and path are kept; a password in the userinfo, the value of
+ * every parameter of the query string (a parameter without '=' whole), a path segment that
+ * looks like a token (20 or more letters, digits, '-' and '_', with both letters and digits)
+ * and the fragment become "***"; control characters become '?'. Text without a scheme is read the
+ * same way (what comes before the first '/', '?' or '#' is the authority). Returns the length of
+ * the whole redacted text, as snprintf does: LEN or more means OUT was truncated. Any thread. */
+size_t pw_redact_url(const char *url, char *out, size_t len);
 
 /* Copies at most SIZE-1 bytes of SRC into DST and terminates it. Returns strlen(SRC). */
 size_t pw_strlcpy(char *dst, const char *src, size_t size);

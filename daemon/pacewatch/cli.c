@@ -48,7 +48,19 @@ static int load_config(struct cli *c) {
   return EXIT_OK;
 }
 
-int main(int argc, char **argv) {
+/* The commands, one file each. */
+static const struct command {
+  const char *name;
+  int (*run)(struct cli *);
+} commands[] = {{"check", cmd_check},     {"status", cmd_status},
+                {"import", cmd_import},   {"record", cmd_record},
+                {"export", cmd_export},   {"rebuild", cmd_rebuild},
+                {"graph", cmd_graph},     {"briefing", cmd_briefing},
+                {"silence", cmd_silence}, {NULL, NULL}};
+
+/* Reads the options after the command (ARGV[1]) into C, and the positional arguments after
+ * them. Returns -1 to go on, or the exit status (help printed, or a bad option). */
+static int read_options(int argc, char **argv, struct cli *c) {
   static const struct option opts[] = {
       {"config", required_argument, NULL, 'c'}, {"at", required_argument, NULL, 'a'},
       {"json", no_argument, NULL, 'j'},         {"as-of", required_argument, NULL, 'A'},
@@ -56,65 +68,40 @@ int main(int argc, char **argv) {
       {"reason", required_argument, NULL, 'R'}, {"from", required_argument, NULL, 'F'},
       {"to", required_argument, NULL, 'T'},     {"format", required_argument, NULL, 'm'},
       {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
-  static const struct {
-    const char *name;
-    int (*fn)(struct cli *);
-  } cmds[] = {{"check", cmd_check},     {"status", cmd_status},
-              {"import", cmd_import},   {"record", cmd_record},
-              {"export", cmd_export},   {"rebuild", cmd_rebuild},
-              {"graph", cmd_graph},     {"briefing", cmd_briefing},
-              {"silence", cmd_silence}, {NULL, NULL}};
-  struct cli c;
-  const char *cmd;
-  int opt, k, rc;
+  int opt;
 
-  memset(&c, 0, sizeof(c));
-  pw_log_open(0);
-  if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
-    cli_usage(argc < 2 ? stderr : stdout);
-    return argc < 2 ? EXIT_USAGE : EXIT_OK;
-  }
-  cmd = argv[1];
-  for (k = 0; cmds[k].name; k++)
-    if (strcmp(cmds[k].name, cmd) == 0)
-      break;
-  if (cmds[k].name == NULL) {
-    fprintf(stderr, "pacewatch: unknown command '%s'\n", cmd);
-    cli_usage(stderr);
-    return EXIT_USAGE;
-  }
   optind = 2;
   while ((opt = getopt_long(argc, argv, "c:o:h", opts, NULL)) != -1) {
     switch (opt) {
     case 'c':
-      c.config_path = optarg;
+      c->config_path = optarg;
       break;
     case 'a':
-      c.at = optarg;
+      c->at = optarg;
       break;
     case 'j':
-      c.json = 1;
+      c->json = 1;
       break;
     case 'A':
-      c.as_of = optarg;
+      c->as_of = optarg;
       break;
     case 'o':
-      c.output = optarg;
+      c->output = optarg;
       break;
     case 'U':
-      c.until = optarg;
+      c->until = optarg;
       break;
     case 'R':
-      c.reason = optarg;
+      c->reason = optarg;
       break;
     case 'F':
-      c.from = optarg;
+      c->from = optarg;
       break;
     case 'T':
-      c.to = optarg;
+      c->to = optarg;
       break;
     case 'm':
-      c.format = optarg;
+      c->format = optarg;
       break;
     case 'h':
       cli_usage(stdout);
@@ -124,12 +111,37 @@ int main(int argc, char **argv) {
       return EXIT_USAGE;
     }
   }
-  c.argc = argc - optind;
-  c.argv = argv + optind;
+  c->argc = argc - optind;
+  c->argv = argv + optind;
+  return -1;
+}
+
+int main(int argc, char **argv) {
+  const struct command *cmd;
+  struct cli c;
+  int rc;
+
+  memset(&c, 0, sizeof(c));
+  pw_log_open(0);
+  if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+    cli_usage(argc < 2 ? stderr : stdout);
+    return argc < 2 ? EXIT_USAGE : EXIT_OK;
+  }
+  for (cmd = commands; cmd->name; cmd++)
+    if (strcmp(cmd->name, argv[1]) == 0)
+      break;
+  if (cmd->name == NULL) {
+    fprintf(stderr, "pacewatch: unknown command '%s'\n", argv[1]);
+    cli_usage(stderr);
+    return EXIT_USAGE;
+  }
+  rc = read_options(argc, argv, &c);
+  if (rc >= 0)
+    return rc;
   rc = load_config(&c);
   if (rc != EXIT_OK)
     return rc;
-  rc = cmds[k].fn(&c);
+  rc = cmd->run(&c);
   pw_config_free(c.conf);
   return rc;
 }

@@ -125,7 +125,7 @@ def pace_quarterly(t, pts):
 
 
 class Formulas(unittest.TestCase):
-    """status --json recomputed from CONTRACT section 3 for varied inputs."""
+    """status --json recomputed from docs/judgement.md for varied inputs."""
 
     def setUp(self):
         self.tmp = None
@@ -426,6 +426,9 @@ BAD_CONFIGS = [
     ("syntax", "daemon: { state_dir = \"s\" \n", None, "syntax error"),
     ("duplicate id", BASE.format(tz="Asia/Shanghai", indicators=CUM + ",\n" + CUM), None,
      "duplicate indicator id"),
+    ("unknown charset", BASE.format(tz="Asia/Shanghai", indicators=CUM) +
+     'sources = ( { id = "s"; url = "data.csv"; format = "csv";\n charset = "GBK2"; } );\n',
+     9, "charset 'GBK2' is unknown"),
     ("bad duration", BASE.format(tz="Asia/Shanghai",
                                  indicators=CUM.replace('kind =', 'stale_after = "40 days"; kind =')),
      None, "duration"),
@@ -465,6 +468,35 @@ class ConfigErrors(unittest.TestCase):
         finally:
             tmp.cleanup()
 
+    def test_secrets_not_printed(self):
+        """A configuration error reaches the system journal: URLs are shown redacted, secret
+        values never (docs/configuration.md, "Secrets in messages")."""
+        cases = [
+            ('receivers = ( { id = "ding"; type = "dingtalk";\n'
+             ' url = "htps://oapi.dingtalk.com/robot/send?access_token=DINGTOKEN123"; } );\n',
+             "url 'htps://oapi.dingtalk.com/robot/send?access_token=***'", "DINGTOKEN123"),
+            ('receivers = ( { id = "ding"; type = "dingtalk"; url = "https://h/x";\n'
+             ' secret = "SECRETabc${DING"; } );\n', 'unterminated ${ in "***"', "SECRETabc"),
+            ('sources = ( { id = "s"; format = "json";\n'
+             ' url = "ftp://alice:PASSWORDabc@h:21/x"; } );\n', "ftp://alice:***@h:21/x",
+             "PASSWORDabc"),
+        ]
+        for text, frag, secret in cases:
+            tmp = Tmp(text=BASE.format(tz="Asia/Shanghai", indicators=CUM) + text)
+            try:
+                rc, out, err = run("check", "-c", tmp.conf)
+                self.assertEqual(rc, 2, err)
+                self.assertRegex(err, re.escape(tmp.conf) + r":\d+: ")
+                self.assertIn(frag, err)
+                self.assertNotIn(secret, out + err)
+                p = subprocess.run([PACEWATCHD, "-t", "-c", tmp.conf], capture_output=True,
+                                   text=True, timeout=60)
+                self.assertEqual(p.returncode, 2)
+                self.assertIn(frag, p.stderr)
+                self.assertNotIn(secret, p.stdout + p.stderr)
+            finally:
+                tmp.cleanup()
+
     def test_examples_are_valid(self):
         env = dict(os.environ, HEALTH_TOKEN="t", DING_TOKEN="d", DING_SECRET="s")
         for rel in ("conf/pacewatch.conf.example", "conf/demo/pacewatch.conf"):
@@ -480,6 +512,26 @@ class ConfigErrors(unittest.TestCase):
             rc, out, err = subprocess.run([PACEWATCH, "check", "-c", tmp.conf], capture_output=True,
                                           text=True, cwd="/").returncode, None, None
             self.assertEqual(rc, 0)
+        finally:
+            tmp.cleanup()
+
+    def test_include_of_fifo_or_directory_is_refused(self):
+        """`@include` of a FIFO used to block check for ever, of a directory to end it with exit
+        status 2 and no message (libconfig's scanner): both are refused at the include's line,
+        at once."""
+        tmp = Tmp(text=BASE.format(tz="Asia/Shanghai", indicators='@include "inds.conf"'))
+        try:
+            os.mkfifo(os.path.join(tmp.dir, "inds.conf"))
+            os.makedirs(os.path.join(tmp.dir, "conf.d"))
+            for target, kind in (("inds.conf", "a FIFO"), ("conf.d", "a directory")):
+                with open(tmp.conf, "w", encoding="utf-8") as f:
+                    f.write(BASE.format(tz="Asia/Shanghai", indicators=f'@include "{target}"'))
+                for argv in ([PACEWATCH, "check", "-c", tmp.conf],
+                             [PACEWATCHD, "-t", "-c", tmp.conf]):
+                    p = subprocess.run(argv, capture_output=True, text=True, timeout=20, cwd="/")
+                    self.assertEqual(p.returncode, 2, p.stderr)
+                    self.assertTrue(p.stderr.startswith(f"{tmp.conf}:5: cannot @include "), p.stderr)
+                    self.assertIn(f"{target}: it is {kind}, not a regular file", p.stderr)
         finally:
             tmp.cleanup()
 

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -240,6 +241,276 @@ static void test_errors(void **state) {
   load_err(IND("kind = \"cumulative\"; unit = \"\xff\xfe\";", ""), 3, "UTF-8");
 }
 
+/* Loads TEXT (the whole file); expects an error at LINE containing FRAG. */
+static void load_err_text(const char *text, int line, const char *frag) {
+  struct pw_config *c = NULL;
+  char err[1024], prefix[600];
+  FILE *f = fopen(path, "w");
+
+  assert_non_null(f);
+  fputs(text, f);
+  fclose(f);
+  assert_int_not_equal(pw_config_load(path, &c, err, sizeof(err)), 0);
+  assert_null(c);
+  snprintf(prefix, sizeof(prefix), "%s:%d: ", path, line);
+  if (strncmp(err, prefix, strlen(prefix)) != 0 || strstr(err, frag) == NULL)
+    fail_msg("want %s...%s, got %s", prefix, frag, err);
+}
+
+#define DOMAINS "domains = ( { id = \"d\"; name = \"D\"; } );\n"
+#define LEVEL IND("kind = \"level\";", "")
+
+/* The rules each key checks once every key of its group is read (its own syntax, its range,
+ * the ids it names, the defaults that depend on other keys): each message names its line. The
+ * daemon, departments, sources and receivers. */
+static void test_key_rules(void **state) {
+  struct pw_config *c;
+
+  (void)state;
+  /* daemon */
+  load_err_text("daemon: { state_dir = \"\"; };\n" DOMAINS LEVEL, 1, "state_dir must not be empty");
+  load_err_text("daemon: { state_dir = \"s\";\n log_level = \"loud\"; };\n" DOMAINS LEVEL, 2,
+                "log_level 'loud' must be error, warn, info or debug");
+  load_err_text("daemon: { state_dir = \"s\";\n timezone = \"Mars/Base\"; };\n" DOMAINS LEVEL, 2,
+                "time zone 'Mars/Base'");
+  load_err_text("daemon: { state_dir = \"s\";\n http_listen = \"9464\"; };\n" DOMAINS LEVEL, 2,
+                "http_listen '9464' must be HOST:PORT");
+  load_err_text("daemon: { state_dir = \"s\";\n rrdcached = \"/run/x\"; };\n" DOMAINS LEVEL, 2,
+                "rrdcached '/run/x' must be");
+  load_err_text("daemon: { state_dir = \"s\";\n max_transfers = 0; };\n" DOMAINS LEVEL, 2,
+                "max_transfers must be >= 1");
+  load_err_text("daemon: { state_dir = \"s\";\n http_max_connections = 0; };\n" DOMAINS LEVEL, 2,
+                "http_max_connections must be >= 1");
+  load_err_text(DOMAINS LEVEL, 0, "lacks the required group 'daemon'"); /* no line to name */
+  /* departments name receivers; the message names the department's line */
+  load_err("departments = ( { id = \"h\"; name = \"H\";\n receivers = [ \"ghost\" ]; } );\n" LEVEL,
+           3, "department 'h' names unknown receiver 'ghost'");
+  /* sources */
+  load_err(
+      "sources = ( { id = \"s\"; url = \"x\"; format = \"json\";\n interval = \"0s\"; } );\n" LEVEL,
+      4, "source 's': interval must be at least 1s");
+  load_err(
+      "sources = ( { id = \"s\"; url = \"x\"; format = \"json\";\n max_bytes = 0; } );\n" LEVEL, 4,
+      "source 's': max_bytes must be at least 1");
+  load_err("sources = ( { id = \"s\"; url = \"x\"; format = \"json\";\n headers = [ \"X\" ]; } "
+           ");\n" LEVEL,
+           4, "source 's': header #1 must be \"Name: value\"");
+  /* the charset must be one iconv converts to UTF-8 (issue 12, item 16: it used to pass) */
+  load_err("sources = ( { id = \"s\"; url = \"x\"; format = \"json\";\n charset = \"NOPE-9\"; } "
+           ");\n" LEVEL,
+           4, "source 's': charset 'NOPE-9' is unknown");
+  c = load_ok(
+      "sources = ( { id = \"a\"; url = \"x\"; format = \"json\"; charset = \"gb18030\"; },\n"
+      " { id = \"b\"; url = \"x\"; format = \"json\"; charset = \"utf8\"; },\n"
+      " { id = \"c\"; url = \"x\"; format = \"json\"; charset = \"\"; } );\n" LEVEL);
+  assert_string_equal(c->sources[0].charset, "gb18030");
+  pw_config_free(c);
+  load_err("sources = ( { id = \"s\";\n url = \"file://\"; format = \"json\"; } );\n" LEVEL, 4,
+           "source 's': empty file path");
+  load_err("sources = ( { id = \"S\"; url = \"x\"; format = \"json\"; } );\n" LEVEL, 3,
+           "source id 'S' must use only a-z, 0-9 and _");
+  /* receivers */
+  load_err("receivers = ( { id = \"m\"; type = \"email\"; url = \"smtp://h:25\"; from = \"a\";\n"
+           " to = [ ]; } );\n" LEVEL,
+           4, "receiver 'm': 'to' must name at least one address");
+  load_err("receivers = ( { id = \"w\"; type = \"wecom\";\n url = \"ftp://x\"; } );\n" LEVEL, 4,
+           "receiver 'w': url 'ftp://x' must be http:// or https://");
+  load_err("receivers = ( { id = \"w\"; type = \"pager\"; } );\n" LEVEL, 3,
+           "receiver type 'pager'");
+}
+
+static void test_indicator_rules(void **state) {
+  (void)state;
+  load_err(IND("kind = \"standard\";\n direction = \"left\";", ""), 4,
+           "indicator 'a': direction 'left' must be up or down");
+  load_err(IND("kind = \"level\";\n pace = \"fast\";", ""), 4,
+           "indicator 'a': pace 'fast' must be linear, quarterly or step");
+  load_err(
+      "indicators = ( { id = \"a\"; name = \"A\";\n domain = \"x\"; kind = \"level\"; targets = "
+      "( ); } );\n",
+      4, "indicator 'a' names unknown domain 'x'");
+  load_err(IND("kind = \"level\";\n path = \"$.x\";", ""), 4,
+           "indicator 'a': 'path' needs a source");
+  load_err("sources = ( { id = \"s\"; url = \"x\"; format = \"json\"; } );\n" IND(
+               "kind = \"level\"; source = \"s\";", ""),
+           4, "indicator 'a' has a source but no path");
+  load_err(IND("kind = \"level\";\n stale_after = \"0s\";", ""), 4,
+           "indicator 'a': stale_after must be > 0");
+  load_err(IND("kind = \"milestone\";\n stages = [ \"x\" ];", ""), 4,
+           "stages must name at least two stages");
+  load_err(IND("kind = \"milestone\";\n stages = [ \"x\", \"x\" ];", ""), 4,
+           "indicator 'a': stage 'x' appears twice");
+  load_err(IND("kind = \"standard\"; lag_warn = 9;", ""), 3,
+           "lag_crit (5) must not be below lag_warn (9)");
+  load_err("indicators = ( { id = \"a\"; name = \"A\"; domain = \"d\"; kind = \"level\";\n"
+           " targets = { }; } );\n",
+           4, "indicator 'a': targets must be a list");
+  /* targets */
+  load_err(IND("kind = \"cumulative\";", "{ annual = 10; }"), 4,
+           "target #1 of indicator 'a' lacks the required key 'year'");
+  load_err(IND("kind = \"cumulative\";", "{ year = 1900; annual = 10; }"), 4,
+           "year 1900 is out of range");
+  load_err(IND("kind = \"cumulative\";", "{ year = 2024; annual = 10; baseline = 10; }"), 4,
+           "the 2024 target of indicator 'a': annual (10) must differ from baseline (10)");
+  load_err(
+      IND("kind = \"level\";", "{ year = 2024; annual = 2; baseline = 10;\n"
+                               " quarters = [ 8, 9, 4, 2 ]; }"),
+      5,
+      "quarters must move downwards (non-increasing) from baseline 10 towards annual 2 (q2 = 9)");
+  load_err(
+      IND("kind = \"milestone\"; stages = [ \"x\", \"y\" ];", "{ year = 2024;\n due = \"x\"; }"), 5,
+      "due must be a list of dates");
+}
+
+static void test_alerting_rules(void **state) {
+  (void)state;
+  load_err("alerting: { repeat = \"0s\"; };\n" LEVEL, 3, "alerting.repeat must be > 0");
+  load_err("alerting: {\n give_up = \"0s\"; };\n" LEVEL, 4, "alerting.give_up must be > 0");
+  load_err("alerting: {\n source_down_after = \"0s\"; };\n" LEVEL, 4,
+           "alerting.source_down_after must be > 0");
+  load_err("alerting: {\n escalate = [ \"ghost\" ]; };\n" LEVEL, 4,
+           "alerting.escalate names unknown receiver 'ghost'");
+  load_err("briefing: {\n receivers = [ \"ghost\" ]; };\n" LEVEL, 4,
+           "briefing.receivers names unknown receiver 'ghost'");
+  load_err(LEVEL "silences = ( { indicator = \"a\";\n until = \"soon\"; } );\n", 6,
+           "silence #1: until 'soon' must be a date");
+}
+
+/* Loads BODY; expects an error at LINE containing FRAG and not containing SECRET. */
+static void load_err_hides(const char *body, int line, const char *frag, const char *secret) {
+  struct pw_config *c = NULL;
+  char err[1024];
+
+  load_err(body, line, frag);
+  write_conf(body);
+  assert_int_not_equal(pw_config_load(path, &c, err, sizeof(err)), 0);
+  if (strstr(err, secret) != NULL)
+    fail_msg("the message shows '%s': %s", secret, err);
+}
+
+/* Messages show URLs redacted and never the value of a secret key (docs/configuration.md,
+ * "Secrets in messages"): what a configuration error prints reaches the system journal. */
+static void test_secrets_not_shown(void **state) {
+  (void)state;
+  load_err_hides("receivers = ( { id = \"ding\"; type = \"dingtalk\";\n"
+                 " url = \"htps://oapi.dingtalk.com/robot/send?access_token=DINGTOKEN123\"; } "
+                 ");\n" LEVEL,
+                 4,
+                 "receiver 'ding': url 'htps://oapi.dingtalk.com/robot/send?access_token=***' "
+                 "must be http:// or https://",
+                 "DINGTOKEN123");
+  load_err_hides("sources = ( { id = \"s\"; format = \"json\";\n"
+                 " url = \"ftp://alice:S3CRET@h.example:21/x?key=K3Y\"; } );\n" LEVEL,
+                 4, "source 's': url 'ftp://alice:***@h.example:21/x?key=***' must be", "S3CRET");
+  load_err_hides("sources = ( { id = \"s\"; format = \"json\";\n"
+                 " url = \"ftp://alice:S3CRET@h.example:21/x?key=K3Y\"; } );\n" LEVEL,
+                 4, "ftp://", "K3Y");
+  /* A header is named by its place, never shown (it may be "Authorization Bearer ..."). */
+  load_err_hides("sources = ( { id = \"s\"; url = \"x\"; format = \"json\";\n"
+                 " headers = [ \"Accept: a\", \"Authorization Bearer T0KEN\" ]; } );\n" LEVEL,
+                 4, "source 's': header #2 must be", "T0KEN");
+  /* A mistake in ${} substitution: the URL redacted, a secret not at all. */
+  load_err_hides(
+      "receivers = ( { id = \"ding\"; type = \"dingtalk\";\n"
+      " url = \"https://oapi.dingtalk.com/robot/send?access_token=TOK${X\"; } );\n" LEVEL,
+      4, "unterminated ${ in \"https://oapi.dingtalk.com/robot/send?access_token=***\"", "TOK");
+  load_err_hides("receivers = ( { id = \"ding\"; type = \"dingtalk\"; url = \"https://h/x\";\n"
+                 " secret = \"SECabc${X\"; } );\n" LEVEL,
+                 4, "unterminated ${ in \"***\"", "SECabc");
+  load_err_hides("receivers = ( { id = \"m\"; type = \"email\"; url = \"smtp://h:25\"; from = "
+                 "\"a\"; to = [ \"b\" ];\n password = \"PWabc${}\"; } );\n" LEVEL,
+                 4, "bad environment variable name in \"***\"", "PWabc");
+  load_err_text("daemon: { state_dir = \"s\";\n http_token = \"HTabc${\"; };\n" DOMAINS LEVEL, 2,
+                "unterminated ${ in \"***\"");
+  /* Other values are shown as they are. */
+  load_err(IND("kind = \"cumulative\";\n unit = \"a${\";", ""), 4, "unterminated ${ in \"a${\"");
+  assert_true(pw_config_key_is_secret("secret"));
+  assert_true(pw_config_key_is_secret("password"));
+  assert_true(pw_config_key_is_secret("http_token"));
+  assert_true(pw_config_key_is_secret("headers"));
+  assert_false(pw_config_key_is_secret("url"));
+  assert_false(pw_config_key_is_secret("username"));
+}
+
+/* Writes TEXT to NAME in the test directory. */
+static void write_file(const char *name, const char *text) {
+  char p[600];
+  FILE *f;
+
+  snprintf(p, sizeof(p), "%s/%s", dir, name);
+  f = fopen(p, "w");
+  assert_non_null(f);
+  fputs(text, f);
+  fclose(f);
+}
+
+/* Loads the main file after PREFIX (the name of the including file relative to the test
+ * directory, "" for the main file); expects an error at that file's LINE containing FRAG. The
+ * load must not block: SIGALRM ends the test if it does. */
+static void load_err_in(const char *file, int line, const char *frag) {
+  struct pw_config *c = NULL;
+  char err[1024], prefix[700];
+
+  alarm(20);
+  assert_int_not_equal(pw_config_load(path, &c, err, sizeof(err)), 0);
+  alarm(0);
+  assert_null(c);
+  if (file[0] == '\0')
+    snprintf(prefix, sizeof(prefix), "%s:%d: ", path, line);
+  else
+    snprintf(prefix, sizeof(prefix), "%s/%s:%d: ", dir, file, line);
+  if (strncmp(err, prefix, strlen(prefix)) != 0 || strstr(err, frag) == NULL)
+    fail_msg("want %s...%s, got %s", prefix, frag, err);
+}
+
+/* An @include target must be a regular file (issue 12, item 16): libconfig 1.5 opens it with
+ * fopen, so a FIFO blocked check and the daemon's reload for ever, and a directory made its
+ * scanner exit the process. Each is refused, without blocking, at the line of the @include,
+ * wherever libconfig would have opened it from. */
+static void test_include_must_be_regular(void **state) {
+  char p[600], q[600];
+  struct pw_config *c;
+
+  (void)state;
+  snprintf(p, sizeof(p), "%s/fifo.conf", dir);
+  assert_int_equal(mkfifo(p, 0600), 0);
+  write_conf(LEVEL "@include \"fifo.conf\"\n");
+  load_err_in("", 5, "cannot @include");
+  load_err_in("", 5, "fifo.conf: it is a FIFO, not a regular file");
+  /* Absolute names are taken under the main file's directory, as libconfig does. */
+  write_conf(LEVEL "  @include \t\"/fifo.conf\"\n");
+  load_err_in("", 5, "it is a FIFO");
+  /* libconfig drops backslashes from the name: "fi\fo.conf" opens fifo.conf. */
+  write_conf(LEVEL "@include \"fi\\fo.conf\"\n");
+  load_err_in("", 5, "it is a FIFO");
+  /* A nested include is relative to the main file's directory too, not to the including file's. */
+  snprintf(q, sizeof(q), "%s/sub", dir);
+  assert_int_equal(mkdir(q, 0700), 0);
+  write_file("sub/inds.conf", "# nested\n@include \"fifo.conf\"\n");
+  write_conf(LEVEL "@include \"sub/inds.conf\"\n");
+  load_err_in("sub/inds.conf", 2, "it is a FIFO");
+  /* A directory and a device. */
+  write_conf(LEVEL "@include \"sub\"\n");
+  load_err_in("", 5, "sub: it is a directory, not a regular file");
+  write_conf(LEVEL "@include \"\"\n");
+  load_err_in("", 5, "it is a directory");
+  snprintf(q, sizeof(q), "%s/zero.conf", dir);
+  assert_int_equal(symlink("/dev/zero", q), 0);
+  write_conf(LEVEL "@include \"zero.conf\"\n");
+  load_err_in("", 5, "zero.conf: it is a device");
+  /* The main file itself. */
+  assert_int_not_equal(pw_config_load(p, &c, q, sizeof(q)), 0);
+  assert_non_null(strstr(q, ":0: cannot read the configuration: it is a FIFO"));
+  /* A regular file in a subdirectory, a missing one, and @include inside a string or comment. */
+  write_file("sub/ok.conf", "silences = ( );\n");
+  c = load_ok(LEVEL "@include \"sub/ok.conf\"\n");
+  pw_config_free(c);
+  write_conf(LEVEL "@include \"missing.conf\"\n");
+  load_err_in("", 5, "cannot open include file");
+  c = load_ok(LEVEL "/* @include \"fifo.conf\" */\n# @include \"fifo.conf\"\n");
+  pw_config_free(c);
+}
+
 static void test_big_integer_with_suffix(void **state) {
   struct pw_config *c =
       load_ok(IND("kind = \"cumulative\";", "{ year = 2024; annual = 3000000000L; }"));
@@ -272,9 +543,17 @@ static void test_missing_file(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_defaults),     cmocka_unit_test(test_full_schema),
-      cmocka_unit_test(test_errors),       cmocka_unit_test(test_big_integer_with_suffix),
-      cmocka_unit_test(test_missing_file), cmocka_unit_test(test_include_itself),
+      cmocka_unit_test(test_defaults),
+      cmocka_unit_test(test_full_schema),
+      cmocka_unit_test(test_errors),
+      cmocka_unit_test(test_key_rules),
+      cmocka_unit_test(test_indicator_rules),
+      cmocka_unit_test(test_alerting_rules),
+      cmocka_unit_test(test_secrets_not_shown),
+      cmocka_unit_test(test_include_must_be_regular),
+      cmocka_unit_test(test_big_integer_with_suffix),
+      cmocka_unit_test(test_missing_file),
+      cmocka_unit_test(test_include_itself),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -2,7 +2,9 @@
  * Unit tests of util's file helpers against planted files in the state directory: reading a FIFO
  * or a directory fails at once instead of blocking; an atomic write never writes through a symlink
  * or file planted under its temporary name; ordinary reads and writes and the read limit; a log
- * line carrying text from outside stays one line, its control characters escaped.
+ * line carrying text from outside stays one line, its control characters escaped; a URL made
+ * fit for a message keeps its scheme, host, port and path and hides passwords, query values and
+ * fragments.
  * Each test works in a fresh mkdtemp directory.
  */
 #include <stdarg.h>
@@ -144,6 +146,50 @@ static void test_log_escapes_controls(void **state) {
       got, "error: core: source s1: value '12\\nerror: main: forged\\x1b[31m\\t\u4e07'\n");
 }
 
+static void redacts(const char *url, const char *want) {
+  char out[256];
+
+  assert_int_equal(pw_redact_url(url, out, sizeof(out)), strlen(want));
+  assert_string_equal(out, want);
+}
+
+static void test_redact_url(void **state) {
+  char small[12];
+
+  (void)state;
+  /* The robot's token in the query string (the message of issue 12). */
+  redacts("htps://oapi.dingtalk.com/robot/send?access_token=DINGTOKEN123",
+          "htps://oapi.dingtalk.com/robot/send?access_token=***");
+  redacts("https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=K&debug=1",
+          "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=***&debug=***");
+  /* A password in the userinfo; the user name, port and path stay. */
+  redacts("smtps://alice:S3cret@mail.example.cn:465/x", "smtps://alice:***@mail.example.cn:465/x");
+  redacts("http://proxy:p@ss@10.0.0.1:3128", "http://proxy:***@10.0.0.1:3128");
+  redacts("smtp://alice@mail:25", "smtp://alice@mail:25");
+  /* Empty values stay empty; a parameter without '=' and a fragment are hidden whole. */
+  redacts("http://h/p?a=&b;TOKEN#frag", "http://h/p?a=&***;***#***");
+  redacts("http://h/p?", "http://h/p?");
+  /* A token in the path (Feishu, Slack) is hidden; ordinary segments stay. */
+  redacts("https://open.feishu.cn/open-apis/bot/v2/hook/0a1b2c3d-4e5f-6789-abcd-ef0123456789",
+          "https://open.feishu.cn/open-apis/bot/v2/hook/***");
+  redacts("https://hooks.slack.com/services/T0000/B0000/XXXXXXXXXXXXXXXX1234XXXX",
+          "https://hooks.slack.com/services/T0000/B0000/***");
+  redacts("http://stats.example.gov.cn/api/v1/department_statistics/report-2024.csv",
+          "http://stats.example.gov.cn/api/v1/department_statistics/report-2024.csv");
+  /* Without a scheme the same rules apply; a plain path stays as it is. */
+  redacts("oapi.dingtalk.com/robot/send?access_token=T",
+          "oapi.dingtalk.com/robot/send?access_token=***");
+  redacts("u:pw@host/x", "u:***@host/x");
+  redacts("data/现状.csv", "data/现状.csv");
+  redacts("", "");
+  /* Control characters cannot forge a second line. */
+  redacts("http://h/a\nerror: b\x1b", "http://h/a?error: b?");
+  /* Truncation reports the whole length, as snprintf does. */
+  assert_int_equal(pw_redact_url("http://h/?k=secret", small, sizeof(small)), 15);
+  assert_string_equal(small, "http://h/?k");
+  assert_int_equal(pw_redact_url("http://h/?k=v", NULL, 0), 15);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_read_fifo_fails_at_once, setup, teardown),
@@ -152,6 +198,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_write_never_follows_planted_link, setup, teardown),
       cmocka_unit_test_setup_teardown(test_write_replaces_planted_file, setup, teardown),
       cmocka_unit_test_setup_teardown(test_log_escapes_controls, setup, teardown),
+      cmocka_unit_test(test_redact_url),
   };
 
   return cmocka_run_group_tests(tests, NULL, NULL);
