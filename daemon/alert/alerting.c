@@ -401,10 +401,13 @@ void pw_alerting_evaluate(struct pw_daemon *d) {
     return;
   for (i = 0; i < d->conf->n_indicators; i++)
     step_indicator(d, i, now);
-  for (i = 0; i < d->conf->n_sources && i < d->n_sources; i++) {
-    const struct pw_source_health *h = &d->sources[i]->health;
-    int down = h->failing_since != 0 &&
-               h->last_attempt - h->failing_since >= d->conf->alerting.source_down_after;
+  for (i = 0; i < d->conf->n_sources; i++) {
+    const struct pw_source_health *h = pw_sched_health(d->sched, i);
+    int down;
+    if (h == NULL)
+      continue; /* not polled (stopping) */
+    down = h->failing_since != 0 &&
+           h->last_attempt - h->failing_since >= d->conf->alerting.source_down_after;
     step_slot(d, &a->slots[2 * d->conf->n_indicators + i], down, PW_SEV_SOURCE, 0, now);
   }
 }

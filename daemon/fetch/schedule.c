@@ -1,384 +1,220 @@
 /*
- * sched: polls every source on its own timer. Start times are spread over the first interval
- * so that a county's dozens of departments are not all asked in the same second; a source is
- * never fetched twice at once; a failing source backs off (30 s doubling, capped at its
- * interval) and logs when its state changes, not at every poll. A response is parsed once by
- * the source's plugin, whatever the number of indicators it feeds.
+ * schedule: polls every source on its own timer (see schedule.h). The state of a source lives in
+ * a struct source owned by the schedule and known by the source's id; the configuration is only
+ * read (through the source's index in the generation the schedule holds), so a reload swaps the
+ * generation and re-indexes the states without touching their timers or fetches.
  */
 #define PW_LOG_MODULE "sched"
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
 #include "log.h"
-#include "daemon.h"
-#include "value.h"
+#include "schedule.h"
 
 #define BACKOFF_START_MS 30000
+/* New sources of a reload are polled within this time (or their interval, if shorter). */
+#define RELOAD_SPREAD_MS 10000
 
-/* One query's result, copied out of the plugin's emit call. Its text lives in the parse's
- * text buffer (at TEXT_AT, -1 for none) so that a poll makes no allocation per value. */
-struct result {
-  enum pw_plugin_result kind;
-  double number;
-  long text_at;
-  int has_ts;
-  int64_t ts_ms;
-  int as_of_rc; /* as_of queries: 1 not read yet, else read_as_of's answer in AS_OF */
-  int64_t as_of;
+struct source {
+  struct pw_sched *s;
+  char *id;  /* owned copy: the source is known by it across reloads */
+  int index; /* into s->conf->sources; -1 once removed (by a reload or at stop) */
+  uv_timer_t timer;
+  int timer_open;  /* the timer is initialised and not yet closed */
+  int in_flight;   /* a fetch of this source is running: never two at once */
+  int drop_answer; /* the fetch in flight asks what a reload changed: its answer is dropped */
+  int answered;    /* --once: this source has answered (or failed) once */
+  char *etag, *last_modified;
+  char *last_body; /* the body of the last 200, for 304 answers and "same" detection */
+  size_t last_body_len;
+  struct pw_source_health health;
 };
 
-struct parse_ctx {
-  struct result *results;
-  size_t n;
-  struct pw_buf text; /* every result's text, NUL-terminated */
-  int oom;
-  int *as_of_q; /* per indicator of the source: the query of its as_of, or -1 */
+struct pw_sched {
+  uv_loop_t *loop;
+  struct pw_fetch *fetch;
+  struct pw_config *conf; /* the generation the schedule runs (a reference is held) */
+  struct pw_sched_callbacks cb;
+  int once, stopping;
+  struct source **sources; /* one per source of CONF, by index */
+  int n;
+  int live;              /* struct sources not yet freed, removed ones included */
+  int unanswered;        /* sources of the running generation that have not answered yet */
+  uv_timer_t once_timer; /* --once: reports "all polled" from a callback of its own */
+  int once_timer_open, once_reported;
 };
-
-/* A source's last parse is kept (as st->parsed) and used again when the body is the same: a
- * 304 answer, or a 200 with the same bytes. Unchanged data, the normal case of KPI endpoints,
- * then costs no parse at all. */
-static void parse_free(struct parse_ctx *pc) {
-  if (pc == NULL)
-    return;
-  pw_buf_free(&pc->text);
-  free(pc->results);
-  free(pc->as_of_q);
-  free(pc);
-}
-
-static void on_emit(void *ctx, size_t index, const struct pw_plugin_value *v) {
-  struct parse_ctx *pc = ctx;
-  struct result *r;
-  const char *t = NULL;
-  size_t tl = 0;
-
-  if (index >= pc->n)
-    return;
-  r = &pc->results[index];
-  r->kind = v->result;
-  r->number = v->number;
-  r->has_ts = v->has_timestamp;
-  r->ts_ms = v->timestamp_ms;
-  r->text_at = -1;
-  if (v->result == PW_PLUGIN_ERROR && v->error != NULL) {
-    t = v->error;
-    tl = strlen(t);
-  } else if (v->text != NULL) {
-    t = v->text;
-    tl = strnlen(v->text, v->text_len);
-  }
-  if (t != NULL) {
-    size_t at = pc->text.len;
-    if (pw_buf_append(&pc->text, t, tl) < 0 || pw_buf_append(&pc->text, "", 1) < 0) {
-      pc->oom = 1;
-      return;
-    }
-    r->text_at = (long)at;
-  }
-}
-
-static void state_maybe_free(struct pw_source_state *st);
-
-static const char *as_of_path(const struct pw_config *conf, const struct pw_indicator *in) {
-  if (in->as_of != NULL && in->as_of[0] != '\0')
-    return in->as_of;
-  if (conf->sources[in->source].as_of != NULL && conf->sources[in->source].as_of[0] != '\0')
-    return conf->sources[in->source].as_of;
-  return NULL;
-}
-
-static const char *result_text(const struct parse_ctx *pc, const struct result *r) {
-  return r->text_at >= 0 ? pc->text.data + r->text_at : NULL;
-}
-
-/* Reads an as_of result into an instant, once per query however many indicators share it.
- * Returns 0 or -EINVAL. */
-static int read_as_of(const struct parse_ctx *pc, struct result *r, int64_t *out) {
-  const char *text = result_text(pc, r);
-
-  if (r->as_of_rc == 1) {
-    r->as_of_rc = -EINVAL;
-    if ((r->kind == PW_PLUGIN_NUMBER || r->kind == PW_PLUGIN_TEXT) && text != NULL) {
-      r->as_of_rc = pw_date_parse(text, &r->as_of);
-    } else if (r->kind == PW_PLUGIN_NUMBER && isfinite(r->number) &&
-               r->number == floor(r->number)) {
-      char buf[32];
-      snprintf(buf, sizeof(buf), "%.0f", r->number);
-      r->as_of_rc = pw_date_parse(buf, &r->as_of);
-    }
-  }
-  if (r->as_of_rc == 0)
-    *out = r->as_of;
-  return r->as_of_rc;
-}
-
-/* Parses BODY for every indicator of the source: one parse, the source's own indicators only,
- * and as_of paths that several indicators share asked once. Returns the parse (owned) or NULL
- * with PERR set. */
-static struct parse_ctx *parse_body(struct pw_source_state *st, const char *body, size_t len,
-                                    char *perr, size_t perrlen) {
-  struct pw_daemon *d = st->d;
-  const struct pw_config *conf = d->conf;
-  const struct pw_source *src = &conf->sources[st->index];
-  const struct pw_plugin *pl = pw_plugins_find(d->plugins, src->format);
-  struct pw_plugin_options opts = {src->csv_delimiter ? src->csv_delimiter : ','};
-  size_t i, nq, n = (size_t)src->n_indicators, first_as_of;
-  struct parse_ctx *pc = calloc(1, sizeof(*pc));
-  const char **paths = calloc(2 * n + 1, sizeof(*paths));
-  char err[512];
-
-  if (pc != NULL) {
-    pc->results = calloc(2 * n + 1, sizeof(*pc->results));
-    pc->as_of_q = calloc(n + 1, sizeof(*pc->as_of_q));
-  }
-  if (pc == NULL || paths == NULL || pc->results == NULL || pc->as_of_q == NULL) {
-    snprintf(perr, perrlen, "out of memory parsing the body");
-    goto fail;
-  }
-  /* Queries 0..n-1 are the indicators' paths, then the distinct as_of paths. */
-  for (i = 0; i < n; i++)
-    paths[i] = conf->indicators[src->indicators[i]].path;
-  nq = first_as_of = n;
-  for (i = 0; i < n; i++) {
-    const char *ap = as_of_path(conf, &conf->indicators[src->indicators[i]]);
-    size_t q;
-    pc->as_of_q[i] = -1;
-    if (ap == NULL)
-      continue;
-    for (q = first_as_of; q < nq && strcmp(paths[q], ap) != 0; q++)
-      ;
-    if (q == nq)
-      paths[nq++] = ap;
-    pc->as_of_q[i] = (int)q;
-  }
-  for (i = 0; i < nq; i++) {
-    pc->results[i].text_at = -1;
-    pc->results[i].as_of_rc = 1;
-  }
-  pc->n = nq;
-  if (pl->parse(&opts, body, len, paths, nq, on_emit, pc, err, sizeof(err)) < 0) {
-    snprintf(perr, perrlen, "cannot parse the %s body: %s", src->format, err);
-    goto fail;
-  }
-  if (pc->oom) {
-    snprintf(perr, perrlen, "out of memory parsing the body");
-    goto fail;
-  }
-  free(paths);
-  return pc;
-fail:
-  free(paths);
-  parse_free(pc);
-  return NULL;
-}
-
-/* Turns one response into samples of every indicator of the source. SAME: the body is the one
- * parsed last time, whose parse is then used again. */
-static int ingest_body(struct pw_source_state *st, const char *body, size_t len, int same,
-                       int64_t fetched_at, char *perr, size_t perrlen) {
-  struct pw_daemon *d = st->d;
-  const struct pw_config *conf = d->conf;
-  const struct pw_source *src = &conf->sources[st->index];
-  struct parse_ctx *pc;
-  struct pw_ingest_stats stats;
-  size_t i, n = (size_t)src->n_indicators;
-
-  memset(&stats, 0, sizeof(stats));
-  if (n == 0)
-    return 0;
-  if (!same || st->parsed == NULL) {
-    pc = parse_body(st, body, len, perr, perrlen);
-    /* A body that does not parse leaves no parse behind to be taken for it later. */
-    parse_free(st->parsed);
-    st->parsed = pc;
-    if (pc == NULL)
-      return -EINVAL;
-  }
-  pc = st->parsed;
-  for (i = 0; i < n; i++) {
-    int ind = src->indicators[i];
-    const struct pw_indicator *in = &conf->indicators[ind];
-    const struct result *r = &pc->results[i];
-    struct result *ar = pc->as_of_q[i] >= 0 ? &pc->results[pc->as_of_q[i]] : NULL;
-    const char *text = result_text(pc, r);
-    int own = 0, rc;
-    int64_t as_of = fetched_at;
-    double value;
-
-    switch (r->kind) {
-    case PW_PLUGIN_NOT_FOUND:
-      /* Not published, or a typo in the path: say so once, not at every poll. */
-      if (!st->warned_missing[i]) {
-        pw_log_warn("source '%s', indicator '%s': path %s selects nothing (not published)", src->id,
-                    in->id, in->path);
-        st->warned_missing[i] = 1;
-      }
-      continue;
-    case PW_PLUGIN_NULL:
-      continue;
-    case PW_PLUGIN_ERROR:
-      pw_log_error("source '%s', indicator '%s': path %s: %s", src->id, in->id, in->path,
-                   text ? text : "error");
-      stats.bad++;
-      continue;
-    case PW_PLUGIN_NUMBER:
-      st->warned_missing[i] = 0;
-      if (!isfinite(r->number)) {
-        pw_log_warn("source '%s', indicator '%s': bad sample '%s' (not a finite number)", src->id,
-                    in->id, text ? text : "NaN");
-        stats.bad++;
-        continue;
-      }
-      if (in->kind == PW_KIND_MILESTONE) {
-        char buf[40];
-        rc = pw_sample_value_parse(in, pw_value_format(r->number, buf, sizeof(buf)), &value);
-      } else {
-        value = r->number;
-        rc = 0;
-      }
-      break;
-    case PW_PLUGIN_TEXT:
-    default:
-      st->warned_missing[i] = 0;
-      rc = pw_sample_value_parse(in, text ? text : "", &value);
-      break;
-    }
-    if (rc == PW_VALUE_NOT_PUBLISHED)
-      continue;
-    if (rc < 0) {
-      pw_log_warn("source '%s', indicator '%s': bad sample '%s'", src->id, in->id,
-                  text ? text : "?");
-      stats.bad++;
-      continue;
-    }
-    if (ar != NULL) {
-      if (read_as_of(pc, ar, &as_of) < 0) {
-        const char *at = result_text(pc, ar);
-        pw_log_warn("source '%s', indicator '%s': bad sample: as_of %s gives '%s', not a date",
-                    src->id, in->id, as_of_path(conf, in),
-                    ar->kind == PW_PLUGIN_NOT_FOUND ? "nothing"
-                    : at                            ? at
-                                                    : "?");
-        stats.bad++;
-        continue;
-      }
-      own = 1;
-    } else if (r->has_ts) {
-      as_of = r->ts_ms / 1000;
-      own = 1;
-    }
-    if (as_of > fetched_at + 86400) {
-      char t[40];
-      pw_log_warn("source '%s', indicator '%s': bad sample: as_of %s is more than a day ahead",
-                  src->id, in->id, pw_calendar_format(as_of, t, sizeof(t)));
-      stats.bad++;
-      continue;
-    }
-    pw_ingest_sample(d, ind, as_of, own, value, fetched_at, src->id, &stats);
-  }
-  if (stats.fresh + stats.revisions > 0 || stats.bad > 0)
-    pw_log_info("source '%s': %u new, %u revisions, %u unchanged, %u bad", src->id, stats.fresh,
-                stats.revisions, stats.duplicates + stats.unchanged, stats.bad);
-  return 0;
-}
 
 static void poll_source(uv_timer_t *t);
+static void source_maybe_free(struct source *st);
 
-static void arm(struct pw_source_state *st, int64_t delay_ms) {
-  if (st->index < 0 || st->d->stopping || st->d->once)
+/* ---- back-off --------------------------------------------------------------------------- */
+
+/* 30 s after the first failure, doubling with each further one, never longer than the source's
+ * interval (a failing source is asked at least as often as a working one would be). */
+static int64_t backoff_ms(unsigned failures, int64_t interval_ms) {
+  int64_t b = BACKOFF_START_MS;
+  unsigned i;
+
+  for (i = 1; i < failures && b < interval_ms; i++)
+    b *= 2;
+  return b < interval_ms ? b : interval_ms;
+}
+
+int64_t pw_sched_backoff_ms(unsigned failures, int64_t interval_ms) {
+  return backoff_ms(failures, interval_ms);
+}
+
+static void arm(struct source *st, int64_t delay_ms) {
+  struct pw_sched *s = st->s;
+  int rc;
+
+  /* With --once a source is asked until it has answered once, then left alone. */
+  if (st->index < 0 || s->stopping || (s->once && st->answered))
     return;
-  uv_timer_start(&st->timer, poll_source, (uint64_t)(delay_ms < 1 ? 1 : delay_ms), 0);
+  rc = uv_timer_start(&st->timer, poll_source, (uint64_t)(delay_ms < 1 ? 1 : delay_ms), 0);
+  if (rc != 0)
+    pw_log_error("source '%s': cannot arm its timer: %s", st->id, uv_strerror(rc));
+}
+
+/* ---- --once ----------------------------------------------------------------------------- */
+
+static void once_report(uv_timer_t *t) {
+  struct pw_sched *s = t->data;
+
+  if (s->stopping || s->once_reported)
+    return;
+  s->once_reported = 1;
+  if (s->cb.all_polled != NULL)
+    s->cb.all_polled(s->cb.data);
+}
+
+/* Reports "every source answered" from the loop (never from inside a caller's call) once every
+ * source of the running generation has answered. */
+static void once_check(struct pw_sched *s) {
+  int rc;
+
+  if (!s->once || s->once_reported || s->stopping || s->unanswered > 0)
+    return;
+  rc = uv_timer_start(&s->once_timer, once_report, 0, 0);
+  if (rc != 0)
+    pw_log_error("cannot arm the --once timer: %s", uv_strerror(rc));
+}
+
+/* ---- one poll --------------------------------------------------------------------------- */
+
+/* Keeps the body of a 200 for the next 304. Without a copy there is no previous body to stand
+ * for, so the validators go too and the next request is unconditional. */
+static void keep_answer(struct source *st, const struct pw_fetch_result *res, int same) {
+  free(st->etag);
+  free(st->last_modified);
+  st->etag = st->last_modified = NULL;
+  if (!same) {
+    char *copy = malloc(res->body_len + 1);
+    if (copy == NULL)
+      return;
+    memcpy(copy, res->body, res->body_len + 1);
+    free(st->last_body);
+    st->last_body = copy;
+    st->last_body_len = res->body_len;
+  }
+  st->etag = res->etag ? strdup(res->etag) : NULL;
+  st->last_modified = res->last_modified ? strdup(res->last_modified) : NULL;
+}
+
+/* Hands a successful answer to the owner of the schedule. Returns its verdict on the body. */
+static int hand_over(struct source *st, const struct pw_fetch_result *res, int64_t now, char *err,
+                     size_t errlen) {
+  struct pw_sched *s = st->s;
+  struct pw_sched_answer a;
+
+  memset(&a, 0, sizeof(a));
+  a.source = st->index;
+  a.fetched_at = now;
+  if (res->not_modified) {
+    /* 304: the previous body again, so the confirmation rule still applies. */
+    a.body = st->last_body;
+    a.len = st->last_body_len;
+    a.same = 1;
+  } else {
+    /* A server without validators may send the same bytes: marked so its parse serves again. */
+    a.same = st->last_body != NULL && res->body_len == st->last_body_len &&
+             memcmp(res->body, st->last_body, res->body_len) == 0;
+    keep_answer(st, res, a.same);
+    a.body = res->body;
+    a.len = res->body_len;
+  }
+  if (a.body == NULL)
+    return 0;
+  return s->cb.polled(s->cb.data, &a, err, errlen);
+}
+
+static void record_health(struct source *st, int rc, const char *error, int64_t now,
+                          double duration_ms) {
+  struct pw_source_health *h = &st->health;
+
+  h->polls++;
+  h->last_attempt = now;
+  h->last_duration_ms = duration_ms;
+  if (rc == 0) {
+    if (h->consecutive_failures > 0)
+      pw_log_info("source '%s': answering again after %u failed polls", st->id,
+                  h->consecutive_failures);
+    h->consecutive_failures = 0;
+    h->last_error[0] = '\0';
+    h->last_success = now;
+    h->failing_since = 0;
+    return;
+  }
+  h->failures++;
+  /* Log when the state changes, not at every poll. */
+  if (h->consecutive_failures++ == 0) {
+    h->failing_since = now;
+    pw_log_error("source '%s': poll failed: %s", st->id, error);
+  } else if (strcmp(h->last_error, error) != 0) {
+    pw_log_warn("source '%s': still failing, now: %s", st->id, error);
+  }
+  snprintf(h->last_error, sizeof(h->last_error), "%s", error);
 }
 
 static void poll_done(struct pw_fetch_job *job, const struct pw_fetch_result *res, void *data) {
-  struct pw_source_state *st = data;
-  struct pw_daemon *d = st->d;
-  const struct pw_source *src;
-  int64_t now = pw_clock_now();
-  int64_t interval_ms;
+  struct source *st = data;
+  struct pw_sched *s = st->s;
+  int64_t now = pw_clock_now(), interval_ms;
   char error[256];
   int rc;
 
   (void)job;
   st->in_flight = 0;
   if (st->index < 0 || res->rc == -ECANCELED) {
-    state_maybe_free(st);
+    if (st->index < 0 && !s->stopping && res->rc != -ECANCELED)
+      pw_log_info("source '%s': answer dropped (the source was removed by a reload)", st->id);
+    source_maybe_free(st);
     return;
   }
-  src = &d->conf->sources[st->index];
-  interval_ms = src->interval * 1000;
-  st->health.polls++;
-  st->health.last_attempt = now;
-  st->health.last_duration_ms = res->duration_ms;
-  rc = res->rc;
+  if (st->drop_answer) {
+    st->drop_answer = 0;
+    pw_log_info("source '%s': answer dropped (a reload changed the request); asking again", st->id);
+    arm(st, 0);
+    return;
+  }
   snprintf(error, sizeof(error), "%s", res->error ? res->error : "error");
-  if (rc == 0) {
-    const char *body = res->body;
-    size_t len = res->body_len;
-    int same = 0;
-
-    if (res->not_modified) {
-      /* 304: the previous body again, so the confirmation rule still applies. */
-      body = st->last_body;
-      len = st->last_body_len;
-      same = 1;
-    } else {
-      /* A server without validators may send the same bytes: that parse serves again. */
-      same = st->last_body != NULL && res->body_len == st->last_body_len &&
-             memcmp(res->body, st->last_body, res->body_len) == 0;
-      if (!same) {
-        char *copy = malloc(res->body_len + 1);
-        if (copy != NULL) {
-          memcpy(copy, res->body, res->body_len + 1);
-          free(st->last_body);
-          st->last_body = copy;
-          st->last_body_len = res->body_len;
-        }
-      }
-      free(st->etag);
-      free(st->last_modified);
-      st->etag = res->etag ? strdup(res->etag) : NULL;
-      st->last_modified = res->last_modified ? strdup(res->last_modified) : NULL;
-    }
-    if (body != NULL)
-      rc = ingest_body(st, body, len, same, now, error, sizeof(error));
-    pw_persist_kick(d, NULL, NULL);
+  rc = res->rc == 0 ? hand_over(st, res, now, error, sizeof(error)) : res->rc;
+  if (st->index < 0)
+    return; /* the callback stopped the schedule; the timer's close callback frees ST */
+  record_health(st, rc, error, now, res->duration_ms);
+  if (!st->answered) {
+    st->answered = 1;
+    s->unanswered--;
   }
-  if (rc == 0) {
-    if (st->health.consecutive_failures > 0)
-      pw_log_info("source '%s': answering again after %u failed polls", src->id,
-                  st->health.consecutive_failures);
-    st->health.consecutive_failures = 0;
-    st->health.last_error[0] = '\0';
-    st->health.last_success = now;
-    st->health.failing_since = 0;
-    st->backoff_ms = 0;
-  } else {
-    st->health.failures++;
-    /* Log when the state changes, not at every poll. */
-    if (st->health.consecutive_failures++ == 0) {
-      st->health.failing_since = now;
-      pw_log_error("source '%s': poll failed: %s", src->id, error);
-    } else if (strcmp(st->health.last_error, error) != 0) {
-      pw_log_warn("source '%s': still failing, now: %s", src->id, error);
-    }
-    snprintf(st->health.last_error, sizeof(st->health.last_error), "%s", error);
-  }
-  if (st->health.consecutive_failures > 0) {
-    st->backoff_ms = st->backoff_ms == 0 ? BACKOFF_START_MS : st->backoff_ms * 2;
-    if (st->backoff_ms > interval_ms)
-      st->backoff_ms = interval_ms;
-    arm(st, st->backoff_ms);
-  } else {
+  interval_ms = s->conf->sources[st->index].interval * 1000;
+  if (st->health.consecutive_failures > 0)
+    arm(st, backoff_ms(st->health.consecutive_failures, interval_ms));
+  else
     arm(st, interval_ms);
-  }
-  if (d->once && --d->polls_pending == 0)
-    pw_main_polled(d);
+  once_check(s);
 }
 
 /* A file path as a file:// URL: curl reads " ", "#", "?" and "%" as URL syntax, so everything
@@ -402,17 +238,17 @@ static void file_url(const char *path, char *url, size_t size) {
 }
 
 static void poll_source(uv_timer_t *t) {
-  struct pw_source_state *st = t->data;
-  struct pw_daemon *d = st->d;
+  struct source *st = t->data;
+  struct pw_sched *s = st->s;
   const struct pw_source *src;
   struct pw_fetch_request req;
   struct pw_fetch_job *job;
   char url[4200];
   int rc;
 
-  if (st->index < 0 || d->stopping)
+  if (st->index < 0 || s->stopping)
     return;
-  src = &d->conf->sources[st->index];
+  src = &s->conf->sources[st->index];
   if (st->in_flight) {
     arm(st, src->interval * 1000);
     return;
@@ -436,76 +272,302 @@ static void poll_source(uv_timer_t *t) {
     req.etag = st->etag;
     req.last_modified = st->last_modified;
   }
-  rc = pw_fetch_start(d->fetch, &req, poll_done, st, &job);
+  st->in_flight = 1;
+  rc = pw_fetch_start(s->fetch, &req, poll_done, st, &job);
   if (rc < 0) {
+    /* Counted as a failed poll like any other, so the source backs off. */
     struct pw_fetch_result res;
     memset(&res, 0, sizeof(res));
     res.rc = rc;
     res.error = strerror(-rc);
-    st->in_flight = 1;
     poll_done(NULL, &res, st);
-    return;
   }
-  st->in_flight = 1;
+}
+
+/* ---- the sources' states ---------------------------------------------------------------- */
+
+static void maybe_free_sched(struct pw_sched *s) {
+  if (s->stopping && s->live == 0 && !s->once_timer_open)
+    free(s);
 }
 
 static void timer_closed(uv_handle_t *h) {
-  struct pw_source_state *st = h->data;
+  struct source *st = h->data;
 
-  st->timer.data = NULL;
-  state_maybe_free(st);
+  st->timer_open = 0;
+  source_maybe_free(st);
 }
 
-/* A state is freed once it is orphaned, its timer closed and no fetch of it is running. */
-static void state_maybe_free(struct pw_source_state *st) {
-  if (st->index >= 0 || st->in_flight || st->timer.data != NULL)
+/* A state is freed once it is removed, its timer closed and no fetch of it is running. */
+static void source_maybe_free(struct source *st) {
+  struct pw_sched *s = st->s;
+
+  if (st->index >= 0 || st->in_flight || st->timer_open)
     return;
+  free(st->id);
   free(st->etag);
   free(st->last_modified);
   free(st->last_body);
-  free(st->warned_missing);
-  parse_free(st->parsed);
   free(st);
+  s->live--;
+  maybe_free_sched(s);
 }
 
-int pw_sched_start(struct pw_daemon *d) {
-  int i, n = d->conf->n_sources;
-
-  d->sources = calloc((size_t)n + 1, sizeof(*d->sources));
-  if (d->sources == NULL)
-    return -ENOMEM;
-  d->n_sources = n;
-  d->polls_pending = n;
-  for (i = 0; i < n; i++) {
-    struct pw_source_state *st = calloc(1, sizeof(*st));
-    int64_t delay;
-    if (st == NULL)
-      return -ENOMEM;
-    st->d = d;
-    st->index = i;
-    /* One flag per indicator of the source (by position), not per configured indicator: 500
-     * sources of a 5,000-indicator province made 2.5 MB of flags. */
-    st->warned_missing = calloc((size_t)d->conf->sources[i].n_indicators + 1, 1);
-    uv_timer_init(d->loop, &st->timer);
-    st->timer.data = st;
-    d->sources[i] = st;
-    /* Spread the first polls over the first interval; --once polls everything now. */
-    delay = d->once ? 0 : (int64_t)((double)d->conf->sources[i].interval * 1000.0 * i / n);
-    uv_timer_start(&st->timer, poll_source, (uint64_t)delay, 0);
+/* Takes a state out of the schedule: no more polls; freed once its timer is closed and its fetch
+ * (if any) has ended. */
+static void source_remove(struct source *st) {
+  st->index = -1;
+  if (st->timer_open) {
+    uv_timer_stop(&st->timer);
+    uv_close((uv_handle_t *)&st->timer, timer_closed);
+  } else {
+    source_maybe_free(st);
   }
+}
+
+static struct source *source_new(struct pw_sched *s, const struct pw_source *src, int index) {
+  struct source *st = calloc(1, sizeof(*st));
+
+  if (st == NULL)
+    return NULL;
+  st->s = s;
+  st->index = index;
+  st->id = strdup(src->id);
+  s->live++;
+  if (st->id == NULL || uv_timer_init(s->loop, &st->timer) != 0) {
+    st->index = -1;
+    source_maybe_free(st);
+    return NULL;
+  }
+  st->timer.data = st;
+  st->timer_open = 1;
+  return st;
+}
+
+/* ---- start, reload, stop ---------------------------------------------------------------- */
+
+int pw_sched_start(uv_loop_t *loop, struct pw_fetch *fetch, struct pw_config *conf, int once,
+                   const struct pw_sched_callbacks *cb, struct pw_sched **out) {
+  struct pw_sched *s = calloc(1, sizeof(*s));
+  int i, n = conf->n_sources;
+
+  *out = NULL;
+  if (s == NULL)
+    return -ENOMEM;
+  s->loop = loop;
+  s->fetch = fetch;
+  s->once = once;
+  s->cb = *cb;
+  if (uv_timer_init(loop, &s->once_timer) != 0) {
+    free(s);
+    return -ENOMEM;
+  }
+  s->once_timer.data = s;
+  s->once_timer_open = 1;
+  s->conf = pw_config_ref(conf);
+  s->sources = calloc((size_t)n + 1, sizeof(*s->sources));
+  for (i = 0; s->sources != NULL && i < n; i++) {
+    s->sources[i] = source_new(s, &conf->sources[i], i);
+    if (s->sources[i] == NULL)
+      break;
+    s->n = i + 1;
+  }
+  s->unanswered = s->n;
+  if (s->sources == NULL || s->n < n) {
+    pw_sched_stop(s); /* closes what was made; frees itself from the loop */
+    return -ENOMEM;
+  }
+  for (i = 0; i < n; i++) {
+    /* Spread the first polls over the first interval; --once polls everything now. */
+    int64_t delay = once ? 0 : (int64_t)((double)conf->sources[i].interval * 1000.0 * i / n);
+    arm(s->sources[i], delay);
+  }
+  once_check(s);
+  *out = s;
   return 0;
 }
 
-void pw_sched_stop(struct pw_daemon *d) {
+static int str_differs(const char *a, const char *b) {
+  if (a == NULL || b == NULL)
+    return a != b;
+  return strcmp(a, b) != 0;
+}
+
+/* Whether the request of a source changed between two generations (what its answer means). */
+static int request_changed(const struct pw_source *a, const struct pw_source *b) {
   int i;
 
-  for (i = 0; i < d->n_sources; i++) {
-    struct pw_source_state *st = d->sources[i];
-    st->index = -1;
-    uv_timer_stop(&st->timer);
-    uv_close((uv_handle_t *)&st->timer, timer_closed);
+  if (str_differs(a->url, b->url) || str_differs(a->file, b->file) || a->timeout != b->timeout ||
+      a->max_bytes != b->max_bytes || a->tls_verify != b->tls_verify ||
+      str_differs(a->ca_file, b->ca_file) || str_differs(a->proxy, b->proxy) ||
+      str_differs(a->charset, b->charset) || a->headers.n != b->headers.n)
+    return 1;
+  for (i = 0; i < a->headers.n; i++)
+    if (strcmp(a->headers.items[i], b->headers.items[i]) != 0)
+      return 1;
+  return 0;
+}
+
+/* The index in OLD (-1 for none) of the source with ID; HINT is tried first, since a reload
+ * mostly keeps the order. TAKEN marks the states already matched. */
+static int find_old(struct source **old, int n_old, const unsigned char *taken, const char *id,
+                    int hint) {
+  int i;
+
+  if (hint < n_old && !taken[hint] && strcmp(old[hint]->id, id) == 0)
+    return hint;
+  for (i = 0; i < n_old; i++)
+    if (!taken[i] && strcmp(old[i]->id, id) == 0)
+      return i;
+  return -1;
+}
+
+/* A source that stays: re-indexed into the new generation; its timer keeps its phase unless
+ * the interval or the request changed. Returns 1 when it is to be polled soon, like a new one. */
+static int source_keep(struct source *st, const struct pw_source *was, const struct pw_source *now,
+                       int index) {
+  int64_t was_ms = was->interval * 1000, now_ms = now->interval * 1000, due;
+
+  st->index = index;
+  if (request_changed(was, now)) {
+    /* The validators and the body belong to the old request. */
+    free(st->etag);
+    free(st->last_modified);
+    free(st->last_body);
+    st->etag = st->last_modified = st->last_body = NULL;
+    st->last_body_len = 0;
+    if (st->in_flight) {
+      st->drop_answer = 1;
+      return 0;
+    }
+    return 1;
   }
-  free(d->sources);
-  d->sources = NULL;
-  d->n_sources = 0;
+  if (was_ms == now_ms || st->in_flight || !uv_is_active((uv_handle_t *)&st->timer))
+    return 0;
+  /* The next poll moves with the interval: the last poll plus the new interval. */
+  due = (int64_t)uv_timer_get_due_in(&st->timer);
+  if (st->health.consecutive_failures > 0) {
+    int64_t b = backoff_ms(st->health.consecutive_failures, now_ms);
+    due = due < b ? due : b;
+  } else {
+    due += now_ms - was_ms;
+    due = due < now_ms ? due : now_ms;
+  }
+  arm(st, due);
+  return 0;
+}
+
+int pw_sched_reload(struct pw_sched *s, struct pw_config *conf) {
+  struct source **ns = calloc((size_t)conf->n_sources + 1, sizeof(*ns));
+  unsigned char *taken = calloc((size_t)s->n + 1, 1),
+                *soon = calloc((size_t)conf->n_sources + 1, 1);
+  int i, n = conf->n_sources, n_soon = 0, k;
+
+  if (s->stopping) {
+    free(ns);
+    free(taken);
+    free(soon);
+    return -EINVAL;
+  }
+  if (ns == NULL || taken == NULL || soon == NULL)
+    goto fail;
+  /* First everything that can fail: states for the new sources. */
+  for (i = 0; i < n; i++) {
+    int o = find_old(s->sources, s->n, taken, conf->sources[i].id, i);
+    if (o >= 0) {
+      taken[o] = 1;
+      ns[i] = s->sources[o];
+      continue;
+    }
+    ns[i] = source_new(s, &conf->sources[i], i);
+    if (ns[i] == NULL)
+      goto fail;
+    soon[i] = 1;
+  }
+  /* Then the swap, which cannot fail. */
+  for (i = 0; i < s->n; i++)
+    if (!taken[i]) {
+      pw_log_info("source '%s' removed by the reload: no longer polled", s->sources[i]->id);
+      source_remove(s->sources[i]);
+    }
+  for (i = 0; i < n; i++)
+    if (!soon[i])
+      soon[i] =
+          (unsigned char)source_keep(ns[i], &s->conf->sources[ns[i]->index], &conf->sources[i], i);
+  free(s->sources);
+  s->sources = ns;
+  s->n = n;
+  pw_config_free(s->conf);
+  s->conf = pw_config_ref(conf);
+  for (i = 0; i < n; i++)
+    n_soon += soon[i];
+  for (i = 0, k = 0; i < n; i++) {
+    int64_t spread = conf->sources[i].interval * 1000;
+    if (!soon[i])
+      continue;
+    if (spread > RELOAD_SPREAD_MS)
+      spread = RELOAD_SPREAD_MS;
+    arm(ns[i], s->once ? 0 : spread * k++ / n_soon);
+  }
+  free(taken);
+  free(soon);
+  for (i = 0, s->unanswered = 0; i < n; i++)
+    s->unanswered += !ns[i]->answered;
+  once_check(s);
+  return 0;
+fail:
+  for (i = 0; ns != NULL && i < n; i++)
+    if (ns[i] != NULL && soon != NULL && soon[i])
+      source_remove(ns[i]);
+  free(ns);
+  free(taken);
+  free(soon);
+  return -ENOMEM;
+}
+
+const struct pw_source_health *pw_sched_health(const struct pw_sched *s, int source) {
+  if (s == NULL || source < 0 || source >= s->n)
+    return NULL;
+  return &s->sources[source]->health;
+}
+
+int pw_sched_in_flight(const struct pw_sched *s, int source) {
+  if (s == NULL || source < 0 || source >= s->n)
+    return 0;
+  return s->sources[source]->in_flight;
+}
+
+int64_t pw_sched_due_in(const struct pw_sched *s, int source) {
+  const struct source *st;
+
+  if (s == NULL || source < 0 || source >= s->n)
+    return -1;
+  st = s->sources[source];
+  if (!st->timer_open || !uv_is_active((const uv_handle_t *)&st->timer))
+    return -1;
+  return (int64_t)uv_timer_get_due_in(&st->timer);
+}
+
+static void once_timer_closed(uv_handle_t *h) {
+  struct pw_sched *s = h->data;
+
+  s->once_timer_open = 0;
+  maybe_free_sched(s);
+}
+
+void pw_sched_stop(struct pw_sched *s) {
+  int i;
+
+  if (s == NULL || s->stopping)
+    return;
+  s->stopping = 1;
+  for (i = 0; i < s->n; i++)
+    source_remove(s->sources[i]);
+  free(s->sources);
+  s->sources = NULL;
+  s->n = 0;
+  pw_config_free(s->conf);
+  s->conf = NULL;
+  uv_timer_stop(&s->once_timer);
+  uv_close((uv_handle_t *)&s->once_timer, once_timer_closed);
 }

@@ -1,87 +1,384 @@
 /*
- * ingest: where a figure becomes a sample. Every value, whether polled, imported or recorded,
- * passes through pw_ingest_sample, which applies the contract's rules for duplicates,
- * confirmations and revisions, journals what is new, and judges the indicator at once so that
- * verdict changes are published the moment the data arrives.
+ * ingest: see ingest.h. One answer is handled in three steps: the parse (or the kept one), then
+ * per indicator of the source its value (read_value) and its date (read_date), then admission.
  */
 #define PW_LOG_MODULE "ingest"
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "clock.h"
+#include "ingest.h"
 #include "log.h"
-#include "daemon.h"
-#include "status.h"
+#include "util.h"
 #include "value.h"
 
-void pw_ingest_sample(struct pw_daemon *d, int ind, int64_t as_of, int own_as_of, double value,
-                      int64_t fetched_at, const char *source, struct pw_ingest_stats *st) {
-  const struct pw_indicator *in = &d->conf->indicators[ind];
-  enum pw_sample_class cls = pw_journal_classify(d->journal, ind, as_of, value, own_as_of);
-  char t[40], v[40];
+/* One query's result, copied out of the plugin's emit call. Its text lives in the parse's text
+ * buffer (at TEXT_AT, -1 for none) so that a parse makes no allocation per value. */
+struct result {
+  enum pw_plugin_result kind;
+  double number;
+  long text_at;
+  int has_ts;
+  int64_t ts_ms;
+  int as_of_rc; /* as_of queries: 1 not read yet, else read_as_of's answer in AS_OF */
+  int64_t as_of;
+};
 
-  switch (cls) {
-  case PW_SAMPLE_DUPLICATE:
-    st->duplicates++;
+/* The parse of one body for one source: queries 0..n-1 are its indicators' paths, then the
+ * distinct as_of paths. */
+struct parse {
+  struct result *results;
+  size_t n;
+  struct pw_buf text; /* every result's text, NUL-terminated */
+  int oom;
+  int *as_of_q; /* per indicator of the source: the query of its as_of, or -1 */
+};
+
+/* What ingest keeps per source of the running generation. */
+struct source_state {
+  struct parse *parsed;          /* the parse of the source's last body, or NULL */
+  unsigned char *warned_missing; /* per indicator of the source: "selects nothing" logged */
+};
+
+struct pw_ingest {
+  const struct pw_plugins *plugins;
+  struct pw_admit *admit;
+  struct source_state *sources; /* one per source of admit->conf */
+  int n_sources;
+  unsigned char *flags; /* every source's warned_missing, in one block */
+};
+
+/* ---- the parse -------------------------------------------------------------------------- */
+
+static void parse_free(struct parse *pc) {
+  if (pc == NULL)
     return;
-  case PW_SAMPLE_UNCHANGED:
-    st->unchanged++;
+  pw_buf_free(&pc->text);
+  free(pc->results);
+  free(pc->as_of_q);
+  free(pc);
+}
+
+static void on_emit(void *ctx, size_t index, const struct pw_plugin_value *v) {
+  struct parse *pc = ctx;
+  struct result *r;
+  const char *t = NULL;
+  size_t tl = 0;
+
+  if (index >= pc->n)
     return;
-  case PW_SAMPLE_REVISION:
-    st->revisions++;
-    pw_log_info("indicator '%s': revision from %s: %s as of %s", in->id, source,
-                pw_value_format(value, v, sizeof(v)), pw_calendar_format(as_of, t, sizeof(t)));
+  r = &pc->results[index];
+  r->kind = v->result;
+  r->number = v->number;
+  r->has_ts = v->has_timestamp;
+  r->ts_ms = v->timestamp_ms;
+  r->text_at = -1;
+  if (v->result == PW_PLUGIN_ERROR && v->error != NULL) {
+    t = v->error;
+    tl = strlen(t);
+  } else if (v->text != NULL) {
+    t = v->text;
+    tl = strnlen(v->text, v->text_len);
+  }
+  if (t != NULL) {
+    size_t at = pc->text.len;
+    if (pw_buf_append(&pc->text, t, tl) < 0 || pw_buf_append(&pc->text, "", 1) < 0) {
+      pc->oom = 1;
+      return;
+    }
+    r->text_at = (long)at;
+  }
+}
+
+static const char *as_of_path(const struct pw_config *conf, const struct pw_indicator *in) {
+  if (in->as_of != NULL && in->as_of[0] != '\0')
+    return in->as_of;
+  if (conf->sources[in->source].as_of != NULL && conf->sources[in->source].as_of[0] != '\0')
+    return conf->sources[in->source].as_of;
+  return NULL;
+}
+
+static const char *result_text(const struct parse *pc, const struct result *r) {
+  return r->text_at >= 0 ? pc->text.data + r->text_at : NULL;
+}
+
+/* Lists the queries of source SRC into PATHS (room for 2 n + 1): its indicators' paths, then
+ * each distinct as_of path once, however many indicators share it. Returns their number. */
+static size_t list_queries(const struct pw_config *conf, const struct pw_source *src,
+                           const char **paths, int *as_of_q) {
+  size_t i, n = (size_t)src->n_indicators, nq = n;
+
+  for (i = 0; i < n; i++)
+    paths[i] = conf->indicators[src->indicators[i]].path;
+  for (i = 0; i < n; i++) {
+    const char *ap = as_of_path(conf, &conf->indicators[src->indicators[i]]);
+    size_t q;
+    as_of_q[i] = -1;
+    if (ap == NULL)
+      continue;
+    for (q = n; q < nq && strcmp(paths[q], ap) != 0; q++)
+      ;
+    if (q == nq)
+      paths[nq++] = ap;
+    as_of_q[i] = (int)q;
+  }
+  return nq;
+}
+
+/* Parses BODY for every indicator of source SRC in one call of its plugin. Returns the parse
+ * (owned) or NULL with ERR set. */
+static struct parse *parse_body(const struct pw_ingest *ing, const struct pw_source *src,
+                                const char *body, size_t len, char *err, size_t errlen) {
+  const struct pw_config *conf = ing->admit->conf;
+  const struct pw_plugin *pl = pw_plugins_find(ing->plugins, src->format);
+  struct pw_plugin_options opts = {src->csv_delimiter ? src->csv_delimiter : ','};
+  size_t i, n = (size_t)src->n_indicators;
+  struct parse *pc = calloc(1, sizeof(*pc));
+  const char **paths = calloc(2 * n + 1, sizeof(*paths));
+  char perr[512];
+
+  if (pc != NULL) {
+    pc->results = calloc(2 * n + 1, sizeof(*pc->results));
+    pc->as_of_q = calloc(n + 1, sizeof(*pc->as_of_q));
+  }
+  if (pc == NULL || paths == NULL || pc->results == NULL || pc->as_of_q == NULL) {
+    snprintf(err, errlen, "out of memory parsing the body");
+    goto fail;
+  }
+  pc->n = list_queries(conf, src, paths, pc->as_of_q);
+  for (i = 0; i < pc->n; i++) {
+    pc->results[i].text_at = -1;
+    pc->results[i].as_of_rc = 1;
+  }
+  if (pl == NULL) {
+    snprintf(err, errlen, "no parser plugin for format %s", src->format);
+    goto fail;
+  }
+  if (pl->parse(&opts, body, len, paths, pc->n, on_emit, pc, perr, sizeof(perr)) < 0) {
+    snprintf(err, errlen, "cannot parse the %s body: %s", src->format, perr);
+    goto fail;
+  }
+  if (pc->oom) {
+    snprintf(err, errlen, "out of memory parsing the body");
+    goto fail;
+  }
+  free(paths);
+  return pc;
+fail:
+  free(paths);
+  parse_free(pc);
+  return NULL;
+}
+
+/* ---- one indicator's result ------------------------------------------------------------- */
+
+/* Reads an as_of result into an instant, once per query however many indicators share it.
+ * Returns 0 or -EINVAL. */
+static int read_as_of(const struct parse *pc, struct result *r, int64_t *out) {
+  const char *text = result_text(pc, r);
+
+  if (r->as_of_rc == 1) {
+    r->as_of_rc = -EINVAL;
+    if ((r->kind == PW_PLUGIN_NUMBER || r->kind == PW_PLUGIN_TEXT) && text != NULL) {
+      r->as_of_rc = pw_date_parse(text, &r->as_of);
+    } else if (r->kind == PW_PLUGIN_NUMBER && isfinite(r->number) &&
+               r->number == floor(r->number)) {
+      char buf[32];
+      snprintf(buf, sizeof(buf), "%.0f", r->number);
+      r->as_of_rc = pw_date_parse(buf, &r->as_of);
+    }
+  }
+  if (r->as_of_rc == 0)
+    *out = r->as_of;
+  return r->as_of_rc;
+}
+
+/* The value of the I-th indicator of SRC from its result. Returns 0 and *VALUE; 1 when there is
+ * nothing to store (not published, null); or -EINVAL for a bad sample, logged and counted. */
+static int read_value(struct source_state *ss, const struct parse *pc, const struct pw_source *src,
+                      size_t i, const struct pw_indicator *in, double *value,
+                      struct pw_admit_stats *stats) {
+  const struct result *r = &pc->results[i];
+  const char *text = result_text(pc, r);
+  int rc;
+
+  switch (r->kind) {
+  case PW_PLUGIN_NOT_FOUND:
+    /* Not published, or a typo in the path: say so once, not at every poll. */
+    if (!ss->warned_missing[i]) {
+      pw_log_warn("source '%s', indicator '%s': path %s selects nothing (not published)", src->id,
+                  in->id, in->path);
+      ss->warned_missing[i] = 1;
+    }
+    return 1;
+  case PW_PLUGIN_NULL:
+    return 1;
+  case PW_PLUGIN_ERROR:
+    pw_log_error("source '%s', indicator '%s': path %s: %s", src->id, in->id, in->path,
+                 text ? text : "error");
+    stats->bad++;
+    return -EINVAL;
+  case PW_PLUGIN_NUMBER:
+    ss->warned_missing[i] = 0;
+    rc = pw_admit_number(in, r->number, value);
+    if (rc == -EDOM) {
+      pw_log_warn("source '%s', indicator '%s': bad sample '%s' (not a finite number)", src->id,
+                  in->id, text ? text : "NaN");
+      stats->bad++;
+      return -EINVAL;
+    }
     break;
-  case PW_SAMPLE_NEW:
-    st->fresh++;
-    pw_log_debug("indicator '%s': new sample from %s: %s as of %s", in->id, source,
-                 pw_value_format(value, v, sizeof(v)), pw_calendar_format(as_of, t, sizeof(t)));
+  case PW_PLUGIN_TEXT:
+  default:
+    ss->warned_missing[i] = 0;
+    rc = pw_admit_text(in, text ? text : "", value);
     break;
   }
-  if (pw_journal_add(d->journal, ind, as_of, value, fetched_at, source) < 0) {
-    pw_log_error("indicator '%s': out of memory journaling a sample from %s", in->id, source);
-    st->bad++;
-    return;
+  if (rc == PW_ADMIT_NOT_PUBLISHED)
+    return 1;
+  if (rc < 0) {
+    pw_log_warn("source '%s', indicator '%s': bad sample '%s'", src->id, in->id, text ? text : "?");
+    stats->bad++;
+    return -EINVAL;
   }
-  pw_persist_touch(d, ind, cls == PW_SAMPLE_REVISION);
-  pw_ingest_evaluate(d, ind);
+  return 0;
 }
 
-static void describe(const struct pw_indicator *in, const struct pw_verdict *v, char *buf,
-                     size_t size) {
-  char num[40];
+/* The date of the I-th indicator of SRC: its as_of path's, else the plugin's timestamp, else
+ * the fetch time (then OWN is 0). Returns 0, or -EINVAL for a bad sample, logged and counted. */
+static int read_date(const struct pw_config *conf, struct parse *pc, const struct pw_source *src,
+                     size_t i, const struct pw_indicator *in, int64_t *as_of, int *own,
+                     struct pw_admit_stats *stats) {
+  const struct result *r = &pc->results[i];
+  struct result *ar = pc->as_of_q[i] >= 0 ? &pc->results[pc->as_of_q[i]] : NULL;
 
-  if (v->has_judgement)
-    snprintf(buf, size, "%s%s (lag %s %s)", pw_status_name(v->status), v->stale ? ", stale" : "",
-             pw_value_format(round(v->lag * 1000) / 1000, num, sizeof(num)),
-             v->lag_unit == PW_LAG_UNIT_PP     ? "pp"
-             : v->lag_unit == PW_LAG_UNIT_DAYS ? "days"
-                                               : in->unit);
-  else
-    snprintf(buf, size, "%s%s", pw_status_name(v->status), v->stale ? ", stale" : "");
+  *own = 1;
+  if (ar != NULL) {
+    if (read_as_of(pc, ar, as_of) < 0) {
+      const char *at = result_text(pc, ar);
+      pw_log_warn("source '%s', indicator '%s': bad sample: as_of %s gives '%s', not a date",
+                  src->id, in->id, as_of_path(conf, in),
+                  ar->kind == PW_PLUGIN_NOT_FOUND ? "nothing"
+                  : at                            ? at
+                                                  : "?");
+      stats->bad++;
+      return -EINVAL;
+    }
+  } else if (r->has_ts) {
+    *as_of = r->ts_ms / 1000;
+  } else {
+    *own = 0; /* *AS_OF stays the fetch time */
+  }
+  return 0;
 }
 
-void pw_ingest_evaluate(struct pw_daemon *d, int ind) {
-  struct pw_verdict now_v, old_v = d->verdicts[ind];
-  const struct pw_indicator *in = &d->conf->indicators[ind];
-  char a[128], b[128];
+/* ---- an answer -------------------------------------------------------------------------- */
 
-  pw_status_judge(d->conf, d->journal->series, ind, pw_clock_now(), &now_v);
-  d->verdicts[ind] = now_v;
-  if (now_v.status == old_v.status && now_v.stale == old_v.stale)
-    return;
-  pw_graphcache_invalidate(d, ind); /* the title shows the status */
-  describe(in, &old_v, a, sizeof(a));
-  describe(in, &now_v, b, sizeof(b));
-  pw_log_info("indicator '%s': %s -> %s", in->id, a, b);
-  if (d->on_verdict != NULL)
-    d->on_verdict(d, ind, &old_v, &now_v, d->on_verdict_data);
+int pw_ingest_body(struct pw_ingest *ing, int source, const char *body, size_t len, int same,
+                   int64_t fetched_at, char *err, size_t errlen) {
+  const struct pw_config *conf = ing->admit->conf;
+  const struct pw_source *src;
+  struct source_state *ss;
+  struct pw_admit_stats stats;
+  size_t i, n;
+
+  if (ing->sources == NULL || source < 0 || source >= ing->n_sources) {
+    snprintf(err, errlen, "out of memory (ingest has no state for this source)");
+    return -ENOMEM;
+  }
+  src = &conf->sources[source];
+  ss = &ing->sources[source];
+  n = (size_t)src->n_indicators;
+  if (n == 0)
+    return 0;
+  if (!same || ss->parsed == NULL) {
+    struct parse *pc = parse_body(ing, src, body, len, err, errlen);
+    /* A body that does not parse leaves no parse behind to be taken for it later. */
+    parse_free(ss->parsed);
+    ss->parsed = pc;
+    if (pc == NULL)
+      return -EINVAL;
+  }
+  memset(&stats, 0, sizeof(stats));
+  for (i = 0; i < n; i++) {
+    const struct pw_indicator *in = &conf->indicators[src->indicators[i]];
+    struct pw_admit_sample s;
+    s.ind = src->indicators[i];
+    s.as_of = s.fetched_at = fetched_at;
+    s.source = src->id;
+    if (read_value(ss, ss->parsed, src, i, in, &s.value, &stats) != 0 ||
+        read_date(conf, ss->parsed, src, i, in, &s.as_of, &s.own_as_of, &stats) < 0)
+      continue;
+    pw_admit_sample(ing->admit, &s, &stats);
+  }
+  if (stats.fresh + stats.revisions > 0 || stats.bad > 0)
+    pw_log_info("source '%s': %u new, %u revisions, %u unchanged, %u bad", src->id, stats.fresh,
+                stats.revisions, stats.duplicates + stats.unchanged, stats.bad);
+  return 0;
 }
 
-void pw_ingest_evaluate_all(struct pw_daemon *d) {
+/* ---- life cycle ------------------------------------------------------------------------- */
+
+static void drop_state(struct pw_ingest *ing) {
   int i;
 
-  for (i = 0; i < d->conf->n_indicators; i++)
-    pw_ingest_evaluate(d, i);
+  for (i = 0; ing->sources != NULL && i < ing->n_sources; i++)
+    parse_free(ing->sources[i].parsed);
+  free(ing->sources);
+  free(ing->flags);
+  ing->sources = NULL;
+  ing->flags = NULL;
+  ing->n_sources = 0;
+}
+
+int pw_ingest_reload(struct pw_ingest *ing) {
+  const struct pw_config *conf = ing->admit->conf;
+  size_t total = 0, at = 0;
+  int i;
+
+  drop_state(ing);
+  /* One flag per indicator of each source (by position), not per configured indicator: 500
+   * sources of a 5,000-indicator province made 2.5 MB of flags that way. */
+  for (i = 0; i < conf->n_sources; i++)
+    total += (size_t)conf->sources[i].n_indicators;
+  ing->sources = calloc((size_t)conf->n_sources + 1, sizeof(*ing->sources));
+  ing->flags = calloc(total + 1, 1);
+  if (ing->sources == NULL || ing->flags == NULL) {
+    drop_state(ing);
+    return -ENOMEM;
+  }
+  for (i = 0; i < conf->n_sources; i++) {
+    ing->sources[i].warned_missing = ing->flags + at;
+    at += (size_t)conf->sources[i].n_indicators;
+  }
+  ing->n_sources = conf->n_sources;
+  return 0;
+}
+
+int pw_ingest_init(const struct pw_plugins *plugins, struct pw_admit *admit,
+                   struct pw_ingest **out) {
+  struct pw_ingest *ing = calloc(1, sizeof(*ing));
+  int rc;
+
+  *out = NULL;
+  if (ing == NULL)
+    return -ENOMEM;
+  ing->plugins = plugins;
+  ing->admit = admit;
+  rc = pw_ingest_reload(ing);
+  if (rc < 0) {
+    free(ing);
+    return rc;
+  }
+  *out = ing;
+  return 0;
+}
+
+void pw_ingest_free(struct pw_ingest *ing) {
+  if (ing == NULL)
+    return;
+  drop_state(ing);
+  free(ing);
 }

@@ -1,7 +1,8 @@
 /*
  * import: loads a CSV file of samples (indicator,as_of,value), read by the RFC 4180 reader the
- * csv plugin uses. Every row is read and validated first, then the rows are checked for two
- * samples of one indicator on one date; nothing is written unless all of them are good.
+ * csv plugin uses. Every row is read and validated first (by the admission rules of admit.h),
+ * then the rows are checked for two samples of one indicator on one date; nothing is written
+ * unless all of them are good.
  */
 #define PW_LOG_MODULE "cli"
 #include <errno.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "admit.h"
 #include "cli.h"
 #include "clock.h"
 #include "rfc4180.h"
@@ -94,8 +96,8 @@ static int parse_row(struct import *im, int row_line, struct cli_row *r) {
     fprintf(stderr, "%s:%d: indicator '%s': bad date '%s'\n", path, row_line, id, date);
     return -EINVAL;
   }
-  rc = pw_sample_value_parse(ind, val, &r->value);
-  if (rc == PW_VALUE_NOT_PUBLISHED) {
+  rc = pw_admit_text(ind, val, &r->value);
+  if (rc == PW_ADMIT_NOT_PUBLISHED) {
     im->skipped++;
     return 0;
   }
@@ -109,7 +111,7 @@ static int parse_row(struct import *im, int row_line, struct cli_row *r) {
       fprintf(stderr, "%s:%d: indicator '%s': bad value '%s'\n", path, row_line, id, val);
     return -EINVAL;
   }
-  if (r->as_of > im->now + 86400) {
+  if (pw_admit_as_of(r->as_of, im->now) < 0) {
     fprintf(stderr, "%s:%d: indicator '%s': as_of %s is later than tomorrow\n", path, row_line, id,
             date);
     return -EINVAL;

@@ -1,7 +1,8 @@
-/* record: adds one sample by hand. */
+/* record: adds one sample by hand, through the admission rules of the daemon (admit.h). */
 #define PW_LOG_MODULE "cli"
 #include <stdio.h>
 
+#include "admit.h"
 #include "calendar.h"
 #include "cli.h"
 #include "clock.h"
@@ -24,8 +25,8 @@ int cmd_record(struct cli *c) {
     return EXIT_USAGE;
   if (c->as_of && cli_time_arg("--as-of", c->as_of, &as_of) < 0)
     return EXIT_USAGE;
-  rc = pw_sample_value_parse(&c->conf->indicators[ind], c->argv[1], &value);
-  if (rc == PW_VALUE_NOT_PUBLISHED) {
+  rc = pw_admit_text(&c->conf->indicators[ind], c->argv[1], &value);
+  if (rc == PW_ADMIT_NOT_PUBLISHED) {
     fprintf(stderr, "pacewatch: '%s' means not published; nothing recorded for '%s'\n", c->argv[1],
             c->argv[0]);
     return EXIT_FAIL;
@@ -34,7 +35,7 @@ int cmd_record(struct cli *c) {
     fprintf(stderr, "pacewatch: indicator '%s': bad value '%s'\n", c->argv[0], c->argv[1]);
     return EXIT_FAIL;
   }
-  if (as_of > now + 86400) {
+  if (pw_admit_as_of(as_of, now) < 0) {
     fprintf(stderr, "pacewatch: indicator '%s': as_of %s is later than tomorrow\n", c->argv[0],
             c->as_of);
     return EXIT_FAIL;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "admit.h"
 #include "cli.h"
 #include "clock.h"
 #include "derive.h"
@@ -87,6 +88,47 @@ static void sync_rrd(struct cli *c, struct pw_journal *j, const unsigned char *m
   pw_store_free(&store);
 }
 
+/* Admission marks the indicators whose RRD files are to be updated. */
+static void mark_touched(void *data, int ind, int revised) {
+  unsigned char *mask = data;
+
+  (void)revised;
+  mask[ind] = 1;
+}
+
+/* Admits ROWS into J through the rules the daemon applies, marking touched indicators in MASK.
+ * Returns 0, or a negative errno when a row is refused (nothing is to be committed then). */
+static int admit_rows(struct cli *c, struct pw_journal *j, unsigned char *mask,
+                      const struct cli_row *rows, size_t n, const char *source, int64_t now,
+                      struct cli_counts *out) {
+  struct pw_admit a;
+  struct pw_admit_stats st;
+  size_t i;
+  int rc = 0;
+
+  memset(&a, 0, sizeof(a));
+  memset(&st, 0, sizeof(st));
+  a.conf = c->conf;
+  a.journal = j;
+  a.touched = mark_touched;
+  a.data = mask;
+  a.quiet = 1; /* the command prints its counts */
+  for (i = 0; i < n && rc >= 0; i++) {
+    struct pw_admit_sample s;
+    s.ind = rows[i].ind;
+    s.as_of = rows[i].as_of;
+    s.own_as_of = 1;
+    s.value = rows[i].value;
+    s.fetched_at = now;
+    s.source = source;
+    rc = pw_admit_sample(&a, &s, &st);
+  }
+  out->fresh = st.fresh;
+  out->dups = st.duplicates + st.unchanged;
+  out->revs = st.revisions;
+  return rc < 0 ? rc : 0;
+}
+
 /* Stores ROWS (validated, sorted by indicator and as_of) as samples from SOURCE: directly
  * under the state lock, or through a running daemon's inbox. Returns 0 or a negative errno
  * (already reported). */
@@ -127,27 +169,7 @@ int cli_apply_rows(struct cli *c, const struct cli_row *rows, size_t n, const ch
     return rc;
   }
   mask = calloc((size_t)c->conf->n_indicators + 1, 1);
-  for (i = 0; i < n && mask != NULL; i++) {
-    switch (pw_journal_classify(j, rows[i].ind, rows[i].as_of, rows[i].value, 1)) {
-    case PW_SAMPLE_DUPLICATE:
-    case PW_SAMPLE_UNCHANGED:
-      out->dups++;
-      continue;
-    case PW_SAMPLE_REVISION:
-      out->revs++;
-      break;
-    case PW_SAMPLE_NEW:
-      out->fresh++;
-      break;
-    }
-    mask[rows[i].ind] = 1;
-    if (pw_journal_add(j, rows[i].ind, rows[i].as_of, rows[i].value, now, source) < 0) {
-      rc = -ENOMEM;
-      break;
-    }
-  }
-  if (mask == NULL)
-    rc = -ENOMEM;
+  rc = mask != NULL ? admit_rows(c, j, mask, rows, n, source, now, out) : -ENOMEM;
   if (rc == 0)
     rc = pw_journal_commit(j);
   if (rc < 0)

@@ -10,36 +10,19 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "admit.h"
 #include "config.h"
 #include "fetch.h"
+#include "inbox.h"
+#include "ingest.h"
 #include "journal.h"
 #include "judge.h"
 #include "plugin_host.h"
-#include "store.h"
 #include "schedule.h"
+#include "store.h"
 #include "util.h"
 
 struct pw_daemon;
-
-/* The polling state of one configured source. Owned by the daemon; its timer lives inside it,
- * so it is freed only in the timer's close callback. */
-struct pw_source_state {
-  struct pw_daemon *d;
-  int index; /* into d->conf->sources; -1 once orphaned by a reload */
-  uv_timer_t timer;
-  int in_flight; /* a fetch of this source is running: never two at once */
-  int64_t backoff_ms;
-  char *etag, *last_modified;
-  char *last_body; /* the body of the last 200, for 304 answers */
-  size_t last_body_len;
-  struct pw_source_health health;
-  unsigned char *warned_missing; /* per indicator: "path selects nothing" logged once */
-  struct parse_ctx *parsed;      /* the parse of last_body (sched.c), used again while unchanged */
-};
-
-/* Something that wants to hear about verdict changes (alerting, metrics). */
-typedef void (*pw_verdict_cb)(struct pw_daemon *d, int ind, const struct pw_verdict *old_v,
-                              const struct pw_verdict *new_v, void *data);
 
 struct pw_daemon {
   uv_loop_t *loop;
@@ -52,13 +35,12 @@ struct pw_daemon {
   int lock_fd;
   int once, foreground;
 
-  struct pw_source_state **sources; /* one per configured source */
-  int n_sources;
-  int polls_pending; /* --once: sources not yet answered */
+  struct pw_sched *sched;   /* polling; NULL once stopping */
+  struct pw_ingest *ingest; /* answers into samples */
+  struct pw_admit admit;    /* its pointers follow conf, journal and verdicts (main.c) */
+  struct pw_inbox *inbox;   /* work handed over by the CLI */
 
   struct pw_verdict *verdicts; /* per indicator, the last published */
-  pw_verdict_cb on_verdict;
-  void *on_verdict_data;
 
   /* Persistence: journal lines and RRD work, done on the thread pool one batch at a time. */
   struct pw_persist *persist;
@@ -78,24 +60,6 @@ struct pw_daemon {
   int exit_code;
 };
 
-/* sched.c: polling. */
-int pw_sched_start(struct pw_daemon *d);
-void pw_sched_stop(struct pw_daemon *d);
-
-/* ingest.c: turning values into samples. */
-struct pw_ingest_stats {
-  unsigned fresh, duplicates, revisions, unchanged, bad;
-};
-/* Accepts one value for indicator IND (already parsed), stamped AS_OF (OWN_AS_OF: given by the
- * data), received at FETCHED_AT from SOURCE. Classifies it, journals it in memory (the commit
- * follows through pw_persist_kick) and counts it in ST. */
-void pw_ingest_sample(struct pw_daemon *d, int ind, int64_t as_of, int own_as_of, double value,
-                      int64_t fetched_at, const char *source, struct pw_ingest_stats *st);
-/* Re-judges every indicator at the daemon's now and publishes changes. */
-void pw_ingest_evaluate_all(struct pw_daemon *d);
-/* Re-judges one indicator and publishes a change. */
-void pw_ingest_evaluate(struct pw_daemon *d, int ind);
-
 /* persist.c: journal commits and RRD updates off the loop. */
 int pw_persist_init(struct pw_daemon *d);
 /* Marks indicator IND as having new samples (REVISED: a revision, so its RRD is rebuilt). */
@@ -109,9 +73,6 @@ int pw_persist_idle(const struct pw_daemon *d);
 /* Checks every indicator's RRD against the journal and rebuilds those out of date. */
 void pw_persist_sync_all(struct pw_daemon *d);
 void pw_persist_free(struct pw_daemon *d);
-
-/* main.c: every source has answered once (--once). */
-void pw_main_polled(struct pw_daemon *d);
 
 /* graphcache.c: trend graphs rendered on the thread pool, cached until the indicator changes. */
 typedef void (*pw_graph_ready_cb)(struct pw_daemon *d, const unsigned char *data, size_t len,
@@ -167,8 +128,5 @@ void pw_http_reload(struct pw_daemon *d);
 void pw_http_stop(struct pw_daemon *d);
 /* Frees what is left once the loop has ended. */
 void pw_http_free(struct pw_daemon *d);
-
-/* inbox.c: work handed over by the pacewatch CLI while the daemon holds the lock. */
-void pw_inbox_poll(struct pw_daemon *d);
 
 #endif

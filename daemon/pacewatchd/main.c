@@ -176,7 +176,9 @@ static void begin_shutdown(struct pw_daemon *d) {
   d->stopping = 1;
   uv_timer_stop(&d->tick);
   pw_http_stop(d);
-  pw_sched_stop(d);
+  pw_sched_stop(d->sched);
+  d->sched = NULL;
+  pw_inbox_stop(d->inbox);
   /* Finish writes in flight, then close everything. */
   if (pw_persist_idle(d))
     finish_shutdown(d);
@@ -209,9 +211,76 @@ static void once_polled_persisted(struct pw_daemon *d, int rc, void *data) {
   uv_timer_start(&d->tick, once_wait, 0, 100);
 }
 
-void pw_main_polled(struct pw_daemon *d) {
-  pw_ingest_evaluate_all(d);
+/* --once: every source has answered; what they brought is judged, stored and alerted on. */
+static void on_all_polled(void *data) {
+  struct pw_daemon *d = data;
+
+  pw_admit_evaluate_all(&d->admit);
   pw_persist_kick(d, once_polled_persisted, NULL);
+}
+
+/* A source answered: its samples are admitted, then made durable. */
+static int on_polled(void *data, const struct pw_sched_answer *a, char *err, size_t errlen) {
+  struct pw_daemon *d = data;
+  int rc =
+      pw_ingest_body(d->ingest, a->source, a->body, a->len, a->same, a->fetched_at, err, errlen);
+
+  pw_persist_kick(d, NULL, NULL);
+  return rc;
+}
+
+/* Admission touched an indicator: persist writes its journal lines and RRD file. */
+static void on_touched(void *data, int ind, int revised) {
+  pw_persist_touch(data, ind, revised);
+}
+
+/* A verdict changed: its cached graphs are stale (the title shows the status), and that
+ * indicator's conditions are stepped at once (the tick re-steps all every minute). */
+static void on_verdict(void *data, int ind, const struct pw_verdict *old_v,
+                       const struct pw_verdict *new_v) {
+  struct pw_daemon *d = data;
+
+  (void)old_v;
+  (void)new_v;
+  pw_graphcache_invalidate(d, ind);
+  pw_alerting_evaluate_indicator(d, ind);
+}
+
+/* The inbox waits for durability through persist's kick. */
+struct inbox_wait {
+  pw_inbox_synced_cb done;
+  void *arg;
+};
+
+static void inbox_synced(struct pw_daemon *d, int rc, void *data) {
+  struct inbox_wait *w = data;
+
+  (void)d;
+  w->done(w->arg, rc);
+  free(w);
+}
+
+static void inbox_sync(void *data, pw_inbox_synced_cb done, void *arg) {
+  struct inbox_wait *w = malloc(sizeof(*w));
+
+  if (w == NULL) {
+    done(arg, -ENOMEM);
+    return;
+  }
+  w->done = done;
+  w->arg = arg;
+  pw_persist_kick(data, inbox_synced, w);
+}
+
+/* Admission follows the generation: its configuration, the journal opened for it, its
+ * verdicts. */
+static void bind_admit(struct pw_daemon *d) {
+  d->admit.conf = d->conf;
+  d->admit.journal = d->journal;
+  d->admit.verdicts = d->verdicts;
+  d->admit.touched = on_touched;
+  d->admit.verdict_changed = on_verdict;
+  d->admit.data = d;
 }
 
 /* Verdicts of a fresh start are the baseline, not news: computed without publishing. */
@@ -256,7 +325,6 @@ static void do_reload(struct pw_daemon *d, struct pw_config *fresh) {
     pw_calendar_init(&old->cal, old->daemon.timezone);
     return;
   }
-  pw_sched_stop(d);
   pw_journal_close(d->journal);
   d->journal = j;
   pw_persist_free(d);
@@ -267,12 +335,20 @@ static void do_reload(struct pw_daemon *d, struct pw_config *fresh) {
   if (init_verdicts(d, old, old_v) < 0 || pw_persist_init(d) < 0 || pw_graphcache_init(d) < 0 ||
       pw_alerting_init(d) < 0) {
     pw_log_error("out of memory reloading; stopping");
+    bind_admit(d);
     free(old_v);
     pw_config_free(old);
     begin_shutdown(d);
     return;
   }
   free(old_v);
+  bind_admit(d);
+  if (pw_ingest_reload(d->ingest) < 0 || pw_sched_reload(d->sched, fresh) < 0) {
+    pw_log_error("out of memory reloading the sources; stopping");
+    pw_config_free(old);
+    begin_shutdown(d);
+    return;
+  }
   if (strcmp(old->daemon.rrdcached, fresh->daemon.rrdcached) != 0) {
     pw_store_free(&d->store);
     if (pw_store_init(&d->store, fresh->daemon.state_dir, fresh->daemon.rrdcached, err,
@@ -282,9 +358,7 @@ static void do_reload(struct pw_daemon *d, struct pw_config *fresh) {
   pw_config_free(old);
   pw_log_set_level((enum pw_log_level)fresh->daemon.log_level);
   pw_persist_sync_all(d);
-  if (pw_sched_start(d) < 0)
-    pw_log_error("out of memory starting the sources after a reload");
-  pw_ingest_evaluate_all(d);
+  pw_admit_evaluate_all(&d->admit);
   pw_http_reload(d);
   d->next_briefing = next_briefing(fresh, pw_clock_now());
   pw_log_info("configuration %s reloaded: %d sources, %d indicators", d->config_path,
@@ -293,14 +367,27 @@ static void do_reload(struct pw_daemon *d, struct pw_config *fresh) {
 
 static void reload_when_idle(struct pw_daemon *d, int rc, void *data);
 
-/* A verdict changed: that indicator's conditions are stepped at once (the tick re-steps all every
- * minute). */
-static void on_verdict(struct pw_daemon *d, int ind, const struct pw_verdict *old_v,
-                       const struct pw_verdict *new_v, void *data) {
-  (void)old_v;
-  (void)new_v;
-  (void)data;
-  pw_alerting_evaluate_indicator(d, ind);
+/* Admission, the parse of answers and the inbox, wired to persist and alerting. */
+static int start_ingest(struct pw_daemon *d) {
+  struct pw_inbox_context ic;
+
+  bind_admit(d);
+  memset(&ic, 0, sizeof(ic));
+  ic.loop = d->loop;
+  ic.state_dir = d->conf->daemon.state_dir;
+  ic.admit = &d->admit;
+  ic.sync = inbox_sync;
+  ic.data = d;
+  if (pw_ingest_init(d->plugins, &d->admit, &d->ingest) < 0)
+    return -ENOMEM;
+  return pw_inbox_init(&ic, &d->inbox);
+}
+
+/* Polling, whose answers go to ingest (on_polled); with --once, on_all_polled ends the cycle. */
+static int start_sched(struct pw_daemon *d) {
+  struct pw_sched_callbacks cb = {on_polled, on_all_polled, d};
+
+  return pw_sched_start(d->loop, d->fetch, d->conf, d->once, &cb, &d->sched);
 }
 
 static void reload(struct pw_daemon *d) {
@@ -355,7 +442,7 @@ static void on_tick(uv_timer_t *t) {
 
   if (d->stopping)
     return;
-  pw_inbox_poll(d);
+  pw_inbox_poll(d->inbox);
   pw_alerting_tick(d);
   /* RRD writes held back a few seconds (persist.c) go out once due. */
   if (!pw_persist_idle(d))
@@ -368,7 +455,7 @@ static void on_tick(uv_timer_t *t) {
   }
   if (now - d->last_eval >= EVAL_INTERVAL) {
     d->last_eval = now;
-    pw_ingest_evaluate_all(d);
+    pw_admit_evaluate_all(&d->admit);
     pw_alerting_evaluate(d);
   }
 }
@@ -468,7 +555,7 @@ int main(int argc, char **argv) {
   snprintf(ua, sizeof(ua), "pacewatch/%s", PW_VERSION);
   if (pw_fetch_init(&loop, (int)d.conf->daemon.max_transfers, ua, &d.fetch) < 0 ||
       pw_persist_init(&d) < 0 || pw_graphcache_init(&d) < 0 || init_verdicts(&d, NULL, NULL) < 0 ||
-      pw_alerting_init(&d) < 0) {
+      pw_alerting_init(&d) < 0 || start_ingest(&d) < 0) {
     pw_log_error("cannot start: out of memory");
     return 1;
   }
@@ -476,7 +563,6 @@ int main(int argc, char **argv) {
               d.conf->n_sources, d.conf->n_indicators, (unsigned long long)d.journal->lines,
               d.conf->daemon.state_dir);
   pw_persist_sync_all(&d);
-  d.on_verdict = on_verdict;
   if (!d.once)
     pw_alerting_evaluate(&d); /* what changed while the daemon was down */
   uv_signal_init(&loop, &d.sig_term);
@@ -491,7 +577,7 @@ int main(int argc, char **argv) {
   d.last_eval = pw_clock_now();
   if (!d.once)
     uv_timer_start(&d.tick, on_tick, 1000, 1000);
-  if (pw_sched_start(&d) < 0) {
+  if (start_sched(&d) < 0) {
     pw_log_error("cannot start the sources: out of memory");
     return 1;
   }
@@ -503,9 +589,6 @@ int main(int argc, char **argv) {
       return 1;
     }
   }
-  if (d.once && d.n_sources == 0)
-    pw_main_polled(&d);
-
   uv_run(&loop, UV_RUN_DEFAULT);
 
   rc = uv_loop_close(&loop);
@@ -516,6 +599,8 @@ int main(int argc, char **argv) {
     pw_store_flush(&d.store, d.conf->indicators[i].id, err, sizeof(err));
   pw_log_info("stopped");
   pw_http_free(&d);
+  pw_inbox_free(d.inbox);
+  pw_ingest_free(d.ingest);
   pw_persist_free(&d);
   pw_graphcache_free(&d);
   pw_alerting_free(&d);

@@ -257,7 +257,7 @@ static void make_view(struct pw_daemon *d, struct pw_view *v,
   v->conf = d->conf;
   v->verdicts = d->verdicts;
   for (i = 0; i < d->conf->n_sources; i++)
-    health[i] = i < d->n_sources && d->sources[i] != NULL ? &d->sources[i]->health : NULL;
+    health[i] = pw_sched_health(d->sched, i);
   v->health = health;
   v->now = pw_clock_now();
   v->started = d->started;

@@ -1,0 +1,152 @@
+/*
+ * admit: see admit.h. The value grammar itself is value.c's and the comparison with what is
+ * stored is the journal's (pw_sample_value_parse, pw_journal_classify); this module is where
+ * they are applied, in one order, for every writer of samples.
+ */
+#define PW_LOG_MODULE "ingest"
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "admit.h"
+#include "clock.h"
+#include "log.h"
+#include "status.h"
+#include "value.h"
+
+int pw_admit_text(const struct pw_indicator *in, const char *text, double *out) {
+  int rc = pw_sample_value_parse(in, text, out);
+
+  if (rc == PW_VALUE_NOT_PUBLISHED)
+    return PW_ADMIT_NOT_PUBLISHED;
+  return rc < 0 ? -EINVAL : 0;
+}
+
+int pw_admit_stage_number(const struct pw_indicator *in, double number, double *out) {
+  char buf[40];
+
+  /* A number for a milestone is read as the text it prints as, so that a stage named "2" and
+   * the index 2 mean what they mean in a spreadsheet cell. */
+  return pw_sample_value_parse(in, pw_value_format(number, buf, sizeof(buf)), out) == 0 ? 0
+                                                                                        : -EINVAL;
+}
+
+/* The checks a value passes whatever way it came: finite, and a stage of a milestone. */
+static int value_valid(const struct pw_indicator *in, double v) {
+  if (!isfinite(v))
+    return -EDOM;
+  if (in->kind == PW_KIND_MILESTONE && (v != floor(v) || v < 0 || v >= in->stages.n))
+    return -EINVAL;
+  return 0;
+}
+
+static int refuse(struct pw_admit *a, const struct pw_admit_sample *s, struct pw_admit_stats *st,
+                  int rc) {
+  const struct pw_indicator *in = &a->conf->indicators[s->ind];
+  char t[40], v[40];
+
+  if (st != NULL)
+    st->bad++;
+  if (rc == -ERANGE)
+    pw_log_warn("source '%s', indicator '%s': bad sample: as_of %s is more than a day ahead",
+                s->source, in->id, pw_calendar_format(s->as_of, t, sizeof(t)));
+  else
+    pw_log_warn("source '%s', indicator '%s': bad sample %s (%s)", s->source, in->id,
+                pw_value_format(s->value, v, sizeof(v)),
+                rc == -EDOM ? "not a finite number" : "not a stage of the milestone");
+  return rc;
+}
+
+int pw_admit_sample(struct pw_admit *a, const struct pw_admit_sample *s,
+                    struct pw_admit_stats *st) {
+  const struct pw_indicator *in = &a->conf->indicators[s->ind];
+  enum pw_sample_class cls;
+  char t[40], v[40];
+  int rc;
+
+  rc = value_valid(in, s->value);
+  if (rc == 0)
+    rc = pw_admit_as_of(s->as_of, s->fetched_at);
+  if (rc < 0)
+    return refuse(a, s, st, rc);
+  cls = pw_journal_classify(a->journal, s->ind, s->as_of, s->value, s->own_as_of);
+  switch (cls) {
+  case PW_SAMPLE_DUPLICATE:
+    if (st != NULL)
+      st->duplicates++;
+    return cls;
+  case PW_SAMPLE_UNCHANGED:
+    if (st != NULL)
+      st->unchanged++;
+    return cls;
+  case PW_SAMPLE_REVISION:
+    if (!a->quiet)
+      pw_log_info("indicator '%s': revision from %s: %s as of %s", in->id, s->source,
+                  pw_value_format(s->value, v, sizeof(v)),
+                  pw_calendar_format(s->as_of, t, sizeof(t)));
+    break;
+  case PW_SAMPLE_NEW:
+    if (!a->quiet)
+      pw_log_debug("indicator '%s': new sample from %s: %s as of %s", in->id, s->source,
+                   pw_value_format(s->value, v, sizeof(v)),
+                   pw_calendar_format(s->as_of, t, sizeof(t)));
+    break;
+  }
+  if (pw_journal_add(a->journal, s->ind, s->as_of, s->value, s->fetched_at, s->source) < 0) {
+    pw_log_error("indicator '%s': out of memory journaling a sample from %s", in->id, s->source);
+    if (st != NULL)
+      st->bad++;
+    return -ENOMEM;
+  }
+  if (st != NULL) {
+    if (cls == PW_SAMPLE_REVISION)
+      st->revisions++;
+    else
+      st->fresh++;
+  }
+  if (a->touched != NULL)
+    a->touched(a->data, s->ind, cls == PW_SAMPLE_REVISION);
+  pw_admit_evaluate(a, s->ind);
+  return cls;
+}
+
+static void describe(const struct pw_indicator *in, const struct pw_verdict *v, char *buf,
+                     size_t size) {
+  char num[40];
+
+  if (v->has_judgement)
+    snprintf(buf, size, "%s%s (lag %s %s)", pw_status_name(v->status), v->stale ? ", stale" : "",
+             pw_value_format(round(v->lag * 1000) / 1000, num, sizeof(num)),
+             v->lag_unit == PW_LAG_UNIT_PP     ? "pp"
+             : v->lag_unit == PW_LAG_UNIT_DAYS ? "days"
+                                               : in->unit);
+  else
+    snprintf(buf, size, "%s%s", pw_status_name(v->status), v->stale ? ", stale" : "");
+}
+
+void pw_admit_evaluate(struct pw_admit *a, int ind) {
+  struct pw_verdict now_v, old_v;
+  const struct pw_indicator *in = &a->conf->indicators[ind];
+  char was[128], is[128];
+
+  if (a->verdicts == NULL)
+    return;
+  old_v = a->verdicts[ind];
+  pw_status_judge(a->conf, a->journal->series, ind, pw_clock_now(), &now_v);
+  a->verdicts[ind] = now_v;
+  if (now_v.status == old_v.status && now_v.stale == old_v.stale)
+    return;
+  describe(in, &old_v, was, sizeof(was));
+  describe(in, &now_v, is, sizeof(is));
+  pw_log_info("indicator '%s': %s -> %s", in->id, was, is);
+  if (a->verdict_changed != NULL)
+    a->verdict_changed(a->data, ind, &old_v, &now_v);
+}
+
+void pw_admit_evaluate_all(struct pw_admit *a) {
+  int i;
+
+  for (i = 0; a->verdicts != NULL && i < a->conf->n_indicators; i++)
+    pw_admit_evaluate(a, i);
+}

@@ -1,0 +1,298 @@
+/*
+ * Unit tests of admission on a real journal in a temporary state directory: the value rules
+ * (grammar, not-published markers, finiteness, milestone stages by name and by index, numbers
+ * for milestones read as their text), the +1 day rule at its boundary, the classification
+ * (new, duplicate, revision of a stored as_of and of an earlier one, unchanged without an as_of
+ * of its own and new again after a day), what is journaled and reported as touched, refused
+ * samples counted as bad and not journaled, and verdict changes published once.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "admit.h"
+#include "clock.h"
+#include "config.h"
+#include "journal.h"
+#include "status.h"
+#include "value.h"
+
+static char dir[] = "/tmp/pw-test-admit-XXXXXX";
+static struct pw_config *conf;
+
+#define T0 1711900800 /* 2024-04-01T00:00:00+08:00 */
+#define DAY 86400
+
+static int setup(void **state) {
+  char path[512], err[1024];
+  FILE *f;
+
+  (void)state;
+  if (mkdtemp(dir) == NULL)
+    return -1;
+  snprintf(path, sizeof(path), "%s/pw.conf", dir);
+  f = fopen(path, "w");
+  if (f == NULL)
+    return -1;
+  fputs("daemon: { state_dir = \"state\"; timezone = \"Asia/Shanghai\"; };\n"
+        "domains = ( { id = \"d\"; name = \"D\"; } );\n"
+        "indicators = (\n"
+        " { id = \"a\"; name = \"A\"; domain = \"d\"; kind = \"cumulative\";\n"
+        "   targets = ( { year = 2024; annual = 100; } ); },\n"
+        " { id = \"m\"; name = \"M\"; domain = \"d\"; kind = \"milestone\";\n"
+        "   stages = [ \"未启动\", \"2\", \"完成\" ]; targets = ( ); },\n"
+        " { id = \"b\"; name = \"B\"; domain = \"d\"; kind = \"level\";\n"
+        "   targets = ( { year = 2024; baseline = 0; annual = 10; } ); } );\n",
+        f);
+  fclose(f);
+  if (pw_config_load(path, &conf, err, sizeof(err)) != 0) {
+    fprintf(stderr, "%s\n", err);
+    return -1;
+  }
+  pw_clock_simulate(T0 + 10 * DAY);
+  return 0;
+}
+
+static int teardown(void **state) {
+  char cmd[600];
+
+  (void)state;
+  pw_config_free(conf);
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+  return system(cmd);
+}
+
+/* What the callbacks saw. */
+struct seen {
+  int touched[8], revised[8];
+  int verdicts, last_ind;
+  enum pw_status old_status, new_status;
+};
+
+static void on_touched(void *data, int ind, int revised) {
+  struct seen *s = data;
+
+  s->touched[ind]++;
+  s->revised[ind] += revised;
+}
+
+static void on_verdict(void *data, int ind, const struct pw_verdict *old_v,
+                       const struct pw_verdict *new_v) {
+  struct seen *s = data;
+
+  s->verdicts++;
+  s->last_ind = ind;
+  s->old_status = old_v->status;
+  s->new_status = new_v->status;
+}
+
+/* A fresh journal (the previous test's file removed) and an admission context over it. */
+static struct pw_journal *fresh_journal(struct pw_admit *a, struct seen *seen) {
+  struct pw_journal *j = NULL;
+  char err[1024], jpath[600];
+
+  snprintf(jpath, sizeof(jpath), "%s/journal/journal.tsv", conf->daemon.state_dir);
+  unlink(jpath);
+  if (pw_journal_open(conf, 1, &j, err, sizeof(err)) != 0)
+    fail_msg("open: %s", err);
+  memset(a, 0, sizeof(*a));
+  memset(seen, 0, sizeof(*seen));
+  a->conf = conf;
+  a->journal = j;
+  a->touched = on_touched;
+  a->verdict_changed = on_verdict;
+  a->data = seen;
+  a->quiet = 1;
+  return j;
+}
+
+static int admit(struct pw_admit *a, int ind, int64_t as_of, int own, double value,
+                 int64_t fetched_at, struct pw_admit_stats *st) {
+  struct pw_admit_sample s;
+
+  s.ind = ind;
+  s.as_of = as_of;
+  s.own_as_of = own;
+  s.value = value;
+  s.fetched_at = fetched_at;
+  s.source = "test";
+  return pw_admit_sample(a, &s, st);
+}
+
+static void test_text_rules(void **state) {
+  const struct pw_indicator *a = &conf->indicators[0], *m = &conf->indicators[1];
+  double v;
+
+  (void)state;
+  assert_int_equal(pw_admit_text(a, "1,234", &v), 0);
+  assert_true(v == 1234);
+  assert_int_equal(pw_admit_text(a, "51.03万", &v), 0);
+  assert_true(v == 510300);
+  assert_int_equal(pw_admit_text(a, "87.45%", &v), 0);
+  assert_true(v == 87.45);
+  assert_int_equal(pw_admit_text(a, "未公布", &v), PW_ADMIT_NOT_PUBLISHED);
+  assert_int_equal(pw_admit_text(a, "", &v), PW_ADMIT_NOT_PUBLISHED);
+  assert_int_equal(pw_admit_text(a, "—", &v), PW_ADMIT_NOT_PUBLISHED);
+  assert_int_equal(pw_admit_text(a, "abc", &v), -EINVAL);
+  assert_int_equal(pw_admit_text(a, "NaN", &v), -EINVAL);
+  assert_int_equal(pw_admit_text(a, "inf", &v), -EINVAL);
+  /* Milestones: a stage name first (the stage named "2" is index 1), then an index. */
+  assert_int_equal(pw_admit_text(m, "完成", &v), 0);
+  assert_true(v == 2);
+  assert_int_equal(pw_admit_text(m, "2", &v), 0);
+  assert_true(v == 1);
+  assert_int_equal(pw_admit_text(m, "0", &v), 0);
+  assert_true(v == 0);
+  assert_int_equal(pw_admit_text(m, "3", &v), -EINVAL);
+  assert_int_equal(pw_admit_text(m, "1.5", &v), -EINVAL);
+  assert_int_equal(pw_admit_text(m, "进行中", &v), -EINVAL);
+  assert_int_equal(pw_admit_text(m, "暂无", &v), PW_ADMIT_NOT_PUBLISHED);
+}
+
+static void test_number_rules(void **state) {
+  const struct pw_indicator *a = &conf->indicators[0], *m = &conf->indicators[1];
+  double v;
+
+  (void)state;
+  assert_int_equal(pw_admit_number(a, -4.5, &v), 0);
+  assert_true(v == -4.5);
+  assert_int_equal(pw_admit_number(a, NAN, &v), -EDOM);
+  assert_int_equal(pw_admit_number(a, INFINITY, &v), -EDOM);
+  assert_int_equal(pw_admit_number(a, -INFINITY, &v), -EDOM);
+  /* A number for a milestone reads as its text: 2 is the stage named "2". */
+  assert_int_equal(pw_admit_number(m, 2, &v), 0);
+  assert_true(v == 1);
+  assert_int_equal(pw_admit_number(m, 0, &v), 0);
+  assert_true(v == 0);
+  assert_int_equal(pw_admit_number(m, 1.5, &v), -EINVAL);
+  assert_int_equal(pw_admit_number(m, 3, &v), -EINVAL);
+  assert_int_equal(pw_admit_number(m, -1, &v), -EINVAL);
+  assert_int_equal(pw_admit_number(m, NAN, &v), -EDOM);
+}
+
+/* At most a day ahead of the moment of reception: +86400 s passes, +86401 s does not. */
+static void test_as_of_boundary(void **state) {
+  struct pw_admit a;
+  struct seen seen;
+  struct pw_admit_stats st;
+  struct pw_journal *j = fresh_journal(&a, &seen);
+  const int64_t now = T0 + 5 * DAY;
+
+  (void)state;
+  assert_int_equal(pw_admit_as_of(now + DAY, now), 0);
+  assert_int_equal(pw_admit_as_of(now + DAY + 1, now), -ERANGE);
+  assert_int_equal(pw_admit_as_of(now - 365 * DAY, now), 0);
+  memset(&st, 0, sizeof(st));
+  assert_int_equal(admit(&a, 0, now + DAY + 1, 1, 5, now, &st), -ERANGE);
+  assert_int_equal(st.bad, 1);
+  assert_int_equal(j->series[0].n, 0);
+  assert_int_equal(seen.touched[0], 0);
+  assert_int_equal(admit(&a, 0, now + DAY, 1, 5, now, &st), PW_SAMPLE_NEW);
+  assert_int_equal(st.fresh, 1);
+  assert_int_equal(j->series[0].n, 1);
+  pw_journal_close(j);
+}
+
+static void test_classification(void **state) {
+  struct pw_admit a;
+  struct seen seen;
+  struct pw_admit_stats st;
+  struct pw_journal *j = fresh_journal(&a, &seen);
+  const int64_t f = T0 + 10 * DAY;
+
+  (void)state;
+  memset(&st, 0, sizeof(st));
+  /* New, then the same again: a duplicate, neither journaled nor touched. */
+  assert_int_equal(admit(&a, 0, T0, 1, 10, f, &st), PW_SAMPLE_NEW);
+  assert_int_equal(seen.touched[0], 1);
+  assert_int_equal(seen.revised[0], 0);
+  assert_int_equal(admit(&a, 0, T0, 1, 10, f, &st), PW_SAMPLE_DUPLICATE);
+  assert_int_equal(seen.touched[0], 1);
+  assert_int_equal(j->series[0].n, 1);
+  /* A changed value for the stored as_of, and a value for an earlier as_of: revisions. */
+  assert_int_equal(admit(&a, 0, T0, 1, 11, f, &st), PW_SAMPLE_REVISION);
+  assert_int_equal(seen.revised[0], 1);
+  assert_int_equal(admit(&a, 0, T0 - DAY, 1, 9, f, &st), PW_SAMPLE_REVISION);
+  assert_int_equal(seen.revised[0], 2);
+  assert_int_equal(j->series[0].n, 3);
+  assert_int_equal(j->series[0].samples[2].rev, 0);
+  assert_int_equal(j->series[0].samples[1].rev, 1);
+  /* Without an as_of of its own: the same value within a day is unchanged (nothing stored),
+   * after a day it is new (a confirmation). */
+  assert_int_equal(admit(&a, 2, T0 + 3600, 0, 4, T0 + 3600, &st), PW_SAMPLE_NEW);
+  assert_int_equal(admit(&a, 2, T0 + 3600 + DAY - 1, 0, 4, T0 + 3600 + DAY - 1, &st),
+                   PW_SAMPLE_UNCHANGED);
+  assert_int_equal(admit(&a, 2, T0 + 3600 + DAY, 0, 4, T0 + 3600 + DAY, &st), PW_SAMPLE_NEW);
+  assert_int_equal(admit(&a, 2, T0 + 3600 + DAY + 60, 0, 5, T0 + 3600 + DAY + 60, &st),
+                   PW_SAMPLE_NEW);
+  assert_int_equal(j->series[2].n, 3);
+  /* Refused: not finite, not a stage. */
+  assert_int_equal(admit(&a, 0, T0 + DAY, 1, NAN, f, &st), -EDOM);
+  assert_int_equal(admit(&a, 1, T0 + DAY, 1, 1.5, f, &st), -EINVAL);
+  assert_int_equal(admit(&a, 1, T0 + DAY, 1, 3, f, &st), -EINVAL);
+  assert_int_equal(admit(&a, 1, T0 + DAY, 1, 2, f, &st), PW_SAMPLE_NEW);
+  assert_int_equal(st.fresh, 5);
+  assert_int_equal(st.duplicates, 1);
+  assert_int_equal(st.revisions, 2);
+  assert_int_equal(st.unchanged, 1);
+  assert_int_equal(st.bad, 3);
+  /* What was accepted is pending in the journal, and survives a commit and a reopen. */
+  assert_int_equal(j->lines, 7);
+  assert_int_equal(pw_journal_commit(j), 0);
+  pw_journal_close(j);
+  {
+    char err[1024];
+    assert_int_equal(pw_journal_open(conf, 0, &j, err, sizeof(err)), 0);
+    assert_int_equal(j->series[0].n, 3);
+    assert_int_equal(j->series[1].n, 1);
+    assert_true(j->series[1].samples[0].value == 2);
+    assert_int_equal(j->series[2].n, 3);
+    pw_journal_close(j);
+  }
+}
+
+/* With verdicts kept, a sample that changes the status publishes it once; a duplicate and a
+ * re-evaluation without change publish nothing. Without verdicts nothing is judged. */
+static void test_verdicts(void **state) {
+  struct pw_admit a;
+  struct seen seen;
+  struct pw_journal *j = fresh_journal(&a, &seen);
+  struct pw_verdict v[3];
+  int i;
+
+  (void)state;
+  assert_int_equal(admit(&a, 0, T0, 1, 1, T0, NULL), PW_SAMPLE_NEW);
+  assert_int_equal(seen.verdicts, 0); /* no verdicts kept: nothing judged */
+  for (i = 0; i < 3; i++)
+    pw_status_judge(conf, j->series, i, pw_clock_now(), &v[i]);
+  a.verdicts = v;
+  assert_int_equal(v[2].status, PW_STATUS_NO_DATA);
+  assert_int_equal(admit(&a, 2, T0 + DAY, 1, 10, T0 + DAY, NULL), PW_SAMPLE_NEW);
+  assert_int_equal(seen.verdicts, 1);
+  assert_int_equal(seen.last_ind, 2);
+  assert_int_equal(seen.old_status, PW_STATUS_NO_DATA);
+  assert_int_not_equal(seen.new_status, PW_STATUS_NO_DATA);
+  assert_int_equal(v[2].status, seen.new_status);
+  assert_int_equal(admit(&a, 2, T0 + DAY, 1, 10, T0 + DAY, NULL), PW_SAMPLE_DUPLICATE);
+  pw_admit_evaluate_all(&a);
+  assert_int_equal(seen.verdicts, 1);
+  pw_journal_close(j);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_text_rules),     cmocka_unit_test(test_number_rules),
+      cmocka_unit_test(test_as_of_boundary), cmocka_unit_test(test_classification),
+      cmocka_unit_test(test_verdicts),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
