@@ -12,14 +12,14 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 top=$(cd "$here/../.." && pwd)
 build=${PW_FUZZ_BUILD:-$top/build-fuzz}
-all=(json csv prometheus regex jsonpath rfc4180 value config journal)
+all=(json csv prometheus regex jsonpath rfc4180 value config journal inbox)
 
 # The longest input each target is given: a few times its largest real input.
 max_len() {
   case "$1" in
     value) echo 256 ;;
     jsonpath) echo 4096 ;;
-    rfc4180 | journal) echo 8192 ;;
+    rfc4180 | journal | inbox) echo 8192 ;;
     config) echo 24576 ;;
     *) echo 16384 ;;
   esac
