@@ -1,14 +1,15 @@
 /*
- * briefing: writes the weekly briefing of CONTRACT section 8 the way county staff write their
- * quarterly report by hand (../shared/seed): a title and as-of line, a summary of how many
- * indicators are on track, an overview of each area, then area by area the report's own kind of
- * sentences ("（二）幼有善育方面。涉及3个重点指标。1.……以上指标均达季度目标要求。"), each
- * indicator with its figures, status light and trend graph; then lagging indicators by
- * department, data gaps, revisions and the change since the previous week. Two renderings of
- * the same content, built side by side so that they cannot drift apart: self-contained HTML
- * (graphs as data URIs, A4 print CSS, stable ids and classes for machines) and Markdown with
- * its PNG graphs beside it. Everything shown is judged here through pw_status_judge, so the
- * briefing says exactly what `pacewatch status` says.
+ * briefing: writes the weekly briefing of docs/briefing.md the way county staff write their
+ * quarterly report by hand (the seed report the demo is built from): a title and as-of line, a
+ * summary of how many indicators are on track, an overview of each area, then area by area the
+ * report's own kind of sentences
+ * ("（二）幼有善育方面。涉及3个重点指标。1.……以上指标均达季度目标要求。"), each indicator with its
+ * figures, status light and trend graph; then lagging indicators by department, data gaps,
+ * revisions and the change since the previous week. Two renderings of the same content, built side
+ * by side so that they cannot drift apart: self-contained HTML (graphs as data URIs, A4 print CSS,
+ * stable ids and classes for machines) and Markdown with its PNG graphs beside it. Everything shown
+ * is judged here through pw_status_judge, so the briefing says exactly what `pacewatch status`
+ * says.
  */
 #define PW_LOG_MODULE "briefing"
 #include "briefing.h"
@@ -906,7 +907,7 @@ static int render_graphs(struct ctx *c) {
   if (c->png_b64 == NULL)
     return -ENOMEM;
   /* An indicator without an RRD file gets a placeholder one; it belongs in the state
-   * directory's graphs/ (CONTRACT section 4), not beside the briefing, which may be the user's
+   * directory's graphs/ (docs/storage.md), not beside the briefing, which may be the user's
    * current directory. When that cannot be made (a read-only state directory), the output
    * directory will do. */
   snprintf(tmp_dir, sizeof(tmp_dir), "%s/graphs", conf->daemon.state_dir);

@@ -1,7 +1,7 @@
 /*
- * briefing: the weekly briefing of CONTRACT section 8, in the shape of the county's own report
- * (../shared/seed): HTML (self-contained, graphs as data URIs, printable on A4) and Markdown
- * (with its PNG graphs beside it), in Chinese.
+ * briefing: the weekly briefing of docs/briefing.md, in the shape of the county's own report
+ * (the seed report the demo is built from): HTML (self-contained, graphs as data URIs, printable on
+ * A4) and Markdown (with its PNG graphs beside it), in Chinese.
  */
 #ifndef PW_BRIEFING_H
 #define PW_BRIEFING_H

@@ -1,13 +1,12 @@
 /*
  * graph: one indicator's trend graph for one year, drawn by librrd's rrd_graph_v. The RRD file
  * holds only what was reported (and the expected value at those instants), so everything that
- * belongs to the plan is computed here instead: the whole year's pace line E(t) of CONTRACT
- * section 3 as a CDEF on TIME, the annual target, the quarter ends with their targets, and the
- * projection from the latest figure to year end. The status cannot colour part of rrd_graph's
- * title, so a legend entry with an empty area carries the status colour. Any thread may render:
- * librrd's per-thread error text is cleared before and read after each call, the store's mutex
- * is not taken (rendering only reads), and the drawing itself runs one at a time (see
- * render_lock).
+ * belongs to the plan is drawn here instead, from the judge's own target path (docs/judgement.md):
+ * the whole year's pace line E(t) as a CDEF on TIME, the annual target, the quarter ends with
+ * their targets, and the projection from the latest figure to year end. The status cannot colour
+ * part of rrd_graph's title, so a legend entry with an empty area carries the status colour. Any
+ * thread may render: librrd's per-thread error text is cleared before and read after each call,
+ * and each rrd_graph_v runs under the store lock, as the RRD locking rule of store.h says.
  */
 #include "graph.h"
 
@@ -45,16 +44,6 @@
 /* The placeholder's one archive: daily rows (24 steps of an hour) for a little over a year. */
 #define PLACEHOLDER_ROWS 370
 
-/*
- * One rrd_graph_v at a time in the process. librrd 1.7.2 keeps one Pango font map for the
- * process and guards only its creation; text layout then shares the font map's caches, which
- * are not thread-safe. Two threads rendering at once corrupted GLib's lists in this test suite
- * ("corrupted double-linked list detected", "g_queue_push_head_link: assertion failed", in about
- * one run in ten of six threads). Reading the RRD files happens inside the same call, so this
- * also serialises graph reads, which are short; the store's writes are not blocked by it.
- */
-static pthread_mutex_t render_lock = PTHREAD_MUTEX_INITIALIZER;
-
 #define COLOUR_VALUE "#1f77b4"
 #define COLOUR_PACE "#7f7f7f"
 #define COLOUR_TARGET "#d62728"
@@ -72,6 +61,7 @@ struct graph_args {
 struct graph_plan {
   const struct pw_indicator *ind;
   const struct pw_target *tg; /* NULL: no (usable) target this year */
+  struct pw_judge_path path;  /* the target's path, when TG is not NULL */
   const struct pw_verdict *v; /* may be NULL */
   int year;
   int64_t T[5];
@@ -161,22 +151,6 @@ static void args_cat_figure(struct graph_args *a, double x, const char *unit) {
   args_cat_escaped(a, unit);
 }
 
-/* Same test as judge's: a target that cannot be judged is not drawn either. */
-static int target_usable(const struct pw_indicator *ind, const struct pw_target *tg) {
-  double B = tg->has_baseline ? tg->baseline : 0.0;
-
-  switch (ind->kind) {
-  case PW_KIND_CUMULATIVE:
-  case PW_KIND_LEVEL:
-    return tg->has_annual && tg->annual != B;
-  case PW_KIND_STANDARD:
-    return tg->has_standard || tg->has_quarters;
-  case PW_KIND_MILESTONE:
-    return ind->stages.n >= 1;
-  }
-  return 0;
-}
-
 /* The segment from (TA, PA) to (TB, PB) as RPN on `t`. The slope is computed here in double
  * precision so that the expression stays short. */
 static void cat_segment(struct graph_args *a, int64_t ta, double pa, int64_t tb, double pb) {
@@ -185,62 +159,42 @@ static void cat_segment(struct graph_args *a, int64_t ta, double pa, int64_t tb,
   args_cat(a, "t,%lld,-,%.17g,*,%.17g,+", (long long)ta, slope, pa);
 }
 
-/* E(t) of cumulative and level targets, mirroring judge: quarterly and step paces need
- * quarters and fall back to linear without them. */
-static void cat_progress_pace(struct graph_args *a, const struct graph_plan *p) {
-  enum pw_pace pace = pw_config_pace(p->ind, p->tg);
-  const int64_t *T = p->T;
-  double P[5];
+/* The judge's target path (E(t), S(t) or the expected stage) as RPN on `t`, the same points
+ * with the same rule between them as judge evaluates: a piecewise line takes the first segment
+ * whose end is not before t, a step takes the value of the last point reached. */
+static void cat_pace(struct graph_args *a, const struct graph_plan *p) {
+  const struct pw_judge_path *path = &p->path;
+  int64_t t0, t1;
+  double v0, v1;
   int k;
 
-  if (!p->tg->has_quarters || (pace != PW_PACE_QUARTERLY && pace != PW_PACE_STEP)) {
-    cat_segment(a, T[0], p->B, T[4], p->A);
+  pw_judge_path_point(path, 0, &t0, &v0);
+  if (path->n == 1) {
+    args_cat(a, "t,POP,%.17g", v0);
     return;
   }
-  P[0] = p->B;
-  P[1] = p->tg->quarters[0];
-  P[2] = p->tg->quarters[1];
-  P[3] = p->tg->quarters[2];
-  P[4] = p->A;
-  if (pace == PW_PACE_STEP) {
-    /* The value of the last Pk with Tk <= t: tested from P4 down, B when none. */
-    for (k = 4; k >= 1; k--)
-      args_cat(a, "t,%lld,GE,%.17g,", (long long)T[k], P[k]);
-    args_cat(a, "%.17g,IF,IF,IF,IF", P[0]);
+  if (path->shape == PW_PATH_STEP) {
+    for (k = path->n - 1; k >= 1; k--) {
+      pw_judge_path_point(path, k, &t1, &v1);
+      args_cat(a, "t,%lld,GE,%.17g,", (long long)t1, v1);
+    }
+    args_cat(a, "%.17g", v0);
+    for (k = 1; k < path->n; k++)
+      args_cat(a, ",IF");
     return;
   }
-  /* Piecewise linear: the first segment whose end is not before t. */
-  for (k = 0; k < 3; k++) {
-    args_cat(a, "t,%lld,LE,", (long long)T[k + 1]);
-    cat_segment(a, T[k], P[k], T[k + 1], P[k + 1]);
-    args_cat(a, ",");
+  for (k = 0; k + 1 < path->n; k++) {
+    pw_judge_path_point(path, k + 1, &t1, &v1);
+    if (k + 2 < path->n)
+      args_cat(a, "t,%lld,LE,", (long long)t1);
+    cat_segment(a, t0, v0, t1, v1);
+    if (k + 2 < path->n)
+      args_cat(a, ",");
+    t0 = t1;
+    v0 = v1;
   }
-  cat_segment(a, T[3], P[3], T[4], P[4]);
-  args_cat(a, ",IF,IF,IF");
-}
-
-/* S(t): a quarter ends at Tk inclusive (the quarter of t is that of t - 1 s). */
-static void cat_standard_pace(struct graph_args *a, const struct graph_plan *p) {
-  const double *q = p->tg->quarters;
-  int k;
-
-  if (!p->tg->has_quarters) {
-    args_cat(a, "t,POP,%.17g", p->tg->standard);
-    return;
-  }
-  for (k = 1; k <= 3; k++)
-    args_cat(a, "t,%lld,LE,%.17g,", (long long)p->T[k], q[k - 1]);
-  args_cat(a, "%.17g,IF,IF,IF", q[3]);
-}
-
-/* The expected stage: the highest i whose due instant (the end of the due day) has passed. */
-static void cat_milestone_pace(struct graph_args *a, const struct graph_plan *p) {
-  int i;
-
-  args_cat(a, "t,POP,0");
-  for (i = 0; i < p->ind->stages.n && p->tg->due != NULL; i++)
-    if (p->tg->due[i] != 0)
-      args_cat(a, ",t,%lld,GE,%d,0,IF,MAX", (long long)p->tg->due[i], i);
+  for (k = 2; k < path->n; k++)
+    args_cat(a, ",IF");
 }
 
 static const char *quarter_zh[4] = {"一季度", "二季度", "三季度", "四季度"};
@@ -392,7 +346,7 @@ static void add_elements(struct graph_args *a, const struct graph_plan *p, const
   case PW_KIND_LEVEL:
     args_start(a);
     args_cat(a, "CDEF:pace=");
-    cat_progress_pace(a, p);
+    cat_pace(a, p);
     args_end(a);
     args_add(a, "LINE1:pace%s: 序时目标", COLOUR_PACE);
     break;
@@ -402,7 +356,7 @@ static void add_elements(struct graph_args *a, const struct graph_plan *p, const
     if (p->tg->has_quarters) {
       args_start(a);
       args_cat(a, "CDEF:pace=");
-      cat_standard_pace(a, p);
+      cat_pace(a, p);
       args_end(a);
       args_add(a, "LINE1:pace%s: 标准", COLOUR_PACE);
     } else {
@@ -416,7 +370,7 @@ static void add_elements(struct graph_args *a, const struct graph_plan *p, const
   case PW_KIND_MILESTONE:
     args_start(a);
     args_cat(a, "CDEF:pace=");
-    cat_milestone_pace(a, p);
+    cat_pace(a, p);
     args_end(a);
     /* Stage lines lie on the integer grid lines: a thin line would vanish into them. */
     args_add(a, "LINE2:pace%s: 计划阶段", COLOUR_PACE);
@@ -667,8 +621,8 @@ static int take_image(const rrd_info_t *info, struct pw_graph_image *img, const 
  * while another process holds the file's lock, and once more through rrdcached: librrd reuses
  * its one connection without checking it, so the first request after rrdcached restarted fails
  * on the dead socket and the next one reconnects. */
-static int run_graph(const struct graph_args *a, int use_daemon, struct pw_graph_image *img,
-                     const char *id, char *err, size_t errlen) {
+static int run_graph(const struct pw_graph_request *req, const struct graph_args *a, int use_daemon,
+                     struct pw_graph_image *img, const char *id, char *err, size_t errlen) {
   char work[ARGS_TEXT], msg[512];
   char *av[ARGS_MAX + 1];
   rrd_info_t *info = NULL;
@@ -682,7 +636,11 @@ static int run_graph(const struct graph_args *a, int use_daemon, struct pw_graph
     for (i = 0; i < a->argc; i++)
       av[i] = work + a->off[i];
     av[a->argc] = NULL;
-    pthread_mutex_lock(&render_lock);
+    /* The RRD locking rule (store.h): this reads the file, and draws with librrd's one Pango
+     * font map, whose caches are not thread-safe: two threads rendering at once corrupted
+     * GLib's lists in the test suite ("corrupted double-linked list detected",
+     * "g_queue_push_head_link: assertion failed", in about one run in ten of six threads). */
+    pw_store_lock();
     rrd_clear_error();
     info = rrd_graph_v(a->argc, av);
     /* Some failures late in the drawing set the error and still return the list. */
@@ -692,12 +650,14 @@ static int run_graph(const struct graph_args *a, int use_daemon, struct pw_graph
       rrd_info_free(info);
       info = NULL;
     }
-    pthread_mutex_unlock(&render_lock);
+    pw_store_unlock();
     if (info != NULL)
       break;
     locked = strstr(msg, "could not lock") != NULL;
     if (locked && attempt < LOCK_TRIES) {
       struct timespec ts = {0, LOCK_WAIT_NS};
+      if (req->lock_wait != NULL)
+        req->lock_wait(req->lock_wait_arg, attempt);
       nanosleep(&ts, NULL);
       continue;
     }
@@ -738,9 +698,8 @@ int pw_graph_render(const struct pw_graph_request *req, struct pw_graph_image *i
   if (p.year == 0 || pw_calendar_bounds(&req->conf->cal, p.year, p.T) < 0)
     return fail(err, errlen, id, -ERANGE, "graph: time %lld is outside the calendar",
                 (long long)req->at);
-  p.tg = pw_config_target(p.ind, p.year);
-  if (p.tg != NULL && !target_usable(p.ind, p.tg))
-    p.tg = NULL;
+  if (pw_judge_path(p.ind, &req->conf->cal, p.year, &p.path) == 0)
+    p.tg = p.path.tg;
   if (p.tg != NULL) {
     p.A = p.tg->annual;
     p.B = p.tg->has_baseline ? p.tg->baseline : 0.0;
@@ -773,7 +732,7 @@ int pw_graph_render(const struct pw_graph_request *req, struct pw_graph_image *i
   if (a.overflow)
     rc = fail(err, errlen, id, -E2BIG, "graph: its names and legends exceed %d bytes", ARGS_TEXT);
   else
-    rc = run_graph(&a, daemon != NULL, img, id, err, errlen);
+    rc = run_graph(req, &a, daemon != NULL, img, id, err, errlen);
 
   if (c_locale != (locale_t)0) {
     uselocale(old);

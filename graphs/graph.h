@@ -1,12 +1,13 @@
 /*
  * graph: one indicator's trend graph for one year, rendered by librrd's rrd_graph_v to PNG or
- * SVG, in memory or to a file: the reported values, the whole year's target path (the pace
- * line E(t) of CONTRACT section 3, drawn with a CDEF on TIME), the annual target, quarter ends
- * with their quarterly targets, the projection to year end (dashed), the standard for
- * `standard` indicators, and a Chinese title coloured by status.
+ * SVG, in memory or to a file: the reported values, the whole year's target path (the judge's
+ * pace line E(t), standard or expected stage of docs/judgement.md, drawn with a CDEF on TIME),
+ * the annual target, quarter ends with their quarterly targets, the projection to year end
+ * (dashed), the standard for `standard` indicators, and a Chinese title coloured by status.
  *
- * Thread-safe: may run on any thread; several graphs may render in parallel. Reads the RRD
- * file (through rrdcached when configured) and never writes it.
+ * May run on any thread. Reads the RRD file (through rrdcached when configured) and never
+ * writes it; the drawing follows the RRD locking rule of store.h, so renders of one process run
+ * one at a time and never overlap a write of the store.
  */
 #ifndef PW_GRAPH_H
 #define PW_GRAPH_H
@@ -31,6 +32,10 @@ struct pw_graph_request {
   const char *out_path; /* write here; NULL: return the image in memory */
   const char *tmp_dir;  /* a writable directory for a placeholder RRD when the indicator has
                            no file yet (e.g. state_dir/graphs) */
+  /* Optional, may be NULL: called on the rendering thread each time another process holds the
+   * file's lock and the render waits before its next attempt (ATTEMPT 1, 2, ...). */
+  void (*lock_wait)(void *arg, int attempt);
+  void *lock_wait_arg;
 };
 
 struct pw_graph_image {

@@ -1,5 +1,5 @@
 /*
- * alert: the per-condition state machine of CONTRACT section 6. Like collectd's thresholds it
+ * alert: the per-condition state machine of docs/alerts.md. Like collectd's thresholds it
  * has hysteresis in time (`for`), but unlike collectd it keeps what it notified in a state the
  * caller persists, so that a restart re-judges everything and notifies only what differs: an
  * alert that was already notified as firing is not announced again, and one that ended while
@@ -112,4 +112,28 @@ enum pw_alert_action pw_alert_step(struct pw_alert_state *st, int holds, enum pw
     return PW_ALERT_REMINDER;
   }
   return PW_ALERT_NOTHING;
+}
+
+int pw_alert_budget_take(int64_t *ring, int ring_len, int64_t limit, int cost, int per_second,
+                         int64_t now) {
+  int k, used = 0, last_second = 0;
+
+  if (limit <= 0)
+    return 1;
+  if (limit > ring_len)
+    limit = ring_len;
+  for (k = 0; k < ring_len; k++) {
+    used += ring[k] != 0 && now - ring[k] < 60;
+    last_second += ring[k] != 0 && now - ring[k] < 1;
+  }
+  if (used + cost > limit && used > 0)
+    return 0; /* (a budget below the cost still lets one message through per minute) */
+  if (per_second > 0 && last_second + cost > per_second)
+    return 0;
+  for (k = 0; k < ring_len && cost > 0; k++)
+    if (ring[k] == 0 || now - ring[k] >= 60) {
+      ring[k] = now;
+      cost--;
+    }
+  return 1;
 }

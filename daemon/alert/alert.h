@@ -1,5 +1,5 @@
 /*
- * alert: the state machine of one alert condition (CONTRACT section 6), as a pure function of
+ * alert: the state machine of one alert condition (docs/alerts.md), as a pure function of
  * its saved state, whether the condition holds now, its severity, the time and the policy
  * (for, repeat, send_resolved, a silence). It decides what to notify: nothing, "firing" (first
  * time, a severity change, a reminder) or "resolved", and updates the state that is persisted
@@ -71,5 +71,13 @@ const char *pw_alert_cond_name(enum pw_alert_cond cond);
 
 /* Whether minute-of-day M (0..1439) is inside quiet hours START-END (which may wrap midnight). */
 int pw_alert_in_quiet_hours(int start, int end, int m);
+
+/* A receiver's rate budget (docs/alerts.md): whether a message costing COST requests may go at
+ * NOW under LIMIT requests a minute (0: no limit) and, if PER_SECOND > 0, that many a second.
+ * RING (RING_LEN entries, zeroed at first) remembers the receiver's recent requests; when the
+ * message may go its requests are entered there. A budget below the cost still lets one message
+ * through a minute. Pure. */
+int pw_alert_budget_take(int64_t *ring, int ring_len, int64_t limit, int cost, int per_second,
+                         int64_t now);
 
 #endif

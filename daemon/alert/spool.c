@@ -252,6 +252,50 @@ static int entry_cmp(const void *a, const void *b) {
   return strcmp(x->id, y->id);
 }
 
+/* Reads spool file NAME into *E. Returns 1 (E filled), 0 (not an entry, or skipped and logged:
+ * a temporary file, something not ours, a file gone or unreadable, a bad one moved aside). */
+static int read_entry(struct pw_spool *s, const char *name, struct pw_spool_entry *e) {
+  size_t len = strlen(name), tlen;
+  char path[4400], *text = NULL;
+  json_error_t jerr;
+  json_t *o;
+  int r;
+
+  if (name[0] == '.' || (size_t)snprintf(path, sizeof(path), "%s/%s", s->dir, name) >= sizeof(path))
+    return 0;
+  if (stale_tmp(path, name))
+    return 0;
+  if (len < 6 || strcmp(name + len - 5, ".json") != 0)
+    return 0; /* dead/ and anything not ours */
+  r = pw_read_file(path, SPOOL_FILE_LIMIT, &text, &tlen);
+  if (r == -ENOENT)
+    return 0; /* delivered by another thread since readdir */
+  if (r == -E2BIG) {
+    quarantine(s, path, name, "too large");
+    return 0;
+  }
+  if (r < 0) {
+    /* A read error may pass (EMFILE, EIO on a flaky disk): leave the file for next time. */
+    pw_log_error("%s: cannot read: %s; skipped", path, strerror(-r));
+    return 0;
+  }
+  o = json_loadb(text, tlen, 0, &jerr);
+  free(text);
+  if (o == NULL) {
+    char why[256];
+    snprintf(why, sizeof(why), "line %d: %s", jerr.line, jerr.text);
+    quarantine(s, path, name, why);
+    return 0;
+  }
+  r = decode_entry(o, name, e);
+  json_decref(o);
+  if (r < 0) {
+    quarantine(s, path, name, "not a notification entry");
+    return 0;
+  }
+  return 1;
+}
+
 int pw_spool_load(struct pw_spool *s, struct pw_spool_entry **out, size_t *n, char *err,
                   size_t errlen) {
   DIR *dp = opendir(s->dir);
@@ -268,47 +312,10 @@ int pw_spool_load(struct pw_spool *s, struct pw_spool_entry **out, size_t *n, ch
     return rc;
   }
   while ((de = readdir(dp)) != NULL) {
-    const char *name = de->d_name;
-    size_t len = strlen(name);
-    char path[4400], *text = NULL;
-    size_t tlen;
-    json_error_t jerr;
-    json_t *o;
-    int r;
-
-    if (name[0] == '.')
-      continue;
-    if ((size_t)snprintf(path, sizeof(path), "%s/%s", s->dir, name) >= sizeof(path))
-      continue;
-    if (stale_tmp(path, name))
-      continue;
-    if (len < 6 || strcmp(name + len - 5, ".json") != 0)
-      continue; /* dead/ and anything not ours */
-    r = pw_read_file(path, SPOOL_FILE_LIMIT, &text, &tlen);
-    if (r == -ENOENT)
-      continue; /* delivered by another thread since readdir */
-    if (r == -E2BIG) {
-      quarantine(s, path, name, "too large");
-      continue;
-    }
-    if (r < 0) {
-      /* A read error may pass (EMFILE, EIO on a flaky disk): leave the file for next time. */
-      pw_log_error("%s: cannot read: %s; skipped", path, strerror(-r));
-      continue;
-    }
-    o = json_loadb(text, tlen, 0, &jerr);
-    free(text);
-    if (o == NULL) {
-      char why[256];
-      snprintf(why, sizeof(why), "line %d: %s", jerr.line, jerr.text);
-      quarantine(s, path, name, why);
-      continue;
-    }
     if (k == cap) {
       size_t ncap = cap ? cap * 2 : 16;
       struct pw_spool_entry *ne = realloc(es, ncap * sizeof(*ne));
       if (ne == NULL) {
-        json_decref(o);
         rc = -ENOMEM;
         snprintf(err, errlen, "%s: out of memory", s->dir);
         break;
@@ -316,13 +323,7 @@ int pw_spool_load(struct pw_spool *s, struct pw_spool_entry **out, size_t *n, ch
       es = ne;
       cap = ncap;
     }
-    r = decode_entry(o, name, &es[k]);
-    json_decref(o);
-    if (r < 0) {
-      quarantine(s, path, name, "not a notification entry");
-      continue;
-    }
-    k++;
+    k += (size_t)read_entry(s, de->d_name, &es[k]);
   }
   closedir(dp);
   if (rc < 0) {

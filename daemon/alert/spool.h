@@ -29,7 +29,7 @@ struct pw_spool_entry {
   int64_t next_attempt; /* not before this instant */
   unsigned attempts;
   char last_error[256];
-  json_t *payload; /* owned: the notification (CONTRACT section 6 webhook body) */
+  json_t *payload; /* owned: the notification (docs/alerts.md's webhook body) */
 };
 
 /* Prepares STATE_DIR/spool and STATE_DIR/spool/dead (created with their parents).

@@ -1,6 +1,6 @@
 /*
  * value: reads figures, dates and durations the way departments and operators write them
- * (CONTRACT section 3). Figures may carry thousands separators, a "%" or a "万"/"亿" scale that
+ * (docs/values.md). Figures may carry thousands separators, a "%" or a "万"/"亿" scale that
  * is applied in decimal (by rewriting the number with an exponent and converting it once), so
  * "25.3万" is exactly 253000; the not-published markers are told apart from bad text. Dates
  * come in every form the contract lists and become the instant they stand for (a day is its

@@ -1,5 +1,5 @@
 /*
- * value: the grammar of figures and dates as departments publish them (CONTRACT section 3):
+ * value: the grammar of figures and dates as departments publish them (docs/values.md):
  * thousands separators, "%", "万", "亿", the not-published markers, and the many ways a date
  * is written. Pure functions except that dates without an offset are read in the process time
  * zone (set by pw_calendar_init).
@@ -21,7 +21,7 @@ int pw_value_parse(const char *text, double *out);
 /* Returns 1 if TEXT is a not-published marker, else 0. */
 int pw_value_is_not_published(const char *text);
 
-/* Parses TEXT as a date in any form of CONTRACT section 3 ("YYYY-MM-DD", "YYYY/MM/DD",
+/* Parses TEXT as a date in any form of docs/values.md ("YYYY-MM-DD", "YYYY/MM/DD",
  * "YYYYMMDD", "YYYY年M月D日", "YYYY-MM", "YYYY年M月", "YYYY年第N季度", "YYYY年一季度",
  * "YYYYQn", ISO 8601 date-time with or without offset, epoch seconds of ten or more digits)
  * into the instant it stands for: a day means its end, a month the end of the month, a quarter

@@ -279,15 +279,54 @@ static void unmap_file(char *text, size_t len, int mapped) {
     free(text);
 }
 
-static int load(struct pw_journal *j, char *err, size_t errlen) {
+/* Parses the complete lines of TEXT (LEN bytes of the file from j->loaded_to on) into the series.
+ * A last line without its newline is a write cut short by a crash, or one being written right
+ * now: skipped, the next line written starts with a newline of its own, and loaded_to stays at
+ * its start, so that a catch-up reads it again whole. */
+static int parse_text(struct pw_journal *j, const struct id_index *x, const char *text, size_t len,
+                      char *err, size_t errlen) {
   struct stamp_cache cache[2];
-  struct id_index x;
-  char *text = NULL;
-  size_t len = 0, off = 0;
-  uint64_t lineno = 0;
-  int rc, mapped;
+  size_t off = 0;
+  int rc;
 
   memset(cache, 0, sizeof(cache));
+  while (off < len) {
+    const char *nl = memchr(text + off, '\n', len - off);
+    size_t l = (size_t)((nl ? nl : text + len) - (text + off));
+    j->lineno++;
+    if (nl == NULL) {
+      pw_log_warn("%s:%llu: the last line is incomplete (a write cut short by a crash?); "
+                  "skipped",
+                  j->path, (unsigned long long)j->lineno);
+      j->skipped++;
+      j->needs_newline = 1;
+      j->tail_torn = 1;
+      break;
+    }
+    rc = parse_line(j, x, cache, text + off, l);
+    if (rc == -ENOMEM) {
+      snprintf(err, errlen, "%s: out of memory loading the journal", j->path);
+      return rc;
+    }
+    if (rc < 0) {
+      pw_log_warn("%s:%llu: malformed journal line skipped", j->path,
+                  (unsigned long long)j->lineno);
+      j->skipped++;
+    } else if (rc == 0) {
+      j->lines++;
+    }
+    off += l + 1;
+  }
+  j->loaded_to += off;
+  return 0;
+}
+
+static int load(struct pw_journal *j, char *err, size_t errlen) {
+  struct id_index x;
+  char *text = NULL;
+  size_t len = 0;
+  int rc, mapped;
+
   rc = map_file(j->path, &text, &len, &mapped);
   if (rc == -ENOENT)
     return 0;
@@ -303,37 +342,110 @@ static int load(struct pw_journal *j, char *err, size_t errlen) {
    * of daily figures for 10,000 indicators grew each series seven times, and the copies were a
    * tenth of the load. Whatever the spread, the hints add up to about the file's line count. */
   j->cap_hint = j->n_series > 0 ? len / 64 / (size_t)j->n_series : 0;
-  while (off < len) {
-    char *nl = memchr(text + off, '\n', len - off);
-    size_t l = (size_t)((nl ? nl : text + len) - (text + off));
-    lineno++;
-    if (nl == NULL) {
-      pw_log_warn("%s:%llu: the last line is incomplete (a write cut short by a crash?); "
-                  "skipped",
-                  j->path, (unsigned long long)lineno);
-      j->skipped++;
-      j->needs_newline = 1;
-      break;
-    }
-    rc = parse_line(j, &x, cache, text + off, l);
-    if (rc == -ENOMEM) {
-      free(x.slots);
-      unmap_file(text, len, mapped);
-      snprintf(err, errlen, "%s: out of memory loading the journal", j->path);
-      return rc;
-    }
-    if (rc < 0) {
-      pw_log_warn("%s:%llu: malformed journal line skipped", j->path, (unsigned long long)lineno);
-      j->skipped++;
-    } else if (rc == 0) {
-      j->lines++;
-    }
-    off += l + 1;
-  }
+  rc = parse_text(j, &x, text, len, err, errlen);
   j->cap_hint = 0;
   free(x.slots);
   unmap_file(text, len, mapped);
+  return rc;
+}
+
+/* Opens the file for appending; a new file starts with the header line. */
+static int open_append(struct pw_journal *j, char *err, size_t errlen) {
+  int rc;
+
+  j->fd = open(j->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (j->fd < 0) {
+    rc = -errno;
+    snprintf(err, errlen, "%s: cannot open the journal for writing: %s", j->path, strerror(-rc));
+    return rc;
+  }
+  if (lseek(j->fd, 0, SEEK_END) == 0 &&
+      pw_buf_append(&j->pending, JOURNAL_HEADER, strlen(JOURNAL_HEADER)) < 0) {
+    snprintf(err, errlen, "out of memory");
+    return -ENOMEM;
+  }
   return 0;
+}
+
+/* Reads the file from OFF to its end into *TEXT (owned; *LEN bytes). */
+static int read_tail(const char *path, uint64_t off, char **text, size_t *len) {
+  struct stat st;
+  size_t got = 0, size;
+  int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
+
+  *text = NULL;
+  *len = 0;
+  if (fd < 0)
+    return -errno;
+  if (fstat(fd, &st) != 0) {
+    rc = -errno;
+    close(fd);
+    return rc;
+  }
+  if ((uint64_t)st.st_size < off) {
+    close(fd);
+    return -ESPIPE; /* shorter than what was read: not the same file any more */
+  }
+  size = (size_t)((uint64_t)st.st_size - off);
+  *text = malloc(size + 1);
+  if (*text == NULL) {
+    close(fd);
+    return -ENOMEM;
+  }
+  while (got < size) {
+    ssize_t n = pread(fd, *text + got, size - got, (off_t)(off + got));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0) {
+      rc = n < 0 ? -errno : 0;
+      break;
+    }
+    got += (size_t)n;
+  }
+  close(fd);
+  if (rc < 0) {
+    free(*text);
+    *text = NULL;
+    return rc;
+  }
+  *len = got;
+  return 0;
+}
+
+int pw_journal_catch_up(struct pw_journal *j, int writable, char *err, size_t errlen) {
+  struct id_index x;
+  char *text = NULL;
+  size_t len = 0;
+  int rc = read_tail(j->path, j->loaded_to, &text, &len);
+
+  if (rc == -ENOENT && j->loaded_to == 0)
+    rc = 0;
+  if (rc < 0) {
+    snprintf(err, errlen, "%s: cannot read the journal's new lines: %s", j->path,
+             rc == -ESPIPE ? "the file is shorter than when it was loaded" : strerror(-rc));
+    return rc;
+  }
+  if (j->tail_torn) {
+    /* The load ended in an incomplete line, which the tail holds again: it is judged anew
+     * (completed since, or closed by the running journal's newline, or still torn). */
+    j->tail_torn = 0;
+    j->needs_newline = 0;
+    j->skipped--;
+    j->lineno--;
+  }
+  if (len > 0) {
+    if (index_build(&x, j->conf) < 0) {
+      free(text);
+      snprintf(err, errlen, "out of memory");
+      return -ENOMEM;
+    }
+    rc = parse_text(j, &x, text, len, err, errlen);
+    free(x.slots);
+  }
+  free(text);
+  if (rc == 0 && writable && j->fd < 0)
+    rc = open_append(j, err, errlen);
+  return rc;
 }
 
 int pw_journal_open(const struct pw_config *conf, int writable, struct pw_journal **out, char *err,
@@ -373,18 +485,10 @@ int pw_journal_open(const struct pw_config *conf, int writable, struct pw_journa
     return rc;
   }
   if (writable) {
-    j->fd = open(j->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    if (j->fd < 0) {
-      rc = -errno;
-      snprintf(err, errlen, "%s: cannot open the journal for writing: %s", j->path,
-               strerror(errno));
+    rc = open_append(j, err, errlen);
+    if (rc < 0) {
       pw_journal_close(j);
       return rc;
-    }
-    if (lseek(j->fd, 0, SEEK_END) == 0 &&
-        pw_buf_append(&j->pending, JOURNAL_HEADER, strlen(JOURNAL_HEADER)) < 0) {
-      pw_journal_close(j);
-      return -ENOMEM;
     }
   }
   *out = j;

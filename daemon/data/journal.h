@@ -24,7 +24,10 @@ struct pw_journal {
   struct pw_buf pending; /* lines added but not yet committed */
   int needs_newline;     /* the file ends in a torn line */
   uint64_t lines, skipped, foreign;
-  size_t cap_hint; /* while loading: a series' first allocation, from the file's size */
+  size_t cap_hint;    /* while loading: a series' first allocation, from the file's size */
+  uint64_t loaded_to; /* bytes of the file read into the series (pw_journal_catch_up) */
+  uint64_t lineno;    /* lines of the file read, for messages */
+  int tail_torn;      /* the file read so far ends in an incomplete line, left unread */
 };
 
 enum pw_sample_class {
@@ -40,7 +43,16 @@ enum pw_sample_class {
 int pw_journal_open(const struct pw_config *conf, int writable, struct pw_journal **out, char *err,
                     size_t errlen);
 
-/* Classifies a candidate sample of indicator IND against what is stored (CONTRACT section 3).
+/* Reading the journal again for a new configuration (a reload) without blocking the loop:
+ * pw_journal_open(CONF, 0, ...) loads the file on the thread pool and remembers how far it read;
+ * then, on the loop, once the running journal has nothing pending (its lines are all in the
+ * file), pw_journal_catch_up reads the lines committed since (a tail read of what the loop
+ * committed meanwhile) into J, so that every line is in J exactly once, and with WRITABLE
+ * opens the file for appending: J can then replace the running journal. Returns 0, or a
+ * negative errno with a message in ERR, and J is then only fit to be closed. */
+int pw_journal_catch_up(struct pw_journal *j, int writable, char *err, size_t errlen);
+
+/* Classifies a candidate sample of indicator IND against what is stored (docs/judgement.md).
  * OWN_AS_OF says whether the as_of came with the data (0 = it is the fetch time). */
 enum pw_sample_class pw_journal_classify(const struct pw_journal *j, int ind, int64_t as_of,
                                          double value, int own_as_of);

@@ -11,11 +11,16 @@
  * one per point, and librrd's open/mmap/lock/munmap per call is what dominates its cost. The
  * first write after a quiet spell goes at once, and a kick that someone waits for (the CLI,
  * --once, a reload, shutdown) writes everything.
+ *
+ * A batch is two steps on the pool: the journal's write and fsync, then, once the lines are
+ * durable, the RRD work, which a big batch (a province's first poll creates thousands of files)
+ * shares among several work items so that the files are created in parallel. Only libuv's
+ * pool runs them; the store's lock keeps what must be serialised serialised.
  */
 #define PW_LOG_MODULE "persist"
+#include "persist.h"
+
 #include <errno.h>
-#include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,15 +29,15 @@
 #include "clock.h"
 #include "derive.h"
 #include "log.h"
-#include "daemon.h"
 
 #define RRD_DELAY_MS 10000
-/* A batch of at least this many files is shared among up to OP_THREADS_MAX threads. */
+/* A batch of at least this many files is shared among up to OP_SHARES_MAX work items, one per
+ * processor. */
 #define OP_PARALLEL_MIN 64
-#define OP_THREADS_MAX 4
+#define OP_SHARES_MAX 4
 
 struct waiter {
-  void (*done)(struct pw_daemon *d, int rc, void *data);
+  pw_persist_done_cb done;
   void *data;
 };
 
@@ -47,34 +52,63 @@ struct store_op {
   char err[256];
 };
 
-struct pw_persist {
-  struct pw_daemon *d;
+/* One share of a batch's RRD work: ops FROM, FROM + STEP, ... */
+struct op_share {
   uv_work_t work;
-  int running;
+  struct pw_persist *p;
+  size_t from, step;
+};
+
+/* One check of every RRD file against the journal: the files are read on the pool, the
+ * verdicts made on the loop. */
+struct sync_run {
+  uv_work_t work;
+  struct pw_persist *p;
+  int n;
+  int64_t *last;   /* per indicator: the file's last update */
+  int *rc;         /* per indicator: 0, -ENOENT (no file) or another error */
+  int64_t *max_at; /* per indicator: the journal's latest as_of when the check began */
+  size_t *n_at;    /* per indicator: its sample count then */
+  char first_err[256];
+};
+
+struct pw_persist {
+  struct pw_persist_ctx ctx;
+  uv_work_t commit;
+  int running; /* a batch: the journal's commit, then its RRD shares */
+  struct sync_run *sync;
   unsigned char *touched, *revised; /* per indicator, for the next batch */
   int *dirty;                       /* the touched indicators, in the order they were touched */
   int n_dirty;
   int64_t *stored_as_of; /* per indicator: latest as_of in its RRD file, 0 = none */
   int64_t *written_ms;   /* per indicator: when its RRD file was last written (wall clock) */
-  int force;             /* the next batch writes every touched file, due or not */
   /* The batch in flight. */
   struct pw_buf lines;
   int fd;
   int write_rc;
   struct store_op *ops;
   size_t n_ops;
+  struct op_share shares[OP_SHARES_MAX];
+  int shares_left;
   struct waiter *now_waiting, *next_waiting;
   size_t n_now, n_next, cap_now, cap_next;
   int again;
+  int in_callbacks; /* waiters are being called: a free waits until they return */
+  int free_wanted;
 };
 
-int pw_persist_init(struct pw_daemon *d) {
-  struct pw_persist *p = calloc(1, sizeof(*p));
-  size_t n = (size_t)d->conf->n_indicators + 1;
+static int64_t now_ms(const struct pw_persist *p) {
+  return p->ctx.now_ms != NULL ? p->ctx.now_ms() : pw_clock_real_ms();
+}
 
+int pw_persist_init(const struct pw_persist_ctx *ctx, struct pw_persist **out) {
+  struct pw_persist *p = calloc(1, sizeof(*p));
+  size_t n = (size_t)ctx->conf->n_indicators + 1;
+
+  *out = NULL;
   if (p == NULL)
     return -ENOMEM;
-  p->d = d;
+  p->ctx = *ctx;
   p->touched = calloc(n, 1);
   p->revised = calloc(n, 1);
   p->stored_as_of = calloc(n, sizeof(int64_t));
@@ -90,16 +124,15 @@ int pw_persist_init(struct pw_daemon *d) {
     free(p);
     return -ENOMEM;
   }
-  p->work.data = p;
-  d->persist = p;
+  p->ctx.conf = pw_config_ref(ctx->conf);
+  p->commit.data = p;
+  *out = p;
   return 0;
 }
 
-void pw_persist_free(struct pw_daemon *d) {
-  struct pw_persist *p = d->persist;
-
-  if (p == NULL)
-    return;
+static void persist_free(struct pw_persist *p) {
+  if (p->running || p->sync != NULL)
+    pw_log_error("freed while a batch or a check runs (a bug): expect the worst");
   free(p->touched);
   free(p->revised);
   free(p->stored_as_of);
@@ -108,8 +141,18 @@ void pw_persist_free(struct pw_daemon *d) {
   pw_buf_free(&p->lines);
   free(p->now_waiting);
   free(p->next_waiting);
+  pw_config_free(p->ctx.conf);
   free(p);
-  d->persist = NULL;
+}
+
+void pw_persist_free(struct pw_persist *p) {
+  if (p == NULL)
+    return;
+  if (p->in_callbacks > 0) {
+    p->free_wanted = 1;
+    return;
+  }
+  persist_free(p);
 }
 
 /* Marks IND for the next batch. The list of touched indicators is what a batch walks, so a
@@ -123,80 +166,174 @@ static void touch(struct pw_persist *p, int ind, int revised) {
     p->revised[ind] = 1;
 }
 
-void pw_persist_touch(struct pw_daemon *d, int ind, int revised) {
-  touch(d->persist, ind, revised);
+void pw_persist_touch(struct pw_persist *p, int ind, int revised) {
+  if (ind >= 0 && ind < p->ctx.conf->n_indicators)
+    touch(p, ind, revised);
 }
 
-int pw_persist_idle(const struct pw_daemon *d) {
-  const struct pw_persist *p = d->persist;
-
+int pw_persist_idle(const struct pw_persist *p) {
   if (p == NULL)
     return 1;
-  return !p->running && d->journal->pending.len == 0 && p->n_dirty == 0;
+  return !p->running && p->sync == NULL && p->ctx.journal->pending.len == 0 && p->n_dirty == 0;
 }
 
-static int prepare_op(struct pw_daemon *d, int ind, struct store_op *op) {
-  int64_t after = op->rebuild ? 0 : d->persist->stored_as_of[ind];
+static int prepare_op(struct pw_persist *p, int ind, struct store_op *op) {
+  int64_t after = op->rebuild ? 0 : p->stored_as_of[ind];
 
-  return pw_derive_points(d->conf, d->journal, ind, after, &op->pts, &op->n, &op->prev,
+  return pw_derive_points(p->ctx.conf, p->ctx.journal, ind, after, &op->pts, &op->n, &op->prev,
                           &op->has_prev);
 }
 
-/* Runs ops FROM, FROM + STEP, ... of the batch. */
-static void run_ops(struct pw_persist *p, size_t from, size_t step) {
+/* Runs ops FROM, FROM + STEP, ... of the batch. Each op is a different indicator, so no two
+ * shares touch one file; the store serialises what must be (every librrd call on an existing
+ * file) and creates new files in parallel. */
+static void share_work(uv_work_t *w) {
+  struct op_share *sh = w->data;
+  struct pw_persist *p = sh->p;
   size_t i;
 
-  for (i = from; i < p->n_ops; i += step) {
+  for (i = sh->from; i < p->n_ops; i += sh->step) {
     struct store_op *op = &p->ops[i];
-    const char *id = p->d->conf->indicators[op->ind].id;
+    const char *id = p->ctx.conf->indicators[op->ind].id;
     if (op->rebuild)
-      op->rc = pw_store_rebuild(&p->d->store, id, op->pts, op->n, op->err, sizeof(op->err));
+      op->rc = pw_store_rebuild(p->ctx.store, id, op->pts, op->n, op->err, sizeof(op->err));
     else if (op->n > 0)
-      op->rc = pw_store_append(&p->d->store, id, op->has_prev ? &op->prev : NULL, op->pts, op->n,
+      op->rc = pw_store_append(p->ctx.store, id, op->has_prev ? &op->prev : NULL, op->pts, op->n,
                                op->err, sizeof(op->err));
   }
 }
 
-struct op_share {
-  struct pw_persist *p;
-  size_t from, step;
-  pthread_t thread;
-  int started;
-};
+static void start_batch(struct pw_persist *p);
 
-static void *op_thread(void *arg) {
-  struct op_share *sh = arg;
+/* Waiters may be called only once a running check of the files has been applied: until then
+ * they ride along with the next batch. */
+static void defer_waiters(struct pw_persist *p, struct waiter *ws, size_t n) {
+  size_t i;
 
-  run_ops(sh->p, sh->from, sh->step);
-  return NULL;
+  for (i = 0; i < n; i++) {
+    if (p->n_next == p->cap_next) {
+      size_t cap = p->cap_next ? p->cap_next * 2 : 4;
+      struct waiter *nw = realloc(p->next_waiting, cap * sizeof(*nw));
+      if (nw == NULL) {
+        ws[i].done(-ENOMEM, ws[i].data);
+        continue;
+      }
+      p->next_waiting = nw;
+      p->cap_next = cap;
+    }
+    p->next_waiting[p->n_next++] = ws[i];
+  }
 }
 
-/* A big batch (the first poll of a province: thousands of new files) is shared among as many
- * threads as there are processors, up to OP_THREADS_MAX. Each op is a different indicator, so
- * no two threads touch one file; the store serialises what must be (every librrd call on an
- * existing file) and creates new files in parallel. */
-static void run_ops_parallel(struct pw_persist *p) {
-  struct op_share sh[OP_THREADS_MAX];
+/* The batch is over: results applied on the loop, waiters called, the next batch started. */
+static void finish_batch(struct pw_persist *p) {
+  struct pw_journal *j = p->ctx.journal;
+  struct waiter *ws = p->now_waiting;
+  size_t i, nw = p->n_now;
+  int rc = p->write_rc, again;
+
+  p->running = 0;
+  if (rc < 0)
+    pw_log_error("cannot write the journal %s: %s; the samples are kept in memory and retried",
+                 j->path, strerror(-rc));
+  for (i = 0; i < p->n_ops; i++) {
+    struct store_op *op = &p->ops[i];
+    if (rc < 0) {
+      /* Not written: try again with the next batch. */
+      touch(p, op->ind, op->rebuild);
+    } else if (op->rc < 0) {
+      pw_log_error("indicator '%s': %s", p->ctx.conf->indicators[op->ind].id, op->err);
+      /* A failed append may leave the file behind the journal: rebuild it next time. */
+      touch(p, op->ind, 1);
+    } else if (op->n > 0 || op->rebuild) {
+      p->stored_as_of[op->ind] = op->n > 0 ? op->pts[op->n - 1].t : 0;
+      if (p->ctx.on_stored != NULL)
+        p->ctx.on_stored(op->ind, p->ctx.data);
+    }
+    free(op->pts);
+  }
+  free(p->ops);
+  p->ops = NULL;
+  p->n_ops = 0;
+  if (rc < 0) {
+    /* Put the lines back in front of anything accepted meanwhile. */
+    struct pw_buf merged = {NULL, 0, 0, 0};
+    if (pw_buf_append(&merged, p->lines.data, p->lines.len) == 0 &&
+        pw_buf_append(&merged, j->pending.data ? j->pending.data : "", j->pending.len) == 0) {
+      pw_buf_free(&j->pending);
+      j->pending = merged;
+    } else {
+      pw_buf_free(&merged);
+    }
+  }
+  p->lines.len = 0;
+  p->now_waiting = NULL;
+  p->n_now = p->cap_now = 0;
+  again = p->again;
+  p->again = 0;
+  if (p->sync != NULL) {
+    defer_waiters(p, ws, nw);
+    nw = 0;
+  }
+  /* The waiters come last: one may kick (and so start the next batch itself) or free P (a
+   * reload swapping persist), which then happens once they are all called. */
+  p->in_callbacks++;
+  for (i = 0; i < nw; i++)
+    ws[i].done(rc, ws[i].data);
+  p->in_callbacks--;
+  free(ws);
+  if (p->free_wanted) {
+    persist_free(p);
+    return;
+  }
+  /* A kick during the batch: the next one follows at once. After a failed write, the waiters
+   * of the next batch are kept and a later kick (next poll, next tick) retries. */
+  if (again && rc == 0 && !p->running)
+    start_batch(p);
+}
+
+static void share_done(uv_work_t *w, int status) {
+  struct op_share *sh = w->data;
+  struct pw_persist *p = sh->p;
+
+  (void)status;
+  if (--p->shares_left == 0)
+    finish_batch(p);
+}
+
+/* The RRD work of the batch, once its journal lines are durable. */
+static void start_shares(struct pw_persist *p) {
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
   size_t k, n = p->n_ops >= OP_PARALLEL_MIN && cpus > 1 ? (size_t)cpus : 1;
 
-  if (n > OP_THREADS_MAX)
-    n = OP_THREADS_MAX;
-  for (k = 1; k < n; k++) {
-    sh[k].p = p;
-    sh[k].from = k;
-    sh[k].step = n;
-    sh[k].started = pthread_create(&sh[k].thread, NULL, op_thread, &sh[k]) == 0;
-    if (!sh[k].started)
-      run_ops(p, k, n);
+  if (n > OP_SHARES_MAX)
+    n = OP_SHARES_MAX;
+  p->shares_left = (int)n;
+  for (k = 0; k < n; k++) {
+    struct op_share *sh = &p->shares[k];
+    size_t i;
+    int rc;
+
+    sh->p = p;
+    sh->from = k;
+    sh->step = n;
+    sh->work.data = sh;
+    rc = uv_queue_work(p->ctx.loop, &sh->work, share_work, share_done);
+    if (rc == 0)
+      continue;
+    /* Not run: its files are rebuilt by the next batch. */
+    for (i = k; i < p->n_ops; i += n) {
+      p->ops[i].rc = -EAGAIN;
+      snprintf(p->ops[i].err, sizeof(p->ops[i].err), "cannot queue its RRD update: %s",
+               uv_strerror(rc));
+    }
+    p->shares_left--;
   }
-  run_ops(p, 0, n);
-  for (k = 1; k < n; k++)
-    if (sh[k].started)
-      pthread_join(sh[k].thread, NULL);
+  if (p->shares_left == 0)
+    finish_batch(p);
 }
 
-static void work_cb(uv_work_t *w) {
+static void commit_work(uv_work_t *w) {
   struct pw_persist *p = w->data;
   const char *data = p->lines.data;
   size_t left = p->lines.len;
@@ -215,89 +352,33 @@ static void work_cb(uv_work_t *w) {
   }
   if (p->write_rc == 0 && p->lines.len > 0 && fsync(p->fd) != 0)
     p->write_rc = -errno;
-  /* RRD files are derived from the journal: only touch them once the journal holds the lines. */
-  if (p->write_rc == 0)
-    run_ops_parallel(p);
 }
 
-static void start_batch(struct pw_daemon *d);
-
-static void after_cb(uv_work_t *w, int status) {
+static void commit_done(uv_work_t *w, int status) {
   struct pw_persist *p = w->data;
-  struct pw_daemon *d = p->d;
-  size_t i;
-  struct waiter *ws = p->now_waiting;
-  size_t nw = p->n_now;
-  int rc = p->write_rc;
 
   (void)status;
-  p->running = 0;
-  if (rc < 0)
-    pw_log_error("cannot write the journal %s: %s; the samples are kept in memory and retried",
-                 d->journal->path, strerror(-rc));
-  for (i = 0; i < p->n_ops; i++) {
-    struct store_op *op = &p->ops[i];
-    if (rc < 0) {
-      /* Not written: try again with the next batch. */
-      touch(p, op->ind, op->rebuild);
-    } else if (op->rc < 0) {
-      pw_log_error("indicator '%s': %s", d->conf->indicators[op->ind].id, op->err);
-      /* A failed append may leave the file behind the journal: rebuild it next time. */
-      touch(p, op->ind, 1);
-    } else if (op->n > 0) {
-      p->stored_as_of[op->ind] = op->pts[op->n - 1].t;
-      pw_graphcache_invalidate(d, op->ind);
-    } else if (op->rebuild) {
-      p->stored_as_of[op->ind] = 0;
-      pw_graphcache_invalidate(d, op->ind);
-    }
-    free(op->pts);
-  }
-  free(p->ops);
-  p->ops = NULL;
-  p->n_ops = 0;
-  if (rc < 0) {
-    /* Put the lines back in front of anything accepted meanwhile. */
-    struct pw_buf merged = {NULL, 0, 0, 0};
-    if (pw_buf_append(&merged, p->lines.data, p->lines.len) == 0 &&
-        pw_buf_append(&merged, d->journal->pending.data ? d->journal->pending.data : "",
-                      d->journal->pending.len) == 0) {
-      pw_buf_free(&d->journal->pending);
-      d->journal->pending = merged;
-    } else {
-      pw_buf_free(&merged);
-    }
-  }
-  p->lines.len = 0;
-  p->now_waiting = NULL;
-  p->n_now = p->cap_now = 0;
-  for (i = 0; i < nw; i++)
-    if (ws[i].done != NULL)
-      ws[i].done(d, rc, ws[i].data);
-  free(ws);
-  if (p->again && rc == 0) {
-    p->again = 0;
-    start_batch(d);
-  } else if (p->again) {
-    /* Keep the waiters of the next batch; a later kick (next poll, next tick) retries. */
-    p->again = 0;
-  }
+  /* RRD files are derived from the journal: only touch them once the journal holds the lines. */
+  if (p->write_rc == 0 && p->n_ops > 0)
+    start_shares(p);
+  else
+    finish_batch(p);
 }
 
-static void start_batch(struct pw_daemon *d) {
-  struct pw_persist *p = d->persist;
-  int k, i;
+static void start_batch(struct pw_persist *p) {
+  struct pw_journal *j = p->ctx.journal;
+  int k, i, rc;
   struct pw_buf tmp;
-
-  int64_t now_ms = pw_clock_real_ms();
-  int force = p->force || p->n_next > 0, due = 0;
+  int64_t now = now_ms(p);
+  /* Someone waits: the RRD files too are brought up to date, unless a check of the files runs,
+   * whose rebuilds the waiters also wait for (they go with the batch after it). */
+  int force = p->n_next > 0 && p->sync == NULL, due = 0;
 
   for (k = 0; k < p->n_dirty && !due; k++)
-    due = force || p->revised[p->dirty[k]] || now_ms - p->written_ms[p->dirty[k]] >= RRD_DELAY_MS;
+    due = force || p->revised[p->dirty[k]] || now - p->written_ms[p->dirty[k]] >= RRD_DELAY_MS;
   /* Nothing to write and nobody waiting (an unchanged poll): no batch at all. */
-  if (!due && d->journal->pending.len == 0 && p->n_next == 0)
+  if (!due && j->pending.len == 0 && !force)
     return;
-  p->force = 0;
   p->ops = calloc((size_t)p->n_dirty + 1, sizeof(*p->ops));
   if (p->ops == NULL) {
     pw_log_error("out of memory starting a journal commit");
@@ -307,15 +388,15 @@ static void start_batch(struct pw_daemon *d) {
   for (k = 0; k < p->n_dirty; k++) {
     struct store_op *op;
     i = p->dirty[k];
-    if (!force && !p->revised[i] && now_ms - p->written_ms[i] < RRD_DELAY_MS)
+    if (!force && !p->revised[i] && now - p->written_ms[i] < RRD_DELAY_MS)
       continue; /* written a moment ago: its points wait for the next due batch */
-    p->written_ms[i] = now_ms;
+    p->written_ms[i] = now;
     op = &p->ops[p->n_ops++];
     op->ind = i;
     op->rebuild = p->revised[i];
-    if (prepare_op(d, i, op) < 0) {
+    if (prepare_op(p, i, op) < 0) {
       pw_log_error("indicator '%s': out of memory preparing its RRD update",
-                   d->conf->indicators[i].id);
+                   p->ctx.conf->indicators[i].id);
       p->n_ops--;
       continue;
     }
@@ -328,32 +409,32 @@ static void start_batch(struct pw_daemon *d) {
   p->n_dirty = i;
   /* The lines accepted so far go with this batch; new ones gather in the journal's buffer. */
   tmp = p->lines;
-  p->lines = d->journal->pending;
-  d->journal->pending = tmp;
-  d->journal->pending.len = 0;
-  p->fd = d->journal->fd;
+  p->lines = j->pending;
+  j->pending = tmp;
+  j->pending.len = 0;
+  p->fd = j->fd;
   p->now_waiting = p->next_waiting;
   p->n_now = p->n_next;
   p->cap_now = p->cap_next;
   p->next_waiting = NULL;
   p->n_next = p->cap_next = 0;
+  p->write_rc = 0;
   p->running = 1;
-  if (uv_queue_work(d->loop, &p->work, work_cb, after_cb) != 0) {
-    pw_log_error("cannot queue the journal commit");
-    p->running = 0;
+  rc = uv_queue_work(p->ctx.loop, &p->commit, commit_work, commit_done);
+  if (rc != 0) {
+    pw_log_error("cannot queue the journal commit: %s", uv_strerror(rc));
+    p->write_rc = rc;
+    finish_batch(p);
   }
 }
 
-void pw_persist_kick(struct pw_daemon *d, void (*done)(struct pw_daemon *d, int rc, void *data),
-                     void *data) {
-  struct pw_persist *p = d->persist;
-
+void pw_persist_kick(struct pw_persist *p, pw_persist_done_cb done, void *data) {
   if (done != NULL) {
     if (p->n_next == p->cap_next) {
       size_t cap = p->cap_next ? p->cap_next * 2 : 4;
       struct waiter *nw = realloc(p->next_waiting, cap * sizeof(*nw));
       if (nw == NULL) {
-        done(d, -ENOMEM, data);
+        done(-ENOMEM, data);
         return;
       }
       p->next_waiting = nw;
@@ -363,29 +444,60 @@ void pw_persist_kick(struct pw_daemon *d, void (*done)(struct pw_daemon *d, int 
     p->next_waiting[p->n_next].data = data;
     p->n_next++;
   }
-  if (done != NULL)
-    p->force = 1; /* someone waits: the RRD files too are brought up to date */
   if (p->running) {
     p->again = 1;
     return;
   }
-  start_batch(d);
+  start_batch(p);
 }
 
-void pw_persist_sync_all(struct pw_daemon *d) {
-  struct pw_persist *p = d->persist;
+static void sync_free(struct sync_run *s) {
+  if (s == NULL)
+    return;
+  free(s->last);
+  free(s->rc);
+  free(s->max_at);
+  free(s->n_at);
+  free(s);
+}
+
+/* On the pool: the last update of every file (under the store's lock, one file at a time). */
+static void sync_work(uv_work_t *w) {
+  struct sync_run *s = w->data;
+  const struct pw_persist *p = s->p;
+  int i;
+
+  for (i = 0; i < s->n; i++) {
+    char err[256];
+    s->rc[i] =
+        pw_store_last(p->ctx.store, p->ctx.conf->indicators[i].id, &s->last[i], err, sizeof(err));
+    if (s->rc[i] < 0 && s->rc[i] != -ENOENT && s->first_err[0] == '\0')
+      snprintf(s->first_err, sizeof(s->first_err), "%s", err);
+  }
+}
+
+/* Whether a file whose state is (RC, LAST) holds what a series of N samples up to MAX does. */
+static int in_step(int rc, int64_t last, size_t n, int64_t max) {
+  return (n == 0 && rc == -ENOENT) || (n > 0 && rc == 0 && last == max);
+}
+
+/* On the loop: a file is in step when it matches the journal as it was when the check began,
+ * or as it is now (a batch may have written it meanwhile); any other is rebuilt. */
+static void sync_done(uv_work_t *w, int status) {
+  struct sync_run *s = w->data;
+  struct pw_persist *p = s->p;
   int i, stale = 0;
 
-  for (i = 0; i < d->conf->n_indicators; i++) {
-    const struct pw_series *s = &d->journal->series[i];
-    int64_t last = 0;
-    char err[256];
-    int rc = pw_store_last(&d->store, d->conf->indicators[i].id, &last, err, sizeof(err));
-
-    if (s->n == 0 && rc == -ENOENT)
-      continue;
-    if (s->n > 0 && rc == 0 && last == s->max_as_of) {
-      p->stored_as_of[i] = last;
+  (void)status;
+  p->sync = NULL;
+  if (s->first_err[0] != '\0')
+    pw_log_warn("reading the RRD files: %s (and maybe others); they are rebuilt", s->first_err);
+  for (i = 0; i < s->n; i++) {
+    const struct pw_series *ser = &p->ctx.journal->series[i];
+    if (in_step(s->rc[i], s->last[i], s->n_at[i], s->max_at[i]) ||
+        in_step(s->rc[i], s->last[i], ser->n, ser->n > 0 ? ser->max_as_of : 0)) {
+      if (s->rc[i] == 0 && s->last[i] > p->stored_as_of[i])
+        p->stored_as_of[i] = s->last[i];
       continue;
     }
     /* Missing, behind or ahead of the journal (e.g. written by an import while the daemon was
@@ -393,8 +505,43 @@ void pw_persist_sync_all(struct pw_daemon *d) {
     touch(p, i, 1);
     stale++;
   }
-  if (stale > 0) {
+  sync_free(s);
+  if (stale > 0)
     pw_log_info("%d RRD files are out of step with the journal; rebuilding them", stale);
-    pw_persist_kick(d, NULL, NULL);
+  /* The rebuilds, and the waiters held back while the check ran. */
+  if (stale > 0 || p->n_next > 0)
+    pw_persist_kick(p, NULL, NULL);
+}
+
+void pw_persist_sync_all(struct pw_persist *p) {
+  struct sync_run *s;
+  size_t n = (size_t)p->ctx.conf->n_indicators + 1;
+  int i, rc;
+
+  if (p->sync != NULL)
+    return;
+  s = calloc(1, sizeof(*s));
+  if (s == NULL || (s->last = calloc(n, sizeof(*s->last))) == NULL ||
+      (s->rc = calloc(n, sizeof(*s->rc))) == NULL ||
+      (s->max_at = calloc(n, sizeof(*s->max_at))) == NULL ||
+      (s->n_at = calloc(n, sizeof(*s->n_at))) == NULL) {
+    pw_log_error("out of memory checking the RRD files against the journal");
+    sync_free(s);
+    return;
   }
+  s->p = p;
+  s->n = p->ctx.conf->n_indicators;
+  for (i = 0; i < s->n; i++) {
+    const struct pw_series *ser = &p->ctx.journal->series[i];
+    s->n_at[i] = ser->n;
+    s->max_at[i] = ser->n > 0 ? ser->max_as_of : 0;
+  }
+  s->work.data = s;
+  rc = uv_queue_work(p->ctx.loop, &s->work, sync_work, sync_done);
+  if (rc != 0) {
+    pw_log_error("cannot queue the check of the RRD files: %s", uv_strerror(rc));
+    sync_free(s);
+    return;
+  }
+  p->sync = s;
 }

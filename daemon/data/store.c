@@ -6,7 +6,7 @@
  * one step before each new point, so that a graph shows each figure holding until the next
  * report instead of back-dated to the previous one. When daemon.rrdcached is set, every update
  * of a final file goes through rrdcached and none directly: mixing the two paths loses queued
- * data silently (LIBRARY-FACTS section 3).
+ * data silently (docs/libraries.md).
  */
 #include "store.h"
 
@@ -16,6 +16,7 @@
 #include <locale.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,14 +37,26 @@
 #define ENTRY_MAX 80
 
 /*
- * librrd 1.6+ is thread-safe, but its file locks are fcntl(F_SETLK) locks, which belong to the
- * process: two threads of ours would not exclude each other, a reader could see a half-written
- * file, and closing any descriptor of a file drops the lock of the whole process. The sequences
- * below (read the last update, then write; flush, forget, then replace a file) must also not
- * interleave. So every librrd call made here runs under this one mutex, held for the whole
- * operation. librrd's error text is per thread; it is read under the mutex right after the call.
+ * The store lock of the RRD locking rule (store.h). librrd's error text is per thread; it is
+ * read under the lock right after the call. WAITING counts the threads blocked in
+ * pw_store_lock, for tests that must see a caller wait.
  */
 static pthread_mutex_t rrd_lock = PTHREAD_MUTEX_INITIALIZER;
+static atomic_int waiting;
+
+void pw_store_lock(void) {
+  atomic_fetch_add(&waiting, 1);
+  pthread_mutex_lock(&rrd_lock);
+  atomic_fetch_sub(&waiting, 1);
+}
+
+void pw_store_unlock(void) {
+  pthread_mutex_unlock(&rrd_lock);
+}
+
+int pw_store_lock_waiting(void) {
+  return atomic_load(&waiting);
+}
 
 static int use_cached(const struct pw_store *s) {
   return s->rrdcached != NULL && s->rrdcached[0] != '\0';
@@ -348,7 +361,7 @@ static int write_entries(const struct pw_store *s, const char *id, const char *p
   return rc;
 }
 
-/* ---- the map of last update times: open addressing on the id, guarded by rrd_lock ---- */
+/* ---- the map of last update times: open addressing on the id, guarded by the store lock ---- */
 
 struct lastmap_slot {
   char *id; /* NULL = empty */
@@ -450,7 +463,7 @@ static int file_exists(const char *path, int *exists) {
 }
 
 /* The time of the file's last update, with rrdcached's queued updates counted: rrdc_last
- * rounds down to the step, so flush and read the file instead. Call with rrd_lock held. */
+ * rounds down to the step, so flush and read the file instead. Call with the store lock held. */
 static int last_update(const struct pw_store *s, const char *id, const char *path, const char *name,
                        int64_t *last, char *err, size_t errlen) {
   time_t t;
@@ -509,17 +522,30 @@ int pw_store_init(struct pw_store *s, const char *state_dir, const char *rrdcach
 void pw_store_free(struct pw_store *s) {
   if (s == NULL)
     return;
-  if (use_cached(s)) {
+  if (use_cached(s) && !s->reader) {
     /* librrd's connection is one per process; the next user reconnects. */
-    pthread_mutex_lock(&rrd_lock);
+    pw_store_lock();
     rrdc_disconnect();
-    pthread_mutex_unlock(&rrd_lock);
+    pw_store_unlock();
   }
   lastmap_free(s);
   free(s->dir);
   free(s->rrdcached);
   s->dir = NULL;
   s->rrdcached = NULL;
+}
+
+int pw_store_dup(struct pw_store *dst, const struct pw_store *src) {
+  memset(dst, 0, sizeof(*dst));
+  dst->reader = 1;
+  dst->dir = strdup(src->dir);
+  if (src->rrdcached != NULL)
+    dst->rrdcached = strdup(src->rrdcached);
+  if (dst->dir == NULL || (src->rrdcached != NULL && dst->rrdcached == NULL)) {
+    pw_store_free(dst);
+    return -ENOMEM;
+  }
+  return 0;
 }
 
 char *pw_store_path(const struct pw_store *s, const char *id, char *buf, size_t size) {
@@ -566,7 +592,7 @@ int pw_store_append(struct pw_store *s, const char *id, const struct pw_store_po
     snprintf(err, errlen, "%s: out of memory writing %s", id, path);
     return -ENOMEM;
   }
-  pthread_mutex_lock(&rrd_lock);
+  pw_store_lock();
   known = lastmap_find(s->lastmap, id);
   if (known != NULL && known->last != INT64_MIN) {
     /* Written by this process before: its time is known without asking the file. */
@@ -583,9 +609,9 @@ int pw_store_append(struct pw_store *s, const char *id, const struct pw_store_po
      * KNOWN, which only said that the time was not known. */
     int created;
     last = file_start(e[0].t);
-    pthread_mutex_unlock(&rrd_lock);
+    pw_store_unlock();
     created = create_file(path, last);
-    pthread_mutex_lock(&rrd_lock);
+    pw_store_lock();
     known = NULL;
     if (created != 0)
       rc = rrd_fail(err, errlen, id, "rrd_create", path, 0);
@@ -607,7 +633,7 @@ int pw_store_append(struct pw_store *s, const char *id, const struct pw_store_po
     lastmap_set(s, id, written);
   else
     lastmap_forget(s, id);
-  pthread_mutex_unlock(&rrd_lock);
+  pw_store_unlock();
   free(e);
   return rc;
 }
@@ -640,7 +666,7 @@ int pw_store_rebuild(struct pw_store *s, const char *id, const struct pw_store_p
       return -ENOMEM;
     }
   }
-  pthread_mutex_lock(&rrd_lock);
+  pw_store_lock();
   rc = file_exists(path, &exists);
   if (rc < 0) {
     rc = sys_fail(err, errlen, id, "cannot stat", path, -rc);
@@ -692,7 +718,7 @@ int pw_store_rebuild(struct pw_store *s, const char *id, const struct pw_store_p
 out:
   /* Whatever happened, the file's last update time is no longer what the map says. */
   lastmap_forget(s, id);
-  pthread_mutex_unlock(&rrd_lock);
+  pw_store_unlock();
   free(e);
   return rc;
 }
@@ -710,13 +736,13 @@ int pw_store_flush(struct pw_store *s, const char *id, char *err, size_t errlen)
     return rc;
   if (cached_name(s, id, path, name, sizeof(name)) < 0)
     return sys_fail(err, errlen, id, "naming for rrdcached", path, ENAMETOOLONG);
-  pthread_mutex_lock(&rrd_lock);
+  pw_store_lock();
   rc = file_exists(path, &exists);
   if (rc < 0)
     rc = sys_fail(err, errlen, id, "cannot stat", path, -rc);
   else if (exists)
     rc = cached_flush(s, id, name, path, err, errlen);
-  pthread_mutex_unlock(&rrd_lock);
+  pw_store_unlock();
   return rc;
 }
 
@@ -728,7 +754,7 @@ int pw_store_last(struct pw_store *s, const char *id, int64_t *last, char *err, 
   rc = resolve(s, id, path, namebuf, &name, err, errlen);
   if (rc < 0)
     return rc;
-  pthread_mutex_lock(&rrd_lock);
+  pw_store_lock();
   rc = file_exists(path, &exists);
   if (rc < 0)
     rc = sys_fail(err, errlen, id, "cannot stat", path, -rc);
@@ -736,6 +762,6 @@ int pw_store_last(struct pw_store *s, const char *id, int64_t *last, char *err, 
     rc = sys_fail(err, errlen, id, "no RRD file", path, ENOENT);
   else
     rc = last_update(s, id, path, name, last, err, errlen);
-  pthread_mutex_unlock(&rrd_lock);
+  pw_store_unlock();
   return rc;
 }

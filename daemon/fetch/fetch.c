@@ -1,7 +1,7 @@
 /*
  * fetch: every transfer of the daemon (source polls, webhooks, mail) runs on one libcurl multi
- * handle per pw_fetch, driven by the libuv loop in curl's multi-uv pattern (LIBRARY-FACTS
- * section 2, STYLE convention 7): curl tells us which sockets to watch and when to wake it,
+ * handle per pw_fetch, driven by the libuv loop in curl's multi-uv pattern (docs/libraries.md,
+ * docs/architecture.md): curl tells us which sockets to watch and when to wake it,
  * libuv watches them, and finished transfers are handed to their done callbacks only after
  * curl has let go of them. On top of that this module caps the transfers in flight, enforces
  * the body limit also for chunked answers (curl 7.88 does not), turns HTTP statuses and curl
@@ -20,7 +20,7 @@
 
 #include "util.h"
 
-/* Defaults of CONTRACT section 2, used when a request leaves the field zero. */
+/* Defaults of docs/configuration.md, used when a request leaves the field zero. */
 #define FETCH_DEFAULT_TIMEOUT_MS 20000
 #define FETCH_DEFAULT_MAX_BYTES (10 * 1024 * 1024)
 /* Validators longer than these are not stored: a truncated ETag would be a wrong one. */
@@ -293,7 +293,7 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, v
     if (s == NULL)
       return -1;
     /* An fd whose old handle is closing (not yet called back) can be watched again at once
-     * (LIBRARY-FACTS section 2), so reused descriptors need no special case. */
+     * (docs/libraries.md), so reused descriptors need no special case. */
     if (uv_poll_init_socket(f->loop, &s->poll, fd) != 0) {
       free(s);
       return -1;
@@ -841,8 +841,12 @@ static int job_setup(struct pw_fetch *f, struct pw_fetch_job *j,
   if (req->customize != NULL) {
     j->smtp = 1;
     SET(CURLOPT_PROTOCOLS_STR, "smtp,smtps");
-    if (c == CURLE_OK)
-      req->customize(e, req->customize_arg);
+    if (c == CURLE_OK) {
+      /* The hook's own error (out of memory building a message) is the caller's to see. */
+      rc = req->customize(e, req->customize_arg);
+      if (rc < 0)
+        return rc;
+    }
   }
 #undef SET
   return setopt_errno(c);

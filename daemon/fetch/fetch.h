@@ -33,8 +33,9 @@ struct pw_fetch_request {
   size_t post_len;
   /* Optional: called with the CURL easy handle after fetch's own options, to make another kind
    * of transfer (SMTP for email). It enables the smtp and smtps protocols; the answer's status
-   * is then the SMTP reply code, and a permanent refusal (5xx) is rc -EPERM. */
-  void (*customize)(void *easy, void *arg);
+   * is then the SMTP reply code, and a permanent refusal (5xx) is rc -EPERM. It returns 0, or a
+   * negative errno (say -ENOMEM) that pw_fetch_start then returns without starting anything. */
+  int (*customize)(void *easy, void *arg);
   void *customize_arg;
 };
 

@@ -1,5 +1,5 @@
 /*
- * judge: the judgement of CONTRACT section 3, as one pure function of an indicator's
+ * judge: the judgement of docs/judgement.md, as one pure function of an indicator's
  * configuration, its journaled samples, the calendar's precomputed boundaries and an instant.
  * The daemon, `pacewatch status --at`, the briefing and the HTTP server all call it, so that
  * every reader of a verdict agrees; for the same reason it does no I/O, reads no clock, calls
@@ -138,8 +138,9 @@ static void scan_samples(const struct pw_sample *samples, size_t n, int64_t at, 
 /* Whether TG holds what its indicator's kind needs. Configuration validation guarantees it; the
  * check keeps a malformed structure from dividing by zero or reading unset fields, and such a
  * target is treated as no target at all. */
-static int target_usable(const struct pw_indicator *ind, const struct pw_target *tg,
-                         double baseline) {
+static int target_usable(const struct pw_indicator *ind, const struct pw_target *tg) {
+  double baseline = tg->has_baseline ? tg->baseline : 0.0;
+
   switch (ind->kind) {
   case PW_KIND_CUMULATIVE:
   case PW_KIND_LEVEL:
@@ -152,32 +153,124 @@ static int target_usable(const struct pw_indicator *ind, const struct pw_target 
   return 0;
 }
 
-/* E(t) for cumulative and level targets, T0 < t <= T4. A quarterly or step pace without
+const struct pw_target *pw_judge_target(const struct pw_indicator *ind, int year) {
+  const struct pw_target *tg = pw_config_target(ind, year);
+
+  return tg != NULL && target_usable(ind, tg) ? tg : NULL;
+}
+
+/* Whether a cumulative or level target paces by its quarters. A quarterly or step pace without
  * quarters (which validation rejects) falls back to linear, the only pace it can support. */
-static double expected_at(enum pw_pace pace, const struct pw_target *tg, double A, double B,
-                          const int64_t *T, int64_t t) {
-  double P[5];
+static int paced_by_quarters(const struct pw_indicator *ind, const struct pw_target *tg) {
+  enum pw_pace pace = pw_config_pace(ind, tg);
+
+  return tg->has_quarters && (pace == PW_PACE_QUARTERLY || pace == PW_PACE_STEP);
+}
+
+int pw_judge_path(const struct pw_indicator *ind, const struct pw_calendar *cal, int year,
+                  struct pw_judge_path *out) {
+  int i;
+
+  memset(out, 0, sizeof(*out));
+  out->ind = ind;
+  out->tg = pw_judge_target(ind, year);
+  if (out->tg == NULL || pw_calendar_bounds(cal, year, out->T) < 0)
+    return -1;
+  switch (ind->kind) {
+  case PW_KIND_CUMULATIVE:
+  case PW_KIND_LEVEL:
+    if (paced_by_quarters(ind, out->tg)) {
+      out->shape = pw_config_pace(ind, out->tg) == PW_PACE_STEP ? PW_PATH_STEP : PW_PATH_LINEAR;
+      out->n = 5;
+    } else {
+      out->shape = PW_PATH_LINEAR;
+      out->n = 2;
+    }
+    break;
+  case PW_KIND_STANDARD:
+    out->shape = PW_PATH_STEP;
+    out->n = out->tg->has_quarters ? 4 : 1;
+    break;
+  case PW_KIND_MILESTONE:
+    /* Stage 0 until the first due date, then each stage from the end of its due day. */
+    out->shape = PW_PATH_STEP;
+    out->n = 1;
+    for (i = 0; i < ind->stages.n && out->tg->due != NULL; i++)
+      if (out->tg->due[i] != 0)
+        out->n++;
+    break;
+  }
+  return 0;
+}
+
+void pw_judge_path_point(const struct pw_judge_path *p, int k, int64_t *t, double *v) {
+  const struct pw_target *tg = p->tg;
+  int i;
+
+  *t = p->T[0];
+  *v = 0.0;
+  switch (p->ind->kind) {
+  case PW_KIND_CUMULATIVE:
+  case PW_KIND_LEVEL: {
+    double B = tg->has_baseline ? tg->baseline : 0.0;
+    if (p->n == 2) {
+      *t = p->T[k == 0 ? 0 : 4];
+      *v = k == 0 ? B : tg->annual;
+    } else {
+      /* B at T0, the quarterly targets at T1..T3, the annual target at T4. */
+      *t = p->T[k];
+      *v = k == 0 ? B : k == 4 ? tg->annual : tg->quarters[k - 1];
+    }
+    break;
+  }
+  case PW_KIND_STANDARD:
+    /* A quarter ends at Tk inclusive (the quarter of t is that of t - 1 s): the next quarter's
+     * standard holds from the second after. */
+    if (!tg->has_quarters) {
+      *v = tg->standard;
+    } else {
+      *t = k == 0 ? p->T[0] : p->T[k] + 1;
+      *v = tg->quarters[k];
+    }
+    break;
+  case PW_KIND_MILESTONE:
+    /* Point K >= 1 is the K-th stage that has a due date. */
+    for (i = 0; k > 0 && i < p->ind->stages.n; i++)
+      if (tg->due[i] != 0 && --k == 0) {
+        *t = tg->due[i];
+        *v = (double)i;
+      }
+    break;
+  }
+}
+
+double pw_judge_path_at(const struct pw_judge_path *p, int64_t t) {
+  int64_t tk, tn;
+  double v, vn;
   int k;
 
-  if (!tg->has_quarters || (pace != PW_PACE_QUARTERLY && pace != PW_PACE_STEP))
-    return B + (A - B) * (double)(t - T[0]) / (double)(T[4] - T[0]);
-  P[0] = B;
-  P[1] = tg->quarters[0];
-  P[2] = tg->quarters[1];
-  P[3] = tg->quarters[2];
-  P[4] = A;
-  if (pace == PW_PACE_STEP) {
-    for (k = 4; k > 0; k--)
-      if (T[k] <= t)
-        return P[k];
-    return P[0];
+  pw_judge_path_point(p, 0, &tk, &v);
+  if (p->shape == PW_PATH_STEP) {
+    for (k = 1; k < p->n; k++) {
+      pw_judge_path_point(p, k, &tn, &vn);
+      if (tn <= t)
+        v = vn;
+    }
+    return v;
   }
-  for (k = 0; k < 3; k++)
-    if (t <= T[k + 1])
+  if (p->n < 2)
+    return v;
+  /* The first segment whose end is not before t; the last one beyond it. */
+  for (k = 0;; k++) {
+    pw_judge_path_point(p, k + 1, &tn, &vn);
+    if (t <= tn || k + 2 >= p->n)
       break;
+    tk = tn;
+    v = vn;
+  }
   /* Subtract instants as integers first: a double keeps whole seconds of epoch times exactly,
    * but the differences are what the ratio needs. */
-  return P[k] + (P[k + 1] - P[k]) * (double)(t - T[k]) / (double)(T[k + 1] - T[k]);
+  return v + (vn - v) * (double)(t - tk) / (double)(tn - tk);
 }
 
 /* Stage index of a milestone value. The journal stores the index as a number; anything out of
@@ -203,12 +296,13 @@ static enum pw_status classify(double lag, double warn, double crit) {
   return PW_STATUS_SEVERE;
 }
 
-static void judge_progress(const struct pw_indicator *ind, const struct pw_target *tg,
-                           const int64_t *T, const struct scan *sc, const struct pw_sample *S,
-                           int64_t t, struct pw_verdict *out) {
+static void judge_progress(const struct pw_judge_path *path, const struct scan *sc,
+                           const struct pw_sample *S, int64_t t, struct pw_verdict *out) {
+  const struct pw_target *tg = path->tg;
+  const int64_t *T = path->T;
   double A = tg->annual;
   double B = tg->has_baseline ? tg->baseline : 0.0;
-  double E = expected_at(pw_config_pace(ind, tg), tg, A, B, T, t);
+  double E = pw_judge_path_at(path, t);
 
   out->target = A;
   out->expected = E;
@@ -229,30 +323,21 @@ static void judge_progress(const struct pw_indicator *ind, const struct pw_targe
   }
 }
 
-static void judge_standard(const struct pw_indicator *ind, const struct pw_target *tg,
-                           const struct pw_calendar *cal, const struct pw_sample *S, int64_t t,
+static void judge_standard(const struct pw_judge_path *path, const struct pw_sample *S, int64_t t,
                            struct pw_verdict *out) {
-  double standard = tg->standard;
+  double standard = pw_judge_path_at(path, t);
 
-  if (tg->has_quarters) {
-    int q = pw_calendar_quarter_of(cal, t);
-    /* t lies in (T0, T4] of a supported year, so q is 1..4; the clamp guards the index. */
-    if (q < 1)
-      q = 1;
-    if (q > 4)
-      q = 4;
-    standard = tg->quarters[q - 1];
-  }
   out->target = standard;
   out->expected = standard;
-  out->lag = ind->direction_down ? S->value - standard : standard - S->value;
+  out->lag = path->ind->direction_down ? S->value - standard : standard - S->value;
   out->lag_unit = PW_LAG_UNIT_UNIT;
 }
 
-static void judge_milestone(const struct pw_indicator *ind, const struct pw_target *tg, int c,
-                            int64_t t, struct pw_verdict *out) {
-  int n = ind->stages.n;
-  int i, expected = 0;
+static void judge_milestone(const struct pw_judge_path *path, int c, int64_t t,
+                            struct pw_verdict *out) {
+  const struct pw_target *tg = path->tg;
+  int n = path->ind->stages.n;
+  int i;
   int64_t earliest = 0;
   int have_earliest = 0;
 
@@ -261,7 +346,6 @@ static void judge_milestone(const struct pw_indicator *ind, const struct pw_targ
 
     if (due == 0 || due > t)
       continue;
-    expected = i;
     /* Lateness runs from the first deadline missed among the stages not yet reached. */
     if (i > c && (!have_earliest || due < earliest)) {
       earliest = due;
@@ -269,7 +353,7 @@ static void judge_milestone(const struct pw_indicator *ind, const struct pw_targ
     }
   }
   out->target = (double)(n - 1);
-  out->expected = (double)expected;
+  out->expected = pw_judge_path_at(path, t);
   out->lag = have_earliest ? (double)(t - earliest) / SECONDS_PER_DAY : 0.0;
   out->lag_unit = PW_LAG_UNIT_DAYS;
 }
@@ -279,6 +363,7 @@ void pw_judge(const struct pw_indicator *ind, const struct pw_sample *samples, s
   int64_t T[5];
   int have_bounds;
   const struct pw_target *tg = NULL;
+  struct pw_judge_path path;
   const struct pw_sample *S;
   double baseline = 0.0;
   int64_t ref, t;
@@ -303,7 +388,7 @@ void pw_judge(const struct pw_indicator *ind, const struct pw_sample *samples, s
   ref = sc.latest_any != NULL ? sc.latest_any->as_of : (have_bounds ? T[0] : at);
   out->stale = at - ref > ind->stale_after;
 
-  if (tg == NULL || !target_usable(ind, tg, baseline)) {
+  if (tg == NULL || pw_judge_path(ind, cal, out->year, &path) < 0) {
     out->status = PW_STATUS_NO_TARGET;
     if (sc.latest_year != NULL) {
       out->has_value = 1;
@@ -334,14 +419,14 @@ void pw_judge(const struct pw_indicator *ind, const struct pw_sample *samples, s
   switch (ind->kind) {
   case PW_KIND_CUMULATIVE:
   case PW_KIND_LEVEL:
-    judge_progress(ind, tg, T, &sc, S, t, out);
+    judge_progress(&path, &sc, S, t, out);
     break;
   case PW_KIND_STANDARD:
-    judge_standard(ind, tg, cal, S, t, out);
+    judge_standard(&path, S, t, out);
     break;
   case PW_KIND_MILESTONE:
     out->stage = stage_of(S->value, ind->stages.n);
-    judge_milestone(ind, tg, out->stage, t, out);
+    judge_milestone(&path, out->stage, t, out);
     break;
   }
   out->status = classify(out->lag, ind->lag_warn, ind->lag_crit);
@@ -349,40 +434,11 @@ void pw_judge(const struct pw_indicator *ind, const struct pw_sample *samples, s
 
 int pw_judge_expected(const struct pw_indicator *ind, const struct pw_calendar *cal, int64_t t,
                       double *out) {
-  int64_t T[5];
-  const struct pw_target *tg;
+  struct pw_judge_path path;
   int year = pw_calendar_year_of(cal, t);
-  double B;
 
-  if (year == 0 || pw_calendar_bounds(cal, year, T) < 0)
+  if (year == 0 || pw_judge_path(ind, cal, year, &path) < 0)
     return -1;
-  tg = pw_config_target(ind, year);
-  if (tg == NULL)
-    return -1;
-  B = tg->has_baseline ? tg->baseline : 0.0;
-  if (!target_usable(ind, tg, B))
-    return -1;
-  switch (ind->kind) {
-  case PW_KIND_CUMULATIVE:
-  case PW_KIND_LEVEL:
-    *out = expected_at(pw_config_pace(ind, tg), tg, tg->annual, B, T, t);
-    return 0;
-  case PW_KIND_STANDARD:
-    if (tg->has_quarters) {
-      int q = pw_calendar_quarter_of(cal, t);
-      *out = tg->quarters[(q < 1 ? 1 : q > 4 ? 4 : q) - 1];
-    } else {
-      *out = tg->standard;
-    }
-    return 0;
-  case PW_KIND_MILESTONE: {
-    int i, e = 0;
-    for (i = 0; i < ind->stages.n && tg->due != NULL; i++)
-      if (tg->due[i] != 0 && tg->due[i] <= t)
-        e = i;
-    *out = e;
-    return 0;
-  }
-  }
-  return -1;
+  *out = pw_judge_path_at(&path, t);
+  return 0;
 }

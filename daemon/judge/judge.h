@@ -1,5 +1,5 @@
 /*
- * judge: the pure judgement of CONTRACT section 3. A function of (indicator configuration,
+ * judge: the pure judgement of docs/judgement.md. A function of (indicator configuration,
  * its samples, the calendar, an instant) to a verdict. No I/O, no clock, no allocation.
  */
 #ifndef PW_JUDGE_H
@@ -62,8 +62,41 @@ void pw_judge(const struct pw_indicator *ind, const struct pw_sample *samples, s
  * revision of the same as_of known at AT. */
 int pw_judge_effective(const struct pw_sample *samples, size_t n, size_t i, int64_t at);
 
+/* The target of IND for YEAR when it can be judged (it holds what the indicator's kind needs),
+ * else NULL. A target that cannot be judged is neither judged nor drawn. Pure. */
+const struct pw_target *pw_judge_target(const struct pw_indicator *ind, int year);
+
+/* The shape of a target path between its points. */
+enum pw_path_shape {
+  PW_PATH_LINEAR, /* on [t(k), t(k+1)] the straight line between the two points */
+  PW_PATH_STEP    /* the value of the last point (in order) with t(k) <= t; v(0) before any */
+};
+
+/* The expected value over one year as a list of points: the pace line E(t) of cumulative and
+ * level targets, the standard S(t) by quarter, the expected milestone stage (docs/judgement.md).
+ * Judge evaluates it for every verdict and pw_judge_expected; the graph draws the same points.
+ * Points are computed on demand (no allocation): N of them, read with pw_judge_path_point. */
+struct pw_judge_path {
+  const struct pw_indicator *ind;
+  const struct pw_target *tg; /* the year's usable target */
+  int64_t T[5];               /* the year's bounds T0..T4 */
+  enum pw_path_shape shape;
+  int n; /* points, at least 1 */
+};
+
+/* The path of IND for YEAR into *OUT. Returns 0, or -1 when YEAR is outside the calendar or has
+ * no usable target (*OUT is then undefined). Pure. */
+int pw_judge_path(const struct pw_indicator *ind, const struct pw_calendar *cal, int year,
+                  struct pw_judge_path *out);
+
+/* Point K (0 <= K < P->n) of the path: its instant *T and value *V. */
+void pw_judge_path_point(const struct pw_judge_path *p, int k, int64_t *t, double *v);
+
+/* The path's value at instant T. */
+double pw_judge_path_at(const struct pw_judge_path *p, int64_t t);
+
 /* The expected value at instant T: E(t) for cumulative and level, the standard S(t) for
- * standard, the expected stage index for milestone, each from the target of the year of T.
+ * standard, the expected stage index for milestone, each from the path of the year of T.
  * Returns 0 and sets *OUT, or -1 when that year has no (usable) target. Pure. */
 int pw_judge_expected(const struct pw_indicator *ind, const struct pw_calendar *cal, int64_t t,
                       double *out);

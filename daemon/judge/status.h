@@ -1,6 +1,6 @@
 /*
- * status: the judgement of every indicator at one instant, as the JSON document of CONTRACT
- * section 5 (for `pacewatch status --json` and the HTTP API) or as a table for people.
+ * status: the judgement of every indicator at one instant, as the JSON document of
+ * docs/status-json.md (for `pacewatch status --json` and the HTTP API) or as a table for people.
  */
 #ifndef PW_STATUS_H
 #define PW_STATUS_H

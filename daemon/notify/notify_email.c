@@ -1,6 +1,6 @@
 /*
  * notify_email: builds and sends notification emails. curl adds neither Date nor Message-ID
- * and does not encode a UTF-8 subject (LIBRARY-FACTS section 5), so this module does; the text
+ * and does not encode a UTF-8 subject (docs/libraries.md), so this module does; the text
  * parts are quoted-printable so that lines end in CRLF as SMTP requires.
  */
 #include "notify_email.h"
@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "notifier.h"
 #include "notify_robot.h"
 #include "util.h"
 #include "value.h"
@@ -151,13 +152,10 @@ static int finish_headers(struct pw_email *m, const struct pw_receiver *r, const
   return i ? -ENOMEM : 0;
 }
 
-int pw_email_build_text(const struct pw_receiver *r, const char *subject, const char *text,
-                        const char *html, int64_t now_real, struct pw_email **out, char *err,
-                        size_t errlen) {
-  struct pw_email *m;
+/* Refuses a receiver without a usable sender and recipients. Returns 0 or -EINVAL with ERR. */
+static int check_addresses(const struct pw_receiver *r, char *err, size_t errlen) {
   size_t i;
 
-  *out = NULL;
   if (bad_address(r->from) || r->to.n == 0) {
     snprintf(err, errlen, "receiver '%s': an email needs a from and at least one to", r->id);
     return -EINVAL;
@@ -167,6 +165,19 @@ int pw_email_build_text(const struct pw_receiver *r, const char *subject, const 
       snprintf(err, errlen, "receiver '%s': bad address in to", r->id);
       return -EINVAL;
     }
+  return 0;
+}
+
+int pw_email_build_text(const struct pw_receiver *r, const char *subject, const char *text,
+                        const char *html, int64_t now_real, struct pw_email **out, char *err,
+                        size_t errlen) {
+  struct pw_email *m;
+  int rc;
+
+  *out = NULL;
+  rc = check_addresses(r, err, errlen);
+  if (rc < 0)
+    return rc;
   m = calloc(1, sizeof(*m));
   if (m == NULL)
     return -ENOMEM;
@@ -182,27 +193,13 @@ int pw_email_build_text(const struct pw_receiver *r, const char *subject, const 
   return 0;
 }
 
-int pw_email_build(const struct pw_receiver *r, const json_t *payload,
-                   const unsigned char *const *pngs, const size_t *png_lens, int64_t now_real,
-                   struct pw_email **out, char *err, size_t errlen) {
-  const json_t *alerts = json_object_get(payload, "alerts"), *a;
-  struct pw_email *m;
-  struct pw_buf text = {NULL, 0, 0, 0}, html = {NULL, 0, 0, 0}, subj = {NULL, 0, 0, 0};
-  char line[1024], vline[256];
+/* The subject of a notification's email: how many indicators lag (or need attention, or
+ * recovered) and the first one's name. Returns 0, or -EINVAL when there are no alerts. */
+static int alerts_subject(const json_t *alerts, struct pw_buf *subj) {
+  const json_t *a;
   size_t i, firing = 0, resolved = 0, lagging = 0;
   const char *first_name = NULL;
-  int rc = -ENOMEM;
 
-  *out = NULL;
-  if (bad_address(r->from) || r->to.n == 0) {
-    snprintf(err, errlen, "receiver '%s': an email needs a from and at least one to", r->id);
-    return -EINVAL;
-  }
-  for (i = 0; i < (size_t)r->to.n; i++)
-    if (bad_address(r->to.items[i])) {
-      snprintf(err, errlen, "receiver '%s': bad address in to", r->id);
-      return -EINVAL;
-    }
   json_array_foreach(alerts, i, a) {
     const char *state = json_string_value(json_object_get(a, "state"));
     const char *cond = json_string_value(json_object_get(a, "condition"));
@@ -219,53 +216,83 @@ int pw_email_build(const struct pw_receiver *r, const json_t *payload,
     if (first_name == NULL)
       first_name = json_string_value(json_object_get(a, "source"));
   }
-  if (firing + resolved == 0) {
+  if (firing + resolved == 0)
+    return -EINVAL;
+  if (firing > 0)
+    pw_buf_printf(subj, "【pacewatch】%zu项指标%s", firing, lagging == firing ? "滞后" : "需关注");
+  else
+    pw_buf_printf(subj, "【pacewatch】%zu项指标已恢复", resolved);
+  if (first_name != NULL)
+    pw_buf_printf(subj, "：%s%s", first_name, firing + resolved > 1 ? "等" : "");
+  return 0;
+}
+
+/* Alert I of a notification as a list item of the text and HTML parts, with its graph (PNG,
+ * LEN bytes; may be NULL) inline. Returns 0 or -ENOMEM. */
+static int alert_item(struct pw_email *m, size_t i, const json_t *a, const unsigned char *png,
+                      size_t len, struct pw_buf *text, struct pw_buf *html) {
+  char line[1024], vline[256];
+
+  /* The same summary as the robots' (status, name, department, completion against pace, the
+   * day the data is as of), so that one alert reads the same on every channel. */
+  pw_robot_alert_line(a, line, sizeof(line));
+  value_line(a, vline, sizeof(vline));
+  pw_buf_printf(text, "- %s\r\n", line);
+  if (vline[0] != '\0')
+    pw_buf_printf(text, "  %s\r\n", vline);
+  pw_buf_printf(html, "<li><p>");
+  html_escape(html, line);
+  if (vline[0] != '\0') {
+    pw_buf_printf(html, "<br>");
+    html_escape(html, vline);
+  }
+  pw_buf_printf(html, "</p>");
+  if (png != NULL && len > 0 && m->n_png < MAX_IMAGES) {
+    m->png[m->n_png] = malloc(len);
+    if (m->png[m->n_png] == NULL)
+      return -ENOMEM;
+    memcpy(m->png[m->n_png], png, len);
+    m->png_len[m->n_png] = len;
+    /* The Content-ID carries the alert's index in the payload, not the image's. */
+    m->png_index[m->n_png] = (int)i;
+    pw_buf_printf(html, "<img src=\"cid:alert-%zu@pacewatch\" alt=\"趋势图\">", i);
+    m->n_png++;
+  }
+  pw_buf_printf(html, "</li>");
+  return 0;
+}
+
+int pw_email_build(const struct pw_receiver *r, const json_t *payload,
+                   const unsigned char *const *pngs, const size_t *png_lens, int64_t now_real,
+                   struct pw_email **out, char *err, size_t errlen) {
+  const json_t *alerts = json_object_get(payload, "alerts"), *a;
+  struct pw_email *m = NULL;
+  struct pw_buf text = {NULL, 0, 0, 0}, html = {NULL, 0, 0, 0}, subj = {NULL, 0, 0, 0};
+  size_t i;
+  int rc;
+
+  *out = NULL;
+  rc = check_addresses(r, err, errlen);
+  if (rc < 0)
+    return rc;
+  if (alerts_subject(alerts, &subj) < 0) {
     snprintf(err, errlen, "receiver '%s': notification without alerts", r->id);
+    pw_buf_free(&subj);
     return -EINVAL;
   }
   m = calloc(1, sizeof(*m));
   if (m == NULL)
     goto nomem;
   m->r = r;
-  if (firing > 0)
-    pw_buf_printf(&subj, "【pacewatch】%zu项指标%s", firing, lagging == firing ? "滞后" : "需关注");
-  else
-    pw_buf_printf(&subj, "【pacewatch】%zu项指标已恢复", resolved);
-  if (first_name != NULL)
-    pw_buf_printf(&subj, "：%s%s", first_name, firing + resolved > 1 ? "等" : "");
   pw_buf_printf(&text, "%s\r\n\r\n", subj.data ? subj.data : "");
   pw_buf_printf(&html, "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"></head>"
                        "<body style=\"font-family:'Noto Sans CJK SC',sans-serif\"><h2>");
   html_escape(&html, subj.data ? subj.data : "");
   pw_buf_printf(&html, "</h2><ul>");
   json_array_foreach(alerts, i, a) {
-    /* The same summary as the robots' (status, name, department, completion against pace, the
-     * day the data is as of), so that one alert reads the same on every channel. */
-    pw_robot_alert_line(a, line, sizeof(line));
-    value_line(a, vline, sizeof(vline));
-    pw_buf_printf(&text, "- %s\r\n", line);
-    if (vline[0] != '\0')
-      pw_buf_printf(&text, "  %s\r\n", vline);
-    pw_buf_printf(&html, "<li><p>");
-    html_escape(&html, line);
-    if (vline[0] != '\0') {
-      pw_buf_printf(&html, "<br>");
-      html_escape(&html, vline);
-    }
-    pw_buf_printf(&html, "</p>");
-    if (pngs != NULL && png_lens != NULL && pngs[i] != NULL && png_lens[i] > 0 &&
-        m->n_png < MAX_IMAGES) {
-      m->png[m->n_png] = malloc(png_lens[i]);
-      if (m->png[m->n_png] == NULL)
-        goto nomem;
-      memcpy(m->png[m->n_png], pngs[i], png_lens[i]);
-      m->png_len[m->n_png] = png_lens[i];
-      /* The Content-ID carries the alert's index in the payload, not the image's. */
-      m->png_index[m->n_png] = (int)i;
-      pw_buf_printf(&html, "<img src=\"cid:alert-%zu@pacewatch\" alt=\"趋势图\">", i);
-      m->n_png++;
-    }
-    pw_buf_printf(&html, "</li>");
+    int has_png = pngs != NULL && png_lens != NULL;
+    if (alert_item(m, i, a, has_png ? pngs[i] : NULL, has_png ? png_lens[i] : 0, &text, &html) < 0)
+      goto nomem;
   }
   pw_buf_printf(&html, "</ul><p style=\"color:#888\">本邮件由 pacewatch 自动发送。</p></body>"
                        "</html>");
@@ -285,15 +312,16 @@ nomem:
   pw_buf_free(&text);
   pw_buf_free(&html);
   pw_email_free(m);
-  return rc;
+  return -ENOMEM;
 }
 
-void pw_email_customize(void *easy, void *arg) {
+int pw_email_customize(void *easy, void *arg) {
   struct pw_email *m = arg;
   const struct pw_receiver *r = m->r;
   curl_mime *related, *alt;
   curl_mimepart *part;
   struct curl_slist *cid;
+  CURLcode c = CURLE_OK;
   char buf[128];
   int i;
 
@@ -307,10 +335,8 @@ void pw_email_customize(void *easy, void *arg) {
     curl_mime_free(related);
     curl_mime_free(m->mime);
     m->mime = NULL;
-    /* Out of memory: an empty URL fails the transfer (a retry comes later) rather than send a
-     * mail without a body. */
-    curl_easy_setopt(easy, CURLOPT_URL, "");
-    return;
+    /* Rather than send a mail without a body, the transfer is not started (a retry follows). */
+    return -ENOMEM;
   }
   /* text/plain and text/html as alternatives, inside multipart/related with the images. */
   part = curl_mime_addpart(alt);
@@ -337,17 +363,26 @@ void pw_email_customize(void *easy, void *arg) {
   part = curl_mime_addpart(m->mime);
   curl_mime_subparts(part, related);
   curl_mime_type(part, "multipart/related");
-  curl_easy_setopt(easy, CURLOPT_MAIL_FROM, m->from);
-  curl_easy_setopt(easy, CURLOPT_MAIL_RCPT, m->rcpt);
-  curl_easy_setopt(easy, CURLOPT_HTTPHEADER, m->headers);
-  curl_easy_setopt(easy, CURLOPT_MIMEPOST, m->mime);
-  curl_easy_setopt(easy, CURLOPT_UPLOAD, 0L);
+#define SET(opt, val)                                                                              \
+  do {                                                                                             \
+    if (c == CURLE_OK)                                                                             \
+      c = curl_easy_setopt(easy, opt, val);                                                        \
+  } while (0)
+  SET(CURLOPT_MAIL_FROM, m->from);
+  SET(CURLOPT_MAIL_RCPT, m->rcpt);
+  SET(CURLOPT_HTTPHEADER, m->headers);
+  SET(CURLOPT_MIMEPOST, m->mime);
+  SET(CURLOPT_UPLOAD, 0L);
   /* STARTTLS when the server offers it; smtps:// is TLS from the start. */
-  curl_easy_setopt(easy, CURLOPT_USE_SSL, (long)CURLUSESSL_TRY);
+  SET(CURLOPT_USE_SSL, (long)CURLUSESSL_TRY);
   if (r->username != NULL && r->username[0] != '\0') {
-    curl_easy_setopt(easy, CURLOPT_USERNAME, r->username);
-    curl_easy_setopt(easy, CURLOPT_PASSWORD, r->password ? r->password : "");
+    SET(CURLOPT_USERNAME, r->username);
+    SET(CURLOPT_PASSWORD, r->password ? r->password : "");
   }
+#undef SET
+  if (c == CURLE_OUT_OF_MEMORY)
+    return -ENOMEM;
+  return c == CURLE_OK ? 0 : -EINVAL;
 }
 
 const char *pw_email_subject_header(const struct pw_email *m) {
@@ -369,3 +404,76 @@ void pw_email_free(struct pw_email *m) {
   free(m->html);
   free(m);
 }
+
+/* ---- email as a notifier (notifier.h) ---- */
+
+static void release_email(void *state) {
+  pw_email_free(state);
+}
+
+static int email_cost(const json_t *payload) {
+  (void)payload;
+  return 1;
+}
+
+/* A notification with each alert's graph inline, or the weekly briefing with its HTML file as
+ * the body. Bad addresses can never be sent; running out of memory may pass. */
+static int email_build(const struct pw_notify_input *in, struct pw_notify_message *out, char *err,
+                       size_t errlen) {
+  const json_t *b = json_object_get(in->payload, "briefing");
+  struct pw_email *m = NULL;
+  int rc;
+
+  memset(out, 0, sizeof(*out));
+  if (json_is_object(b)) {
+    const char *week = json_string_value(json_object_get(b, "week"));
+    const char *title = json_string_value(json_object_get(b, "title"));
+    const char *md = json_string_value(json_object_get(b, "markdown"));
+    const char *path = json_string_value(json_object_get(b, "html_path"));
+    char subject[512];
+    if (in->briefing_html == NULL) {
+      snprintf(err, errlen, "cannot read the briefing %s", path ? path : "?");
+      return -EAGAIN;
+    }
+    snprintf(subject, sizeof(subject), "%s（%s）", title ? title : "周报", week ? week : "");
+    rc = pw_email_build_text(in->r, subject, md ? md : "", in->briefing_html,
+                             in->now_real_ms / 1000, &m, err, errlen);
+  } else {
+    rc = pw_email_build(in->r, in->payload, in->n_pngs > 0 ? in->pngs : NULL,
+                        in->n_pngs > 0 ? in->png_lens : NULL, in->now_real_ms / 1000, &m, err,
+                        errlen);
+  }
+  if (rc < 0)
+    return rc == -ENOMEM ? -EAGAIN : -EPERM;
+  /* One SMTP transfer to the receiver's server; pw_email_customize makes it one. */
+  rc = pw_notify_add_transfer(out, in->r->url, NULL, 0, NULL, NULL);
+  if (rc < 0) {
+    pw_email_free(m);
+    snprintf(err, errlen, "out of memory");
+    return -EAGAIN;
+  }
+  out->transfers[0].customize = pw_email_customize;
+  out->transfers[0].customize_arg = m;
+  out->state = m;
+  out->release = release_email;
+  return 0;
+}
+
+/* An SMTP server's permanent refusal (5xx) can never succeed; anything else may pass. */
+static int email_judge(const struct pw_receiver *r, int rc, long status, const char *body,
+                       const char *error, char *err, size_t errlen) {
+  (void)r;
+  (void)status;
+  (void)body;
+  snprintf(err, errlen, "%s", error != NULL ? error : "error");
+  return rc == 0 ? 0 : rc == -EPERM ? -EPERM : -EAGAIN;
+}
+
+const struct pw_notifier pw_notifier_email = {
+    .type = PW_RECV_EMAIL,
+    .graphs = PW_NOTIFY_EACH_GRAPH,
+    .wants_briefing_html = 1,
+    .cost = email_cost,
+    .build = email_build,
+    .judge = email_judge,
+};

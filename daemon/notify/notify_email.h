@@ -1,5 +1,5 @@
 /*
- * notify_email: a notification as an email (CONTRACT section 6): a UTF-8 subject encoded per
+ * notify_email: a notification as an email (docs/alerts.md): a UTF-8 subject encoded per
  * RFC 2047, a plain-text and an HTML part (quoted-printable), each alert's trend graph inline
  * (multipart/related, cid:), Date and Message-ID, sent through libcurl's SMTP on the daemon's
  * one multi handle (pw_fetch's customize hook).
@@ -17,6 +17,7 @@ struct pw_email;
 
 /* Builds the message for receiver R (borrowed) from PAYLOAD (borrowed; the webhook body shape).
  * PNGS[i] / PNG_LENS[i] (may be NULL, or an entry NULL; copied) is the trend graph of alert i,
+ * with one entry per alert of the payload,
  * inline as Content-ID <alert-i@pacewatch>. NOW_REAL (epoch seconds, real clock) dates the
  * message in the process time zone. Returns 0 and *OUT (owned; free with pw_email_free after the
  * transfer), or a negative errno with ERR. */
@@ -33,8 +34,10 @@ int pw_email_build_text(const struct pw_receiver *r, const char *subject, const 
 /* pw_fetch's customize callback: applies EMAIL (borrowed; must live until the transfer's done
  * callback) to the CURL easy handle EASY: MAIL FROM, RCPT TO, the MIME tree, the headers,
  * STARTTLS when offered, and the receiver's login. It reads the receiver given to
- * pw_email_build, which must still exist (pw_fetch_start calls this before it returns). */
-void pw_email_customize(void *easy, void *email);
+ * pw_email_build, which must still exist (pw_fetch_start calls this before it returns).
+ * Returns 0, or -ENOMEM (-EINVAL for an option curl refuses): the transfer is then not
+ * started. */
+int pw_email_customize(void *easy, void *email);
 
 /* The subject as encoded for the header (for tests). */
 const char *pw_email_subject_header(const struct pw_email *m);

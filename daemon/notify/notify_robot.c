@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "calendar.h"
+#include "notifier.h"
 #include "util.h"
 #include "value.h"
 
@@ -302,98 +303,136 @@ struct render {
   size_t errlen;
 };
 
+static int out_of_memory(struct render *c) {
+  snprintf(c->err, c->errlen, "receiver '%s': out of memory", c->r->id);
+  return -ENOMEM;
+}
+
+/* DingTalk's markdown message; a secret signs the URL. FIRST: it carries the mentions. */
+static int dingtalk_body(struct render *c, const char *title, int first, struct pw_buf *url,
+                         struct pw_buf *t, json_t **body) {
+  const struct pw_receiver *r = c->r;
+  char sign[128];
+  int i;
+
+  if (has(r->secret)) {
+    if (pw_robot_sign_dingtalk(r->secret, c->now_ms, sign, sizeof(sign)) < 0) {
+      snprintf(c->err, c->errlen, "receiver '%s': cannot sign", r->id);
+      return -EINVAL;
+    }
+    /* The signature joins the query the robot URL already has (access_token), or starts
+     * one. */
+    if (pw_buf_printf(url, "%stimestamp=%lld&sign=%s", strchr(url->data, '?') ? "&" : "?",
+                      (long long)c->now_ms, sign) < 0)
+      return out_of_memory(c);
+  }
+  /* DingTalk only highlights a mention whose @mobile also appears in the text. */
+  for (i = 0; first && i < r->at_mobiles.n; i++)
+    if (pw_buf_printf(t, "%s@%s", i == 0 ? "\n\n" : " ", r->at_mobiles.items[i]) < 0)
+      return out_of_memory(c);
+  *body =
+      json_pack("{s:s,s:{s:s,s:s},s:{s:o,s:b}}", "msgtype", "markdown", "markdown", "title", title,
+                "text", t->data, "at", "atMobiles",
+                first ? string_array(&r->at_mobiles) : json_array(), "isAtAll", first && r->at_all);
+  return 0;
+}
+
+/* WeCom's markdown message, whose content has a limit of its own. */
+static int wecom_body(struct render *c, struct pw_buf *t, json_t **body) {
+  if (t->len > PW_ROBOT_WECOM_MARKDOWN_MAX) {
+    snprintf(c->err, c->errlen, "receiver '%s': markdown of %zu bytes exceeds %d", c->r->id, t->len,
+             PW_ROBOT_WECOM_MARKDOWN_MAX);
+    return -EINVAL;
+  }
+  *body = json_pack("{s:s,s:{s:s}}", "msgtype", "markdown", "markdown", "content", t->data);
+  return 0;
+}
+
+/* Feishu's text message; a secret signs the body. FIRST: it carries the mention of all. */
+static int feishu_body(struct render *c, int first, struct pw_buf *t, json_t **body) {
+  const struct pw_receiver *r = c->r;
+  char sign[128], ts[32];
+
+  if (first && r->at_all && pw_buf_printf(t, "\n<at user_id=\"all\">所有人</at>") < 0)
+    return out_of_memory(c);
+  *body = json_pack("{s:s,s:{s:s}}", "msg_type", "text", "content", "text", t->data);
+  if (*body == NULL || !has(r->secret))
+    return 0;
+  /* Feishu wants seconds, as a string, in the body; a second-granular timestamp of the same
+   * clock DingTalk gets in ms. */
+  if (pw_robot_sign_feishu(r->secret, c->now_ms / 1000, sign, sizeof(sign)) < 0) {
+    snprintf(c->err, c->errlen, "receiver '%s': cannot sign", r->id);
+    return -EINVAL;
+  }
+  snprintf(ts, sizeof(ts), "%lld", (long long)(c->now_ms / 1000));
+  if (json_object_set_new(*body, "timestamp", json_string(ts)) < 0 ||
+      json_object_set_new(*body, "sign", json_string(sign)) < 0)
+    return out_of_memory(c);
+  return 0;
+}
+
+/* WeCom mentions only work in text messages: one follows the first markdown message. */
+static int wecom_mentions(struct render *c, const char *title) {
+  const struct pw_receiver *r = c->r;
+  json_t *list = string_array(&r->mentioned_mobiles);
+
+  if (add_request(c->reqs, c->n, r->url ? strdup(r->url) : NULL,
+                  list ? json_pack("{s:s,s:{s:s,s:o}}", "msgtype", "text", "text", "content", title,
+                                   "mentioned_mobile_list", list)
+                       : NULL) < 0)
+    return out_of_memory(c);
+  return 0;
+}
+
 /* One message of TEXT for the robot; FIRST says whether it carries the mentions. */
 static int one_message(struct render *c, const char *title, const char *text, int first) {
   const struct pw_receiver *r = c->r;
   struct pw_buf url = {NULL, 0, 0, 0}, t = {NULL, 0, 0, 0};
   json_t *body = NULL;
-  char sign[128];
-  size_t hard = 0, before = *c->n;
-  int i, rc = -EINVAL;
+  size_t before = *c->n, hard = r->type == PW_RECV_DINGTALK ? PW_ROBOT_DINGTALK_MAX
+                                : r->type == PW_RECV_FEISHU ? PW_ROBOT_FEISHU_MAX
+                                                            : 0;
+  int rc = -EINVAL;
 
-  if (pw_buf_printf(&url, "%s", r->url ? r->url : "") < 0 || pw_buf_printf(&t, "%s", text) < 0)
-    goto nomem;
-  if (r->type == PW_RECV_DINGTALK) {
-    if (has(r->secret)) {
-      if (pw_robot_sign_dingtalk(r->secret, c->now_ms, sign, sizeof(sign)) < 0) {
-        snprintf(c->err, c->errlen, "receiver '%s': cannot sign", r->id);
-        goto fail;
-      }
-      /* The signature joins the query the robot URL already has (access_token), or starts
-       * one. */
-      if (pw_buf_printf(&url, "%stimestamp=%lld&sign=%s", strchr(url.data, '?') ? "&" : "?",
-                        (long long)c->now_ms, sign) < 0)
-        goto nomem;
-    }
-    /* DingTalk only highlights a mention whose @mobile also appears in the text. */
-    for (i = 0; first && i < r->at_mobiles.n; i++)
-      if (pw_buf_printf(&t, "%s@%s", i == 0 ? "\n\n" : " ", r->at_mobiles.items[i]) < 0)
-        goto nomem;
-    body = json_pack("{s:s,s:{s:s,s:s},s:{s:o,s:b}}", "msgtype", "markdown", "markdown", "title",
-                     title, "text", t.data, "at", "atMobiles",
-                     first ? string_array(&r->at_mobiles) : json_array(), "isAtAll",
-                     first && r->at_all);
-    hard = PW_ROBOT_DINGTALK_MAX;
-  } else if (r->type == PW_RECV_WECOM) {
-    if (t.len > PW_ROBOT_WECOM_MARKDOWN_MAX) {
-      snprintf(c->err, c->errlen, "receiver '%s': markdown of %zu bytes exceeds %d", r->id, t.len,
-               PW_ROBOT_WECOM_MARKDOWN_MAX);
-      goto fail;
-    }
-    body = json_pack("{s:s,s:{s:s}}", "msgtype", "markdown", "markdown", "content", t.data);
-  } else if (r->type == PW_RECV_FEISHU) {
-    if (first && r->at_all && pw_buf_printf(&t, "\n<at user_id=\"all\">所有人</at>") < 0)
-      goto nomem;
-    body = json_pack("{s:s,s:{s:s}}", "msg_type", "text", "content", "text", t.data);
-    if (body != NULL && has(r->secret)) {
-      char ts[32];
-      /* Feishu wants seconds, as a string, in the body; a second-granular timestamp of the
-       * same clock DingTalk gets in ms. */
-      if (pw_robot_sign_feishu(r->secret, c->now_ms / 1000, sign, sizeof(sign)) < 0) {
-        snprintf(c->err, c->errlen, "receiver '%s': cannot sign", r->id);
-        goto fail;
-      }
-      snprintf(ts, sizeof(ts), "%lld", (long long)(c->now_ms / 1000));
-      if (json_object_set_new(body, "timestamp", json_string(ts)) < 0 ||
-          json_object_set_new(body, "sign", json_string(sign)) < 0)
-        goto nomem;
-    }
-    hard = PW_ROBOT_FEISHU_MAX;
-  } else {
-    snprintf(c->err, c->errlen, "receiver '%s' is not a robot", r->id);
+  if (pw_buf_printf(&url, "%s", r->url ? r->url : "") < 0 || pw_buf_printf(&t, "%s", text) < 0) {
+    rc = out_of_memory(c);
     goto fail;
   }
+  if (r->type == PW_RECV_DINGTALK)
+    rc = dingtalk_body(c, title, first, &url, &t, &body);
+  else if (r->type == PW_RECV_WECOM)
+    rc = wecom_body(c, &t, &body);
+  else if (r->type == PW_RECV_FEISHU)
+    rc = feishu_body(c, first, &t, &body);
+  else
+    snprintf(c->err, c->errlen, "receiver '%s' is not a robot", r->id);
+  if (rc < 0)
+    goto fail;
   if (body == NULL) {
     /* json_pack refuses text that is not UTF-8 (a name in the configuration, say). */
     snprintf(c->err, c->errlen, "receiver '%s': cannot build the message (invalid UTF-8?)", r->id);
+    rc = -EINVAL;
     goto fail;
   }
   rc = add_request(c->reqs, c->n, url.data, body);
   url.data = NULL;
   body = NULL;
-  if (rc < 0)
-    goto nomem;
+  if (rc < 0) {
+    rc = out_of_memory(c);
+    goto fail;
+  }
   if (hard > 0 && (*c->reqs)[before].body_len > hard) {
     snprintf(c->err, c->errlen, "receiver '%s': message of %zu bytes exceeds %zu", r->id,
              (*c->reqs)[before].body_len, hard);
     rc = -EINVAL;
     goto fail;
   }
-  if (r->type == PW_RECV_WECOM && first && r->mentioned_mobiles.n > 0) {
-    /* WeCom mentions only work in text messages: one follows the markdown. */
-    json_t *list = string_array(&r->mentioned_mobiles);
-    rc = add_request(c->reqs, c->n, r->url ? strdup(r->url) : NULL,
-                     list ? json_pack("{s:s,s:{s:s,s:o}}", "msgtype", "text", "text", "content",
-                                      title, "mentioned_mobile_list", list)
-                          : NULL);
-    if (rc < 0)
-      goto nomem;
-  }
+  if (r->type == PW_RECV_WECOM && first && r->mentioned_mobiles.n > 0 &&
+      (rc = wecom_mentions(c, title)) < 0)
+    goto fail;
   pw_buf_free(&t);
   return 0;
-nomem:
-  snprintf(c->err, c->errlen, "receiver '%s': out of memory", r->id);
-  rc = -ENOMEM;
+
 fail:
   json_decref(body);
   pw_buf_free(&url);
@@ -661,3 +700,113 @@ int pw_robot_reply(const struct pw_receiver *r, long http_status, const char *bo
   json_decref(o);
   return rc;
 }
+
+/* ---- the robots as notifiers (notifier.h) ---- */
+
+/* Moves N rendered requests into message OUT (each a POST of JSON), freeing REQS either way. */
+static int robot_message(struct pw_robot_request *reqs, size_t n, struct pw_notify_message *out) {
+  size_t i;
+  int rc = 0;
+
+  for (i = 0; i < n && rc == 0; i++)
+    rc = pw_notify_add_transfer(out, reqs[i].url, reqs[i].body, reqs[i].body_len,
+                                "Content-Type: application/json;charset=utf-8", NULL);
+  pw_robot_requests_free(reqs, n);
+  return rc;
+}
+
+/* The first graph of IN, or NULL. */
+static const unsigned char *first_png(const struct pw_notify_input *in, size_t *len) {
+  size_t i;
+
+  for (i = 0; i < in->n_pngs; i++)
+    if (in->pngs[i] != NULL && in->png_lens[i] > 0) {
+      *len = in->png_lens[i];
+      return in->pngs[i];
+    }
+  *len = 0;
+  return NULL;
+}
+
+/* A notification's alerts, or the weekly briefing's markdown (cut to the robot's limit) under
+ * its title. */
+static int robot_build(const struct pw_notify_input *in, struct pw_notify_message *out, char *err,
+                       size_t errlen) {
+  const json_t *b = json_object_get(in->payload, "briefing");
+  struct pw_robot_request *reqs = NULL;
+  size_t n = 0, png_len;
+  const unsigned char *png = first_png(in, &png_len);
+  char why[512];
+  int rc;
+
+  memset(out, 0, sizeof(*out));
+  if (json_is_object(b)) {
+    const char *week = json_string_value(json_object_get(b, "week"));
+    const char *title = json_string_value(json_object_get(b, "title"));
+    const char *md = json_string_value(json_object_get(b, "markdown"));
+    char subject[512];
+    snprintf(subject, sizeof(subject), "%s（%s）", title ? title : "周报", week ? week : "");
+    rc = pw_robot_render_text(in->r, subject, md ? md : subject, in->now_real_ms, &reqs, &n, why,
+                              sizeof(why));
+  } else {
+    rc = pw_robot_render_graph(in->r, in->payload, in->now_real_ms, png, png_len, in->public_url,
+                               &reqs, &n, why, sizeof(why));
+  }
+  if (rc < 0) {
+    snprintf(err, errlen, "cannot render: %s", why);
+    return rc == -ENOMEM ? -EAGAIN : -EPERM;
+  }
+  if (robot_message(reqs, n, out) < 0) {
+    pw_notify_message_free(out);
+    snprintf(err, errlen, "out of memory");
+    return -EAGAIN;
+  }
+  return 0;
+}
+
+/* No answer at all (refused, timed out) is worth retrying; an answer is the robot's verdict. */
+static int robot_judge(const struct pw_receiver *r, int rc, long status, const char *body,
+                       const char *error, char *err, size_t errlen) {
+  if (rc != 0 && status == 0) {
+    snprintf(err, errlen, "%s", error != NULL ? error : "error");
+    return -EAGAIN;
+  }
+  return pw_robot_reply(r, status, body != NULL ? body : "", err, errlen);
+}
+
+static int one_request(const json_t *payload) {
+  (void)payload;
+  return 1;
+}
+
+/* A WeCom alert message is a markdown request and its graph's image request. */
+static int wecom_cost(const json_t *payload) {
+  return json_array_size(json_object_get(payload, "alerts")) > 0 ? 2 : 1;
+}
+
+const struct pw_notifier pw_notifier_dingtalk = {
+    .type = PW_RECV_DINGTALK,
+    .graphs = PW_NOTIFY_NO_GRAPH,
+    .cost = one_request,
+    .build = robot_build,
+    .judge = robot_judge,
+};
+
+/* WeCom alone can carry image bytes: the first alert's trend graph follows the markdown. */
+const struct pw_notifier pw_notifier_wecom = {
+    .type = PW_RECV_WECOM,
+    .graphs = PW_NOTIFY_FIRST_GRAPH,
+    .cost = wecom_cost,
+    .build = robot_build,
+    .judge = robot_judge,
+};
+
+/* Feishu allows 5 requests a second besides the per-minute budget (docs/alerts.md). */
+const struct pw_notifier pw_notifier_feishu = {
+    .type = PW_RECV_FEISHU,
+    .graphs = PW_NOTIFY_NO_GRAPH,
+    .per_second = 5,
+    .cost = one_request,
+    .build = robot_build,
+    .judge = robot_judge,
+};

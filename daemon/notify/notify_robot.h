@@ -1,6 +1,6 @@
 /*
- * notify_robot: the messages of the DingTalk, WeCom and Feishu group robots (ROBOTS.md) built
- * from a notification (the CONTRACT section 6 webhook body), with their signatures, and the
+ * notify_robot: the messages of the DingTalk, WeCom and Feishu group robots (docs/alerts.md) built
+ * from a notification (the docs/alerts.md webhook body), with their signatures, and the
  * judgement of a robot's reply. Pure: no I/O and no clock; the caller passes the real clock for
  * signatures, so the same notification always renders the same text.
  */
@@ -13,7 +13,7 @@
 
 #include "config.h"
 
-/* Size limits of the robots (ROBOTS.md). */
+/* Size limits of the robots (docs/alerts.md). */
 #define PW_ROBOT_DINGTALK_MAX 20000      /* whole request body */
 #define PW_ROBOT_WECOM_MARKDOWN_MAX 4096 /* markdown content */
 #define PW_ROBOT_WECOM_TEXT_MAX 2048     /* text content */
@@ -26,7 +26,7 @@ struct pw_robot_request {
   size_t body_len;
 };
 
-/* Renders PAYLOAD (borrowed; shaped like CONTRACT section 6's webhook body) for receiver R
+/* Renders PAYLOAD (borrowed; shaped like docs/alerts.md's webhook body) for receiver R
  * (borrowed; dingtalk, wecom or feishu) at NOW_MS (real wall clock in ms, used only for
  * signatures) into one or more requests, in sending order, split so that each stays within the
  * robot's size limit. PNG (borrowed, may be NULL) is the trend graph of the first alert: WeCom

@@ -13,10 +13,12 @@
 #include "admit.h"
 #include "config.h"
 #include "fetch.h"
+#include "graphcache.h"
 #include "inbox.h"
 #include "ingest.h"
 #include "journal.h"
 #include "judge.h"
+#include "persist.h"
 #include "plugin_host.h"
 #include "schedule.h"
 #include "store.h"
@@ -45,10 +47,9 @@ struct pw_daemon {
   /* Persistence: journal lines and RRD work, done on the thread pool one batch at a time. */
   struct pw_persist *persist;
   struct pw_graphcache *graphs;
-  struct pw_alert_engine *alerting;
+  struct pw_alerter *alerting; /* alerting.h: the alert engine and delivery */
   struct pw_httpd *http;
   int64_t started;       /* wall clock at start, seconds */
-  int busy_workers;      /* graph renders and briefings on the thread pool (they read conf) */
   int64_t next_briefing; /* instant of the next scheduled briefing */
   int64_t once_started_ms;
 
@@ -57,65 +58,14 @@ struct pw_daemon {
   int64_t last_eval;
   int stopping;
   int reload_wanted;
+  int reloading;                    /* a reload's journal loads on the thread pool, or waits */
+  struct pw_reload *pending_reload; /* loaded, waiting for persist to be idle */
   int exit_code;
 };
-
-/* persist.c: journal commits and RRD updates off the loop. */
-int pw_persist_init(struct pw_daemon *d);
-/* Marks indicator IND as having new samples (REVISED: a revision, so its RRD is rebuilt). */
-void pw_persist_touch(struct pw_daemon *d, int ind, int revised);
-/* Starts a commit of what is pending, unless one is running (it then follows). DONE (may be
- * NULL) is called on the loop once everything pending now is durable and stored. */
-void pw_persist_kick(struct pw_daemon *d, void (*done)(struct pw_daemon *d, int rc, void *data),
-                     void *data);
-/* Whether nothing is pending or running. */
-int pw_persist_idle(const struct pw_daemon *d);
-/* Checks every indicator's RRD against the journal and rebuilds those out of date. */
-void pw_persist_sync_all(struct pw_daemon *d);
-void pw_persist_free(struct pw_daemon *d);
-
-/* graphcache.c: trend graphs rendered on the thread pool, cached until the indicator changes. */
-typedef void (*pw_graph_ready_cb)(struct pw_daemon *d, const unsigned char *data, size_t len,
-                                  void *arg);
-int pw_graphcache_init(struct pw_daemon *d);
-void pw_graphcache_free(struct pw_daemon *d);
-/* The indicator's data or verdict changed: its cached graphs are stale. */
-void pw_graphcache_invalidate(struct pw_daemon *d, int ind);
-/* Calls CB with the graph (PNG or SVG, default or small size) on the loop: at once if the
- * cached one is current, else once rendered (DATA NULL if rendering failed). Returns 0, or a
- * negative errno and CB is never called. */
-int pw_graphcache_get(struct pw_daemon *d, int ind, int svg, int small, pw_graph_ready_cb cb,
-                      void *data);
-/* Forgets every waiting request whose callback data is DATA (its reader went away). */
-void pw_graphcache_cancel(struct pw_daemon *d, void *data);
 
 /* briefing (main.c): writes the briefing for AT into state_dir/briefings/ on the thread pool;
  * SEND: deliver it to briefing.receivers once written. */
 void pw_main_briefing(struct pw_daemon *d, int64_t at, int send);
-
-/* alerting.c: conditions, routing, grouping, spool and delivery. */
-int pw_alerting_init(struct pw_daemon *d);
-void pw_alerting_free(struct pw_daemon *d);
-/* Steps every condition at the daemon's now; notifications gather per receiver. */
-void pw_alerting_evaluate(struct pw_daemon *d);
-/* Steps the conditions of one indicator (its verdict just changed). */
-void pw_alerting_evaluate_indicator(struct pw_daemon *d, int ind);
-/* Every second: batches past group_wait (and quiet hours) go to the spool; due entries are
- * attempted. */
-void pw_alerting_tick(struct pw_daemon *d);
-/* --once: every batch to the spool and every spooled entry attempted now. */
-void pw_alerting_flush_now(struct pw_daemon *d);
-int pw_alerting_in_flight(const struct pw_daemon *d);
-/* The weekly briefing WEEK (files HTML_PATH and MD_PATH) to briefing.receivers, through the
- * spool like any notification. */
-void pw_alerting_send_briefing(struct pw_daemon *d, const char *week, const char *html_path,
-                               const char *md_path);
-/* Notifications still in the spool plus those dead-lettered by this process. */
-int pw_alerting_undelivered(struct pw_daemon *d);
-
-/* Sizes of the notification queues: entries in the spool, in spool/dead/, and alerts waiting in
- * batches (group_wait, quiet hours); -1 when unknown. */
-void pw_alerting_queue_sizes(struct pw_daemon *d, long *queued, long *dead, long *batched);
 
 /* http.c: the status server (CONTRACT section 7) on the daemon's loop. */
 struct pw_httpd;

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alerting.h"
 #include "briefing.h"
 #include "clock.h"
 #include "log.h"
@@ -51,9 +52,13 @@ static int load_checked(const char *path, struct pw_plugins *plugins, struct pw_
 
 static void begin_shutdown(struct pw_daemon *d);
 
+/* A briefing on the thread pool holds what it reads: its configuration generation (a
+ * reference), a copy of the journal and of the store's location, so a reload need not wait. */
 struct briefing_job {
   uv_work_t work;
   struct pw_daemon *d;
+  struct pw_config *conf;
+  struct pw_store store;
   struct pw_journal *snapshot;
   struct pw_briefing_request req;
   struct pw_briefing_result res;
@@ -72,7 +77,7 @@ static void briefing_work(uv_work_t *w) {
 static void briefing_written(struct pw_daemon *d, const struct pw_briefing_result *res, int send) {
   pw_log_info("briefing %s written: %s", res->name, res->html_path);
   if (send && d->conf->briefing.receivers.n > 0)
-    pw_alerting_send_briefing(d, res->name, res->html_path, res->md_path);
+    pw_alerting_send_briefing(d->alerting, res->name, res->html_path, res->md_path);
 }
 
 static void briefing_done(uv_work_t *w, int status) {
@@ -80,37 +85,45 @@ static void briefing_done(uv_work_t *w, int status) {
   struct pw_daemon *d = job->d;
 
   (void)status;
-  d->busy_workers--;
   if (job->rc < 0)
     pw_log_error("briefing failed: %s", job->err);
   else
     briefing_written(d, &job->res, job->send);
   pw_journal_close(job->snapshot);
+  pw_store_free(&job->store);
+  pw_config_free(job->conf);
   free(job);
 }
 
 void pw_main_briefing(struct pw_daemon *d, int64_t at, int send) {
   struct briefing_job *job = calloc(1, sizeof(*job));
+  int rc;
 
-  if (job == NULL || (job->snapshot = pw_journal_snapshot(d->journal)) == NULL) {
+  if (job == NULL || (job->snapshot = pw_journal_snapshot(d->journal)) == NULL ||
+      pw_store_dup(&job->store, &d->store) < 0) {
     pw_log_error("briefing: out of memory");
+    if (job != NULL)
+      pw_journal_close(job->snapshot);
     free(job);
     return;
   }
   job->d = d;
   job->send = send;
-  snprintf(job->dir, sizeof(job->dir), "%s/briefings", d->conf->daemon.state_dir);
-  job->req.conf = d->conf;
+  job->conf = pw_config_ref(d->conf);
+  snprintf(job->dir, sizeof(job->dir), "%s/briefings", job->conf->daemon.state_dir);
+  job->req.conf = job->conf;
   job->req.journal = job->snapshot;
-  job->req.store = &d->store;
+  job->req.store = &job->store;
   job->req.at = at;
   job->req.out_dir = job->dir;
   job->req.graphs = 1;
   job->work.data = job;
-  d->busy_workers++;
-  if (uv_queue_work(d->loop, &job->work, briefing_work, briefing_done) != 0) {
-    d->busy_workers--;
+  rc = uv_queue_work(d->loop, &job->work, briefing_work, briefing_done);
+  if (rc != 0) {
+    pw_log_error("briefing: cannot queue it: %s", uv_strerror(rc));
     pw_journal_close(job->snapshot);
+    pw_store_free(&job->store);
+    pw_config_free(job->conf);
     free(job);
   }
 }
@@ -164,10 +177,9 @@ static void finish_shutdown(struct pw_daemon *d) {
   uv_close((uv_handle_t *)&d->sig_hup, on_closed_handle);
 }
 
-static void persisted_for_shutdown(struct pw_daemon *d, int rc, void *data) {
+static void persisted_for_shutdown(int rc, void *data) {
   (void)rc;
-  (void)data;
-  finish_shutdown(d);
+  finish_shutdown(data);
 }
 
 static void begin_shutdown(struct pw_daemon *d) {
@@ -175,38 +187,40 @@ static void begin_shutdown(struct pw_daemon *d) {
     return;
   d->stopping = 1;
   uv_timer_stop(&d->tick);
+  pw_alerting_stop(d->alerting); /* no delivery starts on a fetcher about to close */
   pw_http_stop(d);
   pw_sched_stop(d->sched);
   d->sched = NULL;
   pw_inbox_stop(d->inbox);
   /* Finish writes in flight, then close everything. */
-  if (pw_persist_idle(d))
+  if (pw_persist_idle(d->persist))
     finish_shutdown(d);
   else
-    pw_persist_kick(d, persisted_for_shutdown, NULL);
+    pw_persist_kick(d->persist, persisted_for_shutdown, d);
 }
 
 /* --once: waits (up to 30 s) for the cycle's notifications, then stops. */
 static void once_wait(uv_timer_t *t) {
   struct pw_daemon *d = t->data;
 
-  if (pw_alerting_in_flight(d) > 0 && pw_clock_real_ms() - d->once_started_ms < 30000)
+  if (pw_alerting_in_flight(d->alerting) > 0 && pw_clock_real_ms() - d->once_started_ms < 30000)
     return;
   uv_timer_stop(t);
-  if (pw_alerting_undelivered(d) > 0) {
+  if (pw_alerting_undelivered(d->alerting) > 0) {
     pw_log_error("--once: %d notifications are not delivered (kept in the spool)",
-                 pw_alerting_undelivered(d));
+                 pw_alerting_undelivered(d->alerting));
     d->exit_code = 1;
   }
   begin_shutdown(d);
 }
 
-static void once_polled_persisted(struct pw_daemon *d, int rc, void *data) {
-  (void)data;
+static void once_polled_persisted(int rc, void *data) {
+  struct pw_daemon *d = data;
+
   if (rc < 0)
     d->exit_code = 1;
-  pw_alerting_evaluate(d);
-  pw_alerting_flush_now(d);
+  pw_alerting_evaluate(d->alerting);
+  pw_alerting_flush_now(d->alerting);
   d->once_started_ms = pw_clock_real_ms();
   uv_timer_start(&d->tick, once_wait, 0, 100);
 }
@@ -216,7 +230,7 @@ static void on_all_polled(void *data) {
   struct pw_daemon *d = data;
 
   pw_admit_evaluate_all(&d->admit);
-  pw_persist_kick(d, once_polled_persisted, NULL);
+  pw_persist_kick(d->persist, once_polled_persisted, d);
 }
 
 /* A source answered: its samples are admitted, then made durable. */
@@ -225,13 +239,15 @@ static int on_polled(void *data, const struct pw_sched_answer *a, char *err, siz
   int rc =
       pw_ingest_body(d->ingest, a->source, a->body, a->len, a->same, a->fetched_at, err, errlen);
 
-  pw_persist_kick(d, NULL, NULL);
+  pw_persist_kick(d->persist, NULL, NULL);
   return rc;
 }
 
 /* Admission touched an indicator: persist writes its journal lines and RRD file. */
 static void on_touched(void *data, int ind, int revised) {
-  pw_persist_touch(data, ind, revised);
+  struct pw_daemon *d = data;
+
+  pw_persist_touch(d->persist, ind, revised);
 }
 
 /* A verdict changed: its cached graphs are stale (the title shows the status), and that
@@ -242,8 +258,8 @@ static void on_verdict(void *data, int ind, const struct pw_verdict *old_v,
 
   (void)old_v;
   (void)new_v;
-  pw_graphcache_invalidate(d, ind);
-  pw_alerting_evaluate_indicator(d, ind);
+  pw_graphcache_invalidate(d->graphs, ind);
+  pw_alerting_evaluate_indicator(d->alerting, ind);
 }
 
 /* The inbox waits for durability through persist's kick. */
@@ -252,15 +268,15 @@ struct inbox_wait {
   void *arg;
 };
 
-static void inbox_synced(struct pw_daemon *d, int rc, void *data) {
+static void inbox_synced(int rc, void *data) {
   struct inbox_wait *w = data;
 
-  (void)d;
   w->done(w->arg, rc);
   free(w);
 }
 
 static void inbox_sync(void *data, pw_inbox_synced_cb done, void *arg) {
+  struct pw_daemon *d = data;
   struct inbox_wait *w = malloc(sizeof(*w));
 
   if (w == NULL) {
@@ -269,7 +285,7 @@ static void inbox_sync(void *data, pw_inbox_synced_cb done, void *arg) {
   }
   w->done = done;
   w->arg = arg;
-  pw_persist_kick(data, inbox_synced, w);
+  pw_persist_kick(d->persist, inbox_synced, w);
 }
 
 /* Admission follows the generation: its configuration, the journal opened for it, its
@@ -305,35 +321,133 @@ static int init_verdicts(struct pw_daemon *d, const struct pw_config *old_conf,
   return 0;
 }
 
-static void do_reload(struct pw_daemon *d, struct pw_config *fresh) {
+/* The daemon's own callbacks for persist and the graph cache. */
+static void on_stored(int ind, void *data) {
+  struct pw_daemon *d = data;
+
+  pw_graphcache_invalidate(d->graphs, ind);
+}
+
+static struct pw_config *current_config(void *data) {
+  struct pw_daemon *d = data;
+
+  return d->conf;
+}
+
+static const struct pw_verdict *current_verdict(void *data, int ind) {
+  struct pw_daemon *d = data;
+
+  return d->verdicts != NULL && ind >= 0 && ind < d->conf->n_indicators ? &d->verdicts[ind] : NULL;
+}
+
+static int start_persist(struct pw_daemon *d) {
+  struct pw_persist_ctx ctx;
+
+  memset(&ctx, 0, sizeof(ctx));
+  ctx.loop = d->loop;
+  ctx.conf = d->conf;
+  ctx.journal = d->journal;
+  ctx.store = &d->store;
+  ctx.on_stored = on_stored;
+  ctx.data = d;
+  return pw_persist_init(&ctx, &d->persist);
+}
+
+/* Alerting's view of the daemon: verdicts, source health and the graph cache. */
+static const struct pw_verdict *alert_verdict(void *data, int ind) {
+  struct pw_daemon *d = data;
+
+  return &d->verdicts[ind];
+}
+
+static int alert_source_down(void *data, int src) {
+  struct pw_daemon *d = data;
+  const struct pw_source_health *h;
+
+  h = pw_sched_health(d->sched, src);
+  if (h == NULL)
+    return -1; /* not polled (stopping) */
+  return h->failing_since != 0 &&
+         h->last_attempt - h->failing_since >= d->conf->alerting.source_down_after;
+}
+
+struct graph_wait {
+  pw_delivery_graph_cb done;
+  void *arg;
+};
+
+static void alert_graph_ready(const unsigned char *data, size_t len, void *arg) {
+  struct graph_wait *w = arg;
+
+  w->done(w->arg, data, len);
+  free(w);
+}
+
+static int alert_graph(void *data, const char *indicator, enum pw_graph_format format,
+                       pw_delivery_graph_cb done, void *arg) {
+  struct pw_daemon *d = data;
+  int ind = pw_config_indicator_index(d->conf, indicator), rc;
+  struct graph_wait *w;
+
+  if (ind < 0)
+    return -ENOENT;
+  w = malloc(sizeof(*w));
+  if (w == NULL)
+    return -ENOMEM;
+  w->done = done;
+  w->arg = arg;
+  rc = pw_graphcache_get(d->graphs, ind, format == PW_GRAPH_SVG, 0, alert_graph_ready, w);
+  if (rc < 0)
+    free(w);
+  return rc;
+}
+
+static int start_alerting(struct pw_daemon *d, char *err, size_t errlen) {
+  struct pw_alerting_ctx ctx;
+
+  ctx.loop = d->loop;
+  ctx.fetch = d->fetch;
+  ctx.verdict = alert_verdict;
+  ctx.source_down = alert_source_down;
+  ctx.get_graph = alert_graph;
+  ctx.data = d;
+  return pw_alerting_init(&ctx, d->conf, &d->alerting, err, errlen);
+}
+
+/* A reload in progress: the new configuration and its journal, loaded on the thread pool. */
+struct pw_reload {
+  uv_work_t work;
+  struct pw_daemon *d;
+  struct pw_config *fresh;
+  struct pw_journal *journal;
+  int rc;
+  char err[1024];
+};
+
+static void reload_free(struct pw_reload *r) {
+  pw_journal_close(r->journal);
+  pw_config_free(r->fresh);
+  free(r);
+}
+
+/* The swap: FRESH and its journal J (caught up, writable) replace the running generation. */
+static void do_reload(struct pw_daemon *d, struct pw_config *fresh, struct pw_journal *j) {
   struct pw_config *old = d->conf;
   struct pw_verdict *old_v = d->verdicts;
-  struct pw_journal *j;
   char err[1024];
 
-  if (strcmp(old->daemon.state_dir, fresh->daemon.state_dir) != 0) {
-    pw_log_error("reload of %s refused: daemon.state_dir cannot change while running (restart "
-                 "pacewatchd); keeping the running configuration",
-                 d->config_path);
-    pw_config_free(fresh);
-    pw_calendar_init(&old->cal, old->daemon.timezone);
-    return;
-  }
-  if (pw_journal_open(fresh, 1, &j, err, sizeof(err)) < 0) {
-    pw_log_error("reload of %s failed: %s; keeping the running configuration", d->config_path, err);
-    pw_config_free(fresh);
-    pw_calendar_init(&old->cal, old->daemon.timezone);
-    return;
-  }
+  pw_calendar_init(&fresh->cal, fresh->daemon.timezone);
   pw_journal_close(d->journal);
   d->journal = j;
-  pw_persist_free(d);
-  pw_graphcache_free(d);
-  pw_alerting_free(d);
+  pw_persist_free(d->persist);
+  d->persist = NULL;
   d->conf = fresh;
   d->verdicts = NULL;
-  if (init_verdicts(d, old, old_v) < 0 || pw_persist_init(d) < 0 || pw_graphcache_init(d) < 0 ||
-      pw_alerting_init(d) < 0) {
+  /* Alerting is not rebuilt: it carries its states, batches and spool over to the new generation
+   * by name, and deliveries in flight finish under the old one, which they hold. */
+  if (init_verdicts(d, old, old_v) < 0 || pw_alerting_reload(d->alerting, fresh) < 0 ||
+      start_persist(d) < 0) {
+    pw_alerting_stop(d->alerting);
     pw_log_error("out of memory reloading; stopping");
     bind_admit(d);
     free(old_v);
@@ -349,6 +463,8 @@ static void do_reload(struct pw_daemon *d, struct pw_config *fresh) {
     begin_shutdown(d);
     return;
   }
+  /* Cached graphs belong to the old generation; renders in flight keep it until they end. */
+  pw_graphcache_reload(d->graphs);
   if (strcmp(old->daemon.rrdcached, fresh->daemon.rrdcached) != 0) {
     pw_store_free(&d->store);
     if (pw_store_init(&d->store, fresh->daemon.state_dir, fresh->daemon.rrdcached, err,
@@ -357,15 +473,13 @@ static void do_reload(struct pw_daemon *d, struct pw_config *fresh) {
   }
   pw_config_free(old);
   pw_log_set_level((enum pw_log_level)fresh->daemon.log_level);
-  pw_persist_sync_all(d);
+  pw_persist_sync_all(d->persist);
   pw_admit_evaluate_all(&d->admit);
   pw_http_reload(d);
   d->next_briefing = next_briefing(fresh, pw_clock_now());
   pw_log_info("configuration %s reloaded: %d sources, %d indicators", d->config_path,
               fresh->n_sources, fresh->n_indicators);
 }
-
-static void reload_when_idle(struct pw_daemon *d, int rc, void *data);
 
 /* Admission, the parse of answers and the inbox, wired to persist and alerting. */
 static int start_ingest(struct pw_daemon *d) {
@@ -390,38 +504,113 @@ static int start_sched(struct pw_daemon *d) {
   return pw_sched_start(d->loop, d->fetch, d->conf, d->once, &cb, &d->sched);
 }
 
-static void reload(struct pw_daemon *d) {
-  struct pw_config *fresh = NULL;
+static void reload_swap(struct pw_daemon *d);
+
+static void reload_when_idle(int rc, void *data) {
+  struct pw_daemon *d = data;
+
+  (void)rc;
+  if (d->pending_reload != NULL)
+    reload_swap(d);
+}
+
+/* The loaded journal catches up with the lines committed while it loaded, then the swap. The
+ * running journal's pending lines must be in the file first, so persist must be idle. */
+static void reload_swap(struct pw_daemon *d) {
+  struct pw_reload *r = d->pending_reload;
   char err[1024];
 
-  if (d->busy_workers > 0) {
-    /* Graphs and briefings on the thread pool read the configuration: retry on the next tick. */
+  if (d->stopping) {
+    d->pending_reload = NULL;
+    d->reloading = 0;
+    reload_free(r);
+    return;
+  }
+  if (!pw_persist_idle(d->persist)) {
+    pw_persist_kick(d->persist, reload_when_idle, d);
+    return;
+  }
+  d->pending_reload = NULL;
+  d->reloading = 0;
+  if (pw_journal_catch_up(r->journal, 1, err, sizeof(err)) < 0) {
+    pw_log_error("reload of %s failed: %s; keeping the running configuration", d->config_path, err);
+    reload_free(r);
+    return;
+  }
+  do_reload(d, r->fresh, r->journal);
+  r->fresh = NULL;
+  r->journal = NULL;
+  reload_free(r);
+}
+
+static void reload_work(uv_work_t *w) {
+  struct pw_reload *r = w->data;
+
+  r->rc = pw_journal_open(r->fresh, 0, &r->journal, r->err, sizeof(r->err));
+}
+
+static void reload_loaded(uv_work_t *w, int status) {
+  struct pw_reload *r = w->data;
+  struct pw_daemon *d = r->d;
+
+  (void)status;
+  if (r->rc < 0) {
+    pw_log_error("reload of %s failed: %s; keeping the running configuration", d->config_path,
+                 r->err);
+    d->reloading = 0;
+    reload_free(r);
+    return;
+  }
+  d->pending_reload = r;
+  reload_swap(d);
+}
+
+/* SIGHUP: the new configuration is loaded and checked here, its journal index built on the
+ * thread pool, and the swap made once that is done (docs/architecture.md). One reload at a time;
+ * a signal meanwhile makes another follow. */
+static void reload(struct pw_daemon *d) {
+  struct pw_config *fresh = NULL;
+  struct pw_reload *r;
+  char err[1024];
+  int rc;
+
+  if (d->reloading) {
     d->reload_wanted = 1;
     return;
   }
   d->reload_wanted = 0;
-  if (load_checked(d->config_path, d->plugins, &fresh, err, sizeof(err)) < 0) {
+  rc = load_checked(d->config_path, d->plugins, &fresh, err, sizeof(err));
+  /* Loading set the process time zone to the new file's; the running one stays until the
+   * swap. */
+  pw_calendar_init(&d->conf->cal, d->conf->daemon.timezone);
+  if (rc < 0) {
     pw_log_error("reload failed, keeping the running configuration: %s", err);
-    /* Loading set the process time zone to the new file's; put the running one back. */
-    pw_calendar_init(&d->conf->cal, d->conf->daemon.timezone);
     return;
   }
-  if (!pw_persist_idle(d)) {
-    /* The journal is re-indexed for the new configuration: let pending writes land first. */
+  if (strcmp(d->conf->daemon.state_dir, fresh->daemon.state_dir) != 0) {
+    pw_log_error("reload of %s refused: daemon.state_dir cannot change while running (restart "
+                 "pacewatchd); keeping the running configuration",
+                 d->config_path);
     pw_config_free(fresh);
-    pw_calendar_init(&d->conf->cal, d->conf->daemon.timezone);
-    d->reload_wanted = 1;
-    pw_persist_kick(d, reload_when_idle, NULL);
     return;
   }
-  do_reload(d, fresh);
-}
-
-static void reload_when_idle(struct pw_daemon *d, int rc, void *data) {
-  (void)rc;
-  (void)data;
-  if (d->reload_wanted && !d->stopping)
-    reload(d);
+  r = calloc(1, sizeof(*r));
+  if (r == NULL) {
+    pw_log_error("reload of %s: out of memory; keeping the running configuration", d->config_path);
+    pw_config_free(fresh);
+    return;
+  }
+  r->d = d;
+  r->fresh = fresh;
+  r->work.data = r;
+  rc = uv_queue_work(d->loop, &r->work, reload_work, reload_loaded);
+  if (rc != 0) {
+    pw_log_error("reload of %s: cannot queue the journal's load: %s", d->config_path,
+                 uv_strerror(rc));
+    reload_free(r);
+    return;
+  }
+  d->reloading = 1;
 }
 
 static void on_signal(uv_signal_t *h, int signum) {
@@ -443,11 +632,11 @@ static void on_tick(uv_timer_t *t) {
   if (d->stopping)
     return;
   pw_inbox_poll(d->inbox);
-  pw_alerting_tick(d);
+  pw_alerting_tick(d->alerting);
   /* RRD writes held back a few seconds (persist.c) go out once due. */
-  if (!pw_persist_idle(d))
-    pw_persist_kick(d, NULL, NULL);
-  if (d->reload_wanted && d->busy_workers == 0)
+  if (!pw_persist_idle(d->persist))
+    pw_persist_kick(d->persist, NULL, NULL);
+  if (d->reload_wanted && !d->reloading)
     reload(d);
   if (now >= d->next_briefing) {
     pw_main_briefing(d, d->next_briefing, 1);
@@ -456,7 +645,7 @@ static void on_tick(uv_timer_t *t) {
   if (now - d->last_eval >= EVAL_INTERVAL) {
     d->last_eval = now;
     pw_admit_evaluate_all(&d->admit);
-    pw_alerting_evaluate(d);
+    pw_alerting_evaluate(d->alerting);
   }
 }
 
@@ -467,6 +656,7 @@ int main(int argc, char **argv) {
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   struct pw_daemon d;
+  struct pw_graphcache_ctx gctx;
   uv_loop_t loop;
   const char *now_text = NULL;
   char err[1024], inbox[4200], ua[64];
@@ -550,21 +740,41 @@ int main(int argc, char **argv) {
     pw_log_error("%s", err);
     return 1;
   }
-  uv_loop_init(&loop);
+  /* libuv's one thread pool runs every blocking job (journal commits, RRD writes, the check
+   * of the files, graph renders, briefings, a reload's journal load). Renders wait for each
+   * other on the store lock and persist shares a big batch among up to four jobs: more than
+   * libuv's default of four threads keeps a commit from queueing behind them. The pool starts
+   * with the first job, so this must come before any. */
+  setenv("UV_THREADPOOL_SIZE", "8", 0);
+  rc = uv_loop_init(&loop);
+  if (rc != 0) {
+    pw_log_error("cannot start: %s", uv_strerror(rc));
+    return 1;
+  }
   d.loop = &loop;
   snprintf(ua, sizeof(ua), "pacewatch/%s", PW_VERSION);
+  memset(&gctx, 0, sizeof(gctx));
+  gctx.loop = &loop;
+  gctx.store = &d.store;
+  gctx.config = current_config;
+  gctx.verdict = current_verdict;
+  gctx.data = &d;
   if (pw_fetch_init(&loop, (int)d.conf->daemon.max_transfers, ua, &d.fetch) < 0 ||
-      pw_persist_init(&d) < 0 || pw_graphcache_init(&d) < 0 || init_verdicts(&d, NULL, NULL) < 0 ||
-      pw_alerting_init(&d) < 0 || start_ingest(&d) < 0) {
+      start_persist(&d) < 0 || pw_graphcache_init(&gctx, &d.graphs) < 0 ||
+      init_verdicts(&d, NULL, NULL) < 0 || start_ingest(&d) < 0) {
     pw_log_error("cannot start: out of memory");
+    return 1;
+  }
+  if (start_alerting(&d, err, sizeof(err)) < 0) {
+    pw_log_error("cannot start alerting: %s", err);
     return 1;
   }
   pw_log_info("pacewatchd %s: %d sources, %d indicators, %llu journal lines, state %s", PW_VERSION,
               d.conf->n_sources, d.conf->n_indicators, (unsigned long long)d.journal->lines,
               d.conf->daemon.state_dir);
-  pw_persist_sync_all(&d);
+  pw_persist_sync_all(d.persist);
   if (!d.once)
-    pw_alerting_evaluate(&d); /* what changed while the daemon was down */
+    pw_alerting_evaluate(d.alerting); /* what changed while the daemon was down */
   uv_signal_init(&loop, &d.sig_term);
   uv_signal_init(&loop, &d.sig_int);
   uv_signal_init(&loop, &d.sig_hup);
@@ -601,9 +811,11 @@ int main(int argc, char **argv) {
   pw_http_free(&d);
   pw_inbox_free(d.inbox);
   pw_ingest_free(d.ingest);
-  pw_persist_free(&d);
-  pw_graphcache_free(&d);
-  pw_alerting_free(&d);
+  pw_persist_free(d.persist);
+  pw_graphcache_free(d.graphs);
+  pw_alerting_free(d.alerting);
+  if (d.pending_reload != NULL)
+    reload_free(d.pending_reload);
   pw_journal_close(d.journal);
   pw_store_free(&d.store);
   free(d.verdicts);

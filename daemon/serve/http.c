@@ -22,6 +22,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "alerting.h"
 #include "clock.h"
 #include "dashboard.h"
 #include "log.h"
@@ -144,7 +145,7 @@ static void conn_close(struct http_conn *c) {
     return;
   c->closing = 1;
   if (c->waiting_graph)
-    pw_graphcache_cancel(srv->d, c);
+    pw_graphcache_cancel(srv->d->graphs, c);
   if (c->prev != NULL)
     c->prev->next = c->next;
   else
@@ -262,7 +263,7 @@ static void make_view(struct pw_daemon *d, struct pw_view *v,
   v->now = pw_clock_now();
   v->started = d->started;
   v->journal_lines = d->journal->lines;
-  pw_alerting_queue_sizes(d, &v->queued, &v->dead, &v->batched);
+  pw_alerting_queue_sizes(d->alerting, &v->queued, &v->dead, &v->batched);
 }
 
 /* /metrics and /: built from a view into the response. */
@@ -302,11 +303,10 @@ static void respond_status(struct http_conn *c) {
   json_decref(doc);
 }
 
-static void graph_ready(struct pw_daemon *d, const unsigned char *data, size_t len, void *arg) {
+static void graph_ready(const unsigned char *data, size_t len, void *arg) {
   struct http_conn *c = arg;
   const char *path = c->url.data;
 
-  (void)d;
   c->waiting_graph = 0;
   if (data == NULL)
     respond_text(c, 500, "the graph could not be rendered (see the daemon's log)\n", NULL);
@@ -342,7 +342,7 @@ static void respond_graph(struct http_conn *c, const char *name, size_t name_len
     return;
   }
   c->waiting_graph = 1;
-  rc = pw_graphcache_get(d, ind, svg, query != NULL && strstr(query, "size=small") != NULL,
+  rc = pw_graphcache_get(d->graphs, ind, svg, query != NULL && strstr(query, "size=small") != NULL,
                          graph_ready, c);
   if (rc < 0) {
     c->waiting_graph = 0;

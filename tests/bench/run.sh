@@ -48,7 +48,7 @@ command -v collectd >/dev/null || HAVE_COLLECTD=0
 BUILD=${PW_BENCH_BUILD:-$TOP/build-bench}
 if [ -z "${PW_BENCH_BUILD:-}" ]; then
   cmake -S "$TOP" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-  cmake --build "$BUILD" -j "$(nproc)" --target pacewatch pacewatchd pw_json >/dev/null
+  cmake --build "$BUILD" -j "$(nproc)" --target pacewatch pacewatchd pw_json unitbench >/dev/null
 fi
 PW="$BUILD/bin/pacewatch"
 PWD_BIN="$BUILD/bin/pacewatchd"
@@ -415,6 +415,18 @@ R[w5.wall]=$(echo "$(now) - $t0" | bc)
 R[w5.floor]=$(echo "scale=3; $N5 * ${R[floor.graph_ms]} / 1000" | bc)
 log "W5: briefing of $N5 indicators with graphs ${R[w5.wall]}s; $N5 x rrd_graph floor ${R[w5.floor]}s"
 
+# ---- single calls of the store and the graph ---------------------------------------------------
+# What the unit tests used to print: a one-point append, a 3650-point rebuild (directly and
+# through rrdcached) and one graph render, on pacewatch's own code.
+UB=$OUT/data/unit
+start_rrdcached unit "$UB/state"
+UNIT=$("$BUILD/bin/unitbench" "$UB" "unix:$RUN/rrdc-unit.sock")
+stop_pid "$RRDC_PID"
+for k in append_ms rebuild_ms cached_append_ms cached_rebuild_ms png_first_ms png_ms svg_ms; do
+  R[unit.$k]=$(echo "$UNIT" | tr '\t' '\n' | awk -F= -v k="$k" '$1==k{print $2}')
+done
+log "single calls: append ${R[unit.append_ms]} ms, rebuild ${R[unit.rebuild_ms]} ms, PNG ${R[unit.png_ms]} ms"
+
 # ---- the table ---------------------------------------------------------------------------------
 w1=$(us_per "${R[w1.cpu]}" "${R[w1.polled]}")
 w2=$(us_per "${R[w2.cpu]}" "${R[w2.stored]}")
@@ -451,12 +463,18 @@ r3=$(ratio "${R[w3.wall]}" "${R[floor.create_s]}")
   echo "| W4 $N4 indicators, a year of daily samples: status --json s | ${R[w4.status]} | | | ≤ 1 s | $(met "${R[w4.status]}" 1) |"
   echo "| W4 daemon start until the first poll, s | ${R[w4.first_poll]} | | | ≤ 2 s | $(met "${R[w4.first_poll]}" 2) |"
   echo "| W5 briefing of $N5 indicators with graphs, s (vs $N5 × rrd_graph ${R[floor.graph_ms]} ms) | ${R[w5.wall]} | ${R[w5.floor]} | $r5 | ≤ 1.5 | $(met "$r5" 1.5) |"
+  echo
+  echo "| single call (pacewatch's store and graph, wall ms) | direct | through rrdcached |"
+  echo "|---|---|---|"
+  echo "| store: append of one point (with its hold entry), mean of 200 | ${R[unit.append_ms]} | ${R[unit.cached_append_ms]} |"
+  echo "| store: rebuild of 3650 daily points | ${R[unit.rebuild_ms]} | ${R[unit.cached_rebuild_ms]} |"
+  echo "| graph: first PNG of the process / warm PNG / warm SVG, 800x300, one year | ${R[unit.png_first_ms]} / ${R[unit.png_ms]} / ${R[unit.svg_ms]} | |"
 } | tee "$OUT/res/table.md"
 
 # The smoke run only checks that every row produced numbers.
 if [ $SMOKE = 1 ]; then
   for k in w1.cpu w1.polled w2.stored w3.wall w3b.wall w4.status w4.first_poll w5.wall floor.graph_ms \
-    floor.journal_us floor.create_s; do
+    floor.journal_us floor.create_s unit.append_ms unit.cached_rebuild_ms unit.png_ms; do
     [ -n "${R[$k]:-}" ] || { echo "bench smoke: $k is empty" >&2; exit 1; }
   done
   [ "${R[w1.polled]}" -gt 0 ] || { echo "bench smoke: W1 polled nothing" >&2; exit 1; }

@@ -12,20 +12,19 @@ import re
 import shutil
 import struct
 import subprocess
+import sys
 import tempfile
 import unittest
 from html.parser import HTMLParser
 
-BUILD = os.environ.get("PW_BUILD", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
-SOURCE = os.environ.get("PW_SOURCE", os.path.join(os.path.dirname(__file__), "..", ".."))
-PACEWATCH = os.path.join(BUILD, "bin", "pacewatch")
-PACEWATCHD = os.path.join(BUILD, "bin", "pacewatchd")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import harness  # noqa: E402
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 def run(*args):
-    p = subprocess.run([PACEWATCH, *args], capture_output=True, text=True, timeout=300)
-    return p.returncode, p.stdout, p.stderr
+    return harness.pacewatch(*args, timeout=300)
 
 
 def png_size(data):
@@ -65,14 +64,12 @@ class Structure(HTMLParser):
             self._count = None
 
 
-class Demo(unittest.TestCase):
+class Demo(harness.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.dir = tempfile.mkdtemp(prefix="pw-brief-")
-        for f in ("pacewatch.conf", "history.csv"):
-            shutil.copy(os.path.join(SOURCE, "conf", "demo", f), cls.dir)
-        shutil.copytree(os.path.join(SOURCE, "conf", "demo", "data"), os.path.join(cls.dir, "data"))
-        cls.conf = os.path.join(cls.dir, "pacewatch.conf")
+        env = cls.new_class_env()
+        env.copy_demo()
+        cls.dir, cls.conf = env.dir, env.conf
         rc, out, err = run("import", "-c", cls.conf, os.path.join(cls.dir, "history.csv"))
         assert rc == 0, err
         cls.out = os.path.join(cls.dir, "out")
@@ -86,10 +83,6 @@ class Demo(unittest.TestCase):
             cls.md = f.read()
         rc, out, err = run("status", "-c", cls.conf, "--at", "2024-04-30", "--json")
         cls.status = json.loads(out)["indicators"]
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.dir, ignore_errors=True)
 
     def test_structure(self):
         p = Structure()
@@ -188,34 +181,31 @@ class Demo(unittest.TestCase):
                         "not an A4 page")
 
 
-class YearOfData(unittest.TestCase):
+class YearOfData(harness.TestCase):
     def test_any_week_of_a_year(self):
-        d = tempfile.mkdtemp(prefix="pw-year-")
-        try:
-            shutil.copy(os.path.join(SOURCE, "conf", "demo", "pacewatch.conf"), d)
-            conf = os.path.join(d, "pacewatch.conf")
-            rows = ["indicator,as_of,value"]
-            import datetime
-            day = datetime.date(2024, 1, 7)
-            n = 0
-            while day.year == 2024:
-                n += 1
-                rows.append(f"vocational_training,{day},{n * 300}")
-                rows.append(f"health_checkups,{day},{n * 3600}")
-                rows.append(f"service_circle_score,{day},{80 + n * 0.1:.1f}")
-                day += datetime.timedelta(days=7)
-            with open(os.path.join(d, "year.csv"), "w") as f:
-                f.write("\n".join(rows) + "\n")
-            rc, out, err = run("import", "-c", conf, os.path.join(d, "year.csv"))
+        env = self.new_env()
+        env.copy_demo(history=False, data=False)
+        d, conf = env.dir, env.conf
+        rows = ["indicator,as_of,value"]
+        import datetime
+        day = datetime.date(2024, 1, 7)
+        n = 0
+        while day.year == 2024:
+            n += 1
+            rows.append(f"vocational_training,{day},{n * 300}")
+            rows.append(f"health_checkups,{day},{n * 3600}")
+            rows.append(f"service_circle_score,{day},{80 + n * 0.1:.1f}")
+            day += datetime.timedelta(days=7)
+        with open(os.path.join(d, "year.csv"), "w") as f:
+            f.write("\n".join(rows) + "\n")
+        rc, out, err = run("import", "-c", conf, os.path.join(d, "year.csv"))
+        self.assertEqual(rc, 0, err)
+        for at, week in (("2024-01-07", "2024-W01"), ("2024-06-30", "2024-W26"),
+                         ("2024-12-29", "2024-W52"), ("2024-12-31", "2025-W01")):
+            rc, out, err = run("briefing", "-c", conf, "--at", at, "-o", os.path.join(d, "b"))
             self.assertEqual(rc, 0, err)
-            for at, week in (("2024-01-07", "2024-W01"), ("2024-06-30", "2024-W26"),
-                             ("2024-12-29", "2024-W52"), ("2024-12-31", "2025-W01")):
-                rc, out, err = run("briefing", "-c", conf, "--at", at, "-o", os.path.join(d, "b"))
-                self.assertEqual(rc, 0, err)
-                self.assertTrue(os.path.exists(os.path.join(d, "b", week + ".html")), (at, out))
-        finally:
-            shutil.rmtree(d, ignore_errors=True)
+            self.assertTrue(os.path.exists(os.path.join(d, "b", week + ".html")), (at, out))
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    harness.main()

@@ -9,24 +9,16 @@ import io
 import json
 import os
 import re
-import shutil
-import subprocess
 import sys
-import tempfile
 import unittest
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-BUILD = os.environ.get("PW_BUILD", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
-SOURCE = os.environ.get("PW_SOURCE", os.path.join(os.path.dirname(__file__), "..", ".."))
-PACEWATCH = os.path.join(BUILD, "bin", "pacewatch")
-PACEWATCHD = os.path.join(BUILD, "bin", "pacewatchd")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import harness  # noqa: E402
+
 SH = ZoneInfo("Asia/Shanghai")
-
-
-def run(*args, env=None):
-    p = subprocess.run([PACEWATCH, *args], capture_output=True, text=True, env=env, timeout=60)
-    return p.returncode, p.stdout, p.stderr
+run = harness.pacewatch  # run(*args, env=None) -> (rc, out, err)
 
 
 BASE = """
@@ -41,80 +33,56 @@ CUM = """  { id = "cum"; name = "累计"; domain = "d1"; unit = "人次"; kind =
     targets = ( { year = 2024; annual = 15600; quarters = [ 2600, 7800, 11700, 15600 ]; } ); }"""
 
 
-class Tmp:
-    def __init__(self, indicators=CUM, tz="Asia/Shanghai", text=None):
-        self.dir = tempfile.mkdtemp(prefix="pw-cli-")
-        self.conf = os.path.join(self.dir, "pw.conf")
-        with open(self.conf, "w", encoding="utf-8") as f:
-            f.write(text if text is not None else BASE.format(tz=tz, indicators=indicators))
-
-    def csv(self, rows, name="in.csv", header="indicator,as_of,value", bom=False):
-        path = os.path.join(self.dir, name)
-        with open(path, "w", encoding="utf-8") as f:
-            if bom:
-                f.write("\ufeff")
-            f.write(header + "\n")
-            for r in rows:
-                f.write(r + "\n")
-        return path
-
-    def journal(self):
-        p = os.path.join(self.dir, "state", "journal", "journal.tsv")
-        if not os.path.exists(p):
-            return ""
-        with open(p, encoding="utf-8") as f:
-            return f.read()
-
-    def status(self, at):
-        rc, out, err = run("status", "-c", self.conf, "--at", at, "--json")
-        assert rc == 0, err
-        return json.loads(out)
-
-    def cleanup(self):
-        shutil.rmtree(self.dir, ignore_errors=True)
+def new_tmp(test, indicators=CUM, tz="Asia/Shanghai", text=None):
+    """An Env of TEST with BASE's configuration (or TEXT)."""
+    env = test.new_env(cli_timeout=60)
+    env.write_conf(text if text is not None else BASE.format(tz=tz, indicators=indicators))
+    return env
 
 
-class DemoJudgement(unittest.TestCase):
+def write_csv(env, rows, name="in.csv", header="indicator,as_of,value", bom=False):
+    """A CSV file in ENV's directory; returns its path."""
+    return env.write(name, ("\ufeff" if bom else "") + header + "\n"
+                     + "".join(r + "\n" for r in rows))
+
+
+class DemoJudgement(harness.TestCase):
     """The seed report's own judgement, reproduced from conf/demo."""
 
     def test_demo_matches_report(self):
-        tmp = tempfile.mkdtemp(prefix="pw-demo-")
-        try:
-            shutil.copy(os.path.join(SOURCE, "conf", "demo", "pacewatch.conf"), tmp)
-            shutil.copy(os.path.join(SOURCE, "conf", "demo", "history.csv"), tmp)
-            conf = os.path.join(tmp, "pacewatch.conf")
-            rc, out, err = run("check", "-c", conf)
-            self.assertEqual(rc, 0, err)
-            rc, out, err = run("import", "-c", conf, os.path.join(tmp, "history.csv"))
-            self.assertEqual(rc, 0, err)
-            self.assertIn("1 not published", out)
-            rc, out, err = run("status", "-c", conf, "--at", "2024-04-30", "--json")
-            self.assertEqual(rc, 0, err)
-            doc = json.loads(out)
-            self.assertEqual(doc["at"], "2024-05-01T00:00:00+08:00")
-            st = {i["id"]: i for i in doc["indicators"]}
-            special = {
-                "surveyed_unemployment": {"no_data"},
-                "doctors_per_1000": {"no_target"},
-                "pension_insured": {"no_target"},
-                "culture_facilities": {"no_target"},
-                "service_circle_score": {"lagging", "severe"},
-            }
-            for ind, s in st.items():
-                want = special.get(ind, {"ok"})
-                self.assertIn(s["status"], want, f"{ind}: {s}")
-            self.assertAlmostEqual(st["service_circle_score"]["lag"], 86.83 - 83.13, places=9)
-            self.assertEqual(st["meal_service_visits"]["value"], 510300)
-            self.assertEqual(st["major_projects_invest"]["value"], 198000000)
-            self.assertEqual(st["health_checkups"]["as_of"], "2024-04-26T00:00:00+08:00")
-            self.assertEqual(st["emergency_centres"]["stage"], "初步完成标准化建设")
-            # The table for people names the statuses in Chinese.
-            rc, out, err = run("status", "-c", conf, "--at", "2024-04-30")
-            self.assertEqual(rc, 0, err)
-            for word in ("正常", "滞后", "无数据", "未下达", "幼有善育"):
-                self.assertIn(word, out)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        env = self.new_env()
+        env.copy_demo(data=False)
+        tmp, conf = env.dir, env.conf
+        rc, out, err = run("check", "-c", conf)
+        self.assertEqual(rc, 0, err)
+        rc, out, err = run("import", "-c", conf, os.path.join(tmp, "history.csv"))
+        self.assertEqual(rc, 0, err)
+        self.assertIn("1 not published", out)
+        rc, out, err = run("status", "-c", conf, "--at", "2024-04-30", "--json")
+        self.assertEqual(rc, 0, err)
+        doc = json.loads(out)
+        self.assertEqual(doc["at"], "2024-05-01T00:00:00+08:00")
+        st = {i["id"]: i for i in doc["indicators"]}
+        special = {
+            "surveyed_unemployment": {"no_data"},
+            "doctors_per_1000": {"no_target"},
+            "pension_insured": {"no_target"},
+            "culture_facilities": {"no_target"},
+            "service_circle_score": {"lagging", "severe"},
+        }
+        for ind, s in st.items():
+            want = special.get(ind, {"ok"})
+            self.assertIn(s["status"], want, f"{ind}: {s}")
+        self.assertAlmostEqual(st["service_circle_score"]["lag"], 86.83 - 83.13, places=9)
+        self.assertEqual(st["meal_service_visits"]["value"], 510300)
+        self.assertEqual(st["major_projects_invest"]["value"], 198000000)
+        self.assertEqual(st["health_checkups"]["as_of"], "2024-04-26T00:00:00+08:00")
+        self.assertEqual(st["emergency_centres"]["stage"], "初步完成标准化建设")
+        # The table for people names the statuses in Chinese.
+        rc, out, err = run("status", "-c", conf, "--at", "2024-04-30")
+        self.assertEqual(rc, 0, err)
+        for word in ("正常", "滞后", "无数据", "未下达", "幼有善育"):
+            self.assertIn(word, out)
 
 
 def pace_quarterly(t, pts):
@@ -124,15 +92,8 @@ def pace_quarterly(t, pts):
     raise AssertionError("outside the year")
 
 
-class Formulas(unittest.TestCase):
+class Formulas(harness.TestCase):
     """status --json recomputed from docs/judgement.md for varied inputs."""
-
-    def setUp(self):
-        self.tmp = None
-
-    def tearDown(self):
-        if self.tmp:
-            self.tmp.cleanup()
 
     def cumulative_case(self, tz, pace, rows, at, annual=15600.0, baseline=0.0,
                         quarters=(2600, 7800, 11700, 15600), kind="cumulative"):
@@ -141,11 +102,11 @@ class Formulas(unittest.TestCase):
         ind = (f'  {{ id = "x"; name = "x"; domain = "d1"; kind = "{kind}"; {pace_line}\n'
                f'    targets = ( {{ year = 2024; annual = {annual}; baseline = {baseline}; '
                f'quarters = [ {qs} ]; }} ); }}')
-        self.tmp = Tmp(indicators=ind, tz=tz)
+        self.tmp = new_tmp(self, indicators=ind, tz=tz)
         rc, out, err = run("import", "-c", self.tmp.conf,
-                           self.tmp.csv([f"x,{d},{v}" for d, v in rows]))
+                           write_csv(self.tmp, [f"x,{d},{v}" for d, v in rows]))
         self.assertEqual(rc, 0, err)
-        got = self.tmp.status(at)["indicators"][0]
+        got = self.tmp.status("--at", at)["indicators"][0]
         z = ZoneInfo(tz)
         T = [datetime(2024, m, 1, tzinfo=z).timestamp() for m in (1, 4, 7, 10)]
         T.append(datetime(2025, 1, 1, tzinfo=z).timestamp())
@@ -205,9 +166,9 @@ class Formulas(unittest.TestCase):
         self.assertEqual(got["status"], "severe")
 
     def test_contract_example(self):
-        self.tmp = Tmp()
-        run("import", "-c", self.tmp.conf, self.tmp.csv(["cum,2024-03-31,4782"]))
-        got = self.tmp.status("2024-04-30")["indicators"][0]
+        self.tmp = new_tmp(self)
+        run("import", "-c", self.tmp.conf, write_csv(self.tmp, ["cum,2024-03-31,4782"]))
+        got = self.tmp.status("--at", "2024-04-30")["indicators"][0]
         self.assertAlmostEqual(got["completion_pct"], 30.654, places=3)
         self.assertAlmostEqual(got["pace_pct"], 16.667, places=3)
         self.assertAlmostEqual(got["lag"], -13.987, places=3)
@@ -222,20 +183,20 @@ class Formulas(unittest.TestCase):
         self.assertEqual(sorted(got.keys()), sorted(keys))
 
     def test_no_data_and_stale(self):
-        self.tmp = Tmp()
-        got = self.tmp.status("2024-03-01")["indicators"][0]
+        self.tmp = new_tmp(self)
+        got = self.tmp.status("--at", "2024-03-01")["indicators"][0]
         self.assertEqual(got["status"], "no_data")
         for k in ("value", "as_of", "target", "expected", "completion_pct", "pace_pct", "lag",
                   "lag_unit", "projection_pct", "stage"):
             self.assertIsNone(got[k], k)
         self.assertIs(got["stale"], True)  # 60 days since T0 > 40d
-        got = self.tmp.status("2024-01-20")["indicators"][0]
+        got = self.tmp.status("--at", "2024-01-20")["indicators"][0]
         self.assertIs(got["stale"], False)
 
     def test_no_target_keeps_value(self):
-        self.tmp = Tmp()
-        run("import", "-c", self.tmp.conf, self.tmp.csv(["cum,2025-02-01,100"]))
-        got = self.tmp.status("2025-03-01")["indicators"][0]
+        self.tmp = new_tmp(self)
+        run("import", "-c", self.tmp.conf, write_csv(self.tmp, ["cum,2025-02-01,100"]))
+        got = self.tmp.status("--at", "2025-03-01")["indicators"][0]
         self.assertEqual(got["status"], "no_target")
         self.assertEqual(got["value"], 100)
         self.assertEqual(got["as_of"], "2025-02-02T00:00:00+08:00")
@@ -245,9 +206,9 @@ class Formulas(unittest.TestCase):
     def test_standard_quarters_and_direction(self):
         ind = """  { id = "s"; name = "s"; domain = "d1"; unit = "%"; kind = "standard"; direction = "down";
     targets = ( { year = 2024; quarters = [ 5.0, 4.5, 4.0, 3.5 ]; } ); }"""
-        self.tmp = Tmp(indicators=ind)
-        run("import", "-c", self.tmp.conf, self.tmp.csv(["s,2024-03-31,4.8%"]))
-        got = self.tmp.status("2024-04-02")["indicators"][0]
+        self.tmp = new_tmp(self, indicators=ind)
+        run("import", "-c", self.tmp.conf, write_csv(self.tmp, ["s,2024-03-31,4.8%"]))
+        got = self.tmp.status("--at", "2024-04-02")["indicators"][0]
         self.assertEqual(got["target"], 5.0)  # as of the instant Q1 ends: Q1's standard
         self.assertAlmostEqual(got["lag"], 4.8 - 5.0, places=9)
         self.assertEqual(got["lag_unit"], "%")
@@ -255,7 +216,7 @@ class Formulas(unittest.TestCase):
         self.assertIsNone(got["projection_pct"])
         self.assertEqual(got["status"], "ok")
         run("record", "-c", self.tmp.conf, "s", "4.6", "--as-of", "2024-04-01")
-        got = self.tmp.status("2024-04-02")["indicators"][0]
+        got = self.tmp.status("--at", "2024-04-02")["indicators"][0]
         self.assertEqual(got["target"], 4.5)
         self.assertEqual(got["status"], "lagging")
 
@@ -263,10 +224,11 @@ class Formulas(unittest.TestCase):
         ind = """  { id = "m"; name = "m"; domain = "d1"; kind = "milestone";
     stages = [ "未启动", "建设中", "已完成" ];
     targets = ( { year = 2024; due = [ "", "2024-03-31", "2024-06-30" ]; } ); }"""
-        self.tmp = Tmp(indicators=ind)
-        rc, out, err = run("import", "-c", self.tmp.conf, self.tmp.csv(["m,2024-02-01,未启动"]))
+        self.tmp = new_tmp(self, indicators=ind)
+        rc, out, err = run("import", "-c", self.tmp.conf,
+                           write_csv(self.tmp, ["m,2024-02-01,未启动"]))
         self.assertEqual(rc, 0, err)
-        got = self.tmp.status("2024-04-10")["indicators"][0]
+        got = self.tmp.status("--at", "2024-04-10")["indicators"][0]
         self.assertEqual(got["stage"], "未启动")
         self.assertEqual(got["value"], 0)
         self.assertEqual(got["expected"], 1)
@@ -275,17 +237,14 @@ class Formulas(unittest.TestCase):
         self.assertAlmostEqual(got["lag"], 10.0, places=9)  # 2024-04-01 00:00 -> 2024-04-11 00:00
         self.assertEqual(got["status"], "lagging")
         run("record", "-c", self.tmp.conf, "m", "1", "--as-of", "2024-04-12")
-        got = self.tmp.status("2024-04-20")["indicators"][0]
+        got = self.tmp.status("--at", "2024-04-20")["indicators"][0]
         self.assertEqual(got["stage"], "建设中")
         self.assertEqual(got["status"], "ok")
 
 
-class Import(unittest.TestCase):
+class Import(harness.TestCase):
     def setUp(self):
-        self.tmp = Tmp()
-
-    def tearDown(self):
-        self.tmp.cleanup()
+        self.tmp = new_tmp(self)
 
     def test_bad_rows_change_nothing(self):
         cases = [
@@ -297,23 +256,23 @@ class Import(unittest.TestCase):
             (["cum,2099-01-01,1"], 2, "later than tomorrow"),
         ]
         for rows, line, msg in cases:
-            path = self.tmp.csv(rows)
+            path = write_csv(self.tmp, rows)
             rc, out, err = run("import", "-c", self.tmp.conf, path)
             self.assertEqual(rc, 1, (rows, err))
             self.assertIn(f"{path}:{line}:", err, rows)
             self.assertIn(msg, err)
-            self.assertEqual(self.tmp.journal(), "", rows)
-        rc, out, err = run("import", "-c", self.tmp.conf, self.tmp.csv([], header="a,b,c"))
+            self.assertEqual(self.tmp.journal_text(), "", rows)
+        rc, out, err = run("import", "-c", self.tmp.conf, write_csv(self.tmp, [], header="a,b,c"))
         self.assertEqual(rc, 1)
         self.assertIn(":1:", err)
 
     def test_summary_duplicates_revisions(self):
-        path = self.tmp.csv(['"cum","2024-01-31","1,000"', "cum,2024年2月29日,2000",
-                             "cum,2024-03-31,—"], bom=True)
+        path = write_csv(self.tmp, ['"cum","2024-01-31","1,000"', "cum,2024年2月29日,2000",
+                                    "cum,2024-03-31,—"], bom=True)
         rc, out, err = run("import", "-c", self.tmp.conf, path)
         self.assertEqual(rc, 0, err)
         self.assertIn("2 new samples, 0 duplicates, 0 revisions, 1 not published", out)
-        rc, out, err = run("import", "-c", self.tmp.conf, self.tmp.csv(
+        rc, out, err = run("import", "-c", self.tmp.conf, write_csv(self.tmp,
             ["cum,2024-01-31,1000", "cum,2024-02-29,2100", "cum,2024-01-15,500",
              "cum,2024-03-31,3000"]))
         self.assertEqual(rc, 0, err)
@@ -328,7 +287,7 @@ class Import(unittest.TestCase):
         self.assertEqual(revs[("2024-01-16T00:00:00+08:00", "500")], "0")
         # A revision is known from its own fetched_at (now): judged as of March 2024, the value
         # it replaced still stands.
-        got = self.tmp.status("2024-03-15")["indicators"][0]
+        got = self.tmp.status("--at", "2024-03-15")["indicators"][0]
         self.assertEqual(got["value"], 2000)
         rc, out, err = run("export", "-c", self.tmp.conf, "cum", "--format", "json",
                            "--from", "2024-01-31", "--to", "2024-02-29")
@@ -341,28 +300,23 @@ class Import(unittest.TestCase):
     def test_rfc4180_reader(self):
         # The import reads CSV with the csv plugin's reader: a byte-order mark, CRLF, quoted
         # fields holding commas, padding around fields, blank lines, no final line end.
-        path = os.path.join(self.tmp.dir, "crlf.csv")
-        with open(path, "w", encoding="utf-8", newline="") as f:
-            f.write('\ufeffindicator,as_of,value\r\n"cum","2024-01-31","1,000"\r\n\r\n'
-                    '" cum ",2024-02-29, "2,000" \r\ncum,2024-03-31,3000')
+        path = self.tmp.write("crlf.csv", '\ufeffindicator,as_of,value\r\n"cum","2024-01-31","1,000"'
+                              '\r\n\r\n" cum ",2024-02-29, "2,000" \r\ncum,2024-03-31,3000')
         rc, out, err = run("import", "-c", self.tmp.conf, path)
         self.assertEqual(rc, 0, err)
         self.assertIn("3 new samples", out)
         # Broken quoting names the line it is on, and nothing is written.
-        tmp = Tmp()
-        try:
-            for rows, line in ((["cum,2024-01-31,10", 'cum,2024-02-29,"20'], 3),
-                               (['"cum\ncum",2024-01-31,"1"0'], 3)):
-                path = tmp.csv(rows)
-                rc, out, err = run("import", "-c", tmp.conf, path)
-                self.assertEqual(rc, 1, err)
-                self.assertIn(f"{path}:{line}: malformed quoting", err)
-                self.assertEqual(tmp.journal(), "")
-        finally:
-            tmp.cleanup()
+        tmp = new_tmp(self)
+        for rows, line in ((["cum,2024-01-31,10", 'cum,2024-02-29,"20'], 3),
+                           (['"cum\ncum",2024-01-31,"1"0'], 3)):
+            path = write_csv(tmp, rows)
+            rc, out, err = run("import", "-c", tmp.conf, path)
+            self.assertEqual(rc, 1, err)
+            self.assertIn(f"{path}:{line}: malformed quoting", err)
+            self.assertEqual(tmp.journal_text(), "")
 
     def test_torn_last_line_is_skipped(self):
-        run("import", "-c", self.tmp.conf, self.tmp.csv(["cum,2024-01-31,1000"]))
+        run("import", "-c", self.tmp.conf, write_csv(self.tmp, ["cum,2024-01-31,1000"]))
         jp = os.path.join(self.tmp.dir, "state", "journal", "journal.tsv")
         with open(jp, "a", encoding="utf-8") as f:
             f.write("2024-03-01T00:00:00+08:00\tcum\t20")  # no newline: a crash mid-write
@@ -372,7 +326,7 @@ class Import(unittest.TestCase):
         self.assertEqual(json.loads(out)["indicators"][0]["value"], 1000)
         rc, out, err = run("record", "-c", self.tmp.conf, "cum", "3000", "--as-of", "2024-03-10")
         self.assertEqual(rc, 0, err)
-        got = self.tmp.status("2024-03-15")["indicators"][0]
+        got = self.tmp.status("--at", "2024-03-15")["indicators"][0]
         self.assertEqual(got["value"], 3000)
 
     def test_record_and_unknown(self):
@@ -388,7 +342,7 @@ class Import(unittest.TestCase):
         rc, out, err = run("record", "-c", self.tmp.conf, "cum", "15000", "--as-of", "2024-02-01")
         self.assertEqual(rc, 0, err)
         self.assertIn("nothing recorded", out)
-        self.assertEqual(self.tmp.journal().count("\tcum\t"), 1)
+        self.assertEqual(self.tmp.journal_text().count("\tcum\t"), 1)
 
 
 BAD_CONFIGS = [
@@ -426,47 +380,40 @@ BAD_CONFIGS = [
     ("syntax", "daemon: { state_dir = \"s\" \n", None, "syntax error"),
     ("duplicate id", BASE.format(tz="Asia/Shanghai", indicators=CUM + ",\n" + CUM), None,
      "duplicate indicator id"),
-    ("unknown charset", BASE.format(tz="Asia/Shanghai", indicators=CUM) +
-     'sources = ( { id = "s"; url = "data.csv"; format = "csv";\n charset = "GBK2"; } );\n',
-     9, "charset 'GBK2' is unknown"),
     ("bad duration", BASE.format(tz="Asia/Shanghai",
                                  indicators=CUM.replace('kind =', 'stale_after = "40 days"; kind =')),
      None, "duration"),
+    ("unknown charset", BASE.format(tz="Asia/Shanghai", indicators=CUM) +
+     'sources = ( { id = "s"; url = "data.csv"; format = "csv";\n charset = "GBK2"; } );\n',
+     9, "charset 'GBK2' is unknown"),
 ]
 
 
-class ConfigErrors(unittest.TestCase):
+class ConfigErrors(harness.TestCase):
     def test_errors_name_file_and_line(self):
         for desc, text, line, frag in BAD_CONFIGS:
-            tmp = Tmp(text=text)
-            try:
-                rc, out, err = run("check", "-c", tmp.conf)
-                self.assertEqual(rc, 2, desc)
-                m = re.match(re.escape(tmp.conf) + r":(\d+): ", err)
-                self.assertIsNotNone(m, f"{desc}: {err}")
-                if line is not None:
-                    self.assertEqual(int(m.group(1)), line, f"{desc}: {err}")
-                self.assertGreater(int(m.group(1)), 0, f"{desc}: {err}")
-                self.assertIn(frag, err, desc)
-                # pacewatchd -t is the same check.
-                p = subprocess.run([PACEWATCHD, "-t", "-c", tmp.conf], capture_output=True,
-                                   text=True)
-                self.assertEqual(p.returncode, 2, desc)
-                # Status refuses to run on it too.
-                rc, out, err = run("status", "-c", tmp.conf)
-                self.assertEqual(rc, 2, desc)
-            finally:
-                tmp.cleanup()
+            tmp = new_tmp(self, text=text)
+            rc, out, err = run("check", "-c", tmp.conf)
+            self.assertEqual(rc, 2, desc)
+            m = re.match(re.escape(tmp.conf) + r":(\d+): ", err)
+            self.assertIsNotNone(m, f"{desc}: {err}")
+            if line is not None:
+                self.assertEqual(int(m.group(1)), line, f"{desc}: {err}")
+            self.assertGreater(int(m.group(1)), 0, f"{desc}: {err}")
+            self.assertIn(frag, err, desc)
+            # pacewatchd -t is the same check.
+            p = harness.pacewatchd("-t", "-c", tmp.conf)
+            self.assertEqual(p.rc, 2, desc)
+            # Status refuses to run on it too.
+            rc, out, err = run("status", "-c", tmp.conf)
+            self.assertEqual(rc, 2, desc)
 
     def test_bom_is_named(self):
-        tmp = Tmp(text="\ufeff" + BASE.format(tz="Asia/Shanghai", indicators=CUM))
-        try:
-            rc, out, err = run("check", "-c", tmp.conf)
-            self.assertEqual(rc, 2)
-            self.assertIn(":1:", err)
-            self.assertIn("byte-order mark", err)
-        finally:
-            tmp.cleanup()
+        tmp = new_tmp(self, text="\ufeff" + BASE.format(tz="Asia/Shanghai", indicators=CUM))
+        rc, out, err = run("check", "-c", tmp.conf)
+        self.assertEqual(rc, 2)
+        self.assertIn(":1:", err)
+        self.assertIn("byte-order mark", err)
 
     def test_secrets_not_printed(self):
         """A configuration error reaches the system journal: URLs are shown redacted, secret
@@ -482,59 +429,47 @@ class ConfigErrors(unittest.TestCase):
              "PASSWORDabc"),
         ]
         for text, frag, secret in cases:
-            tmp = Tmp(text=BASE.format(tz="Asia/Shanghai", indicators=CUM) + text)
-            try:
-                rc, out, err = run("check", "-c", tmp.conf)
-                self.assertEqual(rc, 2, err)
-                self.assertRegex(err, re.escape(tmp.conf) + r":\d+: ")
-                self.assertIn(frag, err)
-                self.assertNotIn(secret, out + err)
-                p = subprocess.run([PACEWATCHD, "-t", "-c", tmp.conf], capture_output=True,
-                                   text=True, timeout=60)
-                self.assertEqual(p.returncode, 2)
-                self.assertIn(frag, p.stderr)
-                self.assertNotIn(secret, p.stdout + p.stderr)
-            finally:
-                tmp.cleanup()
+            tmp = new_tmp(self, text=BASE.format(tz="Asia/Shanghai", indicators=CUM) + text)
+            rc, out, err = run("check", "-c", tmp.conf)
+            self.assertEqual(rc, 2, err)
+            self.assertRegex(err, re.escape(tmp.conf) + r":\d+: ")
+            self.assertIn(frag, err)
+            self.assertNotIn(secret, out + err)
+            p = harness.pacewatchd("-t", "-c", tmp.conf, timeout=60)
+            self.assertEqual(p.rc, 2)
+            self.assertIn(frag, p.err)
+            self.assertNotIn(secret, p.out + p.err)
 
     def test_examples_are_valid(self):
         env = dict(os.environ, HEALTH_TOKEN="t", DING_TOKEN="d", DING_SECRET="s")
         for rel in ("conf/pacewatch.conf.example", "conf/demo/pacewatch.conf"):
-            rc, out, err = run("check", "-c", os.path.join(SOURCE, rel), env=env)
+            rc, out, err = run("check", "-c", os.path.join(harness.SOURCE, rel), env=env)
             self.assertEqual(rc, 0, f"{rel}: {err}")
 
     def test_include_relative_to_file(self):
-        tmp = Tmp(text=BASE.format(tz="Asia/Shanghai", indicators='@include "inds.conf"'))
-        try:
-            os.makedirs(os.path.join(tmp.dir, "sub"))
-            with open(os.path.join(tmp.dir, "inds.conf"), "w") as f:
-                f.write(CUM + "\n")
-            rc, out, err = subprocess.run([PACEWATCH, "check", "-c", tmp.conf], capture_output=True,
-                                          text=True, cwd="/").returncode, None, None
-            self.assertEqual(rc, 0)
-        finally:
-            tmp.cleanup()
+        tmp = new_tmp(self, text=BASE.format(tz="Asia/Shanghai", indicators='@include "inds.conf"'))
+        os.makedirs(os.path.join(tmp.dir, "sub"))
+        with open(os.path.join(tmp.dir, "inds.conf"), "w") as f:
+            f.write(CUM + "\n")
+        rc, out, err = run("check", "-c", tmp.conf, cwd="/").rc, None, None
+        self.assertEqual(rc, 0)
+
 
     def test_include_of_fifo_or_directory_is_refused(self):
         """`@include` of a FIFO used to block check for ever, of a directory to end it with exit
         status 2 and no message (libconfig's scanner): both are refused at the include's line,
         at once."""
-        tmp = Tmp(text=BASE.format(tz="Asia/Shanghai", indicators='@include "inds.conf"'))
-        try:
-            os.mkfifo(os.path.join(tmp.dir, "inds.conf"))
-            os.makedirs(os.path.join(tmp.dir, "conf.d"))
-            for target, kind in (("inds.conf", "a FIFO"), ("conf.d", "a directory")):
-                with open(tmp.conf, "w", encoding="utf-8") as f:
-                    f.write(BASE.format(tz="Asia/Shanghai", indicators=f'@include "{target}"'))
-                for argv in ([PACEWATCH, "check", "-c", tmp.conf],
-                             [PACEWATCHD, "-t", "-c", tmp.conf]):
-                    p = subprocess.run(argv, capture_output=True, text=True, timeout=20, cwd="/")
-                    self.assertEqual(p.returncode, 2, p.stderr)
-                    self.assertTrue(p.stderr.startswith(f"{tmp.conf}:5: cannot @include "), p.stderr)
-                    self.assertIn(f"{target}: it is {kind}, not a regular file", p.stderr)
-        finally:
-            tmp.cleanup()
-
+        tmp = new_tmp(self, text=BASE.format(tz="Asia/Shanghai", indicators='@include "inds.conf"'))
+        os.mkfifo(os.path.join(tmp.dir, "inds.conf"))
+        os.makedirs(os.path.join(tmp.dir, "conf.d"))
+        for target, kind in (("inds.conf", "a FIFO"), ("conf.d", "a directory")):
+            with open(tmp.conf, "w", encoding="utf-8") as f:
+                f.write(BASE.format(tz="Asia/Shanghai", indicators=f'@include "{target}"'))
+            for p in (run("check", "-c", tmp.conf, cwd="/", timeout=20),
+                      harness.pacewatchd("-t", "-c", tmp.conf, timeout=20)):
+                self.assertEqual(p.rc, 2, p.err)
+                self.assertTrue(p.err.startswith(f"{tmp.conf}:5: cannot @include "), p.err)
+                self.assertIn(f"{target}: it is {kind}, not a regular file", p.err)
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    harness.main()

@@ -11,27 +11,20 @@ import os
 import re
 import resource
 import shutil
-import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
 import urllib.parse
 import urllib.request
 
-BUILD = os.environ.get("PW_BUILD", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
-SOURCE = os.environ.get("PW_SOURCE", os.path.join(os.path.dirname(__file__), "..", ".."))
-PACEWATCH = os.path.join(BUILD, "bin", "pacewatch")
-PACEWATCHD = os.path.join(BUILD, "bin", "pacewatchd")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import harness  # noqa: E402
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 NOW = "2024-04-30T09:00:00+08:00"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def curl(*args, timeout=60):
@@ -66,56 +59,22 @@ def raw(port, data, timeout=20):
         return out
 
 
-class Daemon:
-    """The demo configuration with its history imported, served by pacewatchd on a free port."""
-
-    def __init__(self, extra=""):
-        self.dir = tempfile.mkdtemp(prefix="pw-http-")
-        for f in ("pacewatch.conf", "history.csv"):
-            shutil.copy(os.path.join(SOURCE, "conf", "demo", f), self.dir)
-        shutil.copytree(os.path.join(SOURCE, "conf", "demo", "data"), os.path.join(self.dir, "data"))
-        self.conf = os.path.join(self.dir, "pacewatch.conf")
-        self.port = free_port()
-        with open(self.conf, encoding="utf-8") as f:
-            text = f.read()
-        text = text.replace('http_listen = "127.0.0.1:9464";',
-                            f'http_listen = "127.0.0.1:{self.port}"; {extra}')
-        with open(self.conf, "w", encoding="utf-8") as f:
-            f.write(text)
-        p = subprocess.run([PACEWATCH, "import", "-c", self.conf,
-                            os.path.join(self.dir, "history.csv")], capture_output=True, text=True)
-        assert p.returncode == 0, p.stderr
-        self.log = open(os.path.join(self.dir, "daemon.log"), "w")
-        self.proc = subprocess.Popen([PACEWATCHD, "-c", self.conf, "-f", "--now", NOW],
-                                     stderr=self.log)
-        self.base = f"http://127.0.0.1:{self.port}"
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return
-            except OSError:
-                assert self.proc.poll() is None, self.logtext()
-                time.sleep(0.1)
-        raise AssertionError("the status server did not start: " + self.logtext())
-
-    def logtext(self):
-        self.log.flush()
-        with open(os.path.join(self.dir, "daemon.log"), encoding="utf-8") as f:
-            return f.read()
-
-    def stop(self):
-        self.proc.terminate()
-        rc = self.proc.wait(timeout=30)
-        self.log.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
-        return rc
+def demo(env, extra=""):
+    """ENV with the demo configuration and its history imported, served by pacewatchd on a free
+    port (env.port, env.base); returns ENV once the status server accepts connections."""
+    env.copy_demo()
+    env.port = harness.free_port()
+    env.edit_conf('http_listen = "127.0.0.1:9464";', f'http_listen = "127.0.0.1:{env.port}"; {extra}')
+    env.cli("import", env.path("history.csv"))
+    env.base = f"http://127.0.0.1:{env.port}"
+    env.start(NOW, ready=lambda: harness.port_open(env.port))
+    return env
 
 
-class Routes(unittest.TestCase):
+class Routes(harness.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.d = Daemon('http_max_connections = 1100; http_timeout = "4s";')
+        cls.d = demo(cls.new_class_env(), 'http_max_connections = 1100; http_timeout = "4s";')
 
     @classmethod
     def tearDownClass(cls):
@@ -132,9 +91,7 @@ class Routes(unittest.TestCase):
         self.assertEqual(status, 200)
         self.assertTrue(headers["content-type"].startswith("application/json"))
         doc = json.loads(body)
-        p = subprocess.run([PACEWATCH, "status", "-c", self.d.conf, "--at", NOW, "--json"],
-                           capture_output=True, text=True)
-        cli = json.loads(p.stdout)
+        cli = self.d.status("--at", NOW)
         self.assertEqual([i["id"] for i in doc["indicators"]], [i["id"] for i in cli["indicators"]])
         for a, b in zip(doc["indicators"], cli["indicators"]):
             self.assertEqual((a["id"], a["status"], a["value"], a["target"]),
@@ -351,9 +308,9 @@ class Routes(unittest.TestCase):
         self.assertGreater(counts.get((0xf0, 0xa5, 0x00), 0), 50)
 
 
-class Token(unittest.TestCase):
+class Token(harness.TestCase):
     def test_bearer_token_and_connection_cap(self):
-        d = Daemon('http_token = "s3cret-token"; http_max_connections = 3;')
+        d = demo(self.new_env(), 'http_token = "s3cret-token"; http_max_connections = 3;')
         try:
             status, headers, body = curl(d.base + "/metrics")
             self.assertEqual(status, 401)
@@ -391,9 +348,9 @@ def has_ipv6():
         return False
 
 
-class Reload(unittest.TestCase):
+class Reload(harness.TestCase):
     def test_abandoned_graph_request_and_rebinding(self):
-        d = Daemon()
+        d = demo(self.new_env())
         try:
             # A client that asks for graphs and leaves before they are rendered: the renders
             # finish later with nobody to answer, and the daemon goes on.
@@ -412,16 +369,13 @@ class Reload(unittest.TestCase):
                 s.bind((host, 0))
                 new_port = s.getsockname()[1]
             literal = f"[::1]:{new_port}" if family == socket.AF_INET6 else f"127.0.0.1:{new_port}"
-            with open(d.conf, encoding="utf-8") as f:
-                text = f.read()
-            with open(d.conf, "w", encoding="utf-8") as f:
-                f.write(text.replace(f'"127.0.0.1:{old_port}"', f'"{literal}"'))
-            d.proc.send_signal(signal.SIGHUP)
+            d.edit_conf(f'"127.0.0.1:{old_port}"', f'"{literal}"')
+            d.daemon.hup()
             new_base = f"http://[::1]:{new_port}" if family == socket.AF_INET6 else \
                 f"http://127.0.0.1:{new_port}"
             deadline = time.time() + 30
             while curl(new_base + "/healthz", timeout=2)[0] != 200:
-                self.assertLess(time.time(), deadline, d.logtext())
+                self.assertLess(time.time(), deadline, d.log_tail())
                 time.sleep(0.3)
             self.assertEqual(curl(d.base + "/healthz", timeout=2)[0], 0)  # the old one is closed
             self.assertEqual(curl(new_base + "/metrics")[0], 200)
@@ -431,33 +385,31 @@ class Reload(unittest.TestCase):
                 taken.bind(("127.0.0.1", 0))
                 taken.listen(1)
                 busy = taken.getsockname()[1]
-                with open(d.conf, encoding="utf-8") as f:
-                    text = f.read()
-                with open(d.conf, "w", encoding="utf-8") as f:
-                    f.write(text.replace(f'"{literal}"', f'"127.0.0.1:{busy}"'))
-                d.proc.send_signal(signal.SIGHUP)
+                d.edit_conf(f'"{literal}"', f'"127.0.0.1:{busy}"')
+                d.daemon.hup()
                 deadline = time.time() + 30
-                while "stays on" not in d.logtext():
-                    self.assertLess(time.time(), deadline, d.logtext())
+                while "stays on" not in d.logs():
+                    self.assertLess(time.time(), deadline, d.log_tail())
                     time.sleep(0.3)
                 self.assertEqual(curl(new_base + "/healthz")[0], 200)
         finally:
             self.assertEqual(d.stop(), 0)
 
 
-class PrometheusScrape(unittest.TestCase):
+class PrometheusScrape(harness.TestCase):
     def test_prometheus_scrapes_the_lag(self):
-        d = Daemon()
-        tmp = tempfile.mkdtemp(prefix="pw-prom-")
-        prom_port = free_port()
+        d = demo(self.new_env())
+        tmp = d.path("prometheus")
+        os.makedirs(tmp)
+        prom_port = harness.free_port()
         with open(os.path.join(tmp, "prometheus.yml"), "w") as f:
             f.write("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
                     "scrape_configs:\n  - job_name: pacewatch\n    static_configs:\n"
                     f"      - targets: ['127.0.0.1:{d.port}']\n")
-        prom = subprocess.Popen(["prometheus", "--config.file=" + os.path.join(tmp, "prometheus.yml"),
-                                 "--storage.tsdb.path=" + os.path.join(tmp, "data"),
-                                 f"--web.listen-address=127.0.0.1:{prom_port}"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        prom = d.spawn(["prometheus", "--config.file=" + os.path.join(tmp, "prometheus.yml"),
+                        "--storage.tsdb.path=" + os.path.join(tmp, "data"),
+                        f"--web.listen-address=127.0.0.1:{prom_port}"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             q = urllib.parse.quote('pacewatch_indicator_lag{indicator="service_circle_score"}')
             url = f"http://127.0.0.1:{prom_port}/api/v1/query?query={q}"
@@ -481,9 +433,8 @@ class PrometheusScrape(unittest.TestCase):
         finally:
             prom.terminate()
             prom.wait(timeout=30)
-            shutil.rmtree(tmp, ignore_errors=True)
             self.assertEqual(d.stop(), 0)
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    harness.main()

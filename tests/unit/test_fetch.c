@@ -716,6 +716,38 @@ static void test_bad_arguments(void **state) {
   assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* A customize hook that fails (out of memory building a message) fails the start with its own
+ * errno: no transfer, no callback, the fetcher stays usable. */
+static int customize_fails(void *easy, void *arg) {
+  (void)easy;
+  (*(int *)arg)++;
+  return -ENOMEM;
+}
+
+static void test_customize_error(void **state) {
+  uv_loop_t loop;
+  struct pw_fetch *f;
+  struct pw_fetch_request r = base_req("smtp://127.0.0.1:1");
+  struct cap c;
+  int calls = 0, closed = 0;
+
+  (void)state;
+  memset(&c, 0, sizeof(c));
+  r.customize = customize_fails;
+  r.customize_arg = &calls;
+  assert_int_equal(uv_loop_init(&loop), 0);
+  assert_int_equal(pw_fetch_init(&loop, 4, UA, &f), 0);
+  assert_int_equal(pw_fetch_start(f, &r, on_done, &c, NULL), -ENOMEM);
+  assert_int_equal(calls, 1);
+  assert_int_equal(pw_fetch_active(f), 0);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(c.called, 0);
+  pw_fetch_close(f, on_closed, &closed);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(closed, 1);
+  assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_ok),
@@ -735,6 +767,7 @@ int main(void) {
       cmocka_unit_test(test_close_from_done),
       cmocka_unit_test(test_start_from_done),
       cmocka_unit_test(test_bad_arguments),
+      cmocka_unit_test(test_customize_error),
   };
 
   return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -4,9 +4,10 @@
  * level linear, standard by quarter and single, milestone, no target); an indicator without a
  * file (placeholder RRD, also created by racing threads); the target path really drawn (a
  * different annual target gives a different image); errors; a file locked by another process
- * for a moment and for long; and render times. Verdicts come from judge on hand-made samples,
- * as the daemon and the CLI compute them. Setting PW_GRAPH_SAMPLES=1 keeps one PNG per
- * indicator in /tmp for a look.
+ * until the render is seen waiting and for good; a render waiting for the store lock (the RRD
+ * locking rule of store.h). Render times are measured by tests/bench/unitbench.c. Verdicts come
+ * from judge on hand-made samples, as the daemon and the CLI compute them. Setting
+ * PW_GRAPH_SAMPLES=1 keeps one PNG per indicator in /tmp for a look.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +19,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,13 +77,6 @@ static struct pw_verdict verdicts[N_IND + 1];
 static int64_t at;
 
 /* ---- helpers ---- */
-
-static double now_ms(void) {
-  struct timespec ts;
-
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 static void write_conf(const char *path, const char *annual, const char *quarters) {
   FILE *f = fopen(path, "w");
@@ -231,45 +226,6 @@ static int teardown(void **state) {
 }
 
 /* ---- tests ---- */
-
-/* First (Pango and fontconfig start-up) and warm render times, PNG and SVG, in memory. */
-static void test_timing(void **state) {
-  struct pw_graph_request r;
-  struct pw_graph_image img;
-  char err[1024];
-  double t0, first_png, warm_png, first_svg, warm_svg;
-  int i, runs = 10;
-
-  (void)state;
-  request(&r, conf, CHECKUPS, at, PW_GRAPH_PNG, 0, NULL);
-  t0 = now_ms();
-  assert_int_equal(pw_graph_render(&r, &img, err, sizeof(err)), 0);
-  first_png = now_ms() - t0;
-  free(img.data);
-  t0 = now_ms();
-  for (i = 0; i < runs; i++) {
-    assert_int_equal(pw_graph_render(&r, &img, err, sizeof(err)), 0);
-    free(img.data);
-  }
-  warm_png = (now_ms() - t0) / runs;
-  r.format = PW_GRAPH_SVG;
-  t0 = now_ms();
-  assert_int_equal(pw_graph_render(&r, &img, err, sizeof(err)), 0);
-  first_svg = now_ms() - t0;
-  free(img.data);
-  t0 = now_ms();
-  for (i = 0; i < runs; i++) {
-    assert_int_equal(pw_graph_render(&r, &img, err, sizeof(err)), 0);
-    free(img.data);
-  }
-  warm_svg = (now_ms() - t0) / runs;
-  print_message("render times: first PNG %.1f ms, warm PNG %.1f ms, first SVG %.1f ms, warm SVG "
-                "%.1f ms\n",
-                first_png, warm_png, first_svg, warm_svg);
-  /* Generous bounds: a graph must stay far below the HTTP server's request timeout. */
-  assert_true(warm_png < 1000.0);
-  assert_true(warm_svg < 1000.0);
-}
 
 /* Every kind renders at both sizes, and the verdicts are the ones each case is meant to be. */
 static void test_png_memory_every_kind(void **state) {
@@ -518,63 +474,164 @@ static void test_parallel(void **state) {
   assert_int_equal(stat(path, &st), 0);
 }
 
-/* Another process holding the file's write lock (as the daemon's update does) for MS
- * milliseconds while this one renders: returns the render's result, ERR filled. */
-static int render_while_locked(int ms, char *err, size_t errlen) {
-  struct pw_graph_request r;
-  struct pw_graph_image img;
-  char path[400], c;
-  int fds[2], rc, status;
+/* Another process holding the file's write lock, as the daemon's update does, until told to
+ * let go: no sleeps, so that a loaded machine changes nothing. */
+struct lock_holder {
   pid_t pid;
+  int release; /* write end: one byte releases the lock */
+};
+
+static void hold_lock(struct lock_holder *h) {
+  char path[400], c;
+  int ready[2], release[2];
 
   pw_store_path(&store, "checkups", path, sizeof(path));
-  assert_int_equal(pipe(fds), 0);
-  pid = fork();
-  assert_true(pid >= 0);
-  if (pid == 0) {
+  assert_int_equal(pipe(ready), 0);
+  assert_int_equal(pipe(release), 0);
+  h->pid = fork();
+  assert_true(h->pid >= 0);
+  if (h->pid == 0) {
     struct flock fl;
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     int fd = open(path, O_RDWR);
 
+    close(ready[0]);
+    close(release[1]);
     memset(&fl, 0, sizeof(fl));
     fl.l_type = F_WRLCK;
     fl.l_whence = SEEK_SET;
     if (fd < 0 || fcntl(fd, F_SETLKW, &fl) != 0)
       _exit(1);
-    if (write(fds[1], "x", 1) != 1)
+    if (write(ready[1], "x", 1) != 1)
       _exit(1);
-    nanosleep(&ts, NULL);
+    /* Held until the parent writes (or dies: then read returns 0). */
+    if (read(release[0], &c, 1) < 0)
+      _exit(1);
     _exit(0);
   }
-  close(fds[1]);
-  assert_int_equal(read(fds[0], &c, 1), 1);
-  close(fds[0]);
+  close(ready[1]);
+  close(release[0]);
+  assert_int_equal(read(ready[0], &c, 1), 1);
+  close(ready[0]);
+  h->release = release[1];
+}
+
+/* Lets go and waits until the child has exited, so the lock is gone when this returns. */
+static void release_lock(struct lock_holder *h) {
+  int status;
+
+  if (h->pid <= 0)
+    return;
+  assert_int_equal(write(h->release, "x", 1), 1);
+  close(h->release);
+  assert_int_equal(waitpid(h->pid, &status, 0), h->pid);
+  assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  h->pid = 0;
+}
+
+struct lock_watch {
+  struct lock_holder *h;
+  int waits;
+  int release_at; /* the wait at which the lock is released; 0: never */
+};
+
+/* Called by the renderer each time it found the file locked and is about to wait. */
+static void on_lock_wait(void *arg, int attempt) {
+  struct lock_watch *w = arg;
+
+  w->waits++;
+  assert_int_equal(attempt, w->waits);
+  if (attempt == w->release_at)
+    release_lock(w->h);
+}
+
+/* Renders `checkups` while another process holds its lock, released at the RELEASE_AT-th wait
+ * (0: only after the render gave up). Returns the render's result, ERR filled, *WAITS the
+ * number of waits seen. */
+static int render_while_locked(int release_at, int *waits, char *err, size_t errlen) {
+  struct pw_graph_request r;
+  struct pw_graph_image img;
+  struct lock_holder h;
+  struct lock_watch w = {&h, 0, release_at};
+  int rc;
+
+  hold_lock(&h);
   request(&r, conf, CHECKUPS, at, PW_GRAPH_PNG, 0, NULL);
+  r.lock_wait = on_lock_wait;
+  r.lock_wait_arg = &w;
   rc = pw_graph_render(&r, &img, err, errlen);
   free(img.data);
-  assert_int_equal(waitpid(pid, &status, 0), pid);
-  assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  release_lock(&h);
+  *waits = w.waits;
   return rc;
 }
 
-/* A short lock (an update takes about a millisecond) is waited out; a long one is reported. */
+/* A short lock (an update takes about a millisecond) is waited out: the render is seen waiting,
+ * the lock goes, the next attempt draws. A lock that stays is reported after the last try. */
 static void test_locked_by_another_process(void **state) {
   char err[1024];
-  int rc;
+  int rc, waits;
 
   (void)state;
-  rc = render_while_locked(30, err, sizeof(err));
+  rc = render_while_locked(1, &waits, err, sizeof(err));
   if (rc != 0)
     fail_msg("short lock: %s", err);
-  rc = render_while_locked(1500, err, sizeof(err));
+  assert_int_equal(waits, 1);
+  rc = render_while_locked(0, &waits, err, sizeof(err));
   assert_int_equal(rc, -EIO);
+  assert_int_equal(waits, 4); /* five attempts, four waits between them */
   if (strstr(err, "indicator 'checkups': rrd_graph: ") != err || strstr(err, "lock") == NULL)
     fail_msg("unexpected message: %s", err);
 }
 
+/* The RRD locking rule (store.h): a render waits while the store lock is held, as an append or a
+ * rebuild of the store holds it, so a render never reads a file a write of this process is
+ * changing. Deterministic: the render either finishes while the lock is held (the rule is
+ * broken) or is seen among the lock's waiters. */
+struct render_thread {
+  struct pw_graph_request r;
+  struct pw_graph_image img;
+  atomic_int finished;
+  int rc;
+  char err[1024];
+};
+
+static void *render_main(void *arg) {
+  struct render_thread *t = arg;
+
+  t->rc = pw_graph_render(&t->r, &t->img, t->err, sizeof(t->err));
+  atomic_store(&t->finished, 1);
+  return NULL;
+}
+
+static void test_render_waits_for_store_lock(void **state) {
+  struct render_thread t;
+  pthread_t th;
+  struct timespec tick = {0, 1000000L};
+
+  (void)state;
+  memset(&t, 0, sizeof(t));
+  request(&t.r, conf, CHECKUPS, at, PW_GRAPH_PNG, 0, NULL);
+  pw_store_lock();
+  assert_int_equal(pthread_create(&th, NULL, render_main, &t), 0);
+  while (pw_store_lock_waiting() == 0 && !atomic_load(&t.finished))
+    nanosleep(&tick, NULL);
+  if (atomic_load(&t.finished)) {
+    pw_store_unlock();
+    assert_int_equal(pthread_join(th, NULL), 0);
+    free(t.img.data);
+    fail_msg("a graph was rendered while the store lock was held");
+  }
+  assert_int_equal(pw_store_lock_waiting(), 1);
+  pw_store_unlock();
+  assert_int_equal(pthread_join(th, NULL), 0);
+  if (t.rc != 0)
+    fail_msg("render: %s", t.err);
+  check_png(t.img.data, t.img.len, t.img.width, t.img.height, 0);
+  free(t.img.data);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_timing),
       cmocka_unit_test(test_png_memory_every_kind),
       cmocka_unit_test(test_png_file),
       cmocka_unit_test(test_svg_file),
@@ -584,6 +641,7 @@ int main(void) {
       cmocka_unit_test(test_errors),
       cmocka_unit_test(test_parallel),
       cmocka_unit_test(test_locked_by_another_process),
+      cmocka_unit_test(test_render_waits_for_store_lock),
   };
 
   return cmocka_run_group_tests(tests, setup, teardown);

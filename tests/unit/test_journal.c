@@ -1,7 +1,8 @@
 /*
  * Unit tests of journal: classification (duplicates, confirmations, revisions), revision
  * numbering, durable reload, torn and malformed lines, samples of unknown indicators, the
- * state lock, and milestone values by stage name.
+ * state lock, milestone values by stage name, and a reload's load on the side caught up with
+ * the lines committed meanwhile (each exactly once, a torn or half-written last line included).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,8 +23,8 @@
 #include "value.h"
 
 static char dir[] = "/tmp/pw-test-journal-XXXXXX";
-static char path[512], jpath[600];
-static struct pw_config *conf;
+static char path[512], path2[512], jpath[600];
+static struct pw_config *conf, *conf2;
 
 static int setup(void **state) {
   FILE *f;
@@ -49,6 +50,22 @@ static int setup(void **state) {
     fprintf(stderr, "%s\n", err);
     return -1;
   }
+  /* The configuration after a reload: `b` is new, `m` is gone. */
+  snprintf(path2, sizeof(path2), "%s/pw2.conf", dir);
+  f = fopen(path2, "w");
+  if (f == NULL)
+    return -1;
+  fputs("daemon: { state_dir = \"state\"; };\n"
+        "domains = ( { id = \"d\"; name = \"D\"; } );\n"
+        "indicators = (\n"
+        " { id = \"b\"; name = \"B\"; domain = \"d\"; kind = \"cumulative\"; targets = ( ); },\n"
+        " { id = \"a\"; name = \"A\"; domain = \"d\"; kind = \"cumulative\"; targets = ( ); } );\n",
+        f);
+  fclose(f);
+  if (pw_config_load(path2, &conf2, err, sizeof(err)) != 0) {
+    fprintf(stderr, "%s\n", err);
+    return -1;
+  }
   return 0;
 }
 
@@ -57,6 +74,7 @@ static int teardown(void **state) {
 
   (void)state;
   pw_config_free(conf);
+  pw_config_free(conf2);
   snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
   return system(cmd);
 }
@@ -244,10 +262,129 @@ static void test_nul_in_indicator(void **state) {
   pw_journal_close(j);
 }
 
+/* J holds what a fresh load of the file for the same configuration holds: every sample once,
+ * in the same order, with the same counts (and, unless J wrote lines of its own, has read as
+ * far). */
+static void assert_same_as_fresh_load(const struct pw_journal *j, int wrote) {
+  struct pw_journal *f = NULL;
+  char err[1024];
+  int i;
+
+  if (pw_journal_open(j->conf, 0, &f, err, sizeof(err)) != 0)
+    fail_msg("open: %s", err);
+  assert_int_equal(j->lines, f->lines);
+  assert_int_equal(j->skipped, f->skipped);
+  assert_int_equal(j->foreign, f->foreign);
+  if (!wrote)
+    assert_int_equal(j->loaded_to, f->loaded_to);
+  for (i = 0; i < f->n_series; i++) {
+    size_t k;
+    assert_int_equal(j->series[i].n, f->series[i].n);
+    for (k = 0; k < f->series[i].n; k++) {
+      assert_int_equal(j->series[i].samples[k].as_of, f->series[i].samples[k].as_of);
+      assert_true(j->series[i].samples[k].value == f->series[i].samples[k].value);
+      assert_int_equal(j->series[i].samples[k].rev, f->series[i].samples[k].rev);
+    }
+  }
+  pw_journal_close(f);
+}
+
+/* A reload: the journal for the new configuration is loaded on the side while the running one
+ * goes on committing; the catch-up adds exactly the lines committed meanwhile, and the caught-up
+ * journal takes over the file. */
+static void test_catch_up(void **state) {
+  struct pw_journal *running, *loaded = NULL;
+  const int64_t d = 86400, t0 = 1924992000; /* 2031: after everything else in this journal */
+  char err[1024];
+  size_t na;
+  int i;
+
+  (void)state;
+  running = open_j(1);
+  for (i = 0; i < 3; i++)
+    assert_int_equal(pw_journal_add(running, 0, t0 + i * d, 100 + i, t0, "s"), 0);
+  assert_int_equal(pw_journal_commit(running), 0);
+  if (pw_journal_open(conf2, 0, &loaded, err, sizeof(err)) != 0)
+    fail_msg("load: %s", err);
+  assert_int_equal(loaded->fd, -1);
+  na = loaded->series[1].n;
+  /* Committed by the running journal while the new one was loading: two of `a` (one a
+   * revision), one of `m`, which the new configuration no longer has. */
+  assert_int_equal(pw_journal_add(running, 0, t0 + 3 * d, 103, t0, "s"), 0);
+  assert_int_equal(pw_journal_add(running, 0, t0 + 1 * d, 111, t0, "s"), 0);
+  assert_int_equal(pw_journal_add(running, 1, t0, 1, t0, "s"), 0);
+  assert_int_equal(pw_journal_commit(running), 0);
+  if (pw_journal_catch_up(loaded, 1, err, sizeof(err)) != 0)
+    fail_msg("catch up: %s", err);
+  assert_true(loaded->fd >= 0);
+  assert_int_equal(loaded->series[1].n, na + 2);
+  assert_int_equal(loaded->series[1].samples[na].as_of, t0 + 3 * d);
+  assert_int_equal(loaded->series[1].samples[na + 1].as_of, t0 + 1 * d);
+  assert_int_equal(loaded->series[1].samples[na + 1].rev, 1);
+  assert_same_as_fresh_load(loaded, 0);
+  /* Nothing new: a second catch-up changes nothing. */
+  if (pw_journal_catch_up(loaded, 1, err, sizeof(err)) != 0)
+    fail_msg("catch up: %s", err);
+  assert_same_as_fresh_load(loaded, 0);
+  /* The caught-up journal takes over: its lines follow the running one's. */
+  pw_journal_close(running);
+  assert_int_equal(pw_journal_add(loaded, 0, t0 + 4 * d, 7, t0, "s"), 0);
+  assert_int_equal(pw_journal_commit(loaded), 0);
+  assert_same_as_fresh_load(loaded, 1);
+  assert_int_equal(loaded->series[0].n, 1);
+  pw_journal_close(loaded);
+}
+
+/* The file ends in an incomplete line when the new journal loads: a torn line that the running
+ * journal then closes, or a line that was being written and is complete by the catch-up. Each
+ * is judged once, as a fresh load judges it. */
+static void test_catch_up_torn(void **state) {
+  struct pw_journal *running, *loaded = NULL;
+  const int64_t t0 = 1956528000; /* 2032 */
+  char err[1024], stamp[40], line[256];
+  size_t na;
+
+  (void)state;
+  pw_calendar_format(t0, stamp, sizeof(stamp));
+  append_raw("2031-05-01T00:00:00+08:00	a	1"); /* torn by a crash */
+  running = open_j(1);
+  if (pw_journal_open(conf2, 0, &loaded, err, sizeof(err)) != 0)
+    fail_msg("load: %s", err);
+  na = loaded->series[1].n;
+  assert_int_equal(pw_journal_add(running, 0, t0, 5, t0, "s"), 0);
+  assert_int_equal(pw_journal_commit(running), 0);
+  if (pw_journal_catch_up(loaded, 0, err, sizeof(err)) != 0)
+    fail_msg("catch up: %s", err);
+  assert_int_equal(loaded->series[1].n, na + 1);
+  assert_int_equal(loaded->needs_newline, 0);
+  assert_same_as_fresh_load(loaded, 0);
+  pw_journal_close(loaded);
+  pw_journal_close(running);
+
+  /* Half a line when the new journal loads, the rest by the catch-up. */
+  snprintf(line, sizeof(line), "%s	a	6	%s	im", stamp, stamp);
+  append_raw(line);
+  if (pw_journal_open(conf2, 0, &loaded, err, sizeof(err)) != 0)
+    fail_msg("load: %s", err);
+  assert_int_equal(loaded->series[1].n, na + 1);
+  append_raw("port\n");
+  if (pw_journal_catch_up(loaded, 1, err, sizeof(err)) != 0)
+    fail_msg("catch up: %s", err);
+  assert_int_equal(loaded->series[1].n, na + 2);
+  assert_true(loaded->series[1].samples[na + 1].value == 6);
+  assert_int_equal(loaded->needs_newline, 0);
+  assert_same_as_fresh_load(loaded, 0);
+  pw_journal_close(loaded);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_classify_and_reload), cmocka_unit_test(test_torn_and_foreign_lines),
-      cmocka_unit_test(test_milestone_values),    cmocka_unit_test(test_values_read_back_exactly),
+      cmocka_unit_test(test_classify_and_reload),
+      cmocka_unit_test(test_torn_and_foreign_lines),
+      cmocka_unit_test(test_milestone_values),
+      cmocka_unit_test(test_values_read_back_exactly),
+      cmocka_unit_test(test_catch_up),
+      cmocka_unit_test(test_catch_up_torn),
       cmocka_unit_test(test_nul_in_indicator),
   };
   return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,5 +1,5 @@
 /*
- * test_judge: unit tests of the judgement of CONTRACT section 3 (daemon/judge.c). Indicators
+ * test_judge: unit tests of the judgement of docs/judgement.md (daemon/judge/judge.c). Indicators
  * and targets are built by hand, as config.c would leave them, and judged against instants
  * from the real calendar in Asia/Shanghai (one group in America/New_York, whose daylight
  * saving time makes quarters uneven in seconds). Expected figures are written from the
@@ -1126,6 +1126,84 @@ static void test_random_journals_match_definition(void **state) {
 
 /* --- odd inputs --------------------------------------------------------------------------- */
 
+/* Point K of PATH is (T, V). */
+static void assert_point(const struct pw_judge_path *path, int k, int64_t t, double v) {
+  int64_t pt;
+  double pv;
+
+  pw_judge_path_point(path, k, &pt, &pv);
+  assert_int_equal(pt, t);
+  assert_near(pv, v, 0);
+}
+
+/* The target path the graph draws: its points and shape for every kind, and its value wherever
+ * the judge's expected value is asked for. */
+static void test_target_path(void **state) {
+  double q[4] = {10, 30, 60, 100}, sq[4] = {80, 82.5, 85, 90};
+  struct pw_target tg = progress_target(2024, 100, 5, q), flat = progress_target(2024, 5, 5, NULL);
+  struct pw_target st = standard_target(2024, 0, sq), single = standard_target(2024, 5.5, NULL);
+  int64_t d1 = L(2024, 6, 1), d2 = L(2024, 10, 1), due[3] = {0, d1, d2};
+  struct pw_target mt = milestone_target(2024, due);
+  struct pw_indicator ind;
+  struct pw_judge_path path;
+  int64_t t;
+  double e;
+  int k;
+
+  (void)state;
+  init_ind(&ind, PW_KIND_CUMULATIVE, &tg, 1);
+  ind.pace = PW_PACE_QUARTERLY;
+  assert_int_equal(pw_judge_path(&ind, active, 2024, &path), 0);
+  assert_int_equal(path.shape, PW_PATH_LINEAR);
+  assert_int_equal(path.n, 5);
+  assert_point(&path, 0, T(2024, 0), 5);
+  for (k = 1; k <= 3; k++)
+    assert_point(&path, k, T(2024, k), q[k - 1]);
+  assert_point(&path, 4, T(2024, 4), 100);
+  for (t = T(2024, 0) + 1; t <= T(2024, 4); t += 7 * DAY + 4321) {
+    assert_int_equal(pw_judge_expected(&ind, active, t, &e), 0);
+    assert_near(pw_judge_path_at(&path, t), e, 0);
+  }
+  ind.pace = PW_PACE_STEP;
+  assert_int_equal(pw_judge_path(&ind, active, 2024, &path), 0);
+  assert_int_equal(path.shape, PW_PATH_STEP);
+  assert_near(pw_judge_path_at(&path, T(2024, 2) - 1), 10, 0);
+  assert_near(pw_judge_path_at(&path, T(2024, 2)), 30, 0);
+  ind.pace = PW_PACE_LINEAR;
+  assert_int_equal(pw_judge_path(&ind, active, 2024, &path), 0);
+  assert_int_equal(path.n, 2);
+  assert_point(&path, 1, T(2024, 4), 100);
+  assert_int_equal(pw_judge_path(&ind, active, 2025, &path), -1); /* no target that year */
+  init_ind(&ind, PW_KIND_LEVEL, &flat, 1);
+  assert_null(pw_judge_target(&ind, 2024)); /* annual = baseline: nothing to judge or draw */
+  assert_int_equal(pw_judge_path(&ind, active, 2024, &path), -1);
+
+  /* A quarter's standard holds to the end of its quarter, inclusive. */
+  init_ind(&ind, PW_KIND_STANDARD, &st, 1);
+  assert_int_equal(pw_judge_path(&ind, active, 2024, &path), 0);
+  assert_int_equal(path.shape, PW_PATH_STEP);
+  assert_int_equal(path.n, 4);
+  assert_point(&path, 1, T(2024, 1) + 1, 82.5);
+  assert_near(pw_judge_path_at(&path, T(2024, 1)), 80, 0);
+  assert_near(pw_judge_path_at(&path, T(2024, 1) + 1), 82.5, 0);
+  assert_near(pw_judge_path_at(&path, T(2024, 4)), 90, 0);
+  init_ind(&ind, PW_KIND_STANDARD, &single, 1);
+  assert_int_equal(pw_judge_path(&ind, active, 2024, &path), 0);
+  assert_int_equal(path.n, 1);
+  assert_near(pw_judge_path_at(&path, T(2024, 3)), 5.5, 0);
+
+  /* Stage 0 until the first due date, then each stage from its due instant. */
+  init_ind(&ind, PW_KIND_MILESTONE, &mt, 1);
+  assert_int_equal(pw_judge_path(&ind, active, 2024, &path), 0);
+  assert_int_equal(path.shape, PW_PATH_STEP);
+  assert_int_equal(path.n, 3);
+  assert_point(&path, 1, d1, 1);
+  assert_point(&path, 2, d2, 2);
+  assert_near(pw_judge_path_at(&path, d1 - 1), 0, 0);
+  assert_near(pw_judge_path_at(&path, d1), 1, 0);
+  assert_near(pw_judge_path_at(&path, d2), 2, 0);
+}
+
 static void test_outside_calendar(void **state) {
   struct pw_target tg = progress_target(2024, 100, 0, NULL);
   struct pw_indicator ind;
@@ -1211,6 +1289,7 @@ int main(void) {
       cmocka_unit_test(test_stale),
       cmocka_unit_test(test_projection_several),
       cmocka_unit_test(test_random_journals_match_definition),
+      cmocka_unit_test(test_target_path),
       cmocka_unit_test(test_outside_calendar),
   };
   const struct CMUnitTest new_york[] = {

@@ -212,7 +212,7 @@ static void receiver(struct pw_receiver *r, char **to, int n_to) {
   r->timeout = 10;
 }
 
-/* Two lag alerts (the CONTRACT section 6 example and a severe one), or one resolved. */
+/* Two lag alerts (the docs/alerts.md example and a severe one), or one resolved. */
 static json_t *payload(int resolved) {
   json_t *p;
 

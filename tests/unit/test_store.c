@@ -2,9 +2,10 @@
  * Unit tests of store against real RRD files: the file's layout and size, the previous value
  * held until one step before the next report (hourly and across a quarter at daily
  * resolution), unknown expected values, old points skipped, rebuilds (changed values, fewer
- * points, none), errors, concurrent writers, and the same through a real rrdcached started
- * here, over a UNIX socket and over TCP loopback. Results are read with librrd and with the
- * real `rrdtool` command.
+ * points, none), errors, concurrent writers, writers waiting for the store lock (the RRD
+ * locking rule of store.h), and the same through a real rrdcached started here, over a UNIX
+ * socket and over TCP loopback. Results are read with librrd and with the real `rrdtool`
+ * command. What the calls cost is measured by tests/bench/unitbench.c.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +20,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,13 +65,6 @@ static const struct pw_store_point P1 = {T0 + 31 * DAY, 20, NAN};
 static const struct pw_store_point P2 = {T0 + 59 * DAY, 30, 33};
 
 /* ---- helpers ---- */
-
-static double now_ms(void) {
-  struct timespec ts;
-
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 static void file_of(const struct pw_store *s, const char *id, char *buf, size_t size) {
   pw_store_path(s, id, buf, size);
@@ -620,13 +615,12 @@ static void test_threads(void **state) {
   run_writers(&direct, "thr");
 }
 
-/* Time per call: single-point appends (each with its hold entry), and a 10-year rebuild. */
-static void time_store(struct pw_store *s, const char *label, const char *id) {
+/* Many single-point appends (each with its hold entry), then a 10-year rebuild. What they cost
+ * is measured by tests/bench/unitbench.c. */
+static void many_points(struct pw_store *s, const char *id) {
   struct pw_store_point prev = {0, 0, 0}, p, *pts;
-  double t0;
   int i, n = 200;
 
-  t0 = now_ms();
   for (i = 0; i < n; i++) {
     p.t = T0 + i * DAY;
     p.value = i;
@@ -634,7 +628,7 @@ static void time_store(struct pw_store *s, const char *label, const char *id) {
     append_ok(s, id, i > 0 ? &prev : NULL, &p, 1);
     prev = p;
   }
-  print_message("%s: %.3f ms per append of one point\n", label, (now_ms() - t0) / n);
+  assert_int_equal(store_last(s, id), T0 + (n - 1) * DAY);
   pts = malloc(3650 * sizeof(*pts));
   assert_non_null(pts);
   for (i = 0; i < 3650; i++) {
@@ -642,15 +636,65 @@ static void time_store(struct pw_store *s, const char *label, const char *id) {
     pts[i].value = i;
     pts[i].expected = NAN;
   }
-  t0 = now_ms();
   rebuild_ok(s, id, pts, 3650);
-  print_message("%s: %.1f ms to rebuild 3650 daily points\n", label, now_ms() - t0);
   assert_int_equal(store_last(s, id), pts[3649].t);
   free(pts);
 }
 
-static void test_timing(void **state) {
-  time_store(&direct, "direct", "timing");
+static void test_many_points(void **state) {
+  many_points(&direct, "many");
+}
+
+/* The RRD locking rule (store.h): while the store lock is held (as a render holds it), a
+ * rebuild and an append wait for it. Seen through the lock's count of waiters, not a delay. */
+struct locked_writer {
+  struct pw_store *s;
+  int rebuild;
+  atomic_int finished;
+  int rc;
+  char err[512];
+};
+
+static void *locked_writer_main(void *arg) {
+  struct locked_writer *w = arg;
+  struct pw_store_point p = {T0 + 400 * DAY, 1, 2};
+
+  if (w->rebuild)
+    w->rc = pw_store_rebuild(w->s, "waits", &p, 1, w->err, sizeof(w->err));
+  else
+    w->rc = pw_store_append(w->s, "waits", NULL, &p, 1, w->err, sizeof(w->err));
+  atomic_store(&w->finished, 1);
+  return NULL;
+}
+
+static void writer_waits(struct pw_store *s, int rebuild) {
+  struct locked_writer w;
+  struct timespec tick = {0, 1000000L};
+  pthread_t th;
+
+  memset(&w, 0, sizeof(w));
+  w.s = s;
+  w.rebuild = rebuild;
+  pw_store_lock();
+  assert_int_equal(pthread_create(&th, NULL, locked_writer_main, &w), 0);
+  while (pw_store_lock_waiting() == 0 && !atomic_load(&w.finished))
+    nanosleep(&tick, NULL);
+  if (atomic_load(&w.finished)) {
+    pw_store_unlock();
+    assert_int_equal(pthread_join(th, NULL), 0);
+    fail_msg("a %s ran while the store lock was held", rebuild ? "rebuild" : "append");
+  }
+  pw_store_unlock();
+  assert_int_equal(pthread_join(th, NULL), 0);
+  if (w.rc != 0)
+    fail_msg("%s", w.err);
+}
+
+static void test_writers_wait_for_lock(void **state) {
+  (void)state;
+  writer_waits(&direct, 1); /* creates the file */
+  writer_waits(&direct, 0); /* an append to an existing file */
+  assert_int_equal(store_last(&direct, "waits"), T0 + 400 * DAY);
 }
 
 /* ---- through a real rrdcached ---- */
@@ -929,8 +973,8 @@ static void test_cached_threads(void **state) {
   run_writers(&env->st, "thr");
 }
 
-static void test_cached_timing(void **state) {
-  time_store(&env->st, env->tcp ? "rrdcached tcp" : "rrdcached unix", "timing");
+static void test_cached_many_points(void **state) {
+  many_points(&env->st, "many");
 }
 
 int main(void) {
@@ -943,13 +987,14 @@ int main(void) {
       cmocka_unit_test(test_rebuild),
       cmocka_unit_test(test_errors),
       cmocka_unit_test(test_threads),
-      cmocka_unit_test(test_timing),
+      cmocka_unit_test(test_many_points),
+      cmocka_unit_test(test_writers_wait_for_lock),
   };
   const struct CMUnitTest cached_tests[] = {
       cmocka_unit_test(test_cached_append_and_flush), cmocka_unit_test(test_cached_rebuild),
       cmocka_unit_test(test_cached_long_batch),       cmocka_unit_test(test_cached_restart),
       cmocka_unit_test(test_cached_unreachable),      cmocka_unit_test(test_cached_threads),
-      cmocka_unit_test(test_cached_timing),
+      cmocka_unit_test(test_cached_many_points),
   };
   int failed = 0;
 

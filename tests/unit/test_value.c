@@ -1,7 +1,7 @@
 /*
  * Unit tests of value: figures with separators, "%", "万" and "亿" (scaled exactly, in
- * decimal), the not-published markers and every rejected text; dates in each form of CONTRACT
- * section 3 read in Asia/Shanghai and in America/New_York (daylight saving), with strict range
+ * decimal), the not-published markers and every rejected text; dates in each form of
+ * docs/values.md read in Asia/Shanghai and in America/New_York (daylight saving), with strict range
  * checks; durations; and the shortest round-tripping format of a figure.
  */
 #include <stdarg.h>
