@@ -48,7 +48,7 @@ struct pw_daemon {
   struct pw_persist *persist;
   struct pw_graphcache *graphs;
   struct pw_alerter *alerting; /* alerting.h: the alert engine and delivery */
-  struct pw_httpd *http;
+  struct pw_http *http;
   int64_t started;       /* wall clock at start, seconds */
   int64_t next_briefing; /* instant of the next scheduled briefing */
   int64_t once_started_ms;
@@ -66,17 +66,5 @@ struct pw_daemon {
 /* briefing (main.c): writes the briefing for AT into state_dir/briefings/ on the thread pool;
  * SEND: deliver it to briefing.receivers once written. */
 void pw_main_briefing(struct pw_daemon *d, int64_t at, int send);
-
-/* http.c: the status server (CONTRACT section 7) on the daemon's loop. */
-struct pw_httpd;
-/* Starts listening on daemon.http_listen (nothing when ""). Returns 0 or a negative errno with
- * the reason logged (the address is taken, not an address). */
-int pw_http_start(struct pw_daemon *d);
-/* After a reload: rebinds when http_listen changed (a failure keeps the old listener). */
-void pw_http_reload(struct pw_daemon *d);
-/* Closes the listener and every connection (their handles close through the loop). */
-void pw_http_stop(struct pw_daemon *d);
-/* Frees what is left once the loop has ended. */
-void pw_http_free(struct pw_daemon *d);
 
 #endif

@@ -21,6 +21,8 @@
 #include "clock.h"
 #include "log.h"
 #include "daemon.h"
+#include "http.h"
+#include "loopstat.h"
 #include "status.h"
 #include "value.h"
 
@@ -188,7 +190,7 @@ static void begin_shutdown(struct pw_daemon *d) {
   d->stopping = 1;
   uv_timer_stop(&d->tick);
   pw_alerting_stop(d->alerting); /* no delivery starts on a fetcher about to close */
-  pw_http_stop(d);
+  pw_http_stop(d->http);
   pw_sched_stop(d->sched);
   d->sched = NULL;
   pw_inbox_stop(d->inbox);
@@ -475,7 +477,8 @@ static void do_reload(struct pw_daemon *d, struct pw_config *fresh, struct pw_jo
   pw_log_set_level((enum pw_log_level)fresh->daemon.log_level);
   pw_persist_sync_all(d->persist);
   pw_admit_evaluate_all(&d->admit);
-  pw_http_reload(d);
+  if (d->http != NULL)
+    pw_http_reload(d->http, fresh);
   d->next_briefing = next_briefing(fresh, pw_clock_now());
   pw_log_info("configuration %s reloaded: %d sources, %d indicators", d->config_path,
               fresh->n_sources, fresh->n_indicators);
@@ -649,6 +652,76 @@ static void on_tick(uv_timer_t *t) {
   }
 }
 
+/* The status server's view of the daemon (serve/http.h): what it reads, on the loop. A
+ * configuration other than the daemon's current one gets nothing (a reload is being applied). */
+static const struct pw_verdict *view_verdicts(void *ctx, const struct pw_config *conf) {
+  const struct pw_daemon *d = ctx;
+
+  return conf == d->conf ? d->verdicts : NULL;
+}
+
+static const struct pw_source_health *view_source_health(void *ctx, const struct pw_config *conf,
+                                                         int source) {
+  const struct pw_daemon *d = ctx;
+
+  if (conf != d->conf)
+    return NULL;
+  return pw_sched_health(d->sched, source);
+}
+
+static const struct pw_series *view_series(void *ctx, const struct pw_config *conf,
+                                           uint64_t *lines) {
+  const struct pw_daemon *d = ctx;
+
+  if (conf != d->conf)
+    return NULL;
+  *lines = d->journal->lines;
+  return d->journal->series;
+}
+
+static void view_queue_sizes(void *ctx, long *queued, long *dead, long *batched) {
+  const struct pw_daemon *d = ctx;
+
+  pw_alerting_queue_sizes(d->alerting, queued, dead, batched);
+}
+
+static void view_graph_ready(const unsigned char *data, size_t len, void *arg) {
+  pw_http_graph_ready(arg, data, len);
+}
+
+/* The graph cache is indexed by the current generation: the id is resolved here, by name. */
+static int view_graph_get(void *ctx, const char *indicator, int svg, int small,
+                          struct pw_http_request *request) {
+  struct pw_daemon *d = ctx;
+  int ind = pw_config_indicator_index(d->conf, indicator);
+
+  if (ind < 0)
+    return -ENOENT;
+  return pw_graphcache_get(d->graphs, ind, svg, small, view_graph_ready, request);
+}
+
+static void view_graph_cancel(void *ctx, struct pw_http_request *request) {
+  struct pw_daemon *d = ctx;
+
+  pw_graphcache_cancel(d->graphs, request);
+}
+
+static int start_http(struct pw_daemon *d, const struct pw_loopstat *loopstat) {
+  const struct pw_http_view view = {
+      .ctx = d,
+      .verdicts = view_verdicts,
+      .source_health = view_source_health,
+      .series = view_series,
+      .queue_sizes = view_queue_sizes,
+      .graph_get = view_graph_get,
+      .graph_cancel = view_graph_cancel,
+      .started = d->started,
+      .loopstat = loopstat,
+  };
+
+  return pw_http_start(d->loop, d->conf, &view, &d->http);
+}
+
 int main(int argc, char **argv) {
   static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
                                        {"once", no_argument, NULL, 'o'},
@@ -658,6 +731,7 @@ int main(int argc, char **argv) {
   struct pw_daemon d;
   struct pw_graphcache_ctx gctx;
   uv_loop_t loop;
+  struct pw_loopstat loopstat;
   const char *now_text = NULL;
   char err[1024], inbox[4200], ua[64];
   int opt, test = 0, rc, i;
@@ -752,6 +826,11 @@ int main(int argc, char **argv) {
     return 1;
   }
   d.loop = &loop;
+  rc = pw_loopstat_start(&loopstat, &loop);
+  if (rc < 0) {
+    pw_log_error("cannot start: measuring the event loop: %s", uv_strerror(rc));
+    return 1;
+  }
   snprintf(ua, sizeof(ua), "pacewatch/%s", PW_VERSION);
   memset(&gctx, 0, sizeof(gctx));
   gctx.loop = &loop;
@@ -794,11 +873,16 @@ int main(int argc, char **argv) {
   d.next_briefing = next_briefing(d.conf, pw_clock_now());
   if (!d.once) {
     /* The status server serves a running daemon; --once has nobody to answer. */
-    if (pw_http_start(&d) < 0) {
-      pw_log_error("cannot start: the status server cannot listen (daemon.http_listen)");
+    rc = start_http(&d, &loopstat);
+    if (rc < 0) {
+      pw_log_error("cannot start: the status server cannot listen on daemon.http_listen '%s': %s",
+                   d.conf->daemon.http_listen, uv_strerror(rc));
       return 1;
     }
   }
+  uv_run(&loop, UV_RUN_DEFAULT);
+  /* The measuring handle never kept the loop alive: it closes now, in one more turn. */
+  pw_loopstat_stop(&loopstat);
   uv_run(&loop, UV_RUN_DEFAULT);
 
   rc = uv_loop_close(&loop);
@@ -808,7 +892,7 @@ int main(int argc, char **argv) {
   for (i = 0; d.conf->daemon.rrdcached[0] != '\0' && i < d.conf->n_indicators; i++)
     pw_store_flush(&d.store, d.conf->indicators[i].id, err, sizeof(err));
   pw_log_info("stopped");
-  pw_http_free(&d);
+  pw_http_free(d.http);
   pw_inbox_free(d.inbox);
   pw_ingest_free(d.ingest);
   pw_persist_free(d.persist);

@@ -1,17 +1,23 @@
 /*
- * http: the status server of CONTRACT section 7, an HTTP/1.1 server on the daemon's own libuv
- * loop, parsed by http-parser. It only reads: every page is built from the daemon's state in
- * memory (verdicts, source health), the section 5 document is judged from the journal in
- * memory, and graphs come from the graph cache, which renders on the thread pool. Nothing a
- * client sends reaches a file.
+ * http: the status server of docs/http.md (serve/http.h), an HTTP/1.1 server on the daemon's
+ * own libuv loop, parsed by http-parser. It only reads: every page is built from the view the
+ * program provides (verdicts, source health), the status document is judged from the
+ * journal's series in memory, and graphs come from the program's graph provider, which
+ * renders on the thread pool. Nothing a client sends reaches a file.
  *
  * Limits are explicit: 8 KB of request line and headers (431 beyond), no request body beyond
  * 4 KB (413), daemon.http_timeout for a whole request and for an idle keep-alive connection
  * (a client sending a byte a second is cut off with 408), and daemon.http_max_connections at
  * once (503 beyond). Pipelined requests are answered in order: the parser pauses after each
  * request until its response is written.
+ *
+ * A connection the listener reports is always accepted, even without memory for its state:
+ * libuv stops reading a listener whose connection callback did not accept, so such a
+ * connection is accepted into a spare handle and closed at once.
  */
 #define PW_LOG_MODULE "http"
+#include "http.h"
+
 #include <errno.h>
 #include <http_parser.h>
 #include <netinet/in.h>
@@ -22,13 +28,12 @@
 #include <string.h>
 #include <strings.h>
 
-#include "alerting.h"
 #include "clock.h"
 #include "dashboard.h"
 #include "log.h"
 #include "metrics.h"
-#include "daemon.h"
 #include "status.h"
+#include "util.h"
 
 #define HTTP_MAX_HEADER 8192
 #define HTTP_MAX_BODY 4096
@@ -37,20 +42,33 @@
 
 struct http_conn;
 
-struct pw_httpd {
-  struct pw_daemon *d;
+struct pw_http {
+  uv_loop_t *loop;
+  struct pw_config *conf; /* the generation served (a reference of our own) */
+  struct pw_http_view view;
   uv_tcp_t *listener; /* NULL when not listening; freed in its close callback */
   char listen[256];   /* the address listened on */
   struct http_conn *conns;
   int n_conns;
+  int stopped;
   http_parser_settings settings;
+  /* Connections refused for want of memory are accepted into this handle and closed. While it
+   * closes, a further one waits unaccepted (libuv then pauses that listener) until it is free. */
+  uv_tcp_t spare;
+  int spare_busy;
+  uv_stream_t *refuse_pending;
+  int fail_allocations;     /* tests: connections still to refuse as if out of memory */
   char rbuf[HTTP_READ_BUF]; /* reads are handled at once, so one buffer serves all */
+};
+
+struct pw_http_request {
+  struct http_conn *conn;
 };
 
 struct http_conn {
   uv_tcp_t tcp;
   uv_timer_t timer;
-  struct pw_httpd *srv;
+  struct pw_http *srv;
   struct http_conn *prev, *next;
   http_parser parser;
   int handles; /* open handles; the connection is freed when the last one closes */
@@ -70,8 +88,13 @@ struct http_conn {
   int keep_alive;
   int head;
 
-  /* The response. */
+  /* A graph being waited for: the generation it was asked under is held until the answer. */
   int waiting_graph;
+  int graph_svg;
+  struct pw_config *graph_conf;
+  struct pw_http_request graph_req;
+
+  /* The response. */
   int writing;
   int close_after;
   int lingering; /* answered and shut down for writing; reading what is left until EOF */
@@ -115,15 +138,52 @@ static const char *reason(int status) {
 }
 
 static uint64_t timeout_ms(const struct http_conn *c) {
-  int64_t s = c->srv->d->conf->daemon.http_timeout;
+  int64_t s = c->srv->conf->daemon.http_timeout;
 
   return (uint64_t)(s > 0 ? s : 10) * 1000;
 }
 
 static void on_timeout(uv_timer_t *t);
 
-static void arm_timer(struct http_conn *c) {
-  uv_timer_start(&c->timer, on_timeout, timeout_ms(c), 0);
+/* (Re)starts the connection's timer; a failure closes the connection, since it could otherwise
+ * stay open for ever. Returns 0 or -1 (closed). */
+static int arm_timer_ms(struct http_conn *c, uint64_t ms) {
+  int rc = uv_timer_start(&c->timer, on_timeout, ms, 0);
+
+  if (rc < 0) {
+    pw_log_warn("connection timer: %s", uv_strerror(rc));
+    conn_close(c);
+    return -1;
+  }
+  return 0;
+}
+
+static int arm_timer(struct http_conn *c) {
+  return arm_timer_ms(c, timeout_ms(c));
+}
+
+/* Starts reading; a failure closes the connection. Returns 0 or -1 (closed). */
+static int start_reading(struct http_conn *c) {
+  int rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+
+  if (rc < 0) {
+    pw_log_warn("connection read: %s", uv_strerror(rc));
+    conn_close(c);
+    return -1;
+  }
+  return 0;
+}
+
+/* uv_read_stop cannot fail (libuv documents it as always succeeding). */
+static void stop_reading(struct http_conn *c) {
+  uv_read_stop((uv_stream_t *)&c->tcp);
+}
+
+/* The graph wait of C ends: the generation it held is let go. */
+static void graph_wait_end(struct http_conn *c) {
+  c->waiting_graph = 0;
+  pw_config_free(c->graph_conf);
+  c->graph_conf = NULL;
 }
 
 static void on_handle_closed(uv_handle_t *h) {
@@ -139,13 +199,15 @@ static void on_handle_closed(uv_handle_t *h) {
 }
 
 static void conn_close(struct http_conn *c) {
-  struct pw_httpd *srv = c->srv;
+  struct pw_http *srv = c->srv;
 
   if (c->closing)
     return;
   c->closing = 1;
-  if (c->waiting_graph)
-    pw_graphcache_cancel(srv->d->graphs, c);
+  if (c->waiting_graph) {
+    srv->view.graph_cancel(srv->view.ctx, &c->graph_req);
+    graph_wait_end(c);
+  }
   if (c->prev != NULL)
     c->prev->next = c->next;
   else
@@ -174,8 +236,8 @@ static void linger(struct http_conn *c) {
     conn_close(c);
     return;
   }
-  uv_timer_start(&c->timer, on_timeout, 2000, 0);
-  uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+  if (arm_timer_ms(c, 2000) == 0)
+    start_reading(c);
 }
 
 static void on_write_done(uv_write_t *w, int status) {
@@ -197,7 +259,8 @@ static void on_write_done(uv_write_t *w, int status) {
   }
   /* The next request may already be here (pipelining): feed what was held back. */
   c->complete = 0;
-  arm_timer(c);
+  if (arm_timer(c) < 0)
+    return;
   http_parser_pause(&c->parser, 0);
   rest = c->pending;
   rest_len = c->pending_len;
@@ -208,7 +271,7 @@ static void on_write_done(uv_write_t *w, int status) {
     free(rest);
   }
   if (!c->closing && !c->complete)
-    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    start_reading(c);
 }
 
 /* Queues the response: status line, headers and (unless HEAD) BODY. */
@@ -249,27 +312,36 @@ static void respond_text(struct http_conn *c, int status, const char *text, cons
   respond(c, status, "text/plain; charset=utf-8", text, strlen(text), extra);
 }
 
-/* The daemon's state as the pages see it. */
-static void make_view(struct pw_daemon *d, struct pw_view *v,
-                      const struct pw_source_health **health) {
+/* The program's state as the pages see it. Returns 0, or -1 when the program no longer serves
+ * the generation this server holds (a reload is being applied). */
+static int make_view(struct pw_http *srv, struct pw_view *v,
+                     const struct pw_source_health **health) {
+  const struct pw_http_view *pv = &srv->view;
+  const struct pw_config *conf = srv->conf;
   int i;
 
   memset(v, 0, sizeof(*v));
-  v->conf = d->conf;
-  v->verdicts = d->verdicts;
-  for (i = 0; i < d->conf->n_sources; i++)
-    health[i] = pw_sched_health(d->sched, i);
+  v->conf = conf;
+  v->verdicts = pv->verdicts(pv->ctx, conf);
+  if (v->verdicts == NULL || pv->series(pv->ctx, conf, &v->journal_lines) == NULL)
+    return -1;
+  for (i = 0; i < conf->n_sources; i++)
+    health[i] = pv->source_health(pv->ctx, conf, i);
   v->health = health;
   v->now = pw_clock_now();
-  v->started = d->started;
-  v->journal_lines = d->journal->lines;
-  pw_alerting_queue_sizes(d->alerting, &v->queued, &v->dead, &v->batched);
+  v->started = pv->started;
+  v->queued = v->dead = v->batched = -1;
+  if (pv->queue_sizes != NULL)
+    pv->queue_sizes(pv->ctx, &v->queued, &v->dead, &v->batched);
+  v->loop = pv->loopstat;
+  return 0;
 }
 
 /* /metrics and /: built from a view into the response. */
 static void respond_page(struct http_conn *c, int metrics) {
-  struct pw_daemon *d = c->srv->d;
-  const struct pw_source_health **health = calloc((size_t)d->conf->n_sources + 1, sizeof(*health));
+  struct pw_http *srv = c->srv;
+  const struct pw_source_health **health =
+      calloc((size_t)srv->conf->n_sources + 1, sizeof(*health));
   struct pw_buf page = {0};
   struct pw_view v;
   int rc;
@@ -278,7 +350,11 @@ static void respond_page(struct http_conn *c, int metrics) {
     respond_text(c, 503, "out of memory\n", NULL);
     return;
   }
-  make_view(d, &v, health);
+  if (make_view(srv, &v, health) < 0) {
+    free(health);
+    respond_text(c, 503, "the configuration is being reloaded, try again\n", NULL);
+    return;
+  }
   rc = metrics ? pw_metrics_write(&page, &v) : pw_dashboard_write(&page, &v);
   free(health);
   if (rc < 0)
@@ -291,10 +367,18 @@ static void respond_page(struct http_conn *c, int metrics) {
 }
 
 static void respond_status(struct http_conn *c) {
-  struct pw_daemon *d = c->srv->d;
-  json_t *doc = pw_status_json(d->conf, d->journal->series, pw_clock_now());
-  char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+  struct pw_http *srv = c->srv;
+  uint64_t lines;
+  const struct pw_series *series = srv->view.series(srv->view.ctx, srv->conf, &lines);
+  json_t *doc;
+  char *text;
 
+  if (series == NULL) {
+    respond_text(c, 503, "the configuration is being reloaded, try again\n", NULL);
+    return;
+  }
+  doc = pw_status_json(srv->conf, series, pw_clock_now());
+  text = doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
   if (text == NULL)
     respond_text(c, 500, "the status could not be built\n", NULL);
   else
@@ -303,23 +387,24 @@ static void respond_status(struct http_conn *c) {
   json_decref(doc);
 }
 
-static void graph_ready(const unsigned char *data, size_t len, void *arg) {
-  struct http_conn *c = arg;
-  const char *path = c->url.data;
+void pw_http_graph_ready(struct pw_http_request *request, const unsigned char *data, size_t len) {
+  struct http_conn *c = request->conn;
 
-  c->waiting_graph = 0;
+  if (!c->waiting_graph)
+    return;
+  graph_wait_end(c);
   if (data == NULL)
     respond_text(c, 500, "the graph could not be rendered (see the daemon's log)\n", NULL);
   else
-    respond(c, 200, strstr(path, ".svg") ? "image/svg+xml" : "image/png", data, len, NULL);
+    respond(c, 200, c->graph_svg ? "image/svg+xml" : "image/png", data, len, NULL);
 }
 
 /* /graphs/<id>.png or .svg, ?size=small for the dashboard's 400x150. */
 static void respond_graph(struct http_conn *c, const char *name, size_t name_len,
                           const char *query) {
-  struct pw_daemon *d = c->srv->d;
+  struct pw_http *srv = c->srv;
   char id[80];
-  int svg, ind, rc;
+  int svg, rc;
 
   if (name_len > 4 && memcmp(name + name_len - 4, ".png", 4) == 0)
     svg = 0;
@@ -329,23 +414,26 @@ static void respond_graph(struct http_conn *c, const char *name, size_t name_len
     respond_text(c, 404, "not found\n", NULL);
     return;
   }
-  /* Only configured ids are served: nothing in the path can name a file. */
+  /* Only ids of the current generation are served: nothing in the path can name a file. */
   if (name_len - 4 >= sizeof(id)) {
     respond_text(c, 404, "not found\n", NULL);
     return;
   }
   memcpy(id, name, name_len - 4);
   id[name_len - 4] = '\0';
-  ind = pw_config_indicator_index(d->conf, id);
-  if (ind < 0) {
+  if (pw_config_indicator_index(srv->conf, id) < 0) {
     respond_text(c, 404, "no such indicator\n", NULL);
     return;
   }
+  /* The provider may answer before it returns (a cached graph): the wait is set up first. */
   c->waiting_graph = 1;
-  rc = pw_graphcache_get(d->graphs, ind, svg, query != NULL && strstr(query, "size=small") != NULL,
-                         graph_ready, c);
+  c->graph_svg = svg;
+  c->graph_conf = pw_config_ref(srv->conf);
+  c->graph_req.conn = c;
+  rc = srv->view.graph_get(srv->view.ctx, id, svg,
+                           query != NULL && strstr(query, "size=small") != NULL, &c->graph_req);
   if (rc < 0) {
-    c->waiting_graph = 0;
+    graph_wait_end(c);
     respond_text(c, 503, "the graph cannot be rendered now\n", NULL);
   }
 }
@@ -367,8 +455,7 @@ static int authorized(const struct http_conn *c, const char *token) {
 }
 
 static void dispatch(struct http_conn *c) {
-  struct pw_daemon *d = c->srv->d;
-  const char *token = d->conf->daemon.http_token;
+  const char *token = c->srv->conf->daemon.http_token;
   struct http_parser_url u;
   char path[HTTP_MAX_HEADER], query[HTTP_MAX_HEADER];
   int method = c->parser.method;
@@ -433,8 +520,8 @@ static int on_message_begin(http_parser *p) {
   c->last_was_value = 0;
   c->body_len = 0;
   c->error_status = 0;
-  arm_timer(c); /* the whole request must arrive within the timeout */
-  return 0;
+  /* The whole request must arrive within the timeout. */
+  return arm_timer(c) < 0 ? -1 : 0;
 }
 
 static int on_url(http_parser *p, const char *at, size_t len) {
@@ -531,14 +618,14 @@ static void conn_feed(struct http_conn *c, const char *data, size_t len) {
 
   if (c->complete) {
     /* A response is being prepared: keep the bytes and stop reading until it is written. */
-    uv_read_stop((uv_stream_t *)&c->tcp);
+    stop_reading(c);
     hold_back(c, data, len);
     return;
   }
   used = http_parser_execute(&c->parser, &c->srv->settings, data, len);
   e = HTTP_PARSER_ERRNO(&c->parser);
   if (e == HPE_PAUSED) {
-    uv_read_stop((uv_stream_t *)&c->tcp);
+    stop_reading(c);
     hold_back(c, data + used, len - used);
     if (!c->closing)
       dispatch(c);
@@ -546,7 +633,7 @@ static void conn_feed(struct http_conn *c, const char *data, size_t len) {
   }
   if (e != HPE_OK) {
     int status = c->error_status ? c->error_status : e == HPE_HEADER_OVERFLOW ? 431 : 400;
-    uv_read_stop((uv_stream_t *)&c->tcp);
+    stop_reading(c);
     c->keep_alive = 0;
     c->complete = 1;
     c->head = 0;
@@ -593,7 +680,7 @@ static void on_timeout(uv_timer_t *t) {
     c->keep_alive = 0;
     c->complete = 1;
     c->head = 0;
-    uv_read_stop((uv_stream_t *)&c->tcp);
+    stop_reading(c);
     respond_text(c, 408, "request timeout\n", NULL);
     return;
   }
@@ -607,34 +694,101 @@ static void reject_written(uv_write_t *w, int status) {
     linger(w->data);
 }
 
+static void refuse(struct pw_http *srv, uv_stream_t *server);
+
+static void on_spare_closed(uv_handle_t *h) {
+  struct pw_http *srv = h->data;
+  uv_stream_t *waiting = srv->refuse_pending;
+
+  srv->spare_busy = 0;
+  srv->refuse_pending = NULL;
+  if (waiting != NULL && !srv->stopped)
+    refuse(srv, waiting);
+}
+
+/* Accepts the connection pending on SERVER into the spare handle and closes it at once (the
+ * client sees the connection closed). libuv stops reading a listener whose callback did not
+ * accept, and resumes it at the next uv_accept: so when the spare is still closing, the
+ * connection waits and is accepted from its close callback. */
+static void refuse(struct pw_http *srv, uv_stream_t *server) {
+  int rc;
+
+  if (srv->spare_busy) {
+    srv->refuse_pending = server;
+    return;
+  }
+  rc = uv_tcp_init(srv->loop, &srv->spare);
+  if (rc < 0) {
+    /* Nothing to accept into: the listener pauses until the next refusal finds a handle. */
+    pw_log_error("cannot refuse a connection on %s: %s", srv->listen, uv_strerror(rc));
+    srv->refuse_pending = server;
+    return;
+  }
+  srv->spare.data = srv;
+  srv->spare_busy = 1;
+  rc = uv_accept(server, (uv_stream_t *)&srv->spare);
+  if (rc < 0)
+    pw_log_warn("accept on %s: %s", srv->listen, uv_strerror(rc));
+  uv_close((uv_handle_t *)&srv->spare, on_spare_closed);
+}
+
+/* A connection's state, or NULL when there is no memory for it. */
+static struct http_conn *conn_new(struct pw_http *srv) {
+  if (srv->fail_allocations > 0) {
+    srv->fail_allocations--;
+    return NULL;
+  }
+  return calloc(1, sizeof(struct http_conn));
+}
+
 static void on_connection(uv_stream_t *server, int status) {
-  struct pw_httpd *srv = server->data;
+  struct pw_http *srv = server->data;
   struct http_conn *c;
+  int rc;
 
   if (status < 0) {
     pw_log_warn("accept on %s: %s", srv->listen, uv_strerror(status));
     return;
   }
-  c = calloc(1, sizeof(*c));
-  if (c == NULL)
+  c = conn_new(srv);
+  if (c == NULL) {
+    pw_log_warn("out of memory: a connection on %s is closed unanswered", srv->listen);
+    refuse(srv, server);
     return;
+  }
   c->srv = srv;
-  uv_tcp_init(srv->d->loop, &c->tcp);
-  uv_timer_init(srv->d->loop, &c->timer);
-  c->tcp.data = c->timer.data = c;
+  rc = uv_tcp_init(srv->loop, &c->tcp);
+  if (rc < 0) {
+    free(c);
+    pw_log_warn("connection on %s: %s", srv->listen, uv_strerror(rc));
+    refuse(srv, server);
+    return;
+  }
+  c->tcp.data = c;
+  c->handles = 1;
+  rc = uv_timer_init(srv->loop, &c->timer);
+  if (rc < 0) {
+    pw_log_warn("connection on %s: %s", srv->listen, uv_strerror(rc));
+    uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+    refuse(srv, server);
+    return;
+  }
+  c->timer.data = c;
   c->handles = 2;
   c->next = srv->conns;
   if (srv->conns != NULL)
     srv->conns->prev = c;
   srv->conns = c;
   srv->n_conns++;
-  if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0) {
+  rc = uv_accept(server, (uv_stream_t *)&c->tcp);
+  if (rc < 0) {
+    pw_log_warn("accept on %s: %s", srv->listen, uv_strerror(rc));
     conn_close(c);
     return;
   }
   http_parser_init(&c->parser, HTTP_REQUEST);
   c->parser.data = c;
-  if (srv->n_conns > srv->d->conf->daemon.http_max_connections) {
+  if (srv->n_conns > srv->conf->daemon.http_max_connections) {
     static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
                                "Content-Length: 32\r\nRetry-After: 5\r\nConnection: close\r\n\r\n"
                                "too many connections, try later\n";
@@ -644,9 +798,12 @@ static void on_connection(uv_stream_t *server, int status) {
       conn_close(c);
     return;
   }
-  uv_tcp_nodelay(&c->tcp, 1);
-  arm_timer(c);
-  uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+  /* Responses are written whole; Nagle's delay would only hold back their last segment. */
+  rc = uv_tcp_nodelay(&c->tcp, 1);
+  if (rc < 0)
+    pw_log_debug("TCP_NODELAY: %s", uv_strerror(rc));
+  if (arm_timer(c) == 0)
+    start_reading(c);
 }
 
 static void on_listener_closed(uv_handle_t *h) {
@@ -681,24 +838,31 @@ static int resolve(const char *text, struct sockaddr_storage *ss) {
   return uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)ss);
 }
 
-/* A new listener on ADDR, or NULL with the reason logged. */
-static uv_tcp_t *listen_on(struct pw_httpd *srv, const char *addr) {
+/* A new listener on ADDR in *OUT. Returns 0, or a negative errno with the reason logged: -EINVAL
+ * for what is not an address, the socket call's errno otherwise (-EADDRINUSE: taken). */
+static int listen_on(struct pw_http *srv, const char *addr, uv_tcp_t **out) {
   struct sockaddr_storage ss;
   uv_tcp_t *t;
   int rc;
 
   memset(&ss, 0, sizeof(ss));
-  rc = resolve(addr, &ss);
-  if (rc < 0) {
+  if (resolve(addr, &ss) < 0) {
     pw_log_error("daemon.http_listen '%s' is not an address: use \"127.0.0.1:9464\" or "
                  "\"[::1]:9464\"",
                  addr);
-    return NULL;
+    return -EINVAL;
   }
   t = calloc(1, sizeof(*t));
-  if (t == NULL)
-    return NULL;
-  uv_tcp_init(srv->d->loop, t);
+  if (t == NULL) {
+    pw_log_error("status server: out of memory listening on %s", addr);
+    return -ENOMEM;
+  }
+  rc = uv_tcp_init(srv->loop, t);
+  if (rc < 0) {
+    pw_log_error("status server: cannot listen on %s: %s", addr, uv_strerror(rc));
+    free(t);
+    return rc;
+  }
   t->data = srv;
   rc = uv_tcp_bind(t, (const struct sockaddr *)&ss, 0);
   if (rc == 0)
@@ -706,22 +870,32 @@ static uv_tcp_t *listen_on(struct pw_httpd *srv, const char *addr) {
   if (rc < 0) {
     pw_log_error("status server: cannot listen on %s: %s", addr, uv_strerror(rc));
     uv_close((uv_handle_t *)t, on_listener_closed);
-    return NULL;
+    return rc;
   }
   pw_log_info("status server listening on http://%s/", addr);
-  return t;
+  *out = t;
+  return 0;
 }
 
-int pw_http_start(struct pw_daemon *d) {
-  struct pw_httpd *srv;
-  const char *addr = d->conf->daemon.http_listen;
+/* Closes the listener T; a connection waiting to be refused on it goes with it (libuv closes
+ * the descriptor it accepted). */
+static void close_listener(struct pw_http *srv, uv_tcp_t *t) {
+  if (srv->refuse_pending == (uv_stream_t *)t)
+    srv->refuse_pending = NULL;
+  uv_close((uv_handle_t *)t, on_listener_closed);
+}
 
-  if (addr[0] == '\0')
-    return 0;
+int pw_http_start(uv_loop_t *loop, struct pw_config *conf, const struct pw_http_view *view,
+                  struct pw_http **out) {
+  struct pw_http *srv;
+  const char *addr = conf->daemon.http_listen;
+  int rc;
+
   srv = calloc(1, sizeof(*srv));
   if (srv == NULL)
     return -ENOMEM;
-  srv->d = d;
+  srv->loop = loop;
+  srv->view = *view;
   srv->settings.on_message_begin = on_message_begin;
   srv->settings.on_url = on_url;
   srv->settings.on_header_field = on_header_field;
@@ -729,51 +903,74 @@ int pw_http_start(struct pw_daemon *d) {
   srv->settings.on_body = on_body;
   srv->settings.on_message_complete = on_message_complete;
   http_parser_set_max_header_size(HTTP_MAX_HEADER);
-  d->http = srv;
-  srv->listener = listen_on(srv, addr);
-  if (srv->listener == NULL)
-    return -EADDRINUSE;
-  pw_strlcpy(srv->listen, addr, sizeof(srv->listen));
+  if (addr[0] != '\0') {
+    rc = listen_on(srv, addr, &srv->listener);
+    if (rc < 0) {
+      free(srv);
+      return rc;
+    }
+    pw_strlcpy(srv->listen, addr, sizeof(srv->listen));
+  }
+  srv->conf = pw_config_ref(conf);
+  *out = srv;
   return 0;
 }
 
-void pw_http_reload(struct pw_daemon *d) {
-  struct pw_httpd *srv = d->http;
-  const char *addr = d->conf->daemon.http_listen;
+void pw_http_reload(struct pw_http *srv, struct pw_config *conf) {
+  const char *addr = conf->daemon.http_listen;
   uv_tcp_t *t = NULL;
 
-  if (srv == NULL) {
-    if (addr[0] != '\0' && pw_http_start(d) < 0)
+  if (conf != srv->conf) {
+    pw_config_free(srv->conf);
+    srv->conf = pw_config_ref(conf);
+  }
+  if (srv->stopped || strcmp(srv->listen, addr) == 0)
+    return;
+  /* The new address first: if it cannot be had, the old one keeps serving. */
+  if (addr[0] != '\0' && listen_on(srv, addr, &t) < 0) {
+    if (srv->listener != NULL)
+      pw_log_error("status server stays on %s", srv->listen);
+    else
       pw_log_error("status server not started after the reload");
     return;
   }
-  if (strcmp(srv->listen, addr) == 0)
-    return;
-  /* The new address first: if it cannot be had, the old one keeps serving. */
-  if (addr[0] != '\0' && (t = listen_on(srv, addr)) == NULL) {
-    pw_log_error("status server stays on %s", srv->listen);
-    return;
-  }
   if (srv->listener != NULL)
-    uv_close((uv_handle_t *)srv->listener, on_listener_closed);
+    close_listener(srv, srv->listener);
   srv->listener = t;
   pw_strlcpy(srv->listen, addr, sizeof(srv->listen));
 }
 
-void pw_http_stop(struct pw_daemon *d) {
-  struct pw_httpd *srv = d->http;
-
+void pw_http_stop(struct pw_http *srv) {
   if (srv == NULL)
     return;
+  srv->stopped = 1;
   if (srv->listener != NULL) {
-    uv_close((uv_handle_t *)srv->listener, on_listener_closed);
+    close_listener(srv, srv->listener);
     srv->listener = NULL;
   }
+  srv->refuse_pending = NULL;
   while (srv->conns != NULL)
     conn_close(srv->conns);
 }
 
-void pw_http_free(struct pw_daemon *d) {
-  free(d->http);
-  d->http = NULL;
+void pw_http_free(struct pw_http *srv) {
+  if (srv == NULL)
+    return;
+  pw_config_free(srv->conf);
+  free(srv);
+}
+
+int pw_http_port(const struct pw_http *srv) {
+  struct sockaddr_storage ss;
+  int len = sizeof(ss);
+
+  if (srv->listener == NULL || uv_tcp_getsockname(srv->listener, (struct sockaddr *)&ss, &len) != 0)
+    return 0;
+  if (ss.ss_family == AF_INET6)
+    return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+  return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+void pw_http_fail_allocations(struct pw_http *srv, int n) {
+  srv->fail_allocations = n;
 }

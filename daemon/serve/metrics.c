@@ -10,6 +10,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "loopstat.h"
 #include "schedule.h"
 #include "value.h"
 
@@ -236,6 +237,33 @@ static const struct {
      S_FAILURES},
 };
 
+/* The loop's stalls: a histogram of every iteration's time outside the wait for I/O, and the
+ * longest one. */
+static int loop_families(struct pw_buf *out, const struct pw_loopstat *ls) {
+  const char *name = "pacewatch_loop_stall_seconds";
+  uint64_t cumulative = 0;
+  int b, rc = family(out, name, "histogram",
+                     "Time each iteration of the daemon's event loop spent running callbacks "
+                     "instead of waiting for I/O (requests, polls and deliveries wait meanwhile).");
+
+  for (b = 0; rc == 0 && b < PW_LOOPSTAT_BUCKETS; b++) {
+    cumulative += ls->counts[b];
+    rc = pw_buf_printf(out, "%s_bucket{le=\"", name);
+    rc = rc < 0 ? rc : number(out, pw_loopstat_bounds[b]);
+    rc = rc < 0 ? rc : pw_buf_printf(out, "\"} %llu\n", (unsigned long long)cumulative);
+  }
+  rc = rc < 0 ? rc
+              : pw_buf_printf(out, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum ", name,
+                              (unsigned long long)ls->count, name);
+  rc = rc < 0 ? rc : number(out, (double)ls->sum_ns / 1e9);
+  rc = rc < 0 ? rc : pw_buf_printf(out, "\n%s_count %llu\n", name, (unsigned long long)ls->count);
+  return rc < 0 ? rc
+                : single(out, "pacewatch_loop_stall_max_seconds", "gauge",
+                         "Longest time one iteration of the event loop spent running callbacks "
+                         "since the daemon started.",
+                         (double)ls->max_ns / 1e9);
+}
+
 int pw_metrics_write(struct pw_buf *out, const struct pw_view *v) {
   const struct {
     const char *name, *help;
@@ -269,5 +297,7 @@ int pw_metrics_write(struct pw_buf *out, const struct pw_view *v) {
   for (k = 0; rc == 0 && k < sizeof(source_families) / sizeof(source_families[0]); k++)
     rc = source_family(out, v, source_families[k].name, source_families[k].type,
                        source_families[k].help, source_families[k].which);
+  if (rc == 0 && v->loop != NULL)
+    rc = loop_families(out, v->loop);
   return rc;
 }

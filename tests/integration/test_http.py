@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Integration tests of the status server (CONTRACT section 7) on a running pacewatchd with the
+"""Integration tests of the status server (docs/http.md) on a running pacewatchd with the
 demo configuration and history: every route through curl, every error (404, 405, 400, 431, 413,
 401 with WWW-Authenticate, 503 past the connection cap, 408 for a client sending a byte a
 second while others are served), pipelined and 1,000 concurrent keep-alive connections,
@@ -127,6 +127,15 @@ class Routes(harness.TestCase):
         for name in ("pacewatch_source_errors_total", "pacewatch_source_poll_duration_seconds",
                      "pacewatch_notifications_queued", "pacewatch_notifications_dead"):
             self.assertRegex(text, r"(?m)^" + name + r"[{ ]")
+        # The event loop's stalls: every iteration counted, the longest one a few ms or more.
+        count = re.search(r'(?m)^pacewatch_loop_stall_seconds_count (\d+)$', text)
+        inf = re.search(r'(?m)^pacewatch_loop_stall_seconds_bucket\{le="\+Inf"\} (\d+)$', text)
+        worst = re.search(r'(?m)^pacewatch_loop_stall_max_seconds (\S+)$', text)
+        self.assertIsNotNone(count, text[-3000:])
+        self.assertGreater(int(count.group(1)), 0)
+        self.assertEqual(inf.group(1), count.group(1))
+        self.assertGreater(float(worst.group(1)), 0)
+        self.assertLess(float(worst.group(1)), 60)
         # The surveyed unemployment figure is not published: no value sample, status no_data.
         self.assertNotRegex(text, r'pacewatch_indicator_value\{indicator="surveyed_unemployment"')
         self.assertRegex(text, r'(?m)^pacewatch_indicator_status\{indicator="surveyed_unemployment",'

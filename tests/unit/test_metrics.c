@@ -3,7 +3,8 @@
  * department, one without data and without a department, a standard with a NaN lag, a polled
  * source and an unpolled one, the notification queues) is checked line by line: HELP and TYPE
  * before every family, one status sample per status, no value sample without a value, empty
- * department label, counters ending in _total, and numbers written so they read back exactly.
+ * department label, counters ending in _total, numbers written so they read back exactly, and
+ * the event loop's stalls as a histogram with its maximum.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "loopstat.h"
 #include "metrics.h"
 #include "schedule.h"
 #include "unit_conf.h"
@@ -51,6 +53,7 @@ static int teardown(void **state) {
 
 /* The exposition of a fixed view. */
 static char *render(long queued) {
+  static struct pw_loopstat stalls;
   static struct pw_verdict v[2];
   static struct pw_source_health ha;
   const struct pw_source_health *health[2] = {&ha, NULL};
@@ -88,6 +91,11 @@ static char *render(long queued) {
   view.queued = queued;
   view.dead = 1;
   view.batched = 0;
+  memset(&stalls, 0, sizeof(stalls));
+  pw_loopstat_add(&stalls, 400000);     /* 0.4 ms */
+  pw_loopstat_add(&stalls, 30000000);   /* 30 ms */
+  pw_loopstat_add(&stalls, 1500000000); /* 1.5 s */
+  view.loop = queued >= 0 ? &stalls : NULL;
   assert_int_equal(pw_metrics_write(&out, &view), 0);
   return out.data;
 }
@@ -151,7 +159,32 @@ static void test_sources_and_queues(void **state) {
   free(t);
 }
 
-/* Every sample follows the HELP and TYPE of its family; counters, and only they, end _total. */
+/* The loop's stalls: a cumulative histogram ending in +Inf, its sum and count, and the longest;
+ * left out when the view has none. */
+static void test_loop_stalls(void **state) {
+  char *t = render(2);
+
+  (void)state;
+  assert_true(has_line(t, "# TYPE pacewatch_loop_stall_seconds histogram"));
+  assert_true(has_line(t, "pacewatch_loop_stall_seconds_bucket{le=\"0.001\"} 1"));
+  assert_true(has_line(t, "pacewatch_loop_stall_seconds_bucket{le=\"0.025\"} 1"));
+  assert_true(has_line(t, "pacewatch_loop_stall_seconds_bucket{le=\"0.05\"} 2"));
+  assert_true(has_line(t, "pacewatch_loop_stall_seconds_bucket{le=\"1\"} 2"));
+  assert_true(has_line(t, "pacewatch_loop_stall_seconds_bucket{le=\"2.5\"} 3"));
+  assert_true(has_line(t, "pacewatch_loop_stall_seconds_bucket{le=\"10\"} 3"));
+  assert_true(has_line(t, "pacewatch_loop_stall_seconds_bucket{le=\"+Inf\"} 3"));
+  assert_true(has_line(t, "pacewatch_loop_stall_seconds_sum 1.5304"));
+  assert_true(has_line(t, "pacewatch_loop_stall_seconds_count 3"));
+  assert_true(has_line(t, "# TYPE pacewatch_loop_stall_max_seconds gauge"));
+  assert_true(has_line(t, "pacewatch_loop_stall_max_seconds 1.5"));
+  free(t);
+  t = render(-1);
+  assert_null(strstr(t, "pacewatch_loop_stall"));
+  free(t);
+}
+
+/* Every sample follows the HELP and TYPE of its family; counters, and only they, end _total;
+ * a histogram's samples are its _bucket, _sum and _count. */
 static void test_format(void **state) {
   char *t = render(2), *line, *save = NULL;
   char family[128] = "", type[32] = "";
@@ -177,6 +210,14 @@ static void test_format(void **state) {
     assert_true(n < sizeof(name));
     memcpy(name, line, n);
     name[n] = '\0';
+    if (strcmp(type, "histogram") == 0) {
+      size_t f = strlen(family);
+      assert_int_equal(strncmp(name, family, f), 0);
+      assert_true(strcmp(name + f, "_bucket") == 0 || strcmp(name + f, "_sum") == 0 ||
+                  strcmp(name + f, "_count") == 0);
+      samples++;
+      continue;
+    }
     assert_string_equal(name, family);
     assert_true(type[0] != '\0');
     samples++;
@@ -189,6 +230,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_indicator_families),
       cmocka_unit_test(test_sources_and_queues),
+      cmocka_unit_test(test_loop_stalls),
       cmocka_unit_test(test_format),
   };
   return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,0 +1,87 @@
+/*
+ * http: the status server of docs/http.md, an HTTP/1.1 server on the daemon's own libuv loop.
+ * It only reads: the pages are built from a view the program provides (verdicts, source
+ * health, the journal's series, queue sizes, graphs), through the callbacks of struct
+ * pw_http_view; nothing a client sends reaches a file.
+ *
+ * The server holds a reference to the configuration generation it serves (pw_config_ref), and
+ * a request waiting for a graph holds one to the generation it started under until it is
+ * answered or abandoned; indicator ids in URLs are resolved by name in the current generation.
+ * Everything here runs on the loop thread.
+ */
+#ifndef PW_HTTP_H
+#define PW_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "config.h"
+#include "judge.h"
+#include "loopstat.h"
+
+struct pw_source_health;
+struct pw_http;
+struct pw_http_request; /* a request waiting for a graph (opaque) */
+
+/* What the server reads, provided by the program that runs it. Every callback is called on the
+ * loop thread with CTX. Callbacks that take CONF receive the generation the server serves and
+ * return NULL when it is not the program's current one (the pages then answer 503). */
+struct pw_http_view {
+  void *ctx;
+  /* The verdicts of CONF's indicators, one per indicator, in its order. Borrowed. */
+  const struct pw_verdict *(*verdicts)(void *ctx, const struct pw_config *conf);
+  /* The health of CONF's source SOURCE (an index into conf->sources), NULL when it has none
+   * yet. Borrowed. */
+  const struct pw_source_health *(*source_health)(void *ctx, const struct pw_config *conf,
+                                                  int source);
+  /* The journal's series for CONF's indicators (the status document is judged from them), and
+   * the journal's line count in *LINES. Borrowed. */
+  const struct pw_series *(*series)(void *ctx, const struct pw_config *conf, uint64_t *lines);
+  /* Sizes of the notification queues: entries waiting in the spool, dead-lettered, and alerts
+   * waiting in batches; -1 when unknown. NULL: all unknown. */
+  void (*queue_sizes)(void *ctx, long *queued, long *dead, long *batched);
+  /* Asks for the graph of the indicator INDICATOR (an id of the current generation): PNG, or
+   * SVG when SVG; the dashboard's small size when SMALL. The provider answers REQUEST exactly
+   * once with pw_http_graph_ready, at once or later on the loop, unless graph_cancel is called
+   * for it first. Returns 0, or a negative errno and never answers. */
+  int (*graph_get)(void *ctx, const char *indicator, int svg, int small,
+                   struct pw_http_request *request);
+  /* REQUEST's reader went away: it must not be answered. */
+  void (*graph_cancel)(void *ctx, struct pw_http_request *request);
+  int64_t started;                    /* wall-clock start of the process, seconds */
+  const struct pw_loopstat *loopstat; /* the loop's stalls for /metrics; NULL leaves them out */
+};
+
+/* Creates the server on LOOP for the generation CONF (takes a reference of its own) with VIEW
+ * (copied), and listens on conf->daemon.http_listen unless it is "". Returns 0 and *OUT (free
+ * with pw_http_free once the loop has run the close callbacks of pw_http_stop), or: -EINVAL
+ * when http_listen is not an address (logged naming daemon.http_listen), -EADDRINUSE when the
+ * address is taken, -ENOMEM, or the errno of the failing socket call; nothing is left open. */
+int pw_http_start(uv_loop_t *loop, struct pw_config *conf, const struct pw_http_view *view,
+                  struct pw_http **out);
+
+/* The program swapped in the generation CONF: the server serves it from now on (the reference
+ * to the previous one is released) and moves to its http_listen when that changed. A new
+ * address that cannot be had is logged and the old listener keeps serving. Loop thread. */
+void pw_http_reload(struct pw_http *srv, struct pw_config *conf);
+
+/* Closes the listener and every connection; their handles close through the loop. Waiting
+ * graph requests are cancelled. NULL is accepted. */
+void pw_http_stop(struct pw_http *srv);
+
+/* Frees the server after pw_http_stop once the loop has run its close callbacks (after uv_run
+ * returned). NULL is accepted. */
+void pw_http_free(struct pw_http *srv);
+
+/* The answer to a graph request: DATA (LEN bytes, borrowed for the call) or NULL when the graph
+ * could not be rendered. Loop thread. */
+void pw_http_graph_ready(struct pw_http_request *request, const unsigned char *data, size_t len);
+
+/* The TCP port listened on, 0 when not listening (http_listen may name port 0). */
+int pw_http_port(const struct pw_http *srv);
+
+/* Tests: the next N connections find no memory for their state, as if malloc failed. */
+void pw_http_fail_allocations(struct pw_http *srv, int n);
+
+#endif
