@@ -216,8 +216,14 @@ int pw_config_prescan(struct loader *ld, const char *path, int depth, const char
     return 0; /* libconfig reports a missing include with its line */
   }
   if (depth > 10) {
+    /* libconfig allows ten levels. Failing here, rather than skipping what is deeper, stops
+     * the scan at once: a file including itself K times would otherwise be read K^11 times. */
     free(text);
-    return 0; /* libconfig reports the nesting as too deep */
+    snprintf(ld->err, ld->errlen,
+             "%s:%d: @include nested more than 10 deep (does a file include itself?)", from,
+             from_line);
+    ld->failed = 1;
+    return -EINVAL;
   }
   if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) {
     snprintf(ld->err, ld->errlen,

@@ -203,7 +203,8 @@ static int index_find(const struct id_index *x, const struct pw_config *conf, co
 
   while (x->slots[h] >= 0) {
     const char *id = conf->indicators[x->slots[h]].id;
-    if (strncmp(id, s, n) == 0 && id[n] == '\0')
+    /* The field may hold NUL bytes: compare lengths first, never past the id's end. */
+    if (strnlen(id, n + 1) == n && memcmp(id, s, n) == 0)
       return x->slots[h];
     h = (h + 1) & x->mask;
   }

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -518,6 +519,20 @@ static void test_big_integer_with_suffix(void **state) {
   pw_config_free(c);
 }
 
+/* A file that includes itself is refused as soon as the nesting passes libconfig's ten levels:
+ * with four @include lines the pre-scan used to follow 4^11 of them before failing. */
+static void test_include_itself(void **state) {
+  struct timespec t0, t1;
+
+  (void)state;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  load_err("@include \"pw.conf\"\n@include \"pw.conf\"\n@include \"pw.conf\"\n"
+           "@include \"pw.conf\"\n" IND("kind = \"level\";", ""),
+           3, "@include nested more than 10 deep");
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  assert_true(t1.tv_sec - t0.tv_sec < 2);
+}
+
 static void test_missing_file(void **state) {
   struct pw_config *c = NULL;
   char err[1024];
@@ -538,6 +553,7 @@ int main(void) {
       cmocka_unit_test(test_include_must_be_regular),
       cmocka_unit_test(test_big_integer_with_suffix),
       cmocka_unit_test(test_missing_file),
+      cmocka_unit_test(test_include_itself),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

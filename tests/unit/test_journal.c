@@ -236,6 +236,32 @@ static void test_milestone_values(void **state) {
   assert_true(v == 1234);
 }
 
+/* An indicator field holding an id and then NUL bytes (a block of zeros a crash left in the
+ * file) names no indicator: the line is not read as one of "a", and nothing past the id's own
+ * bytes is compared. */
+static void test_nul_in_indicator(void **state) {
+  static const char line[] =
+      "2024-05-02T00:00:00+08:00\ta\0\0\0\0\t37775\t2024-05-02T09:00:00+08:00\timport\n";
+  struct pw_journal *j;
+  size_t before;
+  uint64_t foreign;
+  FILE *f;
+
+  (void)state;
+  j = open_j(0);
+  before = j->series[0].n;
+  foreign = j->foreign;
+  pw_journal_close(j);
+  f = fopen(jpath, "a");
+  assert_non_null(f);
+  assert_int_equal(fwrite(line, 1, sizeof(line) - 1, f), sizeof(line) - 1);
+  fclose(f);
+  j = open_j(0);
+  assert_int_equal(j->series[0].n, before);
+  assert_int_equal(j->foreign, foreign + 1);
+  pw_journal_close(j);
+}
+
 /* J holds what a fresh load of the file for the same configuration holds: every sample once,
  * in the same order, with the same counts (and, unless J wrote lines of its own, has read as
  * far). */
@@ -359,6 +385,7 @@ int main(void) {
       cmocka_unit_test(test_values_read_back_exactly),
       cmocka_unit_test(test_catch_up),
       cmocka_unit_test(test_catch_up_torn),
+      cmocka_unit_test(test_nul_in_indicator),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
