@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,12 +35,18 @@
 #define BACKOFF_FIRST 10
 #define BACKOFF_MAX 3600
 #define AUDIT_ERROR_MAX 1024
+/* Names of things in spool/ that are not entries (directories, FIFOs, links) already logged;
+ * past this many, further ones are skipped without a line each. */
+#define REPORTED_MAX 256
 
 struct pw_spool {
   char *dir;   /* state_dir/spool */
   char *dead;  /* state_dir/spool/dead */
   char *audit; /* state_dir/audit.log */
   atomic_uint_fast64_t counter;
+  pthread_mutex_t lock; /* guards reported and n_reported (loads run on any thread) */
+  char *reported[REPORTED_MAX];
+  size_t n_reported;
 };
 
 int pw_spool_init(const char *state_dir, struct pw_spool **out, char *err, size_t errlen) {
@@ -49,6 +56,7 @@ int pw_spool_init(const char *state_dir, struct pw_spool **out, char *err, size_
   *out = NULL;
   if (s == NULL)
     return -ENOMEM;
+  pthread_mutex_init(&s->lock, NULL);
   s->dir = pw_path_join(state_dir, "spool");
   s->dead = pw_path_join(state_dir, "spool/dead");
   s->audit = pw_path_join(state_dir, "audit.log");
@@ -68,8 +76,13 @@ int pw_spool_init(const char *state_dir, struct pw_spool **out, char *err, size_
 }
 
 void pw_spool_free(struct pw_spool *s) {
+  size_t i;
+
   if (s == NULL)
     return;
+  for (i = 0; i < s->n_reported; i++)
+    free(s->reported[i]);
+  pthread_mutex_destroy(&s->lock);
   free(s->dir);
   free(s->dead);
   free(s->audit);
@@ -227,6 +240,27 @@ static void quarantine(struct pw_spool *s, const char *path, const char *name, c
   }
 }
 
+/* Logs that PATH (named NAME in spool/) is not a notification file, once per name and process:
+ * it is left where it is (it is not ours to move) and would otherwise be logged at every load. */
+static void report_once(struct pw_spool *s, const char *path, const char *name, const char *what) {
+  size_t i;
+  int seen = 0, full = 0;
+
+  pthread_mutex_lock(&s->lock);
+  for (i = 0; i < s->n_reported && !seen; i++)
+    seen = strcmp(s->reported[i], name) == 0;
+  if (!seen) {
+    full = s->n_reported == REPORTED_MAX;
+    if (!full && (s->reported[s->n_reported] = strdup(name)) != NULL)
+      s->n_reported++;
+  }
+  pthread_mutex_unlock(&s->lock);
+  if (seen || full)
+    return; /* full: REPORTED_MAX such lines were written; more would be noise */
+  pw_log_error("%s: %s, not a notification file; skipped and left in place (logged once)", path,
+               what);
+}
+
 /* Removes NAME if it is a temporary file left by a crash. Returns 1 if NAME is a temporary
  * file (removed or not), 0 otherwise. */
 static int stale_tmp(const char *path, const char *name) {
@@ -272,6 +306,10 @@ static int read_entry(struct pw_spool *s, const char *name, struct pw_spool_entr
     return 0; /* delivered by another thread since readdir */
   if (r == -E2BIG) {
     quarantine(s, path, name, "too large");
+    return 0;
+  }
+  if (r == -EISDIR || r == -EINVAL) {
+    report_once(s, path, name, r == -EISDIR ? "a directory" : "not a regular file");
     return 0;
   }
   if (r < 0) {
@@ -463,7 +501,10 @@ static int count_json(const char *dir, size_t *n) {
     return -errno;
   while ((de = readdir(dp)) != NULL) {
     size_t len = strlen(de->d_name);
-    if (de->d_name[0] != '.' && len > 5 && strcmp(de->d_name + len - 5, ".json") == 0)
+    /* Directories, FIFOs and links named like entries are not notifications (pw_spool_load
+     * skips them). */
+    if (de->d_name[0] != '.' && len > 5 && strcmp(de->d_name + len - 5, ".json") == 0 &&
+        (de->d_type == DT_REG || de->d_type == DT_UNKNOWN))
       (*n)++;
   }
   closedir(dp);

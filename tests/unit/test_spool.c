@@ -1,7 +1,8 @@
 /*
  * Unit tests of spool: put and load (ids chosen, unique and safe as file names), the back-off
  * sequence capped at an hour, give_up and permanent refusals moving entries to dead/, done,
- * leftovers of an interrupted write and garbage skipped (and logged once), the audit log,
+ * leftovers of an interrupted write and garbage skipped (and logged once), directories and
+ * FIFOs named like entries skipped and logged once, the audit log,
  * merging one receiver's entries into a digest, and entries surviving a kill -9 of the writer.
  * Each test works in a fresh mkdtemp state directory.
  */
@@ -356,6 +357,39 @@ static void test_leftovers_and_garbage(void **state) {
   json_decref(e.payload);
 }
 
+/* A directory (or a FIFO) named like an entry is not one: skipped, left in place, and logged
+ * once, not at every load. */
+static void test_not_a_file_logged_once(void **state) {
+  struct fixture *f = *state;
+  struct pw_spool_entry e, *es;
+  size_t n, q, dead;
+  char err[512], spool_dir[128], path[256], log[4096];
+
+  snprintf(spool_dir, sizeof(spool_dir), "%s/spool", f->dir);
+  entry(&e, "ok1", 1000, NULL);
+  assert_int_equal(pw_spool_put(f->s, &e, err, sizeof(err)), 0);
+  snprintf(path, sizeof(path), "%s/x.json", spool_dir);
+  assert_int_equal(mkdir(path, 0755), 0);
+  snprintf(path, sizeof(path), "%s/fifo.json", spool_dir);
+  assert_int_equal(mkfifo(path, 0644), 0);
+  load_capturing(f, &es, &n, log, sizeof(log));
+  assert_int_equal(n, 1);
+  assert_string_equal(es[0].id, "ok1");
+  pw_spool_entries_free(es, n);
+  assert_non_null(strstr(log, "x.json"));
+  assert_non_null(strstr(log, "fifo.json"));
+  load_capturing(f, &es, &n, log, sizeof(log));
+  assert_int_equal(n, 1);
+  pw_spool_entries_free(es, n);
+  assert_null(strstr(log, "x.json"));
+  assert_null(strstr(log, "fifo.json"));
+  assert_true(exists(spool_dir, "x.json"));
+  assert_true(exists(spool_dir, "fifo.json"));
+  assert_int_equal(pw_spool_counts(f->s, &q, &dead), 0);
+  assert_int_equal(q, 1); /* nor counted as waiting */
+  json_decref(e.payload);
+}
+
 static void test_audit(void **state) {
   struct fixture *f = *state;
   struct pw_spool_entry e;
@@ -528,6 +562,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_give_up_and_permanent, setup, teardown),
       cmocka_unit_test_setup_teardown(test_done, setup, teardown),
       cmocka_unit_test_setup_teardown(test_leftovers_and_garbage, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_not_a_file_logged_once, setup, teardown),
       cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
       cmocka_unit_test_setup_teardown(test_merge, setup, teardown),
       cmocka_unit_test_setup_teardown(test_kill_9, setup, teardown),
