@@ -50,10 +50,12 @@ int pw_spool_put(struct pw_spool *s, struct pw_spool_entry *e, char *err, size_t
 
 /* Loads every entry of spool/, oldest (created) first. Unreadable or invalid files are logged,
  * moved aside to spool/dead/<file>.bad (so they are reported once, not at every load) and
- * skipped; directories, FIFOs and other non-files named *.json are skipped, left in place and
- * logged once per name; temporary files of an interrupted write older than a minute are removed.
- * Returns 0 with *OUT (owned: free with pw_spool_entries_free; NULL when *N is 0), or a negative
- * errno (the directory cannot be read, out of memory) with a message in ERR. Any thread. */
+ * skipped (the log names the file and the error's position, never its content); directories,
+ * FIFOs, symbolic links (never followed) and other non-files named *.json are skipped, left in
+ * place and logged once per name; temporary files of an interrupted write older than a minute are
+ * removed. Returns 0 with *OUT (owned: free with pw_spool_entries_free; NULL when *N is 0), or a
+ * negative errno (the directory cannot be read, out of memory) with a message in ERR. Any thread.
+ */
 int pw_spool_load(struct pw_spool *s, struct pw_spool_entry **out, size_t *n, char *err,
                   size_t errlen);
 
