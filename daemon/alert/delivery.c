@@ -471,6 +471,14 @@ static void transfer_done(struct pw_fetch_job *job, const struct pw_fetch_result
     next_transfer(at);
     return;
   }
+  if (res->rc == -E2BIG && res->status >= 200 && res->status <= 299) {
+    /* The receiver took the notification (docs/alerts.md: 2xx means delivered); only its answer
+     * was longer than a reply may be, and its body is not needed to know that. */
+    pw_log_info("receiver '%s': answer to %s larger than %u bytes ignored (HTTP %ld)", at->receiver,
+                at->entry->e.id, REPLY_LIMIT, res->status);
+    next_transfer(at);
+    return;
+  }
   rc = at->nf->judge(at->r, res->rc, res->status, res->body, res->error, err, sizeof(err));
   if (rc < 0)
     fail(at, rc, err);

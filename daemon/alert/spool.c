@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,12 +35,18 @@
 #define BACKOFF_FIRST 10
 #define BACKOFF_MAX 3600
 #define AUDIT_ERROR_MAX 1024
+/* Names of things in spool/ that are not entries (directories, FIFOs, links) already logged;
+ * past this many, further ones are skipped without a line each. */
+#define REPORTED_MAX 256
 
 struct pw_spool {
   char *dir;   /* state_dir/spool */
   char *dead;  /* state_dir/spool/dead */
   char *audit; /* state_dir/audit.log */
   atomic_uint_fast64_t counter;
+  pthread_mutex_t lock; /* guards reported and n_reported (loads run on any thread) */
+  char *reported[REPORTED_MAX];
+  size_t n_reported;
 };
 
 int pw_spool_init(const char *state_dir, struct pw_spool **out, char *err, size_t errlen) {
@@ -49,6 +56,7 @@ int pw_spool_init(const char *state_dir, struct pw_spool **out, char *err, size_
   *out = NULL;
   if (s == NULL)
     return -ENOMEM;
+  pthread_mutex_init(&s->lock, NULL);
   s->dir = pw_path_join(state_dir, "spool");
   s->dead = pw_path_join(state_dir, "spool/dead");
   s->audit = pw_path_join(state_dir, "audit.log");
@@ -68,8 +76,13 @@ int pw_spool_init(const char *state_dir, struct pw_spool **out, char *err, size_
 }
 
 void pw_spool_free(struct pw_spool *s) {
+  size_t i;
+
   if (s == NULL)
     return;
+  for (i = 0; i < s->n_reported; i++)
+    free(s->reported[i]);
+  pthread_mutex_destroy(&s->lock);
   free(s->dir);
   free(s->dead);
   free(s->audit);
@@ -227,6 +240,27 @@ static void quarantine(struct pw_spool *s, const char *path, const char *name, c
   }
 }
 
+/* Logs that PATH (named NAME in spool/) is not a notification file, once per name and process:
+ * it is left where it is (it is not ours to move) and would otherwise be logged at every load. */
+static void report_once(struct pw_spool *s, const char *path, const char *name, const char *what) {
+  size_t i;
+  int seen = 0, full = 0;
+
+  pthread_mutex_lock(&s->lock);
+  for (i = 0; i < s->n_reported && !seen; i++)
+    seen = strcmp(s->reported[i], name) == 0;
+  if (!seen) {
+    full = s->n_reported == REPORTED_MAX;
+    if (!full && (s->reported[s->n_reported] = strdup(name)) != NULL)
+      s->n_reported++;
+  }
+  pthread_mutex_unlock(&s->lock);
+  if (seen || full)
+    return; /* full: REPORTED_MAX such lines were written; more would be noise */
+  pw_log_error("%s: %s, not a notification file; skipped and left in place (logged once)", path,
+               what);
+}
+
 /* Removes NAME if it is a temporary file left by a crash. Returns 1 if NAME is a temporary
  * file (removed or not), 0 otherwise. */
 static int stale_tmp(const char *path, const char *name) {
@@ -252,10 +286,95 @@ static int entry_cmp(const void *a, const void *b) {
   return strcmp(x->id, y->id);
 }
 
+/* Reads PATH whole (at most LIMIT bytes) into *OUT (owned, NUL-terminated) and *LEN. A symbolic
+ * link is never followed (-ELOOP): planted in spool/, it would have the daemon read, and log, a
+ * file it was never meant to (docs/storage.md). O_NONBLOCK keeps a FIFO from blocking the open;
+ * anything but a regular file is refused (-EISDIR, -EINVAL). */
+static int read_regular(const char *path, size_t limit, char **out, size_t *len) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
+  struct stat st;
+  char *buf = NULL;
+  size_t got = 0, cap;
+  int rc = 0;
+
+  if (fd < 0)
+    return -errno;
+  if (fstat(fd, &st) != 0) {
+    rc = -errno;
+  } else if (!S_ISREG(st.st_mode)) {
+    rc = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+  } else if ((uint64_t)st.st_size > limit) {
+    rc = -E2BIG;
+  }
+  /* Room for the size seen, one byte more (to notice growth past LIMIT) and the NUL. */
+  cap = rc == 0 ? (size_t)st.st_size + 2 : 0;
+  if (rc == 0 && (buf = malloc(cap)) == NULL)
+    rc = -ENOMEM;
+  while (rc == 0) {
+    ssize_t n;
+    if (got > limit) {
+      rc = -E2BIG;
+      break;
+    }
+    if (got + 1 == cap) {
+      /* The file grew since fstat: read on, up to one byte past the limit. */
+      size_t ncap = cap * 2 > limit + 2 ? limit + 2 : cap * 2;
+      char *nb = realloc(buf, ncap);
+      if (nb == NULL) {
+        rc = -ENOMEM;
+        break;
+      }
+      buf = nb;
+      cap = ncap;
+    }
+    n = read(fd, buf + got, cap - 1 - got);
+    if (n < 0) {
+      if (errno != EINTR)
+        rc = -errno;
+    } else if (n == 0) {
+      break;
+    } else {
+      got += (size_t)n;
+    }
+  }
+  close(fd);
+  if (rc < 0) {
+    free(buf);
+    return rc;
+  }
+  buf[got] = '\0';
+  *out = buf;
+  *len = got;
+  return 0;
+}
+
+/* The kind of a JSON syntax error, in words of our own: jansson's message quotes the text near
+ * the error, and the content of a file in spool/ is never logged (it may be anything, a link's
+ * target was once). */
+static const char *json_error_kind(const json_error_t *e) {
+  switch (json_error_code(e)) {
+  case json_error_premature_end_of_input:
+    return "truncated";
+  case json_error_invalid_utf8:
+    return "invalid UTF-8";
+  case json_error_end_of_input_expected:
+    return "text after the end";
+  case json_error_null_character:
+  case json_error_null_byte_in_key:
+    return "NUL byte";
+  case json_error_duplicate_key:
+    return "duplicate key";
+  case json_error_numeric_overflow:
+    return "number out of range";
+  default:
+    return "invalid JSON";
+  }
+}
+
 /* Reads spool file NAME into *E. Returns 1 (E filled), 0 (not an entry, or skipped and logged:
  * a temporary file, something not ours, a file gone or unreadable, a bad one moved aside). */
 static int read_entry(struct pw_spool *s, const char *name, struct pw_spool_entry *e) {
-  size_t len = strlen(name), tlen;
+  size_t len = strlen(name), tlen = 0;
   char path[4400], *text = NULL;
   json_error_t jerr;
   json_t *o;
@@ -267,11 +386,18 @@ static int read_entry(struct pw_spool *s, const char *name, struct pw_spool_entr
     return 0;
   if (len < 6 || strcmp(name + len - 5, ".json") != 0)
     return 0; /* dead/ and anything not ours */
-  r = pw_read_file(path, SPOOL_FILE_LIMIT, &text, &tlen);
+  r = read_regular(path, SPOOL_FILE_LIMIT, &text, &tlen);
   if (r == -ENOENT)
     return 0; /* delivered by another thread since readdir */
   if (r == -E2BIG) {
     quarantine(s, path, name, "too large");
+    return 0;
+  }
+  if (r == -EISDIR || r == -EINVAL || r == -ELOOP) {
+    report_once(s, path, name,
+                r == -EISDIR  ? "a directory"
+                : r == -ELOOP ? "a symbolic link (not followed)"
+                              : "not a regular file");
     return 0;
   }
   if (r < 0) {
@@ -283,7 +409,8 @@ static int read_entry(struct pw_spool *s, const char *name, struct pw_spool_entr
   free(text);
   if (o == NULL) {
     char why[256];
-    snprintf(why, sizeof(why), "line %d: %s", jerr.line, jerr.text);
+    snprintf(why, sizeof(why), "%s at line %d, column %d, byte %d", json_error_kind(&jerr),
+             jerr.line, jerr.column, jerr.position);
     quarantine(s, path, name, why);
     return 0;
   }
@@ -463,7 +590,10 @@ static int count_json(const char *dir, size_t *n) {
     return -errno;
   while ((de = readdir(dp)) != NULL) {
     size_t len = strlen(de->d_name);
-    if (de->d_name[0] != '.' && len > 5 && strcmp(de->d_name + len - 5, ".json") == 0)
+    /* Directories, FIFOs and links named like entries are not notifications (pw_spool_load
+     * skips them). */
+    if (de->d_name[0] != '.' && len > 5 && strcmp(de->d_name + len - 5, ".json") == 0 &&
+        (de->d_type == DT_REG || de->d_type == DT_UNKNOWN))
       (*n)++;
   }
   closedir(dp);

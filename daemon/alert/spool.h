@@ -8,9 +8,9 @@
  * state_dir/audit.log.
  *
  * Pure blocking file I/O (open, fsync, rename, unlink): the daemon calls it from libuv's thread
- * pool or at start-up, tests call it directly. struct pw_spool holds only paths and an atomic
- * counter, so any thread may call any function; one entry must be handled by one thread at a
- * time (its file is rewritten in place).
+ * pool or at start-up, tests call it directly. struct pw_spool holds only paths, an atomic
+ * counter and the names already reported (under a mutex), so any thread may call any function;
+ * one entry must be handled by one thread at a time (its file is rewritten in place).
  */
 #ifndef PW_SPOOL_H
 #define PW_SPOOL_H
@@ -50,9 +50,12 @@ int pw_spool_put(struct pw_spool *s, struct pw_spool_entry *e, char *err, size_t
 
 /* Loads every entry of spool/, oldest (created) first. Unreadable or invalid files are logged,
  * moved aside to spool/dead/<file>.bad (so they are reported once, not at every load) and
- * skipped; temporary files of an interrupted write older than a minute are removed. Returns 0
- * with *OUT (owned: free with pw_spool_entries_free; NULL when *N is 0), or a negative errno
- * (the directory cannot be read, out of memory) with a message in ERR. Any thread. */
+ * skipped (the log names the file and the error's position, never its content); directories,
+ * FIFOs, symbolic links (never followed) and other non-files named *.json are skipped, left in
+ * place and logged once per name; temporary files of an interrupted write older than a minute are
+ * removed. Returns 0 with *OUT (owned: free with pw_spool_entries_free; NULL when *N is 0), or a
+ * negative errno (the directory cannot be read, out of memory) with a message in ERR. Any thread.
+ */
 int pw_spool_load(struct pw_spool *s, struct pw_spool_entry **out, size_t *n, char *err,
                   size_t errlen);
 
@@ -80,9 +83,9 @@ int pw_spool_done(struct pw_spool *s, const struct pw_spool_entry *e, char *err,
 int pw_spool_audit(struct pw_spool *s, const char *event, const struct pw_spool_entry *e,
                    int64_t at, const char *error);
 
-/* Counts the entries (*.json files) waiting in spool/ and dead in spool/dead/ (for metrics).
- * Returns 0, or the negative errno of the first directory that cannot be read (its count is
- * then 0). Any thread. */
+/* Counts the entries (regular *.json files) waiting in spool/ and dead in spool/dead/ (for
+ * metrics). Returns 0, or the negative errno of the first directory that cannot be read (its count
+ * is then 0). Any thread. */
 int pw_spool_counts(struct pw_spool *s, size_t *queued, size_t *dead);
 
 /* Merges the N (>= 1) spooled ENTRIES of one receiver into one (the rate-budget digest): a new

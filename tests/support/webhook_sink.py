@@ -2,7 +2,8 @@
 """A webhook receiver for integration tests: records every POST (path, query, headers, body, the
 wall-clock time it arrived) as one JSON line in LOG, and answers 200 {"errcode":0,"code":0}.
 A path given ?fail=N answers 500 to its first N requests; a path starting /redirect answers 307
-to /hook?token=SECRET (recorded with "ok" false). Prints its port on the first line of stdout. Loopback only."""
+to /hook?token=SECRET (recorded with "ok" false). ?big=N answers 200 with N bytes of body (sent
+chunked with ?chunked=1), more than a receiver's answer may hold. Prints its port on the first line of stdout. Loopback only."""
 import json
 import sys
 import threading
@@ -38,7 +39,21 @@ class Handler(BaseHTTPRequestHandler):
         status, out = (200, b'{"errcode":0,"code":0,"errmsg":"ok"}') if ok else (500, b"down")
         if u.path.startswith("/redirect"):
             status, out = 307, b"moved"
+        if ok and q.get("big", 0) > 0:
+            out = b'{"errcode":0,"code":0,"errmsg":"' + b"x" * q["big"] + b'"}'
+            self.close_connection = True  # the client hangs up before the end
         try:
+            if q.get("chunked", 0):
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                for i in range(0, len(out), 65536):
+                    part = out[i:i + 65536]
+                    self.wfile.write(b"%x\r\n" % len(part) + part + b"\r\n")
+                self.wfile.write(b"0\r\n\r\n")
+                return
+
             self.send_response(status)
             if status == 307:
                 self.send_header("Location", "/hook?token=SECRET")

@@ -8,7 +8,8 @@
  * spool/dead/; a reload that removes a receiver while a delivery to it is in flight, and while
  * another waits for its retry, delivers both with the settings they were spooled under; the
  * weekly briefing is spooled from its markdown file and sent; alerting that cannot start
- * reports the real errno and the spool's reason.
+ * reports the real errno and the spool's reason; a 2xx answer whose body is over the reply
+ * limit counts as delivered.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -81,8 +82,12 @@ static void write_conf(struct fx *f, const char *tmpl, int all, struct pw_config
              "},\n"
              "  { id = \"moved\"; type = \"webhook\"; url = \"http://127.0.0.1:%d/redirect\"; },\n"
              "  { id = \"moved_ok\"; type = \"webhook\"; url = \"http://127.0.0.1:%d/redirect2\"; "
-             "follow_redirects = true; }\n",
-             p, p, p, p, p);
+             "follow_redirects = true; },\n"
+             "  { id = \"big\"; type = \"webhook\"; url = \"http://127.0.0.1:%d/big?big=1100000\"; "
+             "},\n"
+             "  { id = \"bigchunk\"; type = \"webhook\"; "
+             "url = \"http://127.0.0.1:%d/bigchunk?big=1100000&chunked=1\"; }\n",
+             p, p, p, p, p, p, p);
   else
     snprintf(recv, sizeof(recv), "  { id = \"lg\"; type = \"log\"; }\n");
   snprintf(text, sizeof(text), conf_fmt, f->state_dir, recv, all ? "\"hook\", \"lg\"" : "\"lg\"");
@@ -356,6 +361,27 @@ static void test_redirect_not_followed(void **state) {
   assert_int_equal(audit(f, "delivered", "d-moved-ok"), 1);
 }
 
+/* A receiver answering 2xx with a body over the 1 MB a reply may hold: delivered (the status is
+ * the answer; the body is not needed), whether the size is announced or the body chunked. */
+static void test_2xx_big_body_delivered(void **state) {
+  struct fx *f = *state;
+  char spool_dir[256];
+
+  snprintf(spool_dir, sizeof(spool_dir), "%s/spool", f->state_dir);
+  spool(f, "big", "d-big");
+  drain(f);
+  spool(f, "bigchunk", "d-bigchunk");
+  drain(f);
+  assert_int_equal(requests(f, "/big", NULL, NULL), 1);
+  assert_int_equal(requests(f, "/bigchunk", NULL, NULL), 1);
+  assert_int_equal(audit(f, "delivered", "d-big"), 1);
+  assert_int_equal(audit(f, "delivered", "d-bigchunk"), 1);
+  assert_int_equal(audit(f, "retry", "d-big"), 0);
+  assert_int_equal(audit(f, "retry", "d-bigchunk"), 0);
+  assert_false(in_dir(spool_dir, "d-big.json"));
+  assert_false(in_dir(spool_dir, "d-bigchunk.json"));
+}
+
 static void test_dead_letter(void **state) {
   struct fx *f = *state;
   char spool_dir[256], dead_dir[256];
@@ -575,6 +601,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_5xx_backs_off, setup, teardown),
       cmocka_unit_test_setup_teardown(test_once_retries_promptly, setup, teardown),
       cmocka_unit_test_setup_teardown(test_redirect_not_followed, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_2xx_big_body_delivered, setup, teardown),
       cmocka_unit_test_setup_teardown(test_dead_letter, setup, teardown),
       cmocka_unit_test_setup_teardown(test_left_by_earlier_run, setup, teardown),
       cmocka_unit_test_setup_teardown(test_reload_removes_receivers, setup, teardown),

@@ -1,7 +1,9 @@
 /*
  * Unit tests of spool: put and load (ids chosen, unique and safe as file names), the back-off
  * sequence capped at an hour, give_up and permanent refusals moving entries to dead/, done,
- * leftovers of an interrupted write and garbage skipped (and logged once), the audit log,
+ * leftovers of an interrupted write and garbage skipped (and logged once), directories and
+ * FIFOs named like entries skipped and logged once, symbolic links never followed and no file
+ * content in the log, the audit log,
  * merging one receiver's entries into a digest, and entries surviving a kill -9 of the writer.
  * Each test works in a fresh mkdtemp state directory.
  */
@@ -356,6 +358,75 @@ static void test_leftovers_and_garbage(void **state) {
   json_decref(e.payload);
 }
 
+/* A directory (or a FIFO) named like an entry is not one: skipped, left in place, and logged
+ * once, not at every load. */
+static void test_not_a_file_logged_once(void **state) {
+  struct fixture *f = *state;
+  struct pw_spool_entry e, *es;
+  size_t n, q, dead;
+  char err[512], spool_dir[128], path[256], log[4096];
+
+  snprintf(spool_dir, sizeof(spool_dir), "%s/spool", f->dir);
+  entry(&e, "ok1", 1000, NULL);
+  assert_int_equal(pw_spool_put(f->s, &e, err, sizeof(err)), 0);
+  snprintf(path, sizeof(path), "%s/x.json", spool_dir);
+  assert_int_equal(mkdir(path, 0755), 0);
+  snprintf(path, sizeof(path), "%s/fifo.json", spool_dir);
+  assert_int_equal(mkfifo(path, 0644), 0);
+  load_capturing(f, &es, &n, log, sizeof(log));
+  assert_int_equal(n, 1);
+  assert_string_equal(es[0].id, "ok1");
+  pw_spool_entries_free(es, n);
+  assert_non_null(strstr(log, "x.json"));
+  assert_non_null(strstr(log, "fifo.json"));
+  load_capturing(f, &es, &n, log, sizeof(log));
+  assert_int_equal(n, 1);
+  pw_spool_entries_free(es, n);
+  assert_null(strstr(log, "x.json"));
+  assert_null(strstr(log, "fifo.json"));
+  assert_true(exists(spool_dir, "x.json"));
+  assert_true(exists(spool_dir, "fifo.json"));
+  assert_int_equal(pw_spool_counts(f->s, &q, &dead), 0);
+  assert_int_equal(q, 1); /* nor counted as waiting */
+  json_decref(e.payload);
+}
+
+/* A spool file that is a symbolic link is never followed (here to a secret file outside the
+ * spool, which stays untouched), and a file that fails to parse is named with the position of
+ * the error, never with its content. */
+static void test_symlink_and_content_not_logged(void **state) {
+  struct fixture *f = *state;
+  struct pw_spool_entry *es;
+  size_t n;
+  char spool_dir[128], dead_dir[128], secret[256], link[256], log[4096];
+
+  snprintf(spool_dir, sizeof(spool_dir), "%s/spool", f->dir);
+  snprintf(dead_dir, sizeof(dead_dir), "%s/spool/dead", f->dir);
+  write_text(f->dir, "shadow", "hunterxsecret:$6$salt$hash:19000:0:99999:7:::\n");
+  snprintf(secret, sizeof(secret), "%s/shadow", f->dir);
+  snprintf(link, sizeof(link), "%s/shadow.json", spool_dir);
+  assert_int_equal(symlink(secret, link), 0);
+  write_text(spool_dir, "garbage.json", "topsecretword and more");
+  write_text(spool_dir, "late.json", "{\"id\": \"late\", pa$$word}");
+  load_capturing(f, &es, &n, log, sizeof(log));
+  assert_int_equal(n, 0);
+  assert_non_null(strstr(log, "shadow.json"));
+  assert_non_null(strstr(log, "garbage.json"));
+  assert_non_null(strstr(log, "late.json"));
+  assert_null(strstr(log, "hunterxsecret"));
+  assert_null(strstr(log, "topsecretword"));
+  assert_null(strstr(log, "pa$$word"));
+  assert_null(strstr(log, "$$"));
+  assert_non_null(strstr(log, "column"));
+  /* The link is left where it is (it is not ours), the file it names untouched. */
+  assert_true(exists(f->dir, "shadow"));
+  assert_true(exists(spool_dir, "shadow.json"));
+  assert_false(exists(dead_dir, "shadow.json.bad"));
+  load_capturing(f, &es, &n, log, sizeof(log));
+  assert_int_equal(n, 0);
+  assert_null(strstr(log, "shadow.json"));
+}
+
 static void test_audit(void **state) {
   struct fixture *f = *state;
   struct pw_spool_entry e;
@@ -528,6 +599,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_give_up_and_permanent, setup, teardown),
       cmocka_unit_test_setup_teardown(test_done, setup, teardown),
       cmocka_unit_test_setup_teardown(test_leftovers_and_garbage, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_not_a_file_logged_once, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_symlink_and_content_not_logged, setup, teardown),
       cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
       cmocka_unit_test_setup_teardown(test_merge, setup, teardown),
       cmocka_unit_test_setup_teardown(test_kill_9, setup, teardown),
