@@ -63,6 +63,7 @@ struct job_list {
 struct fetch_sock {
   uv_poll_t poll;
   curl_socket_t fd;
+  int events; /* what curl asked to watch: UV_READABLE | UV_WRITABLE */
   struct pw_fetch *f;
   struct fetch_sock *prev, *next;
 };
@@ -226,17 +227,23 @@ static void on_poll(uv_poll_t *h, int status, int events) {
 
   if (f->closing)
     return;
-  /* A poll error (e.g. the peer reset the connection) must still reach curl, or the transfer
-   * would wait for its timeout: CURL_CSELECT_ERR lets curl find the error itself. */
+  /* A poll error (the peer reset the connection) must still reach curl, or the transfer would
+   * wait for its timeout. Told the socket is ready for what it was waiting for, curl reads or
+   * writes it and meets the socket's own error ("Connection reset by peer"); told
+   * CURL_CSELECT_ERR, it only says "Failed sending data to the peer: select/poll returned
+   * error", whatever happened. libuv stops a poll handle that reports an error, so it is
+   * started again if curl still wants the socket watched. */
   if (status < 0)
-    flags = CURL_CSELECT_ERR;
-  else {
-    if (events & UV_READABLE)
-      flags |= CURL_CSELECT_IN;
-    if (events & UV_WRITABLE)
-      flags |= CURL_CSELECT_OUT;
-  }
+    events = s->events;
+  if (events & UV_READABLE)
+    flags |= CURL_CSELECT_IN;
+  if (events & UV_WRITABLE)
+    flags |= CURL_CSELECT_OUT;
   curl_multi_socket_action(f->multi, s->fd, flags, &running);
+  if (status < 0 && !f->closing && !uv_is_closing((uv_handle_t *)&s->poll) &&
+      !uv_is_active((uv_handle_t *)&s->poll) && s->events != 0 &&
+      uv_poll_start(&s->poll, s->events, on_poll) != 0)
+    curl_multi_socket_action(f->multi, s->fd, CURL_CSELECT_ERR, &running);
   check_multi_info(f);
 }
 
@@ -312,6 +319,7 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, v
     events |= UV_READABLE;
   if (what & CURL_POLL_OUT)
     events |= UV_WRITABLE;
+  s->events = events;
   return uv_poll_start(&s->poll, events, on_poll) == 0 ? 0 : -1;
 }
 
