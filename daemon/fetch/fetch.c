@@ -495,15 +495,45 @@ static int is_tls_error(CURLcode c) {
   }
 }
 
+/* Removes from curl's message MSG what changes from one attempt to the next (" after 3 ms"),
+ * so that the same failure reads the same every time: the schedule logs a failing source again
+ * only when its error text changes (docs/configuration.md, sources). */
+static void drop_elapsed(char *msg) {
+  char *p = msg;
+
+  while ((p = strstr(p, " after ")) != NULL) {
+    size_t digits = strspn(p + 7, "0123456789");
+
+    if (digits > 0 && strncmp(p + 7 + digits, " ms", 3) == 0)
+      memmove(p, p + 7 + digits + 3, strlen(p + 7 + digits + 3) + 1);
+    else
+      p += 7;
+  }
+}
+
+/* What a transfer that timed out was doing, in words that do not change between attempts
+ * (curl's own message counts the milliseconds and the bytes received). */
+static const char *timeout_phase(struct pw_fetch_job *j) {
+  long sent = 0, status = 0;
+
+  /* Not the connect time, which is 0 on a connection reused from the cache too. */
+  if (curl_easy_getinfo(j->easy, CURLINFO_REQUEST_SIZE, &sent) == CURLE_OK && sent == 0)
+    return "connecting";
+  if (curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK && status == 0)
+    return "waiting for the answer";
+  return "receiving the body";
+}
+
 /* Fills J->error from a curl failure and returns the errno it stands for. */
 static int map_curl_error(struct pw_fetch_job *j, CURLcode c) {
   const char *what = curl_easy_strerror(c);
   const char *detail = j->curl_error[0] != '\0' ? j->curl_error : what;
 
+  drop_elapsed(j->curl_error);
   switch (c) {
   case CURLE_OPERATION_TIMEDOUT:
-    snprintf(j->error, sizeof(j->error), "timeout after %lld ms (%s: %s)", (long long)j->timeout_ms,
-             what, detail);
+    snprintf(j->error, sizeof(j->error), "timeout after %lld ms (%s)", (long long)j->timeout_ms,
+             timeout_phase(j));
     return -ETIMEDOUT;
   case CURLE_UNSUPPORTED_PROTOCOL: {
     /* After a refused redirect the effective URL is the one refused: name it, without the
