@@ -250,6 +250,51 @@ def healthz(port, timeout=5):
         return None
 
 
+def epoch(text):
+    """Epoch seconds of an ISO 8601 time with its offset."""
+    from datetime import datetime
+    return int(datetime.fromisoformat(text).timestamp())
+
+
+def put_request(env, name, rows, source="record", fetched_at="2024-04-30T09:00:00+08:00"):
+    """Hands a samples request to the daemon of ENV as `pacewatch record` does
+    (docs/storage.md, inbox): inbox/NAME.tmp written, then renamed to NAME.req. ROWS are
+    (indicator, as_of as ISO 8601, value)."""
+    doc = {"op": "samples", "source": source, "fetched_at": epoch(fetched_at),
+           "rows": [{"indicator": i, "as_of": epoch(a), "value": v} for i, a, v in rows]}
+    d = os.path.join(env.state, "inbox")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name + ".tmp"), "w", encoding="utf-8") as f:
+        json.dump(doc, f)
+    os.rename(os.path.join(d, name + ".tmp"), os.path.join(d, name + ".req"))
+
+
+def reply_of(env, name):
+    """The daemon's reply to inbox request NAME, parsed (None while there is none)."""
+    p = os.path.join(env.state, "inbox", name + ".reply")
+    try:
+        if os.path.isfile(p) and not os.path.islink(p):
+            with open(p, encoding="utf-8") as f:
+                return json.load(f)
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+class Planted:
+    """A file outside the state directory that planted symlinks point at, and the check that
+    nothing wrote through them."""
+
+    TEXT = "precious: written by the test, never by pacewatch\n"
+
+    def __init__(self, env):
+        self.path = env.write("outside.txt", self.TEXT)
+
+    def untouched(self, case):
+        with open(self.path, encoding="utf-8") as f:
+            case.assertEqual(f.read(), self.TEXT, f"{self.path} was written through a symlink")
+
+
 class FaultCase(harness.TestCase):
     """A fault case: harness.TestCase with the three assertions every case makes."""
 
