@@ -59,8 +59,8 @@ def main():
                 continue
             for k in keys:
                 total[k] += tally[k]
-            lines += [f"  {outcome:18} {case}" for case, outcome in tally["cases"]
-                      if outcome != "ok"]
+            lines += [f"  {outcome:18} {name[:-3]}.{case.replace('__main__.', '')}"
+                      for case, outcome in tally["cases"] if outcome != "ok"]
             if rc != 0 and tally["failures"] + tally["errors"] + \
                     tally["unexpected_successes"] == 0:
                 broken.append(name)
