@@ -64,6 +64,7 @@ class Sources:
 
 
 class SighupStorm(faults.FaultCase):
+    @faults.RELOAD_UAF
     def test_fifty_sighups_in_a_second_good_and_broken(self):
         env = self.new_env()
         src = Sources(self, "2024-04-29")

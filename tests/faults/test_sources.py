@@ -309,6 +309,7 @@ indicators = (
         self.assert_alive(self.env, self.http, polled=[(self.h, "/good.json")])
         self.nothing_lost(self.env, "good_v", lambda: self.h.served("/good.json"))
 
+    @faults.RELOAD_UAF
     def test_2_accepted_with_its_ca_file(self):
         self.env.edit_conf('format = "json"; interval = "1s"; }\n);',
                            f'format = "json"; interval = "1s"; ca_file = "{self.tls.cert}"; }}\n);')

@@ -162,6 +162,7 @@ class RefusedAtStart(ts.StateCase):
         return errors[0]
 
     def setUp(self):
+        super().setUp()
         self.env = self.new_env()
         self.h = faults.Hostile()
         self.addCleanup(self.h.close)
