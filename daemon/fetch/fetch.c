@@ -64,6 +64,7 @@ struct job_list {
 struct fetch_sock {
   uv_poll_t poll;
   curl_socket_t fd;
+  int events; /* what curl asked to watch: UV_READABLE | UV_WRITABLE */
   struct pw_fetch *f;
   struct fetch_sock *prev, *next;
 };
@@ -227,17 +228,23 @@ static void on_poll(uv_poll_t *h, int status, int events) {
 
   if (f->closing)
     return;
-  /* A poll error (e.g. the peer reset the connection) must still reach curl, or the transfer
-   * would wait for its timeout: CURL_CSELECT_ERR lets curl find the error itself. */
+  /* A poll error (the peer reset the connection) must still reach curl, or the transfer would
+   * wait for its timeout. Told the socket is ready for what it was waiting for, curl reads or
+   * writes it and meets the socket's own error ("Connection reset by peer"); told
+   * CURL_CSELECT_ERR, it only says "Failed sending data to the peer: select/poll returned
+   * error", whatever happened. libuv stops a poll handle that reports an error, so it is
+   * started again if curl still wants the socket watched. */
   if (status < 0)
-    flags = CURL_CSELECT_ERR;
-  else {
-    if (events & UV_READABLE)
-      flags |= CURL_CSELECT_IN;
-    if (events & UV_WRITABLE)
-      flags |= CURL_CSELECT_OUT;
-  }
+    events = s->events;
+  if (events & UV_READABLE)
+    flags |= CURL_CSELECT_IN;
+  if (events & UV_WRITABLE)
+    flags |= CURL_CSELECT_OUT;
   curl_multi_socket_action(f->multi, s->fd, flags, &running);
+  if (status < 0 && !f->closing && !uv_is_closing((uv_handle_t *)&s->poll) &&
+      !uv_is_active((uv_handle_t *)&s->poll) && s->events != 0 &&
+      uv_poll_start(&s->poll, s->events, on_poll) != 0)
+    curl_multi_socket_action(f->multi, s->fd, CURL_CSELECT_ERR, &running);
   check_multi_info(f);
 }
 
@@ -313,6 +320,7 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, v
     events |= UV_READABLE;
   if (what & CURL_POLL_OUT)
     events |= UV_WRITABLE;
+  s->events = events;
   return uv_poll_start(&s->poll, events, on_poll) == 0 ? 0 : -1;
 }
 
@@ -488,15 +496,45 @@ static int is_tls_error(CURLcode c) {
   }
 }
 
+/* Removes from curl's message MSG what changes from one attempt to the next (" after 3 ms"),
+ * so that the same failure reads the same every time: the schedule logs a failing source again
+ * only when its error text changes (docs/configuration.md, sources). */
+static void drop_elapsed(char *msg) {
+  char *p = msg;
+
+  while ((p = strstr(p, " after ")) != NULL) {
+    size_t digits = strspn(p + 7, "0123456789");
+
+    if (digits > 0 && strncmp(p + 7 + digits, " ms", 3) == 0)
+      memmove(p, p + 7 + digits + 3, strlen(p + 7 + digits + 3) + 1);
+    else
+      p += 7;
+  }
+}
+
+/* What a transfer that timed out was doing, in words that do not change between attempts
+ * (curl's own message counts the milliseconds and the bytes received). */
+static const char *timeout_phase(struct pw_fetch_job *j) {
+  long sent = 0, status = 0;
+
+  /* Not the connect time, which is 0 on a connection reused from the cache too. */
+  if (curl_easy_getinfo(j->easy, CURLINFO_REQUEST_SIZE, &sent) == CURLE_OK && sent == 0)
+    return "connecting";
+  if (curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK && status == 0)
+    return "waiting for the answer";
+  return "receiving the body";
+}
+
 /* Fills J->error from a curl failure and returns the errno it stands for. */
 static int map_curl_error(struct pw_fetch_job *j, CURLcode c) {
   const char *what = curl_easy_strerror(c);
   const char *detail = j->curl_error[0] != '\0' ? j->curl_error : what;
 
+  drop_elapsed(j->curl_error);
   switch (c) {
   case CURLE_OPERATION_TIMEDOUT:
-    snprintf(j->error, sizeof(j->error), "timeout after %lld ms (%s: %s)", (long long)j->timeout_ms,
-             what, detail);
+    snprintf(j->error, sizeof(j->error), "timeout after %lld ms (%s)", (long long)j->timeout_ms,
+             timeout_phase(j));
     return -ETIMEDOUT;
   case CURLE_UNSUPPORTED_PROTOCOL: {
     /* After a refused redirect the effective URL is the one refused: name it, without the

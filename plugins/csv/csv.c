@@ -171,8 +171,71 @@ static void msg_add(char *msg, size_t cap, size_t *len, const char *s, size_t n)
   msg[*len] = 0;
 }
 
+/* The length of the UTF-8 sequence at S (N bytes left), or 0 when it is not one (overlong
+ * forms, surrogates and code points past U+10FFFF included). */
+static size_t utf8_seq(const unsigned char *s, size_t n) {
+  size_t need;
+  unsigned cp;
+
+  if (s[0] < 0x80)
+    return 1;
+  if ((s[0] & 0xE0) == 0xC0) {
+    need = 1;
+    cp = s[0] & 0x1Fu;
+  } else if ((s[0] & 0xF0) == 0xE0) {
+    need = 2;
+    cp = s[0] & 0x0Fu;
+  } else if ((s[0] & 0xF8) == 0xF0) {
+    need = 3;
+    cp = s[0] & 0x07u;
+  } else {
+    return 0;
+  }
+  if (n < need + 1)
+    return 0;
+  for (size_t k = 1; k <= need; k++) {
+    if ((s[k] & 0xC0) != 0x80)
+      return 0;
+    cp = (cp << 6) | (s[k] & 0x3Fu);
+  }
+  if ((need == 1 && cp < 0x80) || (need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000) ||
+      cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+    return 0;
+  return need + 1;
+}
+
+static int utf8_text(const char *s, size_t n) {
+  const unsigned char *p = (const unsigned char *)s;
+
+  for (size_t i = 0, k; i < n; i += k) {
+    k = utf8_seq(p + i, n - i);
+    if (k == 0)
+      return 0;
+  }
+  return 1;
+}
+
+/* Appends text from the body, its bytes that are not UTF-8 written as \xHH: the message is
+ * logged, and a log line must stay text. */
+static void msg_add_text(char *msg, size_t cap, size_t *len, const char *s, size_t n) {
+  const unsigned char *p = (const unsigned char *)s;
+
+  for (size_t i = 0, k; i < n; i += k) {
+    k = utf8_seq(p + i, n - i);
+    if (k == 0) {
+      char hex[5];
+      snprintf(hex, sizeof(hex), "\\x%02X", p[i]);
+      msg_add(msg, cap, len, hex, 4);
+      k = 1;
+    } else {
+      msg_add(msg, cap, len, s + i, k);
+    }
+  }
+}
+
 /* Finds the one header cell equal to NAME. An unknown name is most likely a typo, so the error
- * lists the columns there are. */
+ * lists the columns there are; a header that is not UTF-8 is most likely a body in another
+ * charset read without `charset`, so the error says that first. */
 static int csv_column(const struct csv_table *t, const char *name, size_t *col, char *msg,
                       size_t cap) {
   size_t found = 0;
@@ -189,7 +252,12 @@ static int csv_column(const struct csv_table *t, const char *name, size_t *col, 
     snprintf(msg, cap, "column '%s' appears %zu times in the header", name, found);
     return -EINVAL;
   }
-  size_t len = (size_t)snprintf(msg, cap, "unknown column '%s'; the header has: ", name);
+  int utf8 = 1;
+  for (size_t c = 0; c < t->ncols && utf8; c++)
+    utf8 = utf8_text(csv_cell(t, 0, c)->text, csv_cell(t, 0, c)->len);
+  size_t len =
+      (size_t)snprintf(msg, cap, "unknown column '%s'; the header %s: ", name,
+                       utf8 ? "has" : "is not UTF-8 (is the source's charset set?) and has");
   if (len >= cap)
     return -EINVAL;
   for (size_t c = 0; c < t->ncols; c++) {
@@ -197,7 +265,7 @@ static int csv_column(const struct csv_table *t, const char *name, size_t *col, 
     if (c > 0)
       msg_add(msg, cap, &len, ", ", 2);
     msg_add(msg, cap, &len, "'", 1);
-    msg_add(msg, cap, &len, h->text, h->len);
+    msg_add_text(msg, cap, &len, h->text, h->len);
     msg_add(msg, cap, &len, "'", 1);
   }
   return -EINVAL;

@@ -636,15 +636,17 @@ class Env:
         self._logs.append(log)
         return p.returncode, p.stderr
 
-    def start(self, now=None, *args, ready="started", timeout=60):
+    def start(self, now=None, *args, ready="started", timeout=60, wrap=()):
         """Starts `pacewatchd -c CONF -f [--now NOW] ARGS...` (self.daemon), its output in
         pacewatchd-<n>.log. READY: "started" waits for its start line, None returns at once, a
-        callable is waited for; the daemon must still run then."""
+        callable is waited for; the daemon must still run then. WRAP: a command that runs it
+        (setpriv with fewer capabilities, say), whose exec keeps the process id."""
         assert self.daemon is None or not self.daemon.alive(), "a daemon already runs"
         log = os.path.join(self.out, f"pacewatchd-{self._n_daemon}.log")
         self._n_daemon += 1
         self._logs.append(log)
-        argv = [PACEWATCHD, "-c", self.conf, "-f", *(["--now", now] if now else []), *args]
+        argv = [*wrap, PACEWATCHD, "-c", self.conf, "-f", *(["--now", now] if now else []),
+                *args]
         self.daemon = d = Daemon(self, log, argv)
         if ready == "started":
             d.wait_ready(lambda: STARTED in d.log(), timeout)

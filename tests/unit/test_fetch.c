@@ -329,7 +329,8 @@ static void test_timeout(void **state) {
   r.timeout_ms = 300;
   run_one(&r, &c);
   assert_int_equal(c.rc, -ETIMEDOUT);
-  assert_int_equal(strncmp(c.error, "timeout after 300 ms", 20), 0);
+  /* Words that do not change from one attempt to the next (no elapsed time, no byte count). */
+  assert_string_equal(c.error, "timeout after 300 ms (waiting for the answer)");
   assert_true(c.duration_ms >= 290 && c.duration_ms < 2000);
   cap_free(&c);
 }
@@ -509,6 +510,7 @@ static void test_connection_refused(void **state) {
   assert_int_equal(c.rc, -ECONNREFUSED);
   assert_int_equal(c.status, 0);
   assert_non_null(strstr(c.error, "Couldn't connect"));
+  assert_null(strstr(c.error, " ms"));
   cap_free(&c);
 }
 
