@@ -97,12 +97,9 @@ class Hanging(ts.StateCase):
                                                   "graph": True, "stop": True},
                          self.envs[name].log_tail(2000))
 
-    @unittest.expectedFailure
     def test_fifo_in_inbox(self):
-        # Issue 12 item 4 ("a FIFO in inbox/ ... hangs the daemon"), back with the inbox on the
-        # thread pool (daemon/ingest/inbox.c): json_load_file opens inbox/x.req and blocks, the
-        # inbox is never looked at again (every hand-off times out) and SIGTERM never ends the
-        # daemon.
+        # Issue 12 item 4 ("a FIFO in inbox/ ... hangs the daemon"): inbox requests are opened
+        # without blocking and must be regular files (daemon/ingest/inbox.c).
         self.check("inbox")
 
     @unittest.expectedFailure
@@ -180,11 +177,9 @@ class RefusedAtStart(ts.StateCase):
     def test_read_only_state_directory(self):
         self.read_only()
 
-    @unittest.expectedFailure
     def test_read_only_state_directory_named(self):
-        # Not an issue-12 item (daemon/alert/alerting.c, pw_alerting_init): when spool/ cannot
-        # be created the spool's message is dropped and main says "cannot start: out of
-        # memory" (a state directory without spool/ yet, made read-only).
+        # A state directory without spool/ yet, made read-only: the start is refused with the
+        # spool's own message (pw_alerting_init keeps it), not "out of memory".
         self.read_only(rf"{self.env.state}/spool.*Permission denied")
 
     def test_directory_at_the_journal(self):
