@@ -26,6 +26,7 @@
 #include <uv.h>
 
 #include "fetch.h"
+#include "http_fixture.h"
 
 #define UA "pacewatch-test/1"
 
@@ -34,65 +35,17 @@ static int server_port;
 
 /* ---- the fixture server ------------------------------------------------------------------ */
 
-/* The script sits at tests/support/ beside this file's tests/unit/ (PW_SOURCE overrides). */
-static void fixture_path(char *out, size_t size) {
-  const char *src = getenv("PW_SOURCE");
-  const char *me = __FILE__;
-  const char *cut = strstr(me, "unit/test_fetch.c");
-
-  if (src != NULL && src[0] != '\0')
-    snprintf(out, size, "%s/tests/support/http_fixture.py", src);
-  else if (cut != NULL)
-    snprintf(out, size, "%.*ssupport/http_fixture.py", (int)(cut - me), me);
-  else
-    snprintf(out, size, "tests/support/http_fixture.py");
-}
-
 static int group_setup(void **state) {
-  char script[1024], line[32];
-  int fds[2];
-  FILE *in;
-
   (void)state;
   /* A hung loop would otherwise hang the suite until ctest's timeout. */
   alarm(50);
-  fixture_path(script, sizeof(script));
-  if (access(script, R_OK) != 0) {
-    fprintf(stderr, "fixture not found: %s\n", script);
-    return -1;
-  }
-  if (pipe(fds) != 0)
-    return -1;
-  server_pid = fork();
-  if (server_pid < 0)
-    return -1;
-  if (server_pid == 0) {
-    /* Dies with the test even when the test crashes before its teardown. */
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    dup2(fds[1], STDOUT_FILENO);
-    close(fds[0]);
-    close(fds[1]);
-    /* Debian's interpreter, not the pyenv shim on PATH. */
-    execl("/usr/bin/python3", "python3", script, "0", (char *)NULL);
-    _exit(127);
-  }
-  close(fds[1]);
-  in = fdopen(fds[0], "r");
-  if (in == NULL || fgets(line, sizeof(line), in) == NULL) {
-    fprintf(stderr, "fixture did not print its port\n");
-    return -1;
-  }
-  fclose(in);
-  server_port = (int)strtol(line, NULL, 10);
+  server_port = pw_http_fixture_start(&server_pid);
   return server_port > 0 ? 0 : -1;
 }
 
 static int group_teardown(void **state) {
   (void)state;
-  if (server_pid > 0) {
-    kill(server_pid, SIGTERM);
-    waitpid(server_pid, NULL, 0);
-  }
+  pw_http_fixture_stop(server_pid);
   return 0;
 }
 

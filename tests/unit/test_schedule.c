@@ -31,6 +31,7 @@
 
 #include "config.h"
 #include "fetch.h"
+#include "http_fixture.h"
 #include "schedule.h"
 
 static pid_t server_pid = -1;
@@ -39,48 +40,12 @@ static char dir[] = "/tmp/pw-test-schedule-XXXXXX";
 
 /* ---- the fixture server and files --------------------------------------------------------- */
 
-static void fixture_path(char *out, size_t size) {
-  const char *src = getenv("PW_SOURCE");
-  const char *me = __FILE__;
-  const char *cut = strstr(me, "unit/test_schedule.c");
-
-  if (src != NULL && src[0] != '\0')
-    snprintf(out, size, "%s/tests/support/http_fixture.py", src);
-  else if (cut != NULL)
-    snprintf(out, size, "%.*ssupport/http_fixture.py", (int)(cut - me), me);
-  else
-    snprintf(out, size, "tests/support/http_fixture.py");
-}
-
 static int group_setup(void **state) {
-  char script[1024], line[32];
-  int fds[2];
-  FILE *in;
-
   (void)state;
   alarm(100); /* a hung loop would otherwise hang the suite until ctest's timeout */
   if (mkdtemp(dir) == NULL)
     return -1;
-  fixture_path(script, sizeof(script));
-  if (access(script, R_OK) != 0 || pipe(fds) != 0)
-    return -1;
-  server_pid = fork();
-  if (server_pid < 0)
-    return -1;
-  if (server_pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    dup2(fds[1], STDOUT_FILENO);
-    close(fds[0]);
-    close(fds[1]);
-    execl("/usr/bin/python3", "python3", script, "0", (char *)NULL);
-    _exit(127);
-  }
-  close(fds[1]);
-  in = fdopen(fds[0], "r");
-  if (in == NULL || fgets(line, sizeof(line), in) == NULL)
-    return -1;
-  fclose(in);
-  server_port = (int)strtol(line, NULL, 10);
+  server_port = pw_http_fixture_start(&server_pid);
   return server_port > 0 ? 0 : -1;
 }
 
@@ -88,10 +53,7 @@ static int group_teardown(void **state) {
   char cmd[256];
 
   (void)state;
-  if (server_pid > 0) {
-    kill(server_pid, SIGTERM);
-    waitpid(server_pid, NULL, 0);
-  }
+  pw_http_fixture_stop(server_pid);
   snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
   return system(cmd) == 0 ? 0 : -1;
 }
