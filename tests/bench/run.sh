@@ -8,7 +8,8 @@
 #   tests/bench/run.sh --smoke    tiny sizes and 3 s windows: checks that every row produces a
 #                                 number (ctest runs it; it exits 77, "skipped", without nginx)
 # Environment: PW_BENCH_DIR (work directory, default /tmp/pw-bench), N, WINDOW, PORT;
-# PW_BENCH_STALL_ONLY=1 runs only the loop-stall row and prints its figure.
+# PW_BENCH_STALL_ONLY=1 runs only the loop-stall row and prints its figure; PW_BENCH_AB=DIR runs
+# only W1, alternately with this build and the one in DIR (PW_BENCH_ROUNDS rounds).
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TOP=$(cd "$HERE/../.." && pwd)
@@ -332,6 +333,20 @@ run_stall() {
   stop_pid "$pid"
   log "loop stall: longest ${R[stall.max]} s over ${R[stall.count]:-NA} iterations (${R[stall.le01]:-NA} within 0.1 s), $hooks notifications delivered"
 }
+
+# PW_BENCH_AB=DIR: the W1 row alone, this build and the build in DIR (its bin/pacewatchd) in turn,
+# PW_BENCH_ROUNDS rounds (default 3): tells a change of the code from the machine's day.
+if [ -n "${PW_BENCH_AB:-}" ]; then
+  for ((r = 1; r <= ${PW_BENCH_ROUNDS:-3}; r++)); do
+    for b in "$BUILD" "$PW_BENCH_AB"; do
+      PWD_BIN="$b/bin/pacewatchd"
+      rm -rf "$OUT/data/pw-w1"
+      run_pw w1 c n
+      echo "W1 round $r $b: $(echo "scale=2; ${R[w1.cpu]} * 1000000 / ${R[w1.polled]}" | bc) us/value, VmHWM ${R[w1.hwm]} kB"
+    done
+  done
+  exit 0
+fi
 
 run_stall
 if [ "${PW_BENCH_STALL_ONLY:-0}" = 1 ]; then
