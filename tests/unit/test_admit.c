@@ -171,6 +171,10 @@ static void test_number_rules(void **state) {
   assert_int_equal(pw_admit_number(a, NAN, &v), -EDOM);
   assert_int_equal(pw_admit_number(a, INFINITY, &v), -EDOM);
   assert_int_equal(pw_admit_number(a, -INFINITY, &v), -EDOM);
+  /* A subnormal is finite, but the journal cannot read it back (issue 12 item 8). */
+  assert_int_equal(pw_admit_number(a, 5e-324, &v), -EDOM);
+  assert_int_equal(pw_admit_number(a, -2e-310, &v), -EDOM);
+  assert_int_equal(pw_admit_number(a, 2.3e-308, &v), 0);
   /* A number for a milestone reads as its text: 2 is the stage named "2". */
   assert_int_equal(pw_admit_number(m, 2, &v), 0);
   assert_true(v == 1);
