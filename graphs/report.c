@@ -17,6 +17,7 @@
 
 #include "log.h"
 #include "status.h"
+#include "value.h"
 
 #define WEEK (7 * 86400)
 #define ACTIONS_LIMIT (256u << 10)
@@ -456,7 +457,7 @@ static void problems(struct bld *b) {
       const struct pw_indicator *ind = &conf->indicators[i];
       const struct pw_verdict *v = &b->now[i];
       const char *dep = dept_name(conf, i);
-      char lead[64], gap[200] = "", fig[160], d[64], p[32];
+      char lead[64], gap[200] = "", fig[160], d[64], p[48];
       int mine;
       switch (g) {
       case 0:
@@ -488,11 +489,13 @@ static void problems(struct bld *b) {
         snprintf(gap, sizeof(gap), "为%s，低于序时目标值",
                  pw_report_figure(ind, v->value, fig, sizeof(fig)));
       else if (g == 1)
-        snprintf(gap, sizeof(gap), "为%s，%s%s（%s）",
+        snprintf(gap, sizeof(gap), "为%s，%s%s（%s）%s%s",
                  pw_report_figure(ind, v->value, fig, sizeof(fig)),
                  ind->direction_down ? "高于" : "低于",
                  ind->standard_label && ind->standard_label[0] ? ind->standard_label : "标准",
-                 pw_report_figure(ind, v->target, d, sizeof(d)));
+                 pw_report_figure(ind, v->target, d, sizeof(d)),
+                 pw_value_format_zh(v->lag, p, sizeof(p)),
+                 strcmp(ind->unit, "%") == 0 ? "个百分点" : ind->unit);
       else if (g == 2)
         snprintf(gap, sizeof(gap), "%s",
                  ind->published_by && ind->published_by[0]
@@ -502,8 +505,7 @@ static void problems(struct bld *b) {
         snprintf(gap, sizeof(gap), "待%s分解", ind->target_from);
       if (first) {
         block(b, PW_BLOCK_PARAGRAPH, -1);
-        run(b, PW_RUN_BOLD, ordinal(b, ++k));
-        run(b, PW_RUN_BOLD, lead);
+        run(b, PW_RUN_BOLD, a_printf(r, "%s%s", ordinal(b, ++k), lead));
         first = 0;
       } else {
         run(b, PW_RUN_TEXT, "；");
@@ -598,7 +600,11 @@ static void appendix(struct bld *b) {
       pw_report_pct(v->completion_pct, pct, sizeof(pct));
       snprintf(pct + strlen(pct), sizeof(pct) - strlen(pct), "%%");
     }
-    snprintf(st, sizeof(st), "%s%s", pw_status_label_zh(v->status), v->stale ? "（数据陈旧）" : "");
+    snprintf(st, sizeof(st), "%s%s",
+             v->status == PW_STATUS_NO_TARGET
+                 ? (ind->target_from && ind->target_from[0] ? "任务未下达" : "未设目标")
+                 : pw_status_label_zh(v->status),
+             v->stale ? "（数据陈旧）" : "");
     if (tg != NULL && (tg->provisional || tg->basis))
       snprintf(note, sizeof(note), "%s%s%s", tg->provisional ? "暂定目标" : "",
                tg->provisional && tg->basis ? "；" : "", tg->basis ? tg->basis : "");
@@ -637,7 +643,7 @@ static void appendix(struct bld *b) {
           pw_report_figure(ind, s->samples[p].value, old_v, sizeof(old_v));
           break;
         }
-      pw_report_day(m->as_of, 0, day, sizeof(day));
+      pw_report_day(m->as_of, b->now[i].year, day, sizeof(day));
       para(b, i,
            a_printf(r, "%d.%s：%s的数据由%s修订为%s。", ++n, ind->name, day, old_v,
                     pw_report_figure(ind, m->value, new_v, sizeof(new_v))));

@@ -163,8 +163,9 @@ char *pw_report_week(int64_t at, char *buf, size_t size);
 /* The day instant T closes in full: "2024年4月30日". Returns BUF. */
 char *pw_report_date(int64_t t, char *buf, size_t size);
 
-/* The week ending at AT (the seven days before it) in words: "2024年4月22日—28日",
- * "2024年4月29日—5月5日", "2024年12月30日—2025年1月5日". Returns BUF. */
+/* The last whole week (Monday to Sunday) ended by AT, in words: "2024年4月22日—28日" for any AT
+ * from Monday 29 April 00:00 to the next Monday; "2024年4月29日—5月5日",
+ * "2024年12月30日—2025年1月5日". Returns BUF. */
 char *pw_report_period(int64_t at, char *buf, size_t size);
 
 /* A figure of IND for people: a milestone's stage name, else the number in 万/亿 with the

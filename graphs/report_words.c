@@ -76,10 +76,19 @@ char *pw_report_date(int64_t t, char *buf, size_t size) {
 }
 
 char *pw_report_period(int64_t at, char *buf, size_t size) {
-  struct tm a, b;
+  time_t tt = (time_t)at;
+  struct tm t, a, b;
+  int64_t monday;
 
-  /* The week is the seven days before AT: from the day AT - 7 d begins to the day AT closes. */
-  if (day_of(at - 7 * DAY + 1, &a) < 0 || day_of(at, &b) < 0) {
+  /* The last whole week (Monday to Sunday) that has ended by AT: the daemon's Monday briefing
+   * reports the week just past, and so does one asked for on any later day. */
+  if (localtime_r(&tt, &t) == NULL) {
+    snprintf(buf, size, "?");
+    return buf;
+  }
+  monday = pw_calendar_local(t.tm_year + 1900, t.tm_mon + 1,
+                             t.tm_mday - (t.tm_wday == 0 ? 6 : t.tm_wday - 1), 0, 0, 0);
+  if (day_of(monday - 6 * DAY, &a) < 0 || day_of(monday, &b) < 0) {
     snprintf(buf, size, "?");
     return buf;
   }
@@ -162,6 +171,9 @@ static void need(const struct pw_config *conf, const struct pw_indicator *ind,
   if (q == 0 || pw_judge_path(ind, &conf->cal, v->year, &p) < 0)
     return;
   due = pw_judge_path_at(&p, end);
+  /* "约" a whole number when the figure is not small: people do not owe 44.73 fields. */
+  if (ind->kind == PW_KIND_CUMULATIVE && due - v->value >= 10)
+    due = v->value + ceil(due - v->value);
   pw_report_day(end, v->year, day, sizeof(day));
   if (ind->kind == PW_KIND_CUMULATIVE && due > v->value)
     pw_buf_printf(out, "，需在%s前再完成约%s方可达到%s目标", day,
@@ -318,8 +330,10 @@ int pw_report_sentence(const struct pw_config *conf, int i, const struct pw_verd
     else
       pw_buf_printf(out, "尚无数据");
   }
-  if (v->stale && latest != NULL && v->status != PW_STATUS_NO_DATA)
-    pw_buf_printf(out, "（数据已%lld天未更新）", (long long)((at - latest->as_of) / DAY));
+  /* Only a judged figure is called out of date; a gap already says what is missing. */
+  if (v->stale && latest != NULL && v->status != PW_STATUS_NO_DATA &&
+      v->status != PW_STATUS_NO_TARGET)
+    pw_buf_printf(out, "，数据已%lld天未更新", (long long)((at - latest->as_of) / DAY));
   pw_buf_printf(out, "。");
   if (note != NULL && note[0]) {
     size_t n = strlen(note);
