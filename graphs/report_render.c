@@ -134,9 +134,9 @@ static const char css[] =
     "section.appendix.first{break-before:page;page-break-before:always}\n"
     "p.foot{font-size:12px;color:#666;text-indent:0;margin-top:16px}\n"
     "@page{size:A4;margin:22mm 20mm 20mm 20mm}\n"
-    "@media print{body{margin:0;max-width:none;padding:0;font-size:11.5pt;line-height:1.6}"
-    "h1{font-size:17pt}h2,h3{font-size:11.5pt;break-after:avoid;page-break-after:avoid}"
-    "figure img{max-width:78%}}\n";
+    "@media print{body{margin:0;max-width:none;padding:0;font-size:11pt;line-height:1.5}"
+    "h1{font-size:17pt}h2,h3{font-size:11pt;break-after:avoid;page-break-after:avoid}"
+    "figure img{max-width:50%}}\n";
 
 static void runs_html(struct out *o, const struct pw_report_block *k) {
   int r;
@@ -220,7 +220,7 @@ static void table_html(struct out *o, const struct pw_report_table *t) {
 
 int pw_report_html(const struct pw_report *r, const char *img_prefix, struct pw_buf *buf) {
   struct out o = {buf, 0};
-  int s, k, first_appendix = 1, open_l1 = 0;
+  int s, k, first_appendix = 1, open_l1 = 0, in_p = 0;
 
   puts_(&o, "<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>");
@@ -271,17 +271,28 @@ int pw_report_html(const struct pw_report *r, const char *img_prefix, struct pw_
     }
     for (k = 0; k < sec->n_blocks; k++) {
       const struct pw_report_block *b = &sec->blocks[k];
+      /* An area runs as one paragraph, as the report writes it ("（二）幼有善育方面。涉及3个
+       * 重点指标。1.……2.……以上指标均达季度目标要求。"); a figure breaks it. */
+      const char *tag = sec->level == 2 ? "span" : "p";
+      if (b->kind == PW_BLOCK_PARAGRAPH && sec->level == 2 && !in_p) {
+        puts_(&o, "<p class=\"area\">");
+        in_p = 1;
+      } else if (b->kind != PW_BLOCK_PARAGRAPH && in_p) {
+        puts_(&o, "</p>\n");
+        in_p = 0;
+      }
       switch (b->kind) {
       case PW_BLOCK_PARAGRAPH:
         if (b->indicator >= 0 && b->indicator < r->n_items) {
           const struct pw_report_item *it = &r->items[b->indicator];
-          printf_(&o, "<p class=\"indicator\" data-id=\"%s\" data-status=\"%s\" data-stale=\"%d\">",
-                  it->id, pw_status_name(it->status), it->stale);
+          printf_(&o,
+                  "<%s class=\"indicator\" data-id=\"%s\" data-status=\"%s\" data-stale=\"%d\">",
+                  tag, it->id, pw_status_name(it->status), it->stale);
         } else {
-          puts_(&o, "<p>");
+          printf_(&o, "<%s>", tag);
         }
         runs_html(&o, b);
-        puts_(&o, "</p>\n");
+        printf_(&o, "</%s>%s", tag, in_p ? "" : "\n");
         break;
       case PW_BLOCK_SLOT:
         puts_(&o, "<p class=\"slot\">");
@@ -296,6 +307,9 @@ int pw_report_html(const struct pw_report *r, const char *img_prefix, struct pw_
         break;
       }
     }
+    if (in_p)
+      puts_(&o, "</p>\n");
+    in_p = 0;
     if (sec->level == 2)
       puts_(&o, "</section>\n");
   }

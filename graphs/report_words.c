@@ -196,8 +196,7 @@ static void judged(const struct pw_config *conf, const struct pw_indicator *ind,
   /* A value set once and holding (carry) is dated by when it took effect: "2023年10月起". */
   if (ind->carry && pw_calendar_year_of(&conf->cal, v->as_of) != v->year) {
     struct tm tm;
-    time_t tt = (time_t)v->as_of;
-    if (localtime_r(&tt, &tm) != NULL && tm.tm_mday == 1 && tm.tm_hour == 0)
+    if (day_of(v->as_of, &tm) == 0 && tm.tm_mday == 1)
       snprintf(day, sizeof(day), "%d年%d月", tm.tm_year + 1900, tm.tm_mon + 1);
     else
       pw_report_day(v->as_of, v->year, day, sizeof(day));
