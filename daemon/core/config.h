@@ -80,7 +80,7 @@ struct pw_target {
   int has_annual, has_baseline, has_quarters, has_standard;
   double annual, baseline, standard;
   double quarters[4];
-  int64_t *due; /* milestone: n_stages entries, the end of each due day, 0 = not set */
+  int64_t *due;    /* milestone: n_stages entries, the end of each due day, 0 = not set */
   int provisional; /* an assumed target (暂定), not one issued */
   char *basis;     /* how the target was set ("参照2023年目标测算"), or NULL */
   int line;

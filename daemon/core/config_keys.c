@@ -451,8 +451,8 @@ int pw_config_key_text(struct loader *ld, const struct item *it, const struct ke
                           k->name);
   for (; *p; p++) {
     if (*p < 0x20 || *p == 0x7F || (p[0] == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F))
-      return pw_config_fail(ld, s, "%s: %s must be one line without control characters",
-                            it->what, k->name);
+      return pw_config_fail(ld, s, "%s: %s must be one line without control characters", it->what,
+                            k->name);
     if ((*p & 0xC0) != 0x80)
       chars++;
   }

@@ -114,7 +114,9 @@ static int daemon_public_url(struct loader *ld, const struct item *it, const str
 
   if (n == 0)
     return 0;
-  host = strncmp(url, "http://", 7) == 0 ? url + 7 : strncmp(url, "https://", 8) == 0 ? url + 8 : NULL;
+  host = strncmp(url, "http://", 7) == 0    ? url + 7
+         : strncmp(url, "https://", 8) == 0 ? url + 8
+                                            : NULL;
   for (i = 0; i < n && host != NULL; i++)
     if ((unsigned char)url[i] <= 0x20 || url[i] == 0x7F || url[i] == '?' || url[i] == '#' ||
         url[i] == '"' || url[i] == '<' || url[i] == '>')

@@ -618,8 +618,9 @@ int pw_journal_add_noted(struct pw_journal *j, int ind, int64_t as_of, double va
       return -ENOMEM;
     j->needs_newline = 0;
   }
-  rc = pw_buf_printf(&j->pending, "%s\t%s\t%s\t%s\t%s%s%s\n", pw_calendar_format(as_of, a, sizeof(a)),
-                     j->conf->indicators[ind].id, pw_value_format(value, v, sizeof(v)),
+  rc = pw_buf_printf(&j->pending, "%s\t%s\t%s\t%s\t%s%s%s\n",
+                     pw_calendar_format(as_of, a, sizeof(a)), j->conf->indicators[ind].id,
+                     pw_value_format(value, v, sizeof(v)),
                      pw_calendar_format(fetched_at, f, sizeof(f)), source, nl > 0 ? "\t" : "",
                      nl > 0 ? clean : "");
   if (rc < 0)

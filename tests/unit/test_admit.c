@@ -128,6 +128,7 @@ static int admit(struct pw_admit *a, int ind, int64_t as_of, int own, double val
   s.value = value;
   s.fetched_at = fetched_at;
   s.source = "test";
+  s.note = NULL;
   return pw_admit_sample(a, &s, st);
 }
 
@@ -253,6 +254,7 @@ static void test_what_the_journal_holds(void **state) {
   s.value = 5;
   s.fetched_at = f;
   s.source = "x";
+  s.note = NULL;
   assert_int_equal(pw_admit_check(&conf->indicators[0], &s, why, sizeof(why)), -EOVERFLOW);
   assert_non_null(strstr(why, "as_of 1970-01-01T08:00:01+08:00 is outside the years 1971 to 2100"));
   s.as_of = T0;
