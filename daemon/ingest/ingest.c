@@ -365,9 +365,10 @@ int pw_ingest_body(struct pw_ingest *ing, int source, const char *body, size_t l
     s.note = read_note(ss->parsed, src, i, in, note, sizeof(note));
     pw_admit_sample(ing->admit, &s, &stats);
   }
-  if (stats.fresh + stats.revisions > 0 || stats.bad > 0)
-    pw_log_info("source '%s': %u new, %u revisions, %u unchanged, %u bad", src->id, stats.fresh,
-                stats.revisions, stats.duplicates + stats.unchanged, stats.bad);
+  if (stats.fresh + stats.revisions + stats.notes > 0 || stats.bad > 0)
+    pw_log_info("source '%s': %u new, %u revisions, %u unchanged, %u bad, %u notes changed",
+                src->id, stats.fresh, stats.revisions, stats.duplicates + stats.unchanged,
+                stats.bad, stats.notes);
   return 0;
 }
 
