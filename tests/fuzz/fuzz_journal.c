@@ -4,8 +4,8 @@
  * milestone) in a private directory. Besides the sanitizers it checks what the loaded series
  * promise: revision numbers count the earlier samples of the same as_of, max_as_of and latest
  * name the newest revision of the latest as_of, pw_journal_classify calls the newest revision
- * of every as_of a duplicate, and a snapshot holds the same samples and notes. When every instant lies in
- * the years pacewatch judges (1970-2200), the samples are written again with pw_journal_add
+ * of every as_of a duplicate, and a snapshot holds the same samples and notes. When every instant
+ * lies in the years pacewatch judges (1970-2200), the samples are written again with pw_journal_add
  * (with their notes) into a second journal and must load back the same: what the journal reads
  * it can write.
  */
