@@ -227,12 +227,15 @@ int pw_note_clean(const char *in, size_t len, char *out, size_t outlen) {
       p += n; /* a control character (C0, DEL, C1) is not text */
       continue;
     }
-    if (c == ' ' && (o == 0 || out[o - 1] == ' ')) {
-      p += n; /* leading spaces and runs of spaces */
+    if (c == ' ' && (o == 0 || out[o - 1] == ' ' || chars == PW_NOTE_MAX)) {
+      /* Leading spaces, runs of spaces, and a space after the last character a note may
+       * hold: a character after it would make the note too long, and trailing spaces go. */
+      p += n;
       continue;
     }
-    if (++chars > PW_NOTE_MAX)
+    if (c != ' ' && chars == PW_NOTE_MAX)
       return -E2BIG;
+    chars++;
     if (n == 1)
       out[o] = (char)c;
     else

@@ -212,6 +212,10 @@ static void test_note_clean(void **state) {
   for (k = 0; k < PW_NOTE_MAX; k++)
     memcpy(big + 3 * k, "字", 3);
   assert_int_equal(pw_note_clean(big, 3 * PW_NOTE_MAX, out, sizeof(out)), 3 * PW_NOTE_MAX);
+  memcpy(big + 3 * PW_NOTE_MAX, "  \n ", 4); /* trailing spaces do not count */
+  assert_int_equal(pw_note_clean(big, 3 * PW_NOTE_MAX + 4, out, sizeof(out)), 3 * PW_NOTE_MAX);
+  memcpy(big + 3 * PW_NOTE_MAX, " x", 2);
+  assert_int_equal(pw_note_clean(big, 3 * PW_NOTE_MAX + 2, out, sizeof(out)), -E2BIG);
   memcpy(big + 3 * PW_NOTE_MAX, "x", 1);
   assert_int_equal(pw_note_clean(big, 3 * PW_NOTE_MAX + 1, out, sizeof(out)), -E2BIG);
   assert_int_equal(pw_note_clean("a", 1, out, 8), -ENOBUFS);
