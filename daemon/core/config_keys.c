@@ -462,24 +462,6 @@ int pw_config_key_text(struct loader *ld, const struct item *it, const struct ke
   return 0;
 }
 
-int pw_config_key_path(struct loader *ld, const struct item *it, const struct key_spec *k,
-                       const config_setting_t *s) {
-  char **path = FIELD(it, k, char *);
-  char *abs;
-
-  if (s == NULL || *path == NULL)
-    return 0;
-  if ((*path)[0] == '\0')
-    return pw_config_fail(ld, s, "%s: %s must not be empty (leave the key out instead)", it->what,
-                          k->name);
-  abs = pw_path_join(ld->conf->dir, *path);
-  if (abs == NULL)
-    return pw_config_fail(ld, s, "out of memory");
-  *path = pw_config_strdup(ld, abs);
-  free(abs);
-  return *path ? 0 : pw_config_fail(ld, s, "out of memory");
-}
-
 /* The id of an item: the key_fn of every table's "id". */
 int pw_config_key_id(struct loader *ld, const struct item *it, const struct key_spec *k,
                      const config_setting_t *s) {

@@ -79,10 +79,6 @@ struct key_spec {
 int pw_config_key_text(struct loader *ld, const struct item *it, const struct key_spec *k,
                        const config_setting_t *s);
 
-/* The key_fn of a path relative to the configuration file's directory: made absolute. */
-int pw_config_key_path(struct loader *ld, const struct item *it, const struct key_spec *k,
-                       const config_setting_t *s);
-
 #define NO_HAS ((size_t)-1)
 #define BIT(x) (1u << (x))
 

@@ -577,6 +577,19 @@ const struct pw_sample *pw_journal_effective(const struct pw_journal *j, int ind
   return s->n > 0 ? effective_at(s, at) : NULL;
 }
 
+/* Whether a sample of a later as_of than AT was known at AT (judge's rule: a first value from
+ * the earlier of its as_of and its fetch, a revision from its fetch; with an as_of after AT both
+ * come to fetched_at <= AT). Without one, every sample after AT was journaled under a clock
+ * set later than AT: it is "of the future", not a figure that AT's came after. */
+static int known_later(const struct pw_series *s, int64_t at) {
+  size_t i;
+
+  for (i = 0; i < s->n; i++)
+    if (s->samples[i].as_of > at && s->samples[i].fetched_at <= at)
+      return 1;
+  return 0;
+}
+
 enum pw_sample_class pw_journal_classify(const struct pw_journal *j, int ind, int64_t as_of,
                                          double value, int own_as_of) {
   const struct pw_series *s = &j->series[ind];
@@ -592,6 +605,11 @@ enum pw_sample_class pw_journal_classify(const struct pw_journal *j, int ind, in
     const struct pw_sample *last = effective_at(s, as_of);
     if (last != NULL && last->value == value && as_of - last->as_of < 86400)
       return PW_SAMPLE_UNCHANGED;
+    /* Stamped with the fetch time, it is the newest figure known then unless a later one was
+     * known: samples after it that nobody knew at its time were written under a clock set
+     * ahead, and it revises nothing (docs/values.md#when-the-clock-went-back). */
+    if (as_of < s->max_as_of && !known_later(s, as_of))
+      return PW_SAMPLE_NEW;
   }
   return as_of > s->max_as_of ? PW_SAMPLE_NEW : PW_SAMPLE_REVISION;
 }

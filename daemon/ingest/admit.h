@@ -83,10 +83,10 @@ int pw_admit_text(const struct pw_indicator *in, const char *text, double *out);
 int pw_admit_stage_number(const struct pw_indicator *in, double number, double *out);
 
 /* Takes NUMBER (a parser's number) as a value of IN. Returns 0 and *OUT, -EDOM when it is not
- * finite, or -EINVAL when a milestone has no such stage. (Inline: every polled number passes
- * here.) */
+ * a figure the journal holds (not finite, or subnormal: pw_journal_value_ok), or -EINVAL when a
+ * milestone has no such stage. (Inline: every polled number passes here.) */
 static inline int pw_admit_number(const struct pw_indicator *in, double number, double *out) {
-  if (!isfinite(number))
+  if (!pw_journal_value_ok(number))
     return -EDOM;
   if (in->kind == PW_KIND_MILESTONE)
     return pw_admit_stage_number(in, number, out);

@@ -7,6 +7,8 @@
 #define PW_STR(x) PW_STR_(x)
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +45,9 @@ struct parse {
 struct source_state {
   struct parse *parsed;          /* the parse of the source's last body, or NULL */
   unsigned char *warned_missing; /* per indicator of the source: "selects nothing" logged */
+  uint64_t *bad_logged;          /* per indicator of the source: hash of the bad-sample line last
+                                  * logged, 0 when its last figure was not bad */
+  unsigned new_bad;              /* bad-sample lines logged for the body being read */
 };
 
 struct pw_ingest {
@@ -51,6 +56,7 @@ struct pw_ingest {
   struct source_state *sources; /* one per source of admit->conf */
   int n_sources;
   unsigned char *flags; /* every source's warned_missing, in one block */
+  uint64_t *bad_hashes; /* every source's bad_logged, in one block */
 };
 
 /* ---- the parse -------------------------------------------------------------------------- */
@@ -197,6 +203,38 @@ fail:
 
 /* ---- one indicator's result ------------------------------------------------------------- */
 
+/* FNV-1a of TEXT, never 0 (0 means "nothing logged"). */
+static uint64_t line_hash(const char *text) {
+  uint64_t h = UINT64_C(14695981039346656037);
+
+  for (; *text != '\0'; text++)
+    h = (h ^ (unsigned char)*text) * UINT64_C(1099511628211);
+  return h != 0 ? h : 1;
+}
+
+/* Counts a bad sample of the I-th indicator of SS's source and logs it at LEVEL, unless the same
+ * line was logged for it the last time (docs/values.md): a figure that stays bad is said once,
+ * as a failing source is, until it changes or a good figure (or none) comes in between. */
+static void bad_sample(struct source_state *ss, size_t i, struct pw_admit_stats *stats,
+                       enum pw_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static void bad_sample(struct source_state *ss, size_t i, struct pw_admit_stats *stats,
+                       enum pw_log_level level, const char *fmt, ...) {
+  char line[1024];
+  uint64_t h;
+  va_list ap;
+
+  stats->bad++;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof(line), fmt, ap);
+  va_end(ap);
+  h = line_hash(line);
+  if (ss->bad_logged[i] == h)
+    return;
+  ss->bad_logged[i] = h;
+  pw_log_write(level, PW_LOG_MODULE, "%s", line);
+}
+
 /* Reads an as_of result into an instant, once per query however many indicators share it.
  * Returns 0 or -EINVAL. */
 static int read_as_of(const struct parse *pc, struct result *r, int64_t *out) {
@@ -229,6 +267,7 @@ static int read_value(struct source_state *ss, const struct parse *pc, const str
 
   switch (r->kind) {
   case PW_PLUGIN_NOT_FOUND:
+    ss->bad_logged[i] = 0;
     /* Not published, or a typo in the path: say so once, not at every poll. */
     if (!ss->warned_missing[i]) {
       pw_log_warn("source '%s', indicator '%s': path %s selects nothing (not published)", src->id,
@@ -237,19 +276,19 @@ static int read_value(struct source_state *ss, const struct parse *pc, const str
     }
     return 1;
   case PW_PLUGIN_NULL:
+    ss->bad_logged[i] = 0;
     return 1;
   case PW_PLUGIN_ERROR:
-    pw_log_error("source '%s', indicator '%s': path %s: %s", src->id, in->id, in->path,
-                 text ? text : "error");
-    stats->bad++;
+    bad_sample(ss, i, stats, PW_LOG_ERROR, "source '%s', indicator '%s': path %s: %s", src->id,
+               in->id, in->path, text ? text : "error");
     return -EINVAL;
   case PW_PLUGIN_NUMBER:
     ss->warned_missing[i] = 0;
     rc = pw_admit_number(in, r->number, value);
     if (rc == -EDOM) {
-      pw_log_warn("source '%s', indicator '%s': bad sample '%s' (not a finite number)", src->id,
-                  in->id, text ? text : "NaN");
-      stats->bad++;
+      bad_sample(ss, i, stats, PW_LOG_WARN, "source '%s', indicator '%s': bad sample '%s' (%s)",
+                 src->id, in->id, text ? text : "NaN",
+                 isfinite(r->number) ? "too close to zero to be stored" : "not a finite number");
       return -EINVAL;
     }
     break;
@@ -259,11 +298,13 @@ static int read_value(struct source_state *ss, const struct parse *pc, const str
     rc = pw_admit_text(in, text ? text : "", value);
     break;
   }
-  if (rc == PW_ADMIT_NOT_PUBLISHED)
+  if (rc == PW_ADMIT_NOT_PUBLISHED) {
+    ss->bad_logged[i] = 0;
     return 1;
+  }
   if (rc < 0) {
-    pw_log_warn("source '%s', indicator '%s': bad sample '%s'", src->id, in->id, text ? text : "?");
-    stats->bad++;
+    bad_sample(ss, i, stats, PW_LOG_WARN, "source '%s', indicator '%s': bad sample '%s'", src->id,
+               in->id, text ? text : "?");
     return -EINVAL;
   }
   return 0;
@@ -271,9 +312,9 @@ static int read_value(struct source_state *ss, const struct parse *pc, const str
 
 /* The date of the I-th indicator of SRC: its as_of path's, else the plugin's timestamp, else
  * the fetch time (then OWN is 0). Returns 0, or -EINVAL for a bad sample, logged and counted. */
-static int read_date(const struct pw_config *conf, struct parse *pc, const struct pw_source *src,
-                     size_t i, const struct pw_indicator *in, int64_t *as_of, int *own,
-                     struct pw_admit_stats *stats) {
+static int read_date(const struct pw_config *conf, struct source_state *ss, struct parse *pc,
+                     const struct pw_source *src, size_t i, const struct pw_indicator *in,
+                     int64_t *as_of, int *own, struct pw_admit_stats *stats) {
   const struct result *r = &pc->results[i];
   struct result *ar = pc->as_of_q[i] >= 0 ? &pc->results[pc->as_of_q[i]] : NULL;
 
@@ -281,12 +322,12 @@ static int read_date(const struct pw_config *conf, struct parse *pc, const struc
   if (ar != NULL) {
     if (read_as_of(pc, ar, as_of) < 0) {
       const char *at = result_text(pc, ar);
-      pw_log_warn("source '%s', indicator '%s': bad sample: as_of %s gives '%s', not a date",
-                  src->id, in->id, as_of_path(conf, in),
-                  ar->kind == PW_PLUGIN_NOT_FOUND ? "nothing"
-                  : at                            ? at
-                                                  : "?");
-      stats->bad++;
+      bad_sample(ss, i, stats, PW_LOG_WARN,
+                 "source '%s', indicator '%s': bad sample: as_of %s gives '%s', not a date",
+                 src->id, in->id, as_of_path(conf, in),
+                 ar->kind == PW_PLUGIN_NOT_FOUND ? "nothing"
+                 : at                            ? at
+                                                 : "?");
       return -EINVAL;
     }
   } else if (r->has_ts) {
@@ -354,18 +395,29 @@ int pw_ingest_body(struct pw_ingest *ing, int source, const char *body, size_t l
   for (i = 0; i < n; i++) {
     const struct pw_indicator *in = &conf->indicators[src->indicators[i]];
     struct pw_admit_sample s;
-    char note[PW_NOTE_BUF];
+    char note[PW_NOTE_BUF], why[160];
     s.ind = src->indicators[i];
     s.as_of = s.fetched_at = fetched_at;
     s.source = src->id;
     s.note = NULL;
     if (read_value(ss, ss->parsed, src, i, in, &s.value, &stats) != 0 ||
-        read_date(conf, ss->parsed, src, i, in, &s.as_of, &s.own_as_of, &stats) < 0)
+        read_date(conf, ss, ss->parsed, src, i, in, &s.as_of, &s.own_as_of, &stats) < 0)
       continue;
+    /* Admission's own rules (the dates, a milestone's stage) are checked here first, so that
+     * a refusal that stays the same is logged once too; admission then finds nothing to
+     * refuse. */
+    if (pw_admit_check(in, &s, why, sizeof(why)) < 0) {
+      bad_sample(ss, i, &stats, PW_LOG_WARN, "source '%s', indicator '%s': bad sample: %s", src->id,
+                 in->id, why);
+      continue;
+    }
+    ss->bad_logged[i] = 0;
     s.note = read_note(ss->parsed, src, i, in, note, sizeof(note));
     pw_admit_sample(ing->admit, &s, &stats);
   }
-  if (stats.fresh + stats.revisions + stats.notes > 0 || stats.bad > 0)
+  /* Bad samples have a line each (once while they stay the same): the summary is for a poll
+   * that stored something. */
+  if (stats.fresh + stats.revisions + stats.notes > 0)
     pw_log_info("source '%s': %u new, %u revisions, %u unchanged, %u bad, %u notes changed",
                 src->id, stats.fresh, stats.revisions, stats.duplicates + stats.unchanged,
                 stats.bad, stats.notes);
@@ -381,8 +433,10 @@ static void drop_state(struct pw_ingest *ing) {
     parse_free(ing->sources[i].parsed);
   free(ing->sources);
   free(ing->flags);
+  free(ing->bad_hashes);
   ing->sources = NULL;
   ing->flags = NULL;
+  ing->bad_hashes = NULL;
   ing->n_sources = 0;
 }
 
@@ -398,12 +452,14 @@ int pw_ingest_reload(struct pw_ingest *ing) {
     total += (size_t)conf->sources[i].n_indicators;
   ing->sources = calloc((size_t)conf->n_sources + 1, sizeof(*ing->sources));
   ing->flags = calloc(total + 1, 1);
-  if (ing->sources == NULL || ing->flags == NULL) {
+  ing->bad_hashes = calloc(total + 1, sizeof(*ing->bad_hashes));
+  if (ing->sources == NULL || ing->flags == NULL || ing->bad_hashes == NULL) {
     drop_state(ing);
     return -ENOMEM;
   }
   for (i = 0; i < conf->n_sources; i++) {
     ing->sources[i].warned_missing = ing->flags + at;
+    ing->sources[i].bad_logged = ing->bad_hashes + at;
     at += (size_t)conf->sources[i].n_indicators;
   }
   ing->n_sources = conf->n_sources;

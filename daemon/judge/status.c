@@ -62,7 +62,10 @@ static const char *lag_unit(const struct pw_indicator *ind, enum pw_lag_unit u) 
 
 json_t *pw_status_verdict_json(const struct pw_config *conf, int idx, const struct pw_verdict *v) {
   const struct pw_indicator *ind = &conf->indicators[idx];
-  const char *unit = v->has_judgement ? lag_unit(ind, v->lag_unit) : NULL;
+  /* A lag that is no number (a figure near DBL_MAX makes it infinite) is null, and so is its
+   * unit: the two are null together (docs/status-json.md). */
+  int has_lag = v->has_judgement && isfinite(v->lag);
+  const char *unit = has_lag ? lag_unit(ind, v->lag_unit) : NULL;
   json_t *o = json_object();
 
   if (o == NULL)
@@ -86,7 +89,7 @@ json_t *pw_status_verdict_json(const struct pw_config *conf, int idx, const stru
   json_object_set_new(o, "expected", opt_number(v->has_judgement, v->expected));
   json_object_set_new(o, "completion_pct", opt_number(v->has_pct, v->completion_pct));
   json_object_set_new(o, "pace_pct", opt_number(v->has_pct, v->pace_pct));
-  json_object_set_new(o, "lag", opt_number(v->has_judgement, v->lag));
+  json_object_set_new(o, "lag", opt_number(has_lag, v->lag));
   json_object_set_new(o, "lag_unit", unit ? json_string(unit) : json_null());
   json_object_set_new(o, "projection_pct", opt_number(v->has_projection, v->projection_pct));
   json_object_set_new(o, "stage",
@@ -211,7 +214,7 @@ void pw_status_table(FILE *out, const struct pw_config *conf, const struct pw_se
     cells[i][5] = cell_figure(ind, v->has_judgement, v->expected, 1);
     cells[i][6] = cell_pct(v->has_pct, v->completion_pct);
     cells[i][7] = cell_pct(v->has_pct, v->pace_pct);
-    if (v->has_judgement)
+    if (v->has_judgement && isfinite(v->lag))
       snprintf(buf, sizeof(buf), "%.2f%s", v->lag,
                v->lag_unit == PW_LAG_UNIT_PP     ? "pp"
                : v->lag_unit == PW_LAG_UNIT_DAYS ? "天"

@@ -240,6 +240,10 @@ static void test_number_rules(void **state) {
   assert_int_equal(pw_admit_number(a, NAN, &v), -EDOM);
   assert_int_equal(pw_admit_number(a, INFINITY, &v), -EDOM);
   assert_int_equal(pw_admit_number(a, -INFINITY, &v), -EDOM);
+  /* A subnormal is finite, but the journal cannot read it back (issue 12 item 8). */
+  assert_int_equal(pw_admit_number(a, 5e-324, &v), -EDOM);
+  assert_int_equal(pw_admit_number(a, -2e-310, &v), -EDOM);
+  assert_int_equal(pw_admit_number(a, 2.3e-308, &v), 0);
   /* A number for a milestone reads as its text: 2 is the stage named "2". */
   assert_int_equal(pw_admit_number(m, 2, &v), 0);
   assert_true(v == 1);
@@ -421,19 +425,25 @@ static void test_clock_went_back(void **state) {
   (void)state;
   memset(&st, 0, sizeof(st));
   assert_int_equal(admit(&a, 2, future, 0, 5, future, &st), PW_SAMPLE_NEW);
-  /* Back in 2024: nothing was known then, so the first figure is stored (before the stored
-   * future one: a revision of the past, which rebuilds the RRD file once). */
-  assert_int_equal(admit(&a, 2, t, 0, 7, t, &st), PW_SAMPLE_REVISION);
+  assert_int_equal(seen.revised[2], 0);
+  /* Back in 2024: nothing was known then, so the first figure is stored, as a new figure (it
+   * revises nothing: the future one was not known at its time; issue 12 item 3 counted it, and
+   * every change after it, as a revision). Being dated before the stored future one, it has
+   * the RRD file regenerated. */
+  assert_int_equal(admit(&a, 2, t, 0, 7, t, &st), PW_SAMPLE_NEW);
+  assert_int_equal(seen.revised[2], 1);
   /* The same figure a minute later, an hour later: unchanged, nothing stored. */
   assert_int_equal(admit(&a, 2, t + 60, 0, 7, t + 60, &st), PW_SAMPLE_UNCHANGED);
   assert_int_equal(admit(&a, 2, t + 3600, 0, 7, t + 3600, &st), PW_SAMPLE_UNCHANGED);
-  /* Back to the future sample's value: a change, stored. */
-  assert_int_equal(admit(&a, 2, t + 7200, 0, 5, t + 7200, &st), PW_SAMPLE_REVISION);
+  /* Back to the future sample's value: a change, stored, new. */
+  assert_int_equal(admit(&a, 2, t + 7200, 0, 5, t + 7200, &st), PW_SAMPLE_NEW);
   assert_int_equal(admit(&a, 2, t + 7260, 0, 5, t + 7260, &st), PW_SAMPLE_UNCHANGED);
   /* A day later the unchanged figure is confirmed once. */
-  assert_int_equal(admit(&a, 2, t + 7200 + DAY, 0, 5, t + 7200 + DAY, &st), PW_SAMPLE_REVISION);
+  assert_int_equal(admit(&a, 2, t + 7200 + DAY, 0, 5, t + 7200 + DAY, &st), PW_SAMPLE_NEW);
   assert_int_equal(j->series[2].n, 4);
   assert_int_equal(st.unchanged, 3);
+  assert_int_equal(st.revisions, 0);
+  assert_int_equal(seen.revised[2], 3);
   /* A revision journaled under the later clock (fetched in 2030, of a 2024 as_of) was not known
    * in 2024 either: the figure stored before it is what a poll of 2024 is compared with. */
   assert_int_equal(admit(&a, 2, t, 1, 8, future, &st), PW_SAMPLE_REVISION);

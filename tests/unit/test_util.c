@@ -2,7 +2,8 @@
  * Unit tests of util's file helpers against planted files in the state directory: reading a FIFO
  * or a directory fails at once instead of blocking; an atomic write never writes through a symlink
  * or file planted under its temporary name; ordinary reads and writes and the read limit; a log
- * line carrying text from outside stays one line, its control characters escaped; a URL made
+ * line carrying text from outside stays one line, its control characters and the bytes that are
+ * not UTF-8 escaped; a URL made
  * fit for a message keeps its scheme, host, port and path and hides passwords, query values and
  * fragments.
  * Each test works in a fresh mkdtemp directory.
@@ -146,6 +147,31 @@ static void test_log_escapes_controls(void **state) {
       got, "error: core: source s1: value '12\\nerror: main: forged\\x1b[31m\\t\u4e07'\n");
 }
 
+/* Bytes that are not well-formed UTF-8 (a stray 0xff, a truncated sequence, an overlong '/', a
+ * surrogate, a C1 control) are escaped one by one, so the log is valid UTF-8 text; well-formed
+ * characters of two, three and four bytes pass unchanged. */
+static void test_log_escapes_invalid_utf8(void **state) {
+  char path[128], got[256];
+  int fd, saved;
+
+  (void)state;
+  path_in(path, sizeof(path), "log");
+  fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  assert_true(fd >= 0);
+  saved = dup(STDERR_FILENO);
+  dup2(fd, STDERR_FILENO);
+  pw_log_open(0);
+  pw_log_warn("bad sample '%s'", "12\xff \xe4\xb8 \xc0\xaf \xed\xa0\x80 \xc2\x9b "
+                                 "\xc3\xa9\u4e07\U0001F600\xf4\x90\x80\x80");
+  dup2(saved, STDERR_FILENO);
+  close(saved);
+  close(fd);
+  slurp(path, got, sizeof(got));
+  assert_string_equal(got, "warn: core: bad sample '12\\xff \\xe4\\xb8 \\xc0\\xaf "
+                           "\\xed\\xa0\\x80 \\xc2\\x9b \xc3\xa9\u4e07\U0001F600"
+                           "\\xf4\\x90\\x80\\x80'\n");
+}
+
 static void redacts(const char *url, const char *want) {
   char out[256];
 
@@ -229,6 +255,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_write_never_follows_planted_link, setup, teardown),
       cmocka_unit_test_setup_teardown(test_write_replaces_planted_file, setup, teardown),
       cmocka_unit_test_setup_teardown(test_log_escapes_controls, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_log_escapes_invalid_utf8, setup, teardown),
       cmocka_unit_test(test_redact_url),
       cmocka_unit_test(test_note_clean),
   };
