@@ -210,6 +210,45 @@ int pw_utf8_valid(const char *s, size_t len) {
   return 1;
 }
 
+int pw_note_clean(const char *in, size_t len, char *out, size_t outlen) {
+  const unsigned char *p = (const unsigned char *)in, *end = p + len;
+  size_t o = 0, chars = 0;
+
+  if (outlen < PW_NOTE_BUF)
+    return -ENOBUFS;
+  if (!pw_utf8_valid(in, len))
+    return -EILSEQ;
+  while (p < end) {
+    unsigned c = *p;
+    size_t n = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : 4;
+    if (c == '\t' || c == '\n' || c == '\r') {
+      c = ' ';
+    } else if (c < 0x20 || c == 0x7F || (c == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F)) {
+      p += n; /* a control character (C0, DEL, C1) is not text */
+      continue;
+    }
+    if (c == ' ' && (o == 0 || out[o - 1] == ' ' || chars == PW_NOTE_MAX)) {
+      /* Leading spaces, runs of spaces, and a space after the last character a note may
+       * hold: a character after it would make the note too long, and trailing spaces go. */
+      p += n;
+      continue;
+    }
+    if (c != ' ' && chars == PW_NOTE_MAX)
+      return -E2BIG;
+    chars++;
+    if (n == 1)
+      out[o] = (char)c;
+    else
+      memcpy(out + o, p, n);
+    o += n;
+    p += n;
+  }
+  while (o > 0 && out[o - 1] == ' ')
+    o--;
+  out[o] = '\0';
+  return (int)o;
+}
+
 int pw_utf8_width(const char *s) {
   const unsigned char *p = (const unsigned char *)s;
   int w = 0;

@@ -41,6 +41,17 @@ int pw_mkdir_p(const char *dir);
 /* Returns 1 if the LEN bytes at S are valid UTF-8, else 0. */
 int pw_utf8_valid(const char *s, size_t len);
 
+/* A sample's note (短说明, docs/values.md#notes): at most PW_NOTE_MAX characters of UTF-8 text
+ * on one line. PW_NOTE_BUF bytes hold any note pw_note_clean accepts. */
+#define PW_NOTE_MAX 200
+#define PW_NOTE_BUF (PW_NOTE_MAX * 4 + 1)
+
+/* Cleans the LEN bytes at IN into a note in OUT (OUTLEN bytes, at least PW_NOTE_BUF): a tab, CR
+ * or newline becomes a space, every other control character (C0, DEL, C1) is dropped, and spaces
+ * at either end are trimmed. Returns the note's length in bytes (0: no note), -EILSEQ when IN is
+ * not valid UTF-8, or -E2BIG when the note is longer than PW_NOTE_MAX characters. Any thread. */
+int pw_note_clean(const char *in, size_t len, char *out, size_t outlen);
+
 /* The terminal display width of UTF-8 text S (East Asian wide characters count 2). */
 int pw_utf8_width(const char *s);
 

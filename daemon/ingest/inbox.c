@@ -40,6 +40,7 @@ struct row {
   int ind; /* index in the generation the request refers to; -1: dropped (see remap) */
   int64_t as_of;
   double value;
+  char *note; /* clean (pw_note_clean), owned; NULL for none */
 };
 
 /* A samples request, read and checked as any outside input (docs/storage.md#inbox). */
@@ -164,9 +165,10 @@ static void synced(void *arg, int rc) {
   if (rc < 0)
     doc = json_pack("{s:b,s:s}", "ok", 0, "error", "the daemon could not write its journal");
   else
-    doc = json_pack("{s:b,s:i,s:i,s:i}", "ok", 1, "new", (json_int_t)p->stats.fresh, "duplicates",
-                    (json_int_t)(p->stats.duplicates + p->stats.unchanged), "revisions",
-                    (json_int_t)p->stats.revisions);
+    doc =
+        json_pack("{s:b,s:I,s:I,s:I,s:I}", "ok", 1, "new", (json_int_t)p->stats.fresh, "duplicates",
+                  (json_int_t)(p->stats.duplicates + p->stats.unchanged), "revisions",
+                  (json_int_t)p->stats.revisions, "notes", (json_int_t)p->stats.notes);
   write_reply(p->ib, p->path, doc);
   json_decref(doc);
   free(p);
@@ -206,14 +208,17 @@ static int id_like(const char *id) {
 }
 
 /* Reads row I of a request (JR, a JSON value) into OUT against CONF: an object with an
- * indicator of CONF, an integer as_of and a number value. PREV is the row before (rows come
+ * indicator of CONF, an integer as_of, a number value and optionally a note (a string that
+ * pw_note_clean accepts; OUT->note is then owned). PREV is the row before (rows come
  * grouped by indicator: its indicator is tried before a search). Returns 0, or -EINVAL with MSG
  * naming the row and the field. */
 static int read_row(const struct pw_config *conf, json_t *jr, size_t i, const struct row *prev,
                     struct row *out, char *msg, size_t msglen) {
   json_t *jid = json_object_get(jr, "indicator"), *ja = json_object_get(jr, "as_of"),
-         *jv = json_object_get(jr, "value");
+         *jv = json_object_get(jr, "value"), *jn = json_object_get(jr, "note");
+  char note[PW_NOTE_BUF];
   const char *id;
+  int nl = 0;
 
   if (!json_is_object(jr)) {
     snprintf(msg, msglen, "row %zu: not an object", i + 1);
@@ -241,9 +246,33 @@ static int read_row(const struct pw_config *conf, json_t *jr, size_t i, const st
     snprintf(msg, msglen, "row %zu: value must be a number", i + 1);
     return -EINVAL;
   }
+  if (jn != NULL && !json_is_null(jn)) {
+    nl = json_is_string(jn)
+             ? pw_note_clean(json_string_value(jn), json_string_length(jn), note, sizeof(note))
+             : -EINVAL;
+    if (nl < 0) {
+      snprintf(msg, msglen, "row %zu: note must be a string of at most %d characters of UTF-8 text",
+               i + 1, PW_NOTE_MAX);
+      return -EINVAL;
+    }
+  }
   out->as_of = json_integer_value(ja);
   out->value = json_number_value(jv);
+  out->note = NULL;
+  if (nl > 0 && (out->note = strdup(note)) == NULL) {
+    snprintf(msg, msglen, "out of memory");
+    return -ENOMEM;
+  }
   return 0;
+}
+
+/* Frees the rows of SM and their notes. */
+static void rows_free(struct samples *sm) {
+  size_t i;
+
+  for (i = 0; sm->rows != NULL && i < sm->n; i++)
+    free(sm->rows[i].note);
+  free(sm->rows);
 }
 
 /* A request's text, read one value at a time: jansson parses each value (a key, a field, one
@@ -435,6 +464,7 @@ static int check_samples(const struct pw_config *conf, const struct fields *f, s
   s.own_as_of = 1;
   s.fetched_at = out->fetched_at;
   s.source = out->source;
+  s.note = NULL;
   for (i = 0; i < out->n; i++) {
     s.ind = out->rows[i].ind;
     s.as_of = out->rows[i].as_of;
@@ -469,7 +499,7 @@ static void read_request_text(const struct pw_config *conf, const char *text, si
     r->op = OP_SAMPLES;
   }
   if (r->op != OP_SAMPLES) {
-    free(r->samples.rows);
+    rows_free(&r->samples);
     memset(&r->samples, 0, sizeof(r->samples));
   }
   json_decref(f.op);
@@ -482,7 +512,7 @@ static void read_request_text(const struct pw_config *conf, const char *text, si
 static void request_free(struct request *r) {
   if (r == NULL)
     return;
-  free(r->samples.rows);
+  rows_free(&r->samples);
   pw_config_free(r->conf);
   free(r);
 }
@@ -570,6 +600,7 @@ static void admit_slice(struct import *im, int all) {
     s.value = row->value;
     s.fetched_at = sm->fetched_at;
     s.source = sm->source;
+    s.note = row->note;
     rc = pw_admit_record(a, &s, &im->p->stats);
     if ((rc == PW_SAMPLE_NEW || rc == PW_SAMPLE_REVISION) && !im->marked[row->ind]) {
       im->marked[row->ind] = 1;

@@ -216,6 +216,37 @@ static void test_redact_url(void **state) {
   assert_int_equal(pw_redact_url("http://h/?k=v", NULL, 0), 15);
 }
 
+/* pw_note_clean (docs/values.md#notes): control characters become spaces or go, spaces are
+ * trimmed and collapsed, invalid UTF-8 and notes over PW_NOTE_MAX characters are refused. */
+static void test_note_clean(void **state) {
+  char out[PW_NOTE_BUF], big[PW_NOTE_MAX * 3 + 8];
+  size_t k;
+
+  (void)state;
+  assert_int_equal(pw_note_clean("排名全市第8", strlen("排名全市第8"), out, sizeof(out)), 16);
+  assert_string_equal(out, "排名全市第8");
+  {
+    const char *in = "  a\t\tb\r\nc\x01\x7f\xc2\x85"
+                     "d  ";
+    assert_int_equal(pw_note_clean(in, strlen(in), out, sizeof(out)), 6);
+  }
+  assert_string_equal(out, "a b cd");
+  assert_int_equal(pw_note_clean(" \t\n", 3, out, sizeof(out)), 0);
+  assert_string_equal(out, "");
+  assert_int_equal(pw_note_clean("\xff", 1, out, sizeof(out)), -EILSEQ);
+  assert_int_equal(pw_note_clean("<b>&", 4, out, sizeof(out)), 4); /* escaping is the page's */
+  for (k = 0; k < PW_NOTE_MAX; k++)
+    memcpy(big + 3 * k, "字", 3);
+  assert_int_equal(pw_note_clean(big, 3 * PW_NOTE_MAX, out, sizeof(out)), 3 * PW_NOTE_MAX);
+  memcpy(big + 3 * PW_NOTE_MAX, "  \n ", 4); /* trailing spaces do not count */
+  assert_int_equal(pw_note_clean(big, 3 * PW_NOTE_MAX + 4, out, sizeof(out)), 3 * PW_NOTE_MAX);
+  memcpy(big + 3 * PW_NOTE_MAX, " x", 2);
+  assert_int_equal(pw_note_clean(big, 3 * PW_NOTE_MAX + 2, out, sizeof(out)), -E2BIG);
+  memcpy(big + 3 * PW_NOTE_MAX, "x", 1);
+  assert_int_equal(pw_note_clean(big, 3 * PW_NOTE_MAX + 1, out, sizeof(out)), -E2BIG);
+  assert_int_equal(pw_note_clean("a", 1, out, 8), -ENOBUFS);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_read_fifo_fails_at_once, setup, teardown),
@@ -226,6 +257,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_log_escapes_controls, setup, teardown),
       cmocka_unit_test_setup_teardown(test_log_escapes_invalid_utf8, setup, teardown),
       cmocka_unit_test(test_redact_url),
+      cmocka_unit_test(test_note_clean),
   };
 
   return cmocka_run_group_tests(tests, NULL, NULL);
