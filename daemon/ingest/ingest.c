@@ -340,9 +340,10 @@ static int read_date(const struct pw_config *conf, struct source_state *ss, stru
 
 /* The note of the I-th indicator of SRC into BUF (PW_NOTE_BUF bytes): its note path's text, or
  * a number as it prints. Returns BUF, or NULL when there is none (no path, nothing selected, or
- * not clean text: the figure is kept without it, and a note that cannot be kept is logged). */
+ * not clean text: the figure is kept without it, and a note that cannot be kept is logged once
+ * per answer that changed, SAME being 0). */
 static const char *read_note(const struct parse *pc, const struct pw_source *src, size_t i,
-                             const struct pw_indicator *in, char *buf, size_t len) {
+                             const struct pw_indicator *in, int same, char *buf, size_t len) {
   const struct result *r;
   const char *text;
   char num[40];
@@ -357,7 +358,8 @@ static const char *read_note(const struct parse *pc, const struct pw_source *src
   if ((r->kind != PW_PLUGIN_NUMBER && r->kind != PW_PLUGIN_TEXT) || text == NULL)
     return NULL;
   rc = pw_note_clean(text, strlen(text), buf, len);
-  if (rc < 0)
+  /* Logged when the answer is new: the same bytes again bring the same note. */
+  if (rc < 0 && !same)
     pw_log_warn("source '%s', indicator '%s': note %s is not kept: %s", src->id, in->id,
                 in->note_path,
                 rc == -E2BIG ? "longer than " PW_STR(PW_NOTE_MAX) " characters" : "not UTF-8");
@@ -412,7 +414,7 @@ int pw_ingest_body(struct pw_ingest *ing, int source, const char *body, size_t l
       continue;
     }
     ss->bad_logged[i] = 0;
-    s.note = read_note(ss->parsed, src, i, in, note, sizeof(note));
+    s.note = read_note(ss->parsed, src, i, in, same, note, sizeof(note));
     pw_admit_sample(ing->admit, &s, &stats);
   }
   /* Bad samples have a line each (once while they stay the same): the summary is for a poll

@@ -8,6 +8,7 @@ import copy
 import html
 import json
 import os
+import re
 import sys
 import urllib.request
 
@@ -44,6 +45,13 @@ PROV = '<tr><td class="score">83.13</td><td class="rank">排名全市第8</td></
 def get(port, path):
     with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
         return r.read().decode("utf-8")
+
+
+def polls(port):
+    """The polls of source 'health' so far, from /metrics."""
+    m = re.search(r'^pacewatch_source_polls_total\{source="health"\} (\d+)', get(port, "/metrics"),
+                  re.M)
+    return int(m.group(1)) if m else 0
 
 
 class Notes(harness.TestCase):
@@ -150,6 +158,22 @@ class Notes(harness.TestCase):
         self.assertEqual(d.stop(), 0)
         self.assertEqual(env.export("places")[0]["note"], "经由守护进程")
         self.assertEqual(env.sanitizer_reports(), [])
+
+    def test_bad_note_logged_once(self):
+        # A note that cannot be kept (over 200 characters): the figure is stored without it and
+        # the note is logged once, not at every poll of the same answer.
+        env = self.env
+        env.write_conf(CONF.replace('interval = "1h"; },\n  { id = "prov"',
+                                    'interval = "1s"; },\n  { id = "prov"'), port=self.port)
+        self.health["items"][0]["note"] = "长" * 201
+        env.write("data/health.json", json.dumps(self.health, ensure_ascii=False))
+        d = env.start("2024-04-30T12:00:00+08:00")
+        env.wait(lambda: len(env.journal_lines()) >= 2, 30, "the first figures")
+        d.wait_log("note $.items[0].note is not kept")
+        env.wait(lambda: polls(self.port) >= 4, 30, "four polls of the source")
+        self.assertEqual(d.log().count("is not kept"), 1, d.log())
+        self.assertIsNone(env.export("places", "--format", "json")[0]["note"])
+        self.assertEqual(d.stop(), 0)
 
     def test_demo(self):
         env = self.new_env()
