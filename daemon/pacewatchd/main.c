@@ -378,8 +378,16 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   raise_fd_limit();
   d.started = pw_clock_real_ms() / 1000;
-  if ((rc = open_state(&d)) != 0)
+  if ((rc = open_state(&d)) != 0) {
+    /* A refused start (another daemon holds the state directory) frees what it loaded. */
+    pw_journal_close(d.journal);
+    pw_store_free(&d.store);
+    pw_config_free(d.conf);
+    pw_plugins_free(d.plugins);
+    if (d.lock_fd >= 0)
+      close(d.lock_fd);
     return rc;
+  }
   /* libuv's one thread pool runs every blocking job (journal commits, RRD writes, the check
    * of the files, graph renders, briefings, a reload's journal load, alerting's files). Renders
    * wait for each other on the store lock and persist shares a big batch among up to four jobs:
