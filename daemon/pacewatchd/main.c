@@ -280,7 +280,8 @@ static int start_handles(struct pw_daemon *d) {
   return 0;
 }
 
-/* Every stage, in the order of the data's path. Returns 0 or the exit status (logged). */
+/* Every stage, in the order of the data's path. Returns 0 or the exit status (logged); what
+ * started is then stopped by daemon_shutdown, as by a SIGTERM. */
 static int start_stages(struct pw_daemon *d, struct pw_loopstat *loopstat) {
   char err[1024], ua[64];
   int rc;
@@ -301,13 +302,6 @@ static int start_stages(struct pw_daemon *d, struct pw_loopstat *loopstat) {
   }
   if (daemon_start_alerting(d, err, sizeof(err)) < 0) {
     pw_log_error("cannot start alerting: %s", err);
-    return 1;
-  }
-  /* Signals are handled before the start line is logged: a test (or a supervisor) that waits
-   * for that line may signal at once, even where it cannot see the handlers (under valgrind,
-   * docs/testing.md). */
-  if ((rc = start_handles(d)) < 0) {
-    pw_log_error("cannot start: signals and timer: %s", uv_strerror(rc));
     return 1;
   }
   pw_log_info("pacewatchd %s: %d sources, %d indicators, %llu journal lines, state %s", PW_VERSION,
@@ -405,8 +399,19 @@ int main(int argc, char **argv) {
     pw_log_error("cannot start: measuring the event loop: %s", uv_strerror(rc));
     return 1;
   }
-  if ((rc = start_stages(&d, &loopstat)) != 0)
-    return rc;
+  /* Signals are handled before the start line is logged: a test (or a supervisor) that waits
+   * for that line may signal at once, even where it cannot see the handlers (under valgrind,
+   * docs/testing.md). */
+  if ((rc = start_handles(&d)) < 0) {
+    pw_log_error("cannot start: signals and timer: %s", uv_strerror(rc));
+    return 1;
+  }
+  /* A start that fails half-way (the status server's address taken, say) stops what it
+   * started and frees everything, as a stop does. */
+  if ((rc = start_stages(&d, &loopstat)) != 0) {
+    d.exit_code = rc;
+    daemon_shutdown(&d);
+  }
   uv_run(&loop, UV_RUN_DEFAULT);
   /* The measuring handle never kept the loop alive: it closes now, in one more turn. */
   pw_loopstat_stop(&loopstat);

@@ -9,7 +9,8 @@ tests/support/harness.py), then a running daemon on the demo configuration servi
 server (every route, PNG and SVG graphs, a 404), delivering alerts to a webhook, a WeCom robot
 (the graph as an image) and the log, sending the weekly briefing, reloading on SIGHUP and taking
 a record through its inbox; and the CLI (check, import, record, status, export, graph, briefing,
-silence, rebuild) under memcheck too.
+silence, rebuild) under memcheck too, and a start refused half-way (the status server's address
+taken).
 
 Every program's valgrind log is kept in the test output directory's valgrind/ folder; the run
 fails when any of them shows an error or a definite leak (--errors-for-leak-kinds=definite makes
@@ -22,6 +23,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import unittest
@@ -172,6 +174,23 @@ class Serving(harness.TestCase):
         self.assertNotEqual(vg_cli(env, "export", "nope").rc, 0)
 
 
+class RefusedStart(harness.TestCase):
+    """A start that fails half-way stops what it started: exit status 1, nothing leaked."""
+
+    def test_status_server_address_taken(self):
+        env = self.new_env()
+        env.copy_demo()
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen(1)
+            port = taken.getsockname()[1]
+            env.edit_conf('http_listen = "127.0.0.1:9464";', f'http_listen = "127.0.0.1:{port}";')
+            r = harness.pacewatchd("-c", env.conf, "-f", "--now", NOW)
+        self.assertEqual(r.rc, 1, r.err[-3000:])
+        self.assertIn("cannot listen", r.err)
+        self.assertIn("stopped", r.err)
+
+
 def read_logs():
     """Every valgrind log of the run: [(name, errors or None when the log has no summary,
     bytes definitely lost, bytes of leaks suppressed)]."""
@@ -210,7 +229,8 @@ def main():
     harness.TIMEOUT_FACTOR = float(os.environ.get("PW_TIMEOUT_FACTOR") or 4)
     loader = unittest.TestLoader()
     suite = unittest.TestSuite()
-    for case in (test_daemon.Once, test_daemon.Running, test_daemon.ThroughRrdcached, Serving):
+    for case in (test_daemon.Once, test_daemon.Running, test_daemon.ThroughRrdcached, Serving,
+                 RefusedStart):
         suite.addTests(loader.loadTestsFromTestCase(case))
     result = unittest.TextTestRunner(verbosity=2).run(suite)
 
