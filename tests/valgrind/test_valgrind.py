@@ -190,6 +190,16 @@ class RefusedStart(harness.TestCase):
         self.assertIn("cannot listen", r.err)
         self.assertIn("stopped", r.err)
 
+    def test_configuration_test_and_errors(self):
+        env = self.new_env()
+        env.copy_demo()
+        self.assertEqual(harness.pacewatchd("-c", env.conf, "-t").rc, 0)
+        self.assertEqual(harness.pacewatchd("-c", env.conf, "-f", "--now", "bogus").rc, 2)
+        env.append_conf("\nbogus = 1;\n")
+        r = harness.pacewatchd("-c", env.conf, "-t")
+        self.assertEqual(r.rc, 2, r.err[-3000:])
+        self.assertIn("bogus", r.err)
+
 
 def read_logs():
     """Every valgrind log of the run: [(name, errors or None when the log has no summary,
