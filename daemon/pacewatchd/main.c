@@ -304,9 +304,6 @@ static int start_stages(struct pw_daemon *d, struct pw_loopstat *loopstat) {
     pw_log_error("cannot start alerting: %s", err);
     return 1;
   }
-  pw_log_info("pacewatchd %s: %d sources, %d indicators, %llu journal lines, state %s", PW_VERSION,
-              d->conf->n_sources, d->conf->n_indicators, (unsigned long long)d->journal->lines,
-              d->conf->daemon.state_dir);
   pw_persist_sync_all(d->persist);
   if (!d->once)
     pw_alerting_evaluate(d->alerting); /* what changed while the daemon was down */
@@ -324,6 +321,11 @@ static int start_stages(struct pw_daemon *d, struct pw_loopstat *loopstat) {
       return 1;
     }
   }
+  /* The start line comes last: once it is logged the daemon handles signals and its status
+   * server answers (the tests wait for it, docs/testing.md). */
+  pw_log_info("pacewatchd %s: %d sources, %d indicators, %llu journal lines, state %s", PW_VERSION,
+              d->conf->n_sources, d->conf->n_indicators, (unsigned long long)d->journal->lines,
+              d->conf->daemon.state_dir);
   return 0;
 }
 

@@ -81,11 +81,11 @@ the stop, --once runs) N times its time; tests/valgrind/test_valgrind.py sets bo
 
 Timing: the daemon's clock (--now) runs in real time from the given instant. `Env.start` waits
 for the daemon's start line unless told otherwise (`ready=None` starts and returns at once;
-`ready=callable` waits until it is true). Signals other than SIGKILL are sent only once the
-daemon catches them (its SigCgt mask in /proc): pacewatchd logs its start line a moment before
-it installs its signal handlers, and a SIGHUP in between would end it. Under a wrapper, whose
-own handlers hide the daemon's, a signal waits for the start line instead (logged once the
-daemon handles signals).
+`ready=callable` waits until it is true). pacewatchd logs its start line last in its start-up:
+its signals are handled and its status server listens by then. Signals other than SIGKILL are
+sent only once the daemon catches them (its SigCgt mask in /proc; with `ready=None` a SIGHUP
+sent earlier would end it). Under a wrapper, whose own handlers hide the daemon's, a signal
+waits for the start line instead.
 """
 
 import atexit
@@ -119,7 +119,8 @@ DEMO = os.path.join(SOURCE, "conf", "demo")
 PYTHON = "/usr/bin/python3"
 OUT = os.path.abspath(os.environ.get("PW_TEST_OUT") or os.path.join(BUILD, "tests", "output"))
 KEEP = os.environ.get("PW_TEST_KEEP", "") not in ("", "0")
-# What pacewatchd logs once its state is open and its modules are set up.
+# What pacewatchd logs at the end of its start-up: its state open, its modules set up, its
+# signals handled, its status server listening.
 STARTED = "indicators, "
 SETPRIV = shutil.which("setpriv")
 # PW_DAEMON_WRAPPER: a command line put before every pacewatchd the harness runs (valgrind, for
