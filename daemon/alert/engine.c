@@ -360,24 +360,22 @@ static void load_batch(struct pw_alert_engine *e, int r, const json_t *p) {
 }
 
 static void load_states(struct pw_alert_engine *e) {
-  json_error_t jerr;
-  json_t *doc = json_load_file(e->path, JSON_REJECT_DUPLICATES, &jerr), *more, *p;
   char why[256];
+  int i, rc;
+  json_t *doc = pw_state_json_load(e->path, &rc, why, sizeof(why)), *more, *p;
   size_t k;
-  int i;
 
-  if (doc == NULL && json_error_code(&jerr) == json_error_cannot_open_file) {
-    if (access(e->path, F_OK) == 0)
-      pw_log_error("%s: cannot read it: %s", e->path, jerr.text);
+  if (doc == NULL && rc == -ENOENT)
+    return;
+  if (doc == NULL && rc != -EBADMSG && rc != -ELOOP && rc != -EISDIR && rc != -EINVAL) {
+    pw_log_error("%s: cannot read it: %s", e->path, why);
     return;
   }
   if (doc == NULL || !json_is_object(doc)) {
-    /* Kept for whoever investigates; the alerts still firing are notified again
-     * (docs/storage.md). */
+    /* Kept for whoever investigates, and so is a stranger at its name (a FIFO, a link); the
+     * alerts still firing are notified again (docs/storage.md). */
     if (doc != NULL)
       snprintf(why, sizeof(why), "not a JSON object");
-    else
-      pw_state_json_error(&jerr, why, sizeof(why));
     json_decref(doc);
     pw_state_set_aside(e->path, why);
     e->corrupt_alerts = 1;

@@ -129,9 +129,31 @@ static int sys_fail(char *err, size_t errlen, const char *id, const char *what, 
   return -e;
 }
 
-static int create_file(const char *path, int64_t start) {
+/* rrd_create's failure, as rrd_fail, with the system's reason when librrd's text lacks it:
+ * its "Cannot create temporary file" (a read-only directory) and its write errors (a full
+ * disk) do not say why. E is errno as rrd_create left it (0: unknown). */
+static int create_fail(char *err, size_t errlen, const char *id, const char *path, int e) {
+  const char *msg = rrd_get_error();
+  char text[512];
+
+  if (msg == NULL || msg[0] == '\0')
+    msg = "failed without a message";
+  if (e != 0 && strstr(msg, strerror(e)) == NULL)
+    snprintf(text, sizeof(text), "%s: %s", msg, strerror(e));
+  else
+    snprintf(text, sizeof(text), "%s", msg);
+  if (strstr(text, path) != NULL)
+    snprintf(err, errlen, "%s: rrd_create: %s", id, text);
+  else
+    snprintf(err, errlen, "%s: rrd_create: %s (%s)", id, text, path);
+  return -EIO;
+}
+
+/* Creates the file; returns 0, or non-zero with librrd's error set and *E the errno it left. */
+static int create_file(const char *path, int64_t start, int *e) {
   char ds_value[64], ds_expected[64], rra[4][64];
   const char *argv[6];
+  int rc;
 
   snprintf(ds_value, sizeof(ds_value), "DS:value:GAUGE:%d:U:U", PW_STORE_HEARTBEAT);
   snprintf(ds_expected, sizeof(ds_expected), "DS:expected:GAUGE:%d:U:U", PW_STORE_HEARTBEAT);
@@ -146,7 +168,10 @@ static int create_file(const char *path, int64_t start) {
   argv[4] = rra[2];
   argv[5] = rra[3];
   rrd_clear_error();
-  return rrd_create_r2(path, PW_STORE_STEP, (time_t)start, 1, NULL, NULL, 6, argv);
+  errno = 0;
+  rc = rrd_create_r2(path, PW_STORE_STEP, (time_t)start, 1, NULL, NULL, 6, argv);
+  *e = rc != 0 ? errno : 0;
+  return rc;
 }
 
 /* A new file starts one step before its first entry. One second before would also accept the
@@ -449,17 +474,22 @@ static void lastmap_free(struct pw_store *s) {
   s->lastmap = NULL;
 }
 
-static int file_exists(const char *path, int *exists) {
-  struct stat st;
+/* Whether an RRD file is at PATH (*EXISTS). Something else there (a FIFO, a symbolic link, a
+ * directory) is not opened, since librrd would block on a FIFO and follow a link: the caller
+ * gets its negative errno (pw_regular_file) and ERR says what it is; a rebuild renames a new
+ * file over it (docs/storage.md). */
+static int file_exists(const char *path, int *exists, const char *id, char *err, size_t errlen) {
+  const char *kind = "";
+  int rc = pw_regular_file(path, &kind);
 
-  if (stat(path, &st) == 0) {
-    *exists = 1;
+  *exists = rc == 0;
+  if (rc == 0 || rc == -ENOENT)
     return 0;
-  }
-  if (errno != ENOENT)
-    return -errno;
-  *exists = 0;
-  return 0;
+  if (kind[0] != '\0')
+    snprintf(err, errlen, "%s: %s is %s, not an RRD file", id, path, kind);
+  else
+    sys_fail(err, errlen, id, "cannot stat", path, -rc);
+  return rc;
 }
 
 /* The time of the file's last update, with rrdcached's queued updates counted: rrdc_last
@@ -594,8 +624,8 @@ int pw_store_append(struct pw_store *s, const char *id, const struct pw_store_po
   }
   pw_store_lock();
   known = lastmap_find(s->lastmap, id);
-  if ((rc = file_exists(path, &exists)) < 0) {
-    rc = sys_fail(err, errlen, id, "cannot stat", path, -rc);
+  if ((rc = file_exists(path, &exists, id, err, errlen)) < 0) {
+    lastmap_forget(s, id);
   } else if (!exists && prev != NULL) {
     /* Points came before these, so the file was there: someone removed it. Created now it
      * would hold these points only, and its last update would pass every later check. */
@@ -614,14 +644,14 @@ int pw_store_append(struct pw_store *s, const char *id, const struct pw_store_po
      * created without the lock: the first poll of a province creates thousands of files, and
      * persist creates them on several threads at once. The map may move meanwhile: forget
      * KNOWN, which only said that the time was not known. */
-    int created;
+    int created, why;
     last = file_start(e[0].t);
     pw_store_unlock();
-    created = create_file(path, last);
+    created = create_file(path, last, &why);
     pw_store_lock();
     known = NULL;
     if (created != 0)
-      rc = rrd_fail(err, errlen, id, "rrd_create", path, 0);
+      rc = create_fail(err, errlen, id, path, why);
     else if (name != NULL)
       rc = cached_forget(s, id, name, path, err, errlen);
   }
@@ -652,7 +682,7 @@ int pw_store_rebuild(struct pw_store *s, const char *id, const struct pw_store_p
   struct pw_store_point *e = NULL;
   size_t count = 0;
   int64_t written;
-  int exists = 0, rc, fd;
+  int exists = 0, rc, fd, why;
 
   rc = check_id(id, err, errlen);
   if (rc == 0)
@@ -674,11 +704,12 @@ int pw_store_rebuild(struct pw_store *s, const char *id, const struct pw_store_p
     }
   }
   pw_store_lock();
-  rc = file_exists(path, &exists);
-  if (rc < 0) {
-    rc = sys_fail(err, errlen, id, "cannot stat", path, -rc);
+  /* Something not an RRD file at PATH (a FIFO, a link, a directory) is replaced like an old
+   * file: renamed over (a directory makes the rename fail, and the error names it). */
+  rc = file_exists(path, &exists, id, err, errlen);
+  if (rc < 0 && rc != -ELOOP && rc != -EINVAL && rc != -EISDIR)
     goto out;
-  }
+  rc = 0;
   /* With rrdcached, first write what it queued (so that no write of the old file is in flight
    * when it is replaced), then make it forget the file. */
   if (exists && name != NULL) {
@@ -700,8 +731,8 @@ int pw_store_rebuild(struct pw_store *s, const char *id, const struct pw_store_p
     rc = sys_fail(err, errlen, id, "cannot remove", tmp, errno);
     goto out;
   }
-  if (create_file(tmp, file_start(e[0].t)) != 0) {
-    rc = rrd_fail(err, errlen, id, "rrd_create", tmp, 0);
+  if (create_file(tmp, file_start(e[0].t), &why) != 0) {
+    rc = create_fail(err, errlen, id, tmp, why);
     goto out;
   }
   rc = write_entries(s, id, tmp, NULL, e, count, file_start(e[0].t), &written, err, errlen);
@@ -744,10 +775,8 @@ int pw_store_flush(struct pw_store *s, const char *id, char *err, size_t errlen)
   if (cached_name(s, id, path, name, sizeof(name)) < 0)
     return sys_fail(err, errlen, id, "naming for rrdcached", path, ENAMETOOLONG);
   pw_store_lock();
-  rc = file_exists(path, &exists);
-  if (rc < 0)
-    rc = sys_fail(err, errlen, id, "cannot stat", path, -rc);
-  else if (exists)
+  rc = file_exists(path, &exists, id, err, errlen);
+  if (rc == 0 && exists)
     rc = cached_flush(s, id, name, path, err, errlen);
   pw_store_unlock();
   return rc;
@@ -762,12 +791,10 @@ int pw_store_last(struct pw_store *s, const char *id, int64_t *last, char *err, 
   if (rc < 0)
     return rc;
   pw_store_lock();
-  rc = file_exists(path, &exists);
-  if (rc < 0)
-    rc = sys_fail(err, errlen, id, "cannot stat", path, -rc);
-  else if (!exists)
+  rc = file_exists(path, &exists, id, err, errlen);
+  if (rc == 0 && !exists)
     rc = sys_fail(err, errlen, id, "no RRD file", path, ENOENT);
-  else
+  else if (rc == 0)
     rc = last_update(s, id, path, name, last, err, errlen);
   pw_store_unlock();
   return rc;

@@ -187,13 +187,10 @@ class Planted(StateCase):
             self.assertIn(v, values)
         self.alive()
 
-    @unittest.expectedFailure
     def test_inbox_planted_requests_named_once(self):
-        # Not an issue-12 item (daemon/ingest/inbox.c): a request that is a symlink is read
-        # through it, and one that is a directory is read again every second (it cannot be
-        # removed); each is logged as "request refused: malformed request", a line that names
-        # no file (and for the directory, a line every second and a reply written every
-        # second).
+        # daemon/ingest/inbox.c: a request that is a symlink is refused unread (the link
+        # removed) and one that is a directory is skipped and left in place; each is named
+        # once, by its path in inbox/, never read through nor logged every second.
         self.running_for(10)
         self.one_line(self.env, r"inbox/link\.req", at_most=1, timeout=2)
         self.one_line(self.env, r"inbox/dir\.req", at_most=1, timeout=2)
@@ -288,16 +285,17 @@ class Planted(StateCase):
         self.one_line(self.env, rf"briefings/{WEEK}-r1\.png: Is a directory", at_most=1)
         self.alive()
 
-    @unittest.expectedFailure
     def test_graph_placeholder_symlink(self):
-        # Not an issue-12 item (graphs/graph.c): the graph of an indicator without an RRD file
-        # is drawn from graphs/.empty-2024.rrd, used as it is when something is there: a
-        # symlink to a file that is not an RRD file makes every such graph fail (500, and
-        # "graph failed" for each in the briefing) until someone removes it.
+        # graphs/graph.c: the graph of an indicator without an RRD file is drawn from
+        # graphs/.empty-2024.rrd, which was used as it was when something was there: a symlink
+        # to a file that is not an RRD file made every such graph fail (500, and "graph failed"
+        # for each in the briefing). A placeholder that is not a regular file is replaced.
         with urllib.request.urlopen(f"http://127.0.0.1:{self.http}/graphs/nodata.png",
                                     timeout=15) as r:
             self.assertEqual(r.status, 200)
             self.assertEqual(r.read(8), b"\x89PNG\r\n\x1a\n")
+        self.assertEqual(kind_of(S(self.env, "graphs", ".empty-2024.rrd")), "file")
+        self.one_line(self.env, r"graphs/\.empty-2024\.rrd is a symbolic link", at_most=1)
         self.alive()
 
     # -- alerts.json, silences.json, the lock --
