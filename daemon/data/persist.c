@@ -584,6 +584,30 @@ static void sync_work(uv_work_t *w) {
   }
 }
 
+/* What of series S an RRD file holds (pw_derive_points): *N samples (only 0 or not matters),
+ * the latest at *MAX. A journal line no file can hold (as_of before PW_STORE_T_MIN or after
+ * PW_STORE_T_MAX, journaled by an older version) does not count: compared with the series' own
+ * latest, such a line made every start find the file "behind" and rebuild it. */
+static void holdable(const struct pw_series *s, size_t *n, int64_t *max) {
+  size_t i;
+
+  *n = 0;
+  *max = 0;
+  if (s->n > 0 && s->max_as_of >= PW_STORE_T_MIN && s->max_as_of <= PW_STORE_T_MAX) {
+    *n = s->n;
+    *max = s->max_as_of;
+    return;
+  }
+  for (i = 0; i < s->n; i++) {
+    int64_t t = s->samples[i].as_of;
+    if (t < PW_STORE_T_MIN || t > PW_STORE_T_MAX)
+      continue;
+    if (*n == 0 || t > *max)
+      *max = t;
+    (*n)++;
+  }
+}
+
 /* Whether a file whose state is (RC, LAST) holds what a series of N samples up to MAX does. */
 static int in_step(int rc, int64_t last, size_t n, int64_t max) {
   return (n == 0 && rc == -ENOENT) || (n > 0 && rc == 0 && last == max);
@@ -601,9 +625,11 @@ static void sync_done(uv_work_t *w, int status) {
   if (s->first_err[0] != '\0')
     pw_log_warn("reading the RRD files: %s (and maybe others); they are rebuilt", s->first_err);
   for (i = 0; i < s->n; i++) {
-    const struct pw_series *ser = &p->ctx.journal->series[i];
+    size_t n_now;
+    int64_t max_now;
+    holdable(&p->ctx.journal->series[i], &n_now, &max_now);
     if (in_step(s->rc[i], s->last[i], s->n_at[i], s->max_at[i]) ||
-        in_step(s->rc[i], s->last[i], ser->n, ser->n > 0 ? ser->max_as_of : 0)) {
+        in_step(s->rc[i], s->last[i], n_now, max_now)) {
       if (s->rc[i] == 0 && s->last[i] > p->stored_as_of[i])
         p->stored_as_of[i] = s->last[i];
       continue;
@@ -639,11 +665,8 @@ void pw_persist_sync_all(struct pw_persist *p) {
   }
   s->p = p;
   s->n = p->ctx.conf->n_indicators;
-  for (i = 0; i < s->n; i++) {
-    const struct pw_series *ser = &p->ctx.journal->series[i];
-    s->n_at[i] = ser->n;
-    s->max_at[i] = ser->n > 0 ? ser->max_as_of : 0;
-  }
+  for (i = 0; i < s->n; i++)
+    holdable(&p->ctx.journal->series[i], &s->n_at[i], &s->max_at[i]);
   s->work.data = s;
   rc = uv_queue_work(p->ctx.loop, &s->work, sync_work, sync_done);
   if (rc != 0) {

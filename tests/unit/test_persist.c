@@ -10,7 +10,7 @@
  * or kick again while a kick made during the batch wants the next one (ASan checks the first,
  * the second starts one batch, not two); a file that cannot be written is logged once, tried
  * again after 10 s, 20 s, ... rather than at every batch, and rebuilt with one line once it can
- * be.
+ * be; a journal line no file can hold does not make every start rebuild the file.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -636,6 +636,33 @@ static void test_early_as_of_skipped(void **state) {
   pw_persist_free(p);
 }
 
+/* A journal line no RRD file can hold (as_of after 9999-12-31, which the reader takes from
+ * older versions) does not make the check of the files at start find the file behind: it was
+ * rebuilt at every start. */
+static void test_far_future_line_not_rebuilt_at_start(void **state) {
+  struct pw_persist *p = make_persist();
+  ino_t before;
+  int stored0, round;
+
+  (void)state;
+  fake_ms += 60000;
+  add(p, I_D, day(12, 1), 7);
+  assert_int_equal(kick_and_wait(p), 0);
+  assert_int_equal(pw_journal_add(journal, I_D, PW_STORE_T_MAX + 3600, 8, day(12, 1), "record"), 0);
+  assert_int_equal(kick_and_wait(p), 0);
+  before = file_inode(I_D);
+  stored0 = stored[I_D];
+  for (round = 0; round < 2; round++) {
+    pw_persist_sync_all(p);
+    assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    assert_true(pw_persist_idle(p));
+  }
+  assert_int_equal(stored[I_D], stored0);
+  assert_true(file_inode(I_D) == before);
+  assert_int_equal(file_last(I_D), day(12, 1));
+  pw_persist_free(p);
+}
+
 /* Occurrences of NEEDLE in HAY. */
 static int count_of(const char *hay, const char *needle) {
   int n = 0;
@@ -701,12 +728,18 @@ static void test_failing_file_logged_once(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_kick_durable_then_stored), cmocka_unit_test(test_hold_back),
-      cmocka_unit_test(test_revision_rebuilds),        cmocka_unit_test(test_sync_all_off_the_loop),
-      cmocka_unit_test(test_free_while_idle),          cmocka_unit_test(test_free_from_a_waiter),
-      cmocka_unit_test(test_kick_from_a_waiter),       cmocka_unit_test(test_short_write_retried),
-      cmocka_unit_test(test_missing_file_rebuilt),     cmocka_unit_test(test_early_as_of_skipped),
+      cmocka_unit_test(test_kick_durable_then_stored),
+      cmocka_unit_test(test_hold_back),
+      cmocka_unit_test(test_revision_rebuilds),
+      cmocka_unit_test(test_sync_all_off_the_loop),
+      cmocka_unit_test(test_free_while_idle),
+      cmocka_unit_test(test_free_from_a_waiter),
+      cmocka_unit_test(test_kick_from_a_waiter),
+      cmocka_unit_test(test_short_write_retried),
+      cmocka_unit_test(test_missing_file_rebuilt),
+      cmocka_unit_test(test_early_as_of_skipped),
       cmocka_unit_test(test_failing_file_logged_once),
+      cmocka_unit_test(test_far_future_line_not_rebuilt_at_start),
   };
 
   return cmocka_run_group_tests(tests, setup, teardown);
