@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <rrd.h>
@@ -32,6 +33,8 @@
 #define ROWS_HOURLY (90 * 24)
 #define ROWS_DAILY 3660
 #define STEPS_DAILY 24
+/* A file's size: two data sources, four archives of doubles (some 188 KB; docs/storage.md). */
+#define FILE_BYTES ((uint64_t)(2 * ROWS_HOURLY + 2 * ROWS_DAILY) * 2 * sizeof(double))
 
 /* The longest "t:value:expected" string: 20 digits, two %.17g numbers and separators. */
 #define ENTRY_MAX 80
@@ -130,16 +133,16 @@ static int sys_fail(char *err, size_t errlen, const char *id, const char *what, 
 }
 
 /* rrd_create's failure, as rrd_fail, with the system's reason when librrd's text lacks it:
- * its "Cannot create temporary file" (a read-only directory) and its write errors (a full
- * disk) do not say why. E is errno as rrd_create left it (0: unknown). */
+ * its "Cannot create temporary file" (a read-only directory) does not say why, and on a full
+ * disk it gives no text at all. E is that reason (create_errno; 0: unknown). */
 static int create_fail(char *err, size_t errlen, const char *id, const char *path, int e) {
   const char *msg = rrd_get_error();
   char text[512];
 
   if (msg == NULL || msg[0] == '\0')
-    msg = "failed without a message";
+    msg = e != 0 ? "" : "failed without a message";
   if (e != 0 && strstr(msg, strerror(e)) == NULL)
-    snprintf(text, sizeof(text), "%s: %s", msg, strerror(e));
+    snprintf(text, sizeof(text), "%s%s%s", msg, msg[0] != '\0' ? ": " : "", strerror(e));
   else
     snprintf(text, sizeof(text), "%s", msg);
   if (strstr(text, path) != NULL)
@@ -149,7 +152,28 @@ static int create_fail(char *err, size_t errlen, const char *id, const char *pat
   return -EIO;
 }
 
-/* Creates the file; returns 0, or non-zero with librrd's error set and *E the errno it left. */
+/* Why rrd_create failed to make a file at PATH, as an errno (0: unknown). librrd 1.7 does not
+ * say: on a full disk it returned with no message and a stale errno (ENOENT), so the errno it
+ * leaves is not trusted; the directory is asked instead. */
+static int create_errno(const char *path) {
+  char dir[PATH_MAX];
+  struct statvfs sv;
+  const char *slash = strrchr(path, '/');
+  size_t n = slash != NULL ? (size_t)(slash - path) : 0;
+
+  if (n == 0 || n >= sizeof(dir))
+    return 0;
+  memcpy(dir, path, n);
+  dir[n] = '\0';
+  if (access(dir, W_OK) != 0)
+    return errno; /* EACCES, EROFS, ENOENT */
+  if (statvfs(dir, &sv) == 0 &&
+      ((uint64_t)sv.f_bavail * sv.f_frsize < FILE_BYTES + 65536 || sv.f_favail == 0))
+    return ENOSPC;
+  return 0;
+}
+
+/* Creates the file; returns 0, or non-zero with librrd's error set and *E its reason. */
 static int create_file(const char *path, int64_t start, int *e) {
   char ds_value[64], ds_expected[64], rra[4][64];
   const char *argv[6];
@@ -168,9 +192,8 @@ static int create_file(const char *path, int64_t start, int *e) {
   argv[4] = rra[2];
   argv[5] = rra[3];
   rrd_clear_error();
-  errno = 0;
   rc = rrd_create_r2(path, PW_STORE_STEP, (time_t)start, 1, NULL, NULL, 6, argv);
-  *e = rc != 0 ? errno : 0;
+  *e = rc != 0 ? create_errno(path) : 0;
   return rc;
 }
 

@@ -3,9 +3,10 @@
 survives and the damaged files). FIFOs planted where the daemon reads a file, each in a daemon
 of its own, all started at once (class Hanging); what the daemon must refuse to start on
 (class RefusedAtStart); the state directory made read-only while the daemon runs
-(class ReadOnlyWhileRunning)."""
+(class ReadOnlyWhileRunning); the state directory's disk full while it runs (class FullWhileRunning)."""
 
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -254,19 +255,76 @@ class ReadOnlyWhileRunning(ts.StateCase):
 
     def test_logged_once(self):
         # daemon/data/persist.c: while rrd/ could not be written, every batch (every second
-        # here) logged its failure again, with a rebuild attempt each time; alerts.json's save
-        # failure too, at every save, without its reason. Now one line each (the RRD file's
-        # naming it, the save's with strerror), and one when each can be written again.
+        # here) logged its failure again, with a rebuild attempt each time. Now one line naming
+        # the file, tries after 10 s, 20 s, ... and one line when it is written again.
         errors = [line for line in self.during.splitlines() if line.startswith("error: ")]
         self.assertLessEqual(len(errors), 2, "\n".join(errors))
         rrd = [line for line in errors if "rrd/good_v.rrd" in line]
         self.assertEqual(len(rrd), 1, "\n".join(errors))
-        saves = [line for line in errors if "alerts.json" in line]
-        self.assertEqual(len(saves), 1, "\n".join(errors))
-        self.assertIn("Permission denied", saves[0])
-        # No rebuild attempt per batch: tries at 10 s, then 20 s, ... (debug lines aside).
-        self.env.daemon.wait_log("alert states are saved to", 20)
         self.env.daemon.wait_log("indicator 'good_v': its RRD file is writable again", 30)
+
+    def test_alerts_json_save_error_once(self):
+        # daemon/alert/engine.c: a failing save of alerts.json was logged at every save (every
+        # second) and without its reason. Now once with strerror, and once when it is saved
+        # again.
+        saves = [line for line in self.during.splitlines() if "alerts.json" in line]
+        self.assertEqual(len(saves), 1, self.during)
+        self.assertRegex(saves[0], r"^error: alert: cannot save alert states to .*/alerts\.json: "
+                         r"Permission denied; ")
+        self.env.daemon.wait_log("alert states are saved to", 20)
+
+
+# ---- a full disk while running ----
+
+class FullWhileRunning(ts.StateCase):
+    """The state directory on a 2 MB tmpfs (root only), filled while the daemon runs but for
+    64 KB: room for journal lines, not for a new RRD file (188 KB). A figure handed over for an
+    indicator without an RRD file yet ('handed') is journaled and acknowledged, its file cannot
+    be created; 12 s later the space is freed."""
+
+    @classmethod
+    def setUpClass(cls):
+        if os.geteuid() != 0:
+            raise unittest.SkipTest("mounting a tmpfs needs root")
+        cls.env = env = cls.new_class_env()
+        os.makedirs(env.state, exist_ok=True)
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", env.state],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise unittest.SkipTest(f"cannot mount a tmpfs: {r.stderr.strip()}")
+        cls.addClassCleanup(subprocess.run, ["umount", "-l", env.state], capture_output=True)
+        cls.addClassCleanup(env.kill9)
+        cls.h = faults.Hostile()
+        cls.addClassCleanup(cls.h.close)
+        cls.h.good("/good.json")
+        cls.http = harness.free_port()
+        ts.prepare(env, cls.h, cls.http)
+        env.start("2024-05-02T09:00:00+08:00")
+        env.wait(lambda: len(env.export("good_v")) >= 2, 15, "two good figures")
+        fill = ts.S(env, "fill")
+        subprocess.run(["dd", "if=/dev/zero", f"of={fill}", "bs=4k"], capture_output=True)
+        os.truncate(fill, max(0, os.path.getsize(fill) - 64 * 1024))
+        cls.mark = len(env.daemon.log())
+        cls.handed = env.cli_run("record", "handed", "23", "--as-of", "2024-04-29", timeout=20)
+        time.sleep(12)
+        cls.during = env.daemon.log()[cls.mark:]
+        os.unlink(fill)
+
+    def test_rrd_create_says_why_once(self):
+        # daemon/data/store.c: librrd's rrd_create gave no message at all on a full disk (the
+        # log said "failed without a message"); the reason is now named, once.
+        self.assertEqual(self.handed.rc, 0, self.handed.err)
+        lines = [line for line in self.during.splitlines() if "rrd/handed.rrd" in line]
+        self.assertEqual(len(lines), 1, self.during)
+        self.assertRegex(lines[0], r"^error: persist: indicator 'handed': handed: rrd_create: "
+                         r"No space left on device \(.*rrd/handed\.rrd")
+        self.assertIn(23.0, [float(r["value"]) for r in self.env.export("handed")])
+
+    def test_z_recovers(self):
+        self.env.daemon.wait_log("indicator 'handed': its RRD file is writable again", 30)
+        self.assertEqual(self.env.rrd_lastupdate("handed")[1][0], 23.0)
+        self.assert_alive(self.env, self.http, polled=[(self.h, "/good.json")])
+        self.assertEqual(self.env.stop(), 0)
 
 
 if __name__ == "__main__":
