@@ -13,6 +13,7 @@ import json
 import os
 import stat
 import sys
+import threading
 import time
 import unittest
 import urllib.request
@@ -194,6 +195,34 @@ class Planted(StateCase):
         self.running_for(10)
         self.one_line(self.env, r"inbox/link\.req", at_most=1, timeout=2)
         self.one_line(self.env, r"inbox/dir\.req", at_most=1, timeout=2)
+
+    def test_cli_reply_fifo(self):
+        # daemon/pacewatch/samples.c: the command read its reply with json_load_file as soon as
+        # anything had the reply's name, so a FIFO planted there hung `pacewatch record` for
+        # ever. Now only a regular file is the reply; the daemon's is renamed over the FIFO.
+        inbox = S(self.env, "inbox")
+        planted = []
+
+        def plant():
+            end = time.time() + 15
+            while time.time() < end and not planted:
+                for n in os.listdir(inbox):
+                    if n.endswith(".req") and n[:-4].split("-")[0].isdigit() and \
+                            not n.startswith("100-"):
+                        try:
+                            os.mkfifo(os.path.join(inbox, n[:-4] + ".reply"))
+                            planted.append(n[:-4])
+                        except OSError:
+                            pass
+                time.sleep(0.002)
+        t = threading.Thread(target=plant, daemon=True)
+        t.start()
+        self.hand_off(self.env, 43)
+        t.join(20)
+        if not planted:
+            self.skipTest("the daemon answered before the FIFO could be planted")
+        self.assertEqual(kind_of(os.path.join(inbox, planted[0] + ".reply")), "missing")
+        self.alive()
 
     # -- spool/ --
 
