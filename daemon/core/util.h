@@ -31,6 +31,19 @@ void pw_buf_free(struct pw_buf *b);
  * never blocks). */
 int pw_read_file(const char *path, size_t limit, char **out, size_t *len);
 
+/* As pw_read_file, for a file of the state directory: a symbolic link at PATH is not followed
+ * but refused with -ELOOP (docs/storage.md: a planted link never makes the daemon read or write
+ * a file outside). Blocking: off the loop. */
+int pw_read_state_file(const char *path, size_t limit, char **out, size_t *len);
+
+/* Whether PATH names a regular file, looked at without following a final symbolic link (lstat)
+ * and without opening it (a FIFO would block the opener): 0 when it does, -ENOENT when nothing
+ * is there, -ELOOP for a symbolic link, -EISDIR for a directory, -EINVAL for anything else (a
+ * FIFO, a socket, a device), or lstat's negative errno. With WHAT, *WHAT describes what is
+ * there for a message ("a FIFO", "a symbolic link (not followed)", ...; "" for a regular file
+ * or an lstat error). Any thread. */
+int pw_regular_file(const char *path, const char **what);
+
 /* Writes DATA to PATH durably: a temporary file beside it (created exclusively, never through a
  * planted symlink), fsync, rename, fsync of the directory. Returns 0 or a negative errno. */
 int pw_write_file_atomic(const char *path, const void *data, size_t len);

@@ -287,16 +287,39 @@ static int parse_line(struct pw_journal *j, const struct id_index *x, struct sta
              : 0;
 }
 
+/* ERR: "PATH: WHAT: why", where a stranger at the journal's name (not a regular file) is
+ * described as what it is rather than by its errno. */
+static void journal_error(const char *path, const char *what, int rc, char *err, size_t errlen) {
+  const char *kind = "";
+
+  if (rc != -ENOENT && pw_regular_file(path, &kind) < 0 && kind[0] != '\0' && rc != -EISDIR)
+    snprintf(err, errlen, "%s: %s: %s, not a regular file", path, what, kind);
+  else
+    snprintf(err, errlen, "%s: %s: %s", path, what, strerror(-rc));
+}
+
 /* The journal's bytes: mapped (a province's journal is hundreds of megabytes, and a copy
  * would cost as much as the parse), or read when it cannot be mapped. */
 static int map_file(const char *path, char **text, size_t *len, int *mapped) {
   struct stat st;
-  int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
+  /* Never waiting on a FIFO nor following a symbolic link planted at the journal's name: the
+   * caller refuses to start on anything but a regular file (docs/storage.md). */
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW), rc;
 
   *mapped = 0;
   if (fd < 0)
     return -errno;
-  if (fstat(fd, &st) == 0 && st.st_size > 0) {
+  if (fstat(fd, &st) != 0)
+    rc = -errno;
+  else if (!S_ISREG(st.st_mode))
+    rc = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+  else
+    rc = 0;
+  if (rc < 0) {
+    close(fd);
+    return rc;
+  }
+  if (st.st_size > 0) {
     void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
     if (p != MAP_FAILED) {
       madvise(p, (size_t)st.st_size, MADV_SEQUENTIAL);
@@ -308,7 +331,7 @@ static int map_file(const char *path, char **text, size_t *len, int *mapped) {
     }
   }
   close(fd);
-  rc = pw_read_file(path, 0, text, len);
+  rc = pw_read_state_file(path, 0, text, len);
   return rc;
 }
 
@@ -371,7 +394,7 @@ static int load(struct pw_journal *j, char *err, size_t errlen) {
   if (rc == -ENOENT)
     return 0;
   if (rc < 0) {
-    snprintf(err, errlen, "%s: cannot read the journal: %s", j->path, strerror(-rc));
+    journal_error(j->path, "cannot read the journal", rc, err, errlen);
     return rc;
   }
   if (index_build(&x, j->conf) < 0) {
@@ -391,12 +414,19 @@ static int load(struct pw_journal *j, char *err, size_t errlen) {
 
 /* Opens the file for appending; a new file starts with the header line. */
 static int open_append(struct pw_journal *j, char *err, size_t errlen) {
+  struct stat st;
   int rc;
 
-  j->fd = open(j->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-  if (j->fd < 0) {
-    rc = -errno;
-    snprintf(err, errlen, "%s: cannot open the journal for writing: %s", j->path, strerror(-rc));
+  /* As for reading: no FIFO (O_NONBLOCK makes its open fail at once), no symbolic link. */
+  j->fd = open(j->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW, 0644);
+  rc = j->fd < 0 ? -errno : 0;
+  if (rc == 0 && (fstat(j->fd, &st) != 0 || !S_ISREG(st.st_mode)))
+    rc = -EINVAL;
+  if (rc < 0) {
+    journal_error(j->path, "cannot open the journal for writing", rc, err, errlen);
+    if (j->fd >= 0)
+      close(j->fd);
+    j->fd = -1;
     return rc;
   }
   if (lseek(j->fd, 0, SEEK_END) == 0 &&
@@ -411,14 +441,17 @@ static int open_append(struct pw_journal *j, char *err, size_t errlen) {
 static int read_tail(const char *path, uint64_t off, char **text, size_t *len) {
   struct stat st;
   size_t got = 0, size;
-  int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW), rc = 0;
 
   *text = NULL;
   *len = 0;
   if (fd < 0)
     return -errno;
-  if (fstat(fd, &st) != 0) {
+  if (fstat(fd, &st) != 0)
     rc = -errno;
+  else if (!S_ISREG(st.st_mode))
+    rc = -EINVAL;
+  if (rc < 0) {
     close(fd);
     return rc;
   }

@@ -98,9 +98,16 @@ struct import {
   size_t n_touched;
 };
 
+/* At most this many strangers in inbox/ are named in the log (each once). */
+#define STRANGERS_MAX 64
+
 struct pw_inbox {
   struct pw_inbox_context ctx;
   char dir[4200];
+  /* Names of things in inbox/ named like requests that cannot be taken (a directory), logged
+   * once each. Only the look on the thread pool touches them (one look at a time). */
+  char *strangers[STRANGERS_MAX];
+  int n_strangers;
   int scanning, stopping;
   struct request *queue, **queue_tail; /* checked requests not yet applied */
   struct import *current;              /* the import being admitted, or NULL */
@@ -153,7 +160,7 @@ static void reply_error(struct pw_inbox *ib, const char *path, const char *msg) 
   len = strlen(name);
   if (len > 6 && strcmp(name + len - 6, ".reply") == 0)
     len -= 6;
-  pw_log_warn("request %.*s.req refused: %s", (int)len, name, msg);
+  pw_log_warn("request %.*s.req refused: %s", (int)(name - path + len), path, msg);
   write_reply(ib, path, doc);
   json_decref(doc);
 }
@@ -746,12 +753,19 @@ static void read_request(const struct pw_config *conf, const char *path, struct 
   r->op = OP_BAD;
   /* Not following a planted symlink, not waiting on a planted FIFO. */
   fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0 && errno == ELOOP) {
+    snprintf(r->error, sizeof(r->error), "the request is a symbolic link (not followed)");
+    return;
+  }
   if (fd < 0) {
     snprintf(r->error, sizeof(r->error), "cannot read the request: %s", strerror(errno));
     return;
   }
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    snprintf(r->error, sizeof(r->error), "the request is not a regular file");
+  if (fstat(fd, &st) != 0) {
+    snprintf(r->error, sizeof(r->error), "cannot read the request: %s", strerror(errno));
+  } else if (!S_ISREG(st.st_mode)) {
+    snprintf(r->error, sizeof(r->error), "the request is not a regular file%s",
+             S_ISFIFO(st.st_mode) ? " (a FIFO)" : "");
   } else if (st.st_size > REQUEST_MAX) {
     snprintf(r->error, sizeof(r->error), "the request is larger than %lld MiB",
              (long long)(REQUEST_MAX >> 20));
@@ -773,6 +787,21 @@ static void read_request(const struct pw_config *conf, const char *path, struct 
   free(text);
 }
 
+/* Logs the directory PATH (NAME in inbox/, named like a request) once per name and process:
+ * it cannot be removed and would otherwise be met at every look, every second. */
+static void stranger_once(struct pw_inbox *ib, const char *path, const char *name) {
+  int i;
+
+  for (i = 0; i < ib->n_strangers; i++)
+    if (strcmp(ib->strangers[i], name) == 0)
+      return;
+  if (ib->n_strangers == STRANGERS_MAX || (ib->strangers[ib->n_strangers] = strdup(name)) == NULL)
+    return; /* STRANGERS_MAX such lines were written; more would be noise */
+  ib->n_strangers++;
+  pw_log_error("%s: a directory, not a request file; skipped and left in place (logged once)",
+               path);
+}
+
 static void scan_work(uv_work_t *w) {
   struct scan *sc = w->data;
   char req[PATH_SIZE];
@@ -784,12 +813,16 @@ static void scan_work(uv_work_t *w) {
   while ((e = readdir(dp)) != NULL) {
     size_t len = strlen(e->d_name);
     struct request *r;
-    if (len < 5 || strcmp(e->d_name + len - 4, ".req") != 0 || e->d_type == DT_DIR)
+    if (len < 5 || strcmp(e->d_name + len - 4, ".req") != 0)
       continue;
+    snprintf(req, sizeof(req), "%s/%s", sc->ib->dir, e->d_name);
+    if (e->d_type == DT_DIR || (e->d_type == DT_UNKNOWN && pw_regular_file(req, NULL) == -EISDIR)) {
+      stranger_once(sc->ib, req, e->d_name);
+      continue;
+    }
     r = calloc(1, sizeof(*r));
     if (r == NULL)
       break; /* taken at the next look */
-    snprintf(req, sizeof(req), "%s/%s", sc->ib->dir, e->d_name);
     snprintf(r->reply, sizeof(r->reply), "%s/%.*s.reply", sc->ib->dir, (int)(len - 4), e->d_name);
     read_request(sc->conf, req, r);
     unlink(req);
@@ -879,5 +912,7 @@ void pw_inbox_free(struct pw_inbox *ib) {
     next = r->next;
     request_free(r);
   }
+  while (ib->n_strangers > 0)
+    free(ib->strangers[--ib->n_strangers]);
   free(ib);
 }

@@ -42,8 +42,15 @@ int cli_ask_daemon(struct cli *c, json_t *req, json_t **reply) {
     return rc;
   }
   for (i = 0; i < 600; i++) {
-    if (access(rpath, F_OK) == 0) {
-      *reply = json_load_file(rpath, 0, &jerr);
+    /* Only a regular file is the reply: a FIFO or a link planted at its name is neither waited
+     * on nor read through; the daemon's reply is renamed over it. */
+    if (pw_regular_file(rpath, NULL) == 0) {
+      char *rtext = NULL;
+      size_t rlen = 0;
+      *reply = NULL;
+      if (pw_read_state_file(rpath, 1u << 20, &rtext, &rlen) == 0)
+        *reply = json_loadb(rtext, rlen, 0, &jerr);
+      free(rtext);
       unlink(rpath);
       return *reply ? 0 : -EIO;
     }

@@ -1,6 +1,7 @@
 /*
  * Unit tests of util's file helpers against planted files in the state directory: reading a FIFO
- * or a directory fails at once instead of blocking; an atomic write never writes through a symlink
+ * or a directory fails at once instead of blocking; a state file is not read through a symbolic
+ * link, and pw_regular_file names what is there; an atomic write never writes through a symlink
  * or file planted under its temporary name; ordinary reads and writes and the read limit; a log
  * line carrying text from outside stays one line, its control characters and the bytes that are
  * not UTF-8 escaped; a URL made
@@ -66,6 +67,52 @@ static void test_read_directory_fails(void **state) {
   assert_int_equal(mkdir(path, 0700), 0);
   assert_int_equal(pw_read_file(path, 0, &text, NULL), -EISDIR);
   assert_null(text);
+}
+
+/* A state file is read only when it is a regular file: a symbolic link is refused (not followed)
+ * and a FIFO fails at once; pw_regular_file tells what is there without opening it. */
+static void test_state_file_strangers(void **state) {
+  char path[128], link[128], fifo[128], sub[128], *text = NULL;
+  const char *what = NULL;
+  size_t len = 0;
+  FILE *f;
+
+  (void)state;
+  path_in(path, sizeof(path), "alerts.json");
+  path_in(link, sizeof(link), "link.json");
+  path_in(fifo, sizeof(fifo), "fifo.json");
+  path_in(sub, sizeof(sub), "dir.json");
+  f = fopen(path, "w");
+  assert_non_null(f);
+  fputs("{}", f);
+  fclose(f);
+  assert_int_equal(symlink(path, link), 0);
+  assert_int_equal(mkfifo(fifo, 0600), 0);
+  assert_int_equal(mkdir(sub, 0700), 0);
+
+  assert_int_equal(pw_read_state_file(path, 0, &text, &len), 0);
+  assert_string_equal(text, "{}");
+  assert_int_equal(len, 2);
+  free(text);
+  text = NULL;
+  assert_int_equal(pw_read_state_file(link, 0, &text, NULL), -ELOOP);
+  assert_null(text);
+  alarm(10); /* a blocking open would end the test here */
+  assert_int_equal(pw_read_state_file(fifo, 0, &text, NULL), -EINVAL);
+  alarm(0);
+  assert_int_equal(pw_read_state_file(sub, 0, &text, NULL), -EISDIR);
+  assert_null(text);
+
+  assert_int_equal(pw_regular_file(path, &what), 0);
+  assert_string_equal(what, "");
+  assert_int_equal(pw_regular_file(link, &what), -ELOOP);
+  assert_string_equal(what, "a symbolic link (not followed)");
+  assert_int_equal(pw_regular_file(fifo, &what), -EINVAL);
+  assert_string_equal(what, "a FIFO");
+  assert_int_equal(pw_regular_file(sub, &what), -EISDIR);
+  assert_string_equal(what, "a directory");
+  path_in(path, sizeof(path), "missing.json");
+  assert_int_equal(pw_regular_file(path, NULL), -ENOENT);
 }
 
 static void test_read_regular_and_limit(void **state) {
@@ -251,6 +298,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_read_fifo_fails_at_once, setup, teardown),
       cmocka_unit_test_setup_teardown(test_read_directory_fails, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_state_file_strangers, setup, teardown),
       cmocka_unit_test_setup_teardown(test_read_regular_and_limit, setup, teardown),
       cmocka_unit_test_setup_teardown(test_write_never_follows_planted_link, setup, teardown),
       cmocka_unit_test_setup_teardown(test_write_replaces_planted_file, setup, teardown),
