@@ -42,11 +42,11 @@ static const char css[] =
     "gap:4px 14px}"
     "main{padding:8px 24px 24px}section{margin-top:18px}"
     "h2{font-size:18px;border-left:4px solid #1f3b63;padding-left:8px}"
-    "h2 small{font-weight:normal;color:#555;font-size:13px;margin-left:8px}"
+    "h2 small{font-weight:normal;color:#555;font-size:13px;margin-left:8px;display:inline-block}"
     "#attention{background:#fff;border-radius:6px;padding:4px 14px 10px;"
     "box-shadow:0 1px 2px rgba(0,0,0,.12)}"
     "#attention h3{font-size:14px;margin:10px 0 4px;color:#444}"
-    "#attention ul{margin:0;padding-left:20px}#attention li{margin:3px 0;font-size:14px}"
+    "#attention ul{margin:0;padding:0;list-style:none}#attention li{margin:4px 0;font-size:14px}"
     "#attention .none{font-size:14px;color:#2e7d32}"
     ".fnote{display:none;font-size:14px;background:#fff8e1;padding:6px 10px;border-radius:4px}"
     ".cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(420px,1fr));gap:12px}"
@@ -383,7 +383,11 @@ static int attention_item(struct pw_buf *out, const struct pw_view *view, int i)
       else if (v->lag_unit == PW_LAG_UNIT_DAYS)
         rc = pw_buf_printf(out, "，逾期%.0f天", ceil(v->lag));
       else {
-        rc = pw_buf_printf(out, "，差");
+        /* A standard says on which side of it the figure is ("低于全省平均分3.7分"). */
+        rc = ind->kind != PW_KIND_STANDARD
+                 ? pw_buf_printf(out, "，差")
+                 : pw_buf_printf(out, "，%s", ind->direction_down ? "高于" : "低于");
+        rc = rc < 0 || ind->kind != PW_KIND_STANDARD ? rc : esc(out, ind->standard_label);
         rc = rc < 0 ? rc : esc(out, distance(ind, v->lag, d, sizeof(d)));
       }
     }
@@ -491,9 +495,10 @@ static int sources(struct pw_buf *out, const struct pw_view *view) {
     rc = rc < 0 ? rc
                 : pw_buf_printf(out,
                                 "<td data-label=\"采集/失败次数\">%llu / %llu</td><td "
-                                "data-label=\"最近错误\" class=\"err\">",
+                                "data-label=\"最近错误\"%s>",
                                 (unsigned long long)(h ? h->polls : 0),
-                                (unsigned long long)(h ? h->failures : 0));
+                                (unsigned long long)(h ? h->failures : 0),
+                                h && h->last_error[0] ? " class=\"err\"" : "");
     rc = rc < 0 ? rc : esc(out, h && h->last_error[0] ? h->last_error : "—");
     rc = rc < 0 ? rc : pw_buf_printf(out, "</td></tr>\n");
   }
@@ -511,7 +516,8 @@ int pw_dashboard_write(struct pw_buf *out, const struct pw_view *view) {
   time_words(view->now, at, sizeof(at));
   rc = pw_buf_printf(out, "<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
                           "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
-                          "<meta http-equiv=\"refresh\" content=\"60\"><title>");
+                          "<meta http-equiv=\"refresh\" content=\"60\">"
+                          "<link rel=\"icon\" href=\"data:,\"><title>");
   rc = rc < 0 ? rc : esc(out, title);
   rc = rc < 0 ? rc : pw_buf_printf(out, "</title><style>%s", css);
   rc = rc < 0 ? rc : filter_css(out);
