@@ -57,6 +57,7 @@ struct pw_department {
 
 struct pw_source {
   char *id;
+  char *name; /* for people ("县卫健局数据接口"), or NULL: then the id is shown */
   char *url;  /* as written, after ${} substitution */
   char *file; /* absolute path for file sources (file:// or a plain path), else NULL */
   char *format;

@@ -314,6 +314,7 @@ static int source_charset(struct loader *ld, const struct item *it, const struct
 #define S(f) offsetof(struct pw_source, f)
 static const struct key_spec source_keys[] = {
     {"id", K_STRING, S(id), NO_HAS, 1, NULL, 0, pw_config_key_id},
+    {"name", K_STRING, S(name), NO_HAS, 0, NULL, 0, pw_config_key_text},
     {"url", K_STRING, S(url), NO_HAS, 1, NULL, 0, source_url},
     {"format", K_STRING, S(format), NO_HAS, 1, NULL, 0, NULL},
     {"interval", K_DURATION, S(interval), NO_HAS, 0, "1h", 0, source_at_least_1},

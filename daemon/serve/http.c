@@ -331,6 +331,7 @@ static int make_view(struct pw_http *srv, struct pw_view *v,
   v->health = health;
   v->now = pw_clock_now();
   v->started = pv->started;
+  v->uptime = pw_clock_real_ms() / 1000 - pv->started;
   v->queued = v->dead = v->batched = -1;
   if (pv->queue_sizes != NULL)
     pv->queue_sizes(pv->ctx, &v->queued, &v->dead, &v->batched);

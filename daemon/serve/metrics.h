@@ -26,6 +26,7 @@ struct pw_view {
   const struct pw_source_health *const *health; /* per source; an entry may be NULL */
   int64_t now;                                  /* the daemon's clock */
   int64_t started;                              /* wall-clock start of the process */
+  int64_t uptime; /* seconds the process has run (real clock), for "首次采集在N秒内" */
   uint64_t journal_lines;
   long queued;                          /* notifications in the spool, -1 when unknown */
   long dead;                            /* notifications in spool/dead/, -1 when unknown */

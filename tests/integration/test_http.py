@@ -162,7 +162,8 @@ class Routes(harness.TestCase):
         self.assertIn("完成率30.7%，序时进度16.7%", html)
         self.assertIn('src="graphs/vocational_training.png?size=small"', html)
         self.assertIn("数据缺口", html)
-        self.assertRegex(html, r'data-indicator="surveyed_unemployment">[^<]*：数据未公布')
+        self.assertRegex(html, r'data-indicator="surveyed_unemployment" data-status="no_data">'
+                               r'<a href="#ind-surveyed_unemployment">.*?</a>[^<]*：数据未公布')
         self.assertIn("数据源状态", html)
 
     def test_graphs(self):
