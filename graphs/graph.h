@@ -29,6 +29,7 @@ struct pw_graph_request {
   int64_t at;                       /* the graph shows the year of AT */
   enum pw_graph_format format;
   int small;            /* 1: 400x150 for lists; 0: 800x300 */
+  int no_axis_title;    /* 1: leave out the value axis's title (the tests compare with it) */
   const char *out_path; /* write here; NULL: return the image in memory */
   const char *tmp_dir;  /* a writable directory for a placeholder RRD when the indicator has
                            no file yet (e.g. state_dir/graphs) */
@@ -42,6 +43,12 @@ struct pw_graph_image {
   unsigned char *data; /* owned; free with free(). NULL when written to a file */
   size_t len;
   int width, height; /* of the whole image, as rrd_graph reports */
+  /* Where the plot area is in the image (pixels from the top left corner) and what it shows:
+   * the year from t_start to t_end across, y_min to y_max up, in the indicator's own unit (the
+   * axis itself may read in 万 or 亿). */
+  int graph_left, graph_top, graph_width, graph_height;
+  int64_t t_start, t_end;
+  double y_min, y_max;
 };
 
 /* Renders the graph. Returns 0 (and fills IMG, which may be NULL when writing to a file), or
