@@ -711,7 +711,10 @@ static void add_options(struct graph_args *a, const struct pw_graph_request *req
   int small = req->small;
 
   args_add(a, "--imgformat");
-  args_add(a, "%s", req->format == PW_GRAPH_SVG ? "SVG" : "PNG");
+  args_add(a, "%s",
+           req->format == PW_GRAPH_SVG    ? "SVG"
+           : req->format == PW_GRAPH_JSON ? "JSON"
+                                          : "PNG");
   args_add(a, "--start");
   args_add(a, "%lld", (long long)p->T[0]);
   args_add(a, "--end");
@@ -903,27 +906,89 @@ static void add_figure(struct graph_plan *p, int64_t t, double v) {
   p->fig_v[p->n_fig++] = v;
 }
 
-/* The figures reported in the year up to AT. The RRD file holds each figure from its as_of
- * until the next one (store.c), so a figure is a daily row whose value differs from the row
- * before; the row of the latest figure stays unknown until the next report, and the verdict
- * gives that one with its exact date. Two figures of one day, or an equal figure reported
- * again, show as one. A value from before the year still holding is the verdict's latest and
- * keeps its date. A file that cannot be read gives no figures from the file: rrd_graph then
- * says what is wrong. Runs under the store lock (store.h); through rrdcached the file is
- * flushed first, since librrd's fetch reads the file itself (docs/libraries.md). */
+/* The file's last update, which is its latest figure (store.c writes each figure at its
+ * as_of): its daily row stays unknown until the next report. Under the store lock. */
+static int last_figure(const char *file, int64_t *t, double *value) {
+  time_t last = 0;
+  unsigned long n = 0, k;
+  char **names = NULL, **values = NULL;
+  int found = 0;
+
+  rrd_clear_error();
+  if (rrd_lastupdate_r(file, &last, &n, &names, &values) != 0) {
+    rrd_clear_error();
+    return 0;
+  }
+  for (k = 0; k < n; k++) {
+    if (strcmp(names[k], "value") == 0 && values[k] != NULL) {
+      char *end;
+      *value = strtod(values[k], &end);
+      found = end != values[k] && isfinite(*value);
+    }
+    rrd_freemem(names[k]);
+    rrd_freemem(values[k]);
+  }
+  rrd_freemem(names);
+  rrd_freemem(values);
+  *t = (int64_t)last;
+  return found;
+}
+
+/* The instant of the first known hour in (FROM, TO] of the file's hourly archive, or 0 when
+ * the archive no longer covers it (it keeps 90 days). Under the store lock. */
+static int64_t first_hour(const char *file, int64_t from, int64_t to) {
+  time_t start = (time_t)from, end = (time_t)to;
+  unsigned long step = PW_STORE_STEP, n_ds = 0, i, k, col = 0;
+  char **names = NULL;
+  rrd_value_t *data = NULL;
+  int64_t t = 0;
+  int found = 0;
+
+  rrd_clear_error();
+  if (rrd_fetch_r(file, "LAST", &start, &end, &step, &n_ds, &names, &data) != 0) {
+    rrd_clear_error();
+    return 0;
+  }
+  for (k = 0; k < n_ds; k++) {
+    if (strcmp(names[k], "value") == 0) {
+      col = k;
+      found = 1;
+    }
+    rrd_freemem(names[k]);
+  }
+  rrd_freemem(names);
+  for (i = 0; found && step == PW_STORE_STEP && start + (time_t)((i + 1) * step) <= end; i++) {
+    if (!isnan(data[i * n_ds + col])) {
+      t = (int64_t)start + (int64_t)((i + 1) * step);
+      break;
+    }
+  }
+  rrd_freemem(data);
+  return t;
+}
+
+/* The figures known at AT: those reported in the year up to AT and, when the year has none
+ * yet, the latest one before it, which keeps its own date (a level or a standard holds until
+ * reported otherwise, and a figure known is better than an empty graph; a cumulative count
+ * with a target starts again each year, so its last year's figure is left out). The RRD file
+ * holds each figure from its as_of until the next one (store.c): a figure is a daily row whose
+ * value differs from the row before, dated by the day that row closes; the latest is the
+ * file's last update, whose row stays unknown until the next report; the verdict's latest
+ * replaces one of the same value. Two figures of one day, or an equal figure reported again,
+ * show as one. A file that cannot be read gives no figures from the file: rrd_graph then says
+ * what is wrong. Runs under the store lock (store.h); through rrdcached the file is flushed
+ * first, since librrd's fetch reads the file itself (docs/libraries.md). */
 static void read_figures(struct graph_plan *p, const char *file, const char *daemon,
                          const char *def_path, int64_t at) {
   const struct pw_verdict *v = p->v;
-  int64_t until = at < p->T[4] ? at : p->T[4];
-  time_t start = (time_t)(p->T[0] - 2 * 86400), end = (time_t)(until + 86400);
+  int64_t until = at < p->T[4] ? at : p->T[4], before_t = 0, last_t = 0;
+  time_t start = (time_t)(p->T[0] - (int64_t)PW_STORE_HEARTBEAT), end = (time_t)(until + 86400);
   unsigned long step = 86400, n_ds = 0, i, k, col = 0;
   char **names = NULL;
   rrd_value_t *data = NULL;
-  double prev = NAN;
-  int rc, found = 0;
+  double prev = NAN, before_v = NAN, last_v = NAN;
+  int rc = -1, found = 0, has_last = 0;
 
-  if (v != NULL && v->has_value && v->as_of < until)
-    until = v->as_of;
   if (file != NULL) {
     pw_store_lock();
     rrd_clear_error();
@@ -932,7 +997,6 @@ static void read_figures(struct graph_plan *p, const char *file, const char *dae
     rrd_clear_error();
     rc = rrd_fetch_r(file, "LAST", &start, &end, &step, &n_ds, &names, &data);
     rrd_clear_error();
-    pw_store_unlock();
     if (rc == 0) {
       for (k = 0; k < n_ds; k++) {
         if (strcmp(names[k], "value") == 0) {
@@ -944,23 +1008,61 @@ static void read_figures(struct graph_plan *p, const char *file, const char *dae
       rrd_freemem(names);
       for (i = 0; found && step > 0 && start + (time_t)((i + 1) * step) <= end; i++) {
         double x = data[i * n_ds + col];
-        int64_t day = day_end_before((int64_t)start + (int64_t)((i + 1) * step));
+        int64_t row_end = (int64_t)start + (int64_t)((i + 1) * step), day;
 
         if (isnan(x))
           continue;
-        if ((isnan(prev) || x != prev) && day > p->T[0] && day <= until)
-          add_figure(p, day, x);
+        if (!isnan(prev) && x == prev)
+          continue;
+        if (isnan(prev)) {
+          /* The file's first figure: the row that holds it is unknown when most of its hours
+           * are before the file began (the xff of store.c's archives), so the figure shows in
+           * the next row. The hourly archive tells the hour; past its 90 days, the row
+           * before is the likelier (an as_of at the end of a local day east of UTC). */
+          day = first_hour(file, row_end - 2 * (int64_t)step, row_end);
+          if (day == 0)
+            day = day_end_before(row_end - (int64_t)step);
+        } else {
+          day = day_end_before(row_end);
+        }
         prev = x;
+        if (day > until)
+          continue;
+        if (day > p->T[0]) {
+          add_figure(p, day, x);
+        } else {
+          before_t = day;
+          before_v = x;
+        }
       }
       rrd_freemem(data);
     }
+    has_last = last_figure(file, &last_t, &last_v);
+    pw_store_unlock();
+  }
+  if (has_last && last_t <= until) {
+    if (last_t <= p->T[0]) {
+      before_t = last_t;
+      before_v = last_v;
+    } else if (p->n_fig == 0 || last_t > p->fig_t[p->n_fig - 1]) {
+      if (p->n_fig > 0 && p->fig_v[p->n_fig - 1] == last_v &&
+          last_t - p->fig_t[p->n_fig - 1] <= 86400)
+        p->n_fig--;
+      add_figure(p, last_t, last_v);
+    }
   }
   if (v != NULL && v->has_value && isfinite(v->value) && v->as_of <= p->T[4]) {
-    if (p->n_fig > 0 && p->fig_v[p->n_fig - 1] == v->value &&
-        v->as_of - p->fig_t[p->n_fig - 1] <= 86400)
-      p->n_fig--;
-    add_figure(p, v->as_of, v->value);
+    if (v->as_of <= p->T[0]) {
+      before_t = v->as_of;
+      before_v = v->value;
+    } else {
+      while (p->n_fig > 0 && p->fig_t[p->n_fig - 1] >= v->as_of - 86400)
+        p->n_fig--;
+      add_figure(p, v->as_of, v->value);
+    }
   }
+  if (p->n_fig == 0 && isfinite(before_v) && !(p->ind->kind == PW_KIND_CUMULATIVE && p->tg != NULL))
+    add_figure(p, before_t, before_v);
   for (i = 0; i < (unsigned long)p->n_fig; i++)
     if (p->fig_t[i] > p->T[0] && p->fig_t[i] <= p->T[4])
       p->n_fig_year++;

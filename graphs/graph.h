@@ -19,7 +19,9 @@
 #include "judge.h"
 #include "store.h"
 
-enum pw_graph_format { PW_GRAPH_PNG = 0, PW_GRAPH_SVG };
+/* PW_GRAPH_JSON is rrd_graph's JSON output: no picture, but the legends' text and the data
+ * drawn (for tests and tools). */
+enum pw_graph_format { PW_GRAPH_PNG = 0, PW_GRAPH_SVG, PW_GRAPH_JSON };
 
 struct pw_graph_request {
   const struct pw_config *conf;
