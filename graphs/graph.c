@@ -77,6 +77,7 @@ struct graph_plan {
   /* The figures marked, in time order: those reported in the year up to AT, and the verdict's
    * latest (which may be from an earlier year and still hold). */
   int n_fig, n_fig_year;
+  int n_joined; /* points of the line joining them (a holding value runs on to AT) */
   int64_t fig_t[PW_GRAPH_FIGURES_MAX];
   double fig_v[PW_GRAPH_FIGURES_MAX];
   /* The value axis, in units of SCALE (1, 1e4 for 万, 1e8 for 亿). */
@@ -317,32 +318,41 @@ static void args_cat_day(struct graph_args *a, const struct graph_plan *p, int64
 
 /* The reported figures: a dot each, joined by a line when there are several, and a legend that
  * gives each one's date and value (a small graph names the latest only). */
-static void add_figures(struct graph_args *a, const struct graph_plan *p) {
-  int64_t t[PW_GRAPH_FIGURES_MAX];
-  double v[PW_GRAPH_FIGURES_MAX];
+static void add_figures(struct graph_args *a, struct graph_plan *p) {
+  int64_t t[PW_GRAPH_FIGURES_MAX + 1];
+  double v[PW_GRAPH_FIGURES_MAX + 1];
   int i, n = p->n_fig, first;
 
   for (i = 0; i < n; i++) {
     t[i] = p->fig_t[i];
     v[i] = p->fig_v[i];
   }
-  if (n >= 2) {
-    /* Between the figures a straight line (a stage holds until the next one). */
+  p->n_joined = n;
+  if (n >= 1 && (p->ind->kind == PW_KIND_MILESTONE || p->ind->carry)) {
+    /* A stage, or a value that holds until reported otherwise, runs on to the time judged. */
+    int64_t end = marker_at(p, p->at_clamped), last = marker_at(p, t[n - 1]);
+    t[n] = end > last ? end : last + marker_half(p);
+    v[n] = v[n - 1];
+    p->n_joined = n + 1;
+  }
+  if (p->n_joined >= 2) {
+    int m = p->n_joined;
+    /* Between the figures a straight line; a stage holds until the next one. */
     args_start(a);
     args_cat(a, "CDEF:joined=t,%lld,LT,t,%lld,GT,+,UNKN,", (long long)marker_at(p, t[0]),
-             (long long)marker_at(p, t[n - 1]));
-    for (i = 0; i + 1 < n; i++) {
-      int64_t ta = marker_at(p, t[i]), tb = marker_at(p, t[i + 1]);
-      if (i + 2 < n)
+             (long long)(m > n ? t[m - 1] : marker_at(p, t[m - 1])));
+    for (i = 0; i + 1 < m; i++) {
+      int64_t ta = marker_at(p, t[i]), tb = i + 1 < n ? marker_at(p, t[i + 1]) : t[i + 1];
+      if (i + 2 < m)
         args_cat(a, "t,%lld,LE,", (long long)tb);
       if (p->ind->kind == PW_KIND_MILESTONE || tb <= ta)
         args_cat(a, "t,POP,%.17g", v[i] / p->scale);
       else
         cat_segment(a, ta, v[i] / p->scale, tb, v[i + 1] / p->scale);
-      if (i + 2 < n)
+      if (i + 2 < m)
         args_cat(a, ",");
     }
-    for (i = 2; i < n; i++)
+    for (i = 2; i < m; i++)
       args_cat(a, ",IF");
     args_cat(a, ",IF");
     args_end(a);
@@ -367,14 +377,14 @@ static void add_figures(struct graph_args *a, const struct graph_plan *p) {
     args_cat(a, "（共%d次）", n);
   args_cat(a, "\\l");
   args_end(a);
-  if (n >= 2)
+  if (p->n_joined >= 2)
     args_add(a, "LINE2:joined%s", COLOUR_VALUE);
 }
 
 /* The figures once more, without a legend: their legend comes first, but the dots belong on
  * top of the plan. */
 static void redraw_figures(struct graph_args *a, const struct graph_plan *p) {
-  if (p->n_fig >= 2)
+  if (p->n_joined >= 2)
     args_add(a, "LINE2:joined%s", COLOUR_VALUE);
   args_add(a, "LINE%d:dots%s", marker_px(p), COLOUR_VALUE);
 }
@@ -572,7 +582,7 @@ static void add_stage_names(struct graph_args *a, const struct graph_plan *p) {
 }
 
 /* The drawing elements after the options. */
-static void add_elements(struct graph_args *a, const struct graph_plan *p, const char *def_path) {
+static void add_elements(struct graph_args *a, struct graph_plan *p, const char *def_path) {
   const struct pw_indicator *ind = p->ind;
 
   args_start(a);
