@@ -1,12 +1,15 @@
 /*
- * graph: one indicator's trend graph for one year, drawn by librrd's rrd_graph_v. The RRD file
- * holds only what was reported (and the expected value at those instants), so everything that
- * belongs to the plan is drawn here instead, from the judge's own target path (docs/judgement.md):
- * the whole year's pace line E(t) as a CDEF on TIME, the annual target, the quarter ends with
- * their targets, and the projection from the latest figure to year end. The status cannot colour
- * part of rrd_graph's title, so a legend entry with an empty area carries the status colour. Any
- * thread may render: librrd's per-thread error text is cleared before and read after each call,
- * and each rrd_graph_v runs under the store lock, as the RRD locking rule of store.h says.
+ * graph: one indicator's trend graph for one year, drawn by librrd's rrd_graph_v to read like the
+ * county's report also with one figure a quarter (docs/briefing.md#graphs). The figures are read
+ * back from the RRD file (each a dot with its date and value in the legend); everything that
+ * belongs to the plan is drawn from the judge's own target path (docs/judgement.md): the pace
+ * line E(t) as a CDEF on TIME, the quarter targets as target points, a standard's line, a
+ * milestone's due dates, and the projection along the pace's shape. rrd_graph has no text in the
+ * plot and no title colour: labels are legends, and the title's status word is coloured with
+ * Pango markup. The value axis is planned here (range, 万/亿, round steps), so that nothing falls
+ * off it and its labels stay short. Any thread may render: librrd's per-thread error text is
+ * cleared before and read after each call, and each librrd call runs under the store lock, as
+ * the RRD locking rule of store.h says.
  */
 #include "graph.h"
 
@@ -361,11 +364,15 @@ static void add_figures(struct graph_args *a, struct graph_plan *p) {
   args_cat(a, "CDEF:dots=");
   cat_dots(a, p, t, v, n);
   args_end(a);
+  if (n == 0) {
+    /* Nothing to mark: a line of text, without a colour box for a dot not drawn. */
+    args_add(a, "COMMENT: %s 尚无数据\\l",
+             p->ind->kind == PW_KIND_MILESTONE ? "已达阶段" : "实际值");
+    return;
+  }
   args_start(a);
   args_cat(a, "LINE%d:dots%s: %s", marker_px(p), COLOUR_VALUE,
            p->ind->kind == PW_KIND_MILESTONE ? "已达阶段" : "实际值");
-  if (n == 0)
-    args_cat(a, " 尚无数据");
   first = p->small && n > 1 ? n - 1 : 0;
   for (i = first; i < n; i++) {
     args_cat(a, i > first ? " · " : " ");

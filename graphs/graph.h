@@ -1,9 +1,10 @@
 /*
  * graph: one indicator's trend graph for one year, rendered by librrd's rrd_graph_v to PNG or
- * SVG, in memory or to a file: the reported values, the whole year's target path (the judge's
- * pace line E(t), standard or expected stage of docs/judgement.md, drawn with a CDEF on TIME),
- * the annual target, quarter ends with their quarterly targets, the projection to year end
- * (dashed), the standard for `standard` indicators, and a Chinese title coloured by status.
+ * SVG, in memory or to a file (docs/briefing.md#graphs): each reported figure a dot with its date
+ * and value, joined when several; the year's plan from the judge's target path (the pace line
+ * E(t) with the quarter targets as target points, a standard's line with the latest figure's
+ * comparison, a milestone's due dates); the projection to year end along the pace's shape; the
+ * value axis in the indicator's unit (万/亿); the status word coloured in the title.
  *
  * May run on any thread. Reads the RRD file (through rrdcached when configured) and never
  * writes it; the drawing follows the RRD locking rule of store.h, so renders of one process run
