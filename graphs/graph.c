@@ -37,8 +37,8 @@
 
 /* Every argument of one rrd_graph call lives in one bounded buffer; a configuration whose
  * names or stages would not fit is refused rather than drawn with something cut off. */
-#define ARGS_MAX 64
-#define ARGS_TEXT 16384
+#define ARGS_MAX 128
+#define ARGS_TEXT 32768
 
 /* Across processes (the CLI drawing while the daemon writes) librrd's fcntl lock makes a read
  * fail at once with "could not lock RRD"; a write takes about a millisecond, so a few short
@@ -448,11 +448,43 @@ static void add_progress_plan(struct graph_args *a, const struct graph_plan *p) 
   goal_centres(a, p);
 }
 
-/* The projection to the year's end, made only with two figures of the year or more: the pace
- * line scaled by how far the latest figure has come against it, E'(t) = B + (E(t) - B)(v - B) /
- * (E(as_of) - B), so it follows the quarterly plan's shape rather than a straight line. A rate
- * (unit %) never goes beyond 100 unless its target does. Returns 0 and the factor *K, the value
- * at year end *PROJ and the cap *CAP (infinite for none); -1 when there is none. */
+/* The plan's shape for a projection: the straight lines through the quarter targets (from B at
+ * T0), or from B to A without quarters, whatever the pace; a stepping pace would make the
+ * projection jump. Point K of 0..N-1 into *T, *V; returns N. */
+static int plan_points(const struct graph_plan *p, int64_t *t, double *v) {
+  int k, n = 0;
+
+  t[n] = p->T[0];
+  v[n++] = p->B;
+  if (p->tg->has_quarters) {
+    for (k = 1; k <= 4; k++) {
+      t[n] = p->T[k];
+      v[n++] = p->tg->quarters[k - 1];
+    }
+  } else {
+    t[n] = p->T[4];
+    v[n++] = p->A;
+  }
+  return n;
+}
+
+static double plan_at(const struct graph_plan *p, int64_t at) {
+  int64_t t[5];
+  double v[5];
+  int k, n = plan_points(p, t, v);
+
+  for (k = 0; k + 1 < n; k++)
+    if (at <= t[k + 1] || k + 2 == n)
+      return v[k] + (v[k + 1] - v[k]) * (double)(at - t[k]) / (double)(t[k + 1] - t[k]);
+  return v[n - 1];
+}
+
+/* The projection to the year's end, made only with two figures of the year or more, along the
+ * plan's shape P(t) (plan_points) rather than a straight line: a count keeps the pace it has
+ * against the plan, B + (P(t) - B)(v - B) / (P(as_of) - B); a level keeps its distance from it,
+ * P(t) + v - P(as_of). A rate (unit %) never goes beyond 100 unless its target does. Returns 0
+ * and *K (the factor, or the distance for a level), the value at year end *PROJ and the cap
+ * *CAP (infinite for none); -1 when there is none. */
 static int projection(const struct graph_plan *p, double *k, double *proj, double *cap) {
   const struct pw_verdict *v = p->v;
   double e_now;
@@ -460,12 +492,17 @@ static int projection(const struct graph_plan *p, double *k, double *proj, doubl
   if (p->tg == NULL || (p->ind->kind != PW_KIND_CUMULATIVE && p->ind->kind != PW_KIND_LEVEL) ||
       p->n_fig_year < 2 || v == NULL || !v->has_value || v->as_of <= p->T[0] || v->as_of >= p->T[4])
     return -1;
-  e_now = pw_judge_path_at(&p->path, v->as_of);
-  if (!isfinite(e_now) || fabs(e_now - p->B) < 1e-9 * fmax(1.0, fabs(p->A - p->B)))
-    return -1;
-  *k = (v->value - p->B) / (e_now - p->B);
+  e_now = plan_at(p, v->as_of);
   *cap = p->rate && p->A <= 100.0 ? 100.0 : INFINITY;
-  *proj = fmin(p->B + (p->A - p->B) * *k, *cap);
+  if (p->ind->kind == PW_KIND_LEVEL) {
+    *k = v->value - e_now;
+    *proj = fmin(p->A + *k, *cap);
+  } else {
+    if (!isfinite(e_now) || fabs(e_now - p->B) < 1e-9 * fmax(1.0, fabs(p->A - p->B)))
+      return -1;
+    *k = (v->value - p->B) / (e_now - p->B);
+    *proj = fmin(p->B + (p->A - p->B) * *k, *cap);
+  }
   return isfinite(*proj) ? 0 : -1;
 }
 
@@ -480,13 +517,31 @@ static double round3(double x) {
 }
 
 static void add_projection(struct graph_args *a, const struct graph_plan *p) {
-  double k, proj, cap;
+  int64_t pt[5];
+  double k, proj, cap, pv[5];
+  int i, n;
 
   if (projection(p, &k, &proj, &cap) < 0)
     return;
+  n = plan_points(p, pt, pv);
   args_start(a);
-  args_cat(a, "CDEF:proj=t,%lld,GE,paceraw,%.17g,-,%.17g,*,%.17g,+,",
-           (long long)marker_at(p, p->v->as_of), p->B, k, p->B);
+  args_cat(a, "CDEF:projplan=");
+  for (i = 0; i + 1 < n; i++) {
+    if (i + 2 < n)
+      args_cat(a, "t,%lld,LE,", (long long)pt[i + 1]);
+    cat_segment(a, pt[i], pv[i], pt[i + 1], pv[i + 1]);
+    if (i + 2 < n)
+      args_cat(a, ",");
+  }
+  for (i = 2; i < n; i++)
+    args_cat(a, ",IF");
+  args_end(a);
+  args_start(a);
+  if (p->ind->kind == PW_KIND_LEVEL)
+    args_cat(a, "CDEF:proj=t,%lld,GE,projplan,%.17g,+,", (long long)marker_at(p, p->v->as_of), k);
+  else
+    args_cat(a, "CDEF:proj=t,%lld,GE,projplan,%.17g,-,%.17g,*,%.17g,+,",
+             (long long)marker_at(p, p->v->as_of), p->B, k, p->B);
   if (isfinite(cap))
     args_cat(a, "%.17g,MIN,", cap);
   args_cat(a, "%.17g,/,UNKN,IF", p->scale);
