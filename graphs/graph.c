@@ -756,15 +756,16 @@ static void plan_axis(struct graph_plan *p) {
   p->scale = m >= 1e8 ? 1e8 : m >= 1e5 ? 1e4 : 1;
   lo /= p->scale;
   hi /= p->scale;
-  /* Of the round steps for four to seven lines, the one whose frame wastes least room. */
+  /* Of the round steps for four to seven lines (three to four at the small size), the one
+   * whose frame wastes least room. */
   p->lo = p->hi = 0;
   step = 1;
-  for (i = 4; i <= 7; i++) {
+  for (i = p->small ? 3 : 4; i <= (p->small ? 4 : 7); i++) {
     double st = nice_step((hi - lo) * 5 / i);
     double l = floor(lo / st + 1e-9) * st, h = ceil(hi / st - 1e-9) * st;
     if (h <= l)
       h = l + st;
-    if (i == 4 || h - l < p->hi - p->lo - 1e-12) {
+    if (p->hi <= p->lo || h - l < p->hi - p->lo - 1e-12) {
       p->lo = l;
       p->hi = h;
       step = st;

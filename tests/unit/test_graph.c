@@ -94,6 +94,12 @@ static const char *conf_text =
     "   carry = true; targets = ( ); },\n"
     " { id = \"ntn\"; name = \"参保人数\"; domain = \"d\"; unit = \"人\"; kind = \"level\";\n"
     "   targets = ( ); },\n"
+    " { id = \"ms2\"; name = \"学前教育普及普惠县认定\"; domain = \"d\"; kind = \"milestone\";\n"
+    "   stages = [ \"通过省级评估\", \"完成整改\", \"迎接国家认定\", \"通过国家认定\" ];\n"
+    "   targets = ( { year = 2024; due = [ \"\", \"2024-03-31\", \"2024-09-30\", \"2024-12-31\" "
+    "]; } ); },\n"
+    " { id = \"lvln\"; name = \"托位使用率\"; domain = \"d\"; unit = \"%%\"; kind = \"level\";\n"
+    "   targets = ( { year = 2024; baseline = 55.0; annual = 70.0; } ); },\n"
     " { id = \"broken\"; name = \"文件已损坏\"; domain = \"d\"; kind = \"cumulative\";\n"
     "   targets = ( ); } );\n";
 
@@ -113,11 +119,14 @@ enum {
   MSN,
   NT1,
   NTN,
+  MS2,
+  LVLN,
   N_IND,
   BROKEN = N_IND
 };
-static const char *ids[N_IND] = {"checkups", "beds", "stepc", "rate", "unemp", "ms",  "nt", "cum1",
-                                 "trail",    "lvl1", "lvl2",  "std1", "msn",   "nt1", "ntn"};
+static const char *ids[N_IND] = {"checkups", "beds", "stepc", "rate", "unemp", "ms",
+                                 "nt",       "cum1", "trail", "lvl1", "lvl2",  "std1",
+                                 "msn",      "nt1",  "ntn",   "ms2",  "lvln"};
 
 static struct pw_config *conf, *conf2;
 static struct pw_store store;
@@ -255,6 +264,9 @@ static int setup(void **state) {
   static const struct day_value nt1[] = {{10, 1, 13320, 2023}};
   static const struct day_value ntn[] = {
       {1, 31, 1000, 0}, {2, 29, 1100, 0}, {3, 31, 1250, 0}, {4, 30, 1300, 0}, {5, 31, 1420, 0}};
+  static const struct day_value ms2[] = {{1, 5, 0, 0}, {3, 20, 1, 0}};
+  static const struct day_value lvln[] = {{1, 31, 56.1, 0}, {2, 29, 57.0, 0}, {3, 31, 58.4, 0},
+                                          {4, 30, 58.9, 0}, {5, 31, 60.2, 0}, {6, 10, 61.0, 0}};
   char err[1024];
 
   (void)state;
@@ -286,6 +298,8 @@ static int setup(void **state) {
   feed(MSN, msn, 3);
   feed(NT1, nt1, 1);
   feed(NTN, ntn, 5);
+  feed(MS2, ms2, 2);
+  feed(LVLN, lvln, 6);
   return 0;
 }
 
