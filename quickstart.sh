@@ -12,7 +12,7 @@ cd "$here"
 
 packages=(build-essential cmake pkg-config libconfig-dev libjansson-dev libcmocka-dev
   libuv1-dev libcurl4-openssl-dev libssl-dev librrd-dev libhttp-parser-dev rrdtool rrdcached
-  tzdata python3 clang-format fonts-noto-cjk chromium python3-pil python3-aiosmtpd curl
+  tzdata python3 clang-format fonts-noto-cjk chromium python3-pil python3-aiosmtpd curl libpng-dev
   prometheus nginx-light collectd-core libyajl2 time bc strace)
 # Only for `test`: the daemon's integration test under memcheck (docs/testing.md, "Valgrind").
 test_packages=(valgrind)

@@ -1,12 +1,15 @@
 /*
- * graph: one indicator's trend graph for one year, drawn by librrd's rrd_graph_v. The RRD file
- * holds only what was reported (and the expected value at those instants), so everything that
- * belongs to the plan is drawn here instead, from the judge's own target path (docs/judgement.md):
- * the whole year's pace line E(t) as a CDEF on TIME, the annual target, the quarter ends with
- * their targets, and the projection from the latest figure to year end. The status cannot colour
- * part of rrd_graph's title, so a legend entry with an empty area carries the status colour. Any
- * thread may render: librrd's per-thread error text is cleared before and read after each call,
- * and each rrd_graph_v runs under the store lock, as the RRD locking rule of store.h says.
+ * graph: one indicator's trend graph for one year, drawn by librrd's rrd_graph_v to read like the
+ * county's report also with one figure a quarter (docs/briefing.md#graphs). The figures are read
+ * back from the RRD file (each a dot with its date and value in the legend); everything that
+ * belongs to the plan is drawn from the judge's own target path (docs/judgement.md): the pace
+ * line E(t) as a CDEF on TIME, the quarter targets as target points, a standard's line, a
+ * milestone's due dates, and the projection along the pace's shape. rrd_graph has no text in the
+ * plot and no title colour: labels are legends, and the title's status word is coloured with
+ * Pango markup. The value axis is planned here (range, 万/亿, round steps), so that nothing falls
+ * off it and its labels stay short. Any thread may render: librrd's per-thread error text is
+ * cleared before and read after each call, and each librrd call runs under the store lock, as
+ * the RRD locking rule of store.h says.
  */
 #define PW_LOG_MODULE "graph"
 #include "graph.h"
@@ -26,16 +29,18 @@
 #include <unistd.h>
 
 #include <rrd.h>
+#include <rrd_client.h>
 
 #include "calendar.h"
 #include "log.h"
+#include "report.h"
 #include "util.h"
 #include "value.h"
 
 /* Every argument of one rrd_graph call lives in one bounded buffer; a configuration whose
  * names or stages would not fit is refused rather than drawn with something cut off. */
-#define ARGS_MAX 64
-#define ARGS_TEXT 16384
+#define ARGS_MAX 128
+#define ARGS_TEXT 32768
 
 /* Across processes (the CLI drawing while the daemon writes) librrd's fcntl lock makes a read
  * fail at once with "could not lock RRD"; a write takes about a millisecond, so a few short
@@ -46,10 +51,13 @@
 /* The placeholder's one archive: daily rows (24 steps of an hour) for a little over a year. */
 #define PLACEHOLDER_ROWS 370
 
-#define COLOUR_VALUE "#1f77b4"
-#define COLOUR_PACE "#7f7f7f"
-#define COLOUR_TARGET "#d62728"
-#define COLOUR_QUARTER "#cccccc"
+/* The most figures one graph marks (the latest ones): twelve a year is the most frequent
+ * reporting in practice, and each costs some 60 bytes of arguments. */
+#define PW_GRAPH_FIGURES_MAX 40
+
+#define COLOUR_VALUE "#1f4e99"
+#define COLOUR_PACE "#8c8c8c"
+#define COLOUR_TARGET "#c0392b"
 
 struct graph_args {
   int argc;
@@ -68,6 +76,18 @@ struct graph_plan {
   int year;
   int64_t T[5];
   double A, B;
+  int small;
+  int rate;           /* the unit is %: a rate, whose natural maximum is 100 */
+  int64_t at_clamped; /* AT within the year */
+  /* The figures marked, in time order: those reported in the year up to AT, and the verdict's
+   * latest (which may be from an earlier year and still hold). */
+  int n_fig, n_fig_year;
+  int n_joined; /* points of the line joining them (a holding value runs on to AT) */
+  int64_t fig_t[PW_GRAPH_FIGURES_MAX];
+  double fig_v[PW_GRAPH_FIGURES_MAX];
+  /* The value axis, in units of SCALE (1, 1e4 for 万, 1e8 for 亿). */
+  double scale, lo, hi, step;
+  int decimals;
 };
 
 static void args_start(struct graph_args *a) {
@@ -145,12 +165,32 @@ static void args_add(struct graph_args *a, const char *fmt, ...) {
   args_end(a);
 }
 
-/* A figure for people, with the unit: "19万人", "85%". */
-static void args_cat_figure(struct graph_args *a, double x, const char *unit) {
-  char buf[64];
+/* Appends text from the configuration to an option (the title, the axis title): librrd reads
+ * all text as Pango markup (--pango-markup), so markup characters are escaped. */
+static void args_cat_markup(struct graph_args *a, const char *s) {
+  for (; s != NULL && *s != '\0' && !a->overflow; s++) {
+    if (*s == '&')
+      args_cat(a, "&amp;");
+    else if (*s == '<')
+      args_cat(a, "&lt;");
+    else if (*s == '>')
+      args_cat(a, "&gt;");
+    else
+      args_cat(a, "%c", *s);
+  }
+}
 
-  args_cat(a, "%s", pw_value_format_zh(x, buf, (int)sizeof(buf)));
-  args_cat_escaped(a, unit);
+/* Appends text from the configuration to a legend: markup escaped, and colons too, since
+ * rrd_graph splits its elements at colons. */
+static void args_cat_text(struct graph_args *a, const char *s) {
+  for (; s != NULL && *s != '\0' && !a->overflow; s++) {
+    if (*s == ':')
+      args_cat(a, "\\:");
+    else if (*s == '&' || *s == '<' || *s == '>')
+      args_cat(a, "%s", *s == '&' ? "&amp;" : *s == '<' ? "&lt;" : "&gt;");
+    else
+      args_cat(a, "%c", *s);
+  }
 }
 
 /* The segment from (TA, PA) to (TB, PB) as RPN on `t`. The slope is computed here in double
@@ -201,129 +241,413 @@ static void cat_pace(struct graph_args *a, const struct graph_plan *p) {
 
 static const char *quarter_zh[4] = {"一季度", "二季度", "三季度", "四季度"};
 
-static void add_status(struct graph_args *a, const struct graph_plan *p) {
-  const char *colour = "#999999";
+/* ---- what is drawn ---- */
 
-  if (p->v == NULL)
-    return;
-  if (p->v->status == PW_STATUS_OK)
-    colour = "#2ca02c";
-  else if (p->v->status == PW_STATUS_LAGGING)
-    colour = "#ff9f1a";
-  else if (p->v->status == PW_STATUS_SEVERE)
-    colour = "#d62728";
-  /* `zero` is unknown everywhere: the area draws nothing and only its legend box shows. */
-  args_add(a, "AREA:zero%s: 状态：%s", colour, pw_status_label_zh(p->v->status));
+/* Colours chosen to stay apart when printed in grey: the figures dark, the plan mid-grey and
+ * dashed, targets red and hollow; shapes tell them apart where the shade does not. */
+#define COLOUR_TEXT "#333333"
+#define COLOUR_AXIS "#8c8c8c"
+#define COLOUR_GRID "#efefef"
+#define COLOUR_MGRID "#dcdcdc"
+
+/* The title's status word, coloured (docs/graphs.md): the only colour in the title. */
+static const char *status_colour(enum pw_status s) {
+  switch (s) {
+  case PW_STATUS_OK:
+    return "#2e7d32";
+  case PW_STATUS_LAGGING:
+    return "#e67e00";
+  case PW_STATUS_SEVERE:
+    return "#c0392b";
+  default:
+    return "#777777";
+  }
 }
 
-/* The reported values. A daily archive row is written only once its whole day has passed
- * in the file, so the row holding the latest figure stays unknown until the next report: the
- * graph would end at the value before it. That row is filled in from the verdict, and for a
- * value that holds until reported otherwise (a milestone's stage, `carry`) the rows up to AT
- * as well, since that is the value judged now. */
-static void add_values(struct graph_args *a, const struct graph_plan *p, int64_t at) {
-  const struct pw_verdict *v = p->v;
-  int64_t hold;
+/* A marker's half width in seconds and its line width in pixels: a dot some 8 pixels across
+ * at either size (a year is 800 or 400 pixels). */
+static int64_t marker_half(const struct graph_plan *p) {
+  return p->small ? 2 * 86400 : 86400;
+}
 
-  if (v == NULL || !v->has_value || !isfinite(v->value)) {
-    args_add(a, "CDEF:vl=v");
+static int marker_px(const struct graph_plan *p) {
+  return p->small ? 6 : 8;
+}
+
+/* Where a figure's marker stands: a figure from before the year (a value still holding) at the
+ * year's first days, one at the very end a little inside the frame. */
+static int64_t marker_at(const struct graph_plan *p, int64_t t) {
+  int64_t h = marker_half(p);
+
+  if (t < p->T[0] + h)
+    return p->T[0] + h;
+  if (t > p->T[4] - h)
+    return p->T[4] - h;
+  return t;
+}
+
+/* Appends to a CDEF the RPN of a set of dots: VALUE[i] (scaled) within the marker's width of
+ * T[i], unknown elsewhere. */
+static void cat_dots(struct graph_args *a, const struct graph_plan *p, const int64_t *t,
+                     const double *value, int n) {
+  int64_t h = marker_half(p);
+  int i;
+
+  if (n == 0) {
+    args_cat(a, "t,POP,UNKN");
     return;
   }
-  hold = v->as_of;
-  if (p->ind->kind == PW_KIND_MILESTONE || p->ind->carry) {
-    int64_t until = at < p->T[4] ? at : p->T[4];
-    if (until > hold)
-      hold = until;
+  for (i = 0; i < n; i++) {
+    int64_t c = marker_at(p, t[i]);
+    args_cat(a, "t,%lld,GE,t,%lld,LE,*,%.17g,", (long long)(c - h), (long long)(c + h),
+             value[i] / p->scale);
   }
-  args_add(a, "CDEF:vl=v,UN,TIME,%lld,GE,TIME,STEPWIDTH,-,%lld,LT,*,*,%.17g,v,IF",
-           (long long)v->as_of, (long long)hold, v->value);
+  args_cat(a, "UNKN");
+  for (i = 0; i < n; i++)
+    args_cat(a, ",IF");
 }
 
-/* " 实际值 12.3万人（5月31日）": the latest figure the verdict was judged on. */
-static void add_value_line(struct graph_args *a, const struct graph_plan *p, const char *unit) {
-  const struct pw_indicator *ind = p->ind;
-  int milestone = ind->kind == PW_KIND_MILESTONE;
+/* A figure of the indicator for a legend, as the briefing writes it (report.h). */
+static void args_cat_figure(struct graph_args *a, const struct graph_plan *p, double x) {
+  char buf[160];
 
-  args_start(a);
-  args_cat(a, "LINE2:vl%s: %s", COLOUR_VALUE, milestone ? "实际阶段" : "实际值");
-  if (p->v != NULL && p->v->has_value) {
-    /* An as_of is the end of its day: the date people mean is that of the second before. */
-    time_t day = (time_t)(p->v->as_of - 1);
-    struct tm tm;
+  args_cat_text(a, pw_report_figure(p->ind, x, buf, sizeof(buf)));
+}
 
-    args_cat(a, " ");
-    if (milestone && p->v->stage >= 0 && p->v->stage < ind->stages.n)
-      args_cat_escaped(a, ind->stages.items[p->v->stage]);
-    else
-      args_cat_figure(a, p->v->value, unit);
-    if (localtime_r(&day, &tm) != NULL)
-      args_cat(a, "（%d月%d日）", tm.tm_mon + 1, tm.tm_mday);
+/* A figure's date for a legend, with the year when it is not the graph's (report.h). */
+static void args_cat_day(struct graph_args *a, const struct graph_plan *p, int64_t t) {
+  char buf[64];
+
+  args_cat_text(a, pw_report_day(t, p->year, buf, sizeof(buf)));
+}
+
+/* The reported figures: a dot each, joined by a line when there are several, and a legend that
+ * gives each one's date and value (a small graph names the latest only). */
+static void add_figures(struct graph_args *a, struct graph_plan *p) {
+  int64_t t[PW_GRAPH_FIGURES_MAX + 1];
+  double v[PW_GRAPH_FIGURES_MAX + 1];
+  int i, n = p->n_fig, first;
+
+  for (i = 0; i < n; i++) {
+    t[i] = p->fig_t[i];
+    v[i] = p->fig_v[i];
   }
-  args_end(a);
-}
-
-/* The projection: a straight line from the latest figure (as_of, value) to the projected
- * value at T4, drawn from the data row that holds as_of onwards. */
-static void add_projection(struct graph_args *a, const struct graph_plan *p, const char *unit) {
-  const struct pw_verdict *v = p->v;
-  double proj;
-
-  if (v == NULL || !v->has_projection || !v->has_value || v->year != p->year ||
-      v->as_of <= p->T[0] || v->as_of >= p->T[4])
-    return;
-  proj = p->B + v->projection_pct / 100.0 * (p->A - p->B);
-  if (!isfinite(proj))
-    return;
-  args_start(a);
-  args_cat(a, "CDEF:proj=v,POP,TIME,%lld,GE,", (long long)v->as_of);
-  cat_segment(a, v->as_of, v->value, p->T[4], proj);
-  args_cat(a, ",UNKN,IF");
-  args_end(a);
-  args_start(a);
-  args_cat(a, "LINE1:proj%s: 年末预测 ", COLOUR_VALUE);
-  args_cat_figure(a, proj, unit);
-  args_cat(a, ":dashes");
-  args_end(a);
-}
-
-/* The quarter ends T1..T3 as light vertical rules whose legends give each quarter's target;
- * a standard's fourth quarter has no annual rule to show it, so it gets one at T4. */
-static void add_quarters(struct graph_args *a, const struct graph_plan *p, const char *unit) {
-  int standard = p->ind->kind == PW_KIND_STANDARD;
-  int k, last = standard ? 4 : 3;
-
-  if (!p->tg->has_quarters)
-    return;
-  args_add(a, "COMMENT:\\l");
-  for (k = 1; k <= last; k++) {
+  p->n_joined = n;
+  if (n >= 1 && (p->ind->kind == PW_KIND_MILESTONE || p->ind->carry)) {
+    /* A stage, or a value that holds until reported otherwise, runs on to the time judged. */
+    int64_t end = marker_at(p, p->at_clamped), last = marker_at(p, t[n - 1]);
+    t[n] = end > last ? end : last + marker_half(p);
+    v[n] = v[n - 1];
+    p->n_joined = n + 1;
+  }
+  if (p->n_joined >= 2) {
+    int m = p->n_joined;
+    /* Between the figures a straight line; a stage holds until the next one. */
     args_start(a);
-    args_cat(a, "VRULE:%lld%s: %s%s ", (long long)p->T[k], COLOUR_QUARTER, quarter_zh[k - 1],
-             standard ? "标准" : "目标");
-    args_cat_figure(a, p->tg->quarters[k - 1], unit);
+    args_cat(a, "CDEF:joined=t,%lld,LT,t,%lld,GT,+,UNKN,", (long long)marker_at(p, t[0]),
+             (long long)(m > n ? t[m - 1] : marker_at(p, t[m - 1])));
+    for (i = 0; i + 1 < m; i++) {
+      int64_t ta = marker_at(p, t[i]), tb = i + 1 < n ? marker_at(p, t[i + 1]) : t[i + 1];
+      if (i + 2 < m)
+        args_cat(a, "t,%lld,LE,", (long long)tb);
+      if (p->ind->kind == PW_KIND_MILESTONE || tb <= ta)
+        args_cat(a, "t,POP,%.17g", v[i] / p->scale);
+      else
+        cat_segment(a, ta, v[i] / p->scale, tb, v[i + 1] / p->scale);
+      if (i + 2 < m)
+        args_cat(a, ",");
+    }
+    for (i = 2; i < m; i++)
+      args_cat(a, ",IF");
+    args_cat(a, ",IF");
     args_end(a);
   }
+  args_start(a);
+  args_cat(a, "CDEF:dots=");
+  cat_dots(a, p, t, v, n);
+  args_end(a);
+  if (n == 0) {
+    /* Nothing to mark: a line of text, without a colour box for a dot not drawn. */
+    args_add(a, "COMMENT: %s 尚无数据\\l",
+             p->ind->kind == PW_KIND_MILESTONE ? "已达阶段" : "实际值");
+    return;
+  }
+  args_start(a);
+  args_cat(a, "LINE%d:dots%s: %s", marker_px(p), COLOUR_VALUE,
+           p->ind->kind == PW_KIND_MILESTONE ? "已达阶段" : "实际值");
+  first = p->small && n > 1 ? n - 1 : 0;
+  for (i = first; i < n; i++) {
+    args_cat(a, i > first ? " · " : " ");
+    args_cat_day(a, p, t[i]);
+    args_cat(a, " ");
+    args_cat_figure(a, p, v[i]);
+  }
+  if (first > 0)
+    args_cat(a, "（共%d次）", n);
+  args_cat(a, "\\l");
+  args_end(a);
+  if (p->n_joined >= 2)
+    args_add(a, "LINE2:joined%s", COLOUR_VALUE);
 }
 
-/* "阶段：0 未启动　1 建设中　2 已完成": the y axis counts stages, this names them. */
+/* The figures once more, without a legend: their legend comes first, but the dots belong on
+ * top of the plan. */
+static void redraw_figures(struct graph_args *a, const struct graph_plan *p) {
+  if (p->n_joined >= 2)
+    args_add(a, "LINE2:joined%s", COLOUR_VALUE);
+  args_add(a, "LINE%d:dots%s", marker_px(p), COLOUR_VALUE);
+}
+
+/* Target points are hollow dots: a red dot (whose element carries the legend, begun here and
+ * ended by the caller) and a white centre drawn by goal_centres. */
+static void goal_dots(struct graph_args *a, const struct graph_plan *p, const int64_t *t,
+                      const double *value, int n) {
+  args_start(a);
+  args_cat(a, "CDEF:goal=");
+  cat_dots(a, p, t, value, n);
+  args_end(a);
+  args_start(a);
+  args_cat(a, "LINE%d:goal%s:", marker_px(p), COLOUR_TARGET);
+}
+
+static void goal_centres(struct graph_args *a, const struct graph_plan *p) {
+  args_add(a, "LINE%d:goal#ffffff", marker_px(p) - 4);
+}
+
+/* The plan of a cumulative or level indicator: the pace line E(t), the quarter targets as
+ * target points (the annual target the last of them) with their figures in the legend. */
+static void add_progress_plan(struct graph_args *a, const struct graph_plan *p) {
+  const struct pw_target *tg = p->tg;
+  int64_t t[4];
+  double v[4];
+  int k, n = 0;
+
+  args_start(a);
+  args_cat(a, "CDEF:paceraw=");
+  cat_pace(a, p);
+  args_end(a);
+  args_add(a, "CDEF:pace=paceraw,%.17g,/", p->scale);
+  args_add(a, "LINE1:pace%s: 序时进度:dashes=4,3", COLOUR_PACE);
+  if (tg->has_quarters) {
+    for (k = 1; k <= 4; k++) {
+      t[n] = p->T[k];
+      v[n++] = tg->quarters[k - 1];
+    }
+  } else {
+    t[n] = p->T[4];
+    v[n++] = p->A;
+  }
+  goal_dots(a, p, t, v, n);
+  args_cat(a, " %s", tg->has_quarters ? "季度目标" : "年度目标");
+  for (k = 0; k < n; k++) {
+    args_cat(a, k > 0 ? " · " : " ");
+    if (tg->has_quarters)
+      args_cat(a, "%s ", k == 3 ? "全年" : quarter_zh[k]);
+    args_cat_figure(a, p, v[k]);
+  }
+  args_cat(a, "\\l");
+  args_end(a);
+  goal_centres(a, p);
+}
+
+/* The plan's shape for a projection: the straight lines through the quarter targets (from B at
+ * T0), or from B to A without quarters, whatever the pace; a stepping pace would make the
+ * projection jump. Point K of 0..N-1 into *T, *V; returns N. */
+static int plan_points(const struct graph_plan *p, int64_t *t, double *v) {
+  int k, n = 0;
+
+  t[n] = p->T[0];
+  v[n++] = p->B;
+  if (p->tg->has_quarters) {
+    for (k = 1; k <= 4; k++) {
+      t[n] = p->T[k];
+      v[n++] = p->tg->quarters[k - 1];
+    }
+  } else {
+    t[n] = p->T[4];
+    v[n++] = p->A;
+  }
+  return n;
+}
+
+static double plan_at(const struct graph_plan *p, int64_t at) {
+  int64_t t[5];
+  double v[5];
+  int k, n = plan_points(p, t, v);
+
+  for (k = 0; k + 1 < n; k++)
+    if (at <= t[k + 1] || k + 2 == n)
+      return v[k] + (v[k + 1] - v[k]) * (double)(at - t[k]) / (double)(t[k + 1] - t[k]);
+  return v[n - 1];
+}
+
+/* The projection to the year's end, made only with two figures of the year or more, along the
+ * plan's shape P(t) (plan_points) rather than a straight line: a count keeps the pace it has
+ * against the plan, B + (P(t) - B)(v - B) / (P(as_of) - B); a level keeps its distance from it,
+ * P(t) + v - P(as_of). A rate (unit %) never goes beyond 100 unless its target does. Returns 0
+ * and *K (the factor, or the distance for a level), the value at year end *PROJ and the cap
+ * *CAP (infinite for none); -1 when there is none. */
+static int projection(const struct graph_plan *p, double *k, double *proj, double *cap) {
+  const struct pw_verdict *v = p->v;
+  double e_now;
+
+  if (p->tg == NULL || (p->ind->kind != PW_KIND_CUMULATIVE && p->ind->kind != PW_KIND_LEVEL) ||
+      p->n_fig_year < 2 || v == NULL || !v->has_value || v->as_of <= p->T[0] || v->as_of >= p->T[4])
+    return -1;
+  e_now = plan_at(p, v->as_of);
+  *cap = p->rate && p->A <= 100.0 ? 100.0 : INFINITY;
+  if (p->ind->kind == PW_KIND_LEVEL) {
+    *k = v->value - e_now;
+    *proj = fmin(p->A + *k, *cap);
+  } else {
+    if (!isfinite(e_now) || fabs(e_now - p->B) < 1e-9 * fmax(1.0, fabs(p->A - p->B)))
+      return -1;
+    *k = (v->value - p->B) / (e_now - p->B);
+    *proj = fmin(p->B + (p->A - p->B) * *k, *cap);
+  }
+  return isfinite(*proj) ? 0 : -1;
+}
+
+/* A projection is an estimate: three significant digits ("约15.3万人"). */
+static double round3(double x) {
+  double m;
+
+  if (x == 0 || !isfinite(x))
+    return x;
+  m = pow(10, 2 - floor(log10(fabs(x))));
+  return round(x * m) / m;
+}
+
+static void add_projection(struct graph_args *a, const struct graph_plan *p) {
+  int64_t pt[5];
+  double k, proj, cap, pv[5];
+  int i, n;
+
+  if (projection(p, &k, &proj, &cap) < 0)
+    return;
+  n = plan_points(p, pt, pv);
+  args_start(a);
+  args_cat(a, "CDEF:projplan=");
+  for (i = 0; i + 1 < n; i++) {
+    if (i + 2 < n)
+      args_cat(a, "t,%lld,LE,", (long long)pt[i + 1]);
+    cat_segment(a, pt[i], pv[i], pt[i + 1], pv[i + 1]);
+    if (i + 2 < n)
+      args_cat(a, ",");
+  }
+  for (i = 2; i < n; i++)
+    args_cat(a, ",IF");
+  args_end(a);
+  args_start(a);
+  if (p->ind->kind == PW_KIND_LEVEL)
+    args_cat(a, "CDEF:proj=t,%lld,GE,projplan,%.17g,+,", (long long)marker_at(p, p->v->as_of), k);
+  else
+    args_cat(a, "CDEF:proj=t,%lld,GE,projplan,%.17g,-,%.17g,*,%.17g,+,",
+             (long long)marker_at(p, p->v->as_of), p->B, k, p->B);
+  if (isfinite(cap))
+    args_cat(a, "%.17g,MIN,", cap);
+  args_cat(a, "%.17g,/,UNKN,IF", p->scale);
+  args_end(a);
+  args_start(a);
+  args_cat(a, "LINE1:proj%s: 年末预测 约", COLOUR_VALUE);
+  args_cat_figure(a, p, round3(proj));
+  args_cat(a, "\\l:dashes=2,3");
+  args_end(a);
+}
+
+/* A standard: its line (by quarter, a step path) with what it is and how the latest figure
+ * compares ("低于全省平均分3.7分"). */
+static void add_standard(struct graph_args *a, const struct graph_plan *p) {
+  const struct pw_indicator *ind = p->ind;
+  const struct pw_verdict *v = p->v;
+  const char *label =
+      ind->standard_label != NULL && ind->standard_label[0] ? ind->standard_label : "标准";
+  double s = v != NULL && v->has_judgement ? v->target
+             : p->tg->has_quarters         ? pw_judge_path_at(&p->path, p->at_clamped)
+                                           : p->tg->standard;
+
+  args_start(a);
+  args_cat(a, "CDEF:std=");
+  cat_pace(a, p);
+  args_cat(a, ",%.17g,/", p->scale);
+  args_end(a);
+  args_start(a);
+  args_cat(a, "LINE2:std%s: ", COLOUR_TARGET);
+  args_cat_text(a, label);
+  args_cat(a, " %s", ind->direction_down ? "≤" : "≥");
+  args_cat_figure(a, p, s);
+  if (p->tg->has_quarters)
+    args_cat(a, "（按季度）");
+  if (v != NULL && v->has_value && v->has_judgement && isfinite(v->lag)) {
+    char d[64];
+    const char *u = ind->unit != NULL ? ind->unit : "";
+    double gap = fabs(v->value - v->target);
+    if (gap < 1e-9) {
+      args_cat(a, "，最新值达到");
+    } else {
+      args_cat(a, "，最新值%s", v->value > v->target ? "高于" : "低于");
+    }
+    args_cat_text(a, label);
+    if (gap >= 1e-9) {
+      if (strcmp(u, "%") == 0)
+        args_cat(a, "%s个百分点", pw_report_pct(gap, d, sizeof(d)));
+      else
+        args_cat_figure(a, p, gap);
+    }
+  }
+  args_cat(a, "\\l");
+  args_end(a);
+}
+
+/* A milestone: the expected stage as a step line, each stage's due date as a target point,
+ * the final stage always within the frame (its due day is often the year's last). */
+static void add_milestone_plan(struct graph_args *a, const struct graph_plan *p) {
+  const struct pw_indicator *ind = p->ind;
+  int64_t t[PW_GRAPH_FIGURES_MAX];
+  double v[PW_GRAPH_FIGURES_MAX];
+  int i, n = 0;
+
+  args_start(a);
+  args_cat(a, "CDEF:plan=");
+  cat_pace(a, p);
+  args_end(a);
+  args_add(a, "LINE1:plan%s: 计划进度:dashes=4,3", COLOUR_PACE);
+  for (i = 1; i < ind->stages.n && n < PW_GRAPH_FIGURES_MAX; i++) {
+    if (p->tg->due != NULL && p->tg->due[i] != 0) {
+      t[n] = p->tg->due[i];
+      v[n++] = i;
+    }
+  }
+  goal_dots(a, p, t, v, n);
+  args_cat(a, " 计划节点");
+  for (i = 0; i < n; i++) {
+    args_cat(a, i > 0 ? " · " : " ");
+    args_cat_text(a, ind->stages.items[(int)v[i]]);
+    args_cat(a, " ");
+    args_cat_day(a, p, t[i]);
+  }
+  args_cat(a, "\\l");
+  args_end(a);
+  goal_centres(a, p);
+}
+
+/* The stage names for the axis's numbers: "阶段：0 未启动　1 建设中　2 已完成". */
 static void add_stage_names(struct graph_args *a, const struct graph_plan *p) {
   int i;
 
-  args_add(a, "COMMENT:\\l");
   args_start(a);
-  args_cat(a, "COMMENT: 阶段：");
+  args_cat(a, "COMMENT: 纵轴阶段：");
   for (i = 0; i < p->ind->stages.n; i++) {
     args_cat(a, "%s%d ", i > 0 ? "　" : "", i);
-    args_cat_escaped(a, p->ind->stages.items[i]);
+    args_cat_text(a, p->ind->stages.items[i]);
   }
+  args_cat(a, "\\l");
   args_end(a);
 }
 
-/* The drawing elements after the options: data, plan, legends. */
-static void add_elements(struct graph_args *a, const struct graph_plan *p, const char *def_path,
-                         int64_t at) {
+/* The drawing elements after the options. */
+static void add_elements(struct graph_args *a, struct graph_plan *p, const char *def_path) {
   const struct pw_indicator *ind = p->ind;
-  const char *unit = ind->unit != NULL ? ind->unit : "";
-  int progress = ind->kind == PW_KIND_CUMULATIVE || ind->kind == PW_KIND_LEVEL;
 
   args_start(a);
   args_cat(a, "DEF:v=");
@@ -333,105 +657,139 @@ static void add_elements(struct graph_args *a, const struct graph_plan *p, const
   /* Every CDEF needs a data source for its time base; `t` is the middle of each data row, the
    * time the pixels drawn from that row stand for (TIME is the row's end). */
   args_add(a, "CDEF:t=v,POP,TIME,STEPWIDTH,2,/,-");
-  args_add(a, "CDEF:zero=v,POP,UNKN");
-  add_values(a, p, at);
-  add_status(a, p);
-  add_value_line(a, p, unit);
-  if (p->tg == NULL) {
-    if (ind->kind == PW_KIND_MILESTONE && ind->stages.n > 0)
-      add_stage_names(a, p);
+  add_figures(a, p);
+  if (p->tg != NULL) {
+    switch (ind->kind) {
+    case PW_KIND_CUMULATIVE:
+    case PW_KIND_LEVEL:
+      add_progress_plan(a, p);
+      add_projection(a, p);
+      break;
+    case PW_KIND_STANDARD:
+      add_standard(a, p);
+      break;
+    case PW_KIND_MILESTONE:
+      add_milestone_plan(a, p);
+      break;
+    }
+  }
+  redraw_figures(a, p);
+  if (p->tg == NULL)
+    args_add(a, "COMMENT: %d年目标未下达\\l", p->year);
+  if (ind->kind == PW_KIND_MILESTONE && ind->stages.n > 0)
+    add_stage_names(a, p);
+}
+
+/* A step of 1, 2, 2.5 or 5 times a power of ten, near SPAN / 5. */
+static double nice_step(double span) {
+  double raw = span / 5, p10, f;
+
+  if (!(raw > 0) || !isfinite(raw))
+    return 1;
+  p10 = pow(10, floor(log10(raw)));
+  f = raw / p10;
+  if (f <= 1)
+    return p10;
+  if (f <= 2)
+    return 2 * p10;
+  if (f <= 2.5)
+    return 2.5 * p10;
+  if (f <= 5)
+    return 5 * p10;
+  return 10 * p10;
+}
+
+/* The value axis: what must show (figures, targets, the projection), a margin, 万/亿 when the
+ * figures are that large, a round step, and the frame on whole steps. A count starts from
+ * nothing; a rate stops at 100 unless something shown goes beyond. */
+static void plan_axis(struct graph_plan *p) {
+  const struct pw_indicator *ind = p->ind;
+  double lo = INFINITY, hi = -INFINITY, span, step, m, k, proj, cap;
+  int i;
+
+  if (ind->kind == PW_KIND_MILESTONE) {
+    p->scale = 1;
+    p->lo = -0.5;
+    p->hi = (ind->stages.n > 1 ? ind->stages.n - 1 : 1) + 0.5;
+    p->step = 1;
+    p->decimals = 0;
     return;
   }
-
-  switch (ind->kind) {
-  case PW_KIND_CUMULATIVE:
-  case PW_KIND_LEVEL:
-    args_start(a);
-    args_cat(a, "CDEF:pace=");
-    cat_pace(a, p);
-    args_end(a);
-    args_add(a, "LINE1:pace%s: 序时目标", COLOUR_PACE);
-    break;
-  case PW_KIND_STANDARD:
-    /* A single standard is a horizontal rule with its value in the legend; a pace line on
-     * top of it would only repeat it. */
-    if (p->tg->has_quarters) {
-      args_start(a);
-      args_cat(a, "CDEF:pace=");
-      cat_pace(a, p);
-      args_end(a);
-      args_add(a, "LINE1:pace%s: 标准", COLOUR_PACE);
-    } else {
-      args_start(a);
-      args_cat(a, "HRULE:%.17g%s: 标准 %s", p->tg->standard, COLOUR_TARGET,
-               ind->direction_down ? "≤" : "≥");
-      args_cat_figure(a, p->tg->standard, unit);
-      args_end(a);
+  for (i = 0; i < p->n_fig; i++) {
+    lo = fmin(lo, p->fig_v[i]);
+    hi = fmax(hi, p->fig_v[i]);
+  }
+  if (p->tg != NULL) {
+    for (i = 0; i < p->path.n; i++) {
+      int64_t t;
+      double v;
+      pw_judge_path_point(&p->path, i, &t, &v);
+      lo = fmin(lo, v);
+      hi = fmax(hi, v);
     }
-    break;
-  case PW_KIND_MILESTONE:
-    args_start(a);
-    args_cat(a, "CDEF:pace=");
-    cat_pace(a, p);
-    args_end(a);
-    /* Stage lines lie on the integer grid lines: a thin line would vanish into them. */
-    args_add(a, "LINE2:pace%s: 计划阶段", COLOUR_PACE);
-    break;
+    if (ind->kind == PW_KIND_CUMULATIVE || ind->kind == PW_KIND_LEVEL) {
+      lo = fmin(lo, fmin(p->A, p->B));
+      hi = fmax(hi, fmax(p->A, p->B));
+    }
   }
-  if (progress) {
-    args_start(a);
-    args_cat(a, "HRULE:%.17g%s: 年度目标 ", p->A, COLOUR_TARGET);
-    args_cat_figure(a, p->A, unit);
-    args_end(a);
-    add_projection(a, p, unit);
+  if (!isfinite(lo) || !isfinite(hi)) {
+    lo = 0;
+    hi = 1;
   }
-  /* The reported values once more, without a legend: their legend comes first, but the line
-   * itself belongs on top of the plan. */
-  args_add(a, "LINE2:vl%s", COLOUR_VALUE);
-  if (ind->kind == PW_KIND_MILESTONE)
-    add_stage_names(a, p);
-  else
-    add_quarters(a, p, unit);
+  /* A projection above everything else still shows (it is capped for rates). */
+  if (projection(p, &k, &proj, &cap) == 0) {
+    lo = fmin(lo, proj);
+    hi = fmax(hi, proj);
+  }
+  span = hi - lo;
+  m = span > 0 ? 0.08 * span : fmax(0.2 * fabs(hi), 1.0);
+  if (ind->kind == PW_KIND_CUMULATIVE && lo >= 0) {
+    lo = 0;
+  } else {
+    lo -= m;
+    /* A level or rate of positive figures is not drawn below zero. */
+    if (lo < 0 && fmin(lo + m, hi) >= 0)
+      lo = 0;
+  }
+  hi += m;
+  if (p->rate && hi > 100 && fmax(p->tg != NULL ? p->A : 0, hi - m) <= 100)
+    hi = 100;
+  m = fmax(fabs(lo), fabs(hi));
+  p->scale = m >= 1e8 ? 1e8 : m >= 1e5 ? 1e4 : 1;
+  lo /= p->scale;
+  hi /= p->scale;
+  /* Of the round steps for four to seven lines (three to four at the small size), the one
+   * whose frame wastes least room. */
+  p->lo = p->hi = 0;
+  step = 1;
+  for (i = p->small ? 3 : 4; i <= (p->small ? 4 : 7); i++) {
+    double st = nice_step((hi - lo) * 5 / i);
+    double l = floor(lo / st + 1e-9) * st, h = ceil(hi / st - 1e-9) * st;
+    if (h <= l)
+      h = l + st;
+    if (p->hi <= p->lo || h - l < p->hi - p->lo - 1e-12) {
+      p->lo = l;
+      p->hi = h;
+      step = st;
+    }
+  }
+  p->step = step;
+  p->decimals = step >= 1 ? 0 : (int)ceil(-log10(step) - 1e-9);
+  if (step * pow(10, p->decimals) - floor(step * pow(10, p->decimals) + 1e-9) > 1e-6)
+    p->decimals++;
 }
 
-/* The least range of the value axis (without --rigid, rrd_graph widens it to fit the data).
- * Horizontal rules do not count in rrd_graph's own scaling, so without this the annual target
- * or a single standard outside the data would fall off the graph; the margin keeps a rule off
- * the frame. A count starts from nothing; levels and standards are read against their own
- * range. */
-static void add_value_range(struct graph_args *a, const struct graph_plan *p) {
-  const struct pw_indicator *ind = p->ind;
-  double lo = NAN, hi = NAN, margin;
-
-  if (p->tg != NULL && (ind->kind == PW_KIND_CUMULATIVE || ind->kind == PW_KIND_LEVEL)) {
-    margin = 0.05 * fabs(p->A - p->B);
-    lo = fmin(p->A, p->B) - margin;
-    hi = fmax(p->A, p->B) + margin;
-  } else if (p->tg != NULL && ind->kind == PW_KIND_STANDARD && !p->tg->has_quarters) {
-    margin = p->tg->standard != 0.0 ? 0.05 * fabs(p->tg->standard) : 1.0;
-    lo = p->tg->standard - margin;
-    hi = p->tg->standard + margin;
-  }
-  if (ind->kind == PW_KIND_CUMULATIVE)
-    lo = p->tg != NULL ? fmin(0.0, fmin(p->A, p->B)) : 0.0;
-  if (isfinite(lo)) {
-    args_add(a, "--lower-limit");
-    args_add(a, "%.17g", lo);
-  }
-  if (isfinite(hi)) {
-    args_add(a, "--upper-limit");
-    args_add(a, "%.17g", hi);
-  }
-}
-
-/* The options: the year, size, fonts, Chinese month labels, axis, title. */
+/* The options: the year, size, a calm look, fonts, Chinese month labels, axis, title. */
 static void add_options(struct graph_args *a, const struct pw_graph_request *req,
                         const struct graph_plan *p) {
   const struct pw_indicator *ind = p->ind;
   int small = req->small;
 
   args_add(a, "--imgformat");
-  args_add(a, "%s", req->format == PW_GRAPH_SVG ? "SVG" : "PNG");
+  args_add(a, "%s",
+           req->format == PW_GRAPH_SVG    ? "SVG"
+           : req->format == PW_GRAPH_JSON ? "JSON"
+                                          : "PNG");
   args_add(a, "--start");
   args_add(a, "%lld", (long long)p->T[0]);
   args_add(a, "--end");
@@ -444,47 +802,61 @@ static void add_options(struct graph_args *a, const struct pw_graph_request *req
   args_add(a, "DEFAULT:%d:Noto Sans CJK SC", small ? 7 : 9);
   args_add(a, "--font");
   args_add(a, "TITLE:%d:Noto Sans CJK SC", small ? 9 : 12);
+  /* A report's look: white, no frame or shading, a light solid grid, no arrows. Text is Pango
+   * markup, so that the title's status word can carry the status colour. */
+  args_add(a, "--pango-markup");
+  args_add(a, "--border");
+  args_add(a, "0");
+  args_add(a, "--grid-dash");
+  args_add(a, "1:0");
+  args_add(a, "--color=BACK#ffffff");
+  args_add(a, "--color=CANVAS#ffffff");
+  args_add(a, "--color=SHADEA#ffffff");
+  args_add(a, "--color=SHADEB#ffffff");
+  args_add(a, "--color=FRAME#ffffff");
+  args_add(a, "--color=ARROW#ffffff");
+  args_add(a, "--color=GRID%s", COLOUR_GRID);
+  args_add(a, "--color=MGRID%s", COLOUR_MGRID);
+  args_add(a, "--color=AXIS%s", COLOUR_AXIS);
+  args_add(a, "--color=FONT%s", COLOUR_TEXT);
   /* Month labels centred on their month; the weekday names of the default grid would follow
    * the process locale, which is C for a daemon. A small graph has no room for weekly lines:
    * its major lines mark the quarters instead. */
   args_add(a, "--x-grid");
   args_add(a, "%s",
            small ? "MONTH:1:MONTH:3:MONTH:1:2592000:%-m月"
-                 : "WEEK:1:MONTH:1:MONTH:1:2592000:%-m月");
+                 : "MONTH:1:MONTH:3:MONTH:1:2592000:%-m月");
   args_add(a, "--disable-rrdtool-tag");
-  /* Figures as the county writes them (190000, not "190 k"). */
   args_add(a, "--units-exponent");
   args_add(a, "0");
+  args_add(a, "--rigid");
+  args_add(a, "--lower-limit");
+  args_add(a, "%.17g", p->lo);
+  args_add(a, "--upper-limit");
+  args_add(a, "%.17g", p->hi);
+  args_add(a, "--y-grid");
+  args_add(a, "%.17g:1", p->step);
+  args_add(a, "--left-axis-format");
+  args_add(a, "%%.%dlf", p->decimals);
+  /* The axis title is drawn turned by 90 degrees; a lone Chinese unit such as 个 would then
+   * read as an arrow, a phrase reads as turned text. */
   if (ind->kind == PW_KIND_MILESTONE) {
-    /* The axis counts stages: a line and a whole number per stage, with a margin so that the
-     * first stage is not drawn on the axis itself. */
-    int top = ind->stages.n > 1 ? ind->stages.n - 1 : 1;
-
     args_add(a, "--vertical-label");
     args_add(a, "阶段");
-    args_add(a, "--rigid");
-    args_add(a, "--lower-limit");
-    args_add(a, "-0.2");
-    args_add(a, "--upper-limit");
-    args_add(a, "%d.2", top);
-    args_add(a, "--y-grid");
-    args_add(a, "1:1");
-    args_add(a, "--left-axis-format");
-    args_add(a, "%%.0lf");
-  } else {
-    /* The axis label is drawn turned by 90 degrees; a lone Chinese unit such as 个 would then
-     * read as an arrow, a phrase reads as turned text. */
-    if (ind->unit != NULL && ind->unit[0] != '\0') {
-      args_add(a, "--vertical-label");
-      args_add(a, "单位：%s", ind->unit);
-    }
-    add_value_range(a, p);
+  } else if (!req->no_axis_title && ((ind->unit != NULL && ind->unit[0] != '\0') || p->scale > 1)) {
+    args_add(a, "--vertical-label");
+    args_start(a);
+    args_cat(a, "单位：%s", p->scale >= 1e8 ? "亿" : p->scale > 1 ? "万" : "");
+    args_cat_markup(a, ind->unit != NULL ? ind->unit : "");
+    args_end(a);
   }
-  args_add(a, "--title");
+  args_start(a);
+  args_cat(a, "--title=");
+  args_cat_markup(a, ind->name);
   if (p->v != NULL)
-    args_add(a, "%s  %s", ind->name, pw_status_label_zh(p->v->status));
-  else
-    args_add(a, "%s", ind->name);
+    args_cat(a, "  <span foreground=\"%s\">%s</span>", status_colour(p->v->status),
+             pw_status_label_zh(p->v->status));
+  args_end(a);
 }
 
 static int fail(char *err, size_t errlen, const char *id, int rc, const char *fmt, ...)
@@ -574,22 +946,23 @@ static int make_placeholder(const char *dir, const struct graph_plan *p, char *p
  * absolute names and rrdcached resolves a relative one against its -b directory, which must
  * be the state directory. A placeholder is read directly: it has nothing queued. */
 static int resolve_source(const struct pw_graph_request *req, const struct graph_plan *p,
-                          char *def_path, size_t size, const char **daemon, char *err,
-                          size_t errlen) {
+                          char *def_path, size_t size, const char **daemon, char *path,
+                          size_t path_size, char *err, size_t errlen) {
   const struct pw_store *s = req->store;
   const char *id = p->ind->id;
-  char path[PATH_MAX];
   const char *kind = "";
-  int n = snprintf(path, sizeof(path), "%s/%s.rrd", s->dir, id), rc;
+  int n = snprintf(path, path_size, "%s/%s.rrd", s->dir, id), rc;
 
   *daemon = NULL;
-  if (n < 0 || (size_t)n >= sizeof(path))
+  if (n < 0 || (size_t)n >= path_size)
     return fail(err, errlen, id, -ENAMETOOLONG, "RRD file name too long under %s", s->dir);
   /* Not opened unless it is a regular file: rrd_graph would wait for ever on a FIFO (with the
    * store lock held) and follow a link. The daemon rebuilds such a file from the journal. */
   rc = pw_regular_file(path, &kind);
-  if (rc == -ENOENT)
+  if (rc == -ENOENT) {
+    path[0] = '\0'; /* no file: nothing to read figures back from */
     return make_placeholder(req->tmp_dir, p, def_path, size, err, errlen);
+  }
   if (rc < 0 && kind[0] != '\0')
     return fail(err, errlen, id, rc,
                 "its RRD file is %s, not an RRD file (rebuilt from the "
@@ -609,6 +982,196 @@ static int resolve_source(const struct pw_graph_request *req, const struct graph
   if (n < 0 || (size_t)n >= size)
     return fail(err, errlen, id, -ENAMETOOLONG, "RRD file name too long under %s", s->dir);
   return 0;
+}
+
+/* The instant a daily row ending at END stands for: the last local midnight not after it, the
+ * end of the day the figure was reported for (an as_of is the end of its day). */
+static int64_t day_end_before(int64_t end) {
+  time_t t = (time_t)end;
+  struct tm tm;
+  time_t m;
+
+  if (localtime_r(&t, &tm) == NULL)
+    return end;
+  tm.tm_hour = 0;
+  tm.tm_min = 0;
+  tm.tm_sec = 0;
+  tm.tm_isdst = -1;
+  m = mktime(&tm);
+  return m == (time_t)-1 ? end : (int64_t)m;
+}
+
+static void add_figure(struct graph_plan *p, int64_t t, double v) {
+  if (p->n_fig == PW_GRAPH_FIGURES_MAX) {
+    /* The earliest give way to the latest. */
+    memmove(p->fig_t, p->fig_t + 1, sizeof(p->fig_t[0]) * (PW_GRAPH_FIGURES_MAX - 1));
+    memmove(p->fig_v, p->fig_v + 1, sizeof(p->fig_v[0]) * (PW_GRAPH_FIGURES_MAX - 1));
+    p->n_fig--;
+  }
+  p->fig_t[p->n_fig] = t;
+  p->fig_v[p->n_fig++] = v;
+}
+
+/* The file's last update, which is its latest figure (store.c writes each figure at its
+ * as_of): its daily row stays unknown until the next report. Under the store lock. */
+static int last_figure(const char *file, int64_t *t, double *value) {
+  time_t last = 0;
+  unsigned long n = 0, k;
+  char **names = NULL, **values = NULL;
+  int found = 0;
+
+  rrd_clear_error();
+  if (rrd_lastupdate_r(file, &last, &n, &names, &values) != 0) {
+    rrd_clear_error();
+    return 0;
+  }
+  for (k = 0; k < n; k++) {
+    if (strcmp(names[k], "value") == 0 && values[k] != NULL) {
+      char *end;
+      *value = strtod(values[k], &end);
+      found = end != values[k] && isfinite(*value);
+    }
+    rrd_freemem(names[k]);
+    rrd_freemem(values[k]);
+  }
+  rrd_freemem(names);
+  rrd_freemem(values);
+  *t = (int64_t)last;
+  return found;
+}
+
+/* The instant of the first known hour in (FROM, TO] of the file's hourly archive, or 0 when
+ * the archive no longer covers it (it keeps 90 days). Under the store lock. */
+static int64_t first_hour(const char *file, int64_t from, int64_t to) {
+  time_t start = (time_t)from, end = (time_t)to;
+  unsigned long step = PW_STORE_STEP, n_ds = 0, i, k, col = 0;
+  char **names = NULL;
+  rrd_value_t *data = NULL;
+  int64_t t = 0;
+  int found = 0;
+
+  rrd_clear_error();
+  if (rrd_fetch_r(file, "LAST", &start, &end, &step, &n_ds, &names, &data) != 0) {
+    rrd_clear_error();
+    return 0;
+  }
+  for (k = 0; k < n_ds; k++) {
+    if (strcmp(names[k], "value") == 0) {
+      col = k;
+      found = 1;
+    }
+    rrd_freemem(names[k]);
+  }
+  rrd_freemem(names);
+  for (i = 0; found && step == PW_STORE_STEP && start + (time_t)((i + 1) * step) <= end; i++) {
+    if (!isnan(data[i * n_ds + col])) {
+      t = (int64_t)start + (int64_t)((i + 1) * step);
+      break;
+    }
+  }
+  rrd_freemem(data);
+  return t;
+}
+
+/* The figures known at AT: those reported in the year up to AT and, when the year has none
+ * yet, the latest one before it, which keeps its own date (a level or a standard holds until
+ * reported otherwise, and a figure known is better than an empty graph; a cumulative count
+ * with a target starts again each year, so its last year's figure is left out). The RRD file
+ * holds each figure from its as_of until the next one (store.c): a figure is a daily row whose
+ * value differs from the row before, dated by the day that row closes; the latest is the
+ * file's last update, whose row stays unknown until the next report; the verdict's latest
+ * replaces one of the same value. Two figures of one day, or an equal figure reported again,
+ * show as one. A file that cannot be read gives no figures from the file: rrd_graph then says
+ * what is wrong. Runs under the store lock (store.h); through rrdcached the file is flushed
+ * first, since librrd's fetch reads the file itself (docs/libraries.md). */
+static void read_figures(struct graph_plan *p, const char *file, const char *daemon,
+                         const char *def_path, int64_t at) {
+  const struct pw_verdict *v = p->v;
+  int64_t until = at < p->T[4] ? at : p->T[4], before_t = 0, last_t = 0;
+  time_t start = (time_t)(p->T[0] - (int64_t)PW_STORE_HEARTBEAT), end = (time_t)(until + 86400);
+  unsigned long step = 86400, n_ds = 0, i, k, col = 0;
+  char **names = NULL;
+  rrd_value_t *data = NULL;
+  double prev = NAN, before_v = NAN, last_v = NAN;
+  int rc = -1, found = 0, has_last = 0;
+
+  if (file != NULL) {
+    pw_store_lock();
+    rrd_clear_error();
+    if (daemon != NULL)
+      rrdc_flush_if_daemon(daemon, def_path);
+    rrd_clear_error();
+    rc = rrd_fetch_r(file, "LAST", &start, &end, &step, &n_ds, &names, &data);
+    rrd_clear_error();
+    if (rc == 0) {
+      for (k = 0; k < n_ds; k++) {
+        if (strcmp(names[k], "value") == 0) {
+          col = k;
+          found = 1;
+        }
+        rrd_freemem(names[k]);
+      }
+      rrd_freemem(names);
+      for (i = 0; found && step > 0 && start + (time_t)((i + 1) * step) <= end; i++) {
+        double x = data[i * n_ds + col];
+        int64_t row_end = (int64_t)start + (int64_t)((i + 1) * step), day;
+
+        if (isnan(x))
+          continue;
+        if (!isnan(prev) && x == prev)
+          continue;
+        if (isnan(prev)) {
+          /* The file's first figure: the row that holds it is unknown when most of its hours
+           * are before the file began (the xff of store.c's archives), so the figure shows in
+           * the next row. The hourly archive tells the hour; past its 90 days, the row
+           * before is the likelier (an as_of at the end of a local day east of UTC). */
+          day = first_hour(file, row_end - 2 * (int64_t)step, row_end);
+          if (day == 0)
+            day = day_end_before(row_end - (int64_t)step);
+        } else {
+          day = day_end_before(row_end);
+        }
+        prev = x;
+        if (day > until)
+          continue;
+        if (day > p->T[0]) {
+          add_figure(p, day, x);
+        } else {
+          before_t = day;
+          before_v = x;
+        }
+      }
+      rrd_freemem(data);
+    }
+    has_last = last_figure(file, &last_t, &last_v);
+    pw_store_unlock();
+  }
+  if (has_last && last_t <= until) {
+    if (last_t <= p->T[0]) {
+      before_t = last_t;
+      before_v = last_v;
+    } else if (p->n_fig == 0 || last_t > p->fig_t[p->n_fig - 1]) {
+      if (p->n_fig > 0 && p->fig_v[p->n_fig - 1] == last_v &&
+          last_t - p->fig_t[p->n_fig - 1] <= 86400)
+        p->n_fig--;
+      add_figure(p, last_t, last_v);
+    }
+  }
+  if (v != NULL && v->has_value && isfinite(v->value) && v->as_of <= p->T[4]) {
+    if (v->as_of <= p->T[0]) {
+      before_t = v->as_of;
+      before_v = v->value;
+    } else {
+      while (p->n_fig > 0 && p->fig_t[p->n_fig - 1] >= v->as_of - 86400)
+        p->n_fig--;
+      add_figure(p, v->as_of, v->value);
+    }
+  }
+  if (p->n_fig == 0 && isfinite(before_v) && !(p->ind->kind == PW_KIND_CUMULATIVE && p->tg != NULL))
+    add_figure(p, before_t, before_v);
+  for (i = 0; i < (unsigned long)p->n_fig; i++)
+    if (p->fig_t[i] > p->T[0] && p->fig_t[i] <= p->T[4])
+      p->n_fig_year++;
 }
 
 static long info_number(const rrd_info_t *i) {
@@ -636,6 +1199,22 @@ static int take_image(const rrd_info_t *info, struct pw_graph_image *img, const 
       img->width = (int)info_number(i);
     else if (strcmp(i->key, "image_height") == 0)
       img->height = (int)info_number(i);
+    else if (strcmp(i->key, "graph_left") == 0)
+      img->graph_left = (int)info_number(i);
+    else if (strcmp(i->key, "graph_top") == 0)
+      img->graph_top = (int)info_number(i);
+    else if (strcmp(i->key, "graph_width") == 0)
+      img->graph_width = (int)info_number(i);
+    else if (strcmp(i->key, "graph_height") == 0)
+      img->graph_height = (int)info_number(i);
+    else if (strcmp(i->key, "graph_start") == 0)
+      img->t_start = info_number(i);
+    else if (strcmp(i->key, "graph_end") == 0)
+      img->t_end = info_number(i);
+    else if (strcmp(i->key, "value_min") == 0 && i->type == RD_I_VAL)
+      img->y_min = i->value.u_val;
+    else if (strcmp(i->key, "value_max") == 0 && i->type == RD_I_VAL)
+      img->y_max = i->value.u_val;
     else if (strcmp(i->key, "image") == 0 && i->type == RD_I_BLO)
       blob = &i->value.u_blo;
   }
@@ -707,7 +1286,7 @@ int pw_graph_render(const struct pw_graph_request *req, struct pw_graph_image *i
   struct graph_args a;
   struct graph_plan p;
   struct pw_graph_image local;
-  char def_path[PATH_MAX];
+  char def_path[PATH_MAX], file[PATH_MAX];
   const char *daemon = NULL, *id;
   locale_t c_locale, old = (locale_t)0;
   int rc;
@@ -736,7 +1315,11 @@ int pw_graph_render(const struct pw_graph_request *req, struct pw_graph_image *i
     p.A = p.tg->annual;
     p.B = p.tg->has_baseline ? p.tg->baseline : 0.0;
   }
-  rc = resolve_source(req, &p, def_path, sizeof(def_path), &daemon, err, errlen);
+  p.small = req->small;
+  p.rate = p.ind->unit != NULL && strcmp(p.ind->unit, "%") == 0;
+  p.at_clamped = req->at < p.T[0] ? p.T[0] : req->at > p.T[4] ? p.T[4] : req->at;
+  rc =
+      resolve_source(req, &p, def_path, sizeof(def_path), &daemon, file, sizeof(file), err, errlen);
   if (rc < 0)
     return rc;
 
@@ -747,6 +1330,8 @@ int pw_graph_render(const struct pw_graph_request *req, struct pw_graph_image *i
   if (c_locale != (locale_t)0)
     old = uselocale(c_locale);
 
+  read_figures(&p, file[0] != '\0' ? file : NULL, daemon, def_path, req->at);
+  plan_axis(&p);
   memset(&a, 0, offsetof(struct graph_args, text));
   args_add(&a, "graph");
   add_options(&a, req, &p);
@@ -759,7 +1344,7 @@ int pw_graph_render(const struct pw_graph_request *req, struct pw_graph_image *i
    * (cairo prints "OOPS" on stderr and the call succeeds). Writing the file here also makes it
    * appear whole, by rename, to whoever reads it (a web server, a mail attachment). */
   args_add(&a, "-");
-  add_elements(&a, &p, def_path, req->at);
+  add_elements(&a, &p, def_path);
 
   if (a.overflow)
     rc = fail(err, errlen, id, -E2BIG, "graph: its names and legends exceed %d bytes", ARGS_TEXT);
@@ -770,6 +1355,8 @@ int pw_graph_render(const struct pw_graph_request *req, struct pw_graph_image *i
     uselocale(old);
     freelocale(c_locale);
   }
+  img->y_min *= p.scale;
+  img->y_max *= p.scale;
   if (rc == 0 && req->out_path != NULL) {
     rc = pw_write_file_atomic(req->out_path, img->data, img->len);
     if (rc < 0)

@@ -28,6 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <png.h>
+
 #include "calendar.h"
 #include "config.h"
 #include "graph.h"
@@ -65,11 +67,66 @@ static const char *conf_text =
     " { id = \"nt\"; name = \"尚未下达目标的指标\"; domain = \"d\"; unit = \"件\"; kind = "
     "\"cumulative\";\n"
     "   targets = ( ); },\n"
+    " { id = \"cum1\"; name = \"重大项目完成投资\"; domain = \"d\"; unit = \"元\";\n"
+    "   kind = \"cumulative\"; targets = ( { year = 2024; annual = 595000000;\n"
+    "   quarters = [ 119000000, 298000000, 446000000, 595000000 ]; } ); },\n"
+    " { id = \"trail\"; name = \"步道进度率\"; domain = \"d\"; unit = \"%%\"; kind = "
+    "\"cumulative\";\n"
+    "   targets = ( { year = 2024; annual = 100; quarters = [ 25, 50, 75, 100 ]; } ); },\n"
+    " { id = \"lvl1\"; name = \"每千人口医师数\"; domain = \"d\"; unit = \"人\"; kind = "
+    "\"level\";\n"
+    "   targets = ( { year = 2024; baseline = 3.0; annual = 3.4;\n"
+    "   quarters = [ 3.1, 3.2, 3.3, 3.4 ]; } ); },\n"
+    " { id = \"lvl2\"; name = \"持证养老护理员数\"; domain = \"d\"; unit = \"人\"; kind = "
+    "\"level\";\n"
+    "   targets = ( { year = 2024; baseline = 23; annual = 25; quarters = [ 23.5, 24.0, 24.5, 25.0 "
+    "]; "
+    "} ); },\n"
+    " { id = \"std1\"; name = \"均衡得分\"; domain = \"d\"; unit = \"分\"; kind = "
+    "\"standard\";\n"
+    "   standard_label = \"全省平均\"; targets = ( { year = 2024; standard = 86.83; } ); },\n"
+    " { id = \"msn\"; name = \"急救中心标准化\"; domain = \"d\"; kind = \"milestone\";\n"
+    "   stages = [ \"未启动\", \"方案制定\", \"建设中\", \"通过评估\" ];\n"
+    "   targets = ( { year = 2024; due = [ \"\", \"2024-02-29\", \"2024-06-30\", \"2024-12-31\" "
+    "]; } ); },\n"
+    " { id = \"nt1\"; name = \"最低生活保障标准\"; domain = \"d\"; unit = \"元\"; kind = "
+    "\"level\";\n"
+    "   carry = true; targets = ( ); },\n"
+    " { id = \"ntn\"; name = \"参保人数\"; domain = \"d\"; unit = \"人\"; kind = \"level\";\n"
+    "   targets = ( ); },\n"
+    " { id = \"ms2\"; name = \"学前教育普及普惠县认定\"; domain = \"d\"; kind = \"milestone\";\n"
+    "   stages = [ \"通过省级评估\", \"完成整改\", \"迎接国家认定\", \"通过国家认定\" ];\n"
+    "   targets = ( { year = 2024; due = [ \"\", \"2024-03-31\", \"2024-09-30\", \"2024-12-31\" "
+    "]; } ); },\n"
+    " { id = \"lvln\"; name = \"托位使用率\"; domain = \"d\"; unit = \"%%\"; kind = \"level\";\n"
+    "   targets = ( { year = 2024; baseline = 55.0; annual = 70.0; } ); },\n"
     " { id = \"broken\"; name = \"文件已损坏\"; domain = \"d\"; kind = \"cumulative\";\n"
     "   targets = ( ); } );\n";
 
-enum { CHECKUPS, BEDS, STEPC, RATE, UNEMP, MS, NT, N_IND, BROKEN = N_IND };
-static const char *ids[N_IND] = {"checkups", "beds", "stepc", "rate", "unemp", "ms", "nt"};
+enum {
+  CHECKUPS,
+  BEDS,
+  STEPC,
+  RATE,
+  UNEMP,
+  MS,
+  NT,
+  CUM1,
+  TRAIL,
+  LVL1,
+  LVL2,
+  STD1,
+  MSN,
+  NT1,
+  NTN,
+  MS2,
+  LVLN,
+  N_IND,
+  BROKEN = N_IND
+};
+static const char *ids[N_IND] = {"checkups", "beds", "stepc", "rate", "unemp", "ms",
+                                 "nt",       "cum1", "trail", "lvl1", "lvl2",  "std1",
+                                 "msn",      "nt1",  "ntn",   "ms2",  "lvln"};
 
 static struct pw_config *conf, *conf2;
 static struct pw_store store;
@@ -98,7 +155,12 @@ static struct pw_config *load(const char *path) {
 struct day_value {
   int month, day;
   double value;
+  int year; /* 0: 2024 */
 };
+
+/* What each indicator was fed, for the pixel checks. */
+static const struct day_value *fed[N_IND];
+static size_t n_fed[N_IND];
 
 /* Stores the samples (each at the end of its day in 2024) through the real store, with the
  * expected value judge computes, and judges them at `at`. */
@@ -110,8 +172,10 @@ static void feed(int k, const struct day_value *dv, size_t n) {
   size_t i;
 
   assert_true(n <= 16);
+  fed[k] = dv;
+  n_fed[k] = n;
   for (i = 0; i < n; i++) {
-    int64_t t = pw_calendar_day_end(2024, dv[i].month, dv[i].day);
+    int64_t t = pw_calendar_day_end(dv[i].year ? dv[i].year : 2024, dv[i].month, dv[i].day);
     double e;
 
     pts[i].t = t;
@@ -182,13 +246,28 @@ static void save(const char *path, const struct pw_graph_image *img) {
 /* ---- setup ---- */
 
 static int setup(void **state) {
-  static const struct day_value checkups[] = {
-      {1, 31, 14000}, {2, 29, 26000}, {3, 31, 31000}, {4, 30, 48000}, {5, 31, 62000}};
-  static const struct day_value stepc[] = {{3, 31, 6}, {5, 31, 12}};
-  static const struct day_value rate[] = {{1, 31, 78.5}, {3, 31, 81.0}, {5, 31, 82.0}};
-  static const struct day_value unemp[] = {{3, 31, 5.3}, {4, 30, 5.6}};
-  static const struct day_value ms[] = {{2, 10, 0}};
-  static const struct day_value nt[] = {{2, 29, 3}, {4, 30, 9}};
+  static const struct day_value checkups[] = {{1, 31, 14000, 0},
+                                              {2, 29, 26000, 0},
+                                              {3, 31, 31000, 0},
+                                              {4, 30, 48000, 0},
+                                              {5, 31, 62000, 0}};
+  static const struct day_value stepc[] = {{3, 31, 6, 0}, {5, 31, 12, 0}};
+  static const struct day_value rate[] = {{1, 31, 78.5, 0}, {3, 31, 81.0, 0}, {5, 31, 82.0, 0}};
+  static const struct day_value unemp[] = {{3, 31, 5.3, 0}, {4, 30, 5.6, 0}};
+  static const struct day_value ms[] = {{2, 10, 0, 0}};
+  static const struct day_value nt[] = {{2, 29, 3, 0}, {4, 30, 9, 0}};
+  static const struct day_value cum1[] = {{3, 31, 198000000, 0}};
+  static const struct day_value trail[] = {{1, 31, 40, 0}, {3, 31, 80, 0}};
+  static const struct day_value lvl1[] = {{3, 31, 3.12, 0}};
+  static const struct day_value lvl2[] = {{3, 31, 24.23, 0}, {4, 30, 24.3, 0}};
+  static const struct day_value std1[] = {{3, 31, 83.13, 0}};
+  static const struct day_value msn[] = {{1, 10, 0, 0}, {2, 20, 1, 0}, {5, 10, 2, 0}};
+  static const struct day_value nt1[] = {{10, 1, 13320, 2023}};
+  static const struct day_value ntn[] = {
+      {1, 31, 1000, 0}, {2, 29, 1100, 0}, {3, 31, 1250, 0}, {4, 30, 1300, 0}, {5, 31, 1420, 0}};
+  static const struct day_value ms2[] = {{1, 5, 0, 0}, {3, 20, 1, 0}};
+  static const struct day_value lvln[] = {{1, 31, 56.1, 0}, {2, 29, 57.0, 0}, {3, 31, 58.4, 0},
+                                          {4, 30, 58.9, 0}, {5, 31, 60.2, 0}, {6, 10, 61.0, 0}};
   char err[1024];
 
   (void)state;
@@ -212,6 +291,16 @@ static int setup(void **state) {
   feed(UNEMP, unemp, sizeof(unemp) / sizeof(unemp[0]));
   feed(MS, ms, sizeof(ms) / sizeof(ms[0]));
   feed(NT, nt, sizeof(nt) / sizeof(nt[0]));
+  feed(CUM1, cum1, 1);
+  feed(TRAIL, trail, 2);
+  feed(LVL1, lvl1, 1);
+  feed(LVL2, lvl2, 2);
+  feed(STD1, std1, 1);
+  feed(MSN, msn, 3);
+  feed(NT1, nt1, 1);
+  feed(NTN, ntn, 5);
+  feed(MS2, ms2, 2);
+  feed(LVLN, lvln, 6);
   return 0;
 }
 
@@ -631,6 +720,340 @@ static void test_render_waits_for_store_lock(void **state) {
   free(t.img.data);
 }
 
+/* ---- pixels (docs/testing.md: the graphs' pixel checks) ---- */
+
+/* The colours graph.c draws with (graphs/graph.c). */
+#define VALUE_R 0x1f
+#define VALUE_G 0x4e
+#define VALUE_B 0x99
+
+struct pixels {
+  int w, h;
+  unsigned char *rgb;
+};
+
+static struct pixels decode(const struct pw_graph_image *img) {
+  png_image pi;
+  struct pixels px;
+
+  memset(&pi, 0, sizeof(pi));
+  pi.version = PNG_IMAGE_VERSION;
+  assert_true(png_image_begin_read_from_memory(&pi, img->data, img->len));
+  pi.format = PNG_FORMAT_RGB;
+  px.w = (int)pi.width;
+  px.h = (int)pi.height;
+  px.rgb = malloc(PNG_IMAGE_SIZE(pi));
+  assert_non_null(px.rgb);
+  assert_true(png_image_finish_read(&pi, NULL, px.rgb, 0, NULL));
+  return px;
+}
+
+static const unsigned char *pixel(const struct pixels *px, int x, int y) {
+  static const unsigned char white[3] = {255, 255, 255};
+
+  if (x < 0 || y < 0 || x >= px->w || y >= px->h)
+    return white;
+  return px->rgb + ((size_t)y * (size_t)px->w + (size_t)x) * 3;
+}
+
+static int is_rgb(const unsigned char *p, int r, int g, int b) {
+  return p[0] == r && p[1] == g && p[2] == b;
+}
+
+/* A pixel of the figures' blue, antialiased or not: clearly more blue than red and green. */
+static int bluish(const unsigned char *p) {
+  return p[2] > p[0] + 40 && p[2] > p[1] + 25;
+}
+
+/* Where instant T and value V of the plot are in the image. */
+static int x_of(const struct pw_graph_image *img, int64_t t) {
+  return img->graph_left + (int)lround((double)(t - img->t_start) * img->graph_width /
+                                       (double)(img->t_end - img->t_start));
+}
+
+static int y_of(const struct pw_graph_image *img, double v) {
+  return img->graph_top + img->graph_height -
+         (int)lround((v - img->y_min) / (img->y_max - img->y_min) * img->graph_height);
+}
+
+/* Whether a pixel of exactly the figures' colour lies within R pixels of (X, Y). */
+static int marker_near(const struct pixels *px, int x, int y, int r) {
+  int i, j;
+
+  for (j = y - r; j <= y + r; j++)
+    for (i = x - r; i <= x + r; i++)
+      if (is_rgb(pixel(px, i, j), VALUE_R, VALUE_G, VALUE_B))
+        return 1;
+  return 0;
+}
+
+/* Where graph.c puts the marker of a figure of instant T: within the year, a marker's half
+ * width (a day, two at the small size) inside the frame. */
+static int64_t marker_t(const struct pw_graph_image *img, int64_t t, int small) {
+  int64_t h = small ? 2 * 86400 : 86400;
+
+  if (t < img->t_start + h)
+    return img->t_start + h;
+  if (t > img->t_end - h)
+    return img->t_end - h;
+  return t;
+}
+
+/* The gallery: every render of these tests kept for people to look at, with a page that says
+ * what each should show (docs/testing.md). */
+static void gallery_path(char *buf, size_t size, const char *name) {
+  const char *out = getenv("PW_TEST_OUT");
+  char dir[300];
+
+  snprintf(dir, sizeof(dir), "%s/test_graph", out != NULL && out[0] ? out : "output");
+  assert_int_equal(pw_mkdir_p(dir), 0);
+  snprintf(buf, size, "%s/%s", dir, name);
+}
+
+static const char *kind_zh(int k) {
+  switch (conf->indicators[k].kind) {
+  case PW_KIND_CUMULATIVE:
+    return "累计";
+  case PW_KIND_LEVEL:
+    return "水平";
+  case PW_KIND_STANDARD:
+    return "标准";
+  default:
+    return "里程碑";
+  }
+}
+
+/* Every indicator with figures, at both sizes: each figure's marker is where its instant and
+ * value are (the latest from the verdict, the others read back from the RRD file; one from
+ * 2023 still holding at the year's start). The renders, PNG and SVG, go to the gallery. */
+static void test_figure_markers(void **state) {
+  char path[600], name[100];
+  FILE *index;
+  int k, small;
+  size_t i;
+
+  (void)state;
+  gallery_path(path, sizeof(path), "index.html");
+  index = fopen(path, "w");
+  assert_non_null(index);
+  fprintf(index, "<!doctype html><meta charset=utf-8><title>pacewatch graphs</title>\n"
+                 "<h1>Graphs of tests/unit/test_graph.c, judged 2024-06-14</h1>\n"
+                 "<p>Each figure a blue dot with its date and value in the legend, joined when "
+                 "several; targets hollow red dots; the pace dashed grey; the projection (two "
+                 "figures of the year or more) dotted blue; the status word coloured in the "
+                 "title.</p>\n");
+  for (k = 0; k < N_IND; k++) {
+    fprintf(index, "<h2>%s (%s, %zu figure%s)</h2>\n", conf->indicators[k].name, kind_zh(k),
+            n_fed[k], n_fed[k] == 1 ? "" : "s");
+    for (small = 0; small <= 1; small++) {
+      struct pw_graph_image img = render_png(conf, k, small);
+      struct pixels px = decode(&img);
+      struct pw_graph_request r;
+      char err[1024];
+
+      snprintf(name, sizeof(name), "%s%s.png", ids[k], small ? "-400" : "");
+      gallery_path(path, sizeof(path), name);
+      save(path, &img);
+      fprintf(index, "<img src=\"%s\" alt=\"%s\"> ", name, ids[k]);
+      assert_int_equal(px.w, img.width);
+      assert_true(img.y_max > img.y_min);
+      for (i = 0; i < n_fed[k]; i++) {
+        const struct day_value *d = &fed[k][i];
+        int64_t t = pw_calendar_day_end(d->year ? d->year : 2024, d->month, d->day);
+        int x = x_of(&img, marker_t(&img, t, small)), y = y_of(&img, d->value);
+        if (!marker_near(&px, x, y, 3))
+          fail_msg("%s%s: no marker of %g (%d-%d) near (%d, %d); y from %g to %g", ids[k],
+                   small ? " small" : "", d->value, d->month, d->day, x, y, img.y_min, img.y_max);
+      }
+      free(px.rgb);
+      free(img.data);
+      snprintf(name, sizeof(name), "%s%s.svg", ids[k], small ? "-400" : "");
+      gallery_path(path, sizeof(path), name);
+      request(&r, conf, k, at, PW_GRAPH_SVG, small, path);
+      if (pw_graph_render(&r, NULL, err, sizeof(err)) != 0)
+        fail_msg("%s svg: %s", ids[k], err);
+    }
+    fprintf(index, "\n");
+  }
+  fclose(index);
+}
+
+/* The value axis's title ("单位：万人") overlaps nothing: the pixels it changes, against a
+ * render without it, are all blank in that render, at both sizes, for every indicator. */
+static void test_axis_title_clear(void **state) {
+  int k, small;
+
+  (void)state;
+  for (k = 0; k < N_IND; k++) {
+    for (small = 0; small <= 1; small++) {
+      struct pw_graph_request r;
+      struct pw_graph_image with = render_png(conf, k, small), without;
+      struct pixels a, b;
+      char err[1024];
+      int x, y, changed = 0;
+
+      request(&r, conf, k, at, PW_GRAPH_PNG, small, NULL);
+      r.no_axis_title = 1;
+      if (pw_graph_render(&r, &without, err, sizeof(err)) != 0)
+        fail_msg("%s: %s", ids[k], err);
+      a = decode(&with);
+      b = decode(&without);
+      if (a.w == b.w && a.h == b.h && with.graph_left == without.graph_left) {
+        for (y = 0; y < a.h; y++)
+          for (x = 0; x < a.w; x++) {
+            const unsigned char *p = pixel(&a, x, y), *q = pixel(&b, x, y);
+            if (memcmp(p, q, 3) == 0)
+              continue;
+            changed++;
+            if (!is_rgb(q, 255, 255, 255))
+              fail_msg("%s%s: the axis title overlaps something at (%d, %d)", ids[k],
+                       small ? " small" : "", x, y);
+            if (x >= with.graph_left)
+              fail_msg("%s%s: the axis title reaches into the plot at (%d, %d)", ids[k],
+                       small ? " small" : "", x, y);
+          }
+      } else {
+        /* rrd_graph made room for the title: the plot moved right by its width. */
+        assert_true(with.graph_left > without.graph_left);
+        changed = 1;
+      }
+      /* A milestone's axis title is 阶段 and an indicator without a unit has none: the option
+       * then changes nothing. */
+      if (conf->indicators[k].unit != NULL && conf->indicators[k].unit[0] != '\0' &&
+          conf->indicators[k].kind != PW_KIND_MILESTONE)
+        assert_true(changed > 0);
+      free(a.rgb);
+      free(b.rgb);
+      free(with.data);
+      free(without.data);
+    }
+  }
+}
+
+/* A calm look: no arrows at the axes' ends, and the status colour nowhere but in the title
+ * (it was a legend item). */
+static void test_report_look(void **state) {
+  static const unsigned char lagging[3] = {0xe6, 0x7e, 0x00};
+  int k, small, x, y;
+
+  (void)state;
+  for (k = 0; k < N_IND; k++) {
+    for (small = 0; small <= 1; small++) {
+      struct pw_graph_image img = render_png(conf, k, small);
+      struct pixels px = decode(&img);
+      int right = img.graph_left + img.graph_width, bottom = img.graph_top + img.graph_height;
+
+      for (y = bottom - 5; y <= bottom + 5; y++)
+        for (x = right + 3; x <= right + 10; x++)
+          if (!is_rgb(pixel(&px, x, y), 255, 255, 255))
+            fail_msg("%s: something (an arrow) right of the time axis at (%d, %d)", ids[k], x, y);
+      for (y = img.graph_top + img.graph_height / 2; y < px.h; y++)
+        for (x = 0; x < px.w; x++)
+          if (memcmp(pixel(&px, x, y), lagging, 3) == 0)
+            fail_msg("%s: the status colour at (%d, %d), below the title", ids[k], x, y);
+      free(px.rgb);
+      free(img.data);
+    }
+  }
+}
+
+/* The projection: only with two figures of the year or more; it follows the quarterly plan
+ * (the pace scaled by the latest figure's share of it) and a rate's stops at 100. */
+static void test_projection(void **state) {
+  struct pw_judge_path path;
+  struct pw_graph_image img;
+  struct pixels px;
+  int64_t t = pw_calendar_day_end(2024, 12, 10), as_of = pw_calendar_day_end(2024, 5, 31);
+  double k, proj;
+  int x, y, found = 0;
+
+  (void)state;
+  /* checkups: 62000 at 5-31 against a quarterly pace. */
+  assert_int_equal(pw_judge_path(&conf->indicators[CHECKUPS], &conf->cal, 2024, &path), 0);
+  k = 62000 / pw_judge_path_at(&path, as_of);
+  proj = pw_judge_path_at(&path, t) * k;
+  img = render_png(conf, CHECKUPS, 0);
+  px = decode(&img);
+  x = x_of(&img, t);
+  for (y = y_of(&img, proj) - 3; y <= y_of(&img, proj) + 3; y++)
+    found |=
+        bluish(pixel(&px, x, y)) || bluish(pixel(&px, x + 1, y)) || bluish(pixel(&px, x - 1, y));
+  if (!found)
+    fail_msg("no projection near %g at (%d, %d)", proj, x, y_of(&img, proj));
+  free(px.rgb);
+  free(img.data);
+
+  /* One figure: no projection (nothing blue at December's column). */
+  img = render_png(conf, CUM1, 0);
+  px = decode(&img);
+  x = x_of(&img, t);
+  for (y = img.graph_top; y < img.graph_top + img.graph_height; y++)
+    if (bluish(pixel(&px, x, y)))
+      fail_msg("cum1: something blue (a projection) at (%d, %d)", x, y);
+  free(px.rgb);
+  free(img.data);
+
+  /* A rate: 80 % at the end of March against a pace of 25 % would project 320 %. */
+  img = render_png(conf, TRAIL, 0);
+  assert_true(img.y_max <= 100.0);
+  assert_true(img.y_max >= 80.0);
+  free(img.data);
+}
+
+/* The legends say what the briefing says (rounded by report.h, dated with the year when it is
+ * not the graph's): read from rrd_graph's JSON output of the same graph. */
+static char *legends(int k, int small) {
+  struct pw_graph_request r;
+  struct pw_graph_image img;
+  char err[1024], *text;
+
+  request(&r, conf, k, at, PW_GRAPH_JSON, small, NULL);
+  if (pw_graph_render(&r, &img, err, sizeof(err)) != 0)
+    fail_msg("%s json: %s", ids[k], err);
+  text = malloc(img.len + 1);
+  assert_non_null(text);
+  memcpy(text, img.data, img.len);
+  text[img.len] = '\0';
+  free(img.data);
+  return text;
+}
+
+static void expect_legend(int k, int small, const char *want, int present) {
+  char *text = legends(k, small);
+
+  if ((strstr(text, want) != NULL) != present)
+    fail_msg("%s%s: legend %s \"%s\":\n%s", ids[k], small ? " small" : "",
+             present ? "lacks" : "has", want, text);
+  free(text);
+}
+
+static void test_legends(void **state) {
+  (void)state;
+  /* Every figure with its date; the small graph the latest and how many. */
+  expect_legend(
+      CHECKUPS, 0,
+      "实际值 1月底 14000人 · 2月底 26000人 · 3月底 31000人 · 4月底 48000人 · 5月底 62000人", 1);
+  expect_legend(CHECKUPS, 1, "实际值 5月底 62000人（共5次）", 1);
+  expect_legend(CHECKUPS, 0,
+                "季度目标 一季度 28500人 · 二季度 95000人 · 三季度 14.25万人 · 全年 19万人", 1);
+  /* The projection follows the pace: 62000 against E(5-31), scaled to 19万, three digits. */
+  expect_legend(CHECKUPS, 0, "年末预测 约", 1);
+  expect_legend(CUM1, 0, "年末预测", 0);
+  expect_legend(CUM1, 0, "实际值 3月底 1.98亿元", 1);
+  expect_legend(TRAIL, 0, "年末预测 约100%", 1);
+  /* A value of 2023 still holding keeps its year. */
+  expect_legend(NT1, 0, "实际值 2023年10月1日 13320元", 1);
+  expect_legend(NT1, 0, "2024年目标未下达", 1);
+  /* A standard with what it is and how far the figure is from it. */
+  expect_legend(STD1, 0, "全省平均 ≥86.83分，最新值低于全省平均3.7分", 1);
+  expect_legend(UNEMP, 0, "标准 ≤5.5%，最新值高于标准0.1个百分点", 1);
+  /* A milestone: stages reached and when, each stage's due date, the final one included. */
+  expect_legend(MSN, 0, "已达阶段 1月10日 未启动 · 2月20日 方案制定 · 5月10日 建设中", 1);
+  expect_legend(MSN, 0, "计划节点 方案制定 2月底 · 建设中 6月底 · 通过评估 12月底", 1);
+  /* The status is the title's, not a legend item. */
+  expect_legend(CHECKUPS, 0, "状态", 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_png_memory_every_kind),
@@ -643,6 +1066,11 @@ int main(void) {
       cmocka_unit_test(test_parallel),
       cmocka_unit_test(test_locked_by_another_process),
       cmocka_unit_test(test_render_waits_for_store_lock),
+      cmocka_unit_test(test_figure_markers),
+      cmocka_unit_test(test_axis_title_clear),
+      cmocka_unit_test(test_report_look),
+      cmocka_unit_test(test_projection),
+      cmocka_unit_test(test_legends),
   };
 
   return cmocka_run_group_tests(tests, setup, teardown);
