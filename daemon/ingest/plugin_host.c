@@ -162,8 +162,7 @@ int pw_plugins_load(struct pw_plugins **out, char *err, size_t errlen) {
    * plugins in PREFIX/lib/pacewatch/plugins beside PREFIX/bin (docs/install.md). */
   if (!found) {
     snprintf(err, errlen,
-             "no plugin directory found (looked in %s; PACEWATCH_PLUGIN_DIR overrides)",
-             dir);
+             "no plugin directory found (looked in %s; PACEWATCH_PLUGIN_DIR overrides)", dir);
     free(p);
     return -ENOENT;
   }

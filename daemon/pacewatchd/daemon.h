@@ -65,9 +65,9 @@ struct pw_daemon {
   int exit_code;
 
   /* sdnotify.c: the service manager (Type=notify) and the last reload's outcome (/metrics). */
-  int notifying;          /* NOTIFY_SOCKET is set and READY=1 was sent */
-  int watchdog_on;        /* the watchdog timer is initialised */
-  uv_timer_t watchdog;    /* WATCHDOG=1 at half of WatchdogSec */
+  int notifying;       /* NOTIFY_SOCKET is set and READY=1 was sent */
+  int watchdog_on;     /* the watchdog timer is initialised */
+  uv_timer_t watchdog; /* WATCHDOG=1 at half of WatchdogSec */
   struct pw_reload_info reload_info;
 };
 

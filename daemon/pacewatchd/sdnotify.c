@@ -33,8 +33,8 @@ static void send_status(struct pw_daemon *d, const char *extra) {
   int i, lagging = 0;
 
   for (i = 0; d->verdicts != NULL && i < d->conf->n_indicators; i++)
-    lagging += d->verdicts[i].status == PW_STATUS_LAGGING ||
-               d->verdicts[i].status == PW_STATUS_SEVERE;
+    lagging +=
+        d->verdicts[i].status == PW_STATUS_LAGGING || d->verdicts[i].status == PW_STATUS_SEVERE;
   snprintf(text, sizeof(text), "%sSTATUS=%d indicators, %d lagging, %d sources", extra,
            d->conf->n_indicators, lagging, d->conf->n_sources);
   notify(text);

@@ -314,8 +314,9 @@ int pw_metrics_write(struct pw_buf *out, const struct pw_view *v) {
                 "when it was refused and the running configuration stayed.",
                 v->reload->successful);
   if (rc == 0 && v->reload != NULL)
-    rc = single(out, "pacewatch_config_last_reload_success_timestamp_seconds", "gauge",
-                "Last successful load of the configuration (start or reload), seconds since the epoch.",
-                (double)v->reload->timestamp);
+    rc = single(
+        out, "pacewatch_config_last_reload_success_timestamp_seconds", "gauge",
+        "Last successful load of the configuration (start or reload), seconds since the epoch.",
+        (double)v->reload->timestamp);
   return rc;
 }
