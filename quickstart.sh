@@ -4,18 +4,28 @@
 #   ./quickstart.sh test    build, then run the whole test suite (exits non-zero on failure)
 #   ./quickstart.sh demo    build, import the demo history, print the judgement, then run
 #                           pacewatchd in the foreground on conf/demo (PW_DEMO_ONCE=1: one cycle)
+#   ./quickstart.sh package build the Debian package (cpack) into build-package/ (docs/install.md)
+# Three sets of packages: build (what compiling needs, all that `build`, `demo` and `package`
+# install: a production server never gets test tools), test (the test suite's tools), bench
+# (tests/bench).
 # Extra: PW_SANITIZE=1 ./quickstart.sh test builds into build-asan/ with ASan and UBSan.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$here"
 
-packages=(build-essential cmake pkg-config libconfig-dev libjansson-dev libcmocka-dev
-  libuv1-dev libcurl4-openssl-dev libssl-dev librrd-dev libhttp-parser-dev rrdtool rrdcached
-  tzdata python3 clang-format fonts-noto-cjk chromium python3-pil python3-aiosmtpd curl libpng-dev
-  prometheus nginx-light collectd-core libyajl2 time bc strace)
-# Only for `test`: the daemon's integration test under memcheck (docs/testing.md, "Valgrind").
-test_packages=(valgrind)
+packages=(build-essential cmake pkg-config libconfig-dev libjansson-dev libuv1-dev
+  libcurl4-openssl-dev libssl-dev librrd-dev libhttp-parser-dev libsystemd-dev tzdata
+  fonts-noto-cjk)
+# Only for `test`: cmocka, the integration tests' Python and sinks, the dashboard's browser, the
+# memcheck run (docs/testing.md, "Valgrind"), the package's test (dpkg-dev, file), the graph
+# tests' PNG reader (libpng-dev).
+test_packages=(libcmocka-dev python3 python3-pil python3-aiosmtpd clang-format rrdtool rrdcached
+  chromium curl prometheus strace valgrind dpkg-dev file libpng-dev)
+# Only for tests/bench/run.sh (which installs them itself too).
+bench_packages=(nginx-light collectd-core libyajl2 time bc)
+# Only for `package`: dpkg-shlibdeps works out the package's library dependencies.
+package_packages=(dpkg-dev file)
 
 need_root() {
   if [ "$(id -u)" -ne 0 ]; then
@@ -41,10 +51,14 @@ install_packages() {
   $s apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
+# build DIR [CMAKE-OPTIONS...]: a development build (-Werror); the test suite is built when
+# cmocka is installed.
 build() {
-  local dir=${1:-build}
+  local dir=${1:-build} testing=OFF
   shift || true
-  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+  pkg-config --exists cmocka 2>/dev/null && testing=ON
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPW_WERROR=ON -DBUILD_TESTING=$testing \
+    "$@" >/dev/null
   cmake --build "$dir" -j "$(nproc)"
 }
 
@@ -55,7 +69,7 @@ case "$cmd" in
     build build
     ;;
   test)
-    install_packages "${test_packages[@]}"
+    install_packages "${test_packages[@]}" "${bench_packages[@]}"
     if [ "${PW_SANITIZE:-0}" = 1 ]; then
       build build-asan -DPW_ASAN=ON -DPW_UBSAN=ON
       cd build-asan
@@ -86,8 +100,18 @@ case "$cmd" in
     echo "   dashboard http://127.0.0.1:9464/  metrics http://127.0.0.1:9464/metrics  API http://127.0.0.1:9464/api/v1/status"
     exec build/bin/pacewatchd -c "$conf" -f --now 2024-04-30T09:00:00+08:00
     ;;
+  package)
+    install_packages "${package_packages[@]}"
+    # A release build: no test suite, no -Werror; installed under /usr (docs/install.md).
+    cmake -S . -B build-package -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=/usr \
+      -DBUILD_TESTING=OFF -DPW_WERROR=OFF >/dev/null
+    cmake --build build-package -j "$(nproc)"
+    (cd build-package && cpack -G DEB)
+    ls -l build-package/*.deb
+    echo "install it with: apt install ./$(ls build-package/*.deb | head -1)"
+    ;;
   *)
-    echo "usage: ./quickstart.sh build|test|demo" >&2
+    echo "usage: ./quickstart.sh build|test|demo|package" >&2
     exit 2
     ;;
 esac

@@ -30,6 +30,7 @@ struct pw_strlist {
 
 struct pw_daemon_conf {
   char *state_dir; /* absolute */
+  char *user;      /* "" or the user a daemon started as root becomes */
   char *timezone;
   int log_level; /* enum pw_log_level */
   char *http_listen;

@@ -135,6 +135,7 @@ static int daemon_public_url(struct loader *ld, const struct item *it, const str
 #define D(f) offsetof(struct pw_daemon_conf, f)
 static const struct key_spec daemon_keys[] = {
     {"state_dir", K_STRING, D(state_dir), NO_HAS, 1, NULL, 0, daemon_state_dir},
+    {"user", K_STRING, D(user), NO_HAS, 0, "", 0, NULL},
     {"timezone", K_STRING, D(timezone), NO_HAS, 0, "Asia/Shanghai", 0, daemon_timezone},
     {"log_level", K_FN, D(log_level), NO_HAS, 0, NULL, 0, daemon_log_level},
     {"http_listen", K_STRING, D(http_listen), NO_HAS, 0, "127.0.0.1:9464", 0, daemon_http_listen},

@@ -7,19 +7,38 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
 
 /* Process-wide logging settings: chosen once at start-up, before any thread exists. */
 static int log_syslog;
+static int log_journal; /* stderr is the journal: lines start with <N> (sd-daemon(3)) */
 static enum pw_log_level log_level = PW_LOG_INFO;
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
+/* 1 when stderr is connected to the journal: JOURNAL_STREAM ("DEV:INODE", set by systemd) names
+ * the very file stderr is (docs/install.md, "Logs"). */
+static int stderr_is_journal(void) {
+  const char *env = getenv("JOURNAL_STREAM");
+  unsigned long long dev, ino;
+  struct stat st;
+  char tail;
+
+  if (env == NULL || sscanf(env, "%llu:%llu%c", &dev, &ino, &tail) != 2 ||
+      fstat(STDERR_FILENO, &st) < 0)
+    return 0;
+  return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
 void pw_log_open(int use_syslog) {
-  log_syslog = use_syslog;
-  if (use_syslog)
+  log_journal = stderr_is_journal();
+  /* Under systemd the journal takes stderr with each line's priority; syslog is not needed. */
+  log_syslog = use_syslog && !log_journal;
+  if (log_syslog)
     openlog("pacewatchd", LOG_PID, LOG_DAEMON);
 }
 
@@ -114,7 +133,10 @@ void pw_log_write(enum pw_log_level level, const char *module, const char *fmt, 
 
   if (level > log_level)
     return;
-  n = snprintf(line, sizeof(line), "%s: %s: ", level_names[level], module);
+  if (log_journal && !log_syslog)
+    n = snprintf(line, sizeof(line), "<%d>%s: %s: ", prio[level], level_names[level], module);
+  else
+    n = snprintf(line, sizeof(line), "%s: %s: ", level_names[level], module);
   if (n < 0 || n >= (int)sizeof(line))
     return;
   va_start(ap, fmt);

@@ -8,8 +8,11 @@
 
 enum pw_log_level { PW_LOG_ERROR = 0, PW_LOG_WARN, PW_LOG_INFO, PW_LOG_DEBUG };
 
-/* Selects the destination: 0 = stderr, 1 = syslog (ident "pacewatchd"). Not thread-safe;
- * call before any other thread starts. */
+/* Selects the destination: 0 = stderr, 1 = syslog (ident "pacewatchd"). When stderr is the
+ * journal (JOURNAL_STREAM names it, as systemd sets it), lines go to stderr either way, each
+ * prefixed with its syslog priority ("<3>" error, "<4>" warn, "<6>" info, "<7>" debug, as
+ * sd-daemon(3) describes), so `journalctl -p err` finds the errors. Not thread-safe; call
+ * before any other thread starts. */
 void pw_log_open(int use_syslog);
 
 /* Sets the most verbose level written. */

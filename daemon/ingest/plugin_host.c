@@ -19,10 +19,6 @@
 #include "log.h"
 #include "util.h"
 
-#ifndef PW_PLUGIN_INSTALL_DIR
-#define PW_PLUGIN_INSTALL_DIR "/usr/local/lib/pacewatch/plugins"
-#endif
-
 #define MAX_PLUGINS 32
 
 struct pw_plugins {
@@ -142,7 +138,7 @@ static int load_dir(struct pw_plugins *p, const char *dir) {
 
 int pw_plugins_load(struct pw_plugins **out, char *err, size_t errlen) {
   struct pw_plugins *p = calloc(1, sizeof(*p));
-  char exe[PATH_MAX], dir[PATH_MAX + 64];
+  char exe[PATH_MAX], dir[PATH_MAX + 64] = "../lib/pacewatch/plugins beside the executable";
   ssize_t n;
   int found = 0;
   const char *env = getenv("PACEWATCH_PLUGIN_DIR");
@@ -162,12 +158,11 @@ int pw_plugins_load(struct pw_plugins **out, char *err, size_t errlen) {
       found += load_dir(p, dir) == 0;
     }
   }
-  found += load_dir(p, PW_PLUGIN_INSTALL_DIR) == 0;
+  /* No directory fixed at build time: an installation under any prefix, or moved, finds its
+   * plugins in PREFIX/lib/pacewatch/plugins beside PREFIX/bin (docs/install.md). */
   if (!found) {
     snprintf(err, errlen,
-             "no plugin directory found (looked beside the executable and in %s; "
-             "PACEWATCH_PLUGIN_DIR overrides)",
-             PW_PLUGIN_INSTALL_DIR);
+             "no plugin directory found (looked in %s; PACEWATCH_PLUGIN_DIR overrides)", dir);
     free(p);
     return -ENOENT;
   }

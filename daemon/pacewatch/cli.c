@@ -16,6 +16,7 @@
 
 void cli_usage(FILE *out) {
   fputs("usage: pacewatch COMMAND -c FILE [options]\n"
+        "       pacewatch --version\n"
         "\n"
         "commands:\n"
         "  check  -c FILE                          validate a configuration\n"
@@ -135,6 +136,10 @@ int main(int argc, char **argv) {
   if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
     cli_usage(argc < 2 ? stderr : stdout);
     return argc < 2 ? EXIT_USAGE : EXIT_OK;
+  }
+  if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+    printf("pacewatch %s\n", PW_VERSION);
+    return EXIT_OK;
   }
   for (cmd = commands; cmd->name; cmd++)
     if (strcmp(cmd->name, argv[1]) == 0)

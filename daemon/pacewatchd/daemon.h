@@ -18,6 +18,7 @@
 #include "inbox.h"
 #include "ingest.h"
 #include "journal.h"
+#include "metrics.h"
 #include "judge.h"
 #include "persist.h"
 #include "plugin_host.h"
@@ -62,6 +63,12 @@ struct pw_daemon {
   int reloading;                    /* a reload's journal loads on the thread pool, or waits */
   struct pw_reload *pending_reload; /* loaded, waiting for persist to be idle */
   int exit_code;
+
+  /* sdnotify.c: the service manager (Type=notify) and the last reload's outcome (/metrics). */
+  int notifying;       /* NOTIFY_SOCKET is set and READY=1 was sent */
+  int watchdog_on;     /* the watchdog timer is initialised */
+  uv_timer_t watchdog; /* WATCHDOG=1 at half of WatchdogSec */
+  struct pw_reload_info reload_info;
 };
 
 /* The program's own functions, one file each (this header is private to pacewatchd: no stage
@@ -71,6 +78,16 @@ struct pw_daemon {
 int daemon_load_config(const char *path, struct pw_plugins *plugins, struct pw_config **out,
                        char *err, size_t errlen);
 void daemon_shutdown(struct pw_daemon *d);
+
+/* sdnotify.c (docs/install.md, "systemd"): each does nothing without NOTIFY_SOCKET. */
+void daemon_notify_ready(struct pw_daemon *d);
+void daemon_notify_status(struct pw_daemon *d);
+void daemon_notify_reloading(struct pw_daemon *d);
+/* A reload ended, applied (OK 1) or refused (0): recorded for /metrics, READY=1 sent. */
+void daemon_notify_reloaded(struct pw_daemon *d, int ok);
+/* STOPPING=1; the watchdog timer is closed with CLOSED. */
+void daemon_notify_stopping(struct pw_daemon *d, void (*closed)(uv_handle_t *h));
+int daemon_drop_privileges(struct pw_daemon *d);
 
 /* wiring.c: each stage started with what it needs; the callbacks between stages. */
 int daemon_start_persist(struct pw_daemon *d);

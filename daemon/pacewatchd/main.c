@@ -27,6 +27,7 @@
 
 static void usage(FILE *out) {
   fputs("usage: pacewatchd -c FILE [-f] [-t] [--once] [--now TIME]\n"
+        "       pacewatchd --version\n"
         "  -f          stay in the foreground and log to stderr\n"
         "  -t          validate the configuration and exit\n"
         "  --once      poll every source once, store, judge, then exit\n"
@@ -78,6 +79,7 @@ static void finish_shutdown(struct pw_daemon *d) {
   uv_close((uv_handle_t *)&d->sig_term, on_closed_handle);
   uv_close((uv_handle_t *)&d->sig_int, on_closed_handle);
   uv_close((uv_handle_t *)&d->sig_hup, on_closed_handle);
+  daemon_notify_stopping(d, on_closed_handle);
 }
 
 static void persisted_for_shutdown(int rc, void *data) {
@@ -170,16 +172,16 @@ static void on_tick(uv_timer_t *t) {
     d->last_eval = now;
     pw_admit_evaluate_all(&d->admit);
     pw_alerting_evaluate(d->alerting);
+    daemon_notify_status(d);
   }
 }
 
 /* Reads the options and the configuration. Returns -1 to go on, or the exit status. */
 static int parse_options(struct pw_daemon *d, int argc, char **argv) {
-  static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-                                       {"once", no_argument, NULL, 'o'},
-                                       {"now", required_argument, NULL, 'n'},
-                                       {"help", no_argument, NULL, 'h'},
-                                       {NULL, 0, NULL, 0}};
+  static const struct option opts[] = {
+      {"config", required_argument, NULL, 'c'}, {"once", no_argument, NULL, 'o'},
+      {"now", required_argument, NULL, 'n'},    {"help", no_argument, NULL, 'h'},
+      {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0}};
   const char *now_text = NULL;
   char err[1024];
   int opt, test = 0;
@@ -205,6 +207,9 @@ static int parse_options(struct pw_daemon *d, int argc, char **argv) {
       break;
     case 'h':
       usage(stdout);
+      return 0;
+    case 'V':
+      printf("pacewatchd %s\n", PW_VERSION);
       return 0;
     default:
       usage(stderr);
@@ -326,6 +331,7 @@ static int start_stages(struct pw_daemon *d, struct pw_loopstat *loopstat) {
   pw_log_info("pacewatchd %s: %d sources, %d indicators, %llu journal lines, state %s", PW_VERSION,
               d->conf->n_sources, d->conf->n_indicators, (unsigned long long)d->journal->lines,
               d->conf->daemon.state_dir);
+  daemon_notify_ready(d); /* the first polls are scheduled */
   return 0;
 }
 
@@ -374,7 +380,9 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   raise_fd_limit();
   d.started = pw_clock_real_ms() / 1000;
-  if ((rc = open_state(&d)) != 0) {
+  d.reload_info.successful = 1;
+  d.reload_info.timestamp = d.started;
+  if ((rc = daemon_drop_privileges(&d)) != 0 || (rc = open_state(&d)) != 0) {
     /* A refused start (another daemon holds the state directory) frees what it loaded. */
     pw_journal_close(d.journal);
     pw_store_free(&d.store);

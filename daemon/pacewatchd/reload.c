@@ -86,6 +86,7 @@ static void do_reload(struct pw_daemon *d, struct pw_config *fresh, struct pw_jo
   d->next_briefing = daemon_next_briefing(fresh, pw_clock_now());
   pw_log_info("configuration %s reloaded: %d sources, %d indicators", d->config_path,
               fresh->n_sources, fresh->n_indicators);
+  daemon_notify_reloaded(d, 1);
 }
 
 static void reload_swap(struct pw_daemon *d);
@@ -119,6 +120,7 @@ static void reload_swap(struct pw_daemon *d) {
   if (pw_journal_catch_up(r->journal, 1, err, sizeof(err)) < 0) {
     pw_log_error("reload of %s failed: %s; keeping the running configuration", d->config_path, err);
     daemon_reload_free(r);
+    daemon_notify_reloaded(d, 0);
     return;
   }
   do_reload(d, r->fresh, r->journal);
@@ -143,6 +145,7 @@ static void reload_loaded(uv_work_t *w, int status) {
                  r->err);
     d->reloading = 0;
     daemon_reload_free(r);
+    daemon_notify_reloaded(d, 0);
     return;
   }
   d->pending_reload = r;
@@ -163,12 +166,14 @@ void daemon_reload(struct pw_daemon *d) {
     return;
   }
   d->reload_wanted = 0;
+  daemon_notify_reloading(d);
   rc = daemon_load_config(d->config_path, d->plugins, &fresh, err, sizeof(err));
   /* Loading set the process time zone to the new file's; the running one stays until the
    * swap. */
   pw_calendar_init(&d->conf->cal, d->conf->daemon.timezone);
   if (rc < 0) {
     pw_log_error("reload failed, keeping the running configuration: %s", err);
+    daemon_notify_reloaded(d, 0);
     return;
   }
   if (strcmp(d->conf->daemon.state_dir, fresh->daemon.state_dir) != 0) {
@@ -176,12 +181,14 @@ void daemon_reload(struct pw_daemon *d) {
                  "pacewatchd); keeping the running configuration",
                  d->config_path);
     pw_config_free(fresh);
+    daemon_notify_reloaded(d, 0);
     return;
   }
   r = calloc(1, sizeof(*r));
   if (r == NULL) {
     pw_log_error("reload of %s: out of memory; keeping the running configuration", d->config_path);
     pw_config_free(fresh);
+    daemon_notify_reloaded(d, 0);
     return;
   }
   r->d = d;
@@ -192,6 +199,7 @@ void daemon_reload(struct pw_daemon *d) {
     pw_log_error("reload of %s: cannot queue the journal's load: %s", d->config_path,
                  uv_strerror(rc));
     daemon_reload_free(r);
+    daemon_notify_reloaded(d, 0);
     return;
   }
   d->reloading = 1;

@@ -298,6 +298,7 @@ int daemon_start_http(struct pw_daemon *d, const struct pw_loopstat *loopstat) {
       .graph_cancel = view_graph_cancel,
       .started = d->started,
       .loopstat = loopstat,
+      .reload = &d->reload_info,
   };
 
   return pw_http_start(d->loop, d->conf, &view, &d->http);

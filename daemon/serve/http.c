@@ -338,6 +338,7 @@ static int make_view(struct pw_http *srv, struct pw_view *v,
   if (pv->corrupt_files != NULL)
     pv->corrupt_files(pv->ctx, &v->corrupt_alerts, &v->corrupt_silences);
   v->loop = pv->loopstat;
+  v->reload = pv->reload;
   return 0;
 }
 

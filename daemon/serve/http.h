@@ -52,8 +52,9 @@ struct pw_http_view {
                    struct pw_http_request *request);
   /* REQUEST's reader went away: it must not be answered. */
   void (*graph_cancel)(void *ctx, struct pw_http_request *request);
-  int64_t started;                    /* wall-clock start of the process, seconds */
-  const struct pw_loopstat *loopstat; /* the loop's stalls for /metrics; NULL leaves them out */
+  int64_t started;                     /* wall-clock start of the process, seconds */
+  const struct pw_loopstat *loopstat;  /* the loop's stalls for /metrics; NULL leaves them out */
+  const struct pw_reload_info *reload; /* the last reload's outcome; NULL leaves it out */
 };
 
 /* Creates the server on LOOP for the generation CONF (takes a reference of its own) with VIEW

@@ -307,5 +307,16 @@ int pw_metrics_write(struct pw_buf *out, const struct pw_view *v) {
                        source_families[k].help, source_families[k].which);
   if (rc == 0 && v->loop != NULL)
     rc = loop_families(out, v->loop);
+  /* Named as Prometheus names its own (docs/http.md). */
+  if (rc == 0 && v->reload != NULL)
+    rc = single(out, "pacewatch_config_last_reload_successful", "gauge",
+                "1 when the last load of the configuration (start or reload) was applied, 0 "
+                "when it was refused and the running configuration stayed.",
+                v->reload->successful);
+  if (rc == 0 && v->reload != NULL)
+    rc = single(
+        out, "pacewatch_config_last_reload_success_timestamp_seconds", "gauge",
+        "Last successful load of the configuration (start or reload), seconds since the epoch.",
+        (double)v->reload->timestamp);
   return rc;
 }

@@ -18,6 +18,12 @@
 
 struct pw_source_health;
 
+/* The outcome of the last configuration load (the start, or a reload). */
+struct pw_reload_info {
+  int successful;    /* 1 applied, 0 refused (the running configuration stayed) */
+  int64_t timestamp; /* the last successful one, wall clock, seconds */
+};
+
 /* A read-only view of the daemon's state at one instant, for the status server's pages. */
 struct pw_view {
   const struct pw_config *conf;
@@ -33,6 +39,7 @@ struct pw_view {
   long batched;                         /* alerts waiting for group_wait or quiet hours */
   const struct pw_loopstat *loop;       /* the event loop's stalls; NULL leaves them out */
   int corrupt_alerts, corrupt_silences; /* alerts.json / silences.json set aside as damaged */
+  const struct pw_reload_info *reload;  /* NULL leaves the reload families out */
 };
 
 /* Appends the whole exposition of VIEW to OUT. Returns 0, -ENOMEM or -E2BIG. */

@@ -54,6 +54,7 @@ static int teardown(void **state) {
 /* The exposition of a fixed view. */
 static char *render(long queued) {
   static struct pw_loopstat stalls;
+  static struct pw_reload_info reload;
   static struct pw_verdict v[2];
   static struct pw_source_health ha;
   const struct pw_source_health *health[2] = {&ha, NULL};
@@ -96,6 +97,9 @@ static char *render(long queued) {
   pw_loopstat_add(&stalls, 30000000);   /* 30 ms */
   pw_loopstat_add(&stalls, 1500000000); /* 1.5 s */
   view.loop = queued >= 0 ? &stalls : NULL;
+  reload.successful = 0;
+  reload.timestamp = 1714438500;
+  view.reload = queued >= 0 ? &reload : NULL;
   assert_int_equal(pw_metrics_write(&out, &view), 0);
   return out.data;
 }
@@ -183,6 +187,21 @@ static void test_loop_stalls(void **state) {
   free(t);
 }
 
+/* The last reload's outcome, named as Prometheus names its own (docs/http.md); left out when
+ * the view has none. */
+static void test_reload(void **state) {
+  char *t = render(2);
+
+  (void)state;
+  assert_true(has_line(t, "# TYPE pacewatch_config_last_reload_successful gauge"));
+  assert_true(has_line(t, "pacewatch_config_last_reload_successful 0"));
+  assert_true(has_line(t, "pacewatch_config_last_reload_success_timestamp_seconds 1714438500"));
+  free(t);
+  t = render(-1);
+  assert_null(strstr(t, "pacewatch_config_last_reload"));
+  free(t);
+}
+
 /* Every sample follows the HELP and TYPE of its family; counters, and only they, end _total;
  * a histogram's samples are its _bucket, _sum and _count. */
 static void test_format(void **state) {
@@ -231,6 +250,7 @@ int main(void) {
       cmocka_unit_test(test_indicator_families),
       cmocka_unit_test(test_sources_and_queues),
       cmocka_unit_test(test_loop_stalls),
+      cmocka_unit_test(test_reload),
       cmocka_unit_test(test_format),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
