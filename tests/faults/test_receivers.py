@@ -452,7 +452,7 @@ class Email(ReceiverCase):
     def test_hangs_then_refuses_then_recovers(self):
         """The SMTP server accepts and never greets (the attempt times out after 2 s), then
         nothing listens (refused), then a real server listens: delivered once, the message
-        whole; each failure one line, 10 s then 20 s apart."""
+        whole; each failure one line."""
         port = harness.free_port()
         silent = Silent(port)
         self.addCleanup(silent.close)
