@@ -35,7 +35,7 @@ struct pw_daemon_conf {
   char *http_listen;
   char *http_token;
   char *rrdcached;
-  char *public_url;
+  char *public_url; /* "" or an http(s) URL without a trailing slash */
   int64_t max_transfers;
   int64_t http_max_connections;
   int64_t http_timeout; /* seconds */
@@ -80,7 +80,9 @@ struct pw_target {
   int has_annual, has_baseline, has_quarters, has_standard;
   double annual, baseline, standard;
   double quarters[4];
-  int64_t *due; /* milestone: n_stages entries, the end of each due day, 0 = not set */
+  int64_t *due;    /* milestone: n_stages entries, the end of each due day, 0 = not set */
+  int provisional; /* an assumed target (暂定), not one issued */
+  char *basis;     /* how the target was set ("参照2023年目标测算"), or NULL */
   int line;
 };
 
@@ -93,6 +95,11 @@ struct pw_indicator {
   char *source_id; /* NULL when none */
   char *path;
   char *as_of;
+  char *note_path;      /* the `note` key: where the figure's note is in the source, or NULL */
+  char *standard_label; /* what the briefing calls the standard: "标准" unless set */
+  char *published_by;   /* who publishes the figure ("省人社厅"), or NULL */
+  char *target_from;    /* who issues the target ("市里"), or NULL */
+  int headline;         /* a headline figure of the briefing's 总体情况 */
   int domain, department, source; /* indices; -1 for none */
   enum pw_kind kind;
   enum pw_pace pace; /* as written; PW_PACE_DEFAULT means quarterly if a year has quarters */
@@ -149,6 +156,8 @@ struct pw_briefing {
   int weekday; /* 1 = Monday .. 7 = Sunday */
   int minute;  /* minutes after local midnight */
   char *title;
+  char *issuer;       /* the issuing office ("县府办"), or NULL */
+  char *actions_file; /* absolute path of the 下步举措 text, or NULL (docs/briefing.md) */
   struct pw_strlist receivers;
   int *receiver_idx;
 };

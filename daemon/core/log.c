@@ -39,17 +39,60 @@ int pw_log_level_parse(const char *text, enum pw_log_level *out) {
   return -EINVAL;
 }
 
-/* Copies the message TEXT into OUT (CAP bytes, room for the newline kept), control characters
- * escaped: text from outside (a source's value, a request's path) must never start a second log
- * line or reach a terminal as an escape sequence. UTF-8 passes unchanged. Returns the length. */
+/* The length of the well-formed UTF-8 sequence of two or more bytes at P (RFC 3629: no
+ * overlong forms, no surrogates, nothing past U+10FFFF), or 0 when P does not start one. C1
+ * control characters (U+0080 to U+009F, which some terminals read as escapes) count as not
+ * well-formed, so that they are escaped like the C0 ones. */
+static size_t utf8_sequence(const unsigned char *p) {
+  unsigned lo = 0x80, hi = 0xbf;
+  size_t len, i;
+
+  if (*p >= 0xc2 && *p <= 0xdf)
+    len = 2;
+  else if (*p >= 0xe0 && *p <= 0xef)
+    len = 3;
+  else if (*p >= 0xf0 && *p <= 0xf4)
+    len = 4;
+  else
+    return 0;
+  if (*p == 0xc2)
+    lo = 0xa0; /* U+0080 to U+009F: C1 controls */
+  else if (*p == 0xe0)
+    lo = 0xa0; /* overlong */
+  else if (*p == 0xed)
+    hi = 0x9f; /* surrogates */
+  else if (*p == 0xf0)
+    lo = 0x90; /* overlong */
+  else if (*p == 0xf4)
+    hi = 0x8f; /* past U+10FFFF */
+  if (p[1] < lo || p[1] > hi)
+    return 0;
+  for (i = 2; i < len; i++)
+    if (p[i] < 0x80 || p[i] > 0xbf)
+      return 0;
+  return len;
+}
+
+/* Copies the message TEXT into OUT (CAP bytes, room for the newline kept), escaped: control
+ * characters as \n, \r, \t or \xHH, so that text from outside (a source's value, a request's
+ * path) can never start a second log line or reach a terminal as an escape sequence; and every
+ * byte that is not part of well-formed UTF-8 as \xHH, so that the log is text (journald keeps a
+ * line with invalid UTF-8 as a blob). Well-formed UTF-8 passes unchanged; a sequence that does
+ * not fit whole is left out. Returns the length. */
 static size_t escape_controls(char *out, size_t cap, const char *text) {
   static const char hex[] = "0123456789abcdef";
-  size_t n = 0;
+  size_t n = 0, len;
   const unsigned char *p;
 
   for (p = (const unsigned char *)text; *p != '\0' && n + 5 < cap; p++) {
-    if (*p >= 0x20 && *p != 0x7f) {
+    if (*p >= 0x20 && *p < 0x7f) {
       out[n++] = (char)*p;
+    } else if (*p >= 0x80 && (len = utf8_sequence(p)) > 0) {
+      if (n + len + 1 > cap)
+        break;
+      memcpy(out + n, p, len);
+      n += len;
+      p += len - 1;
     } else if (*p == '\n' || *p == '\r' || *p == '\t') {
       out[n++] = '\\';
       out[n++] = *p == '\n' ? 'n' : *p == '\r' ? 'r' : 't';

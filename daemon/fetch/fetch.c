@@ -512,6 +512,48 @@ static void drop_elapsed(char *msg) {
   }
 }
 
+/* Rewrites MSG (a NUL-terminated buffer of SIZE bytes) so that no address in it shows a secret:
+ * every word that reads as a URL or a user:password@host (it holds "://" or '@'; words end at
+ * white space and at quotes, brackets and commas) goes through pw_redact_url. curl's own error
+ * texts can name the proxy whole ("Unsupported proxy scheme for 'socks://user:pw@host'") or a
+ * URL with its token in the query (docs/configuration.md). */
+static void redact_words(char *msg, size_t size) {
+  static const char stops[] = " \t\r\n'\"()<>[],";
+  char out[FETCH_ERROR_MAX], word[FETCH_ERROR_MAX];
+  size_t n = 0, in = 0, len = strlen(msg);
+
+  while (in < len && n + 1 < sizeof(out)) {
+    size_t w = strcspn(msg + in, stops), r;
+    if (w == 0) {
+      out[n++] = msg[in++];
+      continue;
+    }
+    memcpy(word, msg + in, w);
+    word[w] = '\0';
+    in += w;
+    if (strstr(word, "://") == NULL && strchr(word, '@') == NULL) {
+      r = w < sizeof(out) - 1 - n ? w : sizeof(out) - 1 - n;
+      memcpy(out + n, word, r);
+      n += r;
+      continue;
+    }
+    r = pw_redact_url(word, out + n, sizeof(out) - n);
+    n = n + r < sizeof(out) ? n + r : sizeof(out) - 1;
+  }
+  out[n] = '\0';
+  snprintf(msg, size, "%s", out);
+}
+
+/* Copies URL into OUT (SIZE bytes) fit for a message: without its query and fragment, where a
+ * webhook keeps its token, and with a password in it hidden (pw_redact_url). */
+static const char *url_for_message(const char *url, char *out, size_t size) {
+  char cut[FETCH_ERROR_MAX];
+
+  snprintf(cut, sizeof(cut), "%.*s", (int)strcspn(url, "?#"), url);
+  pw_redact_url(cut, out, size);
+  return out;
+}
+
 /* What a transfer that timed out was doing, in words that do not change between attempts
  * (curl's own message counts the milliseconds and the bytes received). */
 static const char *timeout_phase(struct pw_fetch_job *j) {
@@ -531,6 +573,7 @@ static int map_curl_error(struct pw_fetch_job *j, CURLcode c) {
   const char *detail = j->curl_error[0] != '\0' ? j->curl_error : what;
 
   drop_elapsed(j->curl_error);
+  redact_words(j->curl_error, sizeof(j->curl_error));
   switch (c) {
   case CURLE_OPERATION_TIMEDOUT:
     snprintf(j->error, sizeof(j->error), "timeout after %lld ms (%s)", (long long)j->timeout_ms,
@@ -539,12 +582,12 @@ static int map_curl_error(struct pw_fetch_job *j, CURLcode c) {
   case CURLE_UNSUPPORTED_PROTOCOL: {
     /* After a refused redirect the effective URL is the one refused: name it, without the
      * query, where a webhook keeps its token. */
-    char *url = NULL;
+    char *url = NULL, shown[512];
 
     if (curl_easy_getinfo(j->easy, CURLINFO_EFFECTIVE_URL, &url) != CURLE_OK || url == NULL)
       url = "?";
-    snprintf(j->error, sizeof(j->error), "protocol not allowed: %.*s (%s)", (int)strcspn(url, "?#"),
-             url, detail);
+    snprintf(j->error, sizeof(j->error), "protocol not allowed: %s (%s)",
+             url_for_message(url, shown, sizeof(shown)), detail);
     return -EPROTO;
   }
   default:
@@ -589,11 +632,11 @@ static int job_outcome(struct pw_fetch_job *j, CURLcode c, long status) {
     snprintf(j->error, sizeof(j->error), "HTTP %ld", status);
     if (j->no_redirects && status >= 300 && status <= 399) {
       /* Named without its query, where a webhook keeps its token. */
-      char *loc = NULL;
+      char *loc = NULL, shown[512];
       if (curl_easy_getinfo(j->easy, CURLINFO_REDIRECT_URL, &loc) != CURLE_OK || loc == NULL)
         loc = "(no Location)";
-      snprintf(j->error, sizeof(j->error), "HTTP %ld: redirect to %.*s not followed", status,
-               (int)strcspn(loc, "?#"), loc);
+      snprintf(j->error, sizeof(j->error), "HTTP %ld: redirect to %s not followed", status,
+               url_for_message(loc, shown, sizeof(shown)));
     }
     return -EIO;
   }

@@ -3,8 +3,12 @@
  * per indicator of the source its value (read_value) and its date (read_date), then admission.
  */
 #define PW_LOG_MODULE "ingest"
+#define PW_STR_(x) #x
+#define PW_STR(x) PW_STR_(x)
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,19 +31,23 @@ struct result {
 };
 
 /* The parse of one body for one source: queries 0..n-1 are its indicators' paths, then the
- * distinct as_of paths. */
+ * distinct as_of paths, then the distinct note paths. */
 struct parse {
   struct result *results;
   size_t n;
   struct pw_buf text; /* every result's text, NUL-terminated */
   int oom;
   int *as_of_q; /* per indicator of the source: the query of its as_of, or -1 */
+  int *note_q;  /* per indicator of the source: the query of its note, or -1 */
 };
 
 /* What ingest keeps per source of the running generation. */
 struct source_state {
   struct parse *parsed;          /* the parse of the source's last body, or NULL */
   unsigned char *warned_missing; /* per indicator of the source: "selects nothing" logged */
+  uint64_t *bad_logged;          /* per indicator of the source: hash of the bad-sample line last
+                                  * logged, 0 when its last figure was not bad */
+  unsigned new_bad;              /* bad-sample lines logged for the body being read */
 };
 
 struct pw_ingest {
@@ -48,6 +56,7 @@ struct pw_ingest {
   struct source_state *sources; /* one per source of admit->conf */
   int n_sources;
   unsigned char *flags; /* every source's warned_missing, in one block */
+  uint64_t *bad_hashes; /* every source's bad_logged, in one block */
 };
 
 /* ---- the parse -------------------------------------------------------------------------- */
@@ -58,6 +67,7 @@ static void parse_free(struct parse *pc) {
   pw_buf_free(&pc->text);
   free(pc->results);
   free(pc->as_of_q);
+  free(pc->note_q);
   free(pc);
 }
 
@@ -104,11 +114,23 @@ static const char *result_text(const struct parse *pc, const struct result *r) {
   return r->text_at >= 0 ? pc->text.data + r->text_at : NULL;
 }
 
-/* Lists the queries of source SRC into PATHS (room for 2 n + 1): its indicators' paths, then
- * each distinct as_of path once, however many indicators share it. Returns their number. */
+/* The query of path P among PATHS[FROM..*NQ), added when absent. */
+static int add_query(const char **paths, size_t from, size_t *nq, const char *p) {
+  size_t q;
+
+  for (q = from; q < *nq && strcmp(paths[q], p) != 0; q++)
+    ;
+  if (q == *nq)
+    paths[(*nq)++] = p;
+  return (int)q;
+}
+
+/* Lists the queries of source SRC into PATHS (room for 3 n + 1): its indicators' paths, then
+ * each distinct as_of path once, however many indicators share it, then each distinct note path
+ * (docs/configuration.md: an indicator's note). Returns their number. */
 static size_t list_queries(const struct pw_config *conf, const struct pw_source *src,
-                           const char **paths, int *as_of_q) {
-  size_t i, n = (size_t)src->n_indicators, nq = n;
+                           const char **paths, int *as_of_q, int *note_q) {
+  size_t i, n = (size_t)src->n_indicators, nq = n, notes_from;
 
   for (i = 0; i < n; i++)
     paths[i] = conf->indicators[src->indicators[i]].path;
@@ -124,6 +146,11 @@ static size_t list_queries(const struct pw_config *conf, const struct pw_source 
       paths[nq++] = ap;
     as_of_q[i] = (int)q;
   }
+  notes_from = nq;
+  for (i = 0; i < n; i++) {
+    const char *np = conf->indicators[src->indicators[i]].note_path;
+    note_q[i] = np != NULL && np[0] != '\0' ? add_query(paths, notes_from, &nq, np) : -1;
+  }
   return nq;
 }
 
@@ -136,18 +163,20 @@ static struct parse *parse_body(const struct pw_ingest *ing, const struct pw_sou
   struct pw_plugin_options opts = {src->csv_delimiter ? src->csv_delimiter : ','};
   size_t i, n = (size_t)src->n_indicators;
   struct parse *pc = calloc(1, sizeof(*pc));
-  const char **paths = calloc(2 * n + 1, sizeof(*paths));
+  const char **paths = calloc(3 * n + 1, sizeof(*paths));
   char perr[512];
 
   if (pc != NULL) {
-    pc->results = calloc(2 * n + 1, sizeof(*pc->results));
+    pc->results = calloc(3 * n + 1, sizeof(*pc->results));
     pc->as_of_q = calloc(n + 1, sizeof(*pc->as_of_q));
+    pc->note_q = calloc(n + 1, sizeof(*pc->note_q));
   }
-  if (pc == NULL || paths == NULL || pc->results == NULL || pc->as_of_q == NULL) {
+  if (pc == NULL || paths == NULL || pc->results == NULL || pc->as_of_q == NULL ||
+      pc->note_q == NULL) {
     snprintf(err, errlen, "out of memory parsing the body");
     goto fail;
   }
-  pc->n = list_queries(conf, src, paths, pc->as_of_q);
+  pc->n = list_queries(conf, src, paths, pc->as_of_q, pc->note_q);
   for (i = 0; i < pc->n; i++) {
     pc->results[i].text_at = -1;
     pc->results[i].as_of_rc = 1;
@@ -173,6 +202,38 @@ fail:
 }
 
 /* ---- one indicator's result ------------------------------------------------------------- */
+
+/* FNV-1a of TEXT, never 0 (0 means "nothing logged"). */
+static uint64_t line_hash(const char *text) {
+  uint64_t h = UINT64_C(14695981039346656037);
+
+  for (; *text != '\0'; text++)
+    h = (h ^ (unsigned char)*text) * UINT64_C(1099511628211);
+  return h != 0 ? h : 1;
+}
+
+/* Counts a bad sample of the I-th indicator of SS's source and logs it at LEVEL, unless the same
+ * line was logged for it the last time (docs/values.md): a figure that stays bad is said once,
+ * as a failing source is, until it changes or a good figure (or none) comes in between. */
+static void bad_sample(struct source_state *ss, size_t i, struct pw_admit_stats *stats,
+                       enum pw_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static void bad_sample(struct source_state *ss, size_t i, struct pw_admit_stats *stats,
+                       enum pw_log_level level, const char *fmt, ...) {
+  char line[1024];
+  uint64_t h;
+  va_list ap;
+
+  stats->bad++;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof(line), fmt, ap);
+  va_end(ap);
+  h = line_hash(line);
+  if (ss->bad_logged[i] == h)
+    return;
+  ss->bad_logged[i] = h;
+  pw_log_write(level, PW_LOG_MODULE, "%s", line);
+}
 
 /* Reads an as_of result into an instant, once per query however many indicators share it.
  * Returns 0 or -EINVAL. */
@@ -206,6 +267,7 @@ static int read_value(struct source_state *ss, const struct parse *pc, const str
 
   switch (r->kind) {
   case PW_PLUGIN_NOT_FOUND:
+    ss->bad_logged[i] = 0;
     /* Not published, or a typo in the path: say so once, not at every poll. */
     if (!ss->warned_missing[i]) {
       pw_log_warn("source '%s', indicator '%s': path %s selects nothing (not published)", src->id,
@@ -214,19 +276,19 @@ static int read_value(struct source_state *ss, const struct parse *pc, const str
     }
     return 1;
   case PW_PLUGIN_NULL:
+    ss->bad_logged[i] = 0;
     return 1;
   case PW_PLUGIN_ERROR:
-    pw_log_error("source '%s', indicator '%s': path %s: %s", src->id, in->id, in->path,
-                 text ? text : "error");
-    stats->bad++;
+    bad_sample(ss, i, stats, PW_LOG_ERROR, "source '%s', indicator '%s': path %s: %s", src->id,
+               in->id, in->path, text ? text : "error");
     return -EINVAL;
   case PW_PLUGIN_NUMBER:
     ss->warned_missing[i] = 0;
     rc = pw_admit_number(in, r->number, value);
     if (rc == -EDOM) {
-      pw_log_warn("source '%s', indicator '%s': bad sample '%s' (not a finite number)", src->id,
-                  in->id, text ? text : "NaN");
-      stats->bad++;
+      bad_sample(ss, i, stats, PW_LOG_WARN, "source '%s', indicator '%s': bad sample '%s' (%s)",
+                 src->id, in->id, text ? text : "NaN",
+                 isfinite(r->number) ? "too close to zero to be stored" : "not a finite number");
       return -EINVAL;
     }
     break;
@@ -236,11 +298,13 @@ static int read_value(struct source_state *ss, const struct parse *pc, const str
     rc = pw_admit_text(in, text ? text : "", value);
     break;
   }
-  if (rc == PW_ADMIT_NOT_PUBLISHED)
+  if (rc == PW_ADMIT_NOT_PUBLISHED) {
+    ss->bad_logged[i] = 0;
     return 1;
+  }
   if (rc < 0) {
-    pw_log_warn("source '%s', indicator '%s': bad sample '%s'", src->id, in->id, text ? text : "?");
-    stats->bad++;
+    bad_sample(ss, i, stats, PW_LOG_WARN, "source '%s', indicator '%s': bad sample '%s'", src->id,
+               in->id, text ? text : "?");
     return -EINVAL;
   }
   return 0;
@@ -248,9 +312,9 @@ static int read_value(struct source_state *ss, const struct parse *pc, const str
 
 /* The date of the I-th indicator of SRC: its as_of path's, else the plugin's timestamp, else
  * the fetch time (then OWN is 0). Returns 0, or -EINVAL for a bad sample, logged and counted. */
-static int read_date(const struct pw_config *conf, struct parse *pc, const struct pw_source *src,
-                     size_t i, const struct pw_indicator *in, int64_t *as_of, int *own,
-                     struct pw_admit_stats *stats) {
+static int read_date(const struct pw_config *conf, struct source_state *ss, struct parse *pc,
+                     const struct pw_source *src, size_t i, const struct pw_indicator *in,
+                     int64_t *as_of, int *own, struct pw_admit_stats *stats) {
   const struct result *r = &pc->results[i];
   struct result *ar = pc->as_of_q[i] >= 0 ? &pc->results[pc->as_of_q[i]] : NULL;
 
@@ -258,12 +322,12 @@ static int read_date(const struct pw_config *conf, struct parse *pc, const struc
   if (ar != NULL) {
     if (read_as_of(pc, ar, as_of) < 0) {
       const char *at = result_text(pc, ar);
-      pw_log_warn("source '%s', indicator '%s': bad sample: as_of %s gives '%s', not a date",
-                  src->id, in->id, as_of_path(conf, in),
-                  ar->kind == PW_PLUGIN_NOT_FOUND ? "nothing"
-                  : at                            ? at
-                                                  : "?");
-      stats->bad++;
+      bad_sample(ss, i, stats, PW_LOG_WARN,
+                 "source '%s', indicator '%s': bad sample: as_of %s gives '%s', not a date",
+                 src->id, in->id, as_of_path(conf, in),
+                 ar->kind == PW_PLUGIN_NOT_FOUND ? "nothing"
+                 : at                            ? at
+                                                 : "?");
       return -EINVAL;
     }
   } else if (r->has_ts) {
@@ -272,6 +336,34 @@ static int read_date(const struct pw_config *conf, struct parse *pc, const struc
     *own = 0; /* *AS_OF stays the fetch time */
   }
   return 0;
+}
+
+/* The note of the I-th indicator of SRC into BUF (PW_NOTE_BUF bytes): its note path's text, or
+ * a number as it prints. Returns BUF, or NULL when there is none (no path, nothing selected, or
+ * not clean text: the figure is kept without it, and a note that cannot be kept is logged once
+ * per answer that changed, SAME being 0). */
+static const char *read_note(const struct parse *pc, const struct pw_source *src, size_t i,
+                             const struct pw_indicator *in, int same, char *buf, size_t len) {
+  const struct result *r;
+  const char *text;
+  char num[40];
+  int rc;
+
+  if (pc->note_q[i] < 0)
+    return NULL;
+  r = &pc->results[pc->note_q[i]];
+  text = result_text(pc, r);
+  if (r->kind == PW_PLUGIN_NUMBER && text == NULL && isfinite(r->number))
+    text = pw_value_format(r->number, num, sizeof(num));
+  if ((r->kind != PW_PLUGIN_NUMBER && r->kind != PW_PLUGIN_TEXT) || text == NULL)
+    return NULL;
+  rc = pw_note_clean(text, strlen(text), buf, len);
+  /* Logged when the answer is new: the same bytes again bring the same note. */
+  if (rc < 0 && !same)
+    pw_log_warn("source '%s', indicator '%s': note %s is not kept: %s", src->id, in->id,
+                in->note_path,
+                rc == -E2BIG ? "longer than " PW_STR(PW_NOTE_MAX) " characters" : "not UTF-8");
+  return rc > 0 ? buf : NULL;
 }
 
 /* ---- an answer -------------------------------------------------------------------------- */
@@ -305,17 +397,32 @@ int pw_ingest_body(struct pw_ingest *ing, int source, const char *body, size_t l
   for (i = 0; i < n; i++) {
     const struct pw_indicator *in = &conf->indicators[src->indicators[i]];
     struct pw_admit_sample s;
+    char note[PW_NOTE_BUF], why[160];
     s.ind = src->indicators[i];
     s.as_of = s.fetched_at = fetched_at;
     s.source = src->id;
+    s.note = NULL;
     if (read_value(ss, ss->parsed, src, i, in, &s.value, &stats) != 0 ||
-        read_date(conf, ss->parsed, src, i, in, &s.as_of, &s.own_as_of, &stats) < 0)
+        read_date(conf, ss, ss->parsed, src, i, in, &s.as_of, &s.own_as_of, &stats) < 0)
       continue;
+    /* Admission's own rules (the dates, a milestone's stage) are checked here first, so that
+     * a refusal that stays the same is logged once too; admission then finds nothing to
+     * refuse. */
+    if (pw_admit_check(in, &s, why, sizeof(why)) < 0) {
+      bad_sample(ss, i, &stats, PW_LOG_WARN, "source '%s', indicator '%s': bad sample: %s", src->id,
+                 in->id, why);
+      continue;
+    }
+    ss->bad_logged[i] = 0;
+    s.note = read_note(ss->parsed, src, i, in, same, note, sizeof(note));
     pw_admit_sample(ing->admit, &s, &stats);
   }
-  if (stats.fresh + stats.revisions > 0 || stats.bad > 0)
-    pw_log_info("source '%s': %u new, %u revisions, %u unchanged, %u bad", src->id, stats.fresh,
-                stats.revisions, stats.duplicates + stats.unchanged, stats.bad);
+  /* Bad samples have a line each (once while they stay the same): the summary is for a poll
+   * that stored something. */
+  if (stats.fresh + stats.revisions + stats.notes > 0)
+    pw_log_info("source '%s': %u new, %u revisions, %u unchanged, %u bad, %u notes changed",
+                src->id, stats.fresh, stats.revisions, stats.duplicates + stats.unchanged,
+                stats.bad, stats.notes);
   return 0;
 }
 
@@ -328,8 +435,10 @@ static void drop_state(struct pw_ingest *ing) {
     parse_free(ing->sources[i].parsed);
   free(ing->sources);
   free(ing->flags);
+  free(ing->bad_hashes);
   ing->sources = NULL;
   ing->flags = NULL;
+  ing->bad_hashes = NULL;
   ing->n_sources = 0;
 }
 
@@ -345,12 +454,14 @@ int pw_ingest_reload(struct pw_ingest *ing) {
     total += (size_t)conf->sources[i].n_indicators;
   ing->sources = calloc((size_t)conf->n_sources + 1, sizeof(*ing->sources));
   ing->flags = calloc(total + 1, 1);
-  if (ing->sources == NULL || ing->flags == NULL) {
+  ing->bad_hashes = calloc(total + 1, sizeof(*ing->bad_hashes));
+  if (ing->sources == NULL || ing->flags == NULL || ing->bad_hashes == NULL) {
     drop_state(ing);
     return -ENOMEM;
   }
   for (i = 0; i < conf->n_sources; i++) {
     ing->sources[i].warned_missing = ing->flags + at;
+    ing->sources[i].bad_logged = ing->bad_hashes + at;
     at += (size_t)conf->sources[i].n_indicators;
   }
   ing->n_sources = conf->n_sources;

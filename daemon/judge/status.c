@@ -18,6 +18,17 @@ void pw_status_judge(const struct pw_config *conf, const struct pw_series *serie
   pw_judge(&conf->indicators[ind], s->samples, s->n, &conf->cal, at, out);
 }
 
+const char *pw_status_note(const struct pw_series *s, const struct pw_verdict *v, int64_t at) {
+  size_t i;
+
+  if (!v->has_value || s->n == 0)
+    return NULL;
+  for (i = s->n; i-- > 0;)
+    if (s->samples[i].as_of == v->as_of && pw_judge_effective(s->samples, s->n, i, at))
+      return s->samples[i].note;
+  return NULL;
+}
+
 json_t *pw_status_number(double v) {
   if (!isfinite(v))
     return json_null();
@@ -51,7 +62,10 @@ static const char *lag_unit(const struct pw_indicator *ind, enum pw_lag_unit u) 
 
 json_t *pw_status_verdict_json(const struct pw_config *conf, int idx, const struct pw_verdict *v) {
   const struct pw_indicator *ind = &conf->indicators[idx];
-  const char *unit = v->has_judgement ? lag_unit(ind, v->lag_unit) : NULL;
+  /* A lag that is no number (a figure near DBL_MAX makes it infinite) is null, and so is its
+   * unit: the two are null together (docs/status-json.md). */
+  int has_lag = v->has_judgement && isfinite(v->lag);
+  const char *unit = has_lag ? lag_unit(ind, v->lag_unit) : NULL;
   json_t *o = json_object();
 
   if (o == NULL)
@@ -63,6 +77,10 @@ json_t *pw_status_verdict_json(const struct pw_config *conf, int idx, const stru
                       ind->department_id ? json_string(ind->department_id) : json_null());
   json_object_set_new(o, "kind", json_string(pw_kind_name(ind->kind)));
   json_object_set_new(o, "unit", json_string(ind->unit));
+  if (ind->published_by != NULL)
+    json_object_set_new(o, "published_by", json_string(ind->published_by));
+  if (ind->target_from != NULL)
+    json_object_set_new(o, "target_from", json_string(ind->target_from));
   json_object_set_new(o, "status", json_string(pw_status_name(v->status)));
   json_object_set_new(o, "stale", json_boolean(v->stale));
   json_object_set_new(o, "value", opt_number(v->has_value, v->value));
@@ -71,7 +89,7 @@ json_t *pw_status_verdict_json(const struct pw_config *conf, int idx, const stru
   json_object_set_new(o, "expected", opt_number(v->has_judgement, v->expected));
   json_object_set_new(o, "completion_pct", opt_number(v->has_pct, v->completion_pct));
   json_object_set_new(o, "pace_pct", opt_number(v->has_pct, v->pace_pct));
-  json_object_set_new(o, "lag", opt_number(v->has_judgement, v->lag));
+  json_object_set_new(o, "lag", opt_number(has_lag, v->lag));
   json_object_set_new(o, "lag_unit", unit ? json_string(unit) : json_null());
   json_object_set_new(o, "projection_pct", opt_number(v->has_projection, v->projection_pct));
   json_object_set_new(o, "stage",
@@ -93,8 +111,14 @@ json_t *pw_status_json(const struct pw_config *conf, const struct pw_series *ser
   json_object_set_new(doc, "at", time_json(at));
   for (i = 0; i < conf->n_indicators; i++) {
     struct pw_verdict v;
+    const char *note;
+    json_t *o;
     pw_status_judge(conf, series, i, at, &v);
-    json_array_append_new(list, pw_status_verdict_json(conf, i, &v));
+    o = pw_status_verdict_json(conf, i, &v);
+    note = pw_status_note(&series[i], &v, at);
+    if (o != NULL)
+      json_object_set_new(o, "note", note ? json_string(note) : json_null());
+    json_array_append_new(list, o);
   }
   json_object_set_new(doc, "indicators", list);
   return doc;
@@ -190,7 +214,7 @@ void pw_status_table(FILE *out, const struct pw_config *conf, const struct pw_se
     cells[i][5] = cell_figure(ind, v->has_judgement, v->expected, 1);
     cells[i][6] = cell_pct(v->has_pct, v->completion_pct);
     cells[i][7] = cell_pct(v->has_pct, v->pace_pct);
-    if (v->has_judgement)
+    if (v->has_judgement && isfinite(v->lag))
       snprintf(buf, sizeof(buf), "%.2f%s", v->lag,
                v->lag_unit == PW_LAG_UNIT_PP     ? "pp"
                : v->lag_unit == PW_LAG_UNIT_DAYS ? "天"

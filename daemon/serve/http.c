@@ -85,6 +85,7 @@ struct http_conn {
   size_t body_len;
   int error_status; /* set by a callback that refused the request */
   int complete;     /* a whole request was read; the parser is paused until it is answered */
+  int started;      /* a request began and is not yet whole (its headers may be in) */
   int keep_alive;
   int head;
 
@@ -258,7 +259,7 @@ static void on_write_done(uv_write_t *w, int status) {
     return;
   }
   /* The next request may already be here (pipelining): feed what was held back. */
-  c->complete = 0;
+  c->complete = c->started = 0;
   if (arm_timer(c) < 0)
     return;
   http_parser_pause(&c->parser, 0);
@@ -323,7 +324,7 @@ static int make_view(struct pw_http *srv, struct pw_view *v,
   memset(v, 0, sizeof(*v));
   v->conf = conf;
   v->verdicts = pv->verdicts(pv->ctx, conf);
-  if (v->verdicts == NULL || pv->series(pv->ctx, conf, &v->journal_lines) == NULL)
+  if (v->verdicts == NULL || (v->series = pv->series(pv->ctx, conf, &v->journal_lines)) == NULL)
     return -1;
   for (i = 0; i < conf->n_sources; i++)
     health[i] = pv->source_health(pv->ctx, conf, i);
@@ -522,6 +523,7 @@ static int on_message_begin(http_parser *p) {
   c->last_was_value = 0;
   c->body_len = 0;
   c->error_status = 0;
+  c->started = 1;
   /* The whole request must arrive within the timeout. */
   return arm_timer(c) < 0 ? -1 : 0;
 }
@@ -586,6 +588,7 @@ static int on_message_complete(http_parser *p) {
   struct http_conn *c = conn_of(p);
 
   c->complete = 1;
+  c->started = 0;
   c->keep_alive = http_should_keep_alive(p);
   /* One request at a time: the rest of the bytes wait until this one is answered. */
   http_parser_pause(p, 1);
@@ -677,8 +680,11 @@ static void on_timeout(uv_timer_t *t) {
     arm_timer(c);
     return;
   }
-  if (c->parser.nread > 0 && !c->complete) {
-    /* A request started but did not finish in time (a byte a second, say). */
+  /* The parser's nread counts the bytes of the request line and headers only (it starts again
+   * after them): a request whose headers arrived but whose body did not is known by STARTED. */
+  if ((c->started || c->parser.nread > 0) && !c->complete) {
+    /* A request started but did not finish in time (a byte a second, say, or a body announced
+     * by Content-Length that never came). */
     c->keep_alive = 0;
     c->complete = 1;
     c->head = 0;

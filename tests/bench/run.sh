@@ -180,6 +180,11 @@ window() {
   W_CPU=$(echo "scale=3; ($c1 - $c0) / $HZ" | bc)
 }
 
+# The RRD files of a daemon's indicators (state/rrd, with or without rrdcached).
+rrd_files() {
+  find "$1/state/rrd" -maxdepth 1 -name '*.rrd' 2>/dev/null | wc -l
+}
+
 journal_lines() {
   if [ -f "$1/state/journal/journal.tsv" ]; then
     grep -vc '^#' "$1/state/journal/journal.tsv" || true
@@ -211,9 +216,11 @@ run_pw() {
   "$PWD_BIN" -c "$dir/pw.conf" -f 2>"$RUN/pw-$tag.log" &
   pid=$!
   STARTED+=("$pid")
-  # Warm: every indicator has its first sample.
-  for i in $(seq 600); do
-    [ "$(journal_lines "$dir")" -ge $((N * K)) ] && break
+  # Warm: every indicator has its first sample and its RRD file. The journal line comes first
+  # and the file after it (docs/storage.md), so the first condition alone would leave the
+  # creation of thousands of files inside the window.
+  for i in $(seq 1500); do
+    [ "$(journal_lines "$dir")" -ge $((N * K)) ] && [ "$(rrd_files "$dir")" -ge $((N * K)) ] && break
     sleep 0.2
   done
   sleep "$SETTLE"

@@ -179,7 +179,6 @@ class YearBack(faults.FaultCase):
                          r"2025-04-30T00:00:00\+08:00 is more than a day ahead")
         self.assertEqual(len(self.env.export("dated_v")), 1)
 
-    @unittest.expectedFailure
     def test_a_year_back_stores_the_figures_of_now(self):
         # Issue 12 item 3: after a run a year ahead, a source without its own dates logs a
         # revision at every poll (with an RRD rebuild each time), and a figure going back to

@@ -467,6 +467,30 @@ static void test_connection_refused(void **state) {
   cap_free(&c);
 }
 
+/* curl's error texts can name the proxy or the URL whole: the password and the query's values
+ * never reach the error (which the log prints). */
+static void test_errors_redacted(void **state) {
+  struct pw_fetch_request r;
+  struct cap c;
+
+  (void)state;
+  r = base_req("http://127.0.0.1:1/x?access_token=TOKEN123");
+  r.proxy = "sock5://alice:S3cret@127.0.0.1:1";
+  run_one(&r, &c);
+  assert_true(c.rc < 0);
+  assert_non_null(c.error);
+  assert_null(strstr(c.error, "S3cret"));
+  assert_non_null(strstr(c.error, "sock5://alice:***@127.0.0.1:1"));
+  cap_free(&c);
+
+  r = base_req("htps://bob:Pw0rd@127.0.0.1:1/x?access_token=TOKEN123");
+  run_one(&r, &c);
+  assert_int_equal(c.rc, -EPROTO);
+  assert_null(strstr(c.error, "Pw0rd"));
+  assert_null(strstr(c.error, "TOKEN123"));
+  cap_free(&c);
+}
+
 struct cap_run {
   struct pw_fetch *f;
   int done;
@@ -717,6 +741,7 @@ int main(void) {
       cmocka_unit_test(test_charset),
       cmocka_unit_test(test_headers_and_post),
       cmocka_unit_test(test_connection_refused),
+      cmocka_unit_test(test_errors_redacted),
       cmocka_unit_test(test_in_flight_cap),
       cmocka_unit_test(test_close_running),
       cmocka_unit_test(test_close_from_done),

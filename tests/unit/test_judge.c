@@ -17,6 +17,7 @@
 #include "calendar.h"
 #include "config.h"
 #include "judge.h"
+#include "status.h"
 
 #define DAY INT64_C(86400)
 #define HOUR INT64_C(3600)
@@ -123,12 +124,12 @@ static struct pw_target milestone_target(int year, int64_t *due) {
 
 /* A first value fetched the moment it is dated. */
 static struct pw_sample smp(int64_t as_of, double value) {
-  struct pw_sample s = {as_of, as_of, value, 0};
+  struct pw_sample s = {as_of, as_of, value, 0, NULL};
   return s;
 }
 
 static struct pw_sample smpf(int64_t as_of, double value, int64_t fetched_at, uint32_t rev) {
-  struct pw_sample s = {as_of, fetched_at, value, rev};
+  struct pw_sample s = {as_of, fetched_at, value, rev, NULL};
   return s;
 }
 
@@ -1219,6 +1220,44 @@ static void test_outside_calendar(void **state) {
   assert_unjudged(&v);
 }
 
+/* --- the verdict as JSON (daemon/judge/status.c, docs/status-json.md) ----------------------- */
+
+/* A figure near DBL_MAX judged against a small target: the lag in pp overflows, so "lag" is
+ * null, and "lag_unit" with it (issue 12 item 16: it said "pp" beside a null lag). */
+static void test_status_json_lag_unit_null_with_lag(void **state) {
+  struct pw_target tg = progress_target(2024, 100, 0, NULL);
+  struct pw_indicator ind;
+  struct pw_config conf;
+  struct pw_sample s = smp(L(2024, 5, 1), 1e308);
+  struct pw_verdict v;
+  json_t *o;
+
+  (void)state;
+  init_ind(&ind, PW_KIND_CUMULATIVE, &tg, 1);
+  ind.name = "测试";
+  ind.domain_id = "d";
+  ind.unit = "人";
+  memset(&conf, 0, sizeof(conf));
+  conf.indicators = &ind;
+  conf.n_indicators = 1;
+  v = judge(&ind, &s, 1, L(2024, 6, 1));
+  assert_true(v.has_judgement);
+  assert_false(isfinite(v.lag));
+  o = pw_status_verdict_json(&conf, 0, &v);
+  assert_non_null(o);
+  assert_true(json_is_null(json_object_get(o, "lag")));
+  assert_true(json_is_null(json_object_get(o, "lag_unit")));
+  assert_true(json_is_number(json_object_get(o, "target")));
+  json_decref(o);
+  /* A finite lag keeps its unit. */
+  s.value = 10;
+  v = judge(&ind, &s, 1, L(2024, 6, 1));
+  o = pw_status_verdict_json(&conf, 0, &v);
+  assert_true(json_is_number(json_object_get(o, "lag")));
+  assert_string_equal(json_string_value(json_object_get(o, "lag_unit")), "pp");
+  json_decref(o);
+}
+
 /* --- New York: daylight saving time makes quarters uneven in seconds ---------------------- */
 
 static void test_new_york(void **state) {
@@ -1291,6 +1330,7 @@ int main(void) {
       cmocka_unit_test(test_random_journals_match_definition),
       cmocka_unit_test(test_target_path),
       cmocka_unit_test(test_outside_calendar),
+      cmocka_unit_test(test_status_json_lag_unit_null_with_lag),
   };
   const struct CMUnitTest new_york[] = {
       cmocka_unit_test(test_new_york),
