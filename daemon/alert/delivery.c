@@ -42,6 +42,7 @@ struct entry {
 struct receiver_state {
   char id[65];
   int busy;
+  uint64_t held;      /* the run of pw_delivery_run in which an older notification holds it back */
   int64_t sent[RING]; /* recent send times, for the rate budget */
 };
 
@@ -59,6 +60,7 @@ struct pw_delivery {
   int flush_all, stopping, running;
   int64_t once_until; /* flush_all: real ms after which a failure is not retried */
   uint64_t counter;
+  uint64_t runs; /* pw_delivery_run calls, to tell a receiver held in this run */
 };
 
 /* One attempt: from the graphs it waits for to the spool updated with its outcome. */
@@ -301,6 +303,28 @@ static int fop_push(struct fop *f) {
   return rc;
 }
 
+/* The copy a DONE needs: what pw_spool_done and the audit line read (the id, the receiver and
+ * the alerts' ids), not the whole notification. Deep-copying a digest of thousands of alerts to
+ * remove its file held the loop for tens of milliseconds. Returns 0 or -ENOMEM. */
+static int entry_copy_ids(const struct pw_spool_entry *e, struct pw_spool_entry *out) {
+  json_t *alerts = json_array(), *a;
+  size_t i;
+
+  *out = *e;
+  out->payload = json_pack("{s:o}", "alerts", alerts);
+  if (out->payload == NULL)
+    return -ENOMEM;
+  json_array_foreach(json_object_get(e->payload, "alerts"), i, a) {
+    const char *id = json_string_value(json_object_get(a, "alert"));
+    if (json_array_append_new(alerts, json_pack("{s:s?}", "alert", id)) != 0) {
+      json_decref(out->payload);
+      out->payload = NULL;
+      return -ENOMEM;
+    }
+  }
+  return 0;
+}
+
 /* A file operation on entry E (its copy taken now). Returns NULL when out of memory. */
 static struct fop *fop_for(struct pw_delivery *dl, enum fop_kind kind, struct entry *e) {
   struct fop *f = calloc(1, sizeof(*f));
@@ -312,7 +336,8 @@ static struct fop *fop_for(struct pw_delivery *dl, enum fop_kind kind, struct en
   f->spool = dl->spool;
   f->entry = e;
   f->now = pw_clock_now();
-  if (e != NULL && entry_copy(&e->e, &f->copy) < 0) {
+  if (e != NULL &&
+      (kind == FOP_DONE ? entry_copy_ids(&e->e, &f->copy) : entry_copy(&e->e, &f->copy)) < 0) {
     fop_free(f);
     return NULL;
   }
@@ -701,6 +726,18 @@ static int once_due(const struct pw_delivery *dl, const struct entry *e, int64_t
   return e->once_tries == 0 || (once_retry_pending(dl, e) && e->once_at <= real_ms);
 }
 
+/* Marks receiver ID held for the rest of this run: an older notification of its own waits. */
+static void hold(struct pw_delivery *dl, const char *id) {
+  struct receiver_state *rs = recv_get(dl, id);
+
+  if (rs != NULL)
+    rs->held = dl->runs;
+}
+
+/* Entries go out oldest first, and per receiver strictly in order (docs/alerts.md, the spool and
+ * delivery): a notification waits while an older one for the same receiver is in back-off,
+ * being attempted, written or merged, so that a resolution never reaches a receiver before the
+ * firing it resolves. */
 void pw_delivery_run(struct pw_delivery *dl) {
   int64_t now = pw_clock_now(), real_ms = pw_clock_real_ms();
   struct entry *e, *next;
@@ -708,15 +745,21 @@ void pw_delivery_run(struct pw_delivery *dl) {
   if (dl == NULL || dl->stopping || dl->running)
     return;
   dl->running = 1;
+  dl->runs++;
   for (e = dl->head; e != NULL; e = next) {
     const struct pw_config *conf = e->conf != NULL ? e->conf : dl->conf;
     const struct pw_receiver *r;
     const struct pw_notifier *nf;
     struct receiver_state *rs;
     next = e->next;
-    if (e->busy || !e->durable ||
-        (dl->flush_all ? !once_due(dl, e, real_ms) : e->e.next_attempt > now))
+    rs = recv_find(dl, e->e.receiver);
+    if (rs != NULL && rs->held == dl->runs)
       continue;
+    if (e->busy || !e->durable ||
+        (dl->flush_all ? !once_due(dl, e, real_ms) : e->e.next_attempt > now)) {
+      hold(dl, e->e.receiver);
+      continue;
+    }
     r = receiver_in(conf, e->e.receiver);
     if (r == NULL) {
       drop(dl, e);
@@ -724,17 +767,21 @@ void pw_delivery_run(struct pw_delivery *dl) {
     }
     rs = recv_get(dl, e->e.receiver);
     nf = pw_notifier_for(r->type);
-    if (rs == NULL || rs->busy || nf == NULL)
+    if (rs == NULL || rs->busy || nf == NULL) {
+      hold(dl, e->e.receiver);
       continue;
+    }
     if (!dl->flush_all && !pw_alert_budget_take(rs->sent, RING, r->rate_per_minute,
                                                 nf->cost(e->e.payload), nf->per_second, now)) {
       merge_waiting(dl, e);
+      hold(dl, e->e.receiver);
       continue;
     }
     if (dl->flush_all) {
       e->once_tries++;
       e->once_at = 0;
     }
+    rs->held = dl->runs;
     attempt_start(dl, e, rs, e->conf != NULL ? e->conf : dl->conf, r, nf);
   }
   dl->running = 0;

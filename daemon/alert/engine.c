@@ -52,6 +52,12 @@ struct batch {
    * spooled just before a kill -9 (alerts.json not yet rewritten) is spooled again after the
    * restart under the same id, replacing the same file instead of adding a second copy. */
   char id[64];
+  /* Its alerts as compact JSON, comma-separated, for alerts.json: each alert is written out once,
+   * when the first save after its arrival takes its snapshot, so a save costs the loop a copy of
+   * text rather than the whole document (docs/alerts.md, batching). Covers the first N_TEXT
+   * alerts; reset whenever ALERTS is replaced. */
+  struct pw_buf text;
+  size_t n_text;
   struct batch *prev, *next;
 };
 
@@ -135,9 +141,42 @@ static void batch_unlink(struct pw_alert_engine *e, struct batch *b) {
 }
 
 static void batch_free(struct batch *b) {
-  if (b != NULL)
+  if (b != NULL) {
     json_decref(b->alerts);
+    pw_buf_free(&b->text);
+  }
   free(b);
+}
+
+/* B's alerts were replaced: its text is written again at the next save. */
+static void batch_text_reset(struct batch *b) {
+  pw_buf_free(&b->text);
+  b->n_text = 0;
+}
+
+/* Brings B's text up to date with its alerts (the ones added since the last save). Returns 0 or
+ * -ENOMEM (the text then covers what it covered before). */
+static int batch_text_update(struct batch *b) {
+  size_t n = json_array_size(b->alerts);
+
+  while (b->n_text < n) {
+    char *one = json_dumps(json_array_get(b->alerts, b->n_text), JSON_COMPACT);
+    int rc = one == NULL ? -ENOMEM : 0;
+    size_t len = b->text.len;
+    if (rc == 0 && b->n_text > 0)
+      rc = pw_buf_append(&b->text, ",", 1);
+    if (rc == 0)
+      rc = pw_buf_append(&b->text, one, strlen(one));
+    free(one);
+    if (rc < 0) {
+      b->text.len = len;
+      if (b->text.data != NULL)
+        b->text.data[len] = '\0';
+      return -ENOMEM;
+    }
+    b->n_text++;
+  }
+  return 0;
 }
 
 /* A new batch of receiver R (an index), linked at the end. NULL when out of memory. */
@@ -184,15 +223,107 @@ static void queue_for(struct pw_alert_engine *e, int r, json_t *alert, int sever
     delivery_id(e, now, b->id, sizeof(b->id));
   }
   json_array_append(b->alerts, alert);
+  /* Written out now, a little at each verdict, rather than thousands at the next save (on
+   * failure the snapshot tries again). */
+  (void)batch_text_update(b);
   b->severe |= severe;
   e->dirty = 1;
 }
 
 /* ---- alerts.json ---- */
 
-static json_t *batch_json(const struct batch *b) {
-  return json_pack("{s:I,s:b,s:s,s:O,s:b}", "first", (json_int_t)b->first, "severe", b->severe,
-                   "delivery", b->id, "alerts", b->alerts, "sealed", b->state != B_OPEN);
+/* What alerts.json holds, copied on the loop so that the document is built and written on the
+ * thread pool (docs/architecture.md: nothing long on the loop thread): the slots that hold or
+ * fire, the receivers' ids their `told` indices name, and each pending batch with its alerts as
+ * text. */
+struct snap_batch {
+  char receiver[65];
+  char id[64];
+  int64_t first;
+  int severe, sealed;
+  char *alerts; /* "[...]" */
+};
+
+struct snapshot {
+  struct slot *slots;
+  int n_slots;
+  char (*receivers)[65];
+  int n_receivers;
+  struct snap_batch *batches;
+  size_t n_batches;
+};
+
+static void snapshot_free(struct snapshot *sn) {
+  size_t i;
+
+  if (sn == NULL)
+    return;
+  for (i = 0; i < sn->n_batches; i++)
+    free(sn->batches[i].alerts);
+  free(sn->batches);
+  free(sn->receivers);
+  free(sn->slots);
+  free(sn);
+}
+
+/* The snapshot of E's states and pending batches, or NULL when out of memory. */
+static struct snapshot *snapshot_take(struct pw_alert_engine *e) {
+  struct snapshot *sn = calloc(1, sizeof(*sn));
+  const struct batch *b;
+  struct batch *w;
+  size_t n = 0;
+  int i;
+
+  if (sn == NULL)
+    return NULL;
+  for (i = 0; i < e->n_slots; i++)
+    n += e->slots[i].st.holding || e->slots[i].st.firing;
+  for (b = e->head; b != NULL; b = b->next)
+    sn->n_batches++;
+  sn->slots = calloc(n > 0 ? n : 1, sizeof(*sn->slots));
+  sn->receivers =
+      calloc(e->conf->n_receivers > 0 ? (size_t)e->conf->n_receivers : 1, sizeof(*sn->receivers));
+  sn->batches = calloc(sn->n_batches > 0 ? sn->n_batches : 1, sizeof(*sn->batches));
+  if (sn->slots == NULL || sn->receivers == NULL || sn->batches == NULL)
+    goto oom;
+  for (i = 0; i < e->n_slots; i++)
+    if (e->slots[i].st.holding || e->slots[i].st.firing)
+      sn->slots[sn->n_slots++] = e->slots[i];
+  for (i = 0; i < e->conf->n_receivers; i++)
+    snprintf(sn->receivers[i], sizeof(sn->receivers[i]), "%s", e->conf->receivers[i].id);
+  sn->n_receivers = e->conf->n_receivers;
+  n = 0;
+  for (w = e->head; w != NULL; w = w->next, n++) {
+    struct snap_batch *o = &sn->batches[n];
+    size_t len;
+    if (batch_text_update(w) < 0)
+      goto oom;
+    len = w->text.len;
+    if ((o->alerts = malloc(len + 3)) == NULL)
+      goto oom;
+    o->alerts[0] = '[';
+    if (len > 0)
+      memcpy(o->alerts + 1, w->text.data, len);
+    memcpy(o->alerts + 1 + len, "]", 2);
+    memcpy(o->receiver, w->receiver, sizeof(o->receiver));
+    memcpy(o->id, w->id, sizeof(o->id));
+    o->first = w->first;
+    o->severe = w->severe;
+    o->sealed = w->state != B_OPEN;
+  }
+  return sn;
+oom:
+  snapshot_free(sn);
+  return NULL;
+}
+
+static json_t *batch_json(const struct snap_batch *b) {
+  json_t *alerts = json_loads(b->alerts, 0, NULL);
+
+  if (alerts == NULL)
+    return NULL;
+  return json_pack("{s:I,s:b,s:s,s:o,s:b}", "first", (json_int_t)b->first, "severe", b->severe,
+                   "delivery", b->id, "alerts", alerts, "sealed", b->sealed);
 }
 
 /* The states and pending batches as alerts.json holds them. Notifications decided but not yet
@@ -200,28 +331,27 @@ static json_t *batch_json(const struct batch *b) {
  * -9 either both are on disk or neither is, and then the restart decides them again. A
  * receiver's first batch is "pending"'s member, later ones (rare: one was being spooled while
  * the next gathered) its "more" array. A slot id always holds a '/', so "pending" cannot clash
- * with one. */
-static char *states_text(const struct pw_alert_engine *e) {
+ * with one. Touches only SN: runs on the thread pool. */
+static char *states_text(const struct snapshot *sn) {
   json_t *doc = json_object(), *pending = json_object();
-  const struct batch *b;
   char *text;
+  size_t j;
   int i, k;
 
-  for (i = 0; doc != NULL && i < e->n_slots; i++) {
-    const struct slot *s = &e->slots[i];
-    json_t *told;
-    if (!s->st.holding && !s->st.firing)
-      continue;
-    told = json_array();
+  for (i = 0; doc != NULL && i < sn->n_slots; i++) {
+    const struct slot *s = &sn->slots[i];
+    json_t *told = json_array();
     for (k = 0; k < s->n_told; k++)
-      json_array_append_new(told, json_string(e->conf->receivers[s->told[k]].id));
+      if (s->told[k] >= 0 && s->told[k] < sn->n_receivers)
+        json_array_append_new(told, json_string(sn->receivers[s->told[k]]));
     json_object_set_new(doc, s->id,
                         json_pack("{s:b,s:b,s:I,s:I,s:i,s:b,s:o}", "holding", s->st.holding,
                                   "firing", s->st.firing, "since", (json_int_t)s->st.since,
                                   "last_notified", (json_int_t)s->st.last_notified, "severity",
                                   (int)s->st.severity, "muted", s->st.muted, "told", told));
   }
-  for (b = e->head; pending != NULL && b != NULL; b = b->next) {
+  for (j = 0; pending != NULL && j < sn->n_batches; j++) {
+    const struct snap_batch *b = &sn->batches[j];
     json_t *first = json_object_get(pending, b->receiver), *more;
     if (first == NULL) {
       json_object_set_new(pending, b->receiver, batch_json(b));
@@ -248,18 +378,19 @@ static char *states_text(const struct pw_alert_engine *e) {
 struct save_op {
   struct pw_alert_engine *e;
   char path[4200];
-  char *text;
+  struct snapshot *snap;
   int rc;
 };
 
 /* The snapshot is taken when the save reaches the front of the writer's queue: everything
- * queued before it (spool writes) is then on disk, and what it saves is the latest. */
+ * queued before it (spool writes) is then on disk, and what it saves is the latest. The
+ * document is built from it on the thread pool. */
 static int save_prepare(void *arg) {
   struct save_op *op = arg;
 
   op->e->save_queued = 0;
-  op->text = states_text(op->e);
-  if (op->text == NULL)
+  op->snap = snapshot_take(op->e);
+  if (op->snap == NULL)
     return -ENOMEM;
   op->e->dirty = 0;
   return 0;
@@ -267,8 +398,10 @@ static int save_prepare(void *arg) {
 
 static void save_work(void *arg) {
   struct save_op *op = arg;
+  char *text = states_text(op->snap);
 
-  op->rc = pw_write_file_atomic(op->path, op->text, strlen(op->text));
+  op->rc = text == NULL ? -ENOMEM : pw_write_file_atomic(op->path, text, strlen(text));
+  free(text);
 }
 
 static void save_done(void *arg, int status) {
@@ -288,7 +421,7 @@ static void save_done(void *arg, int status) {
     pw_log_info("alert states are saved to %s again", op->path);
     op->e->save_failing = 0;
   }
-  free(op->text);
+  snapshot_free(op->snap);
   free(op);
 }
 
@@ -790,6 +923,7 @@ static int ready(struct pw_alert_engine *e, struct batch *b, int64_t now, int al
   }
   json_decref(b->alerts);
   b->alerts = send;
+  batch_text_reset(b);
   e->dirty = 1;
   return 1;
 }
@@ -977,11 +1111,13 @@ void pw_alert_engine_free(struct pw_alert_engine *e) {
   if (e == NULL)
     return;
   if (e->dirty) {
-    char *text = states_text(e);
+    struct snapshot *sn = snapshot_take(e);
+    char *text = sn != NULL ? states_text(sn) : NULL;
     int rc = text != NULL ? pw_write_file_atomic(e->path, text, strlen(text)) : -ENOMEM;
     if (rc < 0)
       pw_log_error("cannot save alert states to %s: %s", e->path, strerror(-rc));
     free(text);
+    snapshot_free(sn);
   }
   for (b = e->head; b != NULL; b = next) {
     next = b->next;

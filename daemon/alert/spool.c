@@ -278,12 +278,46 @@ static int stale_tmp(const char *path, const char *name) {
   return 1;
 }
 
+/* Compares two ids with their runs of digits as numbers: the ids of one second differ in the
+ * process's counter ("…-9-…" before "…-10-…"), which orders notifications the way they were
+ * created, and each receiver's are delivered in that order (docs/alerts.md). */
+static int id_cmp(const char *a, const char *b) {
+  while (*a != '\0' && *b != '\0') {
+    if (*a >= '0' && *a <= '9' && *b >= '0' && *b <= '9') {
+      size_t na = 0, nb = 0;
+      int c;
+      while (*a == '0' && a[1] >= '0' && a[1] <= '9')
+        a++;
+      while (*b == '0' && b[1] >= '0' && b[1] <= '9')
+        b++;
+      while (a[na] >= '0' && a[na] <= '9')
+        na++;
+      while (b[nb] >= '0' && b[nb] <= '9')
+        nb++;
+      if (na != nb)
+        return na < nb ? -1 : 1;
+      if ((c = strncmp(a, b, na)) != 0)
+        return c;
+      a += na;
+      b += nb;
+      continue;
+    }
+    if (*a != *b)
+      return (unsigned char)*a < (unsigned char)*b ? -1 : 1;
+    a++;
+    b++;
+  }
+  return *a == *b ? 0 : *a == '\0' ? -1 : 1;
+}
+
 static int entry_cmp(const void *a, const void *b) {
   const struct pw_spool_entry *x = a, *y = b;
+  int c;
 
   if (x->created != y->created)
     return x->created < y->created ? -1 : 1;
-  return strcmp(x->id, y->id);
+  c = id_cmp(x->id, y->id);
+  return c != 0 ? c : strcmp(x->id, y->id);
 }
 
 /* Reads PATH whole (at most LIMIT bytes) into *OUT (owned, NUL-terminated) and *LEN. A symbolic

@@ -927,6 +927,10 @@ static int job_setup(struct pw_fetch *f, struct pw_fetch_job *j,
   if (j->post_body != NULL) {
     SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->post_len);
     SET(CURLOPT_POSTFIELDS, j->post_body);
+    /* A followed 301/302/303 keeps the POST and its body (docs/configuration.md,
+     * follow_redirects): curl would turn it into a bodiless GET, and a 200 to that GET would
+     * count as delivered although the notification never arrived. */
+    SET(CURLOPT_POSTREDIR, (long)CURL_REDIR_POST_ALL);
   }
   if (req->customize != NULL) {
     j->smtp = 1;

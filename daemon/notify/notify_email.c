@@ -463,9 +463,13 @@ static int email_build(const struct pw_notify_input *in, struct pw_notify_messag
 static int email_judge(const struct pw_receiver *r, int rc, long status, const char *body,
                        const char *error, char *err, size_t errlen) {
   (void)r;
-  (void)status;
   (void)body;
-  snprintf(err, errlen, "%s", error != NULL ? error : "error");
+  /* The server's reply code first: curl's text for a refusal at the end of DATA ("Weird
+   * server reply") does not say which (docs/alerts.md, email). */
+  if (status >= 400 && status <= 599)
+    snprintf(err, errlen, "SMTP %ld: %s", status, error != NULL ? error : "refused");
+  else
+    snprintf(err, errlen, "%s", error != NULL ? error : "error");
   return rc == 0 ? 0 : rc == -EPERM ? -EPERM : -EAGAIN;
 }
 

@@ -454,6 +454,38 @@ static int files_like(const char *dir, const char *prefix, char *buf, size_t siz
   return n;
 }
 
+/* alerts.json is built on the thread pool from a snapshot whose batches carry their alerts as
+ * text written when each alert arrived: after quiet hours split a batch, the saved batches hold
+ * exactly their own alerts (the severe part and the held part each once, never both). */
+static void test_saved_after_quiet_split(void **state) {
+  struct fx *f = fx_open(conf_text("0s", "0s", "quiet_hours = \"22:00-07:30\";", ""));
+  int64_t night = pw_calendar_local(2024, 5, 2, 23, 0, 0);
+  int64_t morning = pw_calendar_local(2024, 5, 3, 7, 30, 0);
+  int i, lagging = 0, severe = 0;
+
+  (void)state;
+  set(f, 0, PW_STATUS_LAGGING); /* to dept and ops */
+  set(f, 1, PW_STATUS_SEVERE);  /* to ops and boss */
+  pw_alert_engine_evaluate(f->engine, night);
+  pw_alert_engine_flush(f->engine, night, 0);
+  assert_string_equal(receivers_text(f), "boss,ops");
+  drain(f); /* saved: the severe parts on their way to the spool, the held ones waiting */
+  f->n_waiting = 0;
+  forget_calls(f);
+  pw_alert_engine_free(f->engine);
+  f->engine = engine_new(f);
+  pw_alert_engine_flush(f->engine, morning, 0); /* (no evaluation: repeat is 1 h) */
+  assert_int_equal(f->n_calls, 4);
+  for (i = 0; i < 4; i++) {
+    const char *t = alerts_text(f, i);
+    lagging += strcmp(t, "a/lag firing lagging") == 0;
+    severe += strcmp(t, "b/lag firing severe") == 0;
+  }
+  assert_int_equal(lagging, 2);
+  assert_int_equal(severe, 2);
+  fx_close(f);
+}
+
 /* A damaged alerts.json or silences.json is not silently reset: it is kept aside as
  * <file>.corrupt-<time>, byte for byte, and the engine says so (for /metrics). */
 static void test_corrupt_state_files(void **state) {
@@ -713,6 +745,7 @@ int main(void) {
       cmocka_unit_test(test_silences),
       cmocka_unit_test(test_quiet_hours),
       cmocka_unit_test(test_saved_states),
+      cmocka_unit_test(test_saved_after_quiet_split),
       cmocka_unit_test(test_spool_failure_retried),
       cmocka_unit_test(test_corrupt_state_files),
       cmocka_unit_test(test_reload_by_name),

@@ -152,6 +152,30 @@ static void test_put_load(void **state) {
   json_decref(b.payload);
 }
 
+/* Ids of one second are loaded in the order of their counter, compared as a number: the spool
+ * is delivered in this order, per receiver (docs/alerts.md). */
+static void test_load_order_of_one_second(void **state) {
+  struct fixture *f = *state;
+  const char *ids[] = {"1714611600-42-10-0001", "1714611600-42-9-ffff", "1714611600-42-100-0000",
+                       "1714611600-42-11-0000"};
+  const char *want[] = {"1714611600-42-9-ffff", "1714611600-42-10-0001", "1714611600-42-11-0000",
+                        "1714611600-42-100-0000"};
+  struct pw_spool_entry e, *es;
+  size_t i, n;
+  char err[512];
+
+  for (i = 0; i < 4; i++) {
+    entry(&e, ids[i], 1714611600, NULL);
+    assert_int_equal(pw_spool_put(f->s, &e, err, sizeof(err)), 0);
+    json_decref(e.payload);
+  }
+  assert_int_equal(pw_spool_load(f->s, &es, &n, err, sizeof(err)), 0);
+  assert_int_equal(n, 4);
+  for (i = 0; i < 4; i++)
+    assert_string_equal(es[i].id, want[i]);
+  pw_spool_entries_free(es, n);
+}
+
 static void test_empty_and_bad_ids(void **state) {
   struct fixture *f = *state;
   struct pw_spool_entry e, *es;
@@ -618,6 +642,7 @@ static void test_kill_9(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_put_load, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_load_order_of_one_second, setup, teardown),
       cmocka_unit_test_setup_teardown(test_empty_and_bad_ids, setup, teardown),
       cmocka_unit_test_setup_teardown(test_unique_ids, setup, teardown),
       cmocka_unit_test_setup_teardown(test_backoff, setup, teardown),
