@@ -25,7 +25,8 @@
 
 #define EVAL_INTERVAL 60 /* seconds of the daemon's clock between re-evaluations */
 /* The tick comes every second of the daemon's clock, but at most 100 times a real second: a
- * fast clock (--clock-rate) must not turn it into a busy loop (docs/architecture.md#clock-and-time-zone). */
+ * fast clock (--clock-rate) must not turn it into a busy loop
+ * (docs/architecture.md#clock-and-time-zone). */
 #define TICK_FLOOR_MS 10
 
 static void usage(FILE *out) {

@@ -2,8 +2,8 @@
  * Unit tests of clock: the simulated clock starts where told and advances with the real clock,
  * RATE times faster under a rate; rates out of range are refused and leave the clock as it was;
  * a change of rate makes no jump; durations of the daemon's clock become real timer
- * milliseconds rounded up, never below 1 ms (docs/architecture.md#clock-and-time-zone). The clock is one
- * per process, so the tests run in order and each sets what it needs.
+ * milliseconds rounded up, never below 1 ms (docs/architecture.md#clock-and-time-zone). The clock
+ * is one per process, so the tests run in order and each sets what it needs.
  */
 #include <stdarg.h>
 #include <stddef.h>
