@@ -10,7 +10,8 @@ The year (tests/year/year_sources.py serves it on the daemon's clock, read from 
     2025-06-23 is revised on Friday 2025-06-27; the source is down (503) from 2025-07-01 12:00
     to 2025-08-06 12:00, long enough for `source_down` and both indicators' `stale` (21 days);
   - source `civil` (CSV with its own as_of column): `beds`, a level meant to fall (12 to 8 days);
-  - the webhook receiver refuses everything (503) from 2025-07-10 to 2025-07-20;
+  - the webhook receiver refuses everything (503) from 2025-07-10 to 2025-07-20; quiet hours
+    from 22:00 to 06:00;
   - on the first of every month a SIGHUP with a changed configuration (the briefing's title; a
     source and an indicator added in even months and removed in odd ones).
 
@@ -18,7 +19,8 @@ Asserted at the end: the journal holds every figure the sources served exactly o
 revision as revision 1; `pacewatch status --at` each quarter end agrees with the verdicts this
 test computes from the data by docs/judgement.md; every alert fired and resolved as the data
 says (lag with its severities, stale, source_down), at the right simulated date within one poll
-interval (for a notification due while the receiver was down: once it came back); 52 weekly
+interval (for a notification due while the receiver was down: once it came back); nothing but
+severe notifications spooled in quiet hours; 52 weekly
 briefings written and sent; nothing dead or left in the spool; the daemon's RSS and open
 descriptors at the end within 10 % of those after the first month; a clean stop. The figures
 (RSS, descriptors, notifications, briefings, wall time) are printed for docs/testing.md.
@@ -77,7 +79,7 @@ daemon: { state_dir = "state"; http_listen = "127.0.0.1:{hport}"; timezone = "As
 domains = ( { id = "health"; name = "病有良医"; }, { id = "care"; name = "老有颐养"; } );
 departments = ( { id = "wj"; name = "县卫健局"; }, { id = "mz"; name = "县民政局"; } );
 receivers = ( { id = "ops"; type = "webhook"; url = "http://127.0.0.1:{kport}/ops"; } );
-alerting: { receivers = [ "ops" ]; repeat = "7d"; give_up = "30d"; };
+alerting: { receivers = [ "ops" ]; repeat = "7d"; give_up = "30d"; quiet_hours = "22:00-06:00"; };
 briefing: { title = "{title}"; receivers = [ "ops" ]; };
 sources = (
   { id = "health"; url = "http://127.0.0.1:{sport}/health"; format = "json"; interval = "1d";
@@ -251,6 +253,17 @@ def expected_source_down(log, path, source):
     return events
 
 
+def sending(t, severe, hook):
+    """When a notification decided at T can be sent: not severe, after quiet hours
+    (22:00-06:00); while the receiver is down (HOOK: the instants it went down and came back),
+    when it is back."""
+    local = datetime.datetime.fromtimestamp(t, TZ)
+    if not severe and (local.hour >= 22 or local.hour < 6):
+        six = local.replace(hour=6, minute=0, second=0)
+        t = int((six + datetime.timedelta(days=1) if local.hour >= 22 else six).timestamp())
+    return hook[1] if hook[0] <= t < hook[1] else t
+
+
 # ---- the run -------------------------------------------------------------------------------
 
 def proc_figures(pid):
@@ -414,11 +427,22 @@ class Year(harness.TestCase):
             self.assertEqual([e[1:3] for e in got[alert]], [e[1:3] for e in events],
                              f"the notifications of {alert}")
             for g, e in zip(got[alert], events):
-                lo, hi = e[3] - POLL, e[3] + POLL
-                if HOOK_DOWN[0] <= e[3] < HOOK_DOWN[1] and not g[4]:
-                    lo, hi = hook_toggled[1] - POLL, hook_toggled[1] + POLL
-                self.assertTrue(lo <= g[3] <= hi,
-                                f"{alert} {e[1]}: at {iso(g[3])}, expected {iso(e[3])}")
+                # Dated by its sending: a notification that is not severe waits for the end of
+                # quiet hours, and one due while the receiver was down goes once it is back.
+                due = e[3] if g[4] else sending(e[3], e[2] == "severe", hook_toggled)
+                self.assertTrue(due - POLL <= g[3] <= due + POLL,
+                                f"{alert} {e[1]}: at {iso(g[3])}, expected {iso(e[3])} "
+                                f"(sent at {iso(due)})")
+        # Quiet hours (22:00-06:00 of the daemon's clock): no notification but a severe one
+        # left its batch for the spool then (the audit log's `spooled` is that instant).
+        for ev in env.audit():
+            b = msgs.get(ev["delivery"])
+            if ev["event"] != "spooled" or b is None or not b["alerts"]:
+                continue
+            hour = datetime.datetime.fromtimestamp(ev["at"], TZ).hour
+            if hour >= 22 or hour < 6:
+                self.assertTrue(all(a["severity"] == "severe" for a in b["alerts"]),
+                                f"spooled in quiet hours at {iso(ev['at'])}: {b}")
         refused = [m for m in sink.messages("/ops") if not m["ok"]]
         self.assertTrue(refused, "the receiver's outage refused deliveries")
         self.assertEqual(env.dead(), [])
