@@ -348,6 +348,8 @@ class Year(harness.TestCase):
                 hook_toggled.append(clock())
             time.sleep(0.02)
         final = proc_figures(d.pid)
+        with open(f"/proc/{d.pid}/maps") as f:
+            sanitized = "libasan" in f.read()
         series.append(final)
         run_wall = time.time() - wall0
         # Let the last deliveries and writes finish before stopping.
@@ -471,7 +473,9 @@ class Year(harness.TestCase):
         print("year: " + json.dumps(figures), flush=True)
         with open(os.path.join(env.out, "figures.json"), "w") as f:
             json.dump(figures, f)
-        self.assertLessEqual(final[0], month1[0] * 1.10, figures)
+        # ASan keeps freed memory in quarantine (up to 256 MB): RSS says nothing there.
+        if not sanitized:
+            self.assertLessEqual(final[0], month1[0] * 1.10, figures)
         self.assertLessEqual(final[1], month1[1] * 1.10, figures)
 
 
