@@ -3,9 +3,11 @@
 a whole number from 1 to 1000000 are refused with exit 2 and a line naming the option; with
 `--now` the clock starts there and runs N times faster (`pacewatch_clock_seconds` on /metrics),
 without it the clock starts from the wall clock's time; and the sources' timers follow the
-daemon's clock: a source polled every hour is polled every second at N = 3600."""
+daemon's clock: a source polled every hour is polled every second at N = 3600. A storm of
+SIGHUPs at N = 1000000 leaves every weekly briefing written."""
 import os
 import re
+import signal
 import sys
 import time
 import urllib.request
@@ -20,6 +22,13 @@ sources = ( { id = "s"; url = "http://127.0.0.1:{sport}/data/s.json"; format = "
               interval = "1h"; } );
 indicators = ( { id = "v"; name = "测试值"; domain = "d"; source = "s"; path = "$.v";
                  kind = "level"; targets = ( { year = 2024; baseline = 0; annual = 10; } ); } );
+'''
+
+BRIEFING_CONF = '''
+daemon: { state_dir = "state"; http_listen = "127.0.0.1:{hport}"; };
+domains = ( { id = "d"; name = "测试"; } );
+indicators = ( { id = "v"; name = "测试值"; domain = "d"; kind = "level";
+                 targets = ( { year = 2025; baseline = 0; annual = 10; } ); } );
 '''
 
 
@@ -79,6 +88,33 @@ class ClockRate(harness.TestCase):
         time.sleep(1)
         self.assertGreater(clock(hport), c + 500)
         self.assertEqual(env.stop(), 0)
+
+    def test_reload_storm_keeps_due_briefings(self):
+        # At 10^6 times a tick comes every 10 ms of real time, i.e. 2.8 hours of the daemon's
+        # clock: a reload ending between a Monday 08:00 and the tick that writes its briefing
+        # used to move the schedule to the next Monday, and with SIGHUPs every millisecond most
+        # weeks had no briefing (docs/briefing.md#when).
+        env = self.new_env()
+        hport = harness.free_port()
+        env.write_conf(BRIEFING_CONF, hport=hport)
+        start = 1736049600  # 2025-01-05T12:00:00+08:00, a Sunday
+        d = env.start("2025-01-05T12:00:00+08:00", "--clock-rate", "1000000",
+                      ready=lambda: clock(hport) is not None)
+        d.hup()
+        end = time.monotonic() + 3
+        while time.monotonic() < end:
+            os.kill(d.pid, signal.SIGHUP)
+            time.sleep(0.001)
+        last = clock(hport)
+        self.assertEqual(d.stop(), 0)
+        self.assertGreater(last - start, 4 * 7 * 86400, "the storm lasted four weeks or more")
+        monday, weeks = start + 20 * 3600, []  # 2025-01-06T08:00:00+08:00
+        while monday < last - 3 * 3600:  # the tick after the last one may not have come
+            weeks.append("2025-W%02d" % (2 + len(weeks)))
+            monday += 7 * 86400
+        names = os.listdir(os.path.join(env.state, "briefings"))
+        for w in weeks:
+            self.assertIn(w + ".html", names, env.log_tail(3000))
 
 
 if __name__ == "__main__":
