@@ -286,11 +286,7 @@ class Year(harness.TestCase):
         hport = harness.free_port()
         down = env.path("hook-down")
         sink_log = os.path.join(env.out, "webhook.jsonl")
-        sink = harness.WebhookSink.__new__(harness.WebhookSink)
-        sink.log = sink_log
-        harness._Helper.__init__(sink, os.path.join(harness.SUPPORT, "webhook_sink.py"),
-                                 sink_log, down)
-        env._own(sink)
+        sink = env._own(harness.WebhookSink(sink_log, down))
         plan = {"clock_url": f"http://127.0.0.1:{hport}/metrics", "rate": RATE,
                 "sources": {"/health": {"format": "json", "outages": [HEALTH_DOWN],
                                         "pubs": health},
@@ -298,9 +294,8 @@ class Year(harness.TestCase):
                             "/extra": {"format": "const"}}}
         env.write("plan.json", json.dumps(plan))
         src_log = os.path.join(env.out, "sources.jsonl")
-        server = harness._Helper(os.path.join(HERE, "year_sources.py"), env.path("plan.json"),
-                                 src_log)
-        env._own(server)
+        server = env._own(harness._Helper(os.path.join(HERE, "year_sources.py"),
+                                          env.path("plan.json"), src_log))
 
         def conf(month):
             extra = month % 2 == 0
