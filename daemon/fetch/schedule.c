@@ -76,7 +76,8 @@ static void arm(struct source *st, int64_t delay_ms) {
   /* With --once a source is asked until it has answered once, then left alone. */
   if (st->index < 0 || s->stopping || (s->once && st->answered))
     return;
-  rc = uv_timer_start(&st->timer, poll_source, (uint64_t)(delay_ms < 1 ? 1 : delay_ms), 0);
+  /* DELAY_MS is a duration of the daemon's clock, which may run faster than the timer's. */
+  rc = uv_timer_start(&st->timer, poll_source, pw_clock_timer_ms(delay_ms), 0);
   if (rc != 0)
     pw_log_error("source '%s': cannot arm its timer: %s", st->id, uv_strerror(rc));
 }
@@ -454,7 +455,7 @@ static int source_keep(struct source *st, const struct pw_source *was, const str
   if (was_ms == now_ms || st->in_flight || !uv_is_active((uv_handle_t *)&st->timer))
     return 0;
   /* The next poll moves with the interval: the last poll plus the new interval. */
-  due = (int64_t)uv_timer_get_due_in(&st->timer);
+  due = (int64_t)uv_timer_get_due_in(&st->timer) * pw_clock_rate(); /* in the daemon's clock */
   if (st->health.consecutive_failures > 0) {
     int64_t b = backoff_ms(st->health.consecutive_failures, now_ms);
     due = due < b ? due : b;

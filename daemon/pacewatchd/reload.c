@@ -83,7 +83,10 @@ static void do_reload(struct pw_daemon *d, struct pw_config *fresh, struct pw_jo
   pw_admit_evaluate_all(&d->admit);
   if (d->http != NULL)
     pw_http_reload(d->http, fresh);
-  d->next_briefing = daemon_next_briefing(fresh, pw_clock_now());
+  /* A briefing already due, that the tick has not written yet, is still written: only one to
+   * come moves with the new schedule (docs/briefing.md#when). */
+  if (d->next_briefing > pw_clock_now())
+    d->next_briefing = daemon_next_briefing(fresh, pw_clock_now());
   pw_log_info("configuration %s reloaded: %d sources, %d indicators", d->config_path,
               fresh->n_sources, fresh->n_indicators);
   daemon_notify_reloaded(d, 1);

@@ -272,7 +272,8 @@ int pw_metrics_write(struct pw_buf *out, const struct pw_view *v) {
       {"pacewatch_start_time_seconds", "Start of the pacewatchd process, seconds since the epoch.",
        (double)v->started},
       {"pacewatch_clock_seconds",
-       "The daemon's clock (differs from the wall clock only under --now).", (double)v->now},
+       "The daemon's clock (differs from the wall clock under --now and --clock-rate).",
+       (double)v->now},
       {"pacewatch_indicators", "Configured indicators.", v->conf->n_indicators},
       {"pacewatch_journal_lines", "Lines in the journal.", (double)v->journal_lines},
       /* The queues: left out when unknown rather than reported as empty. */

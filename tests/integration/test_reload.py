@@ -247,9 +247,17 @@ class Reload(unittest.TestCase):
             self.assertTrue(wait_for(lambda: any(a["alert"] == "c/lag" for r in env.sink.got(
                 "/keep", ok=True) for a in alerts_of(r)), 30), env.log_text())
             # gone2's retry comes 10 s after its failure, with the settings it was spooled under.
-            self.assertTrue(wait_for(lambda: env.sink.got("/gone2", ok=True) and
-                                     env.sink.got("/gone1", ok=True) and not env.spool(), 40),
-                            env.log_text())
+            # The sink records a request before the daemon has its answer, and the daemon
+            # removes the spool file before it appends `delivered` to the audit log (one job on
+            # the pool, two fsyncs): wait for the audit log too, or a loaded machine fails this.
+            def all_delivered():
+                audit = env.audit()
+                spooled = {e["delivery"] for e in audit if e["event"] == "spooled"}
+                done = {e["delivery"] for e in audit if e["event"] == "delivered"}
+                return (env.sink.got("/gone2", ok=True) and env.sink.got("/gone1", ok=True)
+                        and not env.spool() and spooled <= done
+                        and env.log_text().count("with the settings of an earlier") >= 2)
+            self.assertTrue(wait_for(all_delivered, 40), env.log_text())
             self.assertIsNone(env.proc.poll(), env.log_text())
             for path in ("/gone1", "/gone2"):
                 ok = env.sink.got(path, ok=True)

@@ -293,11 +293,12 @@ class _Helper:
 class WebhookSink(_Helper):
     """tests/support/webhook_sink.py: records every POST as a JSON line in LOG (path, query,
     ok, n, time, headers, body) and answers 200, or 500 to the first N requests of a path
-    called with ?fail=N."""
+    called with ?fail=N, or 503 to everything while the file DOWN (when given) exists."""
 
-    def __init__(self, log):
+    def __init__(self, log, down=None):
         self.log = log
-        super().__init__(os.path.join(SUPPORT, "webhook_sink.py"), log)
+        super().__init__(os.path.join(SUPPORT, "webhook_sink.py"), log,
+                         *([down] if down else []))
 
     def messages(self, path=None):
         try:

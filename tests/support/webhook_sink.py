@@ -3,8 +3,12 @@
 wall-clock time it arrived) as one JSON line in LOG, and answers 200 {"errcode":0,"code":0}.
 A path given ?fail=N answers 500 to its first N requests; a path starting /redirect answers 307
 to /hook?token=SECRET (recorded with "ok" false). ?big=N answers 200 with N bytes of body (sent
-chunked with ?chunked=1), more than a receiver's answer may hold. Prints its port on the first line of stdout. Loopback only."""
+chunked with ?chunked=1), more than a receiver's answer may hold. With a second argument DOWN, a
+file path, every POST answers 503 while that file exists (a receiver's outage that the test
+starts and ends by creating and removing the file). Prints its port on the first line of stdout.
+Loopback only."""
 import json
+import os
 import sys
 import threading
 import time
@@ -12,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
 LOG = sys.argv[1]
+DOWN = sys.argv[2] if len(sys.argv) > 2 else None
 LOCK = threading.Lock()
 SEEN = {}
 
@@ -28,7 +33,8 @@ class Handler(BaseHTTPRequestHandler):
         q = {k: int(v[0]) for k, v in parse_qs(u.query).items() if v[0].lstrip("-").isdigit()}
         with LOCK:
             n = SEEN[u.path] = SEEN.get(u.path, 0) + 1
-        ok = n > q.get("fail", 0) and not u.path.startswith("/redirect")
+        down = DOWN is not None and os.path.exists(DOWN)
+        ok = n > q.get("fail", 0) and not u.path.startswith("/redirect") and not down
         with LOCK:
             with open(LOG, "a", encoding="utf-8") as f:
                 f.write(json.dumps({"path": u.path, "query": u.query, "ok": ok, "n": n,
@@ -37,6 +43,8 @@ class Handler(BaseHTTPRequestHandler):
                                     "body": body.decode("utf-8", "replace")},
                                    ensure_ascii=False) + "\n")
         status, out = (200, b'{"errcode":0,"code":0,"errmsg":"ok"}') if ok else (500, b"down")
+        if down:
+            status = 503
         if u.path.startswith("/redirect"):
             status, out = 307, b"moved"
         if ok and q.get("big", 0) > 0:
