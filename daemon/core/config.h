@@ -80,7 +80,9 @@ struct pw_target {
   int has_annual, has_baseline, has_quarters, has_standard;
   double annual, baseline, standard;
   double quarters[4];
-  int64_t *due; /* milestone: n_stages entries, the end of each due day, 0 = not set */
+  int64_t *due;    /* milestone: n_stages entries, the end of each due day, 0 = not set */
+  int provisional; /* the target is provisional (暂定) */
+  char *basis;     /* how it was set ("参照2023年目标测算"), NULL when not said */
   int line;
 };
 
@@ -103,6 +105,11 @@ struct pw_indicator {
   struct pw_strlist stages;
   struct pw_target *targets;
   int n_targets;
+  char *standard_label; /* what a standard is ("全省平均分"), NULL for the default "标准" */
+  char *published_by;   /* who publishes the figure ("省人社厅"), NULL when not said */
+  char *target_from;    /* who issues the target ("市里"), NULL when not said */
+  int headline;         /* a headline figure of the briefing's 总体情况 */
+  char *note_path;      /* where a source's answer holds the sample's note, NULL for none */
   const char *cfg_file;
   int line;
 };
@@ -149,6 +156,8 @@ struct pw_briefing {
   int weekday; /* 1 = Monday .. 7 = Sunday */
   int minute;  /* minutes after local midnight */
   char *title;
+  char *issuer;       /* the issuing office ("县府办"), NULL when not set */
+  char *actions_file; /* 下步举措's text (absolute), NULL: state_dir/briefings/<week>.actions.md */
   struct pw_strlist receivers;
   int *receiver_idx;
 };

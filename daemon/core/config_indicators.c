@@ -132,6 +132,8 @@ static const struct key_spec target_keys[] = {
     {"standard", K_NUMBER, T(standard), T(has_standard), 0, NULL, BIT(PW_KIND_STANDARD),
      target_standard},
     {"due", K_FN, 0, NO_HAS, 1, NULL, BIT(PW_KIND_MILESTONE), target_due},
+    {"provisional", K_BOOL, T(provisional), NO_HAS, 0, "false", 0, NULL},
+    {"basis", K_STRING, T(basis), NO_HAS, 0, NULL, 0, NULL},
     {NULL, 0, 0, 0, 0, NULL, 0, NULL}};
 #undef T
 
@@ -333,6 +335,10 @@ static const struct key_spec indicator_keys[] = {
     {"carry", K_BOOL, I(carry), NO_HAS, 0, "false", BIT(PW_KIND_LEVEL) | BIT(PW_KIND_STANDARD),
      NULL},
     {"targets", K_FN, 0, NO_HAS, 1, NULL, 0, indicator_targets},
+    {"standard_label", K_STRING, I(standard_label), NO_HAS, 0, NULL, BIT(PW_KIND_STANDARD), NULL},
+    {"published_by", K_STRING, I(published_by), NO_HAS, 0, NULL, 0, NULL},
+    {"target_from", K_STRING, I(target_from), NO_HAS, 0, NULL, 0, NULL},
+    {"headline", K_BOOL, I(headline), NO_HAS, 0, "false", 0, NULL},
     {NULL, 0, 0, 0, 0, NULL, 0, NULL}};
 #undef I
 

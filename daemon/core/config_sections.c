@@ -624,10 +624,31 @@ static int briefing_receivers(struct loader *ld, const struct item *it, const st
   return pw_config_resolve_receivers(ld, s, &b->receivers, &b->receiver_idx, "briefing.receivers");
 }
 
+/* Relative to the configuration's directory, like state_dir. */
+static int briefing_actions_file(struct loader *ld, const struct item *it, const struct key_spec *k,
+                                 const config_setting_t *s) {
+  char **file = FIELD(it, k, char *);
+  char *abs;
+
+  if (s == NULL || *file == NULL)
+    return 0;
+  if ((*file)[0] == '\0')
+    return pw_config_fail(ld, s, "briefing.actions_file must not be empty");
+  abs = pw_path_join(ld->conf->dir, *file);
+  if (abs == NULL)
+    return pw_config_fail(ld, it->g, "out of memory");
+  *file = pw_config_strdup(ld, abs);
+  free(abs);
+  return *file ? 0 : pw_config_fail(ld, it->g, "out of memory");
+}
+
 static const struct key_spec briefing_keys[] = {
     {"schedule", K_FN, 0, NO_HAS, 0, NULL, 0, briefing_schedule},
     {"title", K_STRING, offsetof(struct pw_briefing, title), NO_HAS, 0, "公共服务指标周报", 0,
      NULL},
+    {"issuer", K_STRING, offsetof(struct pw_briefing, issuer), NO_HAS, 0, NULL, 0, NULL},
+    {"actions_file", K_STRING, offsetof(struct pw_briefing, actions_file), NO_HAS, 0, NULL, 0,
+     briefing_actions_file},
     {"receivers", K_STRLIST, offsetof(struct pw_briefing, receivers), NO_HAS, 0, NULL, 0,
      briefing_receivers},
     {NULL, 0, 0, 0, 0, NULL, 0, NULL}};

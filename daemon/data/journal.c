@@ -151,6 +151,7 @@ static int series_push(struct pw_series *s, int64_t as_of, double value, int64_t
   x->fetched_at = fetched_at;
   x->value = value;
   x->rev = rev;
+  x->note = NULL;
   if (s->n == 0 || as_of >= s->max_as_of) {
     s->max_as_of = as_of;
     s->latest = s->n;

@@ -25,6 +25,7 @@ struct pw_sample {
   int64_t fetched_at;
   double value;
   uint32_t rev;
+  const char *note; /* NULL when none */
 };
 
 /* The samples of one indicator, journal order (the journal keeps one per indicator). */

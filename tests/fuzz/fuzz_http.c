@@ -26,9 +26,9 @@ static uv_loop_t loop;
 static struct pw_config *conf[2];
 static struct pw_http *srv[2];
 static struct pw_verdict verdicts[2];
-static struct pw_sample samples[3] = {{1711900800, 1714438800, 25, 0},
-                                      {1711900800, 1714438900, 26, 1},
-                                      {1714438800, 1714438800, 40, 0}};
+static struct pw_sample samples[3] = {{1711900800, 1714438800, 25, 0, NULL},
+                                      {1711900800, 1714438900, 26, 1, NULL},
+                                      {1714438800, 1714438800, 40, 0, NULL}};
 static struct pw_series series[2];
 static struct pw_source_health health;
 static struct pw_loopstat stalls;

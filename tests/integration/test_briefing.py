@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """Integration tests of graphs and the weekly briefing: the demo (the seed report's Q1 2024
 figures) judged at 2024-04-30, `pacewatch graph` in PNG and SVG, `pacewatch briefing` parsed
-for its structure, every embedded image decoded, and the HTML rendered by a real headless
-Chromium to a screenshot (not blank) and to an A4 PDF. Also a whole year of weekly data, to
+for its structure and read for the report's own phrasings of the demo's facts (docs/briefing.md),
+the actions file's text in 下步举措, every embedded image decoded, and the HTML rendered by a real
+headless Chromium to a screenshot (not blank, kept in the test's output folder) and to an A4
+PDF, whose body before the appendix is at most four pages. Also a whole year of weekly data, to
 check that any week of the year works."""
 
 import base64
@@ -89,46 +91,107 @@ class Demo(harness.TestCase):
         p.feed(self.html)
         domains = ["programme", "childcare", "education", "employment", "health", "housing",
                    "elderly", "vulnerable"]
-        self.assertEqual(p.domains, ["domain-" + d for d in domains])
+        self.assertEqual([d for d in p.domains], ["domain-" + d for d in domains])
         ids = [i for i, _ in p.indicators]
-        self.assertEqual(sorted(ids), sorted(s["id"] for s in self.status))
-        self.assertEqual(len(ids), len(set(ids)))
+        self.assertEqual(set(ids), set(s["id"] for s in self.status))
         want = {s["id"]: s["status"] for s in self.status}
-        self.assertEqual(dict(p.indicators), want)
-        for st in ("ok", "lagging", "severe", "no_data", "no_target"):
-            self.assertEqual(p.counts.get(st), sum(1 for s in self.status if s["status"] == st),
-                             st)
-        self.assertEqual(p.counts.get("stale"), sum(1 for s in self.status if s["stale"]))
-        for section in ("gaps", "lagging", "changes", "revisions"):
+        for i, st in p.indicators:
+            self.assertEqual(st, want[i], i)
+        body = re.search(r"<body ([^>]*)>", self.html).group(1)
+        for st, attr in (("ok", "ok"), ("lagging", "lagging"), ("severe", "severe"),
+                         ("no_data", "no-data"), ("no_target", "no-target")):
+            n = sum(1 for s in self.status if s["status"] == st)
+            self.assertIn(f'data-{attr}="{n}"', body)
+        for section in ("summary", "areas", "problems", "actions", "table", "changes", "graphs"):
             self.assertIn(section, p.ids)
-        text = "".join(p.text)
-        # The report's own kind of sentences, written from the data.
-        self.assertIn("幼有善育方面", text)
-        self.assertIn("涉及3个重点指标", text)
-        self.assertIn("以上指标均达季度目标要求", text)
-        self.assertIn("数据未公布", text)
-        self.assertIn("任务未下达", text)
-        self.assertIn("“15分钟公共服务圈”均衡得分", text)
-        self.assertIn("51.03万", text)
+
+    def test_report_phrasings(self):
+        """The demo's facts in the report's own words (issue 13's Tests)."""
+        text = re.sub(r"<[^>]+>", "", self.html)
+        h1 = re.search(r"<h1>(.*?)</h1>", self.html).group(1)
+        self.assertEqual(h1, "平阳县公共服务“七优享”工程推进情况")
+        self.assertNotRegex(h1, r"W\d\d")
+        title = re.search(r"<title>(.*?)</title>", self.html).group(1)
+        self.assertNotRegex(title, r"W\d\d")
+        self.assertIn("县府办　2024年4月30日", text)
+        self.assertIn("2024年4月22日—28日", text)
+        self.assertRegex(text, r"职业教育培训人次。截至3月底，累计4782人次，完成第一季度目标(（[^）]*）)?的183\.9%")
+        self.assertRegex(text, r"每千人口拥有3岁以下婴幼儿托位数。截至3月底，达4\.35个，高于季度目标值")
+        self.assertIn("低于全省平均分（86.83分）3.7分", text)
+        self.assertIn("达到省定标准（85%）", text)
+        self.assertIn("调查失业率。一季度省人社厅尚未对外公布", text)
+        self.assertIn("基本养老保险参保人数。任务尚未下达（待市里分解）", text)
+        self.assertIn("每千常住人口执业(助理)医师数。截至2023年底为3.56人，任务尚未下达（待省卫健委分解）",
+                      text)
+        self.assertIn("每万名3岁以上常住人口文化设施数。截至3月底为1.88个，未设目标", text)
+        self.assertIn("以上指标均达季度目标要求。", text)
+        self.assertIn("除调查失业率外，其余指标均达季度目标要求。", text)
+        self.assertIn("已成立创建领导小组；计划6月底前通过市级评估", text)
+        self.assertIn("2023年10月起达13320元/年", text)
+        self.assertIn("（4.1个，暂定）", text)
+        self.assertIn("51.03万人次", text)
+        # Never-had-data is not "N天未更新"; no status codes or emoji in the text.
+        self.assertNotRegex(text, r"调查失业率[^。]*天未更新")
+        self.assertNotIn("121天", text)
+        self.assertNotIn("，正常。", text)
+        self.assertNotRegex(self.html + self.md, "[\U0001F300-\U0001FAFF]")
+        # 总体情况: counts, headline figures, a conclusion.
+        summary = text[text.index("一、总体情况"):text.index("二、分领域情况")]
+        self.assertIn("本周共监测32个重点指标", summary)
+        self.assertIn("“七优享”重大项目完成投资1.98亿元，完成年度目标的33.3%", summary)
+        self.assertIn("总体来看", summary)
+        # 存在问题 and 下步举措, the latter a marked empty slot without an actions file.
+        problems = text[text.index("三、存在问题"):text.index("四、下步举措")]
+        self.assertIn("一是部分指标低于比较标准。", problems)
+        self.assertIn("调查失业率数据待省人社厅公布", problems)
+        self.assertIn("待市里分解", problems)
+        actions = text[text.index("四、下步举措"):text.index("附件1")]
+        self.assertIn("（由专班办公室补充）", actions)
+        # 与上周相比 lists only what changed (nothing, in the demo's week).
+        changes = text[text.index("附件2"):]
+        self.assertNotIn("无变化", changes)
+        self.assertLess(changes.count("。"), 5)
+
+    def test_actions_file(self):
+        path = os.path.join(self.dir, "state", "briefings", "2024-W18.actions.md")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("一是统筹协调，全面推进“七优享”创先争优。\n\n二是强化督导，全面提升民生实事质效。\n")
+        out = os.path.join(self.dir, "out-actions")
+        try:
+            rc, _, err = run("briefing", "-c", self.conf, "--at", "2024-04-30", "-o", out)
+        finally:
+            os.unlink(path)
+        self.assertEqual(rc, 0, err)
+        with open(os.path.join(out, "2024-W18.html"), encoding="utf-8") as f:
+            html = f.read()
+        part = html[html.index('id="actions"'):html.index('id="table"')]
+        self.assertIn("<p>一是统筹协调，全面推进“七优享”创先争优。</p>", part)
+        self.assertIn("<p>二是强化督导，全面提升民生实事质效。</p>", part)
+        self.assertNotIn("由专班办公室补充", part)
 
     def test_images_decode(self):
         p = Structure()
         p.feed(self.html)
         pngs = [src for src in p.images if src.startswith("data:image/png;base64,")]
-        self.assertEqual(len(pngs), len(self.status))
+        # Every graph in the appendix, plus in the body those needing attention (the two
+        # headline indicators and the lagging service-circle score).
+        attention = sum(1 for s in self.status if s["status"] in ("lagging", "severe")) + 2
+        self.assertEqual(len(pngs), len(self.status) + attention)
         for src in pngs:
             w, h = png_size(base64.b64decode(src.split(",", 1)[1]))
             self.assertGreaterEqual(w, 800)
             self.assertGreaterEqual(h, 300)
         # Markdown: sections in order and PNG files beside it.
         heads = [l for l in self.md.splitlines() if l.startswith("### ")]
+        self.assertNotIn("W18", self.md.split("\n", 1)[0])
         names = ["重大项目及民生实事", "幼有善育", "学有优教", "劳有所得", "病有良医", "住有宜居",
                  "老有康养", "弱有众扶"]
         self.assertEqual(len(heads), len(names))
         for h, n in zip(heads, names):
             self.assertIn(n + "方面", h)
         refs = re.findall(r"!\[[^\]]*\]\(([^)]+\.png)\)", self.md)
-        self.assertEqual(len(refs), len(self.status))
+        self.assertEqual(len(set(refs)), len(self.status))
         for r in refs:
             with open(os.path.join(self.out, r), "rb") as f:
                 png_size(f.read())
@@ -159,13 +222,28 @@ class Demo(harness.TestCase):
                  "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--user-data-dir=" + profile]
         url = "file://" + self.html_path
+        # The body alone (everything before the appendix), to count its printed pages.
+        cut = self.html.index('<section class="part appendix first"')
+        body_html = os.path.join(self.out, "body.html")
+        with open(body_html, "w", encoding="utf-8") as f:
+            f.write(self.html[:cut] + "</body>\n</html>\n")
+        body_pdf = os.path.join(self.dir, "body.pdf")
         try:
             subprocess.run(flags + ["--screenshot=" + shot, "--window-size=1200,2400", url],
                            capture_output=True, timeout=120, check=True)
             subprocess.run(flags + ["--print-to-pdf=" + pdf, "--no-pdf-header-footer", url],
                            capture_output=True, timeout=120, check=True)
+            subprocess.run(flags + ["--print-to-pdf=" + body_pdf, "--no-pdf-header-footer",
+                                    "file://" + body_html],
+                           capture_output=True, timeout=120, check=True)
         finally:
             shutil.rmtree(profile, ignore_errors=True)
+        with open(body_pdf, "rb") as f:
+            pages = len(re.findall(rb"/Type\s*/Page(?!s)", f.read()))
+        sys.stderr.write(f"briefing body: {pages} A4 pages\n")
+        # The report is about three pages; the body must not run past four.
+        self.assertGreaterEqual(pages, 2)
+        self.assertLessEqual(pages, 4)
         img = Image.open(shot).convert("RGB")
         self.assertEqual(img.size, (1200, 2400))
         colors = img.getcolors(maxcolors=1 << 20)

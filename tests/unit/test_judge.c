@@ -123,12 +123,12 @@ static struct pw_target milestone_target(int year, int64_t *due) {
 
 /* A first value fetched the moment it is dated. */
 static struct pw_sample smp(int64_t as_of, double value) {
-  struct pw_sample s = {as_of, as_of, value, 0};
+  struct pw_sample s = {as_of, as_of, value, 0, NULL};
   return s;
 }
 
 static struct pw_sample smpf(int64_t as_of, double value, int64_t fetched_at, uint32_t rev) {
-  struct pw_sample s = {as_of, fetched_at, value, rev};
+  struct pw_sample s = {as_of, fetched_at, value, rev, NULL};
   return s;
 }
 
