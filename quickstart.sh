@@ -11,9 +11,12 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$here"
 
 packages=(build-essential cmake pkg-config libconfig-dev libjansson-dev libcmocka-dev
-  libuv1-dev libcurl4-openssl-dev libssl-dev librrd-dev libhttp-parser-dev rrdtool rrdcached
+  libuv1-dev libcurl4-openssl-dev libssl-dev librrd-dev libhttp-parser-dev libzip-dev libzip4 rrdtool rrdcached
   tzdata python3 clang-format fonts-noto-cjk chromium python3-pil python3-aiosmtpd curl
   prometheus nginx-light collectd-core libyajl2 time bc strace)
+# Only `test` needs these: the briefing's Word document is read by python-docx and converted to
+# PDF by LibreOffice, whose text and pages poppler's tools check (docs/testing.md).
+test_packages=(python3-docx libreoffice-writer-nogui poppler-utils)
 
 need_root() {
   if [ "$(id -u)" -ne 0 ]; then
@@ -52,6 +55,7 @@ case "$cmd" in
     build build
     ;;
   test)
+    packages+=("${test_packages[@]}")
     install_packages
     if [ "${PW_SANITIZE:-0}" = 1 ]; then
       build build-asan -DPW_ASAN=ON -DPW_UBSAN=ON
