@@ -50,8 +50,9 @@ static int behind(const struct pw_report_item *it) {
   return it->status == PW_STATUS_LAGGING || it->status == PW_STATUS_SEVERE;
 }
 
+/* A figure missing or out of date; an indicator without a target is listed on its own. */
 static int gap(const struct pw_report_item *it) {
-  return it->status == PW_STATUS_NO_DATA || it->stale;
+  return it->status == PW_STATUS_NO_DATA || (it->stale && it->status != PW_STATUS_NO_TARGET);
 }
 
 /* One line of the summary, appended only when it leaves ROOM bytes free under the limit;
@@ -166,6 +167,19 @@ int pw_report_summary(const struct pw_report *r, int md, const char *link, const
       rc = pw_buf_append(out, line.data, line.len);
     left--;
   }
+  /* Targets not issued (or never set): one line of names. */
+  line.len = 0;
+  for (i = 0, j = 0; rc == 0 && i < r->n_items; i++) {
+    if (r->items[i].status != PW_STATUS_NO_TARGET)
+      continue;
+    rc = pw_buf_printf(&line, "%s", j++ ? "、" : "");
+    if (rc == 0)
+      rc = esc(&line, r->items[i].name, md);
+  }
+  if (rc == 0 && j > 0 && line.len + out->len + room + 64 <= PW_SUMMARY_LIMIT)
+    rc = pw_buf_printf(out, "\n%s未设目标或任务尚未下达%s：%s\n", b, b, line.data);
+  else if (rc == 0 && j > 0)
+    rc = pw_buf_printf(out, "\n%s未设目标或任务尚未下达%s：%d项\n", b, b, j);
   if (rc == 0)
     rc = pw_buf_append(out, tail.data, tail.len);
   pw_buf_free(&line);

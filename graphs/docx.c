@@ -309,7 +309,7 @@ static int width_of(const char *s) {
   return w;
 }
 
-/* Column widths in twips: each wants its longest text on one line of the table's 五号 text
+/* Column widths in twips: each wants its typical text on one line of the table's 五号 text
  * (105 twips a half-character, plus the cell's margins), between 2 and 12 characters; when
  * they do not fit the text width, the wide columns give way (their text wraps), the narrow
  * ones (序号, 状态) keep theirs; what is left over is shared out. */
@@ -317,12 +317,17 @@ static void column_widths(const struct pw_report_table *t, int *w) {
   int c, r, sum = 0, wide = 0, narrow = 0, total = 0;
 
   for (c = 0; c < t->n_cols; c++) {
-    int m = width_of(t->header[c]);
+    int h = width_of(t->header[c]), m = h, sum_len = 0, want;
     for (r = 0; r < t->n_rows; r++) {
       int x = width_of(t->cells[r * t->n_cols + c]);
       m = x > m ? x : m;
+      sum_len += x;
     }
-    w[c] = (m < 4 ? 4 : m > 24 ? 24 : m) * 105 + 130;
+    /* A column wants its typical text on one line, not its one longest: half again its
+     * average, at most its longest, at least its header. */
+    want = t->n_rows > 0 ? sum_len * 3 / (2 * t->n_rows) : m;
+    want = want > m ? m : want < h ? h : want;
+    w[c] = (want < 4 ? 4 : want > 24 ? 24 : want) * 105 + 130;
     sum += w[c];
     if (w[c] > 1200)
       wide += w[c];

@@ -126,8 +126,9 @@ static void list_page(int dfd, struct pw_briefings_answer *a) {
   }
   while ((e = readdir(d)) != NULL && n < 100000) {
     char **grown;
-    if (strlen(e->d_name) != 13 || week_at(e->d_name) == 0 || strcmp(e->d_name + 8, ".html") != 0)
-      continue;
+    if (strlen(e->d_name) != 13 || week_at(e->d_name) == 0 || strcmp(e->d_name + 8, ".html") != 0 ||
+        !exists_at(dfd, e->d_name))
+      continue; /* a link, a directory or anything else is not a briefing */
     if ((grown = realloc(weeks, (size_t)(n + 1) * sizeof(*weeks))) == NULL ||
         (grown[n] = strndup(e->d_name, 8)) == NULL) {
       weeks = grown != NULL ? grown : weeks;
