@@ -2,7 +2,7 @@
  * channels: the briefing's model (report.h) in the forms its channels show (docs/briefing.md
  * "Delivery"): a short summary for the robots (counts, the lagging indicators by department,
  * the data gaps, a link to the full briefing; no tables, no images), and the structured JSON
- * document a webhook gets (sections, indicators with their sentences and status, links).
+ * document for a webhook (sections, indicators with their sentences and status, links).
  * The briefing writes both into <YYYY>-W<ww>.json beside the other files; delivery reads it.
  */
 #ifndef PW_CHANNELS_H
