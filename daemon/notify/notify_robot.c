@@ -750,7 +750,13 @@ static int robot_build(const struct pw_notify_input *in, struct pw_notify_messag
     const char *sum = json_string_value(
         json_object_get(b, in->r->type == PW_RECV_FEISHU ? "summary_text" : "summary_markdown"));
     char subject[512];
-    snprintf(subject, sizeof(subject), "%s（%s）", title ? title : "周报", week ? week : "");
+    /* People read the period in words; the ISO week is for file names and machines. */
+    const char *period =
+        json_string_value(json_object_get(json_object_get(b, "document"), "period"));
+    snprintf(subject, sizeof(subject), "%s（%s）", title ? title : "周报",
+             period ? period
+             : week ? week
+                    : "");
     rc = pw_robot_render_text(in->r, subject,
                               sum  ? sum
                               : md ? md

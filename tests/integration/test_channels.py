@@ -182,7 +182,7 @@ class Channels(harness.TestCase):
     def check_email(self, msgs):
         self.assertEqual(len(msgs), 1)
         msg = msgs[0]
-        self.assertIn("平阳县公共服务", str(msg["Subject"]))
+        self.assertEqual(str(msg["Subject"]), "平阳县公共服务“七优享”工程推进情况（2024年4月22日—28日）")
         types = [p.get_content_type() for p in msg.walk()]
         self.assertEqual(msg.get_content_type(), "multipart/mixed")
         self.assertIn("multipart/related", types)
