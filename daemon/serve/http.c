@@ -745,8 +745,8 @@ static void on_timeout(uv_timer_t *t) {
     conn_close(c);
     return;
   }
-  if (c->writing || c->waiting_graph) {
-    /* A slow render or a slow reader: give it one more period, then give up. */
+  if (c->writing || c->waiting_graph || c->file_job != NULL) {
+    /* A slow render, a slow file read or a slow reader: one more period, then give up. */
     if (c->close_after) {
       conn_close(c);
       return;
