@@ -24,8 +24,11 @@ class Handler:
 
     async def handle_DATA(self, server, session, envelope):
         self.n += 1
-        with open(os.path.join(OUT, "%d.eml" % self.n), "wb") as f:
+        # Written aside, then renamed: a reader listing *.eml never sees half a message.
+        path = os.path.join(OUT, "%d.eml" % self.n)
+        with open(path + ".part", "wb") as f:
             f.write(envelope.original_content or envelope.content)
+        os.replace(path + ".part", path)
         return "250 Message accepted"
 
 
