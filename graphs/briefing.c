@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "channels.h"
+#include "docx.h"
 #include "graph.h"
 #include "judge.h"
 #include "log.h"
@@ -74,6 +76,25 @@ static int render_graphs(const struct pw_briefing_request *req, const char *week
   return 0;
 }
 
+/* The channels' document (channels.h) at RES->json_path. */
+static int write_json(const struct pw_report *r, const struct pw_config *conf,
+                      const struct pw_briefing_result *res, char *err, size_t errlen) {
+  json_t *doc = pw_report_json(r, conf->daemon.public_url, res->html_path);
+  char *text = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
+  int rc;
+
+  json_decref(doc);
+  if (text == NULL) {
+    snprintf(err, errlen, "%s: out of memory", res->json_path);
+    return -ENOMEM;
+  }
+  rc = pw_write_file_atomic(res->json_path, text, strlen(text));
+  if (rc < 0)
+    snprintf(err, errlen, "%s: cannot write: %s", res->json_path, strerror(-rc));
+  free(text);
+  return rc;
+}
+
 int pw_briefing_write(const struct pw_briefing_request *req, struct pw_briefing_result *res,
                       char *err, size_t errlen) {
   const struct pw_config *conf = req->conf;
@@ -95,7 +116,11 @@ int pw_briefing_write(const struct pw_briefing_request *req, struct pw_briefing_
   if ((size_t)snprintf(res->html_path, sizeof(res->html_path), "%s/%s.html", req->out_dir, week) >=
           sizeof(res->html_path) ||
       (size_t)snprintf(res->md_path, sizeof(res->md_path), "%s/%s.md", req->out_dir, week) >=
-          sizeof(res->md_path)) {
+          sizeof(res->md_path) ||
+      (size_t)snprintf(res->docx_path, sizeof(res->docx_path), "%s/%s.docx", req->out_dir, week) >=
+          sizeof(res->docx_path) ||
+      (size_t)snprintf(res->json_path, sizeof(res->json_path), "%s/%s.json", req->out_dir, week) >=
+          sizeof(res->json_path)) {
     snprintf(err, errlen, "%s: path too long", req->out_dir);
     return -ENAMETOOLONG;
   }
@@ -127,6 +152,10 @@ int pw_briefing_write(const struct pw_briefing_request *req, struct pw_briefing_
     snprintf(err, errlen, "%s: cannot write: %s", res->html_path, strerror(-rc));
   } else if ((rc = pw_write_file_atomic(res->md_path, m.data, m.len)) < 0) {
     snprintf(err, errlen, "%s: cannot write: %s", res->md_path, strerror(-rc));
+  } else if ((rc = pw_report_docx(r, res->docx_path, err, errlen)) < 0) {
+    /* ERR names the file. */
+  } else if ((rc = write_json(r, conf, res, err, errlen)) < 0) {
+    /* ERR names the file. */
   }
 out:
   pw_report_free(r);

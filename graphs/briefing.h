@@ -1,7 +1,8 @@
 /*
  * briefing: the weekly briefing of docs/briefing.md, in the shape of the county's own report
  * (the seed report the demo is built from): HTML (self-contained, graphs as data URIs, printable on
- * A4) and Markdown (with its PNG graphs beside it), in Chinese.
+ * A4), Markdown (with its PNG graphs beside it) and an editable Word document, in Chinese, and
+ * the channels' JSON (the robots' summaries, the webhook's structured document).
  */
 #ifndef PW_BRIEFING_H
 #define PW_BRIEFING_H
@@ -26,6 +27,8 @@ struct pw_briefing_result {
   char name[16]; /* "2024-W18" */
   char html_path[4096];
   char md_path[4096];
+  char docx_path[4096]; /* the Word document (docx.h) */
+  char json_path[4096]; /* the channels' document and summaries (channels.h) */
 };
 
 /* The ISO 8601 week of T - 1 s (local time) as "YYYY-Www" into BUF (at least 16 bytes). */

@@ -77,6 +77,8 @@ struct attempt {
   size_t *png_lens, n_pngs;
   uv_work_t read;
   char *html_path, *html;
+  char *docx_path, *docx; /* the briefing's Word document, for email (docs/briefing.md) */
+  size_t docx_len;
   struct pw_notify_message msg;
   size_t sent; /* transfers of MSG started so far */
   int failed;  /* 0, -EAGAIN or -EPERM */
@@ -230,27 +232,66 @@ static void fop_free(struct fop *f) {
   free(f);
 }
 
-/* The weekly briefing's entries, one per receiver id already in F->made (ids chosen). */
+/* The channels' document the briefing wrote beside MD_PATH (<week>.json, docs/briefing.md
+ * "Delivery"), or NULL (a briefing written before it existed, or unreadable: the channels then
+ * get the Markdown). */
+static json_t *briefing_document(const char *md_path) {
+  size_t n = strlen(md_path);
+  char path[4200];
+  json_t *doc;
+
+  if (n < 3 || strcmp(md_path + n - 3, ".md") != 0 || n + 3 >= sizeof(path))
+    return NULL;
+  snprintf(path, sizeof(path), "%.*s.json", (int)(n - 3), md_path);
+  doc = json_load_file(path, 0, NULL);
+  if (doc != NULL && !json_is_object(doc)) {
+    json_decref(doc);
+    return NULL;
+  }
+  return doc;
+}
+
+/* The weekly briefing's entries, one per receiver id already in F->made (ids chosen): the
+ * Markdown, and from the channels' document the robots' summaries, the links, the Word
+ * document's path and the structured document itself (the webhook's). */
 static void briefing_work(struct fop *f) {
-  char *md = NULL;
-  size_t i;
+  char *md = NULL, docx[4200];
+  json_t *doc;
+  size_t i, n;
 
   f->rc = pw_read_file(f->md_path, FILE_LIMIT, &md, NULL);
   if (f->rc < 0) {
     snprintf(f->err, sizeof(f->err), "briefing %s: cannot read %s", f->week, f->md_path);
     return;
   }
+  doc = briefing_document(f->md_path); /* NULL unless MD_PATH ends in ".md" */
+  n = strlen(f->md_path);
+  if (doc != NULL)
+    snprintf(docx, sizeof(docx), "%.*s.docx", (int)(n - 3), f->md_path);
   for (i = 0; i < f->n; i++) {
     struct pw_spool_entry *e = &f->made[i];
+    json_t *b;
     char err[512];
     e->payload = json_pack("{s:i,s:s,s:s,s:n,s:[],s:{s:s,s:s,s:s,s:s}}", "version", 1, "receiver",
                            e->receiver, "delivery", e->id, "sent_at", "alerts", "briefing", "week",
                            f->week, "title", f->title, "html_path", f->html_path, "markdown", md);
+    b = json_object_get(e->payload, "briefing");
+    if (b != NULL && doc != NULL) {
+      json_t *d = json_deep_copy(doc);
+      json_object_set(b, "summary_markdown", json_object_get(doc, "summary_markdown"));
+      json_object_set(b, "summary_text", json_object_get(doc, "summary_text"));
+      json_object_set(b, "links", json_object_get(doc, "links"));
+      json_object_set_new(b, "docx_path", json_string(docx));
+      json_object_del(d, "summary_markdown");
+      json_object_del(d, "summary_text");
+      json_object_set_new(b, "document", d);
+    }
     if (e->payload == NULL || pw_spool_put(f->spool, e, err, sizeof(err)) < 0)
       continue;
     pw_spool_audit(f->spool, "spooled", e, e->created, NULL);
     f->made_ok[i] = 1;
   }
+  json_decref(doc);
   free(md);
 }
 
@@ -357,6 +398,8 @@ static void attempt_free(struct attempt *at) {
   free(at->slots);
   free(at->html_path);
   free(at->html);
+  free(at->docx_path);
+  free(at->docx);
   pw_config_free(at->conf);
   free(at);
 }
@@ -531,6 +574,8 @@ static void attempt_send(struct attempt *at) {
   in.png_lens = at->png_lens;
   in.n_pngs = at->n_pngs;
   in.briefing_html = at->html;
+  in.briefing_docx = at->docx;
+  in.briefing_docx_len = at->docx != NULL ? at->docx_len : 0;
   rc = at->nf->build(&in, &at->msg, err, sizeof(err));
   if (rc < 0)
     fail(at, rc == -EPERM ? -EPERM : -EAGAIN, err);
@@ -591,6 +636,10 @@ static void read_work(uv_work_t *req) {
 
   if (pw_read_file(at->html_path, FILE_LIMIT, &at->html, NULL) < 0)
     at->html = NULL;
+  /* The Word document is attached when it is there; the mail goes without it otherwise. */
+  if (at->docx_path != NULL &&
+      pw_read_file(at->docx_path, FILE_LIMIT, &at->docx, &at->docx_len) < 0)
+    at->docx = NULL;
 }
 
 static void read_done(uv_work_t *req, int status) {
@@ -603,8 +652,13 @@ static void ask_html(struct attempt *at) {
   const char *path = json_string_value(
       json_object_get(json_object_get(at->entry->e.payload, "briefing"), "html_path"));
 
+  const char *docx = json_string_value(
+      json_object_get(json_object_get(at->entry->e.payload, "briefing"), "docx_path"));
+
   if (path == NULL || (at->html_path = strdup(path)) == NULL)
     return; /* the notifier reports the briefing unreadable */
+  if (docx != NULL)
+    at->docx_path = strdup(docx);
   at->read.data = at;
   at->waiting++;
   if (uv_queue_work(at->dl->ctx.loop, &at->read, read_work, read_done) != 0)

@@ -38,6 +38,10 @@ struct pw_notify_input {
   size_t n_pngs;
   /* The briefing's HTML file, read for a notifier that wants it (NULL when unreadable). */
   const char *briefing_html;
+  /* The briefing's Word document (BRIEFING_DOCX_LEN bytes), read with the HTML; NULL when
+   * there is none. */
+  const char *briefing_docx;
+  size_t briefing_docx_len;
 };
 
 /* One request of a message: an HTTP POST, or (CUSTOMIZE set) an SMTP transfer. */

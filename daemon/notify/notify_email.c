@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,11 @@
 
 #define MAX_IMAGES 32
 
+struct pw_email_part {
+  unsigned char *data;
+  size_t len;
+};
+
 struct pw_email {
   const struct pw_receiver *r;
   char *subject_header;
@@ -29,6 +35,13 @@ struct pw_email {
   size_t png_len[MAX_IMAGES];
   int png_index[MAX_IMAGES]; /* the alert each image belongs to */
   int n_png;
+  /* The briefing's graphs, taken out of its HTML's data: URIs as inline parts
+   * <graph-i@pacewatch>, and its Word document as an attachment. */
+  struct pw_email_part *graphs;
+  int n_graphs;
+  char *attach;
+  size_t attach_len;
+  char attach_name[128];
   struct curl_slist *headers, *rcpt;
   curl_mime *mime;
   char from[512];
@@ -168,8 +181,75 @@ static int check_addresses(const struct pw_receiver *r, char *err, size_t errlen
   return 0;
 }
 
+/* Appends the base64 text B64 (N characters) decoded as a new inline graph of M. Returns its
+ * index, -EINVAL when it is not base64, or -ENOMEM. */
+static int add_graph(struct pw_email *m, const char *b64, size_t n) {
+  struct pw_email_part *grown;
+  unsigned char *data;
+  int len, pad = 0;
+
+  if (n == 0 || n % 4 != 0 || n > (size_t)INT32_MAX)
+    return -EINVAL;
+  pad = (b64[n - 1] == '=') + (n > 1 && b64[n - 2] == '=');
+  data = malloc(n / 4 * 3 + 1);
+  if (data == NULL)
+    return -ENOMEM;
+  /* EVP_DecodeBlock counts the padding's zero bytes: they are taken off again. */
+  len = EVP_DecodeBlock(data, (const unsigned char *)b64, (int)n);
+  if (len < pad) {
+    free(data);
+    return -EINVAL;
+  }
+  grown = realloc(m->graphs, (size_t)(m->n_graphs + 1) * sizeof(*m->graphs));
+  if (grown == NULL) {
+    free(data);
+    return -ENOMEM;
+  }
+  m->graphs = grown;
+  m->graphs[m->n_graphs].data = data;
+  m->graphs[m->n_graphs].len = (size_t)(len - pad);
+  return m->n_graphs++;
+}
+
+/* HTML with every data: URI image replaced by a cid: reference to an inline part of M (mail
+ * clients, government ones included, block data: URIs), each image at most 100 % wide. An
+ * image that is not base64 PNG loses its source (its alt text stays). Returns owned memory, or
+ * NULL when out of memory. */
+static char *html_with_cids(struct pw_email *m, const char *html) {
+  static const char png[] = "src=\"data:image/png;base64,", any[] = "src=\"data:";
+  struct pw_buf b = {NULL, 0, 0, 0};
+  const char *p = html, *hit;
+  int rc = 0;
+
+  while (rc == 0 && (hit = strstr(p, any)) != NULL) {
+    const char *end = strchr(hit + strlen(any), '"');
+    int i = -EINVAL;
+    if (end == NULL)
+      break; /* an attribute never closed: left as it is, it shows nothing */
+    rc = pw_buf_append(&b, p, (size_t)(hit - p));
+    if (rc == 0 && strncmp(hit, png, strlen(png)) == 0)
+      i = add_graph(m, hit + strlen(png), (size_t)(end - hit - strlen(png)));
+    if (i == -ENOMEM)
+      rc = -ENOMEM;
+    else if (rc == 0 && i >= 0)
+      rc = pw_buf_printf(&b, "src=\"cid:graph-%d@pacewatch\" style=\"max-width:100%%;height:auto\"",
+                         i);
+    else if (rc == 0)
+      rc = pw_buf_printf(&b, "src=\"\"");
+    p = end + 1;
+  }
+  if (rc == 0)
+    rc = pw_buf_append(&b, p, strlen(p));
+  if (rc < 0) {
+    pw_buf_free(&b);
+    return NULL;
+  }
+  return b.data;
+}
+
 int pw_email_build_text(const struct pw_receiver *r, const char *subject, const char *text,
-                        const char *html, int64_t now_real, struct pw_email **out, char *err,
+                        const char *html, const char *attach_name, const char *attach,
+                        size_t attach_len, int64_t now_real, struct pw_email **out, char *err,
                         size_t errlen) {
   struct pw_email *m;
   int rc;
@@ -183,8 +263,17 @@ int pw_email_build_text(const struct pw_receiver *r, const char *subject, const 
     return -ENOMEM;
   m->r = r;
   m->text = strdup(text);
-  m->html = strdup(html);
-  if (finish_headers(m, r, subject, now_real) < 0) {
+  m->html = html_with_cids(m, html);
+  if (attach != NULL && attach_name != NULL) {
+    snprintf(m->attach_name, sizeof(m->attach_name), "%s", attach_name);
+    m->attach = malloc(attach_len > 0 ? attach_len : 1);
+    if (m->attach != NULL) {
+      memcpy(m->attach, attach, attach_len);
+      m->attach_len = attach_len;
+    }
+  }
+  if (m->text == NULL || m->html == NULL || (attach != NULL && m->attach == NULL) ||
+      finish_headers(m, r, subject, now_real) < 0) {
     snprintf(err, errlen, "receiver '%s': out of memory building the email", r->id);
     pw_email_free(m);
     return -ENOMEM;
@@ -360,9 +449,29 @@ int pw_email_customize(void *easy, void *arg) {
     cid = curl_slist_append(cid, "Content-Disposition: inline");
     curl_mime_headers(part, cid, 1);
   }
+  for (i = 0; i < m->n_graphs; i++) {
+    part = curl_mime_addpart(related);
+    curl_mime_data(part, (const char *)m->graphs[i].data, m->graphs[i].len);
+    curl_mime_type(part, "image/png");
+    curl_mime_encoder(part, "base64");
+    snprintf(buf, sizeof(buf), "Content-ID: <graph-%d@pacewatch>", i);
+    cid = curl_slist_append(NULL, buf);
+    cid = curl_slist_append(cid, "Content-Disposition: inline");
+    curl_mime_headers(part, cid, 1);
+  }
   part = curl_mime_addpart(m->mime);
   curl_mime_subparts(part, related);
   curl_mime_type(part, "multipart/related");
+  if (m->attach != NULL) {
+    /* The top level is multipart/mixed: the message, then the Word document to edit. */
+    part = curl_mime_addpart(m->mime);
+    curl_mime_data(part, m->attach, m->attach_len);
+    curl_mime_type(part, "application/vnd.openxmlformats-officedocument.wordprocessingml.document");
+    curl_mime_encoder(part, "base64");
+    snprintf(buf, sizeof(buf), "Content-Disposition: attachment; filename=\"%s\"", m->attach_name);
+    cid = curl_slist_append(NULL, buf);
+    curl_mime_headers(part, cid, 1);
+  }
 #define SET(opt, val)                                                                              \
   do {                                                                                             \
     if (c == CURLE_OK)                                                                             \
@@ -399,6 +508,10 @@ void pw_email_free(struct pw_email *m) {
   curl_slist_free_all(m->rcpt);
   for (i = 0; i < m->n_png; i++)
     free(m->png[i]);
+  for (i = 0; i < m->n_graphs; i++)
+    free(m->graphs[i].data);
+  free(m->graphs);
+  free(m->attach);
   free(m->subject_header);
   free(m->text);
   free(m->html);
@@ -435,8 +548,22 @@ static int email_build(const struct pw_notify_input *in, struct pw_notify_messag
       snprintf(err, errlen, "cannot read the briefing %s", path ? path : "?");
       return -EAGAIN;
     }
-    snprintf(subject, sizeof(subject), "%s（%s）", title ? title : "周报", week ? week : "");
-    rc = pw_email_build_text(in->r, subject, md ? md : "", in->briefing_html,
+    /* People read the period in words; the ISO week is for file names and machines. */
+    const char *period =
+        json_string_value(json_object_get(json_object_get(b, "document"), "period"));
+    snprintf(subject, sizeof(subject), "%s（%s）", title ? title : "周报",
+             period ? period
+             : week ? week
+                    : "");
+    const char *name = NULL;
+    char file[96];
+    if (in->briefing_docx != NULL && week != NULL) {
+      /* The week is "YYYY-Www": a safe file name; anything else is not attached by name. */
+      snprintf(file, sizeof(file), "%s.docx", week);
+      name = strspn(week, "0123456789-W") == strlen(week) ? file : "briefing.docx";
+    }
+    rc = pw_email_build_text(in->r, subject, md ? md : "", in->briefing_html, name,
+                             name ? in->briefing_docx : NULL, in->briefing_docx_len,
                              in->now_real_ms / 1000, &m, err, errlen);
   } else {
     rc = pw_email_build(in->r, in->payload, in->n_pngs > 0 ? in->pngs : NULL,

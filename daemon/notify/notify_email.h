@@ -26,9 +26,12 @@ int pw_email_build(const struct pw_receiver *r, const json_t *payload,
                    struct pw_email **out, char *err, size_t errlen);
 
 /* A message of free TEXT and HTML under SUBJECT (the weekly briefing), same ownership and
- * returns as pw_email_build. */
+ * returns as pw_email_build. Every data: URI image of HTML becomes an inline part referred to
+ * as cid:graph-i@pacewatch (at most 100 % wide); ATTACH (ATTACH_LEN bytes, copied; NULL for
+ * none) is attached as the Word document ATTACH_NAME. */
 int pw_email_build_text(const struct pw_receiver *r, const char *subject, const char *text,
-                        const char *html, int64_t now_real, struct pw_email **out, char *err,
+                        const char *html, const char *attach_name, const char *attach,
+                        size_t attach_len, int64_t now_real, struct pw_email **out, char *err,
                         size_t errlen);
 
 /* pw_fetch's customize callback: applies EMAIL (borrowed; must live until the transfer's done

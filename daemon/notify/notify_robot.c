@@ -744,10 +744,24 @@ static int robot_build(const struct pw_notify_input *in, struct pw_notify_messag
     const char *week = json_string_value(json_object_get(b, "week"));
     const char *title = json_string_value(json_object_get(b, "title"));
     const char *md = json_string_value(json_object_get(b, "markdown"));
+    /* The summary written for robots (counts, lagging indicators by department, data gaps, the
+     * link; no tables, no images): Markdown for DingTalk and WeCom, plain text for Feishu's
+     * text message. A briefing spooled without one falls back to the Markdown's head. */
+    const char *sum = json_string_value(
+        json_object_get(b, in->r->type == PW_RECV_FEISHU ? "summary_text" : "summary_markdown"));
     char subject[512];
-    snprintf(subject, sizeof(subject), "%s（%s）", title ? title : "周报", week ? week : "");
-    rc = pw_robot_render_text(in->r, subject, md ? md : subject, in->now_real_ms, &reqs, &n, why,
-                              sizeof(why));
+    /* People read the period in words; the ISO week is for file names and machines. */
+    const char *period =
+        json_string_value(json_object_get(json_object_get(b, "document"), "period"));
+    snprintf(subject, sizeof(subject), "%s（%s）", title ? title : "周报",
+             period ? period
+             : week ? week
+                    : "");
+    rc = pw_robot_render_text(in->r, subject,
+                              sum  ? sum
+                              : md ? md
+                                   : subject,
+                              in->now_real_ms, &reqs, &n, why, sizeof(why));
   } else {
     rc = pw_robot_render_graph(in->r, in->payload, in->now_real_ms, png, png_len, in->public_url,
                                &reqs, &n, why, sizeof(why));

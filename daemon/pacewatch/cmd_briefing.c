@@ -35,7 +35,7 @@ int cmd_briefing(struct cli *c) {
   if (rc < 0)
     fprintf(stderr, "pacewatch: %s\n", err);
   else
-    printf("briefing %s: %s, %s\n", res.name, res.html_path, res.md_path);
+    printf("briefing %s: %s, %s, %s\n", res.name, res.html_path, res.md_path, res.docx_path);
   pw_store_free(&store);
   pw_journal_close(j);
   return rc < 0 ? EXIT_FAIL : EXIT_OK;

@@ -28,6 +28,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "briefings.h"
 #include "clock.h"
 #include "dashboard.h"
 #include "log.h"
@@ -95,6 +96,9 @@ struct http_conn {
   struct pw_config *graph_conf;
   struct pw_http_request graph_req;
 
+  /* A /briefings/ answer being read on the thread pool (NULL when none). */
+  struct briefings_job *file_job;
+
   /* The response. */
   int writing;
   int close_after;
@@ -107,6 +111,7 @@ struct http_conn {
 };
 
 static void conn_close(struct http_conn *c);
+static void briefings_orphan(struct http_conn *c);
 static void conn_feed(struct http_conn *c, const char *data, size_t len);
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
@@ -115,6 +120,8 @@ static const char *reason(int status) {
   switch (status) {
   case 200:
     return "OK";
+  case 301:
+    return "Moved Permanently";
   case 400:
     return "Bad Request";
   case 401:
@@ -209,6 +216,8 @@ static void conn_close(struct http_conn *c) {
     srv->view.graph_cancel(srv->view.ctx, &c->graph_req);
     graph_wait_end(c);
   }
+  if (c->file_job != NULL)
+    briefings_orphan(c);
   if (c->prev != NULL)
     c->prev->next = c->next;
   else
@@ -443,6 +452,71 @@ static void respond_graph(struct http_conn *c, const char *name, size_t name_len
   }
 }
 
+/* ---- /briefings/ (docs/http.md): the list and each week's files, read on the thread pool
+ * (briefings.h); the connection waits as for a graph. ---- */
+
+struct briefings_job {
+  uv_work_t work;
+  struct http_conn *c; /* NULL once the connection went away */
+  char dir[4200];
+  char name[160];
+  struct pw_briefings_answer a;
+};
+
+static void briefings_orphan(struct http_conn *c) {
+  c->file_job->c = NULL;
+  c->file_job = NULL;
+}
+
+static void briefings_work(uv_work_t *w) {
+  struct briefings_job *job = w->data;
+
+  pw_briefings_answer(job->dir, job->name, &job->a);
+}
+
+static void briefings_done(uv_work_t *w, int status) {
+  struct briefings_job *job = w->data;
+  struct http_conn *c = job->c;
+
+  if (c != NULL) {
+    c->file_job = NULL;
+    if (status < 0 || job->a.status == 0)
+      respond_text(c, 500, "the briefing cannot be read\n", NULL);
+    else
+      respond(c, job->a.status, job->a.type, job->a.body, job->a.len, job->a.extra);
+  }
+  free(job->a.body);
+  free(job);
+}
+
+static void respond_briefings(struct http_conn *c, const char *name) {
+  struct pw_http *srv = c->srv;
+  struct briefings_job *job;
+  int rc;
+
+  /* Only the names briefings.h knows are looked for; nothing else reaches the file system. */
+  if (strlen(name) >= sizeof(job->name) || pw_briefings_kind(name) == PW_BRIEFINGS_NONE) {
+    respond_text(c, 404, "not found\n", NULL);
+    return;
+  }
+  job = calloc(1, sizeof(*job));
+  if (job == NULL) {
+    respond_text(c, 503, "out of memory\n", NULL);
+    return;
+  }
+  snprintf(job->dir, sizeof(job->dir), "%s/briefings", srv->conf->daemon.state_dir);
+  snprintf(job->name, sizeof(job->name), "%s", name);
+  job->c = c;
+  job->work.data = job;
+  c->file_job = job;
+  rc = uv_queue_work(srv->loop, &job->work, briefings_work, briefings_done);
+  if (rc != 0) {
+    c->file_job = NULL;
+    free(job);
+    respond_text(c, 503, "the briefing cannot be read now\n", NULL);
+  }
+}
+
 /* Constant-time check of "Authorization: Bearer <token>": both sides are hashed first, so the
  * comparison takes the same time whatever the length or content of what was sent. */
 static int authorized(const struct http_conn *c, const char *token) {
@@ -502,6 +576,10 @@ static void dispatch(struct http_conn *c) {
     respond_status(c);
   else if (strncmp(path, "/graphs/", 8) == 0 && strchr(path + 8, '/') == NULL)
     respond_graph(c, path + 8, strlen(path + 8), query);
+  else if (strcmp(path, "/briefings") == 0)
+    respond(c, 301, "text/plain; charset=utf-8", "", 0, "Location: /briefings/\r\n");
+  else if (strncmp(path, "/briefings/", 11) == 0 && strchr(path + 11, '/') == NULL)
+    respond_briefings(c, path + 11);
   else
     respond_text(c, 404, "not found\n", NULL);
 }
@@ -672,8 +750,8 @@ static void on_timeout(uv_timer_t *t) {
     conn_close(c);
     return;
   }
-  if (c->writing || c->waiting_graph) {
-    /* A slow render or a slow reader: give it one more period, then give up. */
+  if (c->writing || c->waiting_graph || c->file_job != NULL) {
+    /* A slow render, a slow file read or a slow reader: one more period, then give up. */
     if (c->close_after) {
       conn_close(c);
       return;

@@ -49,8 +49,11 @@ class Handler:
         if how == "554":
             return "554 rejected"
         self.n += 1
-        with open(os.path.join(OUT, "%d.eml" % self.n), "wb") as f:
+        # Written aside, then renamed: a reader listing *.eml never sees half a message.
+        path = os.path.join(OUT, "%d.eml" % self.n)
+        with open(path + ".part", "wb") as f:
             f.write(envelope.original_content or envelope.content)
+        os.replace(path + ".part", path)
         if how == "drop":
             server.transport.abort()
             return "250 Message accepted"  # written to a closed transport: never sent
