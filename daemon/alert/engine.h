@@ -40,6 +40,9 @@ struct pw_alert_engine_ctx {
   /* Whether source SRC (an index, as for VERDICT) has been failing for at least
    * alerting.source_down_after. May be NULL: no source is down. */
   int (*source_down)(void *data, int src);
+  /* The latest sample of indicator IND known at AT in any year (NULL for none): what a stale
+   * alert says was last reported (docs/alerts.md). May be NULL: no sample is known. */
+  const struct pw_sample *(*latest)(void *data, int ind, int64_t at);
   /* Hands PAYLOAD (a notification, docs/alerts.md's webhook body with its delivery id; ownership
    * passes, even on failure) for RECEIVER (id, borrowed) to the spool. DONE(ARG, rc) is called
    * on the loop once it is durable (rc 0) or could not be written (negative errno: the batch is

@@ -133,6 +133,7 @@ static struct pw_alert_engine *engine_new(struct fx *f) {
   struct pw_alert_engine *e;
   char err[256];
 
+  memset(&ctx, 0, sizeof(ctx));
   ctx.writer = f->writer;
   ctx.verdict = verdict;
   ctx.source_down = source_down;
@@ -662,6 +663,7 @@ static void test_budget_digest(void **state) {
   dc.writer = f->writer;
   assert_int_equal(pw_delivery_init(&dc, f->conf, &c.dl, err, sizeof(err)), 0);
   pw_alert_engine_free(f->engine);
+  memset(&ec, 0, sizeof(ec));
   ec.writer = f->writer;
   ec.verdict = chain_verdict;
   ec.source_down = NULL;
