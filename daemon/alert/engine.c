@@ -581,7 +581,11 @@ static json_t *alert_json(const struct pw_alert_engine *e, const struct slot *s,
   json_object_set_new(o, "since", time_or_null(since != 0, since));
   /* The dashboard's card of the indicator has the anchor ind-<id> (docs/http.md). */
   if (c->daemon.public_url[0] != '\0' && s->ind >= 0) {
-    snprintf(url, sizeof(url), "%s/#ind-%s", c->daemon.public_url, c->indicators[s->ind].id);
+    size_t ul = strlen(c->daemon.public_url);
+    while (ul > 0 && c->daemon.public_url[ul - 1] == '/')
+      ul--;
+    snprintf(url, sizeof(url), "%.*s/#ind-%s", (int)ul, c->daemon.public_url,
+             c->indicators[s->ind].id);
     json_object_set_new(o, "url", json_string(url));
   } else {
     json_object_set_new(o, "url", json_null());

@@ -280,17 +280,16 @@ static int contact_text(enum pw_receiver_type t, const char *name, const char *m
 int pw_robot_alert_contacts(const json_t *alert, enum pw_receiver_type t, struct pw_buf *out) {
   const json_t *contacts = json_object_get(alert, "contacts"), *c;
   size_t i;
-  int rc = 0;
+  int rc = 0, first = 1;
 
   json_array_foreach(contacts, i, c) {
     const char *name = json_string_value(json_object_get(c, "name"));
     const char *mobile = json_string_value(json_object_get(c, "mobile"));
     if (name == NULL || mobile == NULL)
       continue;
-    if (rc == 0 && out->len == 0)
-      rc = pw_buf_printf(out, "联系人：");
-    else if (rc == 0)
-      rc = pw_buf_printf(out, "、");
+    if (rc == 0)
+      rc = pw_buf_printf(out, first ? "联系人：" : "、");
+    first = 0;
     if (rc == 0)
       rc = contact_text(t, name, mobile, out);
   }
