@@ -925,9 +925,15 @@ static int one_request(const json_t *payload) {
   return 1;
 }
 
-/* A WeCom alert message is a markdown request and its graph's image request. */
+/* A WeCom alert message is a markdown request and its graph's image request, and a text request
+ * when its alerts name contacts to mention. */
 static int wecom_cost(const json_t *payload) {
-  return json_array_size(json_object_get(payload, "alerts")) > 0 ? 2 : 1;
+  const json_t *alerts = json_object_get(payload, "alerts"), *a;
+  size_t i;
+  int mentions = 0;
+
+  json_array_foreach(alerts, i, a) mentions |= json_array_size(json_object_get(a, "contacts")) > 0;
+  return json_array_size(alerts) > 0 ? 2 + mentions : 1;
 }
 
 const struct pw_notifier pw_notifier_dingtalk = {
