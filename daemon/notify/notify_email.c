@@ -296,13 +296,10 @@ static int alert_item(struct pw_email *m, size_t i, const json_t *a, const unsig
   if (summary != NULL) {
     /* The card: label and name as its heading, then the words one per paragraph. */
     const char *colon = strstr(line, "：");
-    size_t head = colon != NULL ? (size_t)(colon - line) : strlen(line);
-    pw_buf_printf(html, "<p style=\"margin:4px 0;font-weight:bold\">");
-    for (size_t k = 0; k < head; k++) {
-      char one[2] = {line[k], '\0'};
-      html_escape(html, one);
-    }
-    pw_buf_printf(html, "</p>");
+    char head[sizeof(line)];
+    snprintf(head, sizeof(head), "%.*s", colon != NULL ? (int)(colon - line) : (int)strlen(line),
+             line);
+    html_para(html, "font-weight:bold", head);
     html_para(html, "", summary);
     if (trend != NULL)
       html_para(html, "color:#555", trend);
