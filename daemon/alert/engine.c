@@ -579,7 +579,7 @@ static json_t *alert_json(const struct pw_alert_engine *e, const struct slot *s,
     json_object_set_new(o, "source", json_string(c->sources[s->src].id));
   }
   json_object_set_new(o, "since", time_or_null(since != 0, since));
-  /* The dashboard's card of the indicator has the anchor ind-<id> (docs/http.md). */
+  /* The link opens the indicator's card on the dashboard, anchor ind-<id> (docs/alerts.md). */
   if (c->daemon.public_url[0] != '\0' && s->ind >= 0) {
     size_t ul = strlen(c->daemon.public_url);
     while (ul > 0 && c->daemon.public_url[ul - 1] == '/')
