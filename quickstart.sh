@@ -14,6 +14,8 @@ packages=(build-essential cmake pkg-config libconfig-dev libjansson-dev libcmock
   libuv1-dev libcurl4-openssl-dev libssl-dev librrd-dev libhttp-parser-dev rrdtool rrdcached
   tzdata python3 clang-format fonts-noto-cjk chromium python3-pil python3-aiosmtpd curl
   prometheus nginx-light collectd-core libyajl2 time bc strace)
+# Only for `test`: the daemon's integration test under memcheck (docs/testing.md, "Valgrind").
+test_packages=(valgrind)
 
 need_root() {
   if [ "$(id -u)" -ne 0 ]; then
@@ -24,9 +26,10 @@ need_root() {
   fi
 }
 
+# install_packages [EXTRA...]: the packages above and EXTRA.
 install_packages() {
   local missing=() p
-  for p in "${packages[@]}"; do
+  for p in "${packages[@]}" "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
@@ -52,7 +55,7 @@ case "$cmd" in
     build build
     ;;
   test)
-    install_packages
+    install_packages "${test_packages[@]}"
     if [ "${PW_SANITIZE:-0}" = 1 ]; then
       build build-asan -DPW_ASAN=ON -DPW_UBSAN=ON
       cd build-asan

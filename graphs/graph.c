@@ -8,6 +8,7 @@
  * thread may render: librrd's per-thread error text is cleared before and read after each call,
  * and each rrd_graph_v runs under the store lock, as the RRD locking rule of store.h says.
  */
+#define PW_LOG_MODULE "graph"
 #include "graph.h"
 
 #include <errno.h>
@@ -27,6 +28,7 @@
 #include <rrd.h>
 
 #include "calendar.h"
+#include "log.h"
 #include "util.h"
 #include "value.h"
 
@@ -504,21 +506,12 @@ static int fail(char *err, size_t errlen, const char *id, int rc, const char *fm
  * a name of this process and thread and renamed into place, so that a graph rendering on
  * another thread (or in another process) never opens a half-written file; two threads that
  * race both rename identical files. */
-static int make_placeholder(const char *dir, const struct graph_plan *p, char *path, size_t size,
-                            char *err, size_t errlen) {
+static int create_placeholder(const char *dir, const struct graph_plan *p, const char *path,
+                              char *err, size_t errlen) {
   char tmp[PATH_MAX], ds_value[64], ds_expected[64], rra[64];
   const char *argv[3];
-  struct stat st;
   int n;
 
-  if (dir == NULL || dir[0] == '\0')
-    return fail(err, errlen, p->ind->id, -EINVAL,
-                "no RRD file yet and no directory for a placeholder");
-  n = snprintf(path, size, "%s/.empty-%d.rrd", dir, p->year);
-  if (n < 0 || (size_t)n >= size)
-    return fail(err, errlen, p->ind->id, -ENAMETOOLONG, "placeholder name too long in %s", dir);
-  if (stat(path, &st) == 0)
-    return 0;
   n = snprintf(tmp, sizeof(tmp), "%s.%ld.%lx", path, (long)getpid(), (unsigned long)pthread_self());
   if (n < 0 || (size_t)n >= sizeof(tmp))
     return fail(err, errlen, p->ind->id, -ENAMETOOLONG, "placeholder name too long in %s", dir);
@@ -544,6 +537,38 @@ static int make_placeholder(const char *dir, const struct graph_plan *p, char *p
   return 0;
 }
 
+static int make_placeholder(const char *dir, const struct graph_plan *p, char *path, size_t size,
+                            char *err, size_t errlen) {
+  const char *kind = "";
+  int n, rc;
+
+  if (dir == NULL || dir[0] == '\0')
+    return fail(err, errlen, p->ind->id, -EINVAL,
+                "no RRD file yet and no directory for a placeholder");
+  n = snprintf(path, size, "%s/.empty-%d.rrd", dir, p->year);
+  if (n < 0 || (size_t)n >= size)
+    return fail(err, errlen, p->ind->id, -ENAMETOOLONG, "placeholder name too long in %s", dir);
+  /* A placeholder is only ever a regular file this code made. Anything else at its name (a
+   * FIFO, on which rrd_graph would wait for ever with the store lock held; a symbolic link,
+   * never followed) is replaced by a new placeholder renamed over it (docs/storage.md). */
+  rc = pw_regular_file(path, &kind);
+  if (rc == 0)
+    return 0;
+  if (rc == -ENOENT)
+    return create_placeholder(dir, p, path, err, errlen);
+  if (kind[0] == '\0')
+    return fail(err, errlen, p->ind->id, rc, "cannot stat %s: %s", path, strerror(-rc));
+  /* Replaced by one thread, named once: another that saw the stranger too finds the new file. */
+  pw_store_lock();
+  rc = pw_regular_file(path, &kind);
+  if (rc != 0 && rc != -ENOENT && kind[0] != '\0')
+    pw_log_warn("%s is %s, not a placeholder RRD file: replaced by a new one", path, kind);
+  if (rc != 0)
+    rc = create_placeholder(dir, p, path, err, errlen);
+  pw_store_unlock();
+  return rc;
+}
+
 /* The file to DEF from and whether rrd_graph reads it through rrdcached. Through rrdcached
  * the name follows store's rule: the absolute path over a UNIX socket; over TCP librrd refuses
  * absolute names and rrdcached resolves a relative one against its -b directory, which must
@@ -554,17 +579,24 @@ static int resolve_source(const struct pw_graph_request *req, const struct graph
   const struct pw_store *s = req->store;
   const char *id = p->ind->id;
   char path[PATH_MAX];
-  struct stat st;
-  int n = snprintf(path, sizeof(path), "%s/%s.rrd", s->dir, id);
+  const char *kind = "";
+  int n = snprintf(path, sizeof(path), "%s/%s.rrd", s->dir, id), rc;
 
   *daemon = NULL;
   if (n < 0 || (size_t)n >= sizeof(path))
     return fail(err, errlen, id, -ENAMETOOLONG, "RRD file name too long under %s", s->dir);
-  if (stat(path, &st) != 0) {
-    if (errno != ENOENT)
-      return fail(err, errlen, id, -errno, "cannot stat %s: %s", path, strerror(errno));
+  /* Not opened unless it is a regular file: rrd_graph would wait for ever on a FIFO (with the
+   * store lock held) and follow a link. The daemon rebuilds such a file from the journal. */
+  rc = pw_regular_file(path, &kind);
+  if (rc == -ENOENT)
     return make_placeholder(req->tmp_dir, p, def_path, size, err, errlen);
-  }
+  if (rc < 0 && kind[0] != '\0')
+    return fail(err, errlen, id, rc,
+                "its RRD file is %s, not an RRD file (rebuilt from the "
+                "journal when it can be)",
+                kind);
+  if (rc < 0)
+    return fail(err, errlen, id, rc, "cannot stat %s: %s", path, strerror(-rc));
   if (s->rrdcached != NULL && s->rrdcached[0] != '\0') {
     *daemon = s->rrdcached;
     if (strncmp(s->rrdcached, "unix:", 5) != 0 && s->rrdcached[0] != '/')

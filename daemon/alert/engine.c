@@ -68,9 +68,10 @@ struct pw_alert_engine {
   struct batch *head, *tail; /* in order of creation */
   struct batch **open;       /* per receiver index: its OPEN batch or NULL */
   int n_spooling;
-  int dirty;       /* states or batches changed since the last save was taken */
-  int save_queued; /* a save is queued and has not taken its snapshot yet */
-  char path[4200]; /* state_dir/alerts.json */
+  int dirty;        /* states or batches changed since the last save was taken */
+  int save_queued;  /* a save is queued and has not taken its snapshot yet */
+  int save_failing; /* the last save's negative errno, 0 when it succeeded */
+  char path[4200];  /* state_dir/alerts.json */
   uint64_t counter;
   json_t *silences; /* state_dir/silences.json */
   /* A damaged alerts.json / silences.json was set aside by this process. */
@@ -279,11 +280,20 @@ static void save_work(void *arg) {
 
 static void save_done(void *arg, int status) {
   struct save_op *op = arg;
+  int rc = status < 0 ? status : op->rc;
 
-  if (status < 0 || op->rc < 0) {
-    pw_log_error("cannot save alert states to %s: %s", op->path,
-                 strerror(-(status < 0 ? status : op->rc)));
+  /* A failing save (a read-only or full disk) is retried at every change: logged when it
+   * starts failing or its reason changes, and once when it succeeds again (docs/storage.md). */
+  if (rc < 0) {
+    if (rc != op->e->save_failing)
+      pw_log_error("cannot save alert states to %s: %s; they are kept in memory and saved "
+                   "again every second until it succeeds (logged again if the reason changes)",
+                   op->path, strerror(-rc));
+    op->e->save_failing = rc;
     op->e->dirty = 1; /* saved again at the next flush */
+  } else if (op->e->save_failing < 0) {
+    pw_log_info("alert states are saved to %s again", op->path);
+    op->e->save_failing = 0;
   }
   free(op->text);
   free(op);
@@ -371,24 +381,22 @@ static void load_batch(struct pw_alert_engine *e, int r, const json_t *p) {
 }
 
 static void load_states(struct pw_alert_engine *e) {
-  json_error_t jerr;
-  json_t *doc = json_load_file(e->path, JSON_REJECT_DUPLICATES, &jerr), *more, *p;
   char why[256];
+  int i, rc;
+  json_t *doc = pw_state_json_load(e->path, &rc, why, sizeof(why)), *more, *p;
   size_t k;
-  int i;
 
-  if (doc == NULL && json_error_code(&jerr) == json_error_cannot_open_file) {
-    if (access(e->path, F_OK) == 0)
-      pw_log_error("%s: cannot read it: %s", e->path, jerr.text);
+  if (doc == NULL && rc == -ENOENT)
+    return;
+  if (doc == NULL && rc != -EBADMSG && rc != -ELOOP && rc != -EISDIR && rc != -EINVAL) {
+    pw_log_error("%s: cannot read it: %s", e->path, why);
     return;
   }
   if (doc == NULL || !json_is_object(doc)) {
-    /* Kept for whoever investigates; the alerts still firing are notified again
-     * (docs/storage.md). */
+    /* Kept for whoever investigates, and so is a stranger at its name (a FIFO, a link); the
+     * alerts still firing are notified again (docs/storage.md). */
     if (doc != NULL)
       snprintf(why, sizeof(why), "not a JSON object");
-    else
-      pw_state_json_error(&jerr, why, sizeof(why));
     json_decref(doc);
     pw_state_set_aside(e->path, why);
     e->corrupt_alerts = 1;
@@ -1082,8 +1090,9 @@ void pw_alert_engine_free(struct pw_alert_engine *e) {
     return;
   if (e->dirty) {
     char *text = states_text(e);
-    if (text == NULL || pw_write_file_atomic(e->path, text, strlen(text)) < 0)
-      pw_log_error("cannot save alert states to %s", e->path);
+    int rc = text != NULL ? pw_write_file_atomic(e->path, text, strlen(text)) : -ENOMEM;
+    if (rc < 0)
+      pw_log_error("cannot save alert states to %s: %s", e->path, strerror(-rc));
     free(text);
   }
   for (b = e->head; b != NULL; b = next) {

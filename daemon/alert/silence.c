@@ -27,6 +27,34 @@ void pw_state_json_error(const json_error_t *jerr, char *buf, size_t size) {
   snprintf(buf, size, "line %d, column %d: %.*s", jerr->line, jerr->column, len, jerr->text);
 }
 
+json_t *pw_state_json_load(const char *path, int *status, char *why, size_t whylen) {
+  json_error_t jerr;
+  const char *kind = "";
+  json_t *doc;
+  char *text = NULL;
+  size_t len = 0;
+  int rc = pw_read_state_file(path, 0, &text, &len);
+
+  if (rc < 0) {
+    int what = rc != -ENOENT ? pw_regular_file(path, &kind) : 0;
+    *status = rc;
+    if (what < 0 && kind[0] != '\0') {
+      *status = what; /* -ELOOP, -EISDIR or -EINVAL */
+      snprintf(why, whylen, "%s, not a regular file", kind);
+    } else {
+      snprintf(why, whylen, "%s", strerror(-rc));
+    }
+    return NULL;
+  }
+  doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+  free(text);
+  if (doc == NULL) {
+    *status = -EBADMSG;
+    pw_state_json_error(&jerr, why, whylen);
+  }
+  return doc;
+}
+
 int pw_state_set_aside(const char *path, const char *why) {
   char aside[4300];
   int64_t t = pw_clock_real_ms() / 1000;
@@ -44,22 +72,22 @@ int pw_state_set_aside(const char *path, const char *why) {
 
 json_t *pw_silence_read(const char *state_dir, int *corrupt) {
   char path[4200], why[256];
-  json_error_t jerr;
   json_t *list;
+  int rc;
 
   path_of(state_dir, path, sizeof(path));
-  if (access(path, F_OK) != 0)
+  list = pw_state_json_load(path, &rc, why, sizeof(why));
+  if (list == NULL && rc == -ENOENT)
     return json_array();
-  list = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-  if (list == NULL && json_error_code(&jerr) == json_error_cannot_open_file) {
-    pw_log_error("%s: cannot read it (%s); no silences from it", path, strerror(errno));
+  /* Unreadable (no permission, an I/O error): left where it is, read again next time. A
+   * stranger at its name (a FIFO, a link, a directory) is kept aside like a damaged file. */
+  if (list == NULL && rc != -EBADMSG && rc != -ELOOP && rc != -EISDIR && rc != -EINVAL) {
+    pw_log_error("%s: cannot read it (%s); no silences from it", path, why);
     return json_array();
   }
   if (list == NULL || !json_is_array(list)) {
     if (list != NULL)
       snprintf(why, sizeof(why), "not a JSON array");
-    else
-      pw_state_json_error(&jerr, why, sizeof(why));
     json_decref(list);
     pw_state_set_aside(path, why);
     if (corrupt != NULL)

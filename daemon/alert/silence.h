@@ -24,6 +24,14 @@ json_t *pw_silence_load(const char *state_dir);
  * without the file's own bytes, into BUF. */
 void pw_state_json_error(const json_error_t *jerr, char *buf, size_t size);
 
+/* Reads the state file PATH (alerts.json, silences.json) as JSON, without waiting on a FIFO nor
+ * following a symbolic link planted at its name (pw_read_state_file). Returns the document
+ * (owned; json_decref), or NULL with *STATUS: -ENOENT (no file), -EBADMSG (not JSON: WHY holds
+ * the error's position as pw_state_json_error writes it), -ELOOP, -EISDIR or -EINVAL (not a
+ * regular file: WHY says what is there, e.g. "a FIFO, not a regular file"), or another
+ * negative errno (WHY: its text). Blocking: off the loop, or at start-up. */
+json_t *pw_state_json_load(const char *path, int *status, char *why, size_t whylen);
+
 /* Renames the damaged state file PATH to PATH.corrupt-<epoch seconds> and logs it at error level
  * with WHY. Returns 0 or a negative errno (logged; the file is left where it is). */
 int pw_state_set_aside(const char *path, const char *why);

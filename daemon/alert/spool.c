@@ -534,6 +534,7 @@ int pw_spool_audit(struct pw_spool *s, const char *event, const struct pw_spool_
   char receiver[sizeof(e->receiver)], msg[AUDIT_ERROR_MAX];
   char *line;
   size_t i, len, off = 0;
+  struct stat st;
   int fd, rc = 0;
 
   if (alerts == NULL)
@@ -555,10 +556,21 @@ int pw_spool_audit(struct pw_spool *s, const char *event, const struct pw_spool_
    * lines of concurrent writers whole. */
   len = strlen(line);
   line[len++] = '\n';
-  fd = open(s->audit, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  /* Never waiting on a FIFO (O_NONBLOCK: its open fails at once without a reader) nor
+   * appending through a symbolic link planted at audit.log's name (docs/storage.md). */
+  fd = open(s->audit, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW, 0644);
+  if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+    close(fd);
+    fd = -1;
+    errno = EINVAL;
+  }
   if (fd < 0) {
+    const char *kind = "";
     rc = -errno;
-    pw_log_error("%s: cannot open: %s", s->audit, strerror(-rc));
+    if (pw_regular_file(s->audit, &kind) < 0 && kind[0] != '\0')
+      pw_log_error("%s: cannot open: %s, not a regular file", s->audit, kind);
+    else
+      pw_log_error("%s: cannot open: %s", s->audit, strerror(-rc));
     free(line);
     return rc;
   }

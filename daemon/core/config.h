@@ -35,7 +35,7 @@ struct pw_daemon_conf {
   char *http_listen;
   char *http_token;
   char *rrdcached;
-  char *public_url;
+  char *public_url; /* "" or an http(s) URL without a trailing slash */
   int64_t max_transfers;
   int64_t http_max_connections;
   int64_t http_timeout; /* seconds */
@@ -90,8 +90,8 @@ struct pw_target {
   double annual, baseline, standard;
   double quarters[4];
   int64_t *due;    /* milestone: n_stages entries, the end of each due day, 0 = not set */
-  int provisional; /* the target is provisional (暂定) */
-  char *basis;     /* how it was set ("参照2023年目标测算"), NULL when not said */
+  int provisional; /* an assumed target (暂定), not one issued */
+  char *basis;     /* how the target was set ("参照2023年目标测算"), or NULL */
   int line;
 };
 
@@ -104,6 +104,11 @@ struct pw_indicator {
   char *source_id; /* NULL when none */
   char *path;
   char *as_of;
+  char *note_path;      /* the `note` key: where the figure's note is in the source, or NULL */
+  char *standard_label; /* what the briefing calls the standard: "标准" unless set */
+  char *published_by;   /* who publishes the figure ("省人社厅"), or NULL */
+  char *target_from;    /* who issues the target ("市里"), or NULL */
+  int headline;         /* a headline figure of the briefing's 总体情况 */
   int domain, department, source; /* indices; -1 for none */
   enum pw_kind kind;
   enum pw_pace pace; /* as written; PW_PACE_DEFAULT means quarterly if a year has quarters */
@@ -114,11 +119,6 @@ struct pw_indicator {
   struct pw_strlist stages;
   struct pw_target *targets;
   int n_targets;
-  char *standard_label; /* what a standard is ("全省平均分"), NULL for the default "标准" */
-  char *published_by;   /* who publishes the figure ("省人社厅"), NULL when not said */
-  char *target_from;    /* who issues the target ("市里"), NULL when not said */
-  int headline;         /* a headline figure of the briefing's 总体情况 */
-  char *note_path;      /* where a source's answer holds the sample's note, NULL for none */
   const char *cfg_file;
   int line;
 };
@@ -167,8 +167,8 @@ struct pw_briefing {
   int minute;  /* minutes after local midnight */
   char *title;
   int title_set;      /* title was written: it is the programme's name in alerts too */
-  char *issuer;       /* the issuing office ("县府办"), NULL when not set */
-  char *actions_file; /* 下步举措's text (absolute), NULL: state_dir/briefings/<week>.actions.md */
+  char *issuer;       /* the issuing office ("县府办"), or NULL */
+  char *actions_file; /* absolute path of the 下步举措 text, or NULL (docs/briefing.md) */
   struct pw_strlist receivers;
   int *receiver_idx;
 };

@@ -133,7 +133,7 @@ static const struct key_spec target_keys[] = {
      target_standard},
     {"due", K_FN, 0, NO_HAS, 1, NULL, BIT(PW_KIND_MILESTONE), target_due},
     {"provisional", K_BOOL, T(provisional), NO_HAS, 0, "false", 0, NULL},
-    {"basis", K_STRING, T(basis), NO_HAS, 0, NULL, 0, NULL},
+    {"basis", K_STRING, T(basis), NO_HAS, 0, NULL, 0, pw_config_key_text},
     {NULL, 0, 0, 0, 0, NULL, 0, NULL}};
 #undef T
 
@@ -260,6 +260,22 @@ static int indicator_source(struct loader *ld, const struct item *it, const stru
   return 0;
 }
 
+/* note: a path of the indicator's source, read by the same parser as path. */
+static int indicator_note(struct loader *ld, const struct item *it, const struct key_spec *k,
+                          const config_setting_t *s) {
+  const struct pw_indicator *ind = it->obj;
+
+  if (s == NULL)
+    return 0;
+  if (ind->source_id == NULL)
+    return pw_config_fail(ld, s, "%s: 'note' needs a source (it is a path in the source's answer)",
+                          it->what);
+  if (ind->note_path[0] == '\0')
+    return pw_config_fail(ld, s, "%s: note must not be empty (leave the key out instead)",
+                          it->what);
+  return 0;
+}
+
 /* By default an indicator goes stale as its source says, or after 40 days. */
 static int indicator_stale_after(struct loader *ld, const struct item *it, const struct key_spec *k,
                                  const config_setting_t *s) {
@@ -328,6 +344,11 @@ static const struct key_spec indicator_keys[] = {
     {"source", K_STRING, I(source_id), NO_HAS, 0, NULL, 0, indicator_source},
     {"path", K_STRING, I(path), NO_HAS, 0, NULL, 0, NULL},
     {"as_of", K_STRING, I(as_of), NO_HAS, 0, NULL, 0, NULL},
+    {"note", K_STRING, I(note_path), NO_HAS, 0, NULL, 0, indicator_note},
+    {"standard_label", K_STRING, I(standard_label), NO_HAS, 0, "标准", 0, pw_config_key_text},
+    {"published_by", K_STRING, I(published_by), NO_HAS, 0, NULL, 0, pw_config_key_text},
+    {"target_from", K_STRING, I(target_from), NO_HAS, 0, NULL, 0, pw_config_key_text},
+    {"headline", K_BOOL, I(headline), NO_HAS, 0, "false", 0, NULL},
     {"lag_warn", K_NUMBER, I(lag_warn), NO_HAS, 0, NULL, 0, NULL},
     {"lag_crit", K_NUMBER, I(lag_crit), NO_HAS, 0, NULL, 0, indicator_lags},
     {"stale_after", K_DURATION, I(stale_after), NO_HAS, 0, NULL, 0, indicator_stale_after},
@@ -335,10 +356,6 @@ static const struct key_spec indicator_keys[] = {
     {"carry", K_BOOL, I(carry), NO_HAS, 0, "false", BIT(PW_KIND_LEVEL) | BIT(PW_KIND_STANDARD),
      NULL},
     {"targets", K_FN, 0, NO_HAS, 1, NULL, 0, indicator_targets},
-    {"standard_label", K_STRING, I(standard_label), NO_HAS, 0, NULL, BIT(PW_KIND_STANDARD), NULL},
-    {"published_by", K_STRING, I(published_by), NO_HAS, 0, NULL, 0, NULL},
-    {"target_from", K_STRING, I(target_from), NO_HAS, 0, NULL, 0, NULL},
-    {"headline", K_BOOL, I(headline), NO_HAS, 0, "false", 0, NULL},
     {NULL, 0, 0, 0, 0, NULL, 0, NULL}};
 #undef I
 

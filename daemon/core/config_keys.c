@@ -438,6 +438,30 @@ int pw_config_check_unique(struct loader *ld, const config_setting_t *list, cons
   return 0;
 }
 
+int pw_config_key_text(struct loader *ld, const struct item *it, const struct key_spec *k,
+                       const config_setting_t *s) {
+  const unsigned char *p;
+  size_t chars = 0, max = strcmp(k->name, "basis") == 0 ? 200 : 60;
+
+  if (s == NULL || *FIELD(it, k, char *) == NULL)
+    return 0;
+  p = (const unsigned char *)*FIELD(it, k, char *);
+  if (*p == '\0')
+    return pw_config_fail(ld, s, "%s: %s must not be empty (leave the key out instead)", it->what,
+                          k->name);
+  for (; *p; p++) {
+    if (*p < 0x20 || *p == 0x7F || (p[0] == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F))
+      return pw_config_fail(ld, s, "%s: %s must be one line without control characters", it->what,
+                            k->name);
+    if ((*p & 0xC0) != 0x80)
+      chars++;
+  }
+  if (chars > max)
+    return pw_config_fail(ld, s, "%s: %s has %zu characters, at most %zu are allowed", it->what,
+                          k->name, chars, max);
+  return 0;
+}
+
 /* The id of an item: the key_fn of every table's "id". */
 int pw_config_key_id(struct loader *ld, const struct item *it, const struct key_spec *k,
                      const config_setting_t *s) {

@@ -73,6 +73,12 @@ struct key_spec {
   key_fn fn;
 };
 
+/* The key_fn of a short text written for people (a label, an office, a basis): when present it
+ * must be non-empty, one line without control characters, and at most 60 characters (200 for
+ * `basis`). */
+int pw_config_key_text(struct loader *ld, const struct item *it, const struct key_spec *k,
+                       const config_setting_t *s);
+
 #define NO_HAS ((size_t)-1)
 #define BIT(x) (1u << (x))
 

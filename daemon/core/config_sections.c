@@ -104,6 +104,34 @@ static int daemon_at_least_1(struct loader *ld, const struct item *it, const str
   return 0;
 }
 
+/* public_url: "" or an absolute http(s) URL people reach the status server at; links are made
+ * by appending paths, so a trailing slash is dropped. */
+static int daemon_public_url(struct loader *ld, const struct item *it, const struct key_spec *k,
+                             const config_setting_t *s) {
+  char *url = *FIELD(it, k, char *), shown[512];
+  const char *host;
+  size_t n = strlen(url), i;
+
+  if (n == 0)
+    return 0;
+  host = strncmp(url, "http://", 7) == 0    ? url + 7
+         : strncmp(url, "https://", 8) == 0 ? url + 8
+                                            : NULL;
+  for (i = 0; i < n && host != NULL; i++)
+    if ((unsigned char)url[i] <= 0x20 || url[i] == 0x7F || url[i] == '?' || url[i] == '#' ||
+        url[i] == '"' || url[i] == '<' || url[i] == '>')
+      host = NULL;
+  if (host == NULL || host[0] == '\0' || host[0] == '/' || host[0] == ':')
+    return pw_config_fail(ld, s,
+                          "public_url '%s' must be an http:// or https:// URL with a host and no "
+                          "spaces, query or fragment (e.g. \"https://pacewatch.example.gov.cn\") "
+                          "or \"\"",
+                          pw_config_shown("public_url", url, shown, sizeof(shown)));
+  while (n > 0 && url[n - 1] == '/')
+    url[--n] = '\0';
+  return 0;
+}
+
 #define D(f) offsetof(struct pw_daemon_conf, f)
 static const struct key_spec daemon_keys[] = {
     {"state_dir", K_STRING, D(state_dir), NO_HAS, 1, NULL, 0, daemon_state_dir},
@@ -112,7 +140,7 @@ static const struct key_spec daemon_keys[] = {
     {"http_listen", K_STRING, D(http_listen), NO_HAS, 0, "127.0.0.1:9464", 0, daemon_http_listen},
     {"http_token", K_STRING, D(http_token), NO_HAS, 0, "", 0, NULL},
     {"rrdcached", K_STRING, D(rrdcached), NO_HAS, 0, "", 0, daemon_rrdcached},
-    {"public_url", K_STRING, D(public_url), NO_HAS, 0, "", 0, NULL},
+    {"public_url", K_STRING, D(public_url), NO_HAS, 0, "", 0, daemon_public_url},
     {"max_transfers", K_INT, D(max_transfers), NO_HAS, 0, "64", 0, daemon_at_least_1},
     {"http_max_connections", K_INT, D(http_max_connections), NO_HAS, 0, "256", 0,
      daemon_at_least_1},
@@ -693,7 +721,8 @@ static const struct key_spec briefing_keys[] = {
     {"schedule", K_FN, 0, NO_HAS, 0, NULL, 0, briefing_schedule},
     {"title", K_STRING, offsetof(struct pw_briefing, title), NO_HAS, 0, "公共服务指标周报", 0,
      briefing_title},
-    {"issuer", K_STRING, offsetof(struct pw_briefing, issuer), NO_HAS, 0, NULL, 0, NULL},
+    {"issuer", K_STRING, offsetof(struct pw_briefing, issuer), NO_HAS, 0, NULL, 0,
+     pw_config_key_text},
     {"actions_file", K_STRING, offsetof(struct pw_briefing, actions_file), NO_HAS, 0, NULL, 0,
      briefing_actions_file},
     {"receivers", K_STRLIST, offsetof(struct pw_briefing, receivers), NO_HAS, 0, NULL, 0,

@@ -65,19 +65,19 @@ void pw_buf_free(struct pw_buf *b) {
   b->len = b->cap = 0;
 }
 
-int pw_read_file(const char *path, size_t limit, char **out, size_t *len) {
+/* The whole file of descriptor FD (open for reading), at most LIMIT bytes: the reader of
+ * pw_read_file and pw_read_state_file. Closes FD. */
+static int read_whole(int fd, size_t limit, char **out, size_t *len) {
   struct pw_buf b = {NULL, 0, 0, limit};
   char chunk[65536];
-  /* O_NONBLOCK: opening a FIFO planted where a file is expected must not block the caller;
-   * anything but a regular file is refused before it is read. */
-  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   struct stat st;
   int rc = 0;
 
-  if (fd < 0)
-    return -errno;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+  if (fstat(fd, &st) != 0)
+    rc = -errno;
+  else if (!S_ISREG(st.st_mode))
     rc = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+  if (rc < 0) {
     close(fd);
     return rc;
   }
@@ -106,6 +106,52 @@ int pw_read_file(const char *path, size_t limit, char **out, size_t *len) {
   if (len != NULL)
     *len = b.len;
   return 0;
+}
+
+int pw_read_file(const char *path, size_t limit, char **out, size_t *len) {
+  /* O_NONBLOCK: opening a FIFO planted where a file is expected must not block the caller;
+   * anything but a regular file is refused before it is read. */
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+
+  if (fd < 0)
+    return -errno;
+  return read_whole(fd, limit, out, len);
+}
+
+int pw_read_state_file(const char *path, size_t limit, char **out, size_t *len) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
+
+  if (fd < 0)
+    return -errno;
+  return read_whole(fd, limit, out, len);
+}
+
+int pw_regular_file(const char *path, const char **what) {
+  struct stat st;
+  const char *kind = "";
+  int rc = 0;
+
+  if (lstat(path, &st) != 0) {
+    rc = -errno;
+  } else if (S_ISLNK(st.st_mode)) {
+    kind = "a symbolic link (not followed)";
+    rc = -ELOOP;
+  } else if (S_ISDIR(st.st_mode)) {
+    kind = "a directory";
+    rc = -EISDIR;
+  } else if (S_ISFIFO(st.st_mode)) {
+    kind = "a FIFO";
+    rc = -EINVAL;
+  } else if (S_ISSOCK(st.st_mode)) {
+    kind = "a socket";
+    rc = -EINVAL;
+  } else if (!S_ISREG(st.st_mode)) {
+    kind = "a device";
+    rc = -EINVAL;
+  }
+  if (what != NULL)
+    *what = kind;
+  return rc;
 }
 
 int pw_write_file_atomic(const char *path, const void *data, size_t len) {
@@ -208,6 +254,45 @@ int pw_utf8_valid(const char *s, size_t len) {
     p += need + 1;
   }
   return 1;
+}
+
+int pw_note_clean(const char *in, size_t len, char *out, size_t outlen) {
+  const unsigned char *p = (const unsigned char *)in, *end = p + len;
+  size_t o = 0, chars = 0;
+
+  if (outlen < PW_NOTE_BUF)
+    return -ENOBUFS;
+  if (!pw_utf8_valid(in, len))
+    return -EILSEQ;
+  while (p < end) {
+    unsigned c = *p;
+    size_t n = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : 4;
+    if (c == '\t' || c == '\n' || c == '\r') {
+      c = ' ';
+    } else if (c < 0x20 || c == 0x7F || (c == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F)) {
+      p += n; /* a control character (C0, DEL, C1) is not text */
+      continue;
+    }
+    if (c == ' ' && (o == 0 || out[o - 1] == ' ' || chars == PW_NOTE_MAX)) {
+      /* Leading spaces, runs of spaces, and a space after the last character a note may
+       * hold: a character after it would make the note too long, and trailing spaces go. */
+      p += n;
+      continue;
+    }
+    if (c != ' ' && chars == PW_NOTE_MAX)
+      return -E2BIG;
+    chars++;
+    if (n == 1)
+      out[o] = (char)c;
+    else
+      memcpy(out + o, p, n);
+    o += n;
+    p += n;
+  }
+  while (o > 0 && out[o - 1] == ' ')
+    o--;
+  out[o] = '\0';
+  return (int)o;
 }
 
 int pw_utf8_width(const char *s) {

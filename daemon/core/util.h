@@ -31,6 +31,19 @@ void pw_buf_free(struct pw_buf *b);
  * never blocks). */
 int pw_read_file(const char *path, size_t limit, char **out, size_t *len);
 
+/* As pw_read_file, for a file of the state directory: a symbolic link at PATH is not followed
+ * but refused with -ELOOP (docs/storage.md: a planted link never makes the daemon read or write
+ * a file outside). Blocking: off the loop. */
+int pw_read_state_file(const char *path, size_t limit, char **out, size_t *len);
+
+/* Whether PATH names a regular file, looked at without following a final symbolic link (lstat)
+ * and without opening it (a FIFO would block the opener): 0 when it does, -ENOENT when nothing
+ * is there, -ELOOP for a symbolic link, -EISDIR for a directory, -EINVAL for anything else (a
+ * FIFO, a socket, a device), or lstat's negative errno. With WHAT, *WHAT describes what is
+ * there for a message ("a FIFO", "a symbolic link (not followed)", ...; "" for a regular file
+ * or an lstat error). Any thread. */
+int pw_regular_file(const char *path, const char **what);
+
 /* Writes DATA to PATH durably: a temporary file beside it (created exclusively, never through a
  * planted symlink), fsync, rename, fsync of the directory. Returns 0 or a negative errno. */
 int pw_write_file_atomic(const char *path, const void *data, size_t len);
@@ -40,6 +53,17 @@ int pw_mkdir_p(const char *dir);
 
 /* Returns 1 if the LEN bytes at S are valid UTF-8, else 0. */
 int pw_utf8_valid(const char *s, size_t len);
+
+/* A sample's note (短说明, docs/values.md#notes): at most PW_NOTE_MAX characters of UTF-8 text
+ * on one line. PW_NOTE_BUF bytes hold any note pw_note_clean accepts. */
+#define PW_NOTE_MAX 200
+#define PW_NOTE_BUF (PW_NOTE_MAX * 4 + 1)
+
+/* Cleans the LEN bytes at IN into a note in OUT (OUTLEN bytes, at least PW_NOTE_BUF): a tab, CR
+ * or newline becomes a space, every other control character (C0, DEL, C1) is dropped, and spaces
+ * at either end are trimmed. Returns the note's length in bytes (0: no note), -EILSEQ when IN is
+ * not valid UTF-8, or -E2BIG when the note is longer than PW_NOTE_MAX characters. Any thread. */
+int pw_note_clean(const char *in, size_t len, char *out, size_t outlen);
 
 /* The terminal display width of UTF-8 text S (East Asian wide characters count 2). */
 int pw_utf8_width(const char *s);

@@ -21,7 +21,8 @@
 #include "log.h"
 #include "value.h"
 
-#define JOURNAL_HEADER "# pacewatch journal v1: as_of\tindicator\tvalue\tfetched_at\tsource\n"
+#define JOURNAL_HEADER                                                                             \
+  "# pacewatch journal v1: as_of\tindicator\tvalue\tfetched_at\tsource\tnote (optional)\n"
 
 /* Parses "YYYY-MM-DDTHH:MM:SS+HH:MM" (or Z) exactly as the journal writes it. */
 static int parse_stamp(const char *p, size_t len, int64_t *out) {
@@ -124,11 +125,39 @@ static int parse_value(const char *p, size_t len, double *out) {
   return 0;
 }
 
+/* Gives sample X the note of NLEN bytes at NOTE (clean, docs/storage.md), replacing its own.
+ * Returns 0 or -ENOMEM (X keeps its note). */
+static int set_note(struct pw_sample *x, const char *note, size_t nlen) {
+  char *copy;
+
+  if (x->note != NULL && strlen(x->note) == nlen && memcmp(x->note, note, nlen) == 0)
+    return 0;
+  copy = malloc(nlen + 1);
+  if (copy == NULL)
+    return -ENOMEM;
+  memcpy(copy, note, nlen);
+  copy[nlen] = '\0';
+  free((char *)x->note);
+  x->note = copy;
+  return 0;
+}
+
+/* Adds a line's sample to S. A line that repeats the value of the newest revision of its as_of
+ * is a note line (docs/storage.md): not a revision; its note, when it has one, replaces that
+ * sample's note. NOTE (NLEN bytes, clean) may be NULL. Returns 0 or -ENOMEM. */
 static int series_push(struct pw_series *s, int64_t as_of, double value, int64_t fetched_at,
-                       size_t cap_hint) {
+                       size_t cap_hint, const char *note, size_t nlen) {
   struct pw_sample *x;
   uint32_t rev = 0;
   size_t i;
+
+  if (s->n > 0 && as_of <= s->max_as_of)
+    for (i = s->n; i-- > 0;)
+      if (s->samples[i].as_of == as_of) {
+        if (s->samples[i].value == value)
+          return note != NULL ? set_note(&s->samples[i], note, nlen) : 0;
+        break;
+      }
 
   if (s->n == s->cap) {
     size_t cap = s->cap ? s->cap * 2 : cap_hint > 8 ? cap_hint : 8;
@@ -152,6 +181,8 @@ static int series_push(struct pw_series *s, int64_t as_of, double value, int64_t
   x->value = value;
   x->rev = rev;
   x->note = NULL;
+  if (note != NULL && set_note(x, note, nlen) < 0)
+    return -ENOMEM;
   if (s->n == 0 || as_of >= s->max_as_of) {
     s->max_as_of = as_of;
     s->latest = s->n;
@@ -216,16 +247,17 @@ static int index_find(const struct id_index *x, const struct pw_config *conf, co
  * indicator), or -EINVAL for a malformed line. */
 static int parse_line(struct pw_journal *j, const struct id_index *x, struct stamp_cache *cache,
                       const char *p, size_t len) {
-  const char *f[5];
-  size_t flen[5];
-  int nf = 0, ind;
+  const char *f[6];
+  size_t flen[6];
+  int nf = 0, ind, nl = 0;
   const char *start = p, *end = p + len;
   int64_t as_of, fetched;
   double value;
+  char note[PW_NOTE_BUF];
 
   if (len == 0 || p[0] == '#')
     return 1;
-  while (nf < 5) {
+  while (nf < 6) {
     const char *tab = memchr(start, '\t', (size_t)(end - start));
     f[nf] = start;
     flen[nf] = (size_t)((tab ? tab : end) - start);
@@ -245,19 +277,49 @@ static int parse_line(struct pw_journal *j, const struct id_index *x, struct sta
     j->foreign++;
     return 1;
   }
-  return series_push(&j->series[ind], as_of, value, fetched, j->cap_hint) < 0 ? -ENOMEM : 0;
+  /* The sixth field, the note, is optional (journals written before notes have five). A note
+   * that is not clean text is dropped: the figure is the truth, its note only beside it. */
+  if (nf == 6 && flen[5] > 0)
+    nl = pw_note_clean(f[5], flen[5], note, sizeof(note));
+  return series_push(&j->series[ind], as_of, value, fetched, j->cap_hint, nl > 0 ? note : NULL,
+                     nl > 0 ? (size_t)nl : 0) < 0
+             ? -ENOMEM
+             : 0;
+}
+
+/* ERR: "PATH: WHAT: why", where a stranger at the journal's name (not a regular file) is
+ * described as what it is rather than by its errno. */
+static void journal_error(const char *path, const char *what, int rc, char *err, size_t errlen) {
+  const char *kind = "";
+
+  if (rc != -ENOENT && pw_regular_file(path, &kind) < 0 && kind[0] != '\0' && rc != -EISDIR)
+    snprintf(err, errlen, "%s: %s: %s, not a regular file", path, what, kind);
+  else
+    snprintf(err, errlen, "%s: %s: %s", path, what, strerror(-rc));
 }
 
 /* The journal's bytes: mapped (a province's journal is hundreds of megabytes, and a copy
  * would cost as much as the parse), or read when it cannot be mapped. */
 static int map_file(const char *path, char **text, size_t *len, int *mapped) {
   struct stat st;
-  int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
+  /* Never waiting on a FIFO nor following a symbolic link planted at the journal's name: the
+   * caller refuses to start on anything but a regular file (docs/storage.md). */
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW), rc;
 
   *mapped = 0;
   if (fd < 0)
     return -errno;
-  if (fstat(fd, &st) == 0 && st.st_size > 0) {
+  if (fstat(fd, &st) != 0)
+    rc = -errno;
+  else if (!S_ISREG(st.st_mode))
+    rc = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+  else
+    rc = 0;
+  if (rc < 0) {
+    close(fd);
+    return rc;
+  }
+  if (st.st_size > 0) {
     void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
     if (p != MAP_FAILED) {
       madvise(p, (size_t)st.st_size, MADV_SEQUENTIAL);
@@ -269,7 +331,7 @@ static int map_file(const char *path, char **text, size_t *len, int *mapped) {
     }
   }
   close(fd);
-  rc = pw_read_file(path, 0, text, len);
+  rc = pw_read_state_file(path, 0, text, len);
   return rc;
 }
 
@@ -332,7 +394,7 @@ static int load(struct pw_journal *j, char *err, size_t errlen) {
   if (rc == -ENOENT)
     return 0;
   if (rc < 0) {
-    snprintf(err, errlen, "%s: cannot read the journal: %s", j->path, strerror(-rc));
+    journal_error(j->path, "cannot read the journal", rc, err, errlen);
     return rc;
   }
   if (index_build(&x, j->conf) < 0) {
@@ -352,12 +414,19 @@ static int load(struct pw_journal *j, char *err, size_t errlen) {
 
 /* Opens the file for appending; a new file starts with the header line. */
 static int open_append(struct pw_journal *j, char *err, size_t errlen) {
+  struct stat st;
   int rc;
 
-  j->fd = open(j->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-  if (j->fd < 0) {
-    rc = -errno;
-    snprintf(err, errlen, "%s: cannot open the journal for writing: %s", j->path, strerror(-rc));
+  /* As for reading: no FIFO (O_NONBLOCK makes its open fail at once), no symbolic link. */
+  j->fd = open(j->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW, 0644);
+  rc = j->fd < 0 ? -errno : 0;
+  if (rc == 0 && (fstat(j->fd, &st) != 0 || !S_ISREG(st.st_mode)))
+    rc = -EINVAL;
+  if (rc < 0) {
+    journal_error(j->path, "cannot open the journal for writing", rc, err, errlen);
+    if (j->fd >= 0)
+      close(j->fd);
+    j->fd = -1;
     return rc;
   }
   if (lseek(j->fd, 0, SEEK_END) == 0 &&
@@ -372,14 +441,17 @@ static int open_append(struct pw_journal *j, char *err, size_t errlen) {
 static int read_tail(const char *path, uint64_t off, char **text, size_t *len) {
   struct stat st;
   size_t got = 0, size;
-  int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW), rc = 0;
 
   *text = NULL;
   *len = 0;
   if (fd < 0)
     return -errno;
-  if (fstat(fd, &st) != 0) {
+  if (fstat(fd, &st) != 0)
     rc = -errno;
+  else if (!S_ISREG(st.st_mode))
+    rc = -EINVAL;
+  if (rc < 0) {
     close(fd);
     return rc;
   }
@@ -520,6 +592,24 @@ static const struct pw_sample *effective_at(const struct pw_series *s, int64_t a
   return best;
 }
 
+const struct pw_sample *pw_journal_find(const struct pw_journal *j, int ind, int64_t as_of) {
+  const struct pw_series *s = &j->series[ind];
+  size_t i;
+
+  if (s->n == 0 || as_of > s->max_as_of)
+    return NULL;
+  for (i = s->n; i-- > 0;)
+    if (s->samples[i].as_of == as_of)
+      return &s->samples[i];
+  return NULL;
+}
+
+const struct pw_sample *pw_journal_effective(const struct pw_journal *j, int ind, int64_t at) {
+  const struct pw_series *s = &j->series[ind];
+
+  return s->n > 0 ? effective_at(s, at) : NULL;
+}
+
 /* Whether a sample of a later as_of than AT was known at AT (judge's rule: a first value from
  * the earlier of its as_of and its fetch, a revision from its fetch; with an as_of after AT both
  * come to fetched_at <= AT). Without one, every sample after AT was journaled under a clock
@@ -559,8 +649,19 @@ enum pw_sample_class pw_journal_classify(const struct pw_journal *j, int ind, in
 
 int pw_journal_add(struct pw_journal *j, int ind, int64_t as_of, double value, int64_t fetched_at,
                    const char *source) {
-  char a[40], f[40], v[40];
-  int rc;
+  return pw_journal_add_noted(j, ind, as_of, value, fetched_at, source, NULL);
+}
+
+int pw_journal_add_noted(struct pw_journal *j, int ind, int64_t as_of, double value,
+                         int64_t fetched_at, const char *source, const char *note) {
+  char a[40], f[40], v[40], clean[PW_NOTE_BUF];
+  int rc, nl = 0;
+
+  /* The note is cleaned again here: whoever called, the line keeps its six fields. */
+  if (note != NULL)
+    nl = pw_note_clean(note, strlen(note), clean, sizeof(clean));
+  if (nl < 0)
+    return nl;
 
   if (j->needs_newline) {
     /* Close the torn line so the new one starts on a line of its own. */
@@ -568,13 +669,16 @@ int pw_journal_add(struct pw_journal *j, int ind, int64_t as_of, double value, i
       return -ENOMEM;
     j->needs_newline = 0;
   }
-  rc = pw_buf_printf(&j->pending, "%s\t%s\t%s\t%s\t%s\n", pw_calendar_format(as_of, a, sizeof(a)),
-                     j->conf->indicators[ind].id, pw_value_format(value, v, sizeof(v)),
-                     pw_calendar_format(fetched_at, f, sizeof(f)), source);
+  rc = pw_buf_printf(&j->pending, "%s\t%s\t%s\t%s\t%s%s%s\n",
+                     pw_calendar_format(as_of, a, sizeof(a)), j->conf->indicators[ind].id,
+                     pw_value_format(value, v, sizeof(v)),
+                     pw_calendar_format(fetched_at, f, sizeof(f)), source, nl > 0 ? "\t" : "",
+                     nl > 0 ? clean : "");
   if (rc < 0)
     return rc;
   j->lines++;
-  return series_push(&j->series[ind], as_of, value, fetched_at, 0);
+  return series_push(&j->series[ind], as_of, value, fetched_at, 0, nl > 0 ? clean : NULL,
+                     (size_t)nl);
 }
 
 int pw_journal_append(int fd, const char *data, size_t len, size_t *kept) {
@@ -656,6 +760,16 @@ struct pw_journal *pw_journal_snapshot(const struct pw_journal *j) {
       return NULL;
     }
     memcpy(d->samples, s->samples, s->n * sizeof(*d->samples));
+    /* The notes are copied too: the loop may replace (and free) a note of J meanwhile. */
+    for (size_t k = 0; k < s->n; k++) {
+      const char *note = s->samples[k].note;
+      d->samples[k].note = NULL;
+      if (note != NULL && set_note(&d->samples[k], note, strlen(note)) < 0) {
+        d->n = k;
+        pw_journal_close(c);
+        return NULL;
+      }
+    }
   }
   return c;
 }
@@ -667,8 +781,11 @@ void pw_journal_close(struct pw_journal *j) {
     return;
   if (j->fd >= 0)
     close(j->fd);
-  for (i = 0; j->series && i < j->n_series; i++)
+  for (i = 0; j->series && i < j->n_series; i++) {
+    for (size_t k = 0; k < j->series[i].n; k++)
+      free((char *)j->series[i].samples[k].note);
     free(j->series[i].samples);
+  }
   free(j->series);
   pw_buf_free(&j->pending);
   free(j->path);

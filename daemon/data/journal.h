@@ -1,6 +1,7 @@
 /*
  * journal: the append-only record of truth. Every accepted sample is one human-readable,
- * tab-separated line (as_of, indicator, value, fetched_at, source), fsync'd before it counts.
+ * tab-separated line (as_of, indicator, value, fetched_at, source and, when the sample has one,
+ * its note), fsync'd before it counts.
  * The whole journal is held in memory as one series per configured indicator, in journal
  * order, which is what judge, export and the RRD store read. A torn last line (a crash in the
  * middle of a write) is skipped with a warning.
@@ -84,6 +85,22 @@ enum pw_sample_class pw_journal_classify(const struct pw_journal *j, int ind, in
  * came from ("import", "record" or a source id). Returns 0 or -ENOMEM. */
 int pw_journal_add(struct pw_journal *j, int ind, int64_t as_of, double value, int64_t fetched_at,
                    const char *source);
+
+/* pw_journal_add with the sample's NOTE (borrowed, copied; NULL for none; cleaned again with
+ * pw_note_clean, so no tab or newline reaches the line). A sample whose value equals the newest
+ * revision of its as_of is a note line (docs/storage.md): no new revision, the stored sample's
+ * note is replaced. Returns 0, -ENOMEM, or -EILSEQ / -E2BIG for a note pw_note_clean refuses. */
+int pw_journal_add_noted(struct pw_journal *j, int ind, int64_t as_of, double value,
+                         int64_t fetched_at, const char *source, const char *note);
+
+/* The newest revision of indicator IND's sample for AS_OF, or NULL when none is stored. The
+ * pointer is valid until the next add to the journal. */
+const struct pw_sample *pw_journal_find(const struct pw_journal *j, int ind, int64_t as_of);
+
+/* The sample of IND effective at instant AT (known then, the newest known revision of the
+ * latest as_of not after AT), the one a figure without an as_of of its own is confirmed against
+ * (pw_journal_classify), or NULL. Valid until the next add. */
+const struct pw_sample *pw_journal_effective(const struct pw_journal *j, int ind, int64_t at);
 
 /* Writes the pending lines and fsyncs the file. Returns 0 or a negative errno; after a failure
  * the file holds none of the pending lines (see pw_journal_append) and they stay pending. */

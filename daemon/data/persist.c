@@ -31,6 +31,11 @@
 #include "log.h"
 
 #define RRD_DELAY_MS 10000
+/* An RRD file that could not be written (rrd/ read-only, a full disk, a directory planted at its
+ * name) is tried again after RRD_RETRY_MIN_MS, then after twice as long each time, up to
+ * RRD_RETRY_MAX_MS, not at every batch; a kick that someone waits for tries it at once. */
+#define RRD_RETRY_MIN_MS 10000
+#define RRD_RETRY_MAX_MS 300000
 /* A batch of at least this many files is shared among up to OP_SHARES_MAX work items, one per
  * processor. */
 #define OP_PARALLEL_MIN 64
@@ -82,6 +87,10 @@ struct pw_persist {
   int n_dirty;
   int64_t *stored_as_of; /* per indicator: latest as_of in its RRD file, 0 = none */
   int64_t *written_ms;   /* per indicator: when its RRD file was last written (wall clock) */
+  /* Per indicator, while its RRD file cannot be written: the failure's negative errno (0 when
+   * its last write succeeded), the wait before the next try, and when that try is due. */
+  int *rrd_rc;
+  int64_t *retry_wait_ms, *retry_at_ms;
   /* The batch in flight. */
   struct pw_buf lines;
   int fd;
@@ -116,8 +125,15 @@ int pw_persist_init(const struct pw_persist_ctx *ctx, struct pw_persist **out) {
   p->stored_as_of = calloc(n, sizeof(int64_t));
   p->dirty = calloc(n, sizeof(int));
   p->written_ms = calloc(n, sizeof(int64_t));
+  p->rrd_rc = calloc(n, sizeof(int));
+  p->retry_wait_ms = calloc(n, sizeof(int64_t));
+  p->retry_at_ms = calloc(n, sizeof(int64_t));
   if (p->touched == NULL || p->revised == NULL || p->stored_as_of == NULL || p->dirty == NULL ||
-      p->written_ms == NULL) {
+      p->written_ms == NULL || p->rrd_rc == NULL || p->retry_wait_ms == NULL ||
+      p->retry_at_ms == NULL) {
+    free(p->rrd_rc);
+    free(p->retry_wait_ms);
+    free(p->retry_at_ms);
     free(p->written_ms);
     free(p->touched);
     free(p->revised);
@@ -140,6 +156,9 @@ static void persist_free(struct pw_persist *p) {
   free(p->stored_as_of);
   free(p->dirty);
   free(p->written_ms);
+  free(p->rrd_rc);
+  free(p->retry_wait_ms);
+  free(p->retry_at_ms);
   pw_buf_free(&p->lines);
   free(p->now_waiting);
   free(p->next_waiting);
@@ -227,14 +246,85 @@ static void defer_waiters(struct pw_persist *p, struct waiter *ws, size_t n) {
   }
 }
 
+/* At most this many RRD files starting to fail in one batch get a line of their own; the rest
+ * share one (a read-only rrd/ fails every file of a batch at once). */
+#define FAILED_NAMED 3
+
+/* The files of one batch that started failing beyond FAILED_NAMED, or were written again. */
+struct rrd_news {
+  int n;
+  size_t ids_len;
+  char ids[200];
+};
+
+static void news_add(struct pw_persist *p, struct rrd_news *n, int ind) {
+  int k;
+
+  n->n++;
+  if (n->ids_len < sizeof(n->ids)) {
+    k = snprintf(n->ids + n->ids_len, sizeof(n->ids) - n->ids_len, "%s%s",
+                 n->ids_len > 0 ? ", " : "", p->ctx.conf->indicators[ind].id);
+    n->ids_len =
+        k < 0 || (size_t)k >= sizeof(n->ids) - n->ids_len ? sizeof(n->ids) : n->ids_len + (size_t)k;
+  }
+}
+
+/* OP's file could not be written. Logged when the file starts failing or fails for another
+ * reason (errno) than last time, not at every try: a read-only rrd/ or a directory planted at a
+ * file's name would otherwise log at every batch (docs/storage.md). The next try waits,
+ * RRD_RETRY_MIN_MS at first, twice as long each time. */
+static void rrd_failed(struct pw_persist *p, const struct store_op *op, int *named,
+                       struct rrd_news *failed) {
+  int i = op->ind;
+  int64_t wait = p->retry_wait_ms[i];
+
+  if (p->rrd_rc[i] == op->rc)
+    pw_log_debug("indicator '%s': %s (still)", p->ctx.conf->indicators[i].id, op->err);
+  else if ((*named)++ < FAILED_NAMED)
+    pw_log_error("indicator '%s': %s", p->ctx.conf->indicators[i].id, op->err);
+  else
+    news_add(p, failed, i);
+  p->rrd_rc[i] = op->rc;
+  wait = wait == 0 ? RRD_RETRY_MIN_MS : wait * 2;
+  p->retry_wait_ms[i] = wait > RRD_RETRY_MAX_MS ? RRD_RETRY_MAX_MS : wait;
+  p->retry_at_ms[i] = now_ms(p) + p->retry_wait_ms[i];
+}
+
+/* IND's file was written: the end of its failure, if it was failing. */
+static void rrd_written(struct pw_persist *p, int ind, struct rrd_news *recovered) {
+  if (p->rrd_rc[ind] == 0)
+    return;
+  p->rrd_rc[ind] = 0;
+  p->retry_wait_ms[ind] = p->retry_at_ms[ind] = 0;
+  news_add(p, recovered, ind);
+}
+
+static void rrd_news_log(const struct rrd_news *failed, const struct rrd_news *recovered) {
+  const char *more_f = failed->ids_len >= sizeof(failed->ids) ? ", ..." : "";
+  const char *more_r = recovered->ids_len >= sizeof(recovered->ids) ? ", ..." : "";
+
+  if (failed->n > 0)
+    pw_log_error("%d more RRD files cannot be written either (indicators %.*s%s)", failed->n,
+                 (int)failed->ids_len, failed->ids, more_f);
+  if (recovered->n == 1)
+    pw_log_info("indicator '%s': its RRD file is writable again and up to date", recovered->ids);
+  else if (recovered->n > 1)
+    pw_log_info("%d RRD files are writable again and up to date (indicators %.*s%s)", recovered->n,
+                (int)recovered->ids_len, recovered->ids, more_r);
+}
+
 /* The batch is over: results applied on the loop, waiters called, the next batch started. */
 static void finish_batch(struct pw_persist *p) {
   struct pw_journal *j = p->ctx.journal;
   struct waiter *ws = p->now_waiting;
   size_t i, nw = p->n_now;
   int rc = p->write_rc, again, missing = 0;
+  struct rrd_news failed, recovered;
+  int named = 0;
 
   p->running = 0;
+  memset(&failed, 0, sizeof(failed));
+  memset(&recovered, 0, sizeof(recovered));
   /* One line when the journal stops being writable (a full disk retried at every poll and tick
    * would fill the log too), one when it is again. */
   if (rc < 0 && !p->write_failing)
@@ -257,16 +347,18 @@ static void finish_batch(struct pw_persist *p) {
       touch(p, op->ind, 1);
       missing = 1;
     } else if (op->rc < 0) {
-      pw_log_error("indicator '%s': %s", p->ctx.conf->indicators[op->ind].id, op->err);
-      /* A failed append may leave the file behind the journal: rebuild it next time. */
+      rrd_failed(p, op, &named, &failed);
+      /* A failed append may leave the file behind the journal: rebuild it, when due. */
       touch(p, op->ind, 1);
     } else if (op->n > 0 || op->rebuild) {
+      rrd_written(p, op->ind, &recovered);
       p->stored_as_of[op->ind] = op->n > 0 ? op->pts[op->n - 1].t : 0;
       if (p->ctx.on_stored != NULL)
         p->ctx.on_stored(op->ind, p->ctx.data);
     }
     free(op->pts);
   }
+  rrd_news_log(&failed, &recovered);
   free(p->ops);
   p->ops = NULL;
   p->n_ops = 0;
@@ -369,6 +461,17 @@ static void commit_done(uv_work_t *w, int status) {
     finish_batch(p);
 }
 
+/* Whether indicator I's RRD file is to be written by a batch starting NOW: its file failed and
+ * waits for its next try, or was written less than RRD_DELAY_MS ago, unless revised (a rebuild
+ * goes at once) or FORCE (someone waits). */
+static int rrd_due(const struct pw_persist *p, int i, int64_t now, int force) {
+  if (force)
+    return 1;
+  if (p->rrd_rc[i] < 0)
+    return now >= p->retry_at_ms[i];
+  return p->revised[i] || now - p->written_ms[i] >= RRD_DELAY_MS;
+}
+
 static void start_batch(struct pw_persist *p) {
   struct pw_journal *j = p->ctx.journal;
   int k, i, rc;
@@ -379,7 +482,7 @@ static void start_batch(struct pw_persist *p) {
   int force = p->n_next > 0 && p->sync == NULL, due = 0;
 
   for (k = 0; k < p->n_dirty && !due; k++)
-    due = force || p->revised[p->dirty[k]] || now - p->written_ms[p->dirty[k]] >= RRD_DELAY_MS;
+    due = rrd_due(p, p->dirty[k], now, force);
   /* Nothing to write and nobody waiting (an unchanged poll): no batch at all. */
   if (!due && j->pending.len == 0 && !force)
     return;
@@ -392,8 +495,8 @@ static void start_batch(struct pw_persist *p) {
   for (k = 0; k < p->n_dirty; k++) {
     struct store_op *op;
     i = p->dirty[k];
-    if (!force && !p->revised[i] && now - p->written_ms[i] < RRD_DELAY_MS)
-      continue; /* written a moment ago: its points wait for the next due batch */
+    if (!rrd_due(p, i, now, force))
+      continue; /* written a moment ago, or failing: its points wait for a later batch */
     p->written_ms[i] = now;
     op = &p->ops[p->n_ops++];
     op->ind = i;
@@ -481,6 +584,30 @@ static void sync_work(uv_work_t *w) {
   }
 }
 
+/* What of series S an RRD file holds (pw_derive_points): *N samples (only 0 or not matters),
+ * the latest at *MAX. A journal line no file can hold (as_of before PW_STORE_T_MIN or after
+ * PW_STORE_T_MAX, journaled by an older version) does not count: compared with the series' own
+ * latest, such a line made every start find the file "behind" and rebuild it. */
+static void holdable(const struct pw_series *s, size_t *n, int64_t *max) {
+  size_t i;
+
+  *n = 0;
+  *max = 0;
+  if (s->n > 0 && s->max_as_of >= PW_STORE_T_MIN && s->max_as_of <= PW_STORE_T_MAX) {
+    *n = s->n;
+    *max = s->max_as_of;
+    return;
+  }
+  for (i = 0; i < s->n; i++) {
+    int64_t t = s->samples[i].as_of;
+    if (t < PW_STORE_T_MIN || t > PW_STORE_T_MAX)
+      continue;
+    if (*n == 0 || t > *max)
+      *max = t;
+    (*n)++;
+  }
+}
+
 /* Whether a file whose state is (RC, LAST) holds what a series of N samples up to MAX does. */
 static int in_step(int rc, int64_t last, size_t n, int64_t max) {
   return (n == 0 && rc == -ENOENT) || (n > 0 && rc == 0 && last == max);
@@ -498,9 +625,11 @@ static void sync_done(uv_work_t *w, int status) {
   if (s->first_err[0] != '\0')
     pw_log_warn("reading the RRD files: %s (and maybe others); they are rebuilt", s->first_err);
   for (i = 0; i < s->n; i++) {
-    const struct pw_series *ser = &p->ctx.journal->series[i];
+    size_t n_now;
+    int64_t max_now;
+    holdable(&p->ctx.journal->series[i], &n_now, &max_now);
     if (in_step(s->rc[i], s->last[i], s->n_at[i], s->max_at[i]) ||
-        in_step(s->rc[i], s->last[i], ser->n, ser->n > 0 ? ser->max_as_of : 0)) {
+        in_step(s->rc[i], s->last[i], n_now, max_now)) {
       if (s->rc[i] == 0 && s->last[i] > p->stored_as_of[i])
         p->stored_as_of[i] = s->last[i];
       continue;
@@ -536,11 +665,8 @@ void pw_persist_sync_all(struct pw_persist *p) {
   }
   s->p = p;
   s->n = p->ctx.conf->n_indicators;
-  for (i = 0; i < s->n; i++) {
-    const struct pw_series *ser = &p->ctx.journal->series[i];
-    s->n_at[i] = ser->n;
-    s->max_at[i] = ser->n > 0 ? ser->max_as_of : 0;
-  }
+  for (i = 0; i < s->n; i++)
+    holdable(&p->ctx.journal->series[i], &s->n_at[i], &s->max_at[i]);
   s->work.data = s;
   rc = uv_queue_work(p->ctx.loop, &s->work, sync_work, sync_done);
   if (rc != 0) {

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <rrd.h>
@@ -32,6 +33,8 @@
 #define ROWS_HOURLY (90 * 24)
 #define ROWS_DAILY 3660
 #define STEPS_DAILY 24
+/* A file's size: two data sources, four archives of doubles (some 188 KB; docs/storage.md). */
+#define FILE_BYTES ((uint64_t)(2 * ROWS_HOURLY + 2 * ROWS_DAILY) * 2 * sizeof(double))
 
 /* The longest "t:value:expected" string: 20 digits, two %.17g numbers and separators. */
 #define ENTRY_MAX 80
@@ -129,9 +132,52 @@ static int sys_fail(char *err, size_t errlen, const char *id, const char *what, 
   return -e;
 }
 
-static int create_file(const char *path, int64_t start) {
+/* rrd_create's failure, as rrd_fail, with the system's reason when librrd's text lacks it:
+ * its "Cannot create temporary file" (a read-only directory) does not say why, and on a full
+ * disk it gives no text at all. E is that reason (create_errno; 0: unknown). */
+static int create_fail(char *err, size_t errlen, const char *id, const char *path, int e) {
+  const char *msg = rrd_get_error();
+  char text[512];
+
+  if (msg == NULL || msg[0] == '\0')
+    msg = e != 0 ? "" : "failed without a message";
+  if (e != 0 && strstr(msg, strerror(e)) == NULL)
+    snprintf(text, sizeof(text), "%s%s%s", msg, msg[0] != '\0' ? ": " : "", strerror(e));
+  else
+    snprintf(text, sizeof(text), "%s", msg);
+  if (strstr(text, path) != NULL)
+    snprintf(err, errlen, "%s: rrd_create: %s", id, text);
+  else
+    snprintf(err, errlen, "%s: rrd_create: %s (%s)", id, text, path);
+  return -EIO;
+}
+
+/* Why rrd_create failed to make a file at PATH, as an errno (0: unknown). librrd 1.7 does not
+ * say: on a full disk it returned with no message and a stale errno (ENOENT), so the errno it
+ * leaves is not trusted; the directory is asked instead. */
+static int create_errno(const char *path) {
+  char dir[PATH_MAX];
+  struct statvfs sv;
+  const char *slash = strrchr(path, '/');
+  size_t n = slash != NULL ? (size_t)(slash - path) : 0;
+
+  if (n == 0 || n >= sizeof(dir))
+    return 0;
+  memcpy(dir, path, n);
+  dir[n] = '\0';
+  if (access(dir, W_OK) != 0)
+    return errno; /* EACCES, EROFS, ENOENT */
+  if (statvfs(dir, &sv) == 0 &&
+      ((uint64_t)sv.f_bavail * sv.f_frsize < FILE_BYTES + 65536 || sv.f_favail == 0))
+    return ENOSPC;
+  return 0;
+}
+
+/* Creates the file; returns 0, or non-zero with librrd's error set and *E its reason. */
+static int create_file(const char *path, int64_t start, int *e) {
   char ds_value[64], ds_expected[64], rra[4][64];
   const char *argv[6];
+  int rc;
 
   snprintf(ds_value, sizeof(ds_value), "DS:value:GAUGE:%d:U:U", PW_STORE_HEARTBEAT);
   snprintf(ds_expected, sizeof(ds_expected), "DS:expected:GAUGE:%d:U:U", PW_STORE_HEARTBEAT);
@@ -146,7 +192,9 @@ static int create_file(const char *path, int64_t start) {
   argv[4] = rra[2];
   argv[5] = rra[3];
   rrd_clear_error();
-  return rrd_create_r2(path, PW_STORE_STEP, (time_t)start, 1, NULL, NULL, 6, argv);
+  rc = rrd_create_r2(path, PW_STORE_STEP, (time_t)start, 1, NULL, NULL, 6, argv);
+  *e = rc != 0 ? create_errno(path) : 0;
+  return rc;
 }
 
 /* A new file starts one step before its first entry. One second before would also accept the
@@ -449,17 +497,22 @@ static void lastmap_free(struct pw_store *s) {
   s->lastmap = NULL;
 }
 
-static int file_exists(const char *path, int *exists) {
-  struct stat st;
+/* Whether an RRD file is at PATH (*EXISTS). Something else there (a FIFO, a symbolic link, a
+ * directory) is not opened, since librrd would block on a FIFO and follow a link: the caller
+ * gets its negative errno (pw_regular_file) and ERR says what it is; a rebuild renames a new
+ * file over it (docs/storage.md). */
+static int file_exists(const char *path, int *exists, const char *id, char *err, size_t errlen) {
+  const char *kind = "";
+  int rc = pw_regular_file(path, &kind);
 
-  if (stat(path, &st) == 0) {
-    *exists = 1;
+  *exists = rc == 0;
+  if (rc == 0 || rc == -ENOENT)
     return 0;
-  }
-  if (errno != ENOENT)
-    return -errno;
-  *exists = 0;
-  return 0;
+  if (kind[0] != '\0')
+    snprintf(err, errlen, "%s: %s is %s, not an RRD file", id, path, kind);
+  else
+    sys_fail(err, errlen, id, "cannot stat", path, -rc);
+  return rc;
 }
 
 /* The time of the file's last update, with rrdcached's queued updates counted: rrdc_last
@@ -594,8 +647,8 @@ int pw_store_append(struct pw_store *s, const char *id, const struct pw_store_po
   }
   pw_store_lock();
   known = lastmap_find(s->lastmap, id);
-  if ((rc = file_exists(path, &exists)) < 0) {
-    rc = sys_fail(err, errlen, id, "cannot stat", path, -rc);
+  if ((rc = file_exists(path, &exists, id, err, errlen)) < 0) {
+    lastmap_forget(s, id);
   } else if (!exists && prev != NULL) {
     /* Points came before these, so the file was there: someone removed it. Created now it
      * would hold these points only, and its last update would pass every later check. */
@@ -614,14 +667,14 @@ int pw_store_append(struct pw_store *s, const char *id, const struct pw_store_po
      * created without the lock: the first poll of a province creates thousands of files, and
      * persist creates them on several threads at once. The map may move meanwhile: forget
      * KNOWN, which only said that the time was not known. */
-    int created;
+    int created, why;
     last = file_start(e[0].t);
     pw_store_unlock();
-    created = create_file(path, last);
+    created = create_file(path, last, &why);
     pw_store_lock();
     known = NULL;
     if (created != 0)
-      rc = rrd_fail(err, errlen, id, "rrd_create", path, 0);
+      rc = create_fail(err, errlen, id, path, why);
     else if (name != NULL)
       rc = cached_forget(s, id, name, path, err, errlen);
   }
@@ -652,7 +705,7 @@ int pw_store_rebuild(struct pw_store *s, const char *id, const struct pw_store_p
   struct pw_store_point *e = NULL;
   size_t count = 0;
   int64_t written;
-  int exists = 0, rc, fd;
+  int exists = 0, rc, fd, why;
 
   rc = check_id(id, err, errlen);
   if (rc == 0)
@@ -674,11 +727,12 @@ int pw_store_rebuild(struct pw_store *s, const char *id, const struct pw_store_p
     }
   }
   pw_store_lock();
-  rc = file_exists(path, &exists);
-  if (rc < 0) {
-    rc = sys_fail(err, errlen, id, "cannot stat", path, -rc);
+  /* Something not an RRD file at PATH (a FIFO, a link, a directory) is replaced like an old
+   * file: renamed over (a directory makes the rename fail, and the error names it). */
+  rc = file_exists(path, &exists, id, err, errlen);
+  if (rc < 0 && rc != -ELOOP && rc != -EINVAL && rc != -EISDIR)
     goto out;
-  }
+  rc = 0;
   /* With rrdcached, first write what it queued (so that no write of the old file is in flight
    * when it is replaced), then make it forget the file. */
   if (exists && name != NULL) {
@@ -700,8 +754,8 @@ int pw_store_rebuild(struct pw_store *s, const char *id, const struct pw_store_p
     rc = sys_fail(err, errlen, id, "cannot remove", tmp, errno);
     goto out;
   }
-  if (create_file(tmp, file_start(e[0].t)) != 0) {
-    rc = rrd_fail(err, errlen, id, "rrd_create", tmp, 0);
+  if (create_file(tmp, file_start(e[0].t), &why) != 0) {
+    rc = create_fail(err, errlen, id, tmp, why);
     goto out;
   }
   rc = write_entries(s, id, tmp, NULL, e, count, file_start(e[0].t), &written, err, errlen);
@@ -744,10 +798,8 @@ int pw_store_flush(struct pw_store *s, const char *id, char *err, size_t errlen)
   if (cached_name(s, id, path, name, sizeof(name)) < 0)
     return sys_fail(err, errlen, id, "naming for rrdcached", path, ENAMETOOLONG);
   pw_store_lock();
-  rc = file_exists(path, &exists);
-  if (rc < 0)
-    rc = sys_fail(err, errlen, id, "cannot stat", path, -rc);
-  else if (exists)
+  rc = file_exists(path, &exists, id, err, errlen);
+  if (rc == 0 && exists)
     rc = cached_flush(s, id, name, path, err, errlen);
   pw_store_unlock();
   return rc;
@@ -762,12 +814,10 @@ int pw_store_last(struct pw_store *s, const char *id, int64_t *last, char *err, 
   if (rc < 0)
     return rc;
   pw_store_lock();
-  rc = file_exists(path, &exists);
-  if (rc < 0)
-    rc = sys_fail(err, errlen, id, "cannot stat", path, -rc);
-  else if (!exists)
+  rc = file_exists(path, &exists, id, err, errlen);
+  if (rc == 0 && !exists)
     rc = sys_fail(err, errlen, id, "no RRD file", path, ENOENT);
-  else
+  else if (rc == 0)
     rc = last_update(s, id, path, name, last, err, errlen);
   pw_store_unlock();
   return rc;

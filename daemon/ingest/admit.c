@@ -103,6 +103,29 @@ static int refuse(struct pw_admit *a, const struct pw_admit_sample *s, struct pw
   return rc;
 }
 
+/* A duplicate or unchanged figure S (class CLS) with a note: when the note differs from the
+ * stored sample's (for an unchanged figure, the sample it confirms), a note line is journaled for
+ * that sample's as_of and value, which replaces its note and is not a revision (admit.h). */
+static void admit_note(struct pw_admit *a, const struct pw_admit_sample *s,
+                       enum pw_sample_class cls, struct pw_admit_stats *st) {
+  const struct pw_sample *x = cls == PW_SAMPLE_DUPLICATE
+                                  ? pw_journal_find(a->journal, s->ind, s->as_of)
+                                  : pw_journal_effective(a->journal, s->ind, s->as_of);
+
+  if (x == NULL || (x->note != NULL && strcmp(x->note, s->note) == 0))
+    return;
+  if (pw_journal_add_noted(a->journal, s->ind, x->as_of, x->value, s->fetched_at, s->source,
+                           s->note) < 0) {
+    pw_log_warn("indicator '%s': the note from %s is not kept (out of memory or not clean text)",
+                a->conf->indicators[s->ind].id, s->source);
+    return;
+  }
+  if (st != NULL)
+    st->notes++;
+  if (a->touched != NULL)
+    a->touched(a->data, s->ind, 0);
+}
+
 static int admit(struct pw_admit *a, const struct pw_admit_sample *s, struct pw_admit_stats *st,
                  int judge) {
   const struct pw_indicator *in = &a->conf->indicators[s->ind];
@@ -120,12 +143,15 @@ static int admit(struct pw_admit *a, const struct pw_admit_sample *s, struct pw_
   before_end = ser->n > 0 && s->as_of < ser->max_as_of;
   switch (cls) {
   case PW_SAMPLE_DUPLICATE:
-    if (st != NULL)
-      st->duplicates++;
-    return cls;
   case PW_SAMPLE_UNCHANGED:
-    if (st != NULL)
-      st->unchanged++;
+    if (st != NULL) {
+      if (cls == PW_SAMPLE_DUPLICATE)
+        st->duplicates++;
+      else
+        st->unchanged++;
+    }
+    if (s->note != NULL)
+      admit_note(a, s, cls, st);
     return cls;
   case PW_SAMPLE_REVISION:
     if (!a->quiet)
@@ -149,7 +175,8 @@ static int admit(struct pw_admit *a, const struct pw_admit_sample *s, struct pw_
                    pw_calendar_format(s->as_of, t, sizeof(t)));
     break;
   }
-  if (pw_journal_add(a->journal, s->ind, s->as_of, s->value, s->fetched_at, s->source) < 0) {
+  if (pw_journal_add_noted(a->journal, s->ind, s->as_of, s->value, s->fetched_at, s->source,
+                           s->note) < 0) {
     pw_log_error("indicator '%s': out of memory journaling a sample from %s", in->id, s->source);
     if (st != NULL)
       st->bad++;

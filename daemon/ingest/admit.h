@@ -10,7 +10,10 @@
  *     journal.h), and an as_of at most a day after the moment the figure was received;
  *   - the classification against what is stored: new, a duplicate of the stored value for that
  *     as_of, unchanged (no as_of of its own, same value, less than a day since the last), or a
- *     revision (a changed value for a stored as_of, or an earlier as_of).
+ *     revision (a changed value for a stored as_of, or an earlier as_of);
+ *   - a note: a duplicate or unchanged figure whose note differs from the stored sample's is not
+ *     a revision, but its note is journaled (a note line) and replaces the stored one: the
+ *     latest note for an as_of wins. A figure without a note leaves the stored note alone.
  *
  * What passes is journaled in memory (the caller commits), the indicator is reported as touched
  * (its RRD file is to be written) and, when the caller keeps verdicts, judged again at once so
@@ -36,6 +39,7 @@
 /* What a batch of candidates came to. */
 struct pw_admit_stats {
   unsigned fresh, duplicates, revisions, unchanged, bad;
+  unsigned notes; /* duplicates or unchanged figures whose note changed: journaled, no revision */
 };
 
 /* IND has a new sample (REVISED: a revision, so its stored history changed). */
@@ -64,6 +68,7 @@ struct pw_admit_sample {
   double value;       /* from pw_admit_text or pw_admit_number */
   int64_t fetched_at; /* when it was received (the +1 day rule counts from here) */
   const char *source; /* a source id, "import" or "record" (journaled and logged) */
+  const char *note;   /* the figure's note (短说明), clean (pw_note_clean), or NULL for none */
 };
 
 /* Reads TEXT as a value of indicator IN: a stage name or index for a milestone, else the value

@@ -40,6 +40,7 @@ struct row {
   int ind; /* index in the generation the request refers to; -1: dropped (see remap) */
   int64_t as_of;
   double value;
+  char *note; /* clean (pw_note_clean), owned; NULL for none */
 };
 
 /* A samples request, read and checked as any outside input (docs/storage.md#inbox). */
@@ -97,9 +98,16 @@ struct import {
   size_t n_touched;
 };
 
+/* At most this many strangers in inbox/ are named in the log (each once). */
+#define STRANGERS_MAX 64
+
 struct pw_inbox {
   struct pw_inbox_context ctx;
   char dir[4200];
+  /* Names of things in inbox/ named like requests that cannot be taken (a directory), logged
+   * once each. Only the look on the thread pool touches them (one look at a time). */
+  char *strangers[STRANGERS_MAX];
+  int n_strangers;
   int scanning, stopping;
   struct request *queue, **queue_tail; /* checked requests not yet applied */
   struct import *current;              /* the import being admitted, or NULL */
@@ -152,7 +160,7 @@ static void reply_error(struct pw_inbox *ib, const char *path, const char *msg) 
   len = strlen(name);
   if (len > 6 && strcmp(name + len - 6, ".reply") == 0)
     len -= 6;
-  pw_log_warn("request %.*s.req refused: %s", (int)len, name, msg);
+  pw_log_warn("request %.*s.req refused: %s", (int)(name - path + len), path, msg);
   write_reply(ib, path, doc);
   json_decref(doc);
 }
@@ -164,9 +172,10 @@ static void synced(void *arg, int rc) {
   if (rc < 0)
     doc = json_pack("{s:b,s:s}", "ok", 0, "error", "the daemon could not write its journal");
   else
-    doc = json_pack("{s:b,s:i,s:i,s:i}", "ok", 1, "new", (json_int_t)p->stats.fresh, "duplicates",
-                    (json_int_t)(p->stats.duplicates + p->stats.unchanged), "revisions",
-                    (json_int_t)p->stats.revisions);
+    doc =
+        json_pack("{s:b,s:I,s:I,s:I,s:I}", "ok", 1, "new", (json_int_t)p->stats.fresh, "duplicates",
+                  (json_int_t)(p->stats.duplicates + p->stats.unchanged), "revisions",
+                  (json_int_t)p->stats.revisions, "notes", (json_int_t)p->stats.notes);
   write_reply(p->ib, p->path, doc);
   json_decref(doc);
   free(p);
@@ -206,14 +215,17 @@ static int id_like(const char *id) {
 }
 
 /* Reads row I of a request (JR, a JSON value) into OUT against CONF: an object with an
- * indicator of CONF, an integer as_of and a number value. PREV is the row before (rows come
+ * indicator of CONF, an integer as_of, a number value and optionally a note (a string that
+ * pw_note_clean accepts; OUT->note is then owned). PREV is the row before (rows come
  * grouped by indicator: its indicator is tried before a search). Returns 0, or -EINVAL with MSG
  * naming the row and the field. */
 static int read_row(const struct pw_config *conf, json_t *jr, size_t i, const struct row *prev,
                     struct row *out, char *msg, size_t msglen) {
   json_t *jid = json_object_get(jr, "indicator"), *ja = json_object_get(jr, "as_of"),
-         *jv = json_object_get(jr, "value");
+         *jv = json_object_get(jr, "value"), *jn = json_object_get(jr, "note");
+  char note[PW_NOTE_BUF];
   const char *id;
+  int nl = 0;
 
   if (!json_is_object(jr)) {
     snprintf(msg, msglen, "row %zu: not an object", i + 1);
@@ -241,9 +253,33 @@ static int read_row(const struct pw_config *conf, json_t *jr, size_t i, const st
     snprintf(msg, msglen, "row %zu: value must be a number", i + 1);
     return -EINVAL;
   }
+  if (jn != NULL && !json_is_null(jn)) {
+    nl = json_is_string(jn)
+             ? pw_note_clean(json_string_value(jn), json_string_length(jn), note, sizeof(note))
+             : -EINVAL;
+    if (nl < 0) {
+      snprintf(msg, msglen, "row %zu: note must be a string of at most %d characters of UTF-8 text",
+               i + 1, PW_NOTE_MAX);
+      return -EINVAL;
+    }
+  }
   out->as_of = json_integer_value(ja);
   out->value = json_number_value(jv);
+  out->note = NULL;
+  if (nl > 0 && (out->note = strdup(note)) == NULL) {
+    snprintf(msg, msglen, "out of memory");
+    return -ENOMEM;
+  }
   return 0;
+}
+
+/* Frees the rows of SM and their notes. */
+static void rows_free(struct samples *sm) {
+  size_t i;
+
+  for (i = 0; sm->rows != NULL && i < sm->n; i++)
+    free(sm->rows[i].note);
+  free(sm->rows);
 }
 
 /* A request's text, read one value at a time: jansson parses each value (a key, a field, one
@@ -435,6 +471,7 @@ static int check_samples(const struct pw_config *conf, const struct fields *f, s
   s.own_as_of = 1;
   s.fetched_at = out->fetched_at;
   s.source = out->source;
+  s.note = NULL;
   for (i = 0; i < out->n; i++) {
     s.ind = out->rows[i].ind;
     s.as_of = out->rows[i].as_of;
@@ -469,7 +506,7 @@ static void read_request_text(const struct pw_config *conf, const char *text, si
     r->op = OP_SAMPLES;
   }
   if (r->op != OP_SAMPLES) {
-    free(r->samples.rows);
+    rows_free(&r->samples);
     memset(&r->samples, 0, sizeof(r->samples));
   }
   json_decref(f.op);
@@ -482,7 +519,7 @@ static void read_request_text(const struct pw_config *conf, const char *text, si
 static void request_free(struct request *r) {
   if (r == NULL)
     return;
-  free(r->samples.rows);
+  rows_free(&r->samples);
   pw_config_free(r->conf);
   free(r);
 }
@@ -570,6 +607,7 @@ static void admit_slice(struct import *im, int all) {
     s.value = row->value;
     s.fetched_at = sm->fetched_at;
     s.source = sm->source;
+    s.note = row->note;
     rc = pw_admit_record(a, &s, &im->p->stats);
     if ((rc == PW_SAMPLE_NEW || rc == PW_SAMPLE_REVISION) && !im->marked[row->ind]) {
       im->marked[row->ind] = 1;
@@ -715,12 +753,19 @@ static void read_request(const struct pw_config *conf, const char *path, struct 
   r->op = OP_BAD;
   /* Not following a planted symlink, not waiting on a planted FIFO. */
   fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0 && errno == ELOOP) {
+    snprintf(r->error, sizeof(r->error), "the request is a symbolic link (not followed)");
+    return;
+  }
   if (fd < 0) {
     snprintf(r->error, sizeof(r->error), "cannot read the request: %s", strerror(errno));
     return;
   }
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    snprintf(r->error, sizeof(r->error), "the request is not a regular file");
+  if (fstat(fd, &st) != 0) {
+    snprintf(r->error, sizeof(r->error), "cannot read the request: %s", strerror(errno));
+  } else if (!S_ISREG(st.st_mode)) {
+    snprintf(r->error, sizeof(r->error), "the request is not a regular file%s",
+             S_ISFIFO(st.st_mode) ? " (a FIFO)" : "");
   } else if (st.st_size > REQUEST_MAX) {
     snprintf(r->error, sizeof(r->error), "the request is larger than %lld MiB",
              (long long)(REQUEST_MAX >> 20));
@@ -742,6 +787,21 @@ static void read_request(const struct pw_config *conf, const char *path, struct 
   free(text);
 }
 
+/* Logs the directory PATH (NAME in inbox/, named like a request) once per name and process:
+ * it cannot be removed and would otherwise be met at every look, every second. */
+static void stranger_once(struct pw_inbox *ib, const char *path, const char *name) {
+  int i;
+
+  for (i = 0; i < ib->n_strangers; i++)
+    if (strcmp(ib->strangers[i], name) == 0)
+      return;
+  if (ib->n_strangers == STRANGERS_MAX || (ib->strangers[ib->n_strangers] = strdup(name)) == NULL)
+    return; /* STRANGERS_MAX such lines were written; more would be noise */
+  ib->n_strangers++;
+  pw_log_error("%s: a directory, not a request file; skipped and left in place (logged once)",
+               path);
+}
+
 static void scan_work(uv_work_t *w) {
   struct scan *sc = w->data;
   char req[PATH_SIZE];
@@ -753,12 +813,16 @@ static void scan_work(uv_work_t *w) {
   while ((e = readdir(dp)) != NULL) {
     size_t len = strlen(e->d_name);
     struct request *r;
-    if (len < 5 || strcmp(e->d_name + len - 4, ".req") != 0 || e->d_type == DT_DIR)
+    if (len < 5 || strcmp(e->d_name + len - 4, ".req") != 0)
       continue;
+    snprintf(req, sizeof(req), "%s/%s", sc->ib->dir, e->d_name);
+    if (e->d_type == DT_DIR || (e->d_type == DT_UNKNOWN && pw_regular_file(req, NULL) == -EISDIR)) {
+      stranger_once(sc->ib, req, e->d_name);
+      continue;
+    }
     r = calloc(1, sizeof(*r));
     if (r == NULL)
       break; /* taken at the next look */
-    snprintf(req, sizeof(req), "%s/%s", sc->ib->dir, e->d_name);
     snprintf(r->reply, sizeof(r->reply), "%s/%.*s.reply", sc->ib->dir, (int)(len - 4), e->d_name);
     read_request(sc->conf, req, r);
     unlink(req);
@@ -848,5 +912,7 @@ void pw_inbox_free(struct pw_inbox *ib) {
     next = r->next;
     request_free(r);
   }
+  while (ib->n_strangers > 0)
+    free(ib->strangers[--ib->n_strangers]);
   free(ib);
 }

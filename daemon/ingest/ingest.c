@@ -3,6 +3,8 @@
  * per indicator of the source its value (read_value) and its date (read_date), then admission.
  */
 #define PW_LOG_MODULE "ingest"
+#define PW_STR_(x) #x
+#define PW_STR(x) PW_STR_(x)
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -29,13 +31,14 @@ struct result {
 };
 
 /* The parse of one body for one source: queries 0..n-1 are its indicators' paths, then the
- * distinct as_of paths. */
+ * distinct as_of paths, then the distinct note paths. */
 struct parse {
   struct result *results;
   size_t n;
   struct pw_buf text; /* every result's text, NUL-terminated */
   int oom;
   int *as_of_q; /* per indicator of the source: the query of its as_of, or -1 */
+  int *note_q;  /* per indicator of the source: the query of its note, or -1 */
 };
 
 /* What ingest keeps per source of the running generation. */
@@ -64,6 +67,7 @@ static void parse_free(struct parse *pc) {
   pw_buf_free(&pc->text);
   free(pc->results);
   free(pc->as_of_q);
+  free(pc->note_q);
   free(pc);
 }
 
@@ -110,11 +114,23 @@ static const char *result_text(const struct parse *pc, const struct result *r) {
   return r->text_at >= 0 ? pc->text.data + r->text_at : NULL;
 }
 
-/* Lists the queries of source SRC into PATHS (room for 2 n + 1): its indicators' paths, then
- * each distinct as_of path once, however many indicators share it. Returns their number. */
+/* The query of path P among PATHS[FROM..*NQ), added when absent. */
+static int add_query(const char **paths, size_t from, size_t *nq, const char *p) {
+  size_t q;
+
+  for (q = from; q < *nq && strcmp(paths[q], p) != 0; q++)
+    ;
+  if (q == *nq)
+    paths[(*nq)++] = p;
+  return (int)q;
+}
+
+/* Lists the queries of source SRC into PATHS (room for 3 n + 1): its indicators' paths, then
+ * each distinct as_of path once, however many indicators share it, then each distinct note path
+ * (docs/configuration.md: an indicator's note). Returns their number. */
 static size_t list_queries(const struct pw_config *conf, const struct pw_source *src,
-                           const char **paths, int *as_of_q) {
-  size_t i, n = (size_t)src->n_indicators, nq = n;
+                           const char **paths, int *as_of_q, int *note_q) {
+  size_t i, n = (size_t)src->n_indicators, nq = n, notes_from;
 
   for (i = 0; i < n; i++)
     paths[i] = conf->indicators[src->indicators[i]].path;
@@ -130,6 +146,11 @@ static size_t list_queries(const struct pw_config *conf, const struct pw_source 
       paths[nq++] = ap;
     as_of_q[i] = (int)q;
   }
+  notes_from = nq;
+  for (i = 0; i < n; i++) {
+    const char *np = conf->indicators[src->indicators[i]].note_path;
+    note_q[i] = np != NULL && np[0] != '\0' ? add_query(paths, notes_from, &nq, np) : -1;
+  }
   return nq;
 }
 
@@ -142,18 +163,20 @@ static struct parse *parse_body(const struct pw_ingest *ing, const struct pw_sou
   struct pw_plugin_options opts = {src->csv_delimiter ? src->csv_delimiter : ','};
   size_t i, n = (size_t)src->n_indicators;
   struct parse *pc = calloc(1, sizeof(*pc));
-  const char **paths = calloc(2 * n + 1, sizeof(*paths));
+  const char **paths = calloc(3 * n + 1, sizeof(*paths));
   char perr[512];
 
   if (pc != NULL) {
-    pc->results = calloc(2 * n + 1, sizeof(*pc->results));
+    pc->results = calloc(3 * n + 1, sizeof(*pc->results));
     pc->as_of_q = calloc(n + 1, sizeof(*pc->as_of_q));
+    pc->note_q = calloc(n + 1, sizeof(*pc->note_q));
   }
-  if (pc == NULL || paths == NULL || pc->results == NULL || pc->as_of_q == NULL) {
+  if (pc == NULL || paths == NULL || pc->results == NULL || pc->as_of_q == NULL ||
+      pc->note_q == NULL) {
     snprintf(err, errlen, "out of memory parsing the body");
     goto fail;
   }
-  pc->n = list_queries(conf, src, paths, pc->as_of_q);
+  pc->n = list_queries(conf, src, paths, pc->as_of_q, pc->note_q);
   for (i = 0; i < pc->n; i++) {
     pc->results[i].text_at = -1;
     pc->results[i].as_of_rc = 1;
@@ -315,6 +338,34 @@ static int read_date(const struct pw_config *conf, struct source_state *ss, stru
   return 0;
 }
 
+/* The note of the I-th indicator of SRC into BUF (PW_NOTE_BUF bytes): its note path's text, or
+ * a number as it prints. Returns BUF, or NULL when there is none (no path, nothing selected, or
+ * not clean text: the figure is kept without it, and a note that cannot be kept is logged once
+ * per answer that changed, SAME being 0). */
+static const char *read_note(const struct parse *pc, const struct pw_source *src, size_t i,
+                             const struct pw_indicator *in, int same, char *buf, size_t len) {
+  const struct result *r;
+  const char *text;
+  char num[40];
+  int rc;
+
+  if (pc->note_q[i] < 0)
+    return NULL;
+  r = &pc->results[pc->note_q[i]];
+  text = result_text(pc, r);
+  if (r->kind == PW_PLUGIN_NUMBER && text == NULL && isfinite(r->number))
+    text = pw_value_format(r->number, num, sizeof(num));
+  if ((r->kind != PW_PLUGIN_NUMBER && r->kind != PW_PLUGIN_TEXT) || text == NULL)
+    return NULL;
+  rc = pw_note_clean(text, strlen(text), buf, len);
+  /* Logged when the answer is new: the same bytes again bring the same note. */
+  if (rc < 0 && !same)
+    pw_log_warn("source '%s', indicator '%s': note %s is not kept: %s", src->id, in->id,
+                in->note_path,
+                rc == -E2BIG ? "longer than " PW_STR(PW_NOTE_MAX) " characters" : "not UTF-8");
+  return rc > 0 ? buf : NULL;
+}
+
 /* ---- an answer -------------------------------------------------------------------------- */
 
 int pw_ingest_body(struct pw_ingest *ing, int source, const char *body, size_t len, int same,
@@ -346,10 +397,11 @@ int pw_ingest_body(struct pw_ingest *ing, int source, const char *body, size_t l
   for (i = 0; i < n; i++) {
     const struct pw_indicator *in = &conf->indicators[src->indicators[i]];
     struct pw_admit_sample s;
-    char why[160];
+    char note[PW_NOTE_BUF], why[160];
     s.ind = src->indicators[i];
     s.as_of = s.fetched_at = fetched_at;
     s.source = src->id;
+    s.note = NULL;
     if (read_value(ss, ss->parsed, src, i, in, &s.value, &stats) != 0 ||
         read_date(conf, ss, ss->parsed, src, i, in, &s.as_of, &s.own_as_of, &stats) < 0)
       continue;
@@ -362,13 +414,15 @@ int pw_ingest_body(struct pw_ingest *ing, int source, const char *body, size_t l
       continue;
     }
     ss->bad_logged[i] = 0;
+    s.note = read_note(ss->parsed, src, i, in, same, note, sizeof(note));
     pw_admit_sample(ing->admit, &s, &stats);
   }
   /* Bad samples have a line each (once while they stay the same): the summary is for a poll
    * that stored something. */
-  if (stats.fresh + stats.revisions > 0)
-    pw_log_info("source '%s': %u new, %u revisions, %u unchanged, %u bad", src->id, stats.fresh,
-                stats.revisions, stats.duplicates + stats.unchanged, stats.bad);
+  if (stats.fresh + stats.revisions + stats.notes > 0)
+    pw_log_info("source '%s': %u new, %u revisions, %u unchanged, %u bad, %u notes changed",
+                src->id, stats.fresh, stats.revisions, stats.duplicates + stats.unchanged,
+                stats.bad, stats.notes);
   return 0;
 }
 

@@ -219,6 +219,11 @@ int pw_plugins_check_config(const struct pw_plugins *p, const struct pw_config *
                msg);
       return -EINVAL;
     }
+    if (ind->note_path != NULL && pl->check_path(ind->note_path, msg, sizeof(msg)) < 0) {
+      snprintf(err, errlen, "%s:%d: indicator '%s': note: %s", ind->cfg_file, ind->line, ind->id,
+               msg);
+      return -EINVAL;
+    }
   }
   return 0;
 }

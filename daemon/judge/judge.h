@@ -19,13 +19,15 @@ enum pw_status {
 };
 
 /* One stored sample, as the journal keeps it. REV is 0 for the first value journaled for its
- * as_of, 1, 2... for later revisions. Samples are given to judge in journal order. */
+ * as_of, 1, 2... for later revisions. Samples are given to judge in journal order. NOTE is owned
+ * by whoever holds the series: the journal's series (data/journal.h) allocate each note and free
+ * it when the note is replaced or the journal is closed; judge only reads it. */
 struct pw_sample {
   int64_t as_of;
   int64_t fetched_at;
   double value;
   uint32_t rev;
-  const char *note; /* NULL when none */
+  const char *note; /* the sample's note (短说明), NUL-terminated; NULL when none */
 };
 
 /* The samples of one indicator, journal order (the journal keeps one per indicator). */

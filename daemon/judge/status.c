@@ -18,6 +18,17 @@ void pw_status_judge(const struct pw_config *conf, const struct pw_series *serie
   pw_judge(&conf->indicators[ind], s->samples, s->n, &conf->cal, at, out);
 }
 
+const char *pw_status_note(const struct pw_series *s, const struct pw_verdict *v, int64_t at) {
+  size_t i;
+
+  if (!v->has_value || s->n == 0)
+    return NULL;
+  for (i = s->n; i-- > 0;)
+    if (s->samples[i].as_of == v->as_of && pw_judge_effective(s->samples, s->n, i, at))
+      return s->samples[i].note;
+  return NULL;
+}
+
 json_t *pw_status_number(double v) {
   if (!isfinite(v))
     return json_null();
@@ -66,6 +77,10 @@ json_t *pw_status_verdict_json(const struct pw_config *conf, int idx, const stru
                       ind->department_id ? json_string(ind->department_id) : json_null());
   json_object_set_new(o, "kind", json_string(pw_kind_name(ind->kind)));
   json_object_set_new(o, "unit", json_string(ind->unit));
+  if (ind->published_by != NULL)
+    json_object_set_new(o, "published_by", json_string(ind->published_by));
+  if (ind->target_from != NULL)
+    json_object_set_new(o, "target_from", json_string(ind->target_from));
   json_object_set_new(o, "status", json_string(pw_status_name(v->status)));
   json_object_set_new(o, "stale", json_boolean(v->stale));
   json_object_set_new(o, "value", opt_number(v->has_value, v->value));
@@ -96,8 +111,14 @@ json_t *pw_status_json(const struct pw_config *conf, const struct pw_series *ser
   json_object_set_new(doc, "at", time_json(at));
   for (i = 0; i < conf->n_indicators; i++) {
     struct pw_verdict v;
+    const char *note;
+    json_t *o;
     pw_status_judge(conf, series, i, at, &v);
-    json_array_append_new(list, pw_status_verdict_json(conf, i, &v));
+    o = pw_status_verdict_json(conf, i, &v);
+    note = pw_status_note(&series[i], &v, at);
+    if (o != NULL)
+      json_object_set_new(o, "note", note ? json_string(note) : json_null());
+    json_array_append_new(list, o);
   }
   json_object_set_new(doc, "indicators", list);
   return doc;

@@ -16,7 +16,13 @@
 void pw_status_judge(const struct pw_config *conf, const struct pw_series *series, int ind,
                      int64_t at, struct pw_verdict *out);
 
-/* One indicator's verdict as a JSON object of section 5. Returns a new reference. */
+/* The note of the sample verdict V shows: the newest revision of V's as_of known at AT in
+ * series S (the note is the latest one journaled for that as_of, docs/storage.md), or NULL.
+ * Borrowed from S: valid until the series changes. Pure. */
+const char *pw_status_note(const struct pw_series *s, const struct pw_verdict *v, int64_t at);
+
+/* One indicator's verdict as a JSON object of section 5 (without `note`, which needs the
+ * series: pw_status_json adds it). Returns a new reference. */
 json_t *pw_status_verdict_json(const struct pw_config *conf, int ind, const struct pw_verdict *v);
 
 /* The whole section 5 document at AT. Returns a new reference, NULL on allocation failure. */

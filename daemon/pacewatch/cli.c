@@ -20,8 +20,8 @@ void cli_usage(FILE *out) {
         "commands:\n"
         "  check  -c FILE                          validate a configuration\n"
         "  status -c FILE [--at TIME] [--json]     judge every indicator as of TIME\n"
-        "  import -c FILE CSV                      load samples (indicator,as_of,value)\n"
-        "  record -c FILE ID VALUE [--as-of TIME]  add one sample by hand\n"
+        "  import -c FILE CSV                      load samples (indicator,as_of,value[,note])\n"
+        "  record -c FILE ID VALUE [--as-of TIME] [--note TEXT]  add one sample by hand\n"
         "  export -c FILE ID [--from TIME] [--to TIME] [--format csv|json]\n"
         "  rebuild -c FILE                         regenerate every RRD file from the journal\n"
         "  graph -c FILE ID [--at TIME] [--format png|svg] -o OUT\n"
@@ -61,13 +61,19 @@ static const struct command {
 /* Reads the options after the command (ARGV[1]) into C, and the positional arguments after
  * them. Returns -1 to go on, or the exit status (help printed, or a bad option). */
 static int read_options(int argc, char **argv, struct cli *c) {
-  static const struct option opts[] = {
-      {"config", required_argument, NULL, 'c'}, {"at", required_argument, NULL, 'a'},
-      {"json", no_argument, NULL, 'j'},         {"as-of", required_argument, NULL, 'A'},
-      {"output", required_argument, NULL, 'o'}, {"until", required_argument, NULL, 'U'},
-      {"reason", required_argument, NULL, 'R'}, {"from", required_argument, NULL, 'F'},
-      {"to", required_argument, NULL, 'T'},     {"format", required_argument, NULL, 'm'},
-      {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+  static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                       {"at", required_argument, NULL, 'a'},
+                                       {"json", no_argument, NULL, 'j'},
+                                       {"as-of", required_argument, NULL, 'A'},
+                                       {"output", required_argument, NULL, 'o'},
+                                       {"until", required_argument, NULL, 'U'},
+                                       {"reason", required_argument, NULL, 'R'},
+                                       {"from", required_argument, NULL, 'F'},
+                                       {"to", required_argument, NULL, 'T'},
+                                       {"format", required_argument, NULL, 'm'},
+                                       {"note", required_argument, NULL, 'N'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
   int opt;
 
   optind = 2;
@@ -84,6 +90,9 @@ static int read_options(int argc, char **argv, struct cli *c) {
       break;
     case 'A':
       c->as_of = optarg;
+      break;
+    case 'N':
+      c->note = optarg;
       break;
     case 'o':
       c->output = optarg;

@@ -21,7 +21,7 @@ enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 /* The command line, read by main; CONF is loaded before the command runs and freed after. */
 struct cli {
   const char *config_path;
-  const char *at, *as_of, *from, *to, *format, *output, *until, *reason;
+  const char *at, *as_of, *from, *to, *format, *output, *until, *reason, *note;
   int json;
   int argc; /* positional arguments after the command */
   char **argv;
@@ -35,11 +35,13 @@ struct cli_row {
   int ind;
   int64_t as_of;
   double value;
+  char *note; /* clean (pw_note_clean), or NULL; owned by whoever holds the rows */
 };
 
-/* What storing rows did: new samples, duplicates (nothing written), revisions. */
+/* What storing rows did: new samples, duplicates (nothing written), revisions, and notes
+ * (duplicates whose note changed: a note line written, docs/storage.md). */
 struct cli_counts {
-  unsigned long fresh, dups, revs;
+  unsigned long fresh, dups, revs, notes;
 };
 
 /* The commands: each returns EXIT_OK, EXIT_FAIL or EXIT_USAGE, after printing why. */

@@ -1,4 +1,4 @@
-/* export: one indicator's stored samples as CSV or JSON. */
+/* export: one indicator's stored samples as CSV or JSON, each with its note (docs/cli.md). */
 #define PW_LOG_MODULE "cli"
 #include <stdint.h>
 #include <stdio.h>
@@ -8,6 +8,24 @@
 #include "cli.h"
 #include "status.h"
 #include "value.h"
+
+/* A CSV field (RFC 4180): quoted when it holds a comma, a quote or a space, quotes doubled;
+ * nothing for NULL. */
+static void put_csv_field(const char *s) {
+  if (s == NULL)
+    return;
+  if (strpbrk(s, ",\" ") == NULL) {
+    fputs(s, stdout);
+    return;
+  }
+  putchar('"');
+  for (; *s; s++) {
+    if (*s == '"')
+      putchar('"');
+    putchar(*s);
+  }
+  putchar('"');
+}
 
 int cmd_export(struct cli *c) {
   struct pw_journal *j;
@@ -38,7 +56,7 @@ int cmd_export(struct cli *c) {
   if (json)
     arr = json_array();
   else
-    printf("indicator,as_of,value,fetched_at,revision\n");
+    printf("indicator,as_of,value,fetched_at,revision,note\n");
   for (i = 0; i < s->n; i++) {
     const struct pw_sample *x = &s->samples[i];
     char a[40], f[40], v[40];
@@ -53,10 +71,13 @@ int cmd_export(struct cli *c) {
       json_object_set_new(o, "value", pw_status_number(x->value));
       json_object_set_new(o, "fetched_at", json_string(f));
       json_object_set_new(o, "revision", json_integer(x->rev));
+      json_object_set_new(o, "note", x->note ? json_string(x->note) : json_null());
       json_array_append_new(arr, o);
     } else {
-      printf("%s,%s,%s,%s,%u\n", c->conf->indicators[ind].id, a,
+      printf("%s,%s,%s,%s,%u,", c->conf->indicators[ind].id, a,
              pw_value_format(x->value, v, sizeof(v)), f, x->rev);
+      put_csv_field(x->note);
+      putchar('\n');
     }
   }
   if (json) {

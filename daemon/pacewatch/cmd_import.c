@@ -1,5 +1,6 @@
 /*
- * import: loads a CSV file of samples (indicator,as_of,value), read by the RFC 4180 reader the
+ * import: loads a CSV file of samples (indicator,as_of,value and an optional fourth column,
+ * note: docs/cli.md), read by the RFC 4180 reader the
  * csv plugin uses. Every row is read and validated first (by the admission rules of admit.h),
  * then the rows are checked for two samples of one indicator on one date; nothing is written
  * unless all of them are good.
@@ -26,6 +27,7 @@ struct import {
   size_t n, cap;
   unsigned long skipped; /* rows whose value says "not published" */
   int64_t now;
+  int has_note; /* the header names a fourth column, note */
 };
 
 static char *trim(char *s) {
@@ -49,19 +51,24 @@ static int row_cmp(const void *a, const void *b) {
   return 0;
 }
 
-/* The first record must name the three columns, in this order. */
+/* The first record must name the three columns, in this order, and may name a fourth, note. */
 static int read_header(struct import *im) {
   struct pw_rfc4180_field *f;
 
-  if (pw_rfc4180_next(&im->csv) != 1 || im->csv.nfields != 3)
+  if (pw_rfc4180_next(&im->csv) != 1 || im->csv.nfields < 3 || im->csv.nfields > 4)
     f = NULL;
   else
     f = im->csv.fields;
   if (f == NULL || strcmp(trim(f[0].text), "indicator") != 0 ||
-      strcmp(trim(f[1].text), "as_of") != 0 || strcmp(trim(f[2].text), "value") != 0) {
-    fprintf(stderr, "%s:1: the header must be exactly: indicator,as_of,value\n", im->path);
+      strcmp(trim(f[1].text), "as_of") != 0 || strcmp(trim(f[2].text), "value") != 0 ||
+      (im->csv.nfields == 4 && strcmp(trim(f[3].text), "note") != 0)) {
+    fprintf(stderr,
+            "%s:1: the header must be exactly: indicator,as_of,value (or "
+            "indicator,as_of,value,note)\n",
+            im->path);
     return -EINVAL;
   }
+  im->has_note = im->csv.nfields == 4;
   return 0;
 }
 
@@ -73,13 +80,15 @@ static int parse_row(struct import *im, int row_line, struct cli_row *r) {
   struct pw_rfc4180_field *f = im->csv.fields;
   char *id, *date, *val;
   const struct pw_indicator *ind;
-  int nf = (int)im->csv.nfields, rc;
+  int nf = (int)im->csv.nfields, rc, want = im->has_note ? 4 : 3;
+  char note[PW_NOTE_BUF];
 
+  r->note = NULL;
   if (nf == 1 && trim(f[0].text)[0] == '\0')
     return 0; /* a blank line */
-  if (nf != 3) {
-    fprintf(stderr, "%s:%d: expected 3 fields (indicator,as_of,value), found %d\n", path, row_line,
-            nf);
+  if (nf != want) {
+    fprintf(stderr, "%s:%d: expected %d fields (%s), found %d\n", path, row_line, want,
+            im->has_note ? "indicator,as_of,value,note" : "indicator,as_of,value", nf);
     return -EINVAL;
   }
   id = trim(f[0].text);
@@ -117,6 +126,16 @@ static int parse_row(struct import *im, int row_line, struct cli_row *r) {
             rc == -ERANGE ? "later than tomorrow" : "outside the years " PW_JOURNAL_YEARS);
     return -EINVAL;
   }
+  if (im->has_note) {
+    rc = pw_note_clean(f[3].text, strlen(f[3].text), note, sizeof(note));
+    if (rc < 0) {
+      fprintf(stderr, "%s:%d: indicator '%s': the note is longer than %d characters\n", path,
+              row_line, id, PW_NOTE_MAX);
+      return -EINVAL;
+    }
+    if (rc > 0 && (r->note = strdup(note)) == NULL)
+      return -ENOMEM;
+  }
   return 1;
 }
 
@@ -140,8 +159,8 @@ static int read_rows(struct import *im) {
 
   while ((rc = pw_rfc4180_next(&im->csv)) > 0) {
     rc = parse_row(im, (int)im->csv.record_line, &r);
-    if (rc > 0)
-      rc = add_row(im, &r);
+    if (rc > 0 && (rc = add_row(im, &r)) < 0)
+      free(r.note);
     if (rc == -ENOMEM)
       fprintf(stderr, "pacewatch: out of memory\n");
     if (rc < 0)
@@ -207,8 +226,12 @@ int cmd_import(struct cli *c) {
     goto out;
   printf("%s: %lu new samples, %lu duplicates, %lu revisions, %lu not published (skipped)\n",
          im.path, cnt.fresh, cnt.dups, cnt.revs, im.skipped);
+  if (cnt.notes > 0)
+    printf("%s: %lu notes updated (same values)\n", im.path, cnt.notes);
   ret = EXIT_OK;
 out:
+  for (size_t i = 0; i < im.n; i++)
+    free(im.rows[i].note);
   free(im.rows);
   pw_rfc4180_free(&im.csv);
   free(text);

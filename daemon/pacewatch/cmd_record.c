@@ -1,11 +1,13 @@
 /* record: adds one sample by hand, through the admission rules of the daemon (admit.h). */
 #define PW_LOG_MODULE "cli"
 #include <stdio.h>
+#include <string.h>
 
 #include "admit.h"
 #include "calendar.h"
 #include "cli.h"
 #include "clock.h"
+#include "util.h"
 #include "value.h"
 
 int cmd_record(struct cli *c) {
@@ -14,7 +16,8 @@ int cmd_record(struct cli *c) {
   double value;
   struct cli_row row;
   struct cli_counts cnt;
-  char t[40], v[40];
+  char t[40], v[40], note[PW_NOTE_BUF];
+  int nl = 0;
 
   if (c->argc != 2) {
     cli_usage(stderr);
@@ -42,12 +45,27 @@ int cmd_record(struct cli *c) {
             rc == -ERANGE ? "later than tomorrow" : "outside the years " PW_JOURNAL_YEARS);
     return EXIT_FAIL;
   }
+  if (c->note != NULL) {
+    nl = pw_note_clean(c->note, strlen(c->note), note, sizeof(note));
+    if (nl < 0) {
+      fprintf(stderr,
+              "pacewatch: indicator '%s': the note must be UTF-8 text of at most %d "
+              "characters\n",
+              c->argv[0], PW_NOTE_MAX);
+      return EXIT_USAGE;
+    }
+  }
   row.line = 0;
   row.ind = ind;
   row.as_of = as_of;
   row.value = value;
+  row.note = nl > 0 ? note : NULL;
   if (cli_apply_rows(c, &row, 1, "record", now, &cnt) < 0)
     return EXIT_FAIL;
+  if (cnt.dups > 0 && cnt.notes > 0) {
+    printf("%s: the same value is already stored for this date; its note is updated\n", c->argv[0]);
+    return EXIT_OK;
+  }
   if (cnt.dups > 0) {
     printf("%s: the same value is already stored for this date; nothing recorded\n", c->argv[0]);
     return EXIT_OK;

@@ -42,8 +42,15 @@ int cli_ask_daemon(struct cli *c, json_t *req, json_t **reply) {
     return rc;
   }
   for (i = 0; i < 600; i++) {
-    if (access(rpath, F_OK) == 0) {
-      *reply = json_load_file(rpath, 0, &jerr);
+    /* Only a regular file is the reply: a FIFO or a link planted at its name is neither waited
+     * on nor read through; the daemon's reply is renamed over it. */
+    if (pw_regular_file(rpath, NULL) == 0) {
+      char *rtext = NULL;
+      size_t rlen = 0;
+      *reply = NULL;
+      if (pw_read_state_file(rpath, 1u << 20, &rtext, &rlen) == 0)
+        *reply = json_loadb(rtext, rlen, 0, &jerr);
+      free(rtext);
       unlink(rpath);
       return *reply ? 0 : -EIO;
     }
@@ -55,7 +62,7 @@ int cli_ask_daemon(struct cli *c, json_t *req, json_t **reply) {
 }
 
 int cli_reply_counts(json_t *reply, struct cli_counts *out) {
-  json_int_t n = 0, d = 0, r = 0;
+  json_int_t n = 0, d = 0, r = 0, nt = 0;
   const char *msg = "no reason given";
   int ok = 0;
 
@@ -69,6 +76,8 @@ int cli_reply_counts(json_t *reply, struct cli_counts *out) {
   out->fresh = (unsigned long)n;
   out->dups = (unsigned long)d;
   out->revs = (unsigned long)r;
+  json_unpack(reply, "{s:I}", "notes", &nt);
+  out->notes = (unsigned long)nt;
   return 0;
 }
 
@@ -121,9 +130,11 @@ static int admit_rows(struct cli *c, struct pw_journal *j, unsigned char *mask,
     s.value = rows[i].value;
     s.fetched_at = now;
     s.source = source;
+    s.note = rows[i].note;
     rc = pw_admit_sample(&a, &s, &st);
   }
   out->fresh = st.fresh;
+  out->notes = st.notes;
   out->dups = st.duplicates + st.unchanged;
   out->revs = st.revisions;
   return rc < 0 ? rc : 0;
@@ -146,10 +157,13 @@ int cli_apply_rows(struct cli *c, const struct cli_row *rows, size_t n, const ch
     json_t *req = json_pack("{s:s,s:s,s:I,s:[]}", "op", "samples", "source", source, "fetched_at",
                             (json_int_t)now, "rows");
     json_t *list = json_object_get(req, "rows"), *reply;
-    for (i = 0; i < n; i++)
-      json_array_append_new(list, json_pack("{s:s,s:I,s:f}", "indicator",
-                                            c->conf->indicators[rows[i].ind].id, "as_of",
-                                            (json_int_t)rows[i].as_of, "value", rows[i].value));
+    for (i = 0; i < n; i++) {
+      json_t *row = json_pack("{s:s,s:I,s:f}", "indicator", c->conf->indicators[rows[i].ind].id,
+                              "as_of", (json_int_t)rows[i].as_of, "value", rows[i].value);
+      if (row != NULL && rows[i].note != NULL)
+        json_object_set_new(row, "note", json_string(rows[i].note));
+      json_array_append_new(list, row);
+    }
     rc = cli_ask_daemon(c, req, &reply);
     json_decref(req);
     if (rc == 0)

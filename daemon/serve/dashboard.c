@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "schedule.h"
+#include "status.h"
 #include "value.h"
 
 static const enum pw_status all_status[] = {PW_STATUS_OK, PW_STATUS_LAGGING, PW_STATUS_SEVERE,
@@ -177,6 +178,27 @@ static int card(struct pw_buf *out, const struct pw_view *view, int i) {
                        st, fill, pace);
   }
   rc = rc < 0 ? rc : judgement_note(out, ind, v);
+  if (rc == 0 && view->series != NULL) {
+    /* The note is outside text (a source's, a spreadsheet's): escaped like every name. */
+    const char *note = pw_status_note(&view->series[i], v, view->now);
+    if (note != NULL) {
+      rc = pw_buf_printf(out, "<p class=\"note sample-note\">");
+      rc = rc < 0 ? rc : esc(out, note);
+      rc = rc < 0 ? rc : pw_buf_printf(out, "</p>");
+    }
+  }
+  if (rc == 0 && (ind->published_by != NULL || ind->target_from != NULL)) {
+    rc = pw_buf_printf(out, "<p class=\"note origin\">");
+    if (rc == 0 && ind->published_by != NULL) {
+      rc = pw_buf_printf(out, "数据发布：");
+      rc = rc < 0 ? rc : esc(out, ind->published_by);
+    }
+    if (rc == 0 && ind->target_from != NULL) {
+      rc = pw_buf_printf(out, "%s目标下达：", ind->published_by != NULL ? "；" : "");
+      rc = rc < 0 ? rc : esc(out, ind->target_from);
+    }
+    rc = rc < 0 ? rc : pw_buf_printf(out, "</p>");
+  }
   if (rc == 0 && v->stale && v->has_value)
     rc = pw_buf_printf(out, "<p class=\"note stale\">数据已%lld天未更新</p>",
                        (long long)((view->now - v->as_of) / 86400));

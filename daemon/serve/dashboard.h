@@ -1,10 +1,11 @@
 /*
  * dashboard: the status server's HTML page for officials and operators, in Chinese: a summary of
  * every status, then each area (domain) in configuration order with a card per indicator (a
- * status light, the latest figure, completion against the pace with a bar, the small trend
- * graph), the data gaps (not published, target not issued, out of date) and the health of every
- * source. One self-contained document (inline CSS, no script) that refreshes itself every
- * minute. A pure function of a view of the daemon's state.
+ * status light, the latest figure, completion against the pace with a bar, the figure's note,
+ * who publishes it and who issues its target, the small trend graph), the data gaps (not published,
+ * target not issued, out of date) and the health of every source. One self-contained document
+ * (inline CSS, no script) that refreshes itself every minute. A pure function of a view of the
+ * daemon's state.
  */
 #ifndef PW_DASHBOARD_H
 #define PW_DASHBOARD_H

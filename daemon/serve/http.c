@@ -324,7 +324,7 @@ static int make_view(struct pw_http *srv, struct pw_view *v,
   memset(v, 0, sizeof(*v));
   v->conf = conf;
   v->verdicts = pv->verdicts(pv->ctx, conf);
-  if (v->verdicts == NULL || pv->series(pv->ctx, conf, &v->journal_lines) == NULL)
+  if (v->verdicts == NULL || (v->series = pv->series(pv->ctx, conf, &v->journal_lines)) == NULL)
     return -1;
   for (i = 0; i < conf->n_sources; i++)
     health[i] = pv->source_health(pv->ctx, conf, i);

@@ -22,6 +22,7 @@ struct pw_source_health;
 struct pw_view {
   const struct pw_config *conf;
   const struct pw_verdict *verdicts;            /* per indicator */
+  const struct pw_series *series;               /* per indicator (the notes); may be NULL */
   const struct pw_source_health *const *health; /* per source; an entry may be NULL */
   int64_t now;                                  /* the daemon's clock */
   int64_t started;                              /* wall-clock start of the process */

@@ -142,6 +142,7 @@ int main(int argc, char **argv) {
     samples[i].as_of = samples[i].fetched_at = t;
     samples[i].value = days[i][2];
     samples[i].rev = 0;
+    samples[i].note = NULL;
   }
   if (pw_store_rebuild(&store, "checkups", pts, 5, err, sizeof(err)) != 0)
     die("store", err);

@@ -13,6 +13,7 @@ import json
 import os
 import stat
 import sys
+import threading
 import time
 import unittest
 import urllib.request
@@ -187,16 +188,41 @@ class Planted(StateCase):
             self.assertIn(v, values)
         self.alive()
 
-    @unittest.expectedFailure
     def test_inbox_planted_requests_named_once(self):
-        # Not an issue-12 item (daemon/ingest/inbox.c): a request that is a symlink is read
-        # through it, and one that is a directory is read again every second (it cannot be
-        # removed); each is logged as "request refused: malformed request", a line that names
-        # no file (and for the directory, a line every second and a reply written every
-        # second).
+        # daemon/ingest/inbox.c: a request that is a symlink is refused unread (the link
+        # removed) and one that is a directory is skipped and left in place; each is named
+        # once, by its path in inbox/, never read through nor logged every second.
         self.running_for(10)
         self.one_line(self.env, r"inbox/link\.req", at_most=1, timeout=2)
         self.one_line(self.env, r"inbox/dir\.req", at_most=1, timeout=2)
+
+    def test_cli_reply_fifo(self):
+        # daemon/pacewatch/samples.c: the command read its reply with json_load_file as soon as
+        # anything had the reply's name, so a FIFO planted there hung `pacewatch record` for
+        # ever. Now only a regular file is the reply; the daemon's is renamed over the FIFO.
+        inbox = S(self.env, "inbox")
+        planted = []
+
+        def plant():
+            end = time.time() + 15
+            while time.time() < end and not planted:
+                for n in os.listdir(inbox):
+                    if n.endswith(".req") and n[:-4].split("-")[0].isdigit() and \
+                            not n.startswith("100-"):
+                        try:
+                            os.mkfifo(os.path.join(inbox, n[:-4] + ".reply"))
+                            planted.append(n[:-4])
+                        except OSError:
+                            pass
+                time.sleep(0.002)
+        t = threading.Thread(target=plant, daemon=True)
+        t.start()
+        self.hand_off(self.env, 43)
+        t.join(20)
+        if not planted:
+            self.skipTest("the daemon answered before the FIFO could be planted")
+        self.assertEqual(kind_of(os.path.join(inbox, planted[0] + ".reply")), "missing")
+        self.alive()
 
     # -- spool/ --
 
@@ -258,10 +284,9 @@ class Planted(StateCase):
         self.assertRegex(line, r"^error: .*third.*rrd/third\.rrd: Is a directory$")
         self.alive()
 
-    @unittest.expectedFailure
     def test_rrd_directory_logged_once(self):
-        # Not an issue-12 item (daemon/data/persist.c): an RRD file that cannot be written is
-        # logged again at every batch (every second with a source polled every second).
+        # daemon/data/persist.c: an RRD file that cannot be written was logged (and rebuilt)
+        # again at every batch, every second here; now once, retried less and less often.
         self.running_for(10)
         self.one_line(self.env, r"rrd/third\.rrd", at_most=1)
 
@@ -288,16 +313,17 @@ class Planted(StateCase):
         self.one_line(self.env, rf"briefings/{WEEK}-r1\.png: Is a directory", at_most=1)
         self.alive()
 
-    @unittest.expectedFailure
     def test_graph_placeholder_symlink(self):
-        # Not an issue-12 item (graphs/graph.c): the graph of an indicator without an RRD file
-        # is drawn from graphs/.empty-2024.rrd, used as it is when something is there: a
-        # symlink to a file that is not an RRD file makes every such graph fail (500, and
-        # "graph failed" for each in the briefing) until someone removes it.
+        # graphs/graph.c: the graph of an indicator without an RRD file is drawn from
+        # graphs/.empty-2024.rrd, which was used as it was when something was there: a symlink
+        # to a file that is not an RRD file made every such graph fail (500, and "graph failed"
+        # for each in the briefing). A placeholder that is not a regular file is replaced.
         with urllib.request.urlopen(f"http://127.0.0.1:{self.http}/graphs/nodata.png",
                                     timeout=15) as r:
             self.assertEqual(r.status, 200)
             self.assertEqual(r.read(8), b"\x89PNG\r\n\x1a\n")
+        self.assertEqual(kind_of(S(self.env, "graphs", ".empty-2024.rrd")), "file")
+        self.one_line(self.env, r"graphs/\.empty-2024\.rrd is a symbolic link", at_most=1)
         self.alive()
 
     # -- alerts.json, silences.json, the lock --

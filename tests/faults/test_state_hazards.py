@@ -3,9 +3,10 @@
 survives and the damaged files). FIFOs planted where the daemon reads a file, each in a daemon
 of its own, all started at once (class Hanging); what the daemon must refuse to start on
 (class RefusedAtStart); the state directory made read-only while the daemon runs
-(class ReadOnlyWhileRunning)."""
+(class ReadOnlyWhileRunning); the state directory's disk full while it runs (class FullWhileRunning)."""
 
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -26,7 +27,6 @@ HANG_PLANTS = {
     # name: (where, before the start?)
     "inbox": ("inbox/x.req", False),
     "rrd": ("rrd/manual.rrd", True),
-    "journal": ("journal/journal.tsv", True),
     "graphs": ("graphs/.empty-2024.rrd", True),
     "alerts": ("alerts.json", True),
     "silences": ("silences.json", True),
@@ -102,38 +102,36 @@ class Hanging(ts.StateCase):
         # without blocking and must be regular files (daemon/ingest/inbox.c).
         self.check("inbox")
 
-    @unittest.expectedFailure
     def test_fifo_at_an_rrd_file(self):
-        # Not an issue-12 item (daemon/data/store.c): the start-up check of the RRD files
-        # opens rrd/manual.rrd and blocks, before the signal handlers and the status server
-        # are set up: nothing answers, SIGTERM kills it uncleanly.
+        # The start-up check of the RRD files opened rrd/manual.rrd and blocked with the store
+        # lock held. Files are looked at with lstat first (daemon/data/store.c): a FIFO is not
+        # an RRD file, and the rebuild renames a new file over it.
         self.check("rrd")
+        self.assertEqual(ts.kind_of(self.envs["rrd"].rrd("manual")), "file")
 
-    @unittest.expectedFailure
-    def test_fifo_at_the_journal(self):
-        # Not an issue-12 item (daemon/data/journal.c): loading the journal opens
-        # journal/journal.tsv without O_NONBLOCK and blocks at start; it should refuse to
-        # start with a clear error, as for a directory there.
-        self.check("journal")
-
-    @unittest.expectedFailure
     def test_fifo_at_the_graph_placeholder(self):
-        # Not an issue-12 item (graphs/graph.c): rrd_graph opens graphs/.empty-2024.rrd and
-        # blocks the render thread: every later graph and the briefing wait for ever, and
-        # SIGTERM never ends the daemon.
+        # rrd_graph opened graphs/.empty-2024.rrd and blocked the render thread for ever
+        # (graphs/graph.c): now a new placeholder replaces it, with one line naming it.
         self.check("graphs")
+        self.one_line(self.envs["graphs"], r"graphs/\.empty-2024\.rrd is a FIFO", at_most=1,
+                      log=lambda: self.envs["graphs"].logs())
 
-    @unittest.expectedFailure
     def test_fifo_at_alerts_json(self):
-        # Not an issue-12 item (daemon/alert/alerting.c): loading alerts.json at start opens
-        # the FIFO and blocks before anything answers.
+        # Loading alerts.json at start opened the FIFO and blocked before anything answered
+        # (daemon/alert/engine.c): now it is kept aside like a damaged file, with one line.
         self.check("alerts")
+        line = self.one_line(self.envs["alerts"], r"alerts\.json", at_most=1,
+                             log=lambda: self.envs["alerts"].logs())
+        self.assertRegex(line, r"^error: .*alerts\.json is damaged \(a FIFO, not a regular "
+                         r"file\): kept aside as .*alerts\.json\.corrupt-\d+")
 
-    @unittest.expectedFailure
     def test_fifo_at_silences_json(self):
-        # Not an issue-12 item (daemon/alert/silence.c): reading silences.json at start opens
-        # the FIFO and blocks before anything answers.
+        # Reading silences.json at start opened the FIFO and blocked (daemon/alert/silence.c).
         self.check("silences")
+        line = self.one_line(self.envs["silences"], r"silences\.json", at_most=1,
+                             log=lambda: self.envs["silences"].logs())
+        self.assertRegex(line, r"^error: .*silences\.json is damaged \(a FIFO, not a regular "
+                         r"file\): kept aside as .*silences\.json\.corrupt-\d+")
 
 
 # ---- what the daemon must refuse to start on ----
@@ -188,6 +186,24 @@ class RefusedAtStart(ts.StateCase):
         os.mkdir(p)
         self.refused(self.env, r"journal/journal\.tsv: cannot read the journal: Is a directory")
 
+    def test_fifo_at_the_journal(self):
+        # Loading the journal opened journal/journal.tsv without O_NONBLOCK and blocked at
+        # start, before anything answered (daemon/data/journal.c). The journal is the record of
+        # truth: the daemon refuses to start, as for a directory there.
+        p = ts.S(self.env, "journal", "journal.tsv")
+        os.unlink(p)
+        os.mkfifo(p)
+        self.refused(self.env, r"journal/journal\.tsv: cannot read the journal: a FIFO, not a "
+                     r"regular file$")
+
+    def test_symlink_at_the_journal(self):
+        # Not followed: the daemon would read and append to whatever it points to.
+        p = ts.S(self.env, "journal", "journal.tsv")
+        os.rename(p, p + ".real")
+        os.symlink(p + ".real", p)
+        self.refused(self.env, r"journal/journal\.tsv: cannot read the journal: a symbolic link "
+                     r"\(not followed\), not a regular file$")
+
     def test_directory_at_the_lock(self):
         os.unlink(ts.S(self.env, "lock"))
         os.mkdir(ts.S(self.env, "lock"))
@@ -237,12 +253,78 @@ class ReadOnlyWhileRunning(ts.StateCase):
                       "good_v.rrd catching up")
         self.assertEqual(self.env.stop(), 0)
 
-    @unittest.expectedFailure
     def test_logged_once(self):
-        # Not an issue-12 item (daemon/data/persist.c): while rrd/ cannot be written, every
-        # batch (every second here) logs its failure again, with a rebuild attempt each time.
+        # daemon/data/persist.c: while rrd/ could not be written, every batch (every second
+        # here) logged its failure again, with a rebuild attempt each time. Now one line naming
+        # the file, tries after 10 s, 20 s, ... and one line when it is written again.
         errors = [line for line in self.during.splitlines() if line.startswith("error: ")]
         self.assertLessEqual(len(errors), 2, "\n".join(errors))
+        rrd = [line for line in errors if "rrd/good_v.rrd" in line]
+        self.assertEqual(len(rrd), 1, "\n".join(errors))
+        self.env.daemon.wait_log("indicator 'good_v': its RRD file is writable again", 30)
+
+    def test_alerts_json_save_error_once(self):
+        # daemon/alert/engine.c: a failing save of alerts.json was logged at every save (every
+        # second) and without its reason. Now once with strerror, and once when it is saved
+        # again.
+        saves = [line for line in self.during.splitlines() if "alerts.json" in line]
+        self.assertEqual(len(saves), 1, self.during)
+        self.assertRegex(saves[0], r"^error: alert: cannot save alert states to .*/alerts\.json: "
+                         r"Permission denied; ")
+        self.env.daemon.wait_log("alert states are saved to", 20)
+
+
+# ---- a full disk while running ----
+
+class FullWhileRunning(ts.StateCase):
+    """The state directory on a 2 MB tmpfs (root only), filled while the daemon runs but for
+    64 KB: room for journal lines, not for a new RRD file (188 KB). A figure handed over for an
+    indicator without an RRD file yet ('handed') is journaled and acknowledged, its file cannot
+    be created; 12 s later the space is freed."""
+
+    @classmethod
+    def setUpClass(cls):
+        if os.geteuid() != 0:
+            raise unittest.SkipTest("mounting a tmpfs needs root")
+        cls.env = env = cls.new_class_env()
+        os.makedirs(env.state, exist_ok=True)
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", env.state],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise unittest.SkipTest(f"cannot mount a tmpfs: {r.stderr.strip()}")
+        cls.addClassCleanup(subprocess.run, ["umount", "-l", env.state], capture_output=True)
+        cls.addClassCleanup(env.kill9)
+        cls.h = faults.Hostile()
+        cls.addClassCleanup(cls.h.close)
+        cls.h.good("/good.json")
+        cls.http = harness.free_port()
+        ts.prepare(env, cls.h, cls.http)
+        env.start("2024-05-02T09:00:00+08:00")
+        env.wait(lambda: len(env.export("good_v")) >= 2, 15, "two good figures")
+        fill = ts.S(env, "fill")
+        subprocess.run(["dd", "if=/dev/zero", f"of={fill}", "bs=4k"], capture_output=True)
+        os.truncate(fill, max(0, os.path.getsize(fill) - 64 * 1024))
+        cls.mark = len(env.daemon.log())
+        cls.handed = env.cli_run("record", "handed", "23", "--as-of", "2024-04-29", timeout=20)
+        time.sleep(12)
+        cls.during = env.daemon.log()[cls.mark:]
+        os.unlink(fill)
+
+    def test_rrd_create_says_why_once(self):
+        # daemon/data/store.c: librrd's rrd_create gave no message at all on a full disk (the
+        # log said "failed without a message"); the reason is now named, once.
+        self.assertEqual(self.handed.rc, 0, self.handed.err)
+        lines = [line for line in self.during.splitlines() if "rrd/handed.rrd" in line]
+        self.assertEqual(len(lines), 1, self.during)
+        self.assertRegex(lines[0], r"^error: persist: indicator 'handed': handed: rrd_create: "
+                         r"No space left on device \(.*rrd/handed\.rrd")
+        self.assertIn(23.0, [float(r["value"]) for r in self.env.export("handed")])
+
+    def test_z_recovers(self):
+        self.env.daemon.wait_log("indicator 'handed': its RRD file is writable again", 30)
+        self.assertEqual(self.env.rrd_lastupdate("handed")[1][0], 23.0)
+        self.assert_alive(self.env, self.http, polled=[(self.h, "/good.json")])
+        self.assertEqual(self.env.stop(), 0)
 
 
 if __name__ == "__main__":

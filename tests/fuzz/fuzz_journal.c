@@ -4,9 +4,10 @@
  * milestone) in a private directory. Besides the sanitizers it checks what the loaded series
  * promise: revision numbers count the earlier samples of the same as_of, max_as_of and latest
  * name the newest revision of the latest as_of, pw_journal_classify calls the newest revision
- * of every as_of a duplicate, and a snapshot holds the same samples. When every instant lies in
- * the years pacewatch judges (1970-2200), the samples are written again with pw_journal_add
- * into a second journal and must load back the same: what the journal reads it can write.
+ * of every as_of a duplicate, and a snapshot holds the same samples and notes. When every instant
+ * lies in the years pacewatch judges (1970-2200), the samples are written again with pw_journal_add
+ * (with their notes) into a second journal and must load back the same: what the journal reads
+ * it can write.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -113,6 +114,11 @@ static int same(const struct pw_journal *a, const struct pw_journal *b) {
           x->samples[k].fetched_at != y->samples[k].fetched_at ||
           x->samples[k].value != y->samples[k].value || x->samples[k].rev != y->samples[k].rev)
         return 0;
+    for (k = 0; k < x->n; k++) {
+      const char *p = x->samples[k].note, *q = y->samples[k].note;
+      if ((p == NULL) != (q == NULL) || (p != NULL && strcmp(p, q) != 0))
+        return 0;
+    }
   }
   return 1;
 }
@@ -132,9 +138,9 @@ static void round_trip(const struct pw_journal *j) {
     const struct pw_series *s = &j->series[i];
     size_t k;
     for (k = 0; k < s->n; k++)
-      if (pw_journal_add(w, i, s->samples[k].as_of, s->samples[k].value, s->samples[k].fetched_at,
-                         "fuzz") != 0)
-        pw_fuzz_fail("journal: pw_journal_add failed");
+      if (pw_journal_add_noted(w, i, s->samples[k].as_of, s->samples[k].value,
+                               s->samples[k].fetched_at, "fuzz", s->samples[k].note) != 0)
+        pw_fuzz_fail("journal: pw_journal_add_noted failed");
   }
   if (pw_journal_commit(w) != 0)
     pw_fuzz_fail("journal: pw_journal_commit failed");

@@ -140,8 +140,9 @@ class Once(harness.TestCase):
         for frag in ("'b500'", "HTTP 500", "'b404'", "HTTP 404", "'bslow'", "'bchunk'", "'bbig'",
                      "max_bytes", "'bredir'", "'bbody'"):
             self.assertIn(frag, log)
-        # status agrees with the run.
-        st = {i["id"]: i for i in self.env.status("--at", NOW)["indicators"]}
+        # status agrees with the run (at the end of its day: stage's sample is stamped with
+        # the fetch, a few seconds after NOW when the daemon runs under valgrind).
+        st = {i["id"]: i for i in self.env.status("--at", "2024-04-30")["indicators"]}
         self.assertEqual(st["checkups"]["value"], 37774)
         self.assertEqual(st["stage"]["stage"], "待验收")
         self.assertEqual(st["unemp"]["status"], "no_data")
@@ -201,7 +202,7 @@ class Running(harness.TestCase):
         d.wait_log("reloaded", 15)
         t0 = time.time()
         self.assertEqual(d.stop(timeout=10), 0, d.log())
-        self.assertLess(time.time() - t0, 5)
+        self.assertLess(time.time() - t0, 5 * harness.TIMEOUT_FACTOR)
         self.assertIn("stopped", d.log())
         self.assertNotIn("handles still open", d.log())
 

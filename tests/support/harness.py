@@ -74,11 +74,18 @@ final configuration are kept in the test output directory, $PW_TEST_OUT/<script>
 messages quote the tail and name that directory. PW_TEST_KEEP=1 keeps the temporary state
 directories too.
 
+Under a wrapper: PW_DAEMON_WRAPPER="valgrind ..." runs every pacewatchd of Env.start, Env.once
+and pacewatchd(...) under that command (it must exec the daemon in the same process, as
+valgrind does), and PW_TIMEOUT_FACTOR=N gives every deadline of the harness (waits, the start,
+the stop, --once runs) N times its time; tests/valgrind/test_valgrind.py sets both.
+
 Timing: the daemon's clock (--now) runs in real time from the given instant. `Env.start` waits
 for the daemon's start line unless told otherwise (`ready=None` starts and returns at once;
-`ready=callable` waits until it is true). Signals other than SIGKILL are sent only once the
-daemon catches them (its SigCgt mask in /proc): pacewatchd logs its start line a moment before
-it installs its signal handlers, and a SIGHUP in between would end it.
+`ready=callable` waits until it is true). pacewatchd logs its start line last in its start-up:
+its signals are handled and its status server listens by then. Signals other than SIGKILL are
+sent only once the daemon catches them (its SigCgt mask in /proc; with `ready=None` a SIGHUP
+sent earlier would end it). Under a wrapper, whose own handlers hide the daemon's, a signal
+waits for the start line instead.
 """
 
 import atexit
@@ -90,6 +97,7 @@ import os
 import queue
 import re
 import select
+import shlex
 import shutil
 import signal
 import socket
@@ -111,9 +119,14 @@ DEMO = os.path.join(SOURCE, "conf", "demo")
 PYTHON = "/usr/bin/python3"
 OUT = os.path.abspath(os.environ.get("PW_TEST_OUT") or os.path.join(BUILD, "tests", "output"))
 KEEP = os.environ.get("PW_TEST_KEEP", "") not in ("", "0")
-# What pacewatchd logs once its state is open and its modules are set up.
+# What pacewatchd logs at the end of its start-up: its state open, its modules set up, its
+# signals handled, its status server listening.
 STARTED = "indicators, "
 SETPRIV = shutil.which("setpriv")
+# PW_DAEMON_WRAPPER: a command line put before every pacewatchd the harness runs (valgrind, for
+# tests/valgrind/); PW_TIMEOUT_FACTOR: what the harness's deadlines are multiplied by.
+DAEMON_WRAPPER = shlex.split(os.environ.get("PW_DAEMON_WRAPPER", ""))
+TIMEOUT_FACTOR = float(os.environ.get("PW_TIMEOUT_FACTOR") or 1)
 
 Result = collections.namedtuple("Result", "rc out err")
 
@@ -207,7 +220,8 @@ def pacewatch(*args, env=None, cwd=None, timeout=60):
 def pacewatchd(*args, timeout=120):
     """Runs pacewatchd with ARGS as given, to its end (-t, --once, a refused second start);
     returns Result(rc, stdout, stderr)."""
-    p = subprocess.run([PACEWATCHD, *args], capture_output=True, text=True, timeout=timeout)
+    p = subprocess.run([*DAEMON_WRAPPER, PACEWATCHD, *args], capture_output=True, text=True,
+                       timeout=timeout * TIMEOUT_FACTOR)
     return Result(p.returncode, p.stdout, p.stderr)
 
 
@@ -458,6 +472,7 @@ class Daemon:
 
     def wait_ready(self, ready, timeout=60):
         """Waits until READY() is true while the daemon runs; fails with its log otherwise."""
+        timeout *= TIMEOUT_FACTOR
         end = time.time() + timeout
         while True:
             if ready() and self.alive():
@@ -474,8 +489,10 @@ class Daemon:
         """Sends SIG once the daemon has a handler for it (within TIMEOUT seconds)."""
         if not self.alive():
             return
-        end = time.time() + timeout
+        end = time.time() + timeout * TIMEOUT_FACTOR
         while caught(self.pid, sig) is False and self.alive() and time.time() < end:
+            time.sleep(0.01)
+        while DAEMON_WRAPPER and STARTED not in self.log() and self.alive() and time.time() < end:
             time.sleep(0.01)
         if self.alive():
             self.proc.send_signal(sig)
@@ -485,6 +502,7 @@ class Daemon:
 
     def wait(self, timeout=30):
         """Waits for the daemon's end; returns its exit status."""
+        timeout *= TIMEOUT_FACTOR
         try:
             return self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -627,8 +645,9 @@ class Env:
     def once(self, now, *args, timeout=120):
         """`pacewatchd -c CONF --once --now NOW ARGS...`; returns (exit status, stderr), the
         stderr also kept as once-<n>.log."""
-        p = subprocess.run([PACEWATCHD, "-c", self.conf, "--once", "--now", now, *args],
-                           capture_output=True, text=True, timeout=timeout)
+        p = subprocess.run([*DAEMON_WRAPPER, PACEWATCHD, "-c", self.conf, "--once", "--now", now,
+                            *args], capture_output=True, text=True,
+                           timeout=timeout * TIMEOUT_FACTOR)
         log = os.path.join(self.out, f"once-{self._n_once}.log")
         self._n_once += 1
         with open(log, "w", encoding="utf-8") as f:
@@ -645,8 +664,8 @@ class Env:
         log = os.path.join(self.out, f"pacewatchd-{self._n_daemon}.log")
         self._n_daemon += 1
         self._logs.append(log)
-        argv = [*wrap, PACEWATCHD, "-c", self.conf, "-f", *(["--now", now] if now else []),
-                *args]
+        argv = [*wrap, *DAEMON_WRAPPER, PACEWATCHD, "-c", self.conf, "-f",
+                *(["--now", now] if now else []), *args]
         self.daemon = d = Daemon(self, log, argv)
         if ready == "started":
             d.wait_ready(lambda: STARTED in d.log(), timeout)
@@ -688,6 +707,7 @@ class Env:
     def wait(self, cond, timeout, what="the condition", step=0.1):
         """wait_for(COND, TIMEOUT, STEP), failing with WHAT and the log tail when it never
         holds; returns COND's value."""
+        timeout *= TIMEOUT_FACTOR
         v = wait_for(cond, timeout, step)
         if not v:
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what}\n"

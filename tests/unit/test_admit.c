@@ -128,7 +128,76 @@ static int admit(struct pw_admit *a, int ind, int64_t as_of, int own, double val
   s.value = value;
   s.fetched_at = fetched_at;
   s.source = "test";
+  s.note = NULL;
   return pw_admit_sample(a, &s, st);
+}
+
+static int admit_noted(struct pw_admit *a, int64_t as_of, int own, double value, int64_t fetched_at,
+                       const char *note, struct pw_admit_stats *st) {
+  struct pw_admit_sample s;
+
+  memset(&s, 0, sizeof(s));
+  s.ind = 0;
+  s.as_of = as_of;
+  s.own_as_of = own;
+  s.value = value;
+  s.fetched_at = fetched_at;
+  s.source = "test";
+  s.note = note;
+  return pw_admit_sample(a, &s, st);
+}
+
+/* A note changing alone (admit.h): the figure is a duplicate, not a revision, but the note is
+ * journaled and replaces the stored one; a figure without a note leaves the note alone; the
+ * same note again writes nothing; a confirmation without an as_of of its own (unchanged) gives
+ * its note to the sample it confirms. */
+static void test_notes(void **state) {
+  struct pw_admit a;
+  struct seen seen;
+  struct pw_admit_stats st;
+  struct pw_journal *j = fresh_journal(&a, &seen);
+  const int64_t f = T0 + 5 * DAY;
+  const struct pw_series *s = &j->series[0];
+
+  (void)state;
+  memset(&st, 0, sizeof(st));
+  assert_int_equal(admit_noted(&a, T0, 1, 90, f, NULL, &st), PW_SAMPLE_NEW);
+  assert_int_equal(admit_noted(&a, T0, 1, 90, f + 1, "纯托育机构39家", &st), PW_SAMPLE_DUPLICATE);
+  assert_int_equal(st.fresh, 1);
+  assert_int_equal(st.revisions, 0);
+  assert_int_equal(st.duplicates, 1);
+  assert_int_equal(st.notes, 1);
+  assert_int_equal(seen.revised[0], 0);
+  assert_int_equal(s->n, 1);
+  assert_string_equal(s->samples[0].note, "纯托育机构39家");
+  /* The same note again, and no note: nothing journaled. */
+  j->pending.len = 0;
+  assert_int_equal(admit_noted(&a, T0, 1, 90, f + 2, "纯托育机构39家", &st), PW_SAMPLE_DUPLICATE);
+  assert_int_equal(admit_noted(&a, T0, 1, 90, f + 2, NULL, &st), PW_SAMPLE_DUPLICATE);
+  assert_int_equal(j->pending.len, 0);
+  assert_int_equal(st.notes, 1);
+  assert_string_equal(s->samples[0].note, "纯托育机构39家");
+  /* The latest note wins. */
+  assert_int_equal(admit_noted(&a, T0, 1, 90, f + 3, "排名全市第8", &st), PW_SAMPLE_DUPLICATE);
+  assert_string_equal(s->samples[0].note, "排名全市第8");
+  assert_int_equal(s->samples[0].rev, 0);
+  assert_int_equal(st.notes, 2);
+  assert_true(j->pending.len > 18);
+  assert_memory_equal(j->pending.data + j->pending.len - 18, "\t排名全市第8\n", 18);
+  /* A changed value with a note is a revision carrying it. */
+  assert_int_equal(admit_noted(&a, T0, 1, 91, f + 4, "修订", &st), PW_SAMPLE_REVISION);
+  assert_int_equal(s->n, 2);
+  assert_string_equal(s->samples[1].note, "修订");
+  /* Without an as_of of its own: an unchanged figure's note goes to the sample it confirms. */
+  assert_int_equal(admit_noted(&a, T0 + 6 * DAY, 0, 92, T0 + 6 * DAY, NULL, &st), PW_SAMPLE_NEW);
+  assert_int_equal(
+      admit_noted(&a, T0 + 6 * DAY + 3600, 0, 92, T0 + 6 * DAY + 3600, "等待上级验收", &st),
+      PW_SAMPLE_UNCHANGED);
+  assert_int_equal(s->n, 3);
+  assert_string_equal(s->samples[2].note, "等待上级验收");
+  assert_int_equal(s->samples[2].as_of, T0 + 6 * DAY);
+  assert_int_equal(st.notes, 3);
+  pw_journal_close(j);
 }
 
 static void test_text_rules(void **state) {
@@ -257,6 +326,7 @@ static void test_what_the_journal_holds(void **state) {
   s.value = 5;
   s.fetched_at = f;
   s.source = "x";
+  s.note = NULL;
   assert_int_equal(pw_admit_check(&conf->indicators[0], &s, why, sizeof(why)), -EOVERFLOW);
   assert_non_null(strstr(why, "as_of 1970-01-01T08:00:01+08:00 is outside the years 1971 to 2100"));
   s.as_of = T0;
@@ -418,7 +488,7 @@ int main(void) {
       cmocka_unit_test(test_text_rules),     cmocka_unit_test(test_number_rules),
       cmocka_unit_test(test_as_of_boundary), cmocka_unit_test(test_what_the_journal_holds),
       cmocka_unit_test(test_classification), cmocka_unit_test(test_clock_went_back),
-      cmocka_unit_test(test_verdicts),
+      cmocka_unit_test(test_verdicts),       cmocka_unit_test(test_notes),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -259,6 +259,92 @@ static void load_err_text(const char *text, int line, const char *frag) {
     fail_msg("want %s...%s, got %s", prefix, frag, err);
 }
 
+/* The keys of the briefing's words (docs/configuration.md): defaults, values, and each rule
+ * with its line. */
+static void test_briefing_words(void **state) {
+  struct pw_config *c;
+  const char *src =
+      "sources = ( { id = \"s\"; url = \"file:///dev/null\"; format = \"json\"; } );\n";
+  char body[2048];
+
+  (void)state;
+  c = load_ok(IND("kind = \"cumulative\";", "{ year = 2024; annual = 10; }"));
+  assert_string_equal(c->indicators[0].standard_label, "标准");
+  assert_null(c->indicators[0].published_by);
+  assert_null(c->indicators[0].target_from);
+  assert_null(c->indicators[0].note_path);
+  assert_int_equal(c->indicators[0].headline, 0);
+  assert_int_equal(c->indicators[0].targets[0].provisional, 0);
+  assert_null(c->indicators[0].targets[0].basis);
+  assert_null(c->briefing.issuer);
+  assert_null(c->briefing.actions_file);
+  assert_string_equal(c->daemon.public_url, "");
+  pw_config_free(c);
+
+  snprintf(body, sizeof(body), "%s%s", src,
+           "indicators = ( { id = \"a\"; name = \"A\"; domain = \"d\"; kind = \"standard\";\n"
+           "  source = \"s\"; path = \"$.v\"; note = \"$.n\"; standard_label = \"全省平均分\";\n"
+           "  published_by = \"省人社厅\"; target_from = \"市里\"; headline = true;\n"
+           "  targets = ( { year = 2024; standard = 86.83; provisional = true;\n"
+           "                basis = \"参照2023年目标测算\"; } ); } );\n"
+           "briefing: { title = \"平阳县公共服务“七优享”工程推进情况\"; issuer = \"县府办\";\n"
+           "            actions_file = \"actions.md\"; };\n");
+  c = load_ok(body);
+  assert_string_equal(c->indicators[0].note_path, "$.n");
+  assert_string_equal(c->indicators[0].standard_label, "全省平均分");
+  assert_string_equal(c->indicators[0].published_by, "省人社厅");
+  assert_string_equal(c->indicators[0].target_from, "市里");
+  assert_int_equal(c->indicators[0].headline, 1);
+  assert_int_equal(c->indicators[0].targets[0].provisional, 1);
+  assert_string_equal(c->indicators[0].targets[0].basis, "参照2023年目标测算");
+  assert_string_equal(c->briefing.issuer, "县府办");
+  assert_non_null(c->briefing.actions_file);
+  assert_true(c->briefing.actions_file[0] == '/'); /* relative to the configuration's folder */
+  assert_non_null(strstr(c->briefing.actions_file, "/actions.md"));
+  pw_config_free(c);
+
+  /* public_url: an http(s) URL, its trailing slash dropped; anything else names its line. */
+  head = "daemon: { state_dir = \"state\"; public_url = \"https://pw.example.gov.cn/pw/\"; };\n"
+         "domains = ( { id = \"d\"; name = \"领域\"; } );\n";
+  c = load_ok(IND("kind = \"cumulative\";", ""));
+  assert_string_equal(c->daemon.public_url, "https://pw.example.gov.cn/pw");
+  pw_config_free(c);
+  head = "daemon: { state_dir = \"state\"; public_url = \"ftp://x\"; };\n"
+         "domains = ( { id = \"d\"; name = \"领域\"; } );\n";
+  load_err(IND("kind = \"cumulative\";", ""), 1, "public_url 'ftp://x' must be an http://");
+  head = "daemon: { state_dir = \"state\"; public_url = \"http://\"; };\n"
+         "domains = ( { id = \"d\"; name = \"领域\"; } );\n";
+  load_err(IND("kind = \"cumulative\";", ""), 1, "must be an http://");
+  head = "daemon: { state_dir = \"state\"; public_url = \"https://a b\"; };\n"
+         "domains = ( { id = \"d\"; name = \"领域\"; } );\n";
+  load_err(IND("kind = \"cumulative\";", ""), 1, "no spaces");
+  head = "daemon: { state_dir = \"state\"; };\n"
+         "domains = ( { id = \"d\"; name = \"领域\"; } );\n";
+
+  load_err(IND("kind = \"cumulative\"; note = \"$.n\";", ""), 3, "'note' needs a source");
+  load_err(IND("kind = \"cumulative\"; standard_label = \"\";", ""), 3,
+           "standard_label must not be empty");
+  load_err(IND("kind = \"cumulative\"; published_by = \"省\n人社厅\";", ""), 3,
+           "published_by must be one line");
+  load_err(IND("kind = \"cumulative\"; target_from = \"一二三四五六七八九十一二三四五六七八九十"
+               "一二三四五六七八九十一二三四五六七八九十一二三四五六七八九十一二三四五六七八九十"
+               "一\";",
+               ""),
+           3, "target_from has 61 characters, at most 60");
+  load_err(IND("kind = \"cumulative\"; headline = \"yes\";", ""), 3,
+           "headline must be true or false");
+  load_err(IND("kind = \"cumulative\";", "{ year = 2024; annual = 10; provisional = 1; }"), 4,
+           "provisional must be true or false");
+  load_err(IND("kind = \"cumulative\";", "{ year = 2024; annual = 10; basis = \"\"; }"), 4,
+           "basis must not be empty");
+  load_err(IND("kind = \"cumulative\";", "") "briefing: { issuer = \"\"; };\n", 5,
+           "issuer must not be empty");
+  load_err(IND("kind = \"cumulative\";", "") "briefing: { actions_file = \"\"; };\n", 5,
+           "actions_file must not be empty");
+  load_err(IND("kind = \"cumulative\";", "") "briefing: { issuer = 3; };\n", 5,
+           "issuer must be a string");
+}
+
 #define DOMAINS "domains = ( { id = \"d\"; name = \"D\"; } );\n"
 #define LEVEL IND("kind = \"level\";", "")
 
@@ -584,6 +670,7 @@ int main(void) {
       cmocka_unit_test(test_missing_file),
       cmocka_unit_test(test_contacts_and_alert_keys),
       cmocka_unit_test(test_include_itself),
+      cmocka_unit_test(test_briefing_words),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

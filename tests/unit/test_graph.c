@@ -121,6 +121,7 @@ static void feed(int k, const struct day_value *dv, size_t n) {
     samples[i].fetched_at = t;
     samples[i].value = dv[i].value;
     samples[i].rev = 0;
+    samples[i].note = NULL;
   }
   if (n > 0 && pw_store_append(&store, ind->id, NULL, pts, n, err, sizeof(err)) != 0)
     fail_msg("store: %s", err);

@@ -163,7 +163,7 @@ static void test_samples_and_refusals(void **state) {
   env_open(&e);
   /* Any JSON will do: white space, fields in any order, fields of no meaning here. */
   put_request("1-ok", " {\"rows\" : [ {\"value\":4782, \"indicator\":\"a\",\"as_of\":1711900800},\n"
-                      "{\"indicator\":\"b\",\"as_of\":1711900800,\"value\":4.5,\"note\":[1,{}]} ],"
+                      "{\"indicator\":\"b\",\"as_of\":1711900800,\"value\":4.5,\"memo\":[1,{}]} ],"
                       "\"fetched_at\":1714438800, \"source\":\"im\\u0070ort\", \"v\":2,"
                       "\"op\":\"samples\"}\n");
   put_request("2-unknown", "{\"op\":\"samples\",\"source\":\"import\",\"fetched_at\":1714438800,"

@@ -140,6 +140,105 @@ static void append_raw(const char *text) {
   fclose(f);
 }
 
+/* Notes (docs/storage.md): the sixth column round-trips; lines of five columns (journals
+ * written before notes) still load, without a note; a line that repeats the newest value of its
+ * as_of is a note line, not a revision, and the latest note wins; a line without a note leaves
+ * the note alone; a note that is not clean text is dropped, the figure kept; a snapshot owns
+ * copies of the notes. */
+static void test_notes(void **state) {
+  struct pw_journal *j, *snap;
+  const struct pw_series *s;
+  const struct pw_sample *x;
+  const int64_t t = 1711900800, d = 86400;
+  int lock;
+  FILE *f;
+  char *text = NULL;
+  size_t len = 0;
+
+  (void)state;
+  unlink(jpath);
+  /* An old journal: five columns, no note. */
+  append_raw("# pacewatch journal v1: as_of\tindicator\tvalue\tfetched_at\tsource\n"
+             "2024-04-01T00:00:00+08:00\ta\t5\t2024-04-02T00:00:00+08:00\timport\n");
+  lock = pw_state_lock(conf->daemon.state_dir);
+  assert_true(lock >= 0);
+  j = open_j(1);
+  s = &j->series[0];
+  assert_int_equal(s->n, 1);
+  assert_null(s->samples[0].note);
+  assert_int_equal(j->skipped, 0);
+  /* A note for the same value: a note line, no revision. */
+  assert_int_equal(
+      pw_journal_add_noted(j, 0, t, 5, t + d, "record", "备案机构90家（纯托育机构39家）"), 0);
+  assert_int_equal(s->n, 1);
+  assert_string_equal(s->samples[0].note, "备案机构90家（纯托育机构39家）");
+  assert_int_equal(s->samples[0].rev, 0);
+  /* The latest note wins; a line without one changes nothing. */
+  assert_int_equal(pw_journal_add_noted(j, 0, t, 5, t + 2 * d, "record", "排名全市第8"), 0);
+  assert_int_equal(pw_journal_add_noted(j, 0, t, 5, t + 2 * d, "record", NULL), 0);
+  assert_int_equal(s->n, 1);
+  assert_string_equal(s->samples[0].note, "排名全市第8");
+  /* A revision with a note, and a new as_of whose note has a tab and a newline in it. */
+  assert_int_equal(pw_journal_add_noted(j, 0, t, 6, t + 3 * d, "import", "修订"), 0);
+  assert_int_equal(pw_journal_add_noted(j, 0, t + d, 7, t + 3 * d, "s", "a\tb\nc\x01"), 0);
+  assert_int_equal(s->n, 3);
+  assert_int_equal(s->samples[1].rev, 1);
+  assert_string_equal(s->samples[1].note, "修订");
+  assert_string_equal(s->samples[0].note, "排名全市第8"); /* revision 0 keeps its own */
+  assert_string_equal(s->samples[2].note, "a b c");
+  x = pw_journal_find(j, 0, t);
+  assert_ptr_equal(x, &s->samples[1]);
+  assert_null(pw_journal_find(j, 0, t - d));
+  assert_ptr_equal(pw_journal_effective(j, 0, t + d + 60), &s->samples[2]);
+  /* A note longer than PW_NOTE_MAX characters is refused whole. */
+  {
+    char big[PW_NOTE_MAX * 3 + 8];
+    size_t k;
+    for (k = 0; k < PW_NOTE_MAX + 1; k++)
+      memcpy(big + 3 * k, "字", 3);
+    big[3 * (PW_NOTE_MAX + 1)] = '\0';
+    assert_int_equal(pw_journal_add_noted(j, 0, t + 2 * d, 1, t + 3 * d, "s", big), -E2BIG);
+    big[3 * PW_NOTE_MAX] = '\0';
+    assert_int_equal(pw_journal_add_noted(j, 0, t + 2 * d, 1, t + 3 * d, "s", big), 0);
+    assert_int_equal(strlen(s->samples[3].note), 3 * PW_NOTE_MAX);
+  }
+  snap = pw_journal_snapshot(j);
+  assert_non_null(snap);
+  assert_ptr_not_equal(snap->series[0].samples[1].note, s->samples[1].note);
+  assert_string_equal(snap->series[0].samples[1].note, "修订");
+  assert_int_equal(pw_journal_add_noted(j, 0, t, 6, t + 4 * d, "s", "再改"), 0);
+  assert_string_equal(snap->series[0].samples[1].note, "修订");
+  pw_journal_close(snap);
+  assert_int_equal(pw_journal_commit(j), 0);
+  pw_journal_close(j);
+  close(lock);
+
+  /* The file: a note is the sixth field; a line without one has five. */
+  assert_int_equal(pw_read_file(jpath, 0, &text, &len), 0);
+  assert_non_null(strstr(text, "\timport\n2024-04-01T00:00:00+08:00\ta\t5\t"));
+  assert_non_null(strstr(text, "\trecord\t排名全市第8\n"));
+  assert_non_null(strstr(text, "\ts\ta b c\n"));
+  free(text);
+
+  /* Read back: the same notes, no revision made by a note line; bad notes dropped. */
+  f = fopen(jpath, "a");
+  assert_non_null(f);
+  fputs("2024-04-03T00:00:00+08:00\ta\t1\t2024-04-05T00:00:00+08:00\ts\t\xff\xfe\n", f);
+  fputs("2024-04-05T00:00:00+08:00\ta\t2\t2024-04-05T00:00:00+08:00\ts\t\n", f);
+  fclose(f);
+  j = open_j(0);
+  s = &j->series[0];
+  assert_int_equal(j->skipped, 0);
+  assert_int_equal(s->n, 5);
+  assert_string_equal(s->samples[0].note, "排名全市第8");
+  assert_int_equal(s->samples[1].rev, 1);
+  assert_string_equal(s->samples[1].note, "再改");
+  assert_string_equal(s->samples[2].note, "a b c");
+  assert_int_equal(strlen(s->samples[3].note), 3 * PW_NOTE_MAX); /* kept over the bad one */
+  assert_null(s->samples[4].note);
+  pw_journal_close(j);
+}
+
 static void test_torn_and_foreign_lines(void **state) {
   struct pw_journal *j;
   size_t before;
@@ -386,6 +485,7 @@ int main(void) {
       cmocka_unit_test(test_catch_up),
       cmocka_unit_test(test_catch_up_torn),
       cmocka_unit_test(test_nul_in_indicator),
+      cmocka_unit_test(test_notes),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -8,7 +8,9 @@
  * missing one and one the journal has nothing for, before a kick's waiter is called; free while
  * idle gives the configuration's reference back; a waiter may free persist (as a reload does)
  * or kick again while a kick made during the batch wants the next one (ASan checks the first,
- * the second starts one batch, not two).
+ * the second starts one batch, not two); a file that cannot be written is logged once, tried
+ * again after 10 s, 20 s, ... rather than at every batch, and rebuilt with one line once it can
+ * be; a journal line no file can hold does not make every start rebuild the file.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -37,6 +39,7 @@
 #include "config.h"
 #include "derive.h"
 #include "journal.h"
+#include "log.h"
 #include "persist.h"
 #include "store.h"
 #include "util.h"
@@ -633,13 +636,110 @@ static void test_early_as_of_skipped(void **state) {
   pw_persist_free(p);
 }
 
+/* A journal line no RRD file can hold (as_of after 9999-12-31, which the reader takes from
+ * older versions) does not make the check of the files at start find the file behind: it was
+ * rebuilt at every start. */
+static void test_far_future_line_not_rebuilt_at_start(void **state) {
+  struct pw_persist *p = make_persist();
+  ino_t before;
+  int stored0, round;
+
+  (void)state;
+  fake_ms += 60000;
+  add(p, I_D, day(12, 1), 7);
+  assert_int_equal(kick_and_wait(p), 0);
+  assert_int_equal(pw_journal_add(journal, I_D, PW_STORE_T_MAX + 3600, 8, day(12, 1), "record"), 0);
+  assert_int_equal(kick_and_wait(p), 0);
+  before = file_inode(I_D);
+  stored0 = stored[I_D];
+  for (round = 0; round < 2; round++) {
+    pw_persist_sync_all(p);
+    assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    assert_true(pw_persist_idle(p));
+  }
+  assert_int_equal(stored[I_D], stored0);
+  assert_true(file_inode(I_D) == before);
+  assert_int_equal(file_last(I_D), day(12, 1));
+  pw_persist_free(p);
+}
+
+/* Occurrences of NEEDLE in HAY. */
+static int count_of(const char *hay, const char *needle) {
+  int n = 0;
+
+  for (hay = strstr(hay, needle); hay != NULL; hay = strstr(hay + 1, needle))
+    n++;
+  return n;
+}
+
+/* An RRD file that cannot be written (a directory planted at its name) is logged once, not at
+ * every batch, and tried again after 10 s, 20 s, 40 s ... (not at every batch); once it can be
+ * written it is rebuilt, with one line saying so. Batches run every simulated second. */
+static void test_failing_file_logged_once(void **state) {
+  struct pw_persist *p = make_persist();
+  char path[4200], aside[4300], logpath[300], log[16384];
+  int saved = dup(STDERR_FILENO), fd, sec;
+  ssize_t got;
+
+  (void)state;
+  pw_store_path(&store, conf->indicators[I_A].id, path, sizeof(path));
+  snprintf(aside, sizeof(aside), "%s.aside", path);
+  snprintf(logpath, sizeof(logpath), "%s/stderr.txt", root);
+  fd = open(logpath, O_RDWR | O_CREAT | O_TRUNC, 0644);
+  assert_true(fd >= 0 && saved >= 0);
+  assert_int_equal(rename(path, aside), 0);
+  assert_int_equal(mkdir(path, 0755), 0);
+  pw_log_set_level(PW_LOG_DEBUG);
+  dup2(fd, STDERR_FILENO);
+  fake_ms += 60000;
+  add(p, I_A, day(12, 30), 500);
+  pw_persist_touch(p, I_A, 1);
+  /* 35 s of batches, one a second: tries at 0 s, 10 s and 30 s. */
+  for (sec = 0; sec < 35; sec++) {
+    pw_persist_kick(p, NULL, NULL);
+    assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    fake_ms += 1000;
+  }
+  assert_int_equal(rmdir(path), 0);
+  /* The next try is 40 s after the last: nothing before, then the rebuild. */
+  for (sec = 0; sec < 40; sec++) {
+    pw_persist_kick(p, NULL, NULL);
+    assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    fake_ms += 1000;
+  }
+  dup2(saved, STDERR_FILENO);
+  close(saved);
+  pw_log_set_level(PW_LOG_INFO);
+  got = pread(fd, log, sizeof(log) - 1, 0);
+  log[got > 0 ? got : 0] = '\0';
+  close(fd);
+  unlink(logpath);
+  unlink(aside);
+  if (count_of(log, "error: ") != 1 || count_of(log, "(still)") != 2 ||
+      count_of(log, "its RRD file is writable again") != 1)
+    fail_msg("log:\n%s", log);
+  assert_non_null(strstr(log, "error: persist: indicator 'a': a: cannot rename over"));
+  assert_non_null(strstr(log, "Is a directory"));
+  assert_int_equal(file_last(I_A), day(12, 30));
+  assert_true(file_value_at(I_A, day(12, 30)) == 500);
+  assert_true(pw_persist_idle(p));
+  pw_persist_free(p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_kick_durable_then_stored), cmocka_unit_test(test_hold_back),
-      cmocka_unit_test(test_revision_rebuilds),        cmocka_unit_test(test_sync_all_off_the_loop),
-      cmocka_unit_test(test_free_while_idle),          cmocka_unit_test(test_free_from_a_waiter),
-      cmocka_unit_test(test_kick_from_a_waiter),       cmocka_unit_test(test_short_write_retried),
-      cmocka_unit_test(test_missing_file_rebuilt),     cmocka_unit_test(test_early_as_of_skipped),
+      cmocka_unit_test(test_kick_durable_then_stored),
+      cmocka_unit_test(test_hold_back),
+      cmocka_unit_test(test_revision_rebuilds),
+      cmocka_unit_test(test_sync_all_off_the_loop),
+      cmocka_unit_test(test_free_while_idle),
+      cmocka_unit_test(test_free_from_a_waiter),
+      cmocka_unit_test(test_kick_from_a_waiter),
+      cmocka_unit_test(test_short_write_retried),
+      cmocka_unit_test(test_missing_file_rebuilt),
+      cmocka_unit_test(test_early_as_of_skipped),
+      cmocka_unit_test(test_failing_file_logged_once),
+      cmocka_unit_test(test_far_future_line_not_rebuilt_at_start),
   };
 
   return cmocka_run_group_tests(tests, setup, teardown);

@@ -3,7 +3,7 @@
  * sequence capped at an hour, give_up and permanent refusals moving entries to dead/, done,
  * leftovers of an interrupted write and garbage skipped (and logged once), directories and
  * FIFOs named like entries skipped and logged once, symbolic links never followed and no file
- * content in the log, the audit log,
+ * content in the log, the audit log (a FIFO or link at its name not written through),
  * merging one receiver's entries into a digest, and entries surviving a kill -9 of the writer.
  * Each test works in a fresh mkdtemp state directory.
  */
@@ -469,6 +469,31 @@ static void test_audit(void **state) {
   json_decref(e.payload);
 }
 
+/* A FIFO at audit.log's name fails the step at once (it blocked the thread for ever, a writer's
+ * open waiting for a reader); a symbolic link there is not appended through. */
+static void test_audit_strangers(void **state) {
+  struct fixture *f = *state;
+  struct pw_spool_entry e;
+  const char *alerts[] = {"x/lag", NULL};
+  char path[256], target[256], *text = NULL;
+
+  entry(&e, "au2", 1000, alerts);
+  snprintf(path, sizeof(path), "%s/audit.log", f->dir);
+  assert_int_equal(mkfifo(path, 0644), 0);
+  alarm(10); /* a blocking open would end the test here */
+  assert_true(pw_spool_audit(f->s, "spooled", &e, 1000, NULL) < 0);
+  alarm(0);
+  assert_int_equal(unlink(path), 0);
+  snprintf(target, sizeof(target), "%s/outside.txt", f->dir);
+  write_text(f->dir, "outside.txt", "precious\n");
+  assert_int_equal(symlink(target, path), 0);
+  assert_int_equal(pw_spool_audit(f->s, "spooled", &e, 1000, NULL), -ELOOP);
+  assert_int_equal(pw_read_file(target, 0, &text, NULL), 0);
+  assert_string_equal(text, "precious\n");
+  free(text);
+  json_decref(e.payload);
+}
+
 static void test_merge(void **state) {
   struct fixture *f = *state;
   struct pw_spool_entry es3[3], m, other, *es;
@@ -602,6 +627,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_not_a_file_logged_once, setup, teardown),
       cmocka_unit_test_setup_teardown(test_symlink_and_content_not_logged, setup, teardown),
       cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_audit_strangers, setup, teardown),
       cmocka_unit_test_setup_teardown(test_merge, setup, teardown),
       cmocka_unit_test_setup_teardown(test_kill_9, setup, teardown),
   };

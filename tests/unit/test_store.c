@@ -2,10 +2,11 @@
  * Unit tests of store against real RRD files: the file's layout and size, the previous value
  * held until one step before the next report (hourly and across a quarter at daily
  * resolution), unknown expected values, old points skipped, rebuilds (changed values, fewer
- * points, none), errors, concurrent writers, writers waiting for the store lock (the RRD
- * locking rule of store.h), and the same through a real rrdcached started here, over a UNIX
- * socket and over TCP loopback. Results are read with librrd and with the real `rrdtool`
- * command. What the calls cost is measured by tests/bench/unitbench.c.
+ * points, none), errors (a FIFO or a symbolic link at a file's name is not opened and is rebuilt
+ * over; rrd_create's failure carries its errno text), concurrent writers, writers waiting for the
+ * store lock (the RRD locking rule of store.h), and the same through a real rrdcached started here,
+ * over a UNIX socket and over TCP loopback. Results are read with librrd and with the real
+ * `rrdtool` command. What the calls cost is measured by tests/bench/unitbench.c.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -518,6 +519,19 @@ static void test_rebuild(void **state) {
   assert_non_null(strstr(err, "reb"));
 }
 
+/* A file outside the store that a planted link points to. */
+static const char *blocker_target(void) {
+  static char target[300];
+  int fd;
+
+  snprintf(target, sizeof(target), "%s/outside.txt", root);
+  fd = open(target, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  assert_true(fd >= 0);
+  assert_int_equal(write(fd, "precious\n", 9), 9);
+  close(fd);
+  return target;
+}
+
 static void test_errors(void **state) {
   struct pw_store bad;
   char path[512], err[512] = "", blocker[300];
@@ -545,6 +559,45 @@ static void test_errors(void **state) {
   /* A rebuild replaces it. */
   rebuild_ok(&direct, "corrupt", &p, 1);
   assert_int_equal(file_last(&direct, "corrupt"), T0);
+
+  /* Something not a regular file at a file's name (a FIFO, on which librrd would block; a
+   * symbolic link, never followed) is not opened: the error says what it is, and a rebuild
+   * renames a file over it. */
+  file_of(&direct, "fifo", path, sizeof(path));
+  assert_int_equal(mkfifo(path, 0644), 0);
+  alarm(20);
+  err[0] = '\0';
+  assert_int_equal(pw_store_append(&direct, "fifo", NULL, &p, 1, err, sizeof(err)), -EINVAL);
+  assert_non_null(strstr(err, "is a FIFO, not an RRD file"));
+  assert_non_null(strstr(err, path));
+  {
+    int64_t last = 0;
+    assert_int_equal(pw_store_last(&direct, "fifo", &last, err, sizeof(err)), -EINVAL);
+  }
+  rebuild_ok(&direct, "fifo", &p, 1);
+  alarm(0);
+  assert_int_equal(file_last(&direct, "fifo"), T0);
+  file_of(&direct, "link", path, sizeof(path));
+  assert_int_equal(symlink(blocker_target(), path), 0);
+  assert_int_equal(pw_store_append(&direct, "link", NULL, &p, 1, err, sizeof(err)), -ELOOP);
+  assert_non_null(strstr(err, "is a symbolic link (not followed), not an RRD file"));
+  rebuild_ok(&direct, "link", &p, 1);
+  assert_int_equal(file_last(&direct, "link"), T0);
+
+  /* rrd_create's failure says why (librrd's own "Cannot create temporary file" does not): here
+   * the store's directory removed behind its back. */
+  {
+    char gone[300];
+    struct pw_store rs;
+    snprintf(gone, sizeof(gone), "%s/gone", root);
+    assert_int_equal(pw_store_init(&rs, gone, NULL, err, sizeof(err)), 0);
+    assert_int_equal(rmdir(rs.dir), 0);
+    assert_int_equal(pw_store_append(&rs, "new", NULL, &p, 1, err, sizeof(err)), -EIO);
+    print_message("error text: %s\n", err);
+    assert_non_null(strstr(err, "new: rrd_create: "));
+    assert_non_null(strstr(err, strerror(ENOENT)));
+    pw_store_free(&rs);
+  }
 
   /* The state directory cannot be created under a regular file. */
   snprintf(blocker, sizeof(blocker), "%s/blocker", root);

@@ -1,6 +1,7 @@
 /*
  * Unit tests of util's file helpers against planted files in the state directory: reading a FIFO
- * or a directory fails at once instead of blocking; an atomic write never writes through a symlink
+ * or a directory fails at once instead of blocking; a state file is not read through a symbolic
+ * link, and pw_regular_file names what is there; an atomic write never writes through a symlink
  * or file planted under its temporary name; ordinary reads and writes and the read limit; a log
  * line carrying text from outside stays one line, its control characters and the bytes that are
  * not UTF-8 escaped; a URL made
@@ -66,6 +67,52 @@ static void test_read_directory_fails(void **state) {
   assert_int_equal(mkdir(path, 0700), 0);
   assert_int_equal(pw_read_file(path, 0, &text, NULL), -EISDIR);
   assert_null(text);
+}
+
+/* A state file is read only when it is a regular file: a symbolic link is refused (not followed)
+ * and a FIFO fails at once; pw_regular_file tells what is there without opening it. */
+static void test_state_file_strangers(void **state) {
+  char path[128], link[128], fifo[128], sub[128], *text = NULL;
+  const char *what = NULL;
+  size_t len = 0;
+  FILE *f;
+
+  (void)state;
+  path_in(path, sizeof(path), "alerts.json");
+  path_in(link, sizeof(link), "link.json");
+  path_in(fifo, sizeof(fifo), "fifo.json");
+  path_in(sub, sizeof(sub), "dir.json");
+  f = fopen(path, "w");
+  assert_non_null(f);
+  fputs("{}", f);
+  fclose(f);
+  assert_int_equal(symlink(path, link), 0);
+  assert_int_equal(mkfifo(fifo, 0600), 0);
+  assert_int_equal(mkdir(sub, 0700), 0);
+
+  assert_int_equal(pw_read_state_file(path, 0, &text, &len), 0);
+  assert_string_equal(text, "{}");
+  assert_int_equal(len, 2);
+  free(text);
+  text = NULL;
+  assert_int_equal(pw_read_state_file(link, 0, &text, NULL), -ELOOP);
+  assert_null(text);
+  alarm(10); /* a blocking open would end the test here */
+  assert_int_equal(pw_read_state_file(fifo, 0, &text, NULL), -EINVAL);
+  alarm(0);
+  assert_int_equal(pw_read_state_file(sub, 0, &text, NULL), -EISDIR);
+  assert_null(text);
+
+  assert_int_equal(pw_regular_file(path, &what), 0);
+  assert_string_equal(what, "");
+  assert_int_equal(pw_regular_file(link, &what), -ELOOP);
+  assert_string_equal(what, "a symbolic link (not followed)");
+  assert_int_equal(pw_regular_file(fifo, &what), -EINVAL);
+  assert_string_equal(what, "a FIFO");
+  assert_int_equal(pw_regular_file(sub, &what), -EISDIR);
+  assert_string_equal(what, "a directory");
+  path_in(path, sizeof(path), "missing.json");
+  assert_int_equal(pw_regular_file(path, NULL), -ENOENT);
 }
 
 static void test_read_regular_and_limit(void **state) {
@@ -216,16 +263,49 @@ static void test_redact_url(void **state) {
   assert_int_equal(pw_redact_url("http://h/?k=v", NULL, 0), 15);
 }
 
+/* pw_note_clean (docs/values.md#notes): control characters become spaces or go, spaces are
+ * trimmed and collapsed, invalid UTF-8 and notes over PW_NOTE_MAX characters are refused. */
+static void test_note_clean(void **state) {
+  char out[PW_NOTE_BUF], big[PW_NOTE_MAX * 3 + 8];
+  size_t k;
+
+  (void)state;
+  assert_int_equal(pw_note_clean("排名全市第8", strlen("排名全市第8"), out, sizeof(out)), 16);
+  assert_string_equal(out, "排名全市第8");
+  {
+    const char *in = "  a\t\tb\r\nc\x01\x7f\xc2\x85"
+                     "d  ";
+    assert_int_equal(pw_note_clean(in, strlen(in), out, sizeof(out)), 6);
+  }
+  assert_string_equal(out, "a b cd");
+  assert_int_equal(pw_note_clean(" \t\n", 3, out, sizeof(out)), 0);
+  assert_string_equal(out, "");
+  assert_int_equal(pw_note_clean("\xff", 1, out, sizeof(out)), -EILSEQ);
+  assert_int_equal(pw_note_clean("<b>&", 4, out, sizeof(out)), 4); /* escaping is the page's */
+  for (k = 0; k < PW_NOTE_MAX; k++)
+    memcpy(big + 3 * k, "字", 3);
+  assert_int_equal(pw_note_clean(big, 3 * PW_NOTE_MAX, out, sizeof(out)), 3 * PW_NOTE_MAX);
+  memcpy(big + 3 * PW_NOTE_MAX, "  \n ", 4); /* trailing spaces do not count */
+  assert_int_equal(pw_note_clean(big, 3 * PW_NOTE_MAX + 4, out, sizeof(out)), 3 * PW_NOTE_MAX);
+  memcpy(big + 3 * PW_NOTE_MAX, " x", 2);
+  assert_int_equal(pw_note_clean(big, 3 * PW_NOTE_MAX + 2, out, sizeof(out)), -E2BIG);
+  memcpy(big + 3 * PW_NOTE_MAX, "x", 1);
+  assert_int_equal(pw_note_clean(big, 3 * PW_NOTE_MAX + 1, out, sizeof(out)), -E2BIG);
+  assert_int_equal(pw_note_clean("a", 1, out, 8), -ENOBUFS);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_read_fifo_fails_at_once, setup, teardown),
       cmocka_unit_test_setup_teardown(test_read_directory_fails, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_state_file_strangers, setup, teardown),
       cmocka_unit_test_setup_teardown(test_read_regular_and_limit, setup, teardown),
       cmocka_unit_test_setup_teardown(test_write_never_follows_planted_link, setup, teardown),
       cmocka_unit_test_setup_teardown(test_write_replaces_planted_file, setup, teardown),
       cmocka_unit_test_setup_teardown(test_log_escapes_controls, setup, teardown),
       cmocka_unit_test_setup_teardown(test_log_escapes_invalid_utf8, setup, teardown),
       cmocka_unit_test(test_redact_url),
+      cmocka_unit_test(test_note_clean),
   };
 
   return cmocka_run_group_tests(tests, NULL, NULL);
