@@ -37,8 +37,12 @@ class Demo(harness.TestCase):
         self.sink = env.webhook_sink()
         self.smtp = env.smtp_sink()
         port = self.sink.port
-        env.edit_conf('http_listen = "127.0.0.1:9464";',
-                      f'http_listen = ""; public_url = "{URL}";')
+        env.edit_conf('http_listen = "127.0.0.1:9464";', 'http_listen = "";')
+        text = env.conf_text()
+        if "public_url" in text:
+            env.write_conf(re.sub(r'public_url\s*=\s*"[^"]*";', f'public_url = "{URL}";', text))
+        else:
+            env.edit_conf('http_listen = "";', f'http_listen = ""; public_url = "{URL}";')
         env.edit_conf('{ id = "ops_log"; type = "log"; }',
                       '{ id = "ops_log"; type = "log"; },\n'
                       f'  {{ id = "hook"; type = "webhook"; url = "http://127.0.0.1:{port}/hook"; }},\n'
