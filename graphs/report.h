@@ -175,6 +175,13 @@ char *pw_report_figure(const struct pw_indicator *ind, double value, char *buf, 
 /* "一季度" .. "四季度" for quarter Q (1..4); "" otherwise. */
 const char *pw_report_quarter(int q);
 
+/* What a lagging cumulative or level indicator IND judged as V needs by the end of the quarter
+ * holding AT, appended to OUT without punctuation around it: "需在6月底前再完成约5.72万人方可达到
+ * 二季度目标" (cumulative), "需在6月底前提升至4.2个方可达到二季度目标" (level). Returns 1 when
+ * something was written, 0 when there is nothing to say (other kinds, already there), -ENOMEM. */
+int pw_report_need(const struct pw_config *conf, const struct pw_indicator *ind,
+                   const struct pw_verdict *v, int64_t at, struct pw_buf *out);
+
 /* The report's sentence for indicator IND judged as V (after "N.名称。"), appended to OUT:
  * the date in words, the figure, its comparison (quarter target, pace, level due now,
  * standard, milestone stage), what a lagging one needs, then NOTE when not NULL. LATEST is the

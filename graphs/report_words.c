@@ -159,28 +159,44 @@ static int quarter_end(const struct pw_config *conf, int year, int64_t at, int64
   return 0;
 }
 
-/* What a lagging cumulative or level indicator needs by the end of the current quarter. */
-static void need(const struct pw_config *conf, const struct pw_indicator *ind,
-                 const struct pw_verdict *v, int64_t at, struct pw_buf *out) {
+int pw_report_need(const struct pw_config *conf, const struct pw_indicator *ind,
+                   const struct pw_verdict *v, int64_t at, struct pw_buf *out) {
   struct pw_judge_path p;
   int64_t end = 0;
   int q = quarter_end(conf, v->year, at, &end);
   char day[40], fig[160];
   double due;
 
-  if (q == 0 || pw_judge_path(ind, &conf->cal, v->year, &p) < 0)
-    return;
+  if (q == 0 || !v->has_value || pw_judge_path(ind, &conf->cal, v->year, &p) < 0)
+    return 0;
   due = pw_judge_path_at(&p, end);
   /* "约" a whole number when the figure is not small: people do not owe 44.73 fields. */
   if (ind->kind == PW_KIND_CUMULATIVE && due - v->value >= 10)
     due = v->value + ceil(due - v->value);
   pw_report_day(end, v->year, day, sizeof(day));
   if (ind->kind == PW_KIND_CUMULATIVE && due > v->value)
-    pw_buf_printf(out, "，需在%s前再完成约%s方可达到%s目标", day,
-                  pw_report_figure(ind, due - v->value, fig, sizeof(fig)), pw_report_quarter(q));
-  else if (ind->kind == PW_KIND_LEVEL)
-    pw_buf_printf(out, "，需在%s前%s至%s方可达到%s目标", day, ind->direction_down ? "降低" : "提升",
-                  pw_report_figure(ind, due, fig, sizeof(fig)), pw_report_quarter(q));
+    return pw_buf_printf(out, "需在%s前再完成约%s方可达到%s目标", day,
+                         pw_report_figure(ind, due - v->value, fig, sizeof(fig)),
+                         pw_report_quarter(q)) < 0
+               ? -ENOMEM
+               : 1;
+  if (ind->kind == PW_KIND_LEVEL)
+    return pw_buf_printf(out, "需在%s前%s至%s方可达到%s目标", day,
+                         ind->direction_down ? "降低" : "提升",
+                         pw_report_figure(ind, due, fig, sizeof(fig)), pw_report_quarter(q)) < 0
+               ? -ENOMEM
+               : 1;
+  return 0;
+}
+
+/* What a lagging cumulative or level indicator needs by the end of the current quarter. */
+static void need(const struct pw_config *conf, const struct pw_indicator *ind,
+                 const struct pw_verdict *v, int64_t at, struct pw_buf *out) {
+  struct pw_buf tmp = {NULL, 0, 0, 0};
+
+  if (pw_report_need(conf, ind, v, at, &tmp) > 0)
+    pw_buf_printf(out, "，%s", tmp.data);
+  pw_buf_free(&tmp);
 }
 
 static void judged(const struct pw_config *conf, const struct pw_indicator *ind,

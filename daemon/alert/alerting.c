@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "clock.h"
 #include "engine.h"
@@ -50,6 +51,12 @@ static int source_down(void *data, int src) {
   return a->ctx.source_down != NULL ? a->ctx.source_down(a->ctx.data, src) : -1;
 }
 
+static const struct pw_sample *latest(void *data, int ind, int64_t at) {
+  struct pw_alerter *a = data;
+
+  return a->ctx.latest != NULL ? a->ctx.latest(a->ctx.data, ind, at) : NULL;
+}
+
 static int get_graph(void *data, const char *indicator, enum pw_graph_format format,
                      pw_delivery_graph_cb done, void *arg) {
   struct pw_alerter *a = data;
@@ -86,7 +93,9 @@ int pw_alerting_init(const struct pw_alerting_ctx *ctx, struct pw_config *conf,
   rc = pw_delivery_init(&dc, conf, &a->delivery, err, errlen);
   if (rc < 0)
     goto fail;
+  memset(&ec, 0, sizeof(ec));
   ec.writer = a->writer;
+  ec.latest = latest;
   ec.verdict = verdict;
   ec.source_down = source_down;
   ec.spool = to_spool;

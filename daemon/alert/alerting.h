@@ -28,6 +28,9 @@ struct pw_alerting_ctx {
   /* Source SRC (an index, likewise): 1 failing for at least alerting.source_down_after, 0 not,
    * -1 unknown (not stepped). May be NULL. */
   int (*source_down)(void *data, int src);
+  /* The latest sample of indicator IND known at AT in any year, NULL for none (what a stale
+   * alert names). May be NULL. */
+  const struct pw_sample *(*latest)(void *data, int ind, int64_t at);
   /* A trend graph, as pw_delivery_ctx's get_graph. May be NULL. */
   int (*get_graph)(void *data, const char *indicator, enum pw_graph_format format,
                    pw_delivery_graph_cb done, void *arg);

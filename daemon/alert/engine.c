@@ -18,6 +18,7 @@
 #include "calendar.h"
 #include "clock.h"
 #include "log.h"
+#include "message.h"
 #include "silence.h"
 #include "status.h"
 #include "util.h"
@@ -32,6 +33,10 @@ struct slot {
   struct pw_alert_state st;
   int told[MAX_TOLD]; /* receivers (indices) told it fired */
   int n_told;
+  /* The gap (the verdict's lag) the last firing message of a lag alert told, so the next one
+   * says how it moved (docs/alerts.md). */
+  int has_last_gap;
+  double last_gap;
 };
 
 /* Alerts of one receiver on their way to the spool. OPEN: gathering (at most one per receiver),
@@ -349,6 +354,8 @@ static char *states_text(const struct snapshot *sn) {
                                   "firing", s->st.firing, "since", (json_int_t)s->st.since,
                                   "last_notified", (json_int_t)s->st.last_notified, "severity",
                                   (int)s->st.severity, "muted", s->st.muted, "told", told));
+    if (s->has_last_gap)
+      json_object_set_new(json_object_get(doc, s->id), "last_gap", pw_status_number(s->last_gap));
   }
   for (j = 0; pending != NULL && j < sn->n_batches; j++) {
     const struct snap_batch *b = &sn->batches[j];
@@ -469,6 +476,10 @@ static void load_slot(struct pw_alert_engine *e, struct slot *s, const json_t *o
   s->st.since = since;
   s->st.last_notified = last;
   s->st.severity = (enum pw_alert_severity)sev;
+  if (json_is_number(json_object_get(o, "last_gap"))) {
+    s->has_last_gap = 1;
+    s->last_gap = json_number_value(json_object_get(o, "last_gap"));
+  }
   json_array_foreach(json_object_get(o, "told"), k, r) {
     int idx = json_is_string(r) ? receiver_index(e->conf, json_string_value(r)) : -1;
     if (idx >= 0 && s->n_told < MAX_TOLD)
@@ -613,6 +624,46 @@ static json_t *time_or_null(int has, int64_t t) {
   return has ? json_string(pw_calendar_format(t, buf, sizeof(buf))) : json_null();
 }
 
+/* The department of indicator IND: its name and contacts (docs/alerts.md). */
+static void department_members(const struct pw_config *c, const struct pw_indicator *ind,
+                               json_t *o) {
+  const struct pw_department *dep = ind->department >= 0 ? &c->departments[ind->department] : NULL;
+  json_t *contacts = json_array();
+  int i;
+
+  json_object_set_new(o, "department_name", dep ? json_string(dep->name) : json_null());
+  for (i = 0; dep != NULL && contacts != NULL && i < dep->n_contacts; i++)
+    json_array_append_new(contacts, json_pack("{s:s,s:s}", "name", dep->contacts[i].name, "mobile",
+                                              dep->contacts[i].mobile));
+  json_object_set_new(o, "contacts", contacts ? contacts : json_null());
+}
+
+/* The words of the alert (message.h): summary, trend and need, null when empty. */
+static void word_members(const struct pw_alert_engine *e, const struct slot *s, int firing,
+                         int64_t since, int64_t now, json_t *o) {
+  struct pw_buf sum = {NULL, 0, 0, 0}, trend = {NULL, 0, 0, 0}, need = {NULL, 0, 0, 0};
+  struct pw_alert_facts f;
+
+  memset(&f, 0, sizeof(f));
+  f.ind = s->ind;
+  f.cond = s->cond;
+  f.firing = firing;
+  f.v = e->ctx.verdict(e->ctx.data, s->ind);
+  f.latest = e->ctx.latest != NULL ? e->ctx.latest(e->ctx.data, s->ind, now) : NULL;
+  f.since = since;
+  f.has_last_gap = s->has_last_gap;
+  f.last_gap = s->last_gap;
+  f.now = now;
+  if (pw_alert_words(e->conf, &f, &sum, &trend, &need) < 0)
+    pw_log_error("alert %s: out of memory wording it", s->id);
+  json_object_set_new(o, "summary", sum.len > 0 ? json_string(sum.data) : json_null());
+  json_object_set_new(o, "trend", trend.len > 0 ? json_string(trend.data) : json_null());
+  json_object_set_new(o, "need", need.len > 0 ? json_string(need.data) : json_null());
+  pw_buf_free(&sum);
+  pw_buf_free(&trend);
+  pw_buf_free(&need);
+}
+
 /* The members of an alert that concern its indicator (null for a source's alert). */
 static void indicator_members(const struct pw_alert_engine *e, const struct slot *s, json_t *o) {
   const struct pw_indicator *ind = &e->conf->indicators[s->ind];
@@ -637,11 +688,15 @@ static void indicator_members(const struct pw_alert_engine *e, const struct slot
   json_object_set_new(o, "lag_unit", unit ? json_string(unit) : json_null());
   json_object_set_new(o, "as_of", time_or_null(v->has_value, v->as_of));
   json_object_set_new(o, "source", json_null());
+  json_object_set_new(o, "unit", json_string(ind->unit));
+  department_members(e->conf, ind, o);
 }
 
-/* One alert as docs/alerts.md lists it. */
+/* One alert as docs/alerts.md lists it. HELD_SINCE: when the condition started to hold (for a
+ * resolution, when it had), for its words. */
 static json_t *alert_json(const struct pw_alert_engine *e, const struct slot *s, int firing,
-                          enum pw_alert_severity sev, int64_t since) {
+                          enum pw_alert_severity sev, int64_t since, int64_t held_since,
+                          int64_t now) {
   const struct pw_config *c = e->conf;
   json_t *o = json_object();
   char url[4200];
@@ -654,6 +709,7 @@ static json_t *alert_json(const struct pw_alert_engine *e, const struct slot *s,
                                                   : json_null());
   if (s->ind >= 0) {
     indicator_members(e, s, o);
+    word_members(e, s, firing, held_since, now, o);
   } else {
     static const char *const nulls[] = {"indicator", "name",     "domain",   "department",
                                         "value",     "expected", "target",   "completion_pct",
@@ -664,8 +720,13 @@ static json_t *alert_json(const struct pw_alert_engine *e, const struct slot *s,
     json_object_set_new(o, "source", json_string(c->sources[s->src].id));
   }
   json_object_set_new(o, "since", time_or_null(since != 0, since));
+  /* The link opens the indicator's card on the dashboard, anchor ind-<id> (docs/alerts.md). */
   if (c->daemon.public_url[0] != '\0' && s->ind >= 0) {
-    snprintf(url, sizeof(url), "%s/#%s", c->daemon.public_url, c->indicators[s->ind].id);
+    size_t ul = strlen(c->daemon.public_url);
+    while (ul > 0 && c->daemon.public_url[ul - 1] == '/')
+      ul--;
+    snprintf(url, sizeof(url), "%.*s/#ind-%s", (int)ul, c->daemon.public_url,
+             c->indicators[s->ind].id);
     json_object_set_new(o, "url", json_string(url));
   } else {
     json_object_set_new(o, "url", json_null());
@@ -690,7 +751,13 @@ static int route_list(const struct pw_alert_engine *e, const struct slot *s,
   const struct pw_config *c = e->conf;
   int n = 0, i;
 
-  if (s->ind >= 0 && c->indicators[s->ind].department >= 0) {
+  /* A figure someone else publishes (published_by): its data alerts go to alerting.receivers
+   * only; the department cannot act on them (docs/alerts.md). */
+  int published_elsewhere = s->ind >= 0 && s->cond == PW_COND_STALE &&
+                            c->indicators[s->ind].published_by != NULL &&
+                            c->indicators[s->ind].published_by[0] != '\0';
+
+  if (s->ind >= 0 && c->indicators[s->ind].department >= 0 && !published_elsewhere) {
     const struct pw_department *dep = &c->departments[c->indicators[s->ind].department];
     for (i = 0; i < dep->receivers.n; i++)
       add_receiver(list, &n, dep->receiver_idx[i]);
@@ -708,7 +775,7 @@ static int route_list(const struct pw_alert_engine *e, const struct slot *s,
 
 /* Routes one notification of slot S to its receivers' batches. */
 static void route(struct pw_alert_engine *e, struct slot *s, enum pw_alert_action act,
-                  enum pw_alert_severity sev, int64_t now) {
+                  enum pw_alert_severity sev, int64_t held_since, int64_t now) {
   int list[MAX_TOLD * 4], n = route_list(e, s, act, sev, list), i;
   int firing = act != PW_ALERT_RESOLVED;
   json_t *alert;
@@ -723,9 +790,16 @@ static void route(struct pw_alert_engine *e, struct slot *s, enum pw_alert_actio
     }
   else
     s->n_told = 0;
-  alert = alert_json(e, s, firing, firing ? sev : PW_SEV_NONE, s->st.since);
+  alert = alert_json(e, s, firing, firing ? sev : PW_SEV_NONE, s->st.since, held_since, now);
   if (!firing)
     json_object_set_new(alert, "severity", json_null());
+  if (firing && s->ind >= 0 && s->cond == PW_COND_LAG &&
+      e->ctx.verdict(e->ctx.data, s->ind)->has_judgement) {
+    s->has_last_gap = 1;
+    s->last_gap = e->ctx.verdict(e->ctx.data, s->ind)->lag;
+  } else if (!firing) {
+    s->has_last_gap = 0;
+  }
   for (i = 0; i < n; i++)
     queue_for(e, list[i], alert, sev == PW_SEV_SEVERE, now);
   json_decref(alert);
@@ -737,7 +811,9 @@ static void route(struct pw_alert_engine *e, struct slot *s, enum pw_alert_actio
 static void step_slot(struct pw_alert_engine *e, struct slot *s, int holds,
                       enum pw_alert_severity sev, int quiet_close, int64_t now) {
   const struct pw_alerting *al = &e->conf->alerting;
-  struct pw_alert_policy pol = {al->for_s, al->repeat, al->send_resolved};
+  /* Stale data is reminded of at most every stale_repeat (docs/alerts.md). */
+  struct pw_alert_policy pol = {al->for_s, s->cond == PW_COND_STALE ? al->stale_repeat : al->repeat,
+                                al->send_resolved};
   struct pw_alert_state before = s->st;
   enum pw_alert_action act =
       pw_alert_step(&s->st, holds, sev, silenced(e, s->ind, now), quiet_close, now, &pol);
@@ -748,13 +824,14 @@ static void step_slot(struct pw_alert_engine *e, struct slot *s, int holds,
   case PW_ALERT_FIRING:
   case PW_ALERT_CHANGED:
   case PW_ALERT_REMINDER:
-    route(e, s, act, sev, now);
+    route(e, s, act, sev, s->st.since, now);
     break;
   case PW_ALERT_RESOLVED:
-    route(e, s, act, PW_SEV_NONE, now);
+    route(e, s, act, PW_SEV_NONE, before.since, now);
     break;
   case PW_ALERT_CLOSED:
     s->n_told = 0;
+    s->has_last_gap = 0;
     break;
   default:
     break;
@@ -871,10 +948,45 @@ static void spooled(void *arg, int rc) {
   request_save(e);
 }
 
+/* The order a notification lists its alerts in (docs/alerts.md): severe, lagging, stale data,
+ * failing sources, dead letters, then resolutions; the order decided within each. */
+static int alert_rank(const json_t *a) {
+  const char *state = json_string_value(json_object_get(a, "state"));
+  const char *sev = json_string_value(json_object_get(a, "severity"));
+  const char *cond = json_string_value(json_object_get(a, "condition"));
+
+  if (state != NULL && strcmp(state, "resolved") == 0)
+    return 5;
+  if (sev != NULL && strcmp(sev, "severe") == 0)
+    return 0;
+  if (sev != NULL && strcmp(sev, "lagging") == 0)
+    return 1;
+  if (cond != NULL && strcmp(cond, "stale") == 0)
+    return 2;
+  if (cond != NULL && strcmp(cond, "source_down") == 0)
+    return 3;
+  return 4;
+}
+
+/* A new array of ALERTS' members in alert_rank order (NULL when out of memory). */
+static json_t *sorted_alerts(json_t *alerts) {
+  json_t *out = json_array(), *a;
+  size_t i;
+  int rank;
+
+  for (rank = 0; out != NULL && rank <= 5; rank++)
+    json_array_foreach(alerts, i, a) if (alert_rank(a) == rank && json_array_append(out, a) < 0) {
+      json_decref(out);
+      return NULL;
+    }
+  return out;
+}
+
 /* Hands batch B (its alerts SEND) to the spool under B's id. */
 static void hand_over(struct pw_alert_engine *e, struct batch *b) {
-  json_t *payload = json_pack("{s:i,s:s,s:s,s:n,s:O}", "version", 1, "receiver", b->receiver,
-                              "delivery", b->id, "sent_at", "alerts", b->alerts);
+  json_t *payload = json_pack("{s:i,s:s,s:s,s:n,s:s,s:o}", "version", 1, "receiver", b->receiver,
+                              "delivery", b->id, "sent_at", "title", pw_alert_programme(e->conf),
+                              "alerts", sorted_alerts(b->alerts));
   int rc;
 
   b->state = B_SPOOLING;

@@ -2,9 +2,12 @@
  * engine: turns verdicts and source health into notifications (docs/alerts.md). Every
  * indicator has a `lag` and a `stale` condition and every source a `source_down` condition,
  * each stepped by alert.c's state machine under the silences of the configuration and of
- * state_dir/silences.json. A notification goes to the indicator's department's receivers,
- * alerting.receivers and, while severe, alerting.escalate (a receiver named twice gets one
- * message); whoever was told an alert fired is told when it changes or ends. Notifications for
+ * state_dir/silences.json (`stale` reminded every alerting.stale_repeat). A notification goes to
+ * the indicator's department's receivers (not for the stale data of a figure published_by
+ * another body), alerting.receivers and, while severe, alerting.escalate (a receiver named twice
+ * gets one message); whoever was told an alert fired is told when it changes or ends. Each
+ * indicator's alert carries its words (message.h) and the notification lists severe, lagging,
+ * then data problems. Notifications for
  * one receiver wait in a batch for group_wait (and, unless severe, quiet hours) and are then
  * handed to the spool as one message.
  *
@@ -40,6 +43,9 @@ struct pw_alert_engine_ctx {
   /* Whether source SRC (an index, as for VERDICT) has been failing for at least
    * alerting.source_down_after. May be NULL: no source is down. */
   int (*source_down)(void *data, int src);
+  /* The latest sample of indicator IND known at AT in any year (NULL for none): what a stale
+   * alert says was last reported (docs/alerts.md). May be NULL: no sample is known. */
+  const struct pw_sample *(*latest)(void *data, int ind, int64_t at);
   /* Hands PAYLOAD (a notification, docs/alerts.md's webhook body with its delivery id; ownership
    * passes, even on failure) for RECEIVER (id, borrowed) to the spool. DONE(ARG, rc) is called
    * on the loop once it is durable (rc 0) or could not be written (negative errno: the batch is

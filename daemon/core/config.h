@@ -48,11 +48,20 @@ struct pw_domain {
   int line;
 };
 
+/* A person to reach about a department's indicators (docs/configuration.md "departments"). */
+struct pw_contact {
+  char *name;
+  char *mobile;
+};
+
 struct pw_department {
   char *id;
   char *name;
   struct pw_strlist receivers;
-  int *receiver_idx; /* resolved indices into conf->receivers */
+  int *receiver_idx;               /* resolved indices into conf->receivers */
+  struct pw_strlist contacts_text; /* "张三 13800000000" as written */
+  struct pw_contact *contacts;     /* parsed from contacts_text */
+  int n_contacts;
   int line;
 };
 
@@ -139,6 +148,7 @@ struct pw_receiver {
 
 struct pw_alerting {
   int64_t for_s, repeat, group_wait, give_up, source_down_after;
+  int64_t stale_repeat; /* reminder interval of `stale` alerts */
   int send_resolved;
   struct pw_strlist receivers, escalate;
   int *receiver_idx, *escalate_idx;
@@ -158,6 +168,7 @@ struct pw_briefing {
   int weekday; /* 1 = Monday .. 7 = Sunday */
   int minute;  /* minutes after local midnight */
   char *title;
+  int title_set;      /* title was written: it is the programme's name in alerts too */
   char *issuer;       /* the issuing office ("县府办"), or NULL */
   char *actions_file; /* absolute path of the 下步举措 text, or NULL (docs/briefing.md) */
   struct pw_strlist receivers;

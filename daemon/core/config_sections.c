@@ -171,6 +171,39 @@ static int department_receivers(struct loader *ld, const struct item *it, const 
   return pw_config_resolve_receivers(ld, it->g, &dep->receivers, &dep->receiver_idx, what);
 }
 
+/* "张三 13800000000": a name, one space, a mobile of digits (an optional leading +). */
+static int department_contacts(struct loader *ld, const struct item *it, const struct key_spec *k,
+                               const config_setting_t *s) {
+  struct pw_department *dep = it->obj;
+  int i;
+
+  if (dep->contacts_text.n == 0)
+    return 0;
+  dep->contacts = pw_config_alloc(ld, sizeof(*dep->contacts) * (size_t)dep->contacts_text.n);
+  if (dep->contacts == NULL)
+    return pw_config_fail(ld, s, "out of memory");
+  for (i = 0; i < dep->contacts_text.n; i++) {
+    const char *text = dep->contacts_text.items[i], *sp = strrchr(text, ' '), *p;
+    char *name;
+    if (sp == NULL || sp == text || sp[1] == '\0')
+      return pw_config_fail(ld, s, "department '%s': contact '%s' must be \"NAME MOBILE\"", dep->id,
+                            text);
+    for (p = sp + 1 + (sp[1] == '+'); *p >= '0' && *p <= '9'; p++)
+      ;
+    if (*p != '\0' || p - sp < 6)
+      return pw_config_fail(ld, s, "department '%s': contact '%s': the mobile must be digits",
+                            dep->id, text);
+    name = pw_config_strdup(ld, text);
+    if (name == NULL)
+      return pw_config_fail(ld, s, "out of memory");
+    name[sp - text] = '\0';
+    dep->contacts[i].name = name;
+    dep->contacts[i].mobile = name + (sp - text) + 1;
+  }
+  dep->n_contacts = dep->contacts_text.n;
+  return 0;
+}
+
 static const struct key_spec domain_keys[] = {
     {"id", K_STRING, offsetof(struct pw_domain, id), NO_HAS, 1, NULL, 0, pw_config_key_id},
     {"name", K_STRING, offsetof(struct pw_domain, name), NO_HAS, 1, NULL, 0, NULL},
@@ -181,6 +214,8 @@ static const struct key_spec department_keys[] = {
     {"name", K_STRING, offsetof(struct pw_department, name), NO_HAS, 1, NULL, 0, NULL},
     {"receivers", K_STRLIST, offsetof(struct pw_department, receivers), NO_HAS, 0, NULL, 0,
      department_receivers},
+    {"contacts", K_STRLIST, offsetof(struct pw_department, contacts_text), NO_HAS, 0, NULL, 0,
+     department_contacts},
     {NULL, 0, 0, 0, 0, NULL, 0, NULL}};
 
 int pw_config_load_domains(struct loader *ld, config_t *cfg) {
@@ -550,6 +585,7 @@ static int alerting_escalate(struct loader *ld, const struct item *it, const str
 static const struct key_spec alerting_keys[] = {
     {"for", K_DURATION, A(for_s), NO_HAS, 0, "0s", 0, NULL},
     {"repeat", K_DURATION, A(repeat), NO_HAS, 0, "24h", 0, alerting_positive},
+    {"stale_repeat", K_DURATION, A(stale_repeat), NO_HAS, 0, "7d", 0, alerting_positive},
     {"group_wait", K_DURATION, A(group_wait), NO_HAS, 0, "30s", 0, NULL},
     {"send_resolved", K_BOOL, A(send_resolved), NO_HAS, 0, "true", 0, NULL},
     {"receivers", K_STRLIST, A(receivers), NO_HAS, 0, NULL, 0, alerting_receivers},
@@ -672,10 +708,21 @@ static int briefing_actions_file(struct loader *ld, const struct item *it, const
   return *file ? 0 : pw_config_fail(ld, it->g, "out of memory");
 }
 
+/* A title written in the configuration names the programme in alerts too (docs/alerts.md). */
+static int briefing_title(struct loader *ld, const struct item *it, const struct key_spec *k,
+                          const config_setting_t *s) {
+  struct pw_briefing *b = it->obj;
+
+  (void)ld;
+  (void)k;
+  b->title_set = s != NULL;
+  return 0;
+}
+
 static const struct key_spec briefing_keys[] = {
     {"schedule", K_FN, 0, NO_HAS, 0, NULL, 0, briefing_schedule},
     {"title", K_STRING, offsetof(struct pw_briefing, title), NO_HAS, 0, "公共服务指标周报", 0,
-     NULL},
+     briefing_title},
     {"issuer", K_STRING, offsetof(struct pw_briefing, issuer), NO_HAS, 0, NULL, 0,
      pw_config_key_text},
     {"actions_file", K_STRING, offsetof(struct pw_briefing, actions_file), NO_HAS, 0, NULL, 0,

@@ -284,12 +284,16 @@ int pw_email_build_text(const struct pw_receiver *r, const char *subject, const 
 
 /* The subject of a notification's email: how many indicators lag (or need attention, or
  * recovered) and the first one's name. Returns 0, or -EINVAL when there are no alerts. */
-static int alerts_subject(const json_t *alerts, struct pw_buf *subj) {
-  const json_t *a;
-  size_t i, firing = 0, resolved = 0, lagging = 0;
+static int alerts_subject(const json_t *payload, const size_t *order, struct pw_buf *subj) {
+  const json_t *alerts = json_object_get(payload, "alerts"), *a;
+  const char *programme = json_string_value(json_object_get(payload, "title"));
+  size_t j, firing = 0, resolved = 0, lagging = 0;
   const char *first_name = NULL;
 
-  json_array_foreach(alerts, i, a) {
+  if (programme == NULL || programme[0] == '\0')
+    programme = "公共服务指标";
+  for (j = 0; j < json_array_size(alerts); j++) {
+    a = json_array_get(alerts, order[j]);
     const char *state = json_string_value(json_object_get(a, "state"));
     const char *cond = json_string_value(json_object_get(a, "condition"));
     if (state != NULL && strcmp(state, "resolved") == 0)
@@ -308,34 +312,101 @@ static int alerts_subject(const json_t *alerts, struct pw_buf *subj) {
   if (firing + resolved == 0)
     return -EINVAL;
   if (firing > 0)
-    pw_buf_printf(subj, "【pacewatch】%zu项指标%s", firing, lagging == firing ? "滞后" : "需关注");
+    pw_buf_printf(subj, "【%s】%zu项指标%s", programme, firing,
+                  lagging == firing ? "滞后" : "需关注");
   else
-    pw_buf_printf(subj, "【pacewatch】%zu项指标已恢复", resolved);
+    pw_buf_printf(subj, "【%s】%zu项指标已恢复", programme, resolved);
   if (first_name != NULL)
     pw_buf_printf(subj, "：%s%s", first_name, firing + resolved > 1 ? "等" : "");
   return 0;
 }
 
-/* Alert I of a notification as a list item of the text and HTML parts, with its graph (PNG,
- * LEN bytes; may be NULL) inline. Returns 0 or -ENOMEM. */
+/* The colour of an alert's left border: red severe, amber lagging, grey data problems, green
+ * resolved (the dashboard's status colours). */
+static const char *alert_colour(const json_t *a) {
+  const char *state = json_string_value(json_object_get(a, "state"));
+  const char *sev = json_string_value(json_object_get(a, "severity"));
+
+  if (state != NULL && strcmp(state, "resolved") == 0)
+    return "#2e7d32";
+  if (sev != NULL && strcmp(sev, "severe") == 0)
+    return "#c62828";
+  if (sev != NULL && strcmp(sev, "lagging") == 0)
+    return "#ef6c00";
+  return "#757575";
+}
+
+/* One paragraph of an alert's card in the HTML part. */
+static void html_para(struct pw_buf *html, const char *style, const char *text) {
+  pw_buf_printf(html, "<p style=\"margin:4px 0;%s\">", style);
+  html_escape(html, text);
+  pw_buf_printf(html, "</p>");
+}
+
+/* Alert I of a notification as an item of the text part and a card of the HTML part (phone
+ * width: nothing wider than the screen), with its graph (PNG, LEN bytes; may be NULL) inline.
+ * The same facts as the robots' line: what, how far, since when, what is needed, who, where to
+ * click. Returns 0 or -ENOMEM. */
 static int alert_item(struct pw_email *m, size_t i, const json_t *a, const unsigned char *png,
                       size_t len, struct pw_buf *text, struct pw_buf *html) {
-  char line[1024], vline[256];
+  const char *summary = json_string_value(json_object_get(a, "summary"));
+  const char *trend = json_string_value(json_object_get(a, "trend"));
+  const char *need = json_string_value(json_object_get(a, "need"));
+  const char *url = json_string_value(json_object_get(a, "url"));
+  const char *dept = json_string_value(json_object_get(a, "department_name"));
+  struct pw_buf who = {NULL, 0, 0, 0};
+  char line[2048], vline[256];
 
-  /* The same summary as the robots' (status, name, department, completion against pace, the
-   * day the data is as of), so that one alert reads the same on every channel. */
+  /* The same summary as the robots' (status, name, department and the engine's words), so that
+   * one alert reads the same on every channel. */
   pw_robot_alert_line(a, line, sizeof(line));
   value_line(a, vline, sizeof(vline));
+  if (summary != NULL)
+    vline[0] = '\0'; /* the words already give the figures in their unit */
+  if (dept != NULL)
+    pw_buf_printf(&who, "责任单位：%s", dept);
+  if (json_array_size(json_object_get(a, "contacts")) > 0) {
+    if (who.len > 0)
+      pw_buf_printf(&who, "；");
+    pw_robot_alert_contacts(a, PW_RECV_EMAIL, &who);
+  }
   pw_buf_printf(text, "- %s\r\n", line);
   if (vline[0] != '\0')
     pw_buf_printf(text, "  %s\r\n", vline);
-  pw_buf_printf(html, "<li><p>");
-  html_escape(html, line);
-  if (vline[0] != '\0') {
-    pw_buf_printf(html, "<br>");
-    html_escape(html, vline);
+  if (who.len > 0)
+    pw_buf_printf(text, "  %s\r\n", who.data);
+  if (url != NULL)
+    pw_buf_printf(text, "  查看该指标：%s\r\n", url);
+  pw_buf_printf(html,
+                "<div style=\"border-left:4px solid %s;padding:6px 10px;margin:12px 0;"
+                "background:#fafafa;max-width:100%%;box-sizing:border-box;"
+                "overflow-wrap:anywhere\">",
+                alert_colour(a));
+  if (summary != NULL) {
+    /* The card: label and name as its heading, then the words one per paragraph. */
+    const char *colon = strstr(line, "：");
+    char head[sizeof(line)];
+    snprintf(head, sizeof(head), "%.*s", colon != NULL ? (int)(colon - line) : (int)strlen(line),
+             line);
+    html_para(html, "font-weight:bold", head);
+    html_para(html, "", summary);
+    if (trend != NULL)
+      html_para(html, "color:#555", trend);
+    if (need != NULL)
+      html_para(html, "font-weight:bold", need);
+  } else {
+    html_para(html, "", line);
+    if (vline[0] != '\0')
+      html_para(html, "", vline);
   }
-  pw_buf_printf(html, "</p>");
+  if (who.len > 0)
+    html_para(html, "color:#555", who.data);
+  pw_buf_free(&who);
+  if (url != NULL) {
+    pw_buf_printf(html, "<p style=\"margin:4px 0\"><a href=\"");
+    html_escape(html, url);
+    pw_buf_printf(html, "\">查看该指标</a></p>");
+  }
   if (png != NULL && len > 0 && m->n_png < MAX_IMAGES) {
     m->png[m->n_png] = malloc(len);
     if (m->png[m->n_png] == NULL)
@@ -344,10 +415,13 @@ static int alert_item(struct pw_email *m, size_t i, const json_t *a, const unsig
     m->png_len[m->n_png] = len;
     /* The Content-ID carries the alert's index in the payload, not the image's. */
     m->png_index[m->n_png] = (int)i;
-    pw_buf_printf(html, "<img src=\"cid:alert-%zu@pacewatch\" alt=\"趋势图\">", i);
+    pw_buf_printf(html,
+                  "<img src=\"cid:alert-%zu@pacewatch\" alt=\"趋势图\" "
+                  "style=\"display:block;max-width:100%%;height:auto\">",
+                  i);
     m->n_png++;
   }
-  pw_buf_printf(html, "</li>");
+  pw_buf_printf(html, "</div>");
   return 0;
 }
 
@@ -357,14 +431,20 @@ int pw_email_build(const struct pw_receiver *r, const json_t *payload,
   const json_t *alerts = json_object_get(payload, "alerts"), *a;
   struct pw_email *m = NULL;
   struct pw_buf text = {NULL, 0, 0, 0}, html = {NULL, 0, 0, 0}, subj = {NULL, 0, 0, 0};
-  size_t i;
+  size_t i, j, *order;
   int rc;
 
   *out = NULL;
   rc = check_addresses(r, err, errlen);
   if (rc < 0)
     return rc;
-  if (alerts_subject(alerts, &subj) < 0) {
+  order = pw_robot_order(alerts);
+  if (order == NULL) {
+    snprintf(err, errlen, "receiver '%s': out of memory building the email", r->id);
+    return -ENOMEM;
+  }
+  if (alerts_subject(payload, order, &subj) < 0) {
+    free(order);
     snprintf(err, errlen, "receiver '%s': notification without alerts", r->id);
     pw_buf_free(&subj);
     return -EINVAL;
@@ -374,16 +454,23 @@ int pw_email_build(const struct pw_receiver *r, const json_t *payload,
     goto nomem;
   m->r = r;
   pw_buf_printf(&text, "%s\r\n\r\n", subj.data ? subj.data : "");
-  pw_buf_printf(&html, "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"></head>"
-                       "<body style=\"font-family:'Noto Sans CJK SC',sans-serif\"><h2>");
+  /* Phone width (docs/alerts.md): the body is at most 640 px wide and nothing in it wider than
+   * the screen. */
+  pw_buf_printf(&html, "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
+                       "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
+                       "</head><body style=\"margin:0;padding:8px;font-family:'Noto Sans CJK SC',"
+                       "sans-serif;font-size:15px;line-height:1.5\"><div style=\"max-width:640px;"
+                       "margin:0 auto\"><h2 style=\"font-size:18px;margin:8px 0\">");
   html_escape(&html, subj.data ? subj.data : "");
-  pw_buf_printf(&html, "</h2><ul>");
-  json_array_foreach(alerts, i, a) {
+  pw_buf_printf(&html, "</h2>");
+  for (j = 0; j < json_array_size(alerts); j++) {
     int has_png = pngs != NULL && png_lens != NULL;
+    i = order[j];
+    a = json_array_get(alerts, i);
     if (alert_item(m, i, a, has_png ? pngs[i] : NULL, has_png ? png_lens[i] : 0, &text, &html) < 0)
       goto nomem;
   }
-  pw_buf_printf(&html, "</ul><p style=\"color:#888\">本邮件由 pacewatch 自动发送。</p></body>"
+  pw_buf_printf(&html, "<p style=\"color:#888\">本邮件由 pacewatch 自动发送。</p></div></body>"
                        "</html>");
   pw_buf_printf(&text, "\r\n本邮件由 pacewatch 自动发送。\r\n");
   m->text = text.data;
@@ -392,10 +479,12 @@ int pw_email_build(const struct pw_receiver *r, const json_t *payload,
   if (finish_headers(m, r, subj.data ? subj.data : "", now_real) < 0)
     goto nomem;
   pw_buf_free(&subj);
+  free(order);
   *out = m;
   return 0;
 
 nomem:
+  free(order);
   snprintf(err, errlen, "receiver '%s': out of memory building the email", r->id);
   pw_buf_free(&subj);
   pw_buf_free(&text);

@@ -179,11 +179,15 @@ static void alert_line(const json_t *a, int64_t ref, char *buf, size_t size) {
                       : strcmp(cond, "stale") == 0  ? "数据陈旧"
                       : strcmp(sev, "stale") == 0   ? "数据陈旧"
                                                     : "数据源故障";
-  char day[32], v1[64], v2[64], v3[64], detail[512] = "";
+  char day[32], v1[64], v2[64], v3[64], detail[1536] = "";
   json_t *lag = json_object_get(a, "lag"), *comp = json_object_get(a, "completion_pct");
   json_t *value = json_object_get(a, "value"), *expected = json_object_get(a, "expected");
-  const char *dept = json_string_value(json_object_get(a, "department"));
+  const char *dept = json_string_value(json_object_get(a, "department_name"));
+  const char *summary = json_string_value(json_object_get(a, "summary"));
   struct iso_time since, asof;
+
+  if (dept == NULL)
+    dept = json_string_value(json_object_get(a, "department"));
 
   if (strcmp(cond, "dead_letter") == 0) {
     snprintf(buf, size, "【投递失败】发往 %s 的通知 %s 已放弃：%s", str(a, "name"),
@@ -203,7 +207,14 @@ static void alert_line(const json_t *a, int64_t ref, char *buf, size_t size) {
     return;
   }
   as_of_day(str(a, "as_of"), day, sizeof(day));
-  if (strcmp(cond, "stale") == 0) {
+  if (summary != NULL) {
+    /* The engine's words (docs/alerts.md "What an alert says"): what, how far, since when,
+     * what is needed. */
+    const char *trend = json_string_value(json_object_get(a, "trend"));
+    const char *need = json_string_value(json_object_get(a, "need"));
+    snprintf(detail, sizeof(detail), "%s%s%s%s%s", summary, trend ? "；" : "", trend ? trend : "",
+             need ? "；" : "", need ? need : "");
+  } else if (strcmp(cond, "stale") == 0) {
     if (ref < 0 && iso_parse(str(a, "since"), &since) == 0)
       ref = since.epoch;
     if (resolved)
@@ -257,6 +268,60 @@ void pw_robot_alert_line(const json_t *alert, char *buf, size_t size) {
   alert_line(alert, -1, buf, size);
 }
 
+/* How a robot of type T writes a contact: DingTalk highlights "@mobile" (with the mobile in
+ * atMobiles), WeCom mentions in a text message that follows, Feishu cannot mention by mobile. */
+static int contact_text(enum pw_receiver_type t, const char *name, const char *mobile,
+                        struct pw_buf *out) {
+  if (t == PW_RECV_DINGTALK)
+    return pw_buf_printf(out, "%s @%s", name, mobile);
+  return pw_buf_printf(out, "%s（%s）", name, mobile);
+}
+
+int pw_robot_alert_contacts(const json_t *alert, enum pw_receiver_type t, struct pw_buf *out) {
+  const json_t *contacts = json_object_get(alert, "contacts"), *c;
+  size_t i;
+  int rc = 0, first = 1;
+
+  json_array_foreach(contacts, i, c) {
+    const char *name = json_string_value(json_object_get(c, "name"));
+    const char *mobile = json_string_value(json_object_get(c, "mobile"));
+    if (name == NULL || mobile == NULL)
+      continue;
+    if (rc == 0)
+      rc = pw_buf_printf(out, first ? "联系人：" : "、");
+    first = 0;
+    if (rc == 0)
+      rc = contact_text(t, name, mobile, out);
+  }
+  return rc;
+}
+
+/* The second line of an alert in a robot message: its contacts and the link that opens the
+ * indicator on the dashboard. Mobiles mentioned are appended to MOBILES (may be NULL). */
+static int alert_extra(const json_t *a, const struct pw_receiver *r, int md, struct pw_buf *out,
+                       json_t *mobiles) {
+  const json_t *contacts = json_object_get(a, "contacts"), *c;
+  const char *url = json_string_value(json_object_get(a, "url"));
+  size_t i;
+  int rc = pw_robot_alert_contacts(a, r->type, out);
+
+  json_array_foreach(contacts, i, c) {
+    const json_t *m = json_object_get(c, "mobile");
+    size_t k;
+    const json_t *seen;
+    int dup = 0;
+    if (mobiles == NULL || !json_is_string(m))
+      continue;
+    json_array_foreach(mobiles, k, seen) dup |= json_equal(seen, m);
+    if (!dup)
+      json_array_append(mobiles, (json_t *)m);
+  }
+  if (rc == 0 && url != NULL && url[0] != '\0')
+    rc = md ? pw_buf_printf(out, "%s[查看该指标](%s)", out->len ? "；" : "", url)
+            : pw_buf_printf(out, "%s查看该指标：%s", out->len ? "；" : "", url);
+  return rc;
+}
+
 static int add_request(struct pw_robot_request **reqs, size_t *n, char *url, json_t *body) {
   struct pw_robot_request *nr;
   char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
@@ -308,9 +373,27 @@ static int out_of_memory(struct render *c) {
   return -ENOMEM;
 }
 
-/* DingTalk's markdown message; a secret signs the URL. FIRST: it carries the mentions. */
-static int dingtalk_body(struct render *c, const char *title, int first, struct pw_buf *url,
-                         struct pw_buf *t, json_t **body) {
+/* The mobiles a message mentions: the receiver's own (FIRST message only) and the contacts of
+ * the alerts it holds (MOBILES, may be NULL), each once. NULL when out of memory. */
+static json_t *mention_list(const struct pw_strlist *own, int first, const json_t *mobiles) {
+  json_t *a = first ? string_array(own) : json_array(), *m, *seen;
+  size_t i, k;
+
+  json_array_foreach(mobiles, i, m) {
+    int dup = 0;
+    json_array_foreach(a, k, seen) dup |= json_equal(seen, m);
+    if (a != NULL && !dup && json_array_append(a, m) < 0) {
+      json_decref(a);
+      return NULL;
+    }
+  }
+  return a;
+}
+
+/* DingTalk's markdown message; a secret signs the URL. FIRST: it carries the receiver's
+ * mentions; MOBILES: the contacts its alerts name (already written "@mobile" in the text). */
+static int dingtalk_body(struct render *c, const char *title, int first, const json_t *mobiles,
+                         struct pw_buf *url, struct pw_buf *t, json_t **body) {
   const struct pw_receiver *r = c->r;
   char sign[128];
   int i;
@@ -330,10 +413,9 @@ static int dingtalk_body(struct render *c, const char *title, int first, struct 
   for (i = 0; first && i < r->at_mobiles.n; i++)
     if (pw_buf_printf(t, "%s@%s", i == 0 ? "\n\n" : " ", r->at_mobiles.items[i]) < 0)
       return out_of_memory(c);
-  *body =
-      json_pack("{s:s,s:{s:s,s:s},s:{s:o,s:b}}", "msgtype", "markdown", "markdown", "title", title,
-                "text", t->data, "at", "atMobiles",
-                first ? string_array(&r->at_mobiles) : json_array(), "isAtAll", first && r->at_all);
+  *body = json_pack("{s:s,s:{s:s,s:s},s:{s:o,s:b}}", "msgtype", "markdown", "markdown", "title",
+                    title, "text", t->data, "at", "atMobiles",
+                    mention_list(&r->at_mobiles, first, mobiles), "isAtAll", first && r->at_all);
   return 0;
 }
 
@@ -371,10 +453,9 @@ static int feishu_body(struct render *c, int first, struct pw_buf *t, json_t **b
   return 0;
 }
 
-/* WeCom mentions only work in text messages: one follows the first markdown message. */
-static int wecom_mentions(struct render *c, const char *title) {
+/* WeCom mentions only work in text messages: one follows a markdown message that has any. */
+static int wecom_mentions(struct render *c, const char *title, json_t *list) {
   const struct pw_receiver *r = c->r;
-  json_t *list = string_array(&r->mentioned_mobiles);
 
   if (add_request(c->reqs, c->n, r->url ? strdup(r->url) : NULL,
                   list ? json_pack("{s:s,s:{s:s,s:o}}", "msgtype", "text", "text", "content", title,
@@ -384,8 +465,10 @@ static int wecom_mentions(struct render *c, const char *title) {
   return 0;
 }
 
-/* One message of TEXT for the robot; FIRST says whether it carries the mentions. */
-static int one_message(struct render *c, const char *title, const char *text, int first) {
+/* One message of TEXT for the robot; FIRST says whether it carries the receiver's mentions,
+ * MOBILES (may be NULL) the contacts of its alerts. */
+static int one_message(struct render *c, const char *title, const char *text, int first,
+                       const json_t *mobiles) {
   const struct pw_receiver *r = c->r;
   struct pw_buf url = {NULL, 0, 0, 0}, t = {NULL, 0, 0, 0};
   json_t *body = NULL;
@@ -399,7 +482,7 @@ static int one_message(struct render *c, const char *title, const char *text, in
     goto fail;
   }
   if (r->type == PW_RECV_DINGTALK)
-    rc = dingtalk_body(c, title, first, &url, &t, &body);
+    rc = dingtalk_body(c, title, first, mobiles, &url, &t, &body);
   else if (r->type == PW_RECV_WECOM)
     rc = wecom_body(c, &t, &body);
   else if (r->type == PW_RECV_FEISHU)
@@ -427,9 +510,17 @@ static int one_message(struct render *c, const char *title, const char *text, in
     rc = -EINVAL;
     goto fail;
   }
-  if (r->type == PW_RECV_WECOM && first && r->mentioned_mobiles.n > 0 &&
-      (rc = wecom_mentions(c, title)) < 0)
-    goto fail;
+  if (r->type == PW_RECV_WECOM) {
+    json_t *list = mention_list(&r->mentioned_mobiles, first, mobiles);
+    if (list == NULL) {
+      rc = out_of_memory(c);
+      goto fail;
+    }
+    if (json_array_size(list) == 0)
+      json_decref(list);
+    else if ((rc = wecom_mentions(c, title, list)) < 0)
+      goto fail;
+  }
   pw_buf_free(&t);
   return 0;
 
@@ -468,14 +559,18 @@ static int image_message(struct render *c, const unsigned char *png, size_t png_
 
 /* The heading: how many alerts fire and resolve, and for which departments (up to three named;
  * a source_down alert has none). */
-static void heading(const struct pw_receiver *r, const json_t *alerts, char *buf, size_t size) {
+static void heading(const struct pw_receiver *r, const json_t *payload, char *buf, size_t size) {
+  const json_t *alerts = json_object_get(payload, "alerts");
+  const char *programme = json_string_value(json_object_get(payload, "title"));
   const char *depts[3];
   size_t i, j, firing = 0, resolved = 0, nd = 0, more = 0;
   struct pw_buf h = {NULL, 0, 0, 0};
   const json_t *a;
 
   json_array_foreach(alerts, i, a) {
-    const char *d = json_string_value(json_object_get(a, "department"));
+    const char *d = json_string_value(json_object_get(a, "department_name"));
+    if (d == NULL)
+      d = json_string_value(json_object_get(a, "department"));
     if (strcmp(str(a, "state"), "resolved") == 0)
       resolved++;
     else
@@ -491,8 +586,8 @@ static void heading(const struct pw_receiver *r, const json_t *alerts, char *buf
     }
   }
   /* The keyword leads both title and text, since the robot refuses a message without it. */
-  pw_buf_printf(&h, "%s%s公共服务指标提醒：", has(r->keyword) ? r->keyword : "",
-                has(r->keyword) ? " " : "");
+  pw_buf_printf(&h, "%s%s%s提醒：", has(r->keyword) ? r->keyword : "", has(r->keyword) ? " " : "",
+                has(programme) ? programme : "公共服务指标");
   if (firing > 0)
     pw_buf_printf(&h, "%zu项告警", firing);
   if (resolved > 0)
@@ -508,14 +603,44 @@ static void heading(const struct pw_receiver *r, const json_t *alerts, char *buf
   pw_buf_free(&h);
 }
 
+/* The order of docs/alerts.md: severe, lagging, stale data, failing sources, dead letters,
+ * resolutions; within each, as the notification lists them. */
+static int rank(const json_t *a) {
+  const char *state = str(a, "state"), *sev = str(a, "severity"), *cond = str(a, "condition");
+
+  if (strcmp(state, "resolved") == 0)
+    return 5;
+  if (strcmp(sev, "severe") == 0)
+    return 0;
+  if (strcmp(sev, "lagging") == 0)
+    return 1;
+  if (strcmp(cond, "stale") == 0)
+    return 2;
+  if (strcmp(cond, "source_down") == 0)
+    return 3;
+  return 4;
+}
+
+size_t *pw_robot_order(const json_t *alerts) {
+  size_t n = json_array_size(alerts), *idx = calloc(n + 1, sizeof(*idx)), k = 0, i;
+  int r;
+
+  for (r = 0; idx != NULL && r <= 5; r++)
+    for (i = 0; i < n; i++)
+      if (rank(json_array_get(alerts, i)) == r)
+        idx[k++] = i;
+  return idx;
+}
+
 int pw_robot_render_graph(const struct pw_receiver *r, const json_t *payload, int64_t now_ms,
                           const unsigned char *png, size_t png_len, const char *public_url,
                           struct pw_robot_request **out, size_t *n, char *err, size_t errlen) {
   const json_t *alerts = json_object_get(payload, "alerts");
-  struct pw_buf text = {NULL, 0, 0, 0}, tail = {NULL, 0, 0, 0};
+  struct pw_buf text = {NULL, 0, 0, 0}, tail = {NULL, 0, 0, 0}, extra = {NULL, 0, 0, 0};
   struct render c = {r, now_ms, out, n, err, errlen};
-  char title[512], line[1024];
-  size_t i, budget, parts = 0;
+  char title[512], line[2048];
+  size_t i, j, budget, parts = 0, *order = NULL;
+  json_t *mobiles = NULL, *part_mobiles = NULL;
   const json_t *a;
   struct iso_time sent;
   int64_t ref = iso_parse(str(payload, "sent_at"), &sent) == 0 ? sent.epoch : -1;
@@ -535,7 +660,7 @@ int pw_robot_render_graph(const struct pw_receiver *r, const json_t *payload, in
     snprintf(err, errlen, "receiver '%s': notification without alerts", r->id);
     return -EINVAL;
   }
-  heading(r, alerts, title, sizeof(title));
+  heading(r, payload, title, sizeof(title));
   /* The link goes at the end of the last message; room for it (and DingTalk's @mobiles) is
    * kept in every message, since which one is last is known only at the end. */
   if (has(public_url)) {
@@ -548,13 +673,26 @@ int pw_robot_render_graph(const struct pw_receiver *r, const json_t *payload, in
   budget = text_limit(r->type) - tail.len - 32;
   for (i = 0; r->type == PW_RECV_DINGTALK && i < (size_t)r->at_mobiles.n; i++)
     budget -= strlen(r->at_mobiles.items[i]) + 2;
-  json_array_foreach(alerts, i, a) {
-    if (rc < 0)
-      break;
+  order = pw_robot_order(alerts);
+  part_mobiles = json_array();
+  if (order == NULL || part_mobiles == NULL)
+    rc = -ENOMEM;
+  for (j = 0; rc == 0 && j < json_array_size(alerts); j++) {
+    i = order[j];
+    a = json_array_get(alerts, i);
     alert_line(a, ref, line, sizeof(line));
-    if (text.len > 0 && text.len + strlen(line) + 4 > budget) {
+    /* The contacts (mentioned) and the link to the indicator on the dashboard. */
+    extra.len = 0;
+    json_decref(mobiles);
+    mobiles = json_array();
+    if (mobiles == NULL || alert_extra(a, r, md, &extra, mobiles) < 0) {
+      rc = -ENOMEM;
+      break;
+    }
+    if (text.len > 0 && text.len + strlen(line) + extra.len + 8 > budget) {
       /* Close this message and start the next with the same heading. */
-      rc = one_message(&c, title, text.data, parts == 0);
+      rc = one_message(&c, title, text.data, parts == 0, part_mobiles);
+      json_array_clear(part_mobiles);
       if (rc == 0 && parts == 0 && r->type == PW_RECV_WECOM && png != NULL && png_len > 0 &&
           png_len <= PW_ROBOT_WECOM_IMAGE_MAX)
         rc = image_message(&c, png, png_len);
@@ -571,18 +709,26 @@ int pw_robot_render_graph(const struct pw_receiver *r, const json_t *payload, in
     }
     if (rc == 0)
       rc = pw_buf_printf(&text, md ? "- %s\n" : "• %s\n", line);
+    if (rc == 0 && extra.len > 0)
+      rc = pw_buf_printf(&text, md ? "  %s\n" : "  %s\n", extra.data);
+    if (rc == 0 && json_array_extend(part_mobiles, mobiles) < 0)
+      rc = -ENOMEM;
   }
   if (rc == 0 && tail.len > 0)
     rc = pw_buf_append(&text, tail.data, tail.len);
   if (rc == -ENOMEM || rc == -E2BIG)
     snprintf(err, errlen, "receiver '%s': out of memory", r->id);
   if (rc == 0)
-    rc = one_message(&c, title, text.data, parts == 0);
+    rc = one_message(&c, title, text.data, parts == 0, part_mobiles);
   if (rc == 0 && parts == 0 && r->type == PW_RECV_WECOM && png != NULL && png_len > 0 &&
       png_len <= PW_ROBOT_WECOM_IMAGE_MAX)
     rc = image_message(&c, png, png_len);
   pw_buf_free(&text);
   pw_buf_free(&tail);
+  pw_buf_free(&extra);
+  json_decref(mobiles);
+  json_decref(part_mobiles);
+  free(order);
   if (rc < 0) {
     pw_robot_requests_free(*out, *n);
     *out = NULL;
@@ -615,7 +761,7 @@ int pw_robot_render_text(const struct pw_receiver *r, const char *title, const c
     return -ENOMEM;
   }
   utf8_trim(cut);
-  rc = one_message(&c, title, cut, 1);
+  rc = one_message(&c, title, cut, 1, NULL);
   free(cut);
   if (rc < 0) {
     pw_robot_requests_free(*out, *n);
@@ -793,9 +939,15 @@ static int one_request(const json_t *payload) {
   return 1;
 }
 
-/* A WeCom alert message is a markdown request and its graph's image request. */
+/* A WeCom alert message is a markdown request and its graph's image request, and a text request
+ * when its alerts name contacts to mention. */
 static int wecom_cost(const json_t *payload) {
-  return json_array_size(json_object_get(payload, "alerts")) > 0 ? 2 : 1;
+  const json_t *alerts = json_object_get(payload, "alerts"), *a;
+  size_t i;
+  int mentions = 0;
+
+  json_array_foreach(alerts, i, a) mentions |= json_array_size(json_object_get(a, "contacts")) > 0;
+  return json_array_size(alerts) > 0 ? 2 + mentions : 1;
 }
 
 const struct pw_notifier pw_notifier_dingtalk = {

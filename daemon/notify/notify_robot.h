@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "util.h"
 
 /* Size limits of the robots (docs/alerts.md). */
 #define PW_ROBOT_DINGTALK_MAX 20000      /* whole request body */
@@ -72,5 +73,15 @@ int pw_robot_sign_feishu(const char *secret, int64_t ts_s, char *out, size_t out
  * always valid UTF-8 (truncated on a character boundary). Stale ages are counted to the
  * alert's `since`; pw_robot_render counts them to the payload's `sent_at` instead. */
 void pw_robot_alert_line(const json_t *alert, char *buf, size_t size);
+
+/* The order the alerts of ALERTS are shown in (docs/alerts.md): severe, lagging, stale data,
+ * failing sources, dead letters, then resolutions, stable within each. Returns an array of
+ * json_array_size(ALERTS) indices (free it), or NULL when out of memory. */
+size_t *pw_robot_order(const json_t *alerts);
+
+/* "联系人：张三 @13800000000、李四 @13900000000" for an alert's `contacts` as robot type T writes
+ * them (DingTalk "@mobile", the others "张三（mobile）"), appended to OUT; nothing without
+ * contacts. Returns 0 or -ENOMEM. */
+int pw_robot_alert_contacts(const json_t *alert, enum pw_receiver_type t, struct pw_buf *out);
 
 #endif

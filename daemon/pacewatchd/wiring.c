@@ -160,6 +160,23 @@ static int alert_source_down(void *data, int src) {
          h->last_attempt - h->failing_since >= d->conf->alerting.source_down_after;
 }
 
+/* The latest sample of IND known at AT, in any year (what a stale alert names). */
+static const struct pw_sample *alert_latest(void *data, int ind, int64_t at) {
+  struct pw_daemon *d = data;
+  const struct pw_series *s;
+  const struct pw_sample *best = NULL;
+  size_t k;
+
+  if (d->journal == NULL || ind < 0 || ind >= d->journal->n_series)
+    return NULL;
+  s = &d->journal->series[ind];
+  for (k = 0; k < s->n; k++)
+    if (pw_judge_effective(s->samples, s->n, k, at) &&
+        (best == NULL || s->samples[k].as_of > best->as_of))
+      best = &s->samples[k];
+  return best;
+}
+
 struct graph_wait {
   pw_delivery_graph_cb done;
   void *arg;
@@ -194,7 +211,9 @@ static int alert_graph(void *data, const char *indicator, enum pw_graph_format f
 int daemon_start_alerting(struct pw_daemon *d, char *err, size_t errlen) {
   struct pw_alerting_ctx ctx;
 
+  memset(&ctx, 0, sizeof(ctx));
   ctx.loop = d->loop;
+  ctx.latest = alert_latest;
   ctx.fetch = d->fetch;
   ctx.verdict = alert_verdict;
   ctx.source_down = alert_source_down;

@@ -123,7 +123,9 @@ class Alerting(harness.TestCase):
         md = json.loads(ding["body"])
         self.assertEqual(md["msgtype"], "markdown")
         self.assertTrue(md["markdown"]["title"].startswith("监测"))
-        self.assertIn("【严重滞后】城乡居民同质同标免费健康体检人数（wj）", md["markdown"]["text"])
+        # Department names, not ids (issue 14).
+        self.assertIn("【严重滞后】城乡居民同质同标免费健康体检人数（县卫健局）", md["markdown"]["text"])
+        self.assertNotIn("（wj）", md["markdown"]["text"])
 
         # Back on pace: resolved, to everyone who was told (boss included).
         n = len(env.sink.messages())
@@ -188,7 +190,8 @@ class Email(harness.TestCase):
         self.assertEqual(rc, 0, log)
         self.assertEqual(len(smtp.files()), 1, log)
         msg = smtp.messages()[0]
-        self.assertTrue(str(msg["Subject"]).startswith("【pacewatch】"), msg["Subject"])
+        # The programme's name, not the product's (no briefing.title: the default).
+        self.assertTrue(str(msg["Subject"]).startswith("【公共服务指标】"), msg["Subject"])
         self.assertIn("城乡居民同质同标免费健康体检人数", str(msg["Subject"]))
         for h in ("From", "To", "Date", "Message-ID"):
             self.assertTrue(msg[h], h)
@@ -197,7 +200,7 @@ class Email(harness.TestCase):
                   "image/png"):
             self.assertIn(t, types)
         html = [p for p in msg.walk() if p.get_content_type() == "text/html"][0].get_content()
-        self.assertIn("完成率19.9%，序时进度26.9%，滞后7.0个百分点", html)
+        self.assertIn("完成年度目标（19万人）的19.9%，序时进度26.9%，落后序时进度7个百分点", html)
         png = [p for p in msg.walk() if p.get_content_type() == "image/png"][0]
         cid = png["Content-ID"].strip("<>")
         self.assertIn("cid:" + cid, html)

@@ -108,6 +108,8 @@ static void test_defaults(void **state) {
   assert_int_equal(c->alerting.group_wait, 30);
   assert_int_equal(c->alerting.send_resolved, 1);
   assert_int_equal(c->alerting.give_up, 48 * 3600);
+  assert_int_equal(c->alerting.stale_repeat, 7 * 86400);
+  assert_int_equal(c->briefing.title_set, 0);
   assert_int_equal(c->briefing.weekday, 1);
   assert_int_equal(c->briefing.minute, 8 * 60);
   assert_null(pw_config_target(a, 2025));
@@ -462,6 +464,33 @@ static void test_alerting_rules(void **state) {
            "silence #1: until 'soon' must be a date");
 }
 
+/* A department's contacts ("NAME MOBILE") become names and mobiles; stale_repeat and a written
+ * briefing.title are read (docs/configuration.md). */
+static void test_contacts_and_alert_keys(void **state) {
+  struct pw_config *c;
+
+  (void)state;
+  c = load_ok(
+      "departments = ( { id = \"wj\"; name = \"县卫健局\";\n"
+      "  contacts = [ \"王敏 13800000001\", \"Li Qiang +8613900000002\" ]; } );\n"
+      "alerting: { stale_repeat = \"3d\"; };\nbriefing: { title = \"某县民生实事\"; };\n" LEVEL);
+  assert_int_equal(c->departments[0].n_contacts, 2);
+  assert_string_equal(c->departments[0].contacts[0].name, "王敏");
+  assert_string_equal(c->departments[0].contacts[0].mobile, "13800000001");
+  assert_string_equal(c->departments[0].contacts[1].name, "Li Qiang");
+  assert_string_equal(c->departments[0].contacts[1].mobile, "+8613900000002");
+  assert_int_equal(c->alerting.stale_repeat, 3 * 86400);
+  assert_int_equal(c->briefing.title_set, 1);
+  pw_config_free(c);
+  load_err("departments = ( { id = \"wj\"; name = \"县卫健局\";\n"
+           "  contacts = [ \"王敏\" ]; } );\n" LEVEL,
+           4, "contact '王敏' must be \"NAME MOBILE\"");
+  load_err("departments = ( { id = \"wj\"; name = \"县卫健局\";\n"
+           "  contacts = [ \"王敏 138-0000\" ]; } );\n" LEVEL,
+           4, "the mobile must be digits");
+  load_err("alerting: { stale_repeat = \"0s\"; };\n" LEVEL, 3, "alerting.stale_repeat must be > 0");
+}
+
 /* Loads BODY; expects an error at LINE containing FRAG and not containing SECRET. */
 static void load_err_hides(const char *body, int line, const char *frag, const char *secret) {
   struct pw_config *c = NULL;
@@ -639,6 +668,7 @@ int main(void) {
       cmocka_unit_test(test_include_must_be_regular),
       cmocka_unit_test(test_big_integer_with_suffix),
       cmocka_unit_test(test_missing_file),
+      cmocka_unit_test(test_contacts_and_alert_keys),
       cmocka_unit_test(test_include_itself),
       cmocka_unit_test(test_briefing_words),
   };

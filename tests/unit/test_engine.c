@@ -133,6 +133,7 @@ static struct pw_alert_engine *engine_new(struct fx *f) {
   struct pw_alert_engine *e;
   char err[256];
 
+  memset(&ctx, 0, sizeof(ctx));
   ctx.writer = f->writer;
   ctx.verdict = verdict;
   ctx.source_down = source_down;
@@ -207,6 +208,57 @@ static const char *receivers_text(const struct fx *f) {
   for (i = 0; i < f->n_calls; i++)
     off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s%s", i ? "," : "", names[i]);
   return buf;
+}
+
+/* A running engine across 8 days, stepped every hour: a stale alert is told at the start and
+ * once more after alerting.stale_repeat (7 days), not every `repeat` (1 h here); the stale data
+ * of a figure published_by another body goes to alerting.receivers only, never to the
+ * department (docs/alerts.md "Routing"). */
+static void test_stale_weekly_published_by(void **state) {
+  struct fx *f = fx_open(
+      "daemon: { state_dir = \"state\"; };\n"
+      "domains = ( { id = \"health\"; name = \"病有良医\"; } );\n"
+      "departments = ( { id = \"wj\"; name = \"县卫健局\"; receivers = [ \"dept\" ]; } );\n"
+      "receivers = ( { id = \"dept\"; type = \"log\"; }, { id = \"ops\"; type = \"log\"; } );\n"
+      "alerting: { receivers = [ \"ops\" ]; repeat = \"1h\"; group_wait = \"0s\"; };\n"
+      "indicators = (\n"
+      " { id = \"a\"; name = \"甲\"; domain = \"health\"; department = \"wj\"; unit = \"人\"; "
+      "kind = \"cumulative\"; " TARGETS " },\n"
+      " { id = \"p\"; name = \"调查失业率\"; domain = \"health\"; department = \"wj\"; unit = "
+      "\"%\"; kind = \"cumulative\"; published_by = \"省人社厅\"; " TARGETS " } );\n");
+  int64_t t0 = 1714611600, t;
+  int i, k, dept = 0, ops_a = 0, ops_p = 0;
+
+  (void)state;
+  for (i = 0; i < 2; i++) {
+    set(f, i, PW_STATUS_NO_DATA);
+    f->v[i].stale = 1;
+  }
+  for (t = t0; t <= t0 + 8 * 86400; t += 3600) {
+    pw_alert_engine_evaluate(f->engine, t);
+    pw_alert_engine_flush(f->engine, t, 0);
+    for (i = 0; i < f->n_calls; i++) {
+      const json_t *a;
+      size_t n;
+      json_array_foreach(json_object_get(f->calls[i].payload, "alerts"), n, a) {
+        const char *id = json_string_value(json_object_get(a, "alert"));
+        if (strcmp(f->calls[i].receiver, "dept") == 0) {
+          dept++;
+          assert_string_equal(id, "a/stale"); /* never p's */
+        } else {
+          k = strcmp(id, "a/stale") == 0;
+          ops_a += k;
+          ops_p += !k;
+        }
+      }
+    }
+    confirm(f, 0);
+    forget_calls(f);
+  }
+  assert_int_equal(dept, 2);
+  assert_int_equal(ops_a, 2);
+  assert_int_equal(ops_p, 2);
+  fx_close(f);
 }
 
 /* `for` holds a lagging indicator back 10 minutes; `repeat` reminds every hour; a severity
@@ -694,6 +746,7 @@ static void test_budget_digest(void **state) {
   dc.writer = f->writer;
   assert_int_equal(pw_delivery_init(&dc, f->conf, &c.dl, err, sizeof(err)), 0);
   pw_alert_engine_free(f->engine);
+  memset(&ec, 0, sizeof(ec));
   ec.writer = f->writer;
   ec.verdict = chain_verdict;
   ec.source_down = NULL;
@@ -740,6 +793,7 @@ static void test_budget_digest(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_for_repeat_resolved),
+      cmocka_unit_test(test_stale_weekly_published_by),
       cmocka_unit_test(test_routing),
       cmocka_unit_test(test_group_wait),
       cmocka_unit_test(test_silences),

@@ -309,7 +309,7 @@ static const char *jstr(const json_t *o, const char *key) {
 /* Each encoded word holds at most 45 bytes of whole UTF-8 characters, and together they give
  * back the text. */
 static void test_encode_header(void **state) {
-  const char *text = "【pacewatch】2项指标滞后：城乡居民同质同标免费健康体检人数等";
+  const char *text = "【公共服务指标】2项指标滞后：城乡居民同质同标免费健康体检人数等";
   char *enc = pw_email_encode_header(text), *p, back[512] = "";
   size_t back_len = 0;
   int words = 0;
@@ -390,8 +390,8 @@ static void test_send_and_parse(void **state) {
   assert_int_equal(saved_count(), n + 1);
 
   got = check_message(n + 1);
-  assert_string_equal(jstr(got, "subject"),
-                      "【pacewatch】2项指标滞后：城乡居民同质同标免费健康体检人数等");
+  /* The severe alert leads (docs/alerts.md: severe, lagging, then data problems). */
+  assert_string_equal(jstr(got, "subject"), "【公共服务指标】2项指标滞后：农村公路<改造>&提升等");
   assert_true(json_is_true(json_object_get(got, "raw_subject_encoded")));
   assert_non_null(strstr(jstr(got, "from"), "pacewatch@example.gov.cn"));
   assert_int_equal(json_integer_value(json_object_get(got, "n_to_headers")), 1);
@@ -474,7 +474,7 @@ static void test_resolved_without_graph(void **state) {
   pw_email_free(m);
   got = check_message(n + 1);
   assert_string_equal(jstr(got, "subject"),
-                      "【pacewatch】1项指标已恢复：城乡居民同质同标免费健康体检人数");
+                      "【公共服务指标】1项指标已恢复：城乡居民同质同标免费健康体检人数");
   assert_non_null(strstr(jstr(got, "text"), "【已恢复】"));
   assert_int_equal(json_array_size(json_object_get(got, "images")), 0);
   assert_null(strstr(jstr(got, "html"), "cid:"));

@@ -17,6 +17,7 @@
 
 #include <openssl/evp.h>
 
+#include "notifier.h"
 #include "notify_robot.h"
 
 /* What Python computes for the same inputs (the reference algorithms of ROBOTS.md). */
@@ -413,6 +414,66 @@ static void test_heading_and_link(void **state) {
   json_decref(p);
 }
 
+/* An alert with the engine's words: names, the words, contacts @-mentioned (DingTalk atMobiles
+ * and the text, WeCom's text message), one link per indicator, severe before stale. */
+static void test_words_contacts_order(void **state) {
+  struct pw_receiver d = robot(PW_RECV_DINGTALK, "http://127.0.0.1/ding?access_token=T", NULL);
+  struct pw_receiver w = robot(PW_RECV_WECOM, "http://127.0.0.1/wecom?key=K", NULL);
+  static char *own[] = {"13700000000"};
+  json_t *p = alert_of(
+      "{\"title\":\"某县民生实事\",\"alerts\":["
+      "{\"condition\":\"stale\",\"state\":\"firing\",\"severity\":\"stale\",\"name\":"
+      "\"签约率\",\"department\":\"wj\",\"department_name\":\"县卫健局\",\"contacts\":[],"
+      "\"summary\":\"最新数据截至2023年底（72.5%），已超过172天未更新\",\"trend\":null,"
+      "\"need\":null,\"url\":\"https://pw/#ind-rate\"},"
+      "{\"condition\":\"lag\",\"state\":\"firing\",\"severity\":\"severe\",\"name\":"
+      "\"体检人数\",\"department\":\"wj\",\"department_name\":\"县卫健局\",\"contacts\":["
+      "{\"name\":\"王敏\",\"mobile\":\"13800000001\"}],\"summary\":\"截至6月20日累计2万人\","
+      "\"trend\":\"自6月21日起滞后\",\"need\":\"需在6月底前再完成约75000人方可达到二季度目标\","
+      "\"url\":\"https://pw/#ind-checkups\"}]}");
+  struct pw_robot_request *reqs;
+  json_error_t jerr;
+  json_t *body, *msg;
+  size_t n;
+  char err[256];
+  const char *text;
+
+  (void)state;
+  d.at_mobiles.items = own;
+  d.at_mobiles.n = 1;
+  assert_int_equal(pw_robot_render(&d, p, 0, NULL, &reqs, &n, err, sizeof(err)), 0);
+  body = msg = json_loads(reqs[0].body, 0, &jerr);
+  text = json_string_value(json_object_get(json_object_get(body, "markdown"), "text"));
+  assert_string_equal(
+      json_string_value(json_object_get(json_object_get(body, "markdown"), "title")),
+      "某县民生实事提醒：2项告警（县卫健局）");
+  assert_non_null(strstr(text,
+                         "- 【严重滞后】体检人数（县卫健局）：截至6月20日累计2万人；"
+                         "自6月21日起滞后；需在6月底前再完成约75000人方可达到二季度目标\n"
+                         "  联系人：王敏 @13800000001；[查看该指标](https://pw/#ind-checkups)"));
+  assert_true(strstr(text, "【严重滞后】") < strstr(text, "【数据陈旧】"));
+  assert_non_null(strstr(text, "[查看该指标](https://pw/#ind-rate)"));
+  assert_null(strstr(text, "（wj）"));
+  body = json_object_get(json_object_get(body, "at"), "atMobiles");
+  assert_int_equal(json_array_size(body), 2);
+  assert_string_equal(json_string_value(json_array_get(body, 0)), "13700000000");
+  assert_string_equal(json_string_value(json_array_get(body, 1)), "13800000001");
+  json_decref(msg);
+  pw_robot_requests_free(reqs, n);
+  /* WeCom: markdown, then the text message that mentions the contact; it costs three. */
+  assert_int_equal(pw_robot_render(&w, p, 0, NULL, &reqs, &n, err, sizeof(err)), 0);
+  assert_int_equal(n, 2);
+  body = json_loads(reqs[1].body, 0, &jerr);
+  assert_string_equal(
+      json_string_value(json_array_get(
+          json_object_get(json_object_get(body, "text"), "mentioned_mobile_list"), 0)),
+      "13800000001");
+  json_decref(body);
+  pw_robot_requests_free(reqs, n);
+  assert_int_equal(pw_notifier_for(PW_RECV_WECOM)->cost(p), 3);
+  json_decref(p);
+}
+
 static void test_render_errors(void **state) {
   struct pw_receiver r = robot(PW_RECV_DINGTALK, "http://x", NULL);
   struct pw_robot_request *reqs = (void *)1;
@@ -518,6 +579,7 @@ int main(void) {
       cmocka_unit_test(test_dingtalk_url_without_query),
       cmocka_unit_test(test_wecom_image_and_mentions),
       cmocka_unit_test(test_keyword_at_head),
+      cmocka_unit_test(test_words_contacts_order),
       cmocka_unit_test(test_alert_lines),
       cmocka_unit_test(test_heading_and_link),
       cmocka_unit_test(test_render_errors),
