@@ -516,7 +516,7 @@ static const char styles_xml[] =
         "仿宋_GB2312") "<w:sz w:val=\"32\"/><w:szCs w:val=\"32\"/>"
                        "<w:lang w:val=\"en-US\" w:eastAsia=\"zh-CN\"/></w:rPr></w:rPrDefault>"
                        "<w:pPrDefault><w:pPr><w:spacing w:before=\"0\" w:after=\"0\" "
-                       "w:line=\"500\" w:lineRule=\"exact\"/><w:jc w:val=\"both\"/></w:pPr>"
+                       "w:line=\"420\" w:lineRule=\"exact\"/><w:jc w:val=\"both\"/></w:pPr>"
                        "</w:pPrDefault></w:docDefaults>"
                        /* 正文: 仿宋 三号, first line indented two characters. */
                        "<w:style w:type=\"paragraph\" w:default=\"1\" w:styleId=\"Normal\"><w:name "

@@ -197,11 +197,13 @@ static int parse_rate(const char *text, int64_t *out) {
 
 /* Reads the options and the configuration. Returns -1 to go on, or the exit status. */
 static int parse_options(struct pw_daemon *d, int argc, char **argv) {
-  static const struct option opts[] = {
-      {"config", required_argument, NULL, 'c'}, {"once", no_argument, NULL, 'o'},
-      {"now", required_argument, NULL, 'n'},    {"clock-rate", required_argument, NULL, 'r'},
-      {"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, 'V'},
-      {NULL, 0, NULL, 0}};
+  static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                       {"once", no_argument, NULL, 'o'},
+                                       {"now", required_argument, NULL, 'n'},
+                                       {"clock-rate", required_argument, NULL, 'r'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {"version", no_argument, NULL, 'V'},
+                                       {NULL, 0, NULL, 0}};
   const char *now_text = NULL, *rate_text = NULL;
   char err[1024];
   int opt, test = 0;

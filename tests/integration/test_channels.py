@@ -163,8 +163,10 @@ class Channels(harness.TestCase):
         env.edit_conf('receivers = (\n  { id = "ops_log"; type = "log"; }\n);',
                       RECEIVERS.replace("{smtp}", str(smtp.port)).replace("{port}",
                                                                           str(sink.port)))
-        env.edit_conf('http_listen = "127.0.0.1:9464";',
-                      f'http_listen = "127.0.0.1:{port}"; public_url = "{PUBLIC}";')
+        # The demo names its own public_url: replaced, not set twice.
+        env.write_conf(re.sub(r'public_url\s*=\s*"[^"]*";', f'public_url = "{PUBLIC}";',
+                              env.conf_text()))
+        env.edit_conf('http_listen = "127.0.0.1:9464";', f'http_listen = "127.0.0.1:{port}";')
         env.edit_conf('issuer   = "县府办";',
                       'issuer   = "县府办";\n  receivers = [ "mail", "ding", "wc", "fs", "hook" ];')
         env.start("2024-04-29T07:59:57+08:00")
