@@ -502,7 +502,7 @@ static void problems(struct bld *b) {
                      ? a_printf(r, "数据待%s公布", ind->published_by)
                      : "尚无数据");
       else
-        snprintf(gap, sizeof(gap), "待%s分解", ind->target_from);
+        snprintf(gap, sizeof(gap), "任务尚未下达（待%s分解）", ind->target_from);
       if (first) {
         block(b, PW_BLOCK_PARAGRAPH, -1);
         run(b, PW_RUN_BOLD, a_printf(r, "%s%s", ordinal(b, ++k), lead));

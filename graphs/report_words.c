@@ -334,7 +334,7 @@ int pw_report_sentence(const struct pw_config *conf, int i, const struct pw_verd
       pw_buf_printf(out, "截至%s为%s，", pw_report_day(s->as_of, v->year, day, sizeof(day)),
                     pw_report_figure(ind, s->value, fig, sizeof(fig)));
     if (ind->target_from != NULL && ind->target_from[0])
-      pw_buf_printf(out, "任务尚未下达（待%s分解）", ind->target_from);
+      pw_buf_printf(out, "%s对县的任务分解指标尚未下达", ind->target_from);
     else
       pw_buf_printf(out, "未设目标");
     break;

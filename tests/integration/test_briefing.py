@@ -120,8 +120,8 @@ class Demo(harness.TestCase):
         self.assertIn("低于全省平均分（86.83分）3.7分", text)
         self.assertIn("达到省定标准（85%）", text)
         self.assertIn("调查失业率。一季度省人社厅尚未对外公布", text)
-        self.assertIn("基本养老保险参保人数。任务尚未下达（待市里分解）", text)
-        self.assertIn("每千常住人口执业(助理)医师数。截至2023年底为3.56人，任务尚未下达（待省卫健委分解）",
+        self.assertIn("基本养老保险参保人数。市对县的任务分解指标尚未下达", text)
+        self.assertIn("每千常住人口执业(助理)医师数。截至2023年底为3.56人，省卫健委对县的任务分解指标尚未下达",
                       text)
         self.assertIn("每万名3岁以上常住人口文化设施数。截至3月底为1.88个，未设目标", text)
         self.assertIn("以上指标均达季度目标要求。", text)
@@ -144,7 +144,7 @@ class Demo(harness.TestCase):
         problems = text[text.index("三、存在问题"):text.index("四、下步举措")]
         self.assertIn("一是部分指标低于比较标准。", problems)
         self.assertIn("调查失业率数据待省人社厅公布", problems)
-        self.assertIn("待市里分解", problems)
+        self.assertIn("基本养老保险参保人数任务尚未下达（待市分解）", problems)
         actions = text[text.index("四、下步举措"):text.index("附件1")]
         self.assertIn("（由专班办公室补充）", actions)
         # 与上周相比 lists only what changed (nothing, in the demo's week).

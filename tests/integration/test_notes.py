@@ -186,7 +186,7 @@ class Notes(harness.TestCase):
         self.assertIn("纯托育机构39家", doc["childcare_places_per_1000"]["note"])
         self.assertIn("等待上级验收", doc["zhejiang_trail_km"]["note"])
         self.assertEqual(doc["surveyed_unemployment"]["published_by"], "省人社厅")
-        self.assertEqual(doc["pension_insured"]["target_from"], "市里")
+        self.assertEqual(doc["pension_insured"]["target_from"], "市")
         # The sources' notes agree with history.csv: a poll writes no line.
         lines = len(env.journal_lines())
         rc, err = env.once("2024-04-30T09:00:00+08:00")

@@ -51,7 +51,7 @@ static const char *conf_text =
     "   direction = \"down\"; published_by = \"省人社厅\"; targets = ( { year = 2024; standard = "
     "5.5; } ); },\n"
     " { id = \"none\"; name = \"参保人数\"; domain = \"a\"; unit = \"人\"; kind = \"cumulative\";\n"
-    "   target_from = \"市里\"; targets = ( ); },\n"
+    "   target_from = \"市\"; targets = ( ); },\n"
     " { id = \"bare\"; name = \"文化设施数\"; domain = \"a\"; unit = \"个\"; kind = \"level\"; "
     "targets = ( ); }\n"
     ");\n";
@@ -187,7 +187,7 @@ static void test_sentences(void **state) {
   /* Never had a figure: its owner, not a number of days. */
   assert_string_equal(sentence(UNEMP, s, 0, at), "一季度省人社厅尚未对外公布。");
   /* No target: who issues it, or none at all. */
-  assert_string_equal(sentence(NONE, s, 0, at), "任务尚未下达（待市里分解）。");
+  assert_string_equal(sentence(NONE, s, 0, at), "市对县的任务分解指标尚未下达。");
   s[0] = (struct pw_sample){day_end(2023, 12, 31), day_end(2023, 12, 31), 1.88, 0, NULL};
   assert_string_equal(sentence(BARE, s, 1, at), "截至2023年底为1.88个，未设目标。");
 }
