@@ -13,6 +13,7 @@ import json
 import os
 import re
 import sys
+import time
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
@@ -246,6 +247,19 @@ class Scenario(harness.TestCase):
         for day in range(9):
             rc, log = env.once(f"2024-06-{10 + day:02d}T09:00:00+08:00")
             self.assertEqual(rc, 0, log)
+        stale = [a for m in env.sink.messages("/ops") for a in json.loads(m["body"])["alerts"]
+                 if a["alert"] == "coverage/stale" and a["state"] == "firing"]
+        self.assertEqual(len(stale), 2, [a["since"] for a in stale])
+
+    def test_stale_repeats_weekly_running(self):
+        """The same with one running daemon whose clock crosses eight and a half days
+        (--clock-rate, docs/cli.md): the stale alert twice, not eight times."""
+        env = self.new()
+        env.cli("record", "coverage", "72.5", "--as-of", "2023-12-31")
+        rate = 50000
+        d = env.start("2024-06-10T09:00:00+08:00", "--clock-rate", str(rate))
+        time.sleep(8.5 * 86400 / rate)
+        self.assertEqual(d.stop(), 0)
         stale = [a for m in env.sink.messages("/ops") for a in json.loads(m["body"])["alerts"]
                  if a["alert"] == "coverage/stale" and a["state"] == "firing"]
         self.assertEqual(len(stale), 2, [a["since"] for a in stale])
