@@ -388,14 +388,17 @@ static void summary(struct bld *b) {
       image(b, i);
 }
 
-/* "以上指标均达季度目标要求。" or "除A、B外，其余指标均达季度目标要求。" */
+/* "以上指标均达季度目标要求。" or "除A、B外，其余指标均达季度目标要求。" An indicator without a
+ * target (none set, or not issued yet) has no requirement to meet: it is neither counted nor
+ * named, as the report writes it (docs/briefing.md); an area of such indicators alone has no
+ * closing sentence. */
 static void area_close(struct bld *b, int d) {
   const struct pw_config *conf = b->conf;
   struct pw_buf s = {NULL, 0, 0, 0};
   int i, ok = 0, bad = 0;
 
   for (i = 0; i < conf->n_indicators; i++) {
-    if (conf->indicators[i].domain != d)
+    if (conf->indicators[i].domain != d || b->now[i].status == PW_STATUS_NO_TARGET)
       continue;
     if (b->now[i].status == PW_STATUS_OK) {
       ok++;
@@ -403,7 +406,9 @@ static void area_close(struct bld *b, int d) {
     }
     pw_buf_printf(&s, "%s%s", bad++ ? "、" : "", conf->indicators[i].name);
   }
-  if (bad == 0)
+  if (ok == 0 && bad == 0)
+    ; /* nothing with a target in this area */
+  else if (bad == 0)
     para(b, -1, "以上指标均达季度目标要求。");
   else if (ok == 0)
     para(b, -1, "以上指标暂未达到季度目标要求。");

@@ -126,6 +126,11 @@ class Demo(harness.TestCase):
         self.assertIn("每万名3岁以上常住人口文化设施数。截至3月底为1.88个，未设目标", text)
         self.assertIn("以上指标均达季度目标要求。", text)
         self.assertIn("除调查失业率外，其余指标均达季度目标要求。", text)
+        # An indicator without a target (none set, or not issued) is no exception, as the
+        # report writes (二)(五)(七).
+        self.assertIn("除“15分钟公共服务圈”均衡得分外，其余指标均达季度目标要求。", text)
+        self.assertNotIn("除基本养老保险参保人数外", text)
+        self.assertNotIn("除每千常住人口执业(助理)医师数外", text)
         self.assertIn("已成立创建领导小组；计划6月底前通过市级评估", text)
         self.assertIn("2023年10月起达13320元/年", text)
         self.assertIn("（4.1个，暂定）", text)
