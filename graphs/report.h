@@ -172,6 +172,10 @@ char *pw_report_period(int64_t at, char *buf, size_t size);
  * unit ("51.03万人次", "1.98亿元"). Returns BUF. */
 char *pw_report_figure(const struct pw_indicator *ind, double value, char *buf, size_t size);
 
+/* A distance D in IND's unit, as a gap is written: between percentages in 个百分点
+ * ("4.7个百分点"), else as a figure ("3.7分", "2.1万人"). Returns BUF. */
+char *pw_report_distance(const struct pw_indicator *ind, double d, char *buf, size_t size);
+
 /* "一季度" .. "四季度" for quarter Q (1..4); "" otherwise. */
 const char *pw_report_quarter(int q);
 

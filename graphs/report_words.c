@@ -120,14 +120,15 @@ const char *pw_report_quarter(int q) {
   return q >= 1 && q <= 4 ? names[q] : "";
 }
 
-/* A distance in the indicator's unit: a difference of percentages is in 个百分点. */
-static char *apart(const struct pw_indicator *ind, double d, char *buf, size_t size) {
+char *pw_report_distance(const struct pw_indicator *ind, double d, char *buf, size_t size) {
   char num[48];
 
   if (strcmp(ind->unit, "%") == 0)
     snprintf(buf, size, "%s个百分点", pw_report_pct(fabs(d), num, sizeof(num)));
-  else
+  else if (ind->kind == PW_KIND_MILESTONE)
     snprintf(buf, size, "%s%s", pw_value_format_zh(fabs(d), num, sizeof(num)), ind->unit);
+  else
+    pw_report_figure(ind, fabs(d), buf, size);
   return buf;
 }
 
@@ -274,10 +275,10 @@ static void judged(const struct pw_config *conf, const struct pw_indicator *ind,
     else
       pw_buf_printf(out, "，%s%s%s（%s%s）%s", behind ? "" : "略",
                     ind->direction_down ? "高于" : "低于", label, t, target_tag(tg),
-                    apart(ind, v->lag, d, sizeof(d)));
+                    pw_report_distance(ind, v->lag, d, sizeof(d)));
     if (behind)
       pw_buf_printf(out, "，需%s%s方可达到%s", ind->direction_down ? "降低" : "提高",
-                    apart(ind, v->lag, d, sizeof(d)), label);
+                    pw_report_distance(ind, v->lag, d, sizeof(d)), label);
     break;
   case PW_KIND_MILESTONE: {
     int s = (int)v->value, e = (int)v->expected;

@@ -34,17 +34,6 @@ static char *about(const struct pw_indicator *ind, double x, char *buf, size_t s
   return pw_report_figure(ind, a, buf, size);
 }
 
-/* A distance in the indicator's unit: a difference of percentages is in 个百分点. */
-static char *apart(const struct pw_indicator *ind, double d, char *buf, size_t size) {
-  char num[48];
-
-  if (strcmp(ind->unit, "%") == 0)
-    snprintf(buf, size, "%s个百分点", pw_report_pct(fabs(d), num, sizeof(num)));
-  else
-    pw_report_figure(ind, fabs(d), buf, size);
-  return buf;
-}
-
 /* The gap of a lag in its own unit, for "较上次提醒扩大…". */
 static char *gap_words(const struct pw_indicator *ind, const struct pw_verdict *v, double d,
                        char *buf, size_t size) {
@@ -55,7 +44,7 @@ static char *gap_words(const struct pw_indicator *ind, const struct pw_verdict *
   else if (v->lag_unit == PW_LAG_UNIT_DAYS)
     snprintf(buf, size, "%.0f天", fabs(d));
   else
-    apart(ind, d, buf, size);
+    pw_report_distance(ind, d, buf, size);
   return buf;
 }
 
@@ -102,7 +91,7 @@ static int lag_summary(const struct pw_config *conf, const struct pw_indicator *
                        pw_report_figure(ind, v->target, t, sizeof(t)));
     if (rc == 0 && v->lag > 0)
       rc = pw_buf_printf(out, "，%s%s%s", ind->direction_down ? "高于" : "低于", label,
-                         apart(ind, v->lag, d, sizeof(d)));
+                         pw_report_distance(ind, v->lag, d, sizeof(d)));
     else if (rc == 0)
       rc = pw_buf_printf(out, "，已达到%s", label);
     break;
@@ -204,7 +193,7 @@ int pw_alert_words(const struct pw_config *conf, const struct pw_alert_facts *f,
     rc = pw_report_need(conf, ind, v, f->now, need) < 0 ? -ENOMEM : 0;
   else if (ind->kind == PW_KIND_STANDARD)
     rc = pw_buf_printf(need, "需%s%s方可达到%s", ind->direction_down ? "降低" : "提高",
-                       apart(ind, v->lag, d, sizeof(d)), label) < 0
+                       pw_report_distance(ind, v->lag, d, sizeof(d)), label) < 0
              ? -ENOMEM
              : 0;
   return rc;

@@ -5,6 +5,7 @@
 #include "notifier.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,4 +75,13 @@ void pw_notify_message_free(struct pw_notify_message *m) {
   if (m->release != NULL)
     m->release(m->state);
   memset(m, 0, sizeof(*m));
+}
+
+char *pw_notify_briefing_subject(const json_t *b, const char *title, const char *week, char *buf,
+                                 size_t size) {
+  /* People read the period in words; the ISO week is for file names and machines. */
+  const char *period = json_string_value(json_object_get(json_object_get(b, "document"), "period"));
+
+  snprintf(buf, size, "%s（%s）", title ? title : "周报", period ? period : week ? week : "");
+  return buf;
 }

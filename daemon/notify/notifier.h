@@ -101,4 +101,9 @@ void pw_notify_message_free(struct pw_notify_message *m);
 extern const struct pw_notifier pw_notifier_webhook, pw_notifier_log, pw_notifier_dingtalk,
     pw_notifier_wecom, pw_notifier_feishu, pw_notifier_email;
 
+/* The subject (email) or title (robots) of briefing B (docs/briefing.md, the spooled payload):
+ * "TITLE（2024年4月22日—28日）", the period in words, else WEEK. Returns BUF. */
+char *pw_notify_briefing_subject(const json_t *b, const char *title, const char *week, char *buf,
+                                 size_t size);
+
 #endif

@@ -637,13 +637,7 @@ static int email_build(const struct pw_notify_input *in, struct pw_notify_messag
       snprintf(err, errlen, "cannot read the briefing %s", path ? path : "?");
       return -EAGAIN;
     }
-    /* People read the period in words; the ISO week is for file names and machines. */
-    const char *period =
-        json_string_value(json_object_get(json_object_get(b, "document"), "period"));
-    snprintf(subject, sizeof(subject), "%s（%s）", title ? title : "周报",
-             period ? period
-             : week ? week
-                    : "");
+    pw_notify_briefing_subject(b, title, week, subject, sizeof(subject));
     const char *name = NULL;
     char file[96];
     if (in->briefing_docx != NULL && week != NULL) {

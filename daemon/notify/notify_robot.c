@@ -896,13 +896,7 @@ static int robot_build(const struct pw_notify_input *in, struct pw_notify_messag
     const char *sum = json_string_value(
         json_object_get(b, in->r->type == PW_RECV_FEISHU ? "summary_text" : "summary_markdown"));
     char subject[512];
-    /* People read the period in words; the ISO week is for file names and machines. */
-    const char *period =
-        json_string_value(json_object_get(json_object_get(b, "document"), "period"));
-    snprintf(subject, sizeof(subject), "%s（%s）", title ? title : "周报",
-             period ? period
-             : week ? week
-                    : "");
+    pw_notify_briefing_subject(b, title, week, subject, sizeof(subject));
     rc = pw_robot_render_text(in->r, subject,
                               sum  ? sum
                               : md ? md

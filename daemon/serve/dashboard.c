@@ -135,17 +135,6 @@ static const char *department_name(const struct pw_config *conf, const struct pw
   return ind->department >= 0 ? conf->departments[ind->department].name : "";
 }
 
-/* A distance in the indicator's unit; between percentages it is in 个百分点. */
-static char *distance(const struct pw_indicator *ind, double d, char *buf, size_t size) {
-  char num[48];
-
-  if (strcmp(ind->unit, "%") == 0)
-    snprintf(buf, size, "%s个百分点", pw_report_pct(fabs(d), num, sizeof(num)));
-  else
-    pw_report_figure(ind, fabs(d), buf, size);
-  return buf;
-}
-
 /* The sentence under the figure: completion against the pace, or the distance to a standard.
  * Figures are written as the briefing writes them (pw_report_figure: "1.98亿元"). */
 static int judgement_note(struct pw_buf *out, const struct pw_indicator *ind,
@@ -177,7 +166,7 @@ static int judgement_note(struct pw_buf *out, const struct pw_indicator *ind,
   rc = rc < 0 ? rc : esc(out, a);
   if (rc == 0 && v->lag > 0) {
     rc = pw_buf_printf(out, "，差");
-    rc = rc < 0 ? rc : esc(out, distance(ind, v->lag, b, sizeof(b)));
+    rc = rc < 0 ? rc : esc(out, pw_report_distance(ind, v->lag, b, sizeof(b)));
   }
   return rc < 0 ? rc : pw_buf_append(out, "</p>", 4);
 }
@@ -388,7 +377,7 @@ static int attention_item(struct pw_buf *out, const struct pw_view *view, int i)
                  ? pw_buf_printf(out, "，差")
                  : pw_buf_printf(out, "，%s", ind->direction_down ? "高于" : "低于");
         rc = rc < 0 || ind->kind != PW_KIND_STANDARD ? rc : esc(out, ind->standard_label);
-        rc = rc < 0 ? rc : esc(out, distance(ind, v->lag, d, sizeof(d)));
+        rc = rc < 0 ? rc : esc(out, pw_report_distance(ind, v->lag, d, sizeof(d)));
       }
     }
   }
