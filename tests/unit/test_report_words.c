@@ -22,6 +22,7 @@
 #include "config.h"
 #include "judge.h"
 #include "report.h"
+#include "unit_conf.h"
 #include "util.h"
 
 static char dir[] = "/tmp/pw-test-words-XXXXXX";
@@ -59,31 +60,13 @@ static const char *conf_text =
 enum { TRAIN, LIN, LEVEL, STD, MS, UNEMP, NONE, BARE };
 
 static int setup(void **state) {
-  char path[300], err[1024];
-  FILE *f;
-
   (void)state;
-  if (mkdtemp(dir) == NULL)
-    return -1;
-  snprintf(path, sizeof(path), "%s/pw.conf", dir);
-  f = fopen(path, "w");
-  if (f == NULL)
-    return -1;
-  fputs(conf_text, f);
-  fclose(f);
-  if (pw_config_load(path, &conf, err, sizeof(err)) != 0) {
-    fprintf(stderr, "%s\n", err);
-    return -1;
-  }
-  unlink(path);
-  return 0;
+  return pw_unit_conf_open(dir, conf_text, &conf);
 }
 
 static int teardown(void **state) {
   (void)state;
-  pw_config_free(conf);
-  rmdir(dir);
-  return 0;
+  return pw_unit_conf_close(conf, dir);
 }
 
 static int64_t day_end(int y, int m, int d) {
