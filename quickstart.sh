@@ -20,10 +20,11 @@ packages=(build-essential cmake pkg-config libconfig-dev libjansson-dev libuv1-d
 # Only for `test`: cmocka, the integration tests' Python and sinks, the dashboard's browser, the
 # memcheck run (docs/testing.md, "Valgrind"), the package's test (dpkg-dev, file), the graph
 # tests' PNG reader (libpng-dev); the briefing's Word document read by python-docx and
-# converted to PDF by LibreOffice, whose text and pages poppler's tools check.
+# converted to PDF by LibreOffice, whose text and pages poppler's tools check; man-db and
+# groff-base render the man pages with their warnings (tests/integration/test_man.py).
 test_packages=(libcmocka-dev python3 python3-pil python3-aiosmtpd clang-format rrdtool rrdcached
   chromium curl prometheus strace valgrind dpkg-dev file libpng-dev
-  python3-docx libreoffice-writer-nogui poppler-utils)
+  python3-docx libreoffice-writer-nogui poppler-utils man-db groff-base)
 # Only for tests/bench/run.sh (which installs them itself too).
 bench_packages=(nginx-light collectd-core libyajl2 time bc)
 # Only for `package`: dpkg-shlibdeps works out the package's library dependencies.

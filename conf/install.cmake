@@ -7,6 +7,10 @@ install(FILES ${CMAKE_SOURCE_DIR}/LICENSE ${CMAKE_SOURCE_DIR}/README.md
 install(FILES ${CMAKE_SOURCE_DIR}/LICENSE DESTINATION ${CMAKE_INSTALL_DOCDIR} RENAME copyright)
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR}
   FILES_MATCHING PATTERN "*.md")
+# Man pages (man/): pacewatch(1), pacewatch.conf(5), pacewatchd(8).
+install(FILES ${CMAKE_SOURCE_DIR}/man/pacewatch.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+install(FILES ${CMAKE_SOURCE_DIR}/man/pacewatch.conf.5 DESTINATION ${CMAKE_INSTALL_MANDIR}/man5)
+install(FILES ${CMAKE_SOURCE_DIR}/man/pacewatchd.8 DESTINATION ${CMAKE_INSTALL_MANDIR}/man8)
 install(FILES ${CMAKE_SOURCE_DIR}/conf/dist/sysusers.conf DESTINATION lib/sysusers.d
   RENAME pacewatch.conf)
 install(FILES ${CMAKE_SOURCE_DIR}/conf/dist/tmpfiles.conf DESTINATION lib/tmpfiles.d
