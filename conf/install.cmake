@@ -3,7 +3,8 @@
 # installing, so `cmake --install build --prefix X` and cpack (prefix /usr) both get theirs.
 
 install(FILES ${CMAKE_SOURCE_DIR}/LICENSE ${CMAKE_SOURCE_DIR}/README.md
-  ${CMAKE_SOURCE_DIR}/conf/pacewatch.conf.example DESTINATION ${CMAKE_INSTALL_DOCDIR})
+  ${CMAKE_SOURCE_DIR}/README.zh-CN.md ${CMAKE_SOURCE_DIR}/conf/pacewatch.conf.example
+  DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(FILES ${CMAKE_SOURCE_DIR}/LICENSE DESTINATION ${CMAKE_INSTALL_DOCDIR} RENAME copyright)
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR}
   FILES_MATCHING PATTERN "*.md")
