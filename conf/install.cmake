@@ -8,10 +8,20 @@ install(FILES ${CMAKE_SOURCE_DIR}/LICENSE ${CMAKE_SOURCE_DIR}/README.md
 install(FILES ${CMAKE_SOURCE_DIR}/LICENSE DESTINATION ${CMAKE_INSTALL_DOCDIR} RENAME copyright)
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR}
   FILES_MATCHING PATTERN "*.md")
-# Man pages (man/): pacewatch(1), pacewatch.conf(5), pacewatchd(8).
-install(FILES ${CMAKE_SOURCE_DIR}/man/pacewatch.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
-install(FILES ${CMAKE_SOURCE_DIR}/man/pacewatch.conf.5 DESTINATION ${CMAKE_INSTALL_MANDIR}/man5)
-install(FILES ${CMAKE_SOURCE_DIR}/man/pacewatchd.8 DESTINATION ${CMAKE_INSTALL_MANDIR}/man8)
+# Man pages (man/): pacewatch(1), pacewatch.conf(5), pacewatchd(8), compressed with gzip -9n
+# as Debian installs them (reproducible: no name or time stamp in the .gz).
+set(PW_MAN_GZ)
+foreach(page IN ITEMS pacewatch.1 pacewatch.conf.5 pacewatchd.8)
+  add_custom_command(OUTPUT ${CMAKE_BINARY_DIR}/man/${page}.gz
+    COMMAND ${CMAKE_COMMAND} -E copy ${CMAKE_SOURCE_DIR}/man/${page} ${CMAKE_BINARY_DIR}/man/${page}
+    COMMAND gzip -9nf ${CMAKE_BINARY_DIR}/man/${page}
+    DEPENDS ${CMAKE_SOURCE_DIR}/man/${page} VERBATIM)
+  string(REGEX MATCH "[0-9]$" section ${page})
+  install(FILES ${CMAKE_BINARY_DIR}/man/${page}.gz
+    DESTINATION ${CMAKE_INSTALL_MANDIR}/man${section})
+  list(APPEND PW_MAN_GZ ${CMAKE_BINARY_DIR}/man/${page}.gz)
+endforeach()
+add_custom_target(pw_man ALL DEPENDS ${PW_MAN_GZ})
 install(FILES ${CMAKE_SOURCE_DIR}/conf/dist/sysusers.conf DESTINATION lib/sysusers.d
   RENAME pacewatch.conf)
 install(FILES ${CMAKE_SOURCE_DIR}/conf/dist/tmpfiles.conf DESTINATION lib/tmpfiles.d

@@ -74,8 +74,8 @@ class Package(harness.TestCase):
         for f in ("usr/lib/pacewatch/plugins/json.so", "usr/lib/systemd/system/pacewatchd.service",
                   "usr/lib/sysusers.d/pacewatch.conf", "usr/lib/tmpfiles.d/pacewatch.conf",
                   "etc/logrotate.d/pacewatch", "usr/share/doc/pacewatch/copyright",
-                  "usr/share/doc/pacewatch/install.md", "usr/share/man/man1/pacewatch.1",
-                  "usr/share/man/man5/pacewatch.conf.5", "usr/share/man/man8/pacewatchd.8",
+                  "usr/share/doc/pacewatch/install.md", "usr/share/man/man1/pacewatch.1.gz",
+                  "usr/share/man/man5/pacewatch.conf.5.gz", "usr/share/man/man8/pacewatchd.8.gz",
                   "usr/share/doc/pacewatch/operators-guide.md",
                   "usr/share/doc/pacewatch/operators-guide.zh-CN.md"):
             self.assertTrue(os.path.isfile(os.path.join(root, f)), f)
