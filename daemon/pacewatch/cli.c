@@ -34,6 +34,54 @@ void cli_usage(FILE *out) {
         out);
 }
 
+/* Prints the usage of command NAME only: its line of the general usage (and the lines that
+ * continue it), so that the two never disagree (docs/cli.md). */
+static void command_usage(const char *name, FILE *out) {
+  char text[4096];
+  FILE *mem = fmemopen(text, sizeof(text) - 1, "w");
+  const char *p, *eol;
+  size_t n = strlen(name);
+  int in = 0, times = 0;
+
+  if (mem == NULL) {
+    cli_usage(out);
+    return;
+  }
+  cli_usage(mem);
+  text[ftell(mem) < 0 ? 0 : ftell(mem)] = '\0';
+  fclose(mem);
+  for (p = text; *p; p = *eol ? eol + 1 : eol) {
+    const char *syn, *gap;
+    eol = strchr(p, '\n');
+    if (eol == NULL)
+      eol = p + strlen(p);
+    if (strncmp(p, "  ", 2) == 0 && strncmp(p + 2, name, n) == 0 && p[2 + n] == ' ') {
+      /* "  status -c FILE [--at TIME]     judge ...": the synopsis, then what it does. */
+      for (syn = p + 2 + n; syn < eol && *syn == ' '; syn++)
+        ;
+      gap = strstr(syn, "  ");
+      if (gap == NULL || gap > eol)
+        gap = eol;
+      fprintf(out, "usage: pacewatch %s %.*s\n", name, (int)(gap - syn), syn);
+      times = memmem(syn, (size_t)(gap - syn), "TIME", 4) != NULL;
+      for (p = gap; p < eol && *p == ' '; p++)
+        ;
+      if (p < eol)
+        fprintf(out, "  %.*s\n", (int)(eol - p), p);
+      in = 1;
+    } else if (in && strncmp(p, "          ", 10) == 0) {
+      for (; p < eol && *p == ' '; p++)
+        ;
+      fprintf(out, "  %.*s\n", (int)(eol - p), p);
+    } else {
+      in = 0;
+    }
+  }
+  if (times)
+    fputs("\nTIME is YYYY-MM-DD (the end of that day) or an ISO 8601 date-time with offset.\n",
+          out);
+}
+
 static int load_config(struct cli *c) {
   char err[1024];
 
@@ -114,10 +162,10 @@ static int read_options(int argc, char **argv, struct cli *c) {
       c->format = optarg;
       break;
     case 'h':
-      cli_usage(stdout);
+      command_usage(argv[1], stdout);
       return EXIT_OK;
     default:
-      cli_usage(stderr);
+      command_usage(argv[1], stderr);
       return EXIT_USAGE;
     }
   }
