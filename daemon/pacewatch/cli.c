@@ -82,14 +82,19 @@ static void command_usage(const char *name, FILE *out) {
           out);
 }
 
-static int load_config(struct cli *c) {
+/* Loads the configuration for command NAME. Only `check` resolves every ${NAME} and *_file
+ * (it validates what the daemon will run); the other commands never send, serve or fetch, so a
+ * receiver's or a source's unset secret does not stop them, and `fetch` requires its source's
+ * own keys (docs/configuration.md#environment-variables). */
+static int load_config(struct cli *c, const char *name) {
+  unsigned flags = strcmp(name, "check") == 0 ? 0 : PW_CONFIG_LAZY_SECRETS;
   char err[1024];
 
   if (c->config_path == NULL) {
     fprintf(stderr, "pacewatch: -c FILE is required\n");
     return EXIT_USAGE;
   }
-  if (pw_config_load(c->config_path, &c->conf, err, sizeof(err)) < 0) {
+  if (pw_config_load_flags(c->config_path, flags, &c->conf, err, sizeof(err)) < 0) {
     fprintf(stderr, "%s\n", err);
     return EXIT_USAGE;
   }
@@ -200,7 +205,7 @@ int main(int argc, char **argv) {
   rc = read_options(argc, argv, &c);
   if (rc >= 0)
     return rc;
-  rc = load_config(&c);
+  rc = load_config(&c, cmd->name);
   if (rc != EXIT_OK)
     return rc;
   rc = cmd->run(&c);
