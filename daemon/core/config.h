@@ -40,6 +40,8 @@ struct pw_daemon_conf {
   int64_t max_transfers;
   int64_t http_max_connections;
   int64_t http_timeout; /* seconds */
+  const char *cfg_file; /* the file and line of state_dir, for the checks of -t */
+  int state_dir_line;
 };
 
 struct pw_domain {
@@ -82,7 +84,8 @@ struct pw_source {
   char *proxy;
   const char *cfg_file;
   int line;
-  int *indicators; /* the indices of the indicators it feeds, in configuration order */
+  int url_line, ca_file_line; /* lines of those keys (the source's line when absent) */
+  int *indicators;            /* the indices of the indicators it feeds, in configuration order */
   int n_indicators;
 };
 
@@ -144,6 +147,8 @@ struct pw_receiver {
   char *keyword;
   struct pw_strlist mentioned_mobiles;
   int line;
+  const char *cfg_file;
+  int ca_file_line; /* the line of ca_file (the receiver's line when absent) */
 };
 
 struct pw_alerting {

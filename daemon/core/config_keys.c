@@ -433,6 +433,12 @@ static int read_key(struct loader *ld, const config_setting_t *s, const struct k
   return pw_config_fail(ld, s, "internal: unknown key type");
 }
 
+int pw_config_key_line(const config_setting_t *g, const char *name, int def) {
+  const config_setting_t *m = g ? config_setting_get_member(g, name) : NULL;
+
+  return m ? (int)config_setting_source_line(m) : def;
+}
+
 const config_setting_t *pw_config_member(const struct item *it, const char *name) {
   return it->g ? config_setting_get_member(it->g, name) : NULL;
 }

@@ -133,6 +133,9 @@ int pw_config_parse_date(const char *text, int64_t *out);
 /* Whether S is an array [ ] or a list ( ). */
 int pw_config_is_list(const config_setting_t *s);
 
+/* The line of setting NAME of group G, or DEF when G has none. */
+int pw_config_key_line(const config_setting_t *g, const char *name, int def);
+
 /* Setting NAME of item IT's group, or NULL (also when the group is absent). */
 const config_setting_t *pw_config_member(const struct item *it, const char *name);
 

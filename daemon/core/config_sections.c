@@ -157,6 +157,9 @@ int pw_config_load_daemon(struct loader *ld, config_t *cfg) {
   if (it.g == NULL)
     return pw_config_fail(ld, config_root_setting(cfg),
                           "the configuration lacks the required group 'daemon' (with state_dir)");
+  ld->conf->daemon.cfg_file = pw_config_keep_file(ld, it.g);
+  ld->conf->daemon.state_dir_line =
+      pw_config_key_line(it.g, "state_dir", (int)config_setting_source_line(it.g));
   return pw_config_walk(ld, &it, daemon_keys);
 }
 
@@ -392,6 +395,8 @@ static int load_source(struct loader *ld, const config_setting_t *g, struct pw_s
   it.kind = fmt ? fmt : "";
   src->cfg_file = pw_config_keep_file(ld, g);
   src->line = (int)config_setting_source_line(g);
+  src->url_line = pw_config_key_line(g, "url", src->line);
+  src->ca_file_line = pw_config_key_line(g, "ca_file", src->line);
   return pw_config_walk(ld, &it, source_keys);
 }
 
@@ -515,6 +520,8 @@ static int load_receiver(struct loader *ld, const config_setting_t *g, struct pw
         type ? type : "?");
   r->type = (enum pw_receiver_type)t;
   r->line = (int)config_setting_source_line(g);
+  r->cfg_file = pw_config_keep_file(ld, g);
+  r->ca_file_line = pw_config_key_line(g, "ca_file", r->line);
   it.mask = BIT(t);
   it.kind = type;
   return pw_config_walk(ld, &it, receiver_keys);

@@ -22,6 +22,7 @@
 #include "http.h"
 #include "log.h"
 #include "loopstat.h"
+#include "preflight.h"
 #include "value.h"
 
 #define EVAL_INTERVAL 60 /* seconds of the daemon's clock between re-evaluations */
@@ -255,6 +256,10 @@ static int parse_options(struct pw_daemon *d, int argc, char **argv) {
     return 1;
   }
   if (daemon_load_config(d->config_path, d->plugins, &d->conf, err, sizeof(err)) < 0) {
+    fprintf(stderr, "%s\n", err);
+    return 2;
+  }
+  if (test && pw_preflight(d->conf, d->plugins, err, sizeof(err)) < 0) {
     fprintf(stderr, "%s\n", err);
     return 2;
   }

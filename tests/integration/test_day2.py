@@ -1,0 +1,227 @@
+#!/usr/bin/python3
+"""Integration tests of the operator's day-2 tools (issue 15): `pacewatch CMD --help`, what
+`pacewatchd -t` and `pacewatch check` check on the machine (state directory, ca_file, file
+sources, plugins), the lazy ${NAME} of the commands that never send, serve or poll, and secrets
+read from files (*_file)."""
+
+import os
+import pwd
+import shutil
+import sys
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import harness  # noqa: E402
+
+run = harness.pacewatch
+
+CONF = """
+daemon: { state_dir = "state"; };
+domains = ( { id = "d1"; name = "领域一"; } );
+sources = ( { id = "files"; url = "data/a.json"; format = "json"; } );
+indicators = (
+  { id = "cum"; name = "累计"; domain = "d1"; unit = "人次"; kind = "cumulative";
+    source = "files"; path = "$.cum";
+    targets = ( { year = 2024; annual = 15600; } ); } );
+"""
+
+COMMANDS = ["check", "status", "import", "record", "export", "rebuild", "graph", "briefing",
+            "silence"]
+
+
+def clean_env(**extra):
+    """The test's environment without the variables of the lazy tests, plus EXTRA."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PW_T_")}
+    env.update(extra)
+    return env
+
+
+class CommandHelp(harness.TestCase):
+    """`pacewatch CMD --help` and `-h` print that command's usage only, exit 0, read no
+    configuration; `--version` stays."""
+
+    def test_each_command(self):
+        for cmd in COMMANDS:
+            for flag in ("--help", "-h"):
+                r = run(cmd, flag)
+                self.assertEqual(r.rc, 0, (cmd, flag, r.err))
+                self.assertTrue(r.out.startswith(f"usage: pacewatch {cmd} -c FILE"), r.out)
+                # Only this command: no other command's synopsis.
+                for other in COMMANDS:
+                    if other != cmd:
+                        self.assertNotIn(f"pacewatch {other} ", r.out, (cmd, r.out))
+                self.assertNotIn("commands:", r.out)
+        r = run("status", "--bogus")
+        self.assertEqual(r.rc, 2)
+        self.assertIn("usage: pacewatch status -c FILE [--at TIME] [--json]", r.err)
+        r = run("--help")
+        self.assertEqual(r.rc, 0)
+        self.assertIn("commands:", r.out)
+        self.assertRegex(run("--version").out, r"^pacewatch \S+\n$")
+        self.assertRegex(harness.pacewatchd("--version").out, r"^pacewatchd \S+\n$")
+
+
+class Preflight(harness.TestCase):
+    """pacewatchd -t and pacewatch check check what they say, FILE:LINE of the key."""
+
+    def new(self):
+        env = self.new_env()
+        env.write_conf(CONF)
+        env.write("data/a.json", '{"cum": 1}')
+        return env
+
+    def both(self, env, frag):
+        """Both programs refuse with exit 2 and FRAG in the message."""
+        r = harness.pacewatchd("-t", "-c", env.conf)
+        self.assertEqual(r.rc, 2, r)
+        self.assertIn(frag, r.err)
+        r = env.cli_run("check")
+        self.assertEqual(r.rc, 2, r)
+        self.assertIn(frag, r.err)
+
+    def test_ok(self):
+        env = self.new()
+        r = harness.pacewatchd("-t", "-c", env.conf)
+        self.assertEqual((r.rc, r.out), (0, f"{env.conf}: ok\n"), r.err)
+        self.assertEqual(env.cli_run("check").rc, 0)
+        # -t creates nothing.
+        self.assertFalse(os.path.exists(env.state))
+
+    def test_missing_file_source(self):
+        env = self.new()
+        os.unlink(env.path("data/a.json"))
+        self.both(env, f"{env.conf}:4: source 'files': file '{env.path('data/a.json')}': "
+                       "No such file or directory")
+
+    def test_missing_ca_file(self):
+        env = self.new()
+        env.edit_conf('format = "json"; }', 'format = "json";\n  ca_file = "/nonexistent/ca.pem"; }')
+        self.both(env, f"{env.conf}:5: source 'files': ca_file '/nonexistent/ca.pem': "
+                       "No such file or directory")
+        env.write_conf(CONF + 'receivers = ( { id = "w"; type = "webhook"; url = "http://127.0.0.1:1/";'
+                       '\n  ca_file = "/nonexistent/r.pem"; } );\n')
+        self.both(env, f"{env.conf}:10: receiver 'w': ca_file '/nonexistent/r.pem'")
+
+    def test_state_dir_cannot_exist(self):
+        env = self.new()
+        env.write("blocker", "a file")
+        env.edit_conf('state_dir = "state"', 'state_dir = "blocker/state"')
+        self.both(env, f"{env.conf}:2: daemon.state_dir '{env.path('blocker/state')}': "
+                       f"{env.path('blocker')} is not a directory")
+
+    @unittest.skipUnless(os.geteuid() == 0, "needs root")
+    def test_state_dir_for_daemon_user(self):
+        """Run as root with daemon.user: the checks are for that user."""
+        env = self.new()
+        env.edit_conf('state_dir = "state";', 'state_dir = "state"; user = "nobody";')
+        os.chmod(env.dir, 0o755)
+        os.chmod(env.path("data"), 0o755)
+        os.chmod(env.path("data/a.json"), 0o644)
+        # The parent is root's, 0755: nobody cannot create state/ in it.
+        self.both(env, f"daemon.state_dir '{env.state}' cannot be created: {env.dir} is not "
+                       "writable by user nobody")
+        nobody = pwd.getpwnam("nobody")
+        os.makedirs(os.path.join(env.state, "journal"))
+        os.chown(env.state, nobody.pw_uid, nobody.pw_gid)
+        # A journal/ left behind by root: named, with the fix.
+        self.both(env, f"{env.state}/journal is not writable by user nobody (it belongs to user "
+                       f"root, uid 0); run chown -R nobody: {env.state}")
+        os.chown(os.path.join(env.state, "journal"), nobody.pw_uid, nobody.pw_gid)
+        self.assertEqual(harness.pacewatchd("-t", "-c", env.conf).rc, 0)
+        # A file source nobody cannot read.
+        os.chmod(env.path("data/a.json"), 0o600)
+        self.both(env, "source 'files': file '" + env.path("data/a.json")
+                  + "': cannot be read by user nobody")
+
+    def test_plugin_that_does_not_load(self):
+        env = self.new()
+        plugins = env.path("plugins")
+        shutil.copytree(os.path.join(os.path.dirname(harness.PACEWATCHD), "..", "lib",
+                                     "pacewatch", "plugins"), plugins)
+        env.write("plugins/zz_broken.so", "not an ELF file")
+        penv = dict(os.environ, PACEWATCH_PLUGIN_DIR=plugins)
+        r = harness.pacewatch("check", "-c", env.conf, env=penv)
+        self.assertEqual(r.rc, 2, r)
+        self.assertIn(f"plugin {plugins}/zz_broken.so: cannot load", r.err)
+
+
+class LazySecrets(harness.TestCase):
+    """Commands that never send, serve or poll run without the receivers' and sources' secrets;
+    the daemon and check need them all."""
+
+    LAZY = CONF.replace('url = "data/a.json"; format = "json";',
+                        'url = "data/a.json"; format = "json";\n'
+                        '  headers = [ "Authorization: Bearer ${PW_T_SRC_TOKEN}" ];') + """
+receivers = ( { id = "ding"; type = "dingtalk";
+    url = "https://oapi.dingtalk.com/robot/send?access_token=${PW_T_DING_TOKEN}";
+    secret = "${PW_T_DING_SECRET}"; },
+  { id = "mail"; type = "email"; url = "smtp://127.0.0.1:25"; from = "a@b"; to = [ "c@d" ];
+    password_file = "/nonexistent/mail.pw"; } );
+"""
+
+    def test_status_without_secrets(self):
+        env = self.new_env()
+        env.write_conf(self.LAZY)
+        env.write("data/a.json", '{"cum": 1}')
+        env.write("in.csv", "indicator,as_of,value\ncum,2024-03-31,5\n")
+        e = clean_env()
+        for args in (["status"], ["export", "cum"], ["silence", "list"],
+                     ["import", env.path("in.csv")], ["record", "cum", "7", "--as-of", "2024-04-01"]):
+            r = env.cli_run(*args, env=e)
+            self.assertEqual(r.rc, 0, (args, r))
+        # check and the daemon resolve everything, naming the first unset variable.
+        r = env.cli_run("check", env=e)
+        self.assertEqual(r.rc, 2)
+        self.assertIn("environment variable PW_T_DING_TOKEN is not set", r.err)
+        r = harness.pacewatchd("-t", "-c", env.conf)
+        self.assertEqual(r.rc, 2)
+        # Any other key still needs its variable.
+        env.edit_conf('name = "领域一"', 'name = "${PW_T_NAME}"')
+        r = env.cli_run("status", env=e)
+        self.assertEqual(r.rc, 2)
+        self.assertIn("environment variable PW_T_NAME is not set", r.err)
+
+
+class SecretFiles(harness.TestCase):
+    """secret_file, password_file and http_token_file read the secret from a file."""
+
+    def test_http_token_file(self):
+        env = self.new_env()
+        port = harness.free_port()
+        env.write("token", "s3cret-token\n")
+        env.write_conf(CONF.replace('state_dir = "state";',
+                                    f'state_dir = "state"; http_listen = "127.0.0.1:{port}";'
+                                    ' http_token_file = "token";'))
+        env.write("data/a.json", '{"cum": 1}')
+        env.start()
+        import urllib.error
+        import urllib.request
+        with self.assertRaises(urllib.error.HTTPError) as cm:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/status", timeout=10)
+        self.assertEqual(cm.exception.code, 401)
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/status",
+                                     headers={"Authorization": "Bearer s3cret-token"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            self.assertEqual(r.status, 200)
+        self.assertEqual(env.stop(), 0)
+        self.assertNotIn("s3cret-token", env.logs())
+
+    def test_errors(self):
+        env = self.new_env()
+        env.write_conf(CONF.replace('state_dir = "state";',
+                                    'state_dir = "state";\n  http_token_file = "missing";'))
+        env.write("data/a.json", '{"cum": 1}')
+        r = harness.pacewatchd("-t", "-c", env.conf)
+        self.assertEqual(r.rc, 2)
+        self.assertIn(f"{env.conf}:3: the daemon group: http_token_file '{env.path('missing')}': "
+                      "No such file or directory", r.err)
+        env.write("missing", "tok\n")
+        self.assertEqual(harness.pacewatchd("-t", "-c", env.conf).rc, 0)
+        env.edit_conf('http_token_file', 'http_token = "x"; http_token_file')
+        r = harness.pacewatchd("-t", "-c", env.conf)
+        self.assertEqual(r.rc, 2)
+        self.assertIn("write either http_token or http_token_file, not both", r.err)
+
+
+if __name__ == "__main__":
+    harness.main()
