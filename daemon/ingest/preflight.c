@@ -38,22 +38,20 @@ static void user_name(uid_t uid, char *buf, size_t len) {
     snprintf(buf, len, "%u", (unsigned)uid);
 }
 
-static int find_who(const struct pw_config *conf, struct who *w, char *err, size_t errlen) {
+static void find_who(const struct pw_config *conf, struct who *w) {
   const char *name = conf->daemon.user;
   struct passwd *pw;
 
   memset(w, 0, sizeof(*w));
-  if (geteuid() != 0 || name == NULL || name[0] == '\0') {
+  /* A daemon.user that does not exist (yet: the package creates it) is for the daemon to
+   * refuse when root starts it; under systemd the unit's User= applies and the key is unused.
+   * The checks are then made for the caller. */
+  pw = geteuid() == 0 && name != NULL && name[0] != '\0' ? getpwnam(name) : NULL;
+  if (pw == NULL) {
     w->self = 1;
     w->uid = geteuid();
     user_name(w->uid, w->name, sizeof(w->name));
-    return 0;
-  }
-  pw = getpwnam(name);
-  if (pw == NULL) {
-    snprintf(err, errlen, "%s:%d: daemon.user '%s': no such user", conf->daemon.cfg_file,
-             conf->daemon.state_dir_line, name);
-    return -ENOENT;
+    return;
   }
   w->uid = pw->pw_uid;
   w->ngroups = MAX_GROUPS;
@@ -62,7 +60,6 @@ static int find_who(const struct pw_config *conf, struct who *w, char *err, size
     w->ngroups = 1;
   }
   snprintf(w->name, sizeof(w->name), "%s", pw->pw_name);
-  return 0;
 }
 
 /* Whether W may do WANT (R_OK, W_OK, X_OK bits) on PATH, whose status is ST. */
@@ -200,9 +197,8 @@ int pw_preflight(const struct pw_config *conf, const struct pw_plugins *plugins,
   rc = pw_plugins_failed(plugins, err, errlen);
   if (rc < 0)
     return rc;
-  rc = find_who(conf, &w, err, errlen);
-  if (rc == 0)
-    rc = check_state_dir(conf, &w, err, errlen);
+  find_who(conf, &w);
+  rc = check_state_dir(conf, &w, err, errlen);
   if (rc < 0)
     return rc;
   for (i = 0; i < conf->n_sources; i++) {

@@ -19,7 +19,10 @@ void cli_usage(FILE *out) {
         "       pacewatch --version\n"
         "\n"
         "commands:\n"
-        "  check  -c FILE                          validate a configuration\n"
+        "  check  -c FILE [--fetch]                validate a configuration (--fetch: and poll\n"
+        "                                          every source, as fetch does)\n"
+        "  fetch  -c FILE SOURCE [--indicator ID]  poll one source now; show what each indicator\n"
+        "                                          would store (stores nothing)\n"
         "  status -c FILE [--at TIME] [--json]     judge every indicator as of TIME\n"
         "  import -c FILE CSV                      load samples (indicator,as_of,value[,note])\n"
         "  record -c FILE ID VALUE [--as-of TIME] [--note TEXT]  add one sample by hand\n"
@@ -106,11 +109,17 @@ static int load_config(struct cli *c, const char *name) {
 static const struct command {
   const char *name;
   int (*run)(struct cli *);
-} commands[] = {{"check", cmd_check},     {"status", cmd_status},
-                {"import", cmd_import},   {"record", cmd_record},
-                {"export", cmd_export},   {"rebuild", cmd_rebuild},
-                {"graph", cmd_graph},     {"briefing", cmd_briefing},
-                {"silence", cmd_silence}, {NULL, NULL}};
+} commands[] = {{"check", cmd_check},
+                {"status", cmd_status},
+                {"import", cmd_import},
+                {"record", cmd_record},
+                {"export", cmd_export},
+                {"rebuild", cmd_rebuild},
+                {"graph", cmd_graph},
+                {"briefing", cmd_briefing},
+                {"silence", cmd_silence},
+                {"fetch", cmd_fetch},
+                {NULL, NULL}};
 
 /* Reads the options after the command (ARGV[1]) into C, and the positional arguments after
  * them. Returns -1 to go on, or the exit status (help printed, or a bad option). */
@@ -126,6 +135,8 @@ static int read_options(int argc, char **argv, struct cli *c) {
                                        {"to", required_argument, NULL, 'T'},
                                        {"format", required_argument, NULL, 'm'},
                                        {"note", required_argument, NULL, 'N'},
+                                       {"indicator", required_argument, NULL, 'I'},
+                                       {"fetch", no_argument, NULL, 'f'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   int opt;
@@ -165,6 +176,12 @@ static int read_options(int argc, char **argv, struct cli *c) {
       break;
     case 'm':
       c->format = optarg;
+      break;
+    case 'I':
+      c->indicator = optarg;
+      break;
+    case 'f':
+      c->fetch = 1;
       break;
     case 'h':
       command_usage(argv[1], stdout);

@@ -22,8 +22,10 @@ enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 struct cli {
   const char *config_path;
   const char *at, *as_of, *from, *to, *format, *output, *until, *reason, *note;
+  const char *indicator; /* fetch --indicator */
   int json;
-  int argc; /* positional arguments after the command */
+  int fetch; /* check --fetch */
+  int argc;  /* positional arguments after the command */
   char **argv;
   struct pw_config *conf;
 };
@@ -54,6 +56,12 @@ int cmd_rebuild(struct cli *c);
 int cmd_graph(struct cli *c);
 int cmd_briefing(struct cli *c);
 int cmd_silence(struct cli *c);
+int cmd_fetch(struct cli *c);
+
+/* Polls source SOURCE (an index, or -1 for every source) once and prints what each indicator
+ * (or only indicator ONLY, when >= 0) would come to; stores nothing (cmd_fetch.c). Returns the
+ * exit status. */
+int cli_fetch_sources(struct cli *c, int source, int only);
 
 /* Prints the usage text to OUT (cli.c). */
 void cli_usage(FILE *out);

@@ -31,5 +31,10 @@ int cmd_check(struct cli *c) {
          "targets, %d receivers; time zone %s)\n",
          c->config_path, c->conf->n_domains, c->conf->n_departments, c->conf->n_sources,
          c->conf->n_indicators, with_targets, c->conf->n_receivers, c->conf->daemon.timezone);
+  if (c->fetch) {
+    fflush(stdout);
+    putchar('\n');
+    return cli_fetch_sources(c, -1, -1);
+  }
   return EXIT_OK;
 }
