@@ -177,7 +177,11 @@ static int fetch_source(struct cli *c, const struct pw_plugins *plugins, const s
     }
   if (poll_once(src, &p) < 0)
     return EXIT_FAIL;
-  pw_redact_url(src->file ? src->file : src->url, shown, sizeof(shown));
+  /* A URL may carry a token (redacted as in every message); a file's path is shown whole. */
+  if (src->file != NULL)
+    snprintf(shown, sizeof(shown), "%s", src->file);
+  else
+    pw_redact_url(src->url, shown, sizeof(shown));
   if (p.rc < 0) {
     printf("source %s (%s) %s: failed 采集失败: %s\n", src->id, src->format, shown, p.error);
     return EXIT_FAIL;

@@ -223,5 +223,136 @@ class SecretFiles(harness.TestCase):
         self.assertIn("write either http_token or http_token_file, not both", r.err)
 
 
+FETCH_CONF = """
+daemon: { state_dir = "state"; http_listen = "127.0.0.1:{port}"; };
+domains = ( { id = "d1"; name = "领域一"; } );
+sources = (
+  { id = "hjson"; url = "{base}/data/a.json"; format = "json"; as_of = "$.as_of";
+    headers = [ "Authorization: Bearer ${PW_T_SRC}" ]; },
+  { id = "hcsv"; url = "{base}/data/b.csv"; format = "csv"; as_of = "截至[指标=在训人数]"; },
+  { id = "fprom"; url = "data/c.prom"; format = "prometheus"; },
+  { id = "fregex"; url = "data/d.html"; format = "regex"; as_of = "截至([0-9]+年[0-9]+月[0-9]+日)"; },
+  { id = "gone"; url = "{base}/status/500"; format = "json"; }
+);
+indicators = (
+  { id = "cum"; name = "累计"; domain = "d1"; kind = "cumulative"; source = "hjson"; path = "$.cum";
+    targets = ( { year = 2024; annual = 15600; } ); },
+  { id = "lvl"; name = "水平"; domain = "d1"; kind = "cumulative"; source = "hjson"; path = "$.lvl";
+    targets = ( { year = 2024; annual = 100; } ); },
+  { id = "typo"; name = "路径错"; domain = "d1"; kind = "cumulative"; source = "hjson"; path = "$.nope";
+    targets = ( { year = 2024; annual = 100; } ); },
+  { id = "trainees"; name = "在训"; domain = "d1"; kind = "cumulative"; source = "hcsv";
+    path = "数值[指标=在训人数]"; targets = ( { year = 2024; annual = 100; } ); },
+  { id = "prom"; name = "普罗"; domain = "d1"; kind = "cumulative"; source = "fprom";
+    path = "demo_total{county=\\"平阳\\"}"; targets = ( { year = 2024; annual = 100; } ); },
+  { id = "score"; name = "得分"; domain = "d1"; kind = "cumulative"; source = "fregex";
+    path = "平阳县</td><td>([0-9.]+)<"; targets = ( { year = 2024; annual = 100; } ); },
+  { id = "down"; name = "无"; domain = "d1"; kind = "cumulative"; source = "gone"; path = "$.v";
+    targets = ( { year = 2024; annual = 100; } ); }
+);
+"""
+
+
+class Fetch(harness.TestCase):
+    """pacewatch fetch polls one source now, as the daemon does, and stores nothing."""
+
+    def setUp(self):
+        super().setUp()
+        self.env = env = self.new_env()
+        self.src = env.sources_server(env.path("www"))
+        env.write("www/a.json", '{"as_of": "2024-03-31", "cum": "4,782", "lvl": "暂无"}')
+        env.write("www/b.csv", "指标,数值,截至\n在训人数,1.2万,2024年3月31日\n")
+        env.write("data/c.prom", 'demo_total{county="平阳"} 37 1711900800000\n')
+        env.write("data/d.html", "<p>截至2024年3月31日</p><tr><td>平阳县</td><td>83.13</td></tr>")
+        env.write_conf(FETCH_CONF, port=harness.free_port(), base=self.src.base)
+        self.e = clean_env(PW_T_SRC="tok")
+
+    def fetch(self, *args):
+        return self.env.cli_run("fetch", *args, env=self.e)
+
+    def test_each_source_type(self):
+        env = self.env
+        r = self.fetch("hjson")
+        # A path that selects nothing is a problem: exit 1, and the other rows are shown.
+        self.assertEqual(r.rc, 1, r)
+        self.assertRegex(r.out, r"source hjson \(json\) http://127\.0\.0\.1:\d+/data/a\.json: "
+                                r"HTTP 200, \d+ bytes")
+        self.assertRegex(r.out, r"(?m)^cum +4782 +2024-04-01T00:00:00\+08:00 +new 新数据$")
+        self.assertIn("path $.cum -> 4,782; as_of $.as_of -> 2024-03-31", r.out)
+        self.assertRegex(r.out, r"(?m)^lvl +- .*nothing 未发布: '暂无' means not published$")
+        self.assertRegex(r.out, r"(?m)^typo +- .*bad 路径无数据: path \$\.nope selects nothing$")
+        r = self.fetch("hjson", "--indicator", "cum")
+        self.assertEqual(r.rc, 0, r)
+        self.assertNotIn("typo", r.out)
+        r = self.fetch("hcsv")
+        self.assertEqual(r.rc, 0, r)
+        self.assertRegex(r.out, r"(?m)^trainees +12000 +2024-04-01T00:00:00\+08:00 +new 新数据$")
+        self.assertIn("as_of 截至[指标=在训人数] -> 2024年3月31日", r.out)
+        r = self.fetch("fprom")
+        self.assertEqual(r.rc, 0, r)
+        self.assertIn(f"source fprom (prometheus) {env.path('data/c.prom')}: ", r.out)
+        self.assertRegex(r.out, r"(?m)^prom +37 +2024-04-01T00:00:00\+08:00 +new 新数据$")
+        self.assertIn("as_of: the sample's timestamp", r.out)
+        r = self.fetch("fregex")
+        self.assertEqual(r.rc, 0, r)
+        self.assertRegex(r.out, r"(?m)^score +83\.13 +2024-04-01T00:00:00\+08:00 +new 新数据$")
+        # A source that fails: exit 1, the error said.
+        r = self.fetch("gone")
+        self.assertEqual(r.rc, 1, r)
+        self.assertIn("failed 采集失败: HTTP 500", r.out)
+        # Nothing was written: no state directory at all.
+        self.assertFalse(os.path.exists(env.state))
+
+    def test_classification_and_usage(self):
+        env = self.env
+        env.cli("record", "trainees", "12000", "--as-of", "2024-03-31", env=self.e)
+        env.cli("record", "prom", "30", "--as-of", "2024-03-31", env=self.e)
+        r = self.fetch("hcsv")
+        self.assertRegex(r.out, r"(?m)^trainees +12000 .* duplicate 已有同值$")
+        r = self.fetch("fprom")
+        self.assertRegex(r.out, r"(?m)^prom +37 .* revision 修订$")
+        # A bad figure: exit 1 with admission's reason.
+        env.write("www/b.csv", "指标,数值,截至\n在训人数,很多,2024年3月31日\n")
+        r = self.fetch("hcsv")
+        self.assertEqual(r.rc, 1)
+        self.assertIn("bad 数据有误: '很多' is not a value of this indicator", r.out)
+        env.write("www/b.csv", "指标,数值,截至\n在训人数,5,2099年3月31日\n")
+        r = self.fetch("hcsv")
+        self.assertEqual(r.rc, 1)
+        self.assertIn("bad 数据有误: as_of 2099-04-01T00:00:00+08:00 is more than a day", r.out)
+        # Usage errors.
+        self.assertEqual(self.fetch("nosuch").rc, 2)
+        self.assertEqual(self.fetch().rc, 2)
+        self.assertEqual(self.fetch("hcsv", "--indicator", "cum").rc, 2)
+        # The source's own secret is needed; the receivers' are not.
+        r = env.cli_run("fetch", "hjson", env=clean_env())
+        self.assertEqual(r.rc, 1)
+        self.assertIn("environment variable PW_T_SRC is not set (headers)", r.err)
+        env.write("www/b.csv", "指标,数值,截至\n在训人数,5,2024年3月31日\n")
+        self.assertEqual(env.cli_run("fetch", "hcsv", env=clean_env()).rc, 0)
+
+    def test_beside_a_running_daemon(self):
+        env = self.env
+        os.environ["PW_T_SRC"] = "tok"  # the daemon's environment
+        try:
+            env.start()
+            env.wait(lambda: "\tcum\t" in env.journal_text() and "\tprom\t" in env.journal_text(),
+                     30, "the first polls")
+            before = env.journal_text()
+            env.write("data/c.prom", 'demo_total{county="平阳"} 41 1711900800000\n')
+            r = self.fetch("fprom")
+            self.assertEqual(r.rc, 0, r)
+            self.assertRegex(r.out, r"(?m)^prom +41 .* revision 修订$")
+            r = env.cli_run("check", "--fetch", env=self.e)
+            self.assertEqual(r.rc, 1, r)  # typo and gone
+            self.assertIn("ok (1 domains", r.out)
+            for s in ("hjson", "hcsv", "fprom", "fregex", "gone"):
+                self.assertIn(f"source {s} (", r.out)
+            self.assertEqual(env.journal_text(), before)
+            self.assertEqual(env.stop(), 0)
+        finally:
+            del os.environ["PW_T_SRC"]
+
+
 if __name__ == "__main__":
     harness.main()
