@@ -121,6 +121,21 @@ static const struct command {
                 {"fetch", cmd_fetch},
                 {NULL, NULL}};
 
+/* Whether command NAME, as C asks it, writes the state directory (docs/cli.md#who-may-write):
+ * then it runs only as the directory's owner. */
+static int writes_state(const char *name, const struct cli *c) {
+  static const char *const writers[] = {"import",  "record",  "rebuild", "silence",
+                                        "retract", "explain", NULL};
+  int i;
+
+  if (strcmp(name, "silence") == 0 && c->argc > 0 && strcmp(c->argv[0], "list") == 0)
+    return 0;
+  for (i = 0; writers[i]; i++)
+    if (strcmp(name, writers[i]) == 0)
+      return 1;
+  return 0;
+}
+
 /* Reads the options after the command (ARGV[1]) into C, and the positional arguments after
  * them. Returns -1 to go on, or the exit status (help printed, or a bad option). */
 static int read_options(int argc, char **argv, struct cli *c) {
@@ -225,6 +240,10 @@ int main(int argc, char **argv) {
   rc = load_config(&c, cmd->name);
   if (rc != EXIT_OK)
     return rc;
+  if (writes_state(cmd->name, &c) && cli_check_owner(&c, argc, argv) < 0) {
+    pw_config_free(c.conf);
+    return EXIT_FAIL;
+  }
   rc = cmd->run(&c);
   pw_config_free(c.conf);
   return rc;

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "config.h"
 #include "journal.h"
@@ -82,6 +83,17 @@ int cli_open_journal(struct cli *c, struct pw_journal **j);
  * on success the caller closes both. */
 int cli_open_readers(struct cli *c, struct pw_journal **j, struct pw_store *store, char *tmp_dir,
                      size_t tmp_size);
+
+/* Whether a path of CONF's state directory that the write commands use (the directory,
+ * journal/, rrd/, inbox/, lock, ...) exists and belongs to another user than the one running;
+ * then its path into PATH (LEN bytes; may be NULL) and its owner into *OWNER (may be NULL). */
+int cli_foreign_path(const struct pw_config *conf, char *path, size_t len, uid_t *owner);
+
+/* The rule of docs/cli.md#who-may-write: a command that writes the state directory runs as the
+ * user who owns it, root included (root would leave files the daemon cannot write). Returns 0,
+ * or -EPERM after printing whose it is and the command to run instead (ARGC, ARGV: the
+ * command line, repeated in it). */
+int cli_check_owner(struct cli *c, int argc, char **argv);
 
 /* Writes REQ (borrowed) into the running daemon's inbox and waits for its reply: 0 with
  * *REPLY (owned, json_decref) or a negative errno (samples.c). */
