@@ -223,6 +223,79 @@ class SecretFiles(harness.TestCase):
         self.assertIn("write either http_token or http_token_file, not both", r.err)
 
 
+@unittest.skipUnless(os.geteuid() == 0, "needs root")
+class Ownership(harness.TestCase):
+    """The CLI never writes a state directory another user owns, root included; the daemon's
+    permission errors name the file and the chown."""
+
+    def test_write_commands_refuse(self):
+        env = self.new_env()
+        env.write_conf(CONF.replace('state_dir = "state";',
+                                    'state_dir = "state"; http_listen = "";'))
+        env.write("data/a.json", '{"cum": 1}')
+        env.write("in.csv", "indicator,as_of,value\ncum,2024-03-31,5\n")
+        env.cli("record", "cum", "3", "--as-of", "2024-03-30")
+        nobody = pwd.getpwnam("nobody")
+        for root, dirs, files in os.walk(env.state):
+            for n in [root] + [os.path.join(root, f) for f in dirs + files]:
+                os.chown(n, nobody.pw_uid, nobody.pw_gid)
+        before = sorted(os.listdir(env.state))
+        journal = env.journal_text()
+        want = (f"pacewatch: {env.state} belongs to user nobody (uid {nobody.pw_uid}); run it as "
+                f"that user: sudo -u nobody pacewatch ")
+        for args in (["record", "cum", "7", "--as-of", "2024-03-31", "--note", "it's"],
+                     ["import", env.path("in.csv")], ["rebuild"],
+                     ["silence", "add", "cum", "--until", "2099-01-01"],
+                     ["silence", "remove", "cum"]):
+            r = env.cli_run(*args)
+            self.assertEqual(r.rc, 1, (args, r))
+            self.assertIn(want, r.err)
+        self.assertIn("--note 'it'\\''s'", env.cli_run("record", "cum", "7", "--note", "it's").err)
+        # Readers still work, and write nothing there.
+        self.assertEqual(env.cli_run("status").rc, 0)
+        self.assertEqual(env.cli_run("silence", "list").rc, 0)
+        self.assertEqual(env.cli_run("export", "cum").rc, 0)
+        self.assertEqual(sorted(os.listdir(env.state)), before)
+        self.assertEqual(env.journal_text(), journal)
+        # One file left by root inside is enough to refuse, naming it.
+        os.chown(os.path.join(env.state, "journal"), 0, 0)
+        os.chown(env.state, 0, 0)
+        r = env.cli_run("record", "cum", "7")
+        self.assertEqual(r.rc, 1)
+        self.assertIn(f"{env.state}/journal/journal.tsv belongs to user nobody", r.err)
+
+    def test_root_would_create_it(self):
+        env = self.new_env()
+        env.write_conf(CONF.replace('state_dir = "state";', 'state_dir = "state"; user = "nobody";'))
+        r = env.cli_run("record", "cum", "7")
+        self.assertEqual(r.rc, 1)
+        self.assertIn(f"{env.state} does not exist and root would create it; run it as the "
+                      "daemon's user (daemon.user): sudo -u nobody pacewatch record", r.err)
+        self.assertFalse(os.path.exists(env.state))
+
+    def test_daemon_names_the_file(self):
+        env = self.new_env()
+        env.write_conf(CONF.replace('state_dir = "state";',
+                                    'state_dir = "state"; user = "nobody"; http_listen = "";'))
+        env.write("data/a.json", '{"cum": 1}')
+        os.chmod(env.dir, 0o755)
+        # What root's record (before daemon.user was set) leaves: a root-owned state directory.
+        env.edit_conf('user = "nobody";', '')
+        env.cli("record", "cum", "3", "--as-of", "2024-03-30")
+        env.edit_conf('state_dir = "state";', 'state_dir = "state"; user = "nobody";')
+        d = env.start(ready=None)
+        self.assertEqual(d.wait(), 1)
+        self.assertIn(f"{env.state}/lock: Permission denied; run chown -R nobody: {env.state}",
+                      d.log())
+        nobody = pwd.getpwnam("nobody")
+        os.chown(env.state, nobody.pw_uid, nobody.pw_gid)
+        os.chown(os.path.join(env.state, "lock"), nobody.pw_uid, nobody.pw_gid)
+        d = env.start(ready=None)
+        self.assertEqual(d.wait(), 1)
+        self.assertIn(f"{env.state}/journal/journal.tsv: cannot open the journal for writing: "
+                      f"Permission denied; run chown -R nobody: {env.state}", d.log())
+
+
 FETCH_CONF = """
 daemon: { state_dir = "state"; http_listen = "127.0.0.1:{port}"; };
 domains = ( { id = "d1"; name = "领域一"; } );
