@@ -26,7 +26,7 @@ indicators = (
 """
 
 COMMANDS = ["check", "status", "import", "record", "export", "rebuild", "graph", "briefing",
-            "silence"]
+            "silence", "fetch"]
 
 
 def clean_env(**extra):
