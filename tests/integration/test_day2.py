@@ -255,6 +255,10 @@ class Ownership(harness.TestCase):
         self.assertEqual(env.cli_run("status").rc, 0)
         self.assertEqual(env.cli_run("silence", "list").rc, 0)
         self.assertEqual(env.cli_run("export", "cum").rc, 0)
+        # graph keeps its temporary files out of the directory it does not own.
+        r = env.cli_run("graph", "cum", "--at", "2024-04-30", "-o", env.path("cum.png"))
+        self.assertEqual(r.rc, 0, r)
+        self.assertTrue(os.path.getsize(env.path("cum.png")) > 0)
         self.assertEqual(sorted(os.listdir(env.state)), before)
         self.assertEqual(env.journal_text(), journal)
         # One file left by root inside is enough to refuse, naming it.
