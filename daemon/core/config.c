@@ -137,7 +137,12 @@ static int load_sections(struct loader *ld, config_t *cfg) {
 }
 
 int pw_config_load(const char *path, struct pw_config **out, char *err, size_t errlen) {
-  struct loader ld = {NULL, err, errlen, 0};
+  return pw_config_load_flags(path, 0, out, err, errlen);
+}
+
+int pw_config_load_flags(const char *path, unsigned flags, struct pw_config **out, char *err,
+                         size_t errlen) {
+  struct loader ld = {NULL, err, errlen, 0, flags};
   config_t cfg;
   int rc;
 
@@ -179,6 +184,26 @@ void pw_config_free(struct pw_config *conf) {
     free(conf->arena);
   }
   free(conf);
+}
+
+int pw_config_is_unresolved(const struct pw_config *conf, const char *value) {
+  int i;
+
+  for (i = 0; value != NULL && i < conf->n_unresolved; i++)
+    if (conf->unresolved[i].value == value)
+      return 1;
+  return 0;
+}
+
+int pw_config_require(const struct pw_config *conf, const char *value, char *err, size_t errlen) {
+  int i;
+
+  for (i = 0; value != NULL && i < conf->n_unresolved; i++)
+    if (conf->unresolved[i].value == value) {
+      snprintf(err, errlen, "%s", conf->unresolved[i].why);
+      return -EINVAL;
+    }
+  return 0;
 }
 
 int pw_config_indicator_index(const struct pw_config *conf, const char *id) {

@@ -40,6 +40,8 @@ struct pw_daemon_conf {
   int64_t max_transfers;
   int64_t http_max_connections;
   int64_t http_timeout; /* seconds */
+  const char *cfg_file; /* the file and line of state_dir, for the checks of -t */
+  int state_dir_line;
 };
 
 struct pw_domain {
@@ -82,7 +84,8 @@ struct pw_source {
   char *proxy;
   const char *cfg_file;
   int line;
-  int *indicators; /* the indices of the indicators it feeds, in configuration order */
+  int url_line, ca_file_line; /* lines of those keys (the source's line when absent) */
+  int *indicators;            /* the indices of the indicators it feeds, in configuration order */
   int n_indicators;
 };
 
@@ -144,6 +147,8 @@ struct pw_receiver {
   char *keyword;
   struct pw_strlist mentioned_mobiles;
   int line;
+  const char *cfg_file;
+  int ca_file_line; /* the line of ca_file (the receiver's line when absent) */
 };
 
 struct pw_alerting {
@@ -175,6 +180,13 @@ struct pw_briefing {
   int *receiver_idx;
 };
 
+/* A value a lazy load left unresolved (pw_config_load_flags): the string the key holds, and
+ * why it could not be resolved ("FILE:LINE: environment variable X is not set"). */
+struct pw_config_unresolved {
+  const char *value;
+  const char *why;
+};
+
 struct pw_config {
   char *path; /* absolute path of the main file */
   char *dir;  /* its directory */
@@ -194,6 +206,8 @@ struct pw_config {
   int n_silences;
   struct pw_briefing briefing;
   struct pw_calendar cal;
+  struct pw_config_unresolved *unresolved; /* secrets a lazy load left unresolved */
+  int n_unresolved;
   struct pw_config_arena *arena; /* owns every allocation above */
   int refs; /* holders of this generation (docs/architecture.md): the daemon, work in flight */
 };
@@ -202,6 +216,23 @@ struct pw_config {
  * As a side effect the process time zone is set to daemon.timezone. On failure returns
  * -EINVAL (or -ENOENT, -ENOMEM) and writes "FILE:LINE: message" into ERR. */
 int pw_config_load(const char *path, struct pw_config **out, char *err, size_t errlen);
+
+/* Flags of pw_config_load_flags. PW_CONFIG_LAZY_SECRETS: a ${NAME} whose variable is unset, or
+ * a *_file that cannot be read, in a key that carries a secret or an endpoint (a receiver's
+ * url, secret, password, username, proxy; a source's url, headers, proxy; the daemon's
+ * http_token; their *_file variants) does not fail the load: the key keeps its text as written
+ * (or "" for a *_file) and is recorded as unresolved, so a command that never uses it runs
+ * (docs/configuration.md#environment-variables). Any other key fails as always. */
+enum { PW_CONFIG_LAZY_SECRETS = 1 };
+
+/* As pw_config_load, with FLAGS (0 is pw_config_load). */
+int pw_config_load_flags(const char *path, unsigned flags, struct pw_config **out, char *err,
+                         size_t errlen);
+
+/* Whether VALUE (a string CONF holds, or NULL) is usable: 0, or -EINVAL with why a lazy load
+ * left it unresolved ("FILE:LINE: environment variable DING_TOKEN is not set") in ERR. A
+ * command calls it for every key it is about to use. Any thread. */
+int pw_config_require(const struct pw_config *conf, const char *value, char *err, size_t errlen);
 
 /* A configuration is one generation of the daemon (docs/architecture.md): a reload builds a new
  * one and swaps it in, and the old one lives on while work started under it (a delivery, a

@@ -63,8 +63,55 @@ const char *pw_config_shown(const char *key, const char *value, char *buf, size_
   return value;
 }
 
+/* The keys a lazy load may leave unresolved: those that carry a secret or an endpoint, which
+ * only fetching, sending and serving use (docs/configuration.md#environment-variables). */
+static int lazy_key(struct loader *ld, const char *key) {
+  static const char *const keys[] = {
+      "url",        "secret",      "password",      "username",        "proxy", "headers",
+      "http_token", "secret_file", "password_file", "http_token_file", NULL};
+  int i;
+
+  if (!(ld->flags & PW_CONFIG_LAZY_SECRETS))
+    return 0;
+  for (i = 0; keys[i]; i++)
+    if (strcmp(key, keys[i]) == 0)
+      return 1;
+  return 0;
+}
+
+/* Records VALUE (a string of the configuration) as unresolved, with why, at setting S. */
+static int record_unresolved(struct loader *ld, const config_setting_t *s, const char *value,
+                             const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int record_unresolved(struct loader *ld, const config_setting_t *s, const char *value,
+                             const char *fmt, ...) {
+  struct pw_config *c = ld->conf;
+  struct pw_config_unresolved *u;
+  char msg[768], why[1024];
+  va_list ap;
+
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  snprintf(why, sizeof(why), "%s:%d: %s", setting_file(ld, s),
+           s ? (int)config_setting_source_line(s) : 0, msg);
+  /* Few keys are ever unresolved: the array is copied whole into the arena on each one. */
+  u = pw_config_alloc(ld, sizeof(*u) * (size_t)(c->n_unresolved + 1));
+  if (u == NULL)
+    return pw_config_fail(ld, s, "out of memory");
+  if (c->n_unresolved > 0)
+    memcpy(u, c->unresolved, sizeof(*u) * (size_t)c->n_unresolved);
+  u[c->n_unresolved].value = value;
+  u[c->n_unresolved].why = pw_config_strdup(ld, why);
+  if (u[c->n_unresolved].why == NULL)
+    return pw_config_fail(ld, s, "out of memory");
+  c->unresolved = u;
+  c->n_unresolved++;
+  return 0;
+}
+
 /* Replaces ${NAME} by the environment variable NAME; "$${" writes a literal "${". The value of
- * key WHAT appears in messages only as pw_config_shown shows it. */
+ * key WHAT appears in messages only as pw_config_shown shows it. An unset variable fails the
+ * load, or, in a lazy load, leaves a key of lazy_key as written and recorded as unresolved. */
 static int substitute_env(struct loader *ld, const config_setting_t *s, const char *what,
                           const char *in, char **out) {
   char shown[512];
@@ -96,6 +143,14 @@ static int substitute_env(struct loader *ld, const config_setting_t *s, const ch
       memcpy(name, p + 2, n);
       name[n] = '\0';
       val = getenv(name);
+      if (val == NULL && lazy_key(ld, what)) {
+        pw_buf_free(&b);
+        *out = pw_config_strdup(ld, in);
+        if (*out == NULL)
+          return pw_config_fail(ld, s, "out of memory");
+        return record_unresolved(ld, s, *out, "environment variable %s is not set (%s)", name,
+                                 what);
+      }
       if (val == NULL) {
         pw_buf_free(&b);
         return pw_config_fail(ld, s, "environment variable %s is not set", name);
@@ -128,6 +183,68 @@ int pw_config_read_string(struct loader *ld, const config_setting_t *s, const ch
   if (!pw_utf8_valid(v, strlen(v)))
     return pw_config_fail(ld, s, "%s is not valid UTF-8", what);
   return substitute_env(ld, s, what, v, out);
+}
+
+/* A secret is at most this long: a token, a password, a signing secret. */
+#define SECRET_FILE_MAX 65536
+
+int pw_config_key_secret_file(struct loader *ld, const struct item *it, const struct key_spec *k,
+                              const config_setting_t *s) {
+  char plain[32], *path, *abs, *data = NULL;
+  size_t len = 0, n = strlen(k->name);
+  int rc;
+
+  if (s == NULL)
+    return 0;
+  snprintf(plain, sizeof(plain), "%.*s", (int)(n > 5 ? n - 5 : 0), k->name);
+  if (pw_config_member(it, plain) != NULL)
+    return pw_config_fail(ld, s, "%s: write either %s or %s, not both", it->what, plain, k->name);
+  if (pw_config_read_string(ld, s, k->name, &path) < 0)
+    return -EINVAL;
+  if (pw_config_is_unresolved(ld->conf, path)) {
+    /* Its ${NAME} is unset (lazy load): the secret is as unresolved as its path. */
+    *FIELD(it, k, char *) = path;
+    return 0;
+  }
+  abs = pw_path_join(ld->conf->dir, path);
+  if (abs == NULL)
+    return pw_config_fail(ld, s, "out of memory");
+  rc = pw_read_file(abs, SECRET_FILE_MAX, &data, &len);
+  if (rc == 0 && len > 0 && data[len - 1] == '\n')
+    data[--len] = '\0';
+  if (rc == 0 && len > 0 && data[len - 1] == '\r')
+    data[--len] = '\0';
+  if (rc == 0 && (len == 0 || strlen(data) != len || !pw_utf8_valid(data, len) ||
+                  strpbrk(data, "\r\n") != NULL))
+    rc = -EBADMSG;
+  if (rc < 0) {
+    const char *why = rc == -EBADMSG ? "must hold one line of UTF-8 text (the secret)"
+                      : rc == -E2BIG ? "is larger than 64 KiB"
+                                     : strerror(-rc);
+    char *shown = pw_config_strdup(ld, "");
+    if (data != NULL) {
+      explicit_bzero(data, len);
+      free(data);
+    }
+    if (shown == NULL) {
+      free(abs);
+      return pw_config_fail(ld, s, "out of memory");
+    }
+    if (lazy_key(ld, k->name)) {
+      *FIELD(it, k, char *) = shown;
+      rc = record_unresolved(ld, s, shown, "%s: %s '%s': %s", it->what, k->name, abs, why);
+    } else {
+      rc = pw_config_fail(ld, s, "%s: %s '%s': %s", it->what, k->name, abs, why);
+    }
+    free(abs);
+    return rc;
+  }
+  free(abs);
+  *FIELD(it, k, char *) = pw_config_strdup(ld, data);
+  /* The secret's only other copy is the configuration's own. */
+  explicit_bzero(data, len);
+  free(data);
+  return *FIELD(it, k, char *) != NULL ? 0 : pw_config_fail(ld, s, "out of memory");
 }
 
 /* Reads a number written as an integer, a float or a string in the value grammar. */
@@ -314,6 +431,12 @@ static int read_key(struct loader *ld, const config_setting_t *s, const struct k
     return 0;
   }
   return pw_config_fail(ld, s, "internal: unknown key type");
+}
+
+int pw_config_key_line(const config_setting_t *g, const char *name, int def) {
+  const config_setting_t *m = g ? config_setting_get_member(g, name) : NULL;
+
+  return m ? (int)config_setting_source_line(m) : def;
 }
 
 const config_setting_t *pw_config_member(const struct item *it, const char *name) {

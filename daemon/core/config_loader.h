@@ -24,6 +24,7 @@ struct loader {
   char *err;
   size_t errlen;
   int failed;
+  unsigned flags; /* of pw_config_load_flags */
 };
 
 enum key_type {
@@ -116,11 +117,24 @@ int pw_config_read_int(struct loader *ld, const config_setting_t *s, const char 
  * key or a value holding "://", VALUE itself otherwise. Returns VALUE or BUF (LEN bytes). */
 const char *pw_config_shown(const char *key, const char *value, char *buf, size_t len);
 
+/* The key_fn of secret_file, password_file and http_token_file (K_FN keys whose offset is the
+ * plain key's field): reads the named file (relative to the configuration's directory; whole
+ * content, one trailing newline stripped) into the plain key, which must then not be written.
+ * Returns 0 or -EINVAL. */
+int pw_config_key_secret_file(struct loader *ld, const struct item *it, const struct key_spec *k,
+                              const config_setting_t *s);
+
+/* Whether VALUE was left unresolved by a lazy load (pw_config_require). */
+int pw_config_is_unresolved(const struct pw_config *conf, const char *value);
+
 /* A calendar date "YYYY-MM-DD" into the end of that day; 0 or -EINVAL. */
 int pw_config_parse_date(const char *text, int64_t *out);
 
 /* Whether S is an array [ ] or a list ( ). */
 int pw_config_is_list(const config_setting_t *s);
+
+/* The line of setting NAME of group G, or DEF when G has none. */
+int pw_config_key_line(const config_setting_t *g, const char *name, int def);
 
 /* Setting NAME of item IT's group, or NULL (also when the group is absent). */
 const config_setting_t *pw_config_member(const struct item *it, const char *name);

@@ -140,6 +140,7 @@ static const struct key_spec daemon_keys[] = {
     {"log_level", K_FN, D(log_level), NO_HAS, 0, NULL, 0, daemon_log_level},
     {"http_listen", K_STRING, D(http_listen), NO_HAS, 0, "127.0.0.1:9464", 0, daemon_http_listen},
     {"http_token", K_STRING, D(http_token), NO_HAS, 0, "", 0, NULL},
+    {"http_token_file", K_FN, D(http_token), NO_HAS, 0, NULL, 0, pw_config_key_secret_file},
     {"rrdcached", K_STRING, D(rrdcached), NO_HAS, 0, "", 0, daemon_rrdcached},
     {"public_url", K_STRING, D(public_url), NO_HAS, 0, "", 0, daemon_public_url},
     {"max_transfers", K_INT, D(max_transfers), NO_HAS, 0, "64", 0, daemon_at_least_1},
@@ -156,6 +157,9 @@ int pw_config_load_daemon(struct loader *ld, config_t *cfg) {
   if (it.g == NULL)
     return pw_config_fail(ld, config_root_setting(cfg),
                           "the configuration lacks the required group 'daemon' (with state_dir)");
+  ld->conf->daemon.cfg_file = pw_config_keep_file(ld, it.g);
+  ld->conf->daemon.state_dir_line =
+      pw_config_key_line(it.g, "state_dir", (int)config_setting_source_line(it.g));
   return pw_config_walk(ld, &it, daemon_keys);
 }
 
@@ -284,7 +288,8 @@ static int source_url(struct loader *ld, const struct item *it, const struct key
   const char *p;
   char *abs, shown[512];
 
-  if (strncmp(src->url, "http://", 7) == 0 || strncmp(src->url, "https://", 8) == 0) {
+  if (pw_config_is_unresolved(ld->conf, src->url) || strncmp(src->url, "http://", 7) == 0 ||
+      strncmp(src->url, "https://", 8) == 0) {
     src->file = NULL;
     return 0;
   }
@@ -322,7 +327,8 @@ static int source_headers(struct loader *ld, const struct item *it, const struct
 
   /* Headers carry credentials (Authorization): the message names the header by its place. */
   for (i = 0; i < src->headers.n; i++)
-    if (strchr(src->headers.items[i], ':') == NULL || strpbrk(src->headers.items[i], "\r\n"))
+    if (!pw_config_is_unresolved(ld->conf, src->headers.items[i]) &&
+        (strchr(src->headers.items[i], ':') == NULL || strpbrk(src->headers.items[i], "\r\n")))
       return pw_config_fail(ld, s, "source '%s': header #%d must be \"Name: value\" on one line",
                             src->id, i + 1);
   return 0;
@@ -389,6 +395,8 @@ static int load_source(struct loader *ld, const config_setting_t *g, struct pw_s
   it.kind = fmt ? fmt : "";
   src->cfg_file = pw_config_keep_file(ld, g);
   src->line = (int)config_setting_source_line(g);
+  src->url_line = pw_config_key_line(g, "url", src->line);
+  src->ca_file_line = pw_config_key_line(g, "ca_file", src->line);
   return pw_config_walk(ld, &it, source_keys);
 }
 
@@ -419,6 +427,8 @@ static int receiver_url(struct loader *ld, const struct item *it, const struct k
   const struct pw_receiver *r = it->obj;
   char shown[512];
 
+  if (pw_config_is_unresolved(ld->conf, r->url))
+    return 0; /* checked by the load that resolves it (pw_config_require) */
   if (r->type == PW_RECV_EMAIL) {
     if (strncmp(r->url, "smtp://", 7) != 0 && strncmp(r->url, "smtps://", 8) != 0)
       return pw_config_fail(
@@ -464,10 +474,13 @@ static const struct key_spec receiver_keys[] = {
     {"type", K_MANUAL, 0, NO_HAS, 1, NULL, 0, NULL},
     {"url", K_STRING, R(url), NO_HAS, 1, NULL, NOT_LOG, receiver_url},
     {"secret", K_STRING, R(secret), NO_HAS, 0, NULL, DING_FEISHU, NULL},
+    {"secret_file", K_FN, R(secret), NO_HAS, 0, NULL, DING_FEISHU, pw_config_key_secret_file},
     {"from", K_STRING, R(from), NO_HAS, 1, NULL, BIT(PW_RECV_EMAIL), NULL},
     {"to", K_STRLIST, R(to), NO_HAS, 1, NULL, BIT(PW_RECV_EMAIL), receiver_to},
     {"username", K_STRING, R(username), NO_HAS, 0, "", BIT(PW_RECV_EMAIL), NULL},
     {"password", K_STRING, R(password), NO_HAS, 0, "", BIT(PW_RECV_EMAIL), NULL},
+    {"password_file", K_FN, R(password), NO_HAS, 0, NULL, BIT(PW_RECV_EMAIL),
+     pw_config_key_secret_file},
     {"proxy", K_STRING, R(proxy), NO_HAS, 0, NULL, NOT_LOG, NULL},
     {"tls_verify", K_BOOL, R(tls_verify), NO_HAS, 0, "true", NOT_LOG, NULL},
     {"follow_redirects", K_BOOL, R(follow_redirects), NO_HAS, 0, "false", NOT_LOG, NULL},
@@ -507,6 +520,8 @@ static int load_receiver(struct loader *ld, const config_setting_t *g, struct pw
         type ? type : "?");
   r->type = (enum pw_receiver_type)t;
   r->line = (int)config_setting_source_line(g);
+  r->cfg_file = pw_config_keep_file(ld, g);
+  r->ca_file_line = pw_config_key_line(g, "ca_file", r->line);
   it.mask = BIT(t);
   it.kind = type;
   return pw_config_walk(ld, &it, receiver_keys);

@@ -240,6 +240,25 @@ static void file_url(const char *path, char *url, size_t size) {
   url[o] = '\0';
 }
 
+void pw_sched_request(const struct pw_source *src, struct pw_fetch_request *req, char *url,
+                      size_t urllen) {
+  memset(req, 0, sizeof(*req));
+  if (src->file != NULL) {
+    file_url(src->file, url, urllen);
+    req->url = url;
+  } else {
+    req->url = src->url;
+  }
+  req->headers = (const char *const *)src->headers.items;
+  req->n_headers = (size_t)src->headers.n;
+  req->timeout_ms = src->timeout * 1000;
+  req->max_bytes = (size_t)src->max_bytes;
+  req->tls_verify = src->tls_verify;
+  req->ca_file = src->ca_file;
+  req->proxy = src->proxy;
+  req->charset = src->charset;
+}
+
 static void poll_source(uv_timer_t *t) {
   struct source *st = t->data;
   struct pw_sched *s = st->s;
@@ -256,21 +275,7 @@ static void poll_source(uv_timer_t *t) {
     arm(st, src->interval * 1000);
     return;
   }
-  memset(&req, 0, sizeof(req));
-  if (src->file != NULL) {
-    file_url(src->file, url, sizeof(url));
-    req.url = url;
-  } else {
-    req.url = src->url;
-  }
-  req.headers = (const char *const *)src->headers.items;
-  req.n_headers = (size_t)src->headers.n;
-  req.timeout_ms = src->timeout * 1000;
-  req.max_bytes = (size_t)src->max_bytes;
-  req.tls_verify = src->tls_verify;
-  req.ca_file = src->ca_file;
-  req.proxy = src->proxy;
-  req.charset = src->charset;
+  pw_sched_request(src, &req, url, sizeof(url));
   if (st->last_body != NULL) {
     req.etag = st->etag;
     req.last_modified = st->last_modified;

@@ -88,6 +88,13 @@ int pw_sched_in_flight(const struct pw_sched *s, int source);
  * is done with it, or a bad index). */
 int64_t pw_sched_due_in(const struct pw_sched *s, int source);
 
+/* Fills REQ (unconditional: no ETag) for a poll of source SRC, as every poll is made: a file
+ * source's path as a file:// URL written into URL (URLLEN bytes, 4200 is enough), its headers,
+ * timeout, body limit, TLS, proxy and charset. REQ borrows SRC's strings. `pacewatch fetch`
+ * makes its one poll with it. Any thread. */
+void pw_sched_request(const struct pw_source *src, struct pw_fetch_request *req, char *url,
+                      size_t urllen);
+
 /* The delay before the next poll of a source after FAILURES consecutive failed polls: 30 s,
  * doubling with each further failure, never more than INTERVAL_MS. */
 int64_t pw_sched_backoff_ms(unsigned failures, int64_t interval_ms);

@@ -156,10 +156,10 @@ static size_t list_queries(const struct pw_config *conf, const struct pw_source 
 
 /* Parses BODY for every indicator of source SRC in one call of its plugin. Returns the parse
  * (owned) or NULL with ERR set. */
-static struct parse *parse_body(const struct pw_ingest *ing, const struct pw_source *src,
-                                const char *body, size_t len, char *err, size_t errlen) {
-  const struct pw_config *conf = ing->admit->conf;
-  const struct pw_plugin *pl = pw_plugins_find(ing->plugins, src->format);
+static struct parse *parse_body(const struct pw_plugins *plugins, const struct pw_config *conf,
+                                const struct pw_source *src, const char *body, size_t len,
+                                char *err, size_t errlen) {
+  const struct pw_plugin *pl = pw_plugins_find(plugins, src->format);
   struct pw_plugin_options opts = {src->csv_delimiter ? src->csv_delimiter : ','};
   size_t i, n = (size_t)src->n_indicators;
   struct parse *pc = calloc(1, sizeof(*pc));
@@ -386,7 +386,7 @@ int pw_ingest_body(struct pw_ingest *ing, int source, const char *body, size_t l
   if (n == 0)
     return 0;
   if (!same || ss->parsed == NULL) {
-    struct parse *pc = parse_body(ing, src, body, len, err, errlen);
+    struct parse *pc = parse_body(ing->plugins, conf, src, body, len, err, errlen);
     /* A body that does not parse leaves no parse behind to be taken for it later. */
     parse_free(ss->parsed);
     ss->parsed = pc;
@@ -423,6 +423,137 @@ int pw_ingest_body(struct pw_ingest *ing, int source, const char *body, size_t l
     pw_log_info("source '%s': %u new, %u revisions, %u unchanged, %u bad, %u notes changed",
                 src->id, stats.fresh, stats.revisions, stats.duplicates + stats.unchanged,
                 stats.bad, stats.notes);
+  return 0;
+}
+
+/* ---- what an answer would come to (pacewatch fetch) --------------------------------------- */
+
+/* The text of result R for people: its text, its number, or what it is. */
+static const char *shown_result(const struct parse *pc, const struct result *r, char *buf,
+                                size_t len) {
+  const char *text = result_text(pc, r);
+
+  switch (r->kind) {
+  case PW_PLUGIN_NOT_FOUND:
+    return "nothing";
+  case PW_PLUGIN_NULL:
+    return "null";
+  case PW_PLUGIN_ERROR:
+    return text ? text : "error";
+  case PW_PLUGIN_NUMBER:
+    return text ? text : pw_value_format(r->number, buf, len);
+  default:
+    return text ? text : "";
+  }
+}
+
+/* Fills E (value, date, outcome) for the I-th indicator of SRC from the parse PC. */
+static void explain_one(const struct pw_config *conf, const struct pw_journal *j, struct parse *pc,
+                        const struct pw_source *src, size_t i, int64_t fetched_at,
+                        struct pw_ingest_explained *e, char *why, size_t whylen, char *note,
+                        size_t notelen, char *abuf, size_t abuflen) {
+  const struct pw_indicator *in = &conf->indicators[src->indicators[i]];
+  const struct result *r = &pc->results[i];
+  struct result *ar = pc->as_of_q[i] >= 0 ? &pc->results[pc->as_of_q[i]] : NULL;
+  struct pw_admit_sample s;
+  const char *text = result_text(pc, r);
+  int rc = 0;
+
+  e->outcome = PW_INGEST_BAD;
+  e->why = why;
+  why[0] = '\0';
+  /* The date first: it is shown even when the value is missing or bad. */
+  e->as_of = fetched_at;
+  e->has_as_of = 1;
+  if (ar != NULL) {
+    e->as_of_path = as_of_path(conf, in);
+    e->as_of_text = shown_result(pc, ar, abuf, abuflen);
+    e->has_as_of = read_as_of(pc, ar, &e->as_of) == 0;
+    e->own_as_of = 1;
+  } else if (r->has_ts) {
+    e->as_of = r->ts_ms / 1000;
+    e->own_as_of = 1;
+  }
+  switch (r->kind) {
+  case PW_PLUGIN_NOT_FOUND:
+    e->outcome = PW_INGEST_NOT_FOUND;
+    snprintf(why, whylen, "path %s selects nothing", in->path);
+    return;
+  case PW_PLUGIN_NULL:
+    e->outcome = PW_INGEST_NOTHING;
+    snprintf(why, whylen, "null: not published");
+    return;
+  case PW_PLUGIN_ERROR:
+    snprintf(why, whylen, "path %s: %s", in->path, text ? text : "error");
+    return;
+  case PW_PLUGIN_NUMBER:
+    rc = pw_admit_number(in, r->number, &e->value);
+    if (rc == -EDOM) {
+      snprintf(why, whylen, "%s",
+               isfinite(r->number) ? "too close to zero to be stored" : "not a finite number");
+      return;
+    }
+    break;
+  default:
+    rc = pw_admit_text(in, text ? text : "", &e->value);
+    break;
+  }
+  if (rc == PW_ADMIT_NOT_PUBLISHED) {
+    e->outcome = PW_INGEST_NOTHING;
+    snprintf(why, whylen, "'%s' means not published", text ? text : "");
+    return;
+  }
+  if (rc < 0) {
+    snprintf(why, whylen, "'%s' is not a value of this indicator", text ? text : "?");
+    return;
+  }
+  e->has_value = 1;
+  if (!e->has_as_of) {
+    snprintf(why, whylen, "as_of %s gives '%s', not a date", e->as_of_path,
+             ar != NULL && ar->kind == PW_PLUGIN_NOT_FOUND ? "nothing"
+             : e->as_of_text                               ? e->as_of_text
+                                                           : "?");
+    return;
+  }
+  memset(&s, 0, sizeof(s));
+  s.ind = src->indicators[i];
+  s.as_of = e->as_of;
+  s.own_as_of = e->own_as_of;
+  s.value = e->value;
+  s.fetched_at = fetched_at;
+  s.source = src->id;
+  if (pw_admit_check(in, &s, why, whylen) < 0)
+    return;
+  e->note = read_note(pc, src, i, in, 1, note, notelen);
+  e->outcome = (int)pw_journal_classify(j, s.ind, s.as_of, s.value, s.own_as_of);
+}
+
+int pw_ingest_explain(const struct pw_plugins *plugins, const struct pw_config *conf,
+                      const struct pw_journal *j, int source, int only, const char *body,
+                      size_t len, int64_t fetched_at, pw_ingest_explain_cb cb, void *data,
+                      char *err, size_t errlen) {
+  const struct pw_source *src = &conf->sources[source];
+  struct parse *pc;
+  size_t i;
+
+  if (src->n_indicators == 0)
+    return 0;
+  pc = parse_body(plugins, conf, src, body, len, err, errlen);
+  if (pc == NULL)
+    return -EINVAL;
+  for (i = 0; i < (size_t)src->n_indicators; i++) {
+    struct pw_ingest_explained e;
+    char sel[40], abuf[40], why[256], note[PW_NOTE_BUF];
+    if (only >= 0 && src->indicators[i] != only)
+      continue;
+    memset(&e, 0, sizeof(e));
+    e.ind = src->indicators[i];
+    e.selected = shown_result(pc, &pc->results[i], sel, sizeof(sel));
+    explain_one(conf, j, pc, src, i, fetched_at, &e, why, sizeof(why), note, sizeof(note), abuf,
+                sizeof(abuf));
+    cb(data, &e);
+  }
+  parse_free(pc);
   return 0;
 }
 

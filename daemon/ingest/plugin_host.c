@@ -25,7 +25,15 @@ struct pw_plugins {
   void *handles[MAX_PLUGINS];
   const struct pw_plugin *plugins[MAX_PLUGINS];
   int n;
+  char failed[512]; /* the first plugin that could not be loaded and why, or "" */
 };
+
+/* Logs why the plugin at PATH is not loaded, and keeps the first such line for -t. */
+static void refuse(struct pw_plugins *p, const char *path, const char *why) {
+  pw_log_error("%s: %s", path, why);
+  if (p->failed[0] == '\0')
+    snprintf(p->failed, sizeof(p->failed), "plugin %s: %s", path, why);
+}
 
 static void host_log(int level, const char *plugin, const char *fmt, ...) {
   char line[1024];
@@ -68,25 +76,29 @@ static void load_one(struct pw_plugins *p, const char *path) {
   void *h;
   pw_plugin_entry_fn entry;
   const struct pw_plugin *pl;
-  char err[256];
+  char err[256], why[512];
   int i;
 
   if (p->n >= MAX_PLUGINS)
     return;
+
   h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
   if (h == NULL) {
-    pw_log_error("%s: cannot load: %s", path, dlerror());
+    snprintf(why, sizeof(why), "cannot load: %s", dlerror());
+    refuse(p, path, why);
     return;
   }
   *(void **)&entry = dlsym(h, PW_PLUGIN_ENTRY);
   if (entry == NULL) {
-    pw_log_error("%s: refused: no %s symbol", path, PW_PLUGIN_ENTRY);
+    snprintf(why, sizeof(why), "refused: no %s symbol", PW_PLUGIN_ENTRY);
+    refuse(p, path, why);
     dlclose(h);
     return;
   }
   pl = entry(&host_table);
   if (pw_plugins_accept(pl, err, sizeof(err)) < 0) {
-    pw_log_error("%s: refused: %s", path, err);
+    snprintf(why, sizeof(why), "refused: %s", err);
+    refuse(p, path, why);
     dlclose(h);
     return;
   }
@@ -221,6 +233,13 @@ int pw_plugins_check_config(const struct pw_plugins *p, const struct pw_config *
     }
   }
   return 0;
+}
+
+int pw_plugins_failed(const struct pw_plugins *p, char *err, size_t errlen) {
+  if (p == NULL || p->failed[0] == '\0')
+    return 0;
+  snprintf(err, errlen, "%s", p->failed);
+  return -ENOEXEC;
 }
 
 void pw_plugins_free(struct pw_plugins *p) {

@@ -26,6 +26,11 @@ const struct pw_plugin *pw_plugins_find(const struct pw_plugins *p, const char *
 int pw_plugins_check_config(const struct pw_plugins *p, const struct pw_config *conf, char *err,
                             size_t errlen);
 
+/* Whether a file of a plugin directory could not be loaded (dlopen, its entry symbol, its ABI):
+ * 0, or -ENOEXEC with the first such file and why in ERR. pw_plugins_load only logs them, so
+ * that the daemon runs with the plugins it has; `pacewatchd -t` and `pacewatch check` refuse. */
+int pw_plugins_failed(const struct pw_plugins *p, char *err, size_t errlen);
+
 /* Unloads the plugins. Accepts NULL. */
 void pw_plugins_free(struct pw_plugins *p);
 

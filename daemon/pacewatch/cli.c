@@ -19,7 +19,10 @@ void cli_usage(FILE *out) {
         "       pacewatch --version\n"
         "\n"
         "commands:\n"
-        "  check  -c FILE                          validate a configuration\n"
+        "  check  -c FILE [--fetch]                validate a configuration (--fetch: and poll\n"
+        "                                          every source, as fetch does)\n"
+        "  fetch  -c FILE SOURCE [--indicator ID]  poll one source now; show what each indicator\n"
+        "                                          would store (stores nothing)\n"
         "  status -c FILE [--at TIME] [--json]     judge every indicator as of TIME\n"
         "  import -c FILE CSV                      load samples (indicator,as_of,value[,note])\n"
         "  record -c FILE ID VALUE [--as-of TIME] [--note TEXT]  add one sample by hand\n"
@@ -34,14 +37,67 @@ void cli_usage(FILE *out) {
         out);
 }
 
-static int load_config(struct cli *c) {
+/* Prints the usage of command NAME only: its line of the general usage (and the lines that
+ * continue it), so that the two never disagree (docs/cli.md). */
+static void command_usage(const char *name, FILE *out) {
+  char text[4096];
+  FILE *mem = fmemopen(text, sizeof(text) - 1, "w");
+  const char *p, *eol;
+  size_t n = strlen(name);
+  int in = 0, times = 0;
+
+  if (mem == NULL) {
+    cli_usage(out);
+    return;
+  }
+  cli_usage(mem);
+  text[ftell(mem) < 0 ? 0 : ftell(mem)] = '\0';
+  fclose(mem);
+  for (p = text; *p; p = *eol ? eol + 1 : eol) {
+    const char *syn, *gap;
+    eol = strchr(p, '\n');
+    if (eol == NULL)
+      eol = p + strlen(p);
+    if (strncmp(p, "  ", 2) == 0 && strncmp(p + 2, name, n) == 0 && p[2 + n] == ' ') {
+      /* "  status -c FILE [--at TIME]     judge ...": the synopsis, then what it does. */
+      for (syn = p + 2 + n; syn < eol && *syn == ' '; syn++)
+        ;
+      gap = strstr(syn, "  ");
+      if (gap == NULL || gap > eol)
+        gap = eol;
+      fprintf(out, "usage: pacewatch %s %.*s\n", name, (int)(gap - syn), syn);
+      times = memmem(syn, (size_t)(gap - syn), "TIME", 4) != NULL;
+      for (p = gap; p < eol && *p == ' '; p++)
+        ;
+      if (p < eol)
+        fprintf(out, "  %.*s\n", (int)(eol - p), p);
+      in = 1;
+    } else if (in && strncmp(p, "          ", 10) == 0) {
+      for (; p < eol && *p == ' '; p++)
+        ;
+      fprintf(out, "  %.*s\n", (int)(eol - p), p);
+    } else {
+      in = 0;
+    }
+  }
+  if (times)
+    fputs("\nTIME is YYYY-MM-DD (the end of that day) or an ISO 8601 date-time with offset.\n",
+          out);
+}
+
+/* Loads the configuration for command NAME. Only `check` resolves every ${NAME} and *_file
+ * (it validates what the daemon will run); the other commands never send, serve or fetch, so a
+ * receiver's or a source's unset secret does not stop them, and `fetch` requires its source's
+ * own keys (docs/configuration.md#environment-variables). */
+static int load_config(struct cli *c, const char *name) {
+  unsigned flags = strcmp(name, "check") == 0 ? 0 : PW_CONFIG_LAZY_SECRETS;
   char err[1024];
 
   if (c->config_path == NULL) {
     fprintf(stderr, "pacewatch: -c FILE is required\n");
     return EXIT_USAGE;
   }
-  if (pw_config_load(c->config_path, &c->conf, err, sizeof(err)) < 0) {
+  if (pw_config_load_flags(c->config_path, flags, &c->conf, err, sizeof(err)) < 0) {
     fprintf(stderr, "%s\n", err);
     return EXIT_USAGE;
   }
@@ -53,11 +109,32 @@ static int load_config(struct cli *c) {
 static const struct command {
   const char *name;
   int (*run)(struct cli *);
-} commands[] = {{"check", cmd_check},     {"status", cmd_status},
-                {"import", cmd_import},   {"record", cmd_record},
-                {"export", cmd_export},   {"rebuild", cmd_rebuild},
-                {"graph", cmd_graph},     {"briefing", cmd_briefing},
-                {"silence", cmd_silence}, {NULL, NULL}};
+} commands[] = {{"check", cmd_check},
+                {"status", cmd_status},
+                {"import", cmd_import},
+                {"record", cmd_record},
+                {"export", cmd_export},
+                {"rebuild", cmd_rebuild},
+                {"graph", cmd_graph},
+                {"briefing", cmd_briefing},
+                {"silence", cmd_silence},
+                {"fetch", cmd_fetch},
+                {NULL, NULL}};
+
+/* Whether command NAME, as C asks it, writes the state directory (docs/cli.md#who-may-write):
+ * then it runs only as the directory's owner. */
+static int writes_state(const char *name, const struct cli *c) {
+  static const char *const writers[] = {"import",  "record",  "rebuild", "silence",
+                                        "retract", "explain", NULL};
+  int i;
+
+  if (strcmp(name, "silence") == 0 && c->argc > 0 && strcmp(c->argv[0], "list") == 0)
+    return 0;
+  for (i = 0; writers[i]; i++)
+    if (strcmp(name, writers[i]) == 0)
+      return 1;
+  return 0;
+}
 
 /* Reads the options after the command (ARGV[1]) into C, and the positional arguments after
  * them. Returns -1 to go on, or the exit status (help printed, or a bad option). */
@@ -73,6 +150,8 @@ static int read_options(int argc, char **argv, struct cli *c) {
                                        {"to", required_argument, NULL, 'T'},
                                        {"format", required_argument, NULL, 'm'},
                                        {"note", required_argument, NULL, 'N'},
+                                       {"indicator", required_argument, NULL, 'I'},
+                                       {"fetch", no_argument, NULL, 'f'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   int opt;
@@ -113,11 +192,17 @@ static int read_options(int argc, char **argv, struct cli *c) {
     case 'm':
       c->format = optarg;
       break;
+    case 'I':
+      c->indicator = optarg;
+      break;
+    case 'f':
+      c->fetch = 1;
+      break;
     case 'h':
-      cli_usage(stdout);
+      command_usage(argv[1], stdout);
       return EXIT_OK;
     default:
-      cli_usage(stderr);
+      command_usage(argv[1], stderr);
       return EXIT_USAGE;
     }
   }
@@ -152,9 +237,13 @@ int main(int argc, char **argv) {
   rc = read_options(argc, argv, &c);
   if (rc >= 0)
     return rc;
-  rc = load_config(&c);
+  rc = load_config(&c, cmd->name);
   if (rc != EXIT_OK)
     return rc;
+  if (writes_state(cmd->name, &c) && cli_check_owner(&c, argc, argv) < 0) {
+    pw_config_free(c.conf);
+    return EXIT_FAIL;
+  }
   rc = cmd->run(&c);
   pw_config_free(c.conf);
   return rc;

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "config.h"
 #include "journal.h"
@@ -22,8 +23,10 @@ enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 struct cli {
   const char *config_path;
   const char *at, *as_of, *from, *to, *format, *output, *until, *reason, *note;
+  const char *indicator; /* fetch --indicator */
   int json;
-  int argc; /* positional arguments after the command */
+  int fetch; /* check --fetch */
+  int argc;  /* positional arguments after the command */
   char **argv;
   struct pw_config *conf;
 };
@@ -54,6 +57,12 @@ int cmd_rebuild(struct cli *c);
 int cmd_graph(struct cli *c);
 int cmd_briefing(struct cli *c);
 int cmd_silence(struct cli *c);
+int cmd_fetch(struct cli *c);
+
+/* Polls source SOURCE (an index, or -1 for every source) once and prints what each indicator
+ * (or only indicator ONLY, when >= 0) would come to; stores nothing (cmd_fetch.c). Returns the
+ * exit status. */
+int cli_fetch_sources(struct cli *c, int source, int only);
 
 /* Prints the usage text to OUT (cli.c). */
 void cli_usage(FILE *out);
@@ -74,6 +83,17 @@ int cli_open_journal(struct cli *c, struct pw_journal **j);
  * on success the caller closes both. */
 int cli_open_readers(struct cli *c, struct pw_journal **j, struct pw_store *store, char *tmp_dir,
                      size_t tmp_size);
+
+/* Whether a path of CONF's state directory that the write commands use (the directory,
+ * journal/, rrd/, inbox/, lock, ...) exists and belongs to another user than the one running;
+ * then its path into PATH (LEN bytes; may be NULL) and its owner into *OWNER (may be NULL). */
+int cli_foreign_path(const struct pw_config *conf, char *path, size_t len, uid_t *owner);
+
+/* The rule of docs/cli.md#who-may-write: a command that writes the state directory runs as the
+ * user who owns it, root included (root would leave files the daemon cannot write). Returns 0,
+ * or -EPERM after printing whose it is and the command to run instead (ARGC, ARGV: the
+ * command line, repeated in it). */
+int cli_check_owner(struct cli *c, int argc, char **argv);
 
 /* Writes REQ (borrowed) into the running daemon's inbox and waits for its reply: 0 with
  * *REPLY (owned, json_decref) or a negative errno (samples.c). */

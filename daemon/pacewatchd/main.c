@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pwd.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "alerting.h"
@@ -22,6 +24,7 @@
 #include "http.h"
 #include "log.h"
 #include "loopstat.h"
+#include "preflight.h"
 #include "value.h"
 
 #define EVAL_INTERVAL 60 /* seconds of the daemon's clock between re-evaluations */
@@ -258,6 +261,10 @@ static int parse_options(struct pw_daemon *d, int argc, char **argv) {
     fprintf(stderr, "%s\n", err);
     return 2;
   }
+  if (test && pw_preflight(d->conf, d->plugins, err, sizeof(err)) < 0) {
+    fprintf(stderr, "%s\n", err);
+    return 2;
+  }
   if (test) {
     printf("%s: ok\n", d->config_path);
     return 0;
@@ -276,10 +283,31 @@ static int parse_options(struct pw_daemon *d, int argc, char **argv) {
 
 /* Takes the state directory's lock and opens the journal and the RRD store. Returns 0 or the exit
  * status. */
+/* The fix of a permission error on the state directory (docs/install.md): the user the daemon
+ * runs as takes the directory back, e.g. after root ran a command in it. Into BUF. */
+static const char *chown_hint(const struct pw_daemon *d, char *buf, size_t len) {
+  const char *user = d->conf->daemon.user;
+  struct passwd *pw = getpwuid(geteuid()); /* daemon.user already, when started as root */
+
+  snprintf(buf, len, "; run chown -R %s: %s",
+           pw != NULL ? pw->pw_name : (user != NULL && user[0] != '\0' ? user : "pacewatch"),
+           d->conf->daemon.state_dir);
+  return buf;
+}
+
 static int open_state(struct pw_daemon *d) {
-  char err[1024], inbox[4200];
+  char err[1024], inbox[4200], hint[4300];
+  struct stat st;
+  int rc;
 
   d->lock_fd = pw_state_lock(d->conf->daemon.state_dir);
+  if (d->lock_fd == -EACCES || d->lock_fd == -EPERM) {
+    /* Name the file: the directory when it could not be made, else its lock. */
+    pw_log_error("%s%s: %s%s", d->conf->daemon.state_dir,
+                 stat(d->conf->daemon.state_dir, &st) == 0 ? "/lock" : "", strerror(-d->lock_fd),
+                 chown_hint(d, hint, sizeof(hint)));
+    return 1;
+  }
   if (d->lock_fd < 0) {
     pw_log_error("%s: %s", d->conf->daemon.state_dir,
                  d->lock_fd == -EWOULDBLOCK ? "another pacewatchd holds this state directory"
@@ -288,10 +316,13 @@ static int open_state(struct pw_daemon *d) {
   }
   snprintf(inbox, sizeof(inbox), "%s/inbox", d->conf->daemon.state_dir);
   pw_mkdir_p(inbox);
-  if (pw_journal_open(d->conf, 1, &d->journal, err, sizeof(err)) < 0 ||
-      pw_store_init(&d->store, d->conf->daemon.state_dir, d->conf->daemon.rrdcached, err,
-                    sizeof(err)) < 0) {
-    pw_log_error("%s", err);
+  rc = pw_journal_open(d->conf, 1, &d->journal, err, sizeof(err));
+  if (rc == 0)
+    rc = pw_store_init(&d->store, d->conf->daemon.state_dir, d->conf->daemon.rrdcached, err,
+                       sizeof(err));
+  if (rc < 0) {
+    pw_log_error("%s%s", err,
+                 rc == -EACCES || rc == -EPERM ? chown_hint(d, hint, sizeof(hint)) : "");
     return 1;
   }
   return 0;

@@ -51,7 +51,7 @@ class DemoJudgement(harness.TestCase):
 
     def test_demo_matches_report(self):
         env = self.new_env()
-        env.copy_demo(data=False)
+        env.copy_demo()  # check reads the file sources (data/)
         tmp, conf = env.dir, env.conf
         rc, out, err = run("check", "-c", conf)
         self.assertEqual(rc, 0, err)
