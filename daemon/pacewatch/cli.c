@@ -29,6 +29,8 @@ void cli_usage(FILE *out) {
         "                                          one indicator's trend graph for the year\n"
         "  briefing -c FILE [--at TIME] [-o DIR]   the weekly briefing (HTML and Markdown)\n"
         "  silence -c FILE add ID --until DATE [--reason TEXT] | list | remove ID\n"
+        "  token -c FILE add DEPARTMENT | list | revoke ID\n"
+        "                                          the departments' reporting links\n"
         "\n"
         "TIME is YYYY-MM-DD (the end of that day) or an ISO 8601 date-time with offset.\n",
         out);
@@ -53,11 +55,17 @@ static int load_config(struct cli *c) {
 static const struct command {
   const char *name;
   int (*run)(struct cli *);
-} commands[] = {{"check", cmd_check},     {"status", cmd_status},
-                {"import", cmd_import},   {"record", cmd_record},
-                {"export", cmd_export},   {"rebuild", cmd_rebuild},
-                {"graph", cmd_graph},     {"briefing", cmd_briefing},
-                {"silence", cmd_silence}, {NULL, NULL}};
+} commands[] = {{"check", cmd_check},
+                {"status", cmd_status},
+                {"import", cmd_import},
+                {"record", cmd_record},
+                {"export", cmd_export},
+                {"rebuild", cmd_rebuild},
+                {"graph", cmd_graph},
+                {"briefing", cmd_briefing},
+                {"silence", cmd_silence},
+                {"token", cmd_token},
+                {NULL, NULL}};
 
 /* Reads the options after the command (ARGV[1]) into C, and the positional arguments after
  * them. Returns -1 to go on, or the exit status (help printed, or a bad option). */

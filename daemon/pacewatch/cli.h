@@ -54,6 +54,7 @@ int cmd_rebuild(struct cli *c);
 int cmd_graph(struct cli *c);
 int cmd_briefing(struct cli *c);
 int cmd_silence(struct cli *c);
+int cmd_token(struct cli *c);
 
 /* Prints the usage text to OUT (cli.c). */
 void cli_usage(FILE *out);
