@@ -32,6 +32,7 @@ struct daemon_report {
   struct pw_daemon *d;
   struct pw_tokens tokens; /* as last read; empty when the file was refused */
   int reading;
+  int loaded; /* read once: a change is logged from then on */
   int64_t last_read_ms;
   char last_error[600]; /* the refusal last logged: each is logged once */
 };
@@ -45,7 +46,21 @@ struct tokens_read {
   int rc;
 };
 
-/* A refusal of tokens.json is logged when it is new (not every five seconds). */
+/* Whether A and B hold the same tokens (by id: an id is never reused for another token). */
+static int same_tokens(const struct pw_tokens *a, const struct pw_tokens *b) {
+  size_t i;
+
+  if (a->n != b->n)
+    return 0;
+  for (i = 0; i < a->n; i++)
+    if (strcmp(a->v[i].id, b->v[i].id) != 0)
+      return 0;
+  return 1;
+}
+
+/* A refusal of tokens.json is logged when it is new (not every five seconds), and so is a
+ * change of the tokens (their number only: ids and departments are for `pacewatch token
+ * list`). */
 static void tokens_apply(struct daemon_report *r, int rc, struct pw_tokens *t, const char *msg) {
   if (rc < 0) {
     if (strcmp(r->last_error, msg) != 0)
@@ -56,6 +71,9 @@ static void tokens_apply(struct daemon_report *r, int rc, struct pw_tokens *t, c
   }
   if (r->last_error[0] != '\0')
     pw_log_info("tokens.json is readable again: %zu reporting tokens", t->n);
+  else if (r->loaded && !same_tokens(&r->tokens, t))
+    pw_log_info("tokens.json changed: %zu reporting tokens", t->n);
+  r->loaded = 1;
   r->last_error[0] = '\0';
   pw_tokens_free(&r->tokens);
   r->tokens = *t;
