@@ -39,7 +39,8 @@ struct pw_daemon_conf {
   char *public_url; /* "" or an http(s) URL without a trailing slash */
   int64_t max_transfers;
   int64_t http_max_connections;
-  int64_t http_timeout; /* seconds */
+  int64_t http_timeout;     /* seconds */
+  char *http_trusted_proxy; /* "" or the reverse proxy whose X-Forwarded-For is believed */
 };
 
 struct pw_domain {

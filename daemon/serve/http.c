@@ -20,6 +20,7 @@
 
 #include <errno.h>
 #include <http_parser.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
@@ -91,7 +92,7 @@ struct pw_http_submit {
   struct http_conn *conn;
 };
 
-enum header_kind { H_OTHER, H_AUTH, H_TOKEN, H_TYPE };
+enum header_kind { H_OTHER, H_AUTH, H_TOKEN, H_TYPE, H_XFF };
 
 struct http_conn {
   uv_tcp_t tcp;
@@ -112,6 +113,8 @@ struct http_conn {
   struct pw_buf auth;
   struct pw_buf token; /* X-Pacewatch-Token */
   char ctype[64];      /* Content-Type, cut short */
+  char xff[512];       /* X-Forwarded-For; "" when absent or longer */
+  int xff_long;
   size_t body_len;
   struct pw_buf body; /* kept for a reporting page's POST only */
   char addr[48];      /* the client's address */
@@ -734,6 +737,40 @@ static int read_fields(struct http_conn *c, struct fields *f, const char **field
   return 0;
 }
 
+/* Whether A and B are the same numeric address. */
+static int same_address(const char *a, const char *b) {
+  unsigned char x[16], y[16];
+
+  if (inet_pton(AF_INET, a, x) == 1)
+    return inet_pton(AF_INET, b, y) == 1 && memcmp(x, y, 4) == 0;
+  return inet_pton(AF_INET6, a, x) == 1 && inet_pton(AF_INET6, b, y) == 1 && memcmp(x, y, 16) == 0;
+}
+
+/* The client's address for the rate limit and the audit (docs/http.md "Behind HTTPS"): the
+ * peer's, unless the peer is daemon.http_trusted_proxy; then the last entry of X-Forwarded-For
+ * (the one the proxy itself added) when it is an address. Into OUT (48 bytes). */
+static void client_address(const struct http_conn *c, char *out, size_t size) {
+  const char *proxy = c->srv->conf->daemon.http_trusted_proxy, *last;
+  char entry[64];
+  unsigned char buf[16];
+  size_t n;
+
+  pw_strlcpy(out, c->addr, size);
+  if (proxy == NULL || proxy[0] == '\0' || !same_address(c->addr, proxy) || c->xff_long ||
+      c->xff[0] == '\0')
+    return;
+  last = strrchr(c->xff, ',');
+  last = last != NULL ? last + 1 : c->xff;
+  last += strspn(last, " \t");
+  n = strcspn(last, " \t");
+  if (n == 0 || n >= sizeof(entry))
+    return;
+  memcpy(entry, last, n);
+  entry[n] = '\0';
+  if (inet_pton(AF_INET, entry, buf) == 1 || inet_pton(AF_INET6, entry, buf) == 1)
+    pw_strlcpy(out, entry, size);
+}
+
 /* The token sent, with surrounding blanks taken off, into TOK (LEN). */
 static const char *sent_token(struct http_conn *c, size_t *len) {
   const char *t = c->token.data != NULL ? c->token.data : "";
@@ -791,7 +828,7 @@ static void dispatch_report(struct http_conn *c, int method, const char *rest) {
   struct pw_http *srv = c->srv;
   const struct pw_config *conf = srv->conf;
   const char *slash = strchr(rest, '/'), *tok, *field, *msg;
-  char dept_id[80], retry[64];
+  char dept_id[80], retry[64], addr[48];
   struct pw_report_submission sub;
   struct fields f;
   size_t tok_len;
@@ -828,7 +865,8 @@ static void dispatch_report(struct http_conn *c, int method, const char *rest) {
     pw_buf_free(&page);
     return;
   }
-  wait = rate_wait(srv, c->addr);
+  client_address(c, addr, sizeof(addr));
+  wait = rate_wait(srv, addr);
   if (wait > 0) {
     snprintf(retry, sizeof(retry), "Retry-After: %llu\r\n", (unsigned long long)wait);
     respond_message(c, 429, NULL, "尝试次数过多，请稍后再试。", retry);
@@ -837,7 +875,7 @@ static void dispatch_report(struct http_conn *c, int method, const char *rest) {
   tok = sent_token(c, &tok_len);
   rc = pw_tokens_check(srv->view.tokens(srv->view.ctx), tok, tok_len, dept_id);
   if (rc == -EPERM) {
-    rate_fail(srv, c->addr);
+    rate_fail(srv, addr);
     respond_message(c, 401, NULL, "链接无效或已停用。", NULL);
     return;
   }
@@ -882,7 +920,7 @@ static void dispatch_report(struct http_conn *c, int method, const char *rest) {
   sub.value = f.value;
   sub.as_of = f.as_of;
   sub.note = f.note;
-  sub.address = c->addr;
+  sub.address = addr;
   /* The program may answer before it returns (a refused figure): the ticket is set first. */
   srv->view.submit(srv->view.ctx, &sub, c->ticket);
   fields_free(&f);
@@ -978,6 +1016,8 @@ static int on_message_begin(http_parser *p) {
   c->token.limit = HTTP_MAX_TOKEN;
   c->body.limit = HTTP_MAX_REPORT_BODY;
   c->ctype[0] = '\0';
+  c->xff[0] = '\0';
+  c->xff_long = 0;
   c->field_len = 0;
   c->field_long = 0;
   c->value_kind = H_OTHER;
@@ -1029,12 +1069,26 @@ static int on_header_value(http_parser *p, const char *at, size_t len) {
       c->value_kind = H_TOKEN;
     else if (!c->field_long && c->field_len == 12 && strncasecmp(c->field, "content-type", 12) == 0)
       c->value_kind = H_TYPE;
+    else if (!c->field_long && c->field_len == 15 &&
+             strncasecmp(c->field, "x-forwarded-for", 15) == 0)
+      c->value_kind = H_XFF;
     if (c->value_kind == H_AUTH)
       pw_buf_free(&c->auth);
     else if (c->value_kind == H_TOKEN)
       pw_buf_free(&c->token);
     else if (c->value_kind == H_TYPE)
       c->ctype[0] = '\0';
+    else if (c->value_kind == H_XFF && c->xff[0] != '\0')
+      c->xff_long = 1; /* several X-Forwarded-For headers: none is believed */
+  }
+  if (c->value_kind == H_XFF) {
+    size_t have = strlen(c->xff);
+    if (have + len >= sizeof(c->xff))
+      c->xff_long = 1;
+    else {
+      memcpy(c->xff + have, at, len);
+      c->xff[have + len] = '\0';
+    }
   }
   if ((c->value_kind == H_AUTH && pw_buf_append(&c->auth, at, len) < 0) ||
       (c->value_kind == H_TOKEN && pw_buf_append(&c->token, at, len) < 0)) {

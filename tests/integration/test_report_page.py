@@ -288,6 +288,42 @@ class Hostile(harness.TestCase):
         self.assertEqual(env.stop(), 0)
 
 
+class TrustedProxy(harness.TestCase):
+    def test_forwarded_for_believed_from_the_proxy_only(self):
+        env = self.new_env()
+        env.copy_demo(history=False)
+        env.port = harness.free_port()
+        listen = f'http_listen = "127.0.0.1:{env.port}";'
+        env.edit_conf('http_listen = "127.0.0.1:9464";', listen + ' http_trusted_proxy = "nginx";')
+        r = env.cli_run("check")
+        self.assertEqual(r.rc, 2)
+        self.assertRegex(r.err, r"pacewatch\.conf:\d+: .*http_trusted_proxy 'nginx' must be")
+        env.edit_conf('http_trusted_proxy = "nginx";', 'http_trusted_proxy = "127.0.0.1";')
+        tok = token_of(env.cli("token", "add", "housing"))
+        env.start(NOW)
+        bad = tok[:-1] + ("A" if tok[-1] != "A" else "B")
+        xff = {"X-Forwarded-For": "203.0.113.7, 10.0.0.9"}
+        for _ in range(5):
+            self.assertEqual(request(env.port, "GET", "/report/housing/view", bad,
+                                     headers=xff)[0], 401)
+        self.assertEqual(request(env.port, "GET", "/report/housing/view", tok, headers=xff)[0],
+                         429)
+        self.assertIn("5 wrong tokens from 10.0.0.9", env.daemon.log())
+        # Another client behind the proxy is not held back.
+        st, _, text = request(env.port, "POST", "/report/housing/elevator_retrofits", tok,
+                              {"value": "4", "as_of": "2024-03-31"},
+                              headers={"X-Forwarded-For": "10.0.0.10"})
+        self.assertEqual(st, 200, text)
+        audit = harness.read_text(env.path("state", "audit.log"))
+        self.assertIn('"address":"10.0.0.10"', audit)
+        # From anywhere but the proxy, X-Forwarded-For is the client's own word: ignored.
+        for _ in range(5):
+            request(env.port, "GET", "/report/housing/view", bad, source="127.0.0.2",
+                    headers={"X-Forwarded-For": "10.0.0.11"})
+        self.assertIn("5 wrong tokens from 127.0.0.2", env.daemon.log())
+        self.assertEqual(env.stop(), 0)
+
+
 class Kill9(harness.TestCase):
     def test_acknowledged_submissions_survive_sigkill(self):
         env = self.new_env()
