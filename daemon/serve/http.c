@@ -3,13 +3,16 @@
  * own libuv loop, parsed by http-parser. It only reads: every page is built from the view the
  * program provides (verdicts, source health), the status document is judged from the
  * journal's series in memory, and graphs come from the program's graph provider, which
- * renders on the thread pool. Nothing a client sends reaches a file.
+ * renders on the thread pool. Nothing a client sends reaches a file. The one route that takes
+ * something in is the departments' reporting page (/report/, report_page.h): a figure sent
+ * under a department's token is handed to the program's submit callback, which stores it and
+ * answers; failed tokens are limited per client address (rate[]).
  *
  * Limits are explicit: 8 KB of request line and headers (431 beyond), no request body beyond
- * 4 KB (413), daemon.http_timeout for a whole request and for an idle keep-alive connection
- * (a client sending a byte a second is cut off with 408), and daemon.http_max_connections at
- * once (503 beyond). Pipelined requests are answered in order: the parser pauses after each
- * request until its response is written.
+ * 4 KB (413; 64 KiB for a reporting page's POST), daemon.http_timeout for a whole request and for
+ * an idle keep-alive connection (a client sending a byte a second is cut off with 408), and
+ * daemon.http_max_connections at once (503 beyond). Pipelined requests are answered in order: the
+ * parser pauses after each request until its response is written.
  *
  * A connection the listener reports is always accepted, even without memory for its state:
  * libuv stops reading a listener whose connection callback did not accept, so such a
@@ -18,9 +21,9 @@
 #define PW_LOG_MODULE "http"
 #include "http.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <http_parser.h>
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <openssl/sha.h>

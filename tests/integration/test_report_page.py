@@ -89,8 +89,6 @@ class ReportPage(harness.TestCase):
         self.assertRegex(self.link, rf"^http://127\.0\.0\.1:{env.port}/report/housing#t=[\w-]{{43}}$")
         with chromium_cdp.Browser() as b:
             b.viewport(390, 844, True)
-            # A county clerk's phone: dates as Chinese phones write them.
-            b.call("Emulation.setLocaleOverride", {"locale": "zh-CN"})
             b.open(self.link)
             env.wait(lambda: b.js("document.querySelectorAll('section.ind').length") == 4, 20,
                      "the department's indicators on the page")
