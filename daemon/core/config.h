@@ -42,6 +42,7 @@ struct pw_daemon_conf {
   int64_t http_timeout; /* seconds */
   const char *cfg_file; /* the file and line of state_dir, for the checks of -t */
   int state_dir_line;
+  char *http_trusted_proxy; /* "" or the reverse proxy whose X-Forwarded-For is believed */
 };
 
 struct pw_domain {

@@ -4,6 +4,7 @@
  * receivers, alerting, silences and the briefing, each key with its own function when it has
  * a syntax or a rule of its own.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <iconv.h>
 #include <libconfig.h>
@@ -87,6 +88,21 @@ static int daemon_http_listen(struct loader *ld, const struct item *it, const st
   return 0;
 }
 
+/* "" or one numeric address, IPv4 or IPv6, without a port (docs/http.md "Behind HTTPS"). */
+static int daemon_trusted_proxy(struct loader *ld, const struct item *it, const struct key_spec *k,
+                                const config_setting_t *s) {
+  const char *text = *FIELD(it, k, char *);
+  unsigned char buf[16];
+
+  (void)k;
+  if (text[0] != '\0' && inet_pton(AF_INET, text, buf) != 1 && inet_pton(AF_INET6, text, buf) != 1)
+    return pw_config_fail(ld, s,
+                          "http_trusted_proxy '%s' must be the reverse proxy's numeric address "
+                          "(e.g. \"127.0.0.1\" or \"::1\", no port) or \"\"",
+                          text);
+  return 0;
+}
+
 static int daemon_rrdcached(struct loader *ld, const struct item *it, const struct key_spec *k,
                             const config_setting_t *s) {
   const char *text = *FIELD(it, k, char *);
@@ -147,6 +163,7 @@ static const struct key_spec daemon_keys[] = {
     {"http_max_connections", K_INT, D(http_max_connections), NO_HAS, 0, "256", 0,
      daemon_at_least_1},
     {"http_timeout", K_DURATION, D(http_timeout), NO_HAS, 0, "10s", 0, NULL},
+    {"http_trusted_proxy", K_STRING, D(http_trusted_proxy), NO_HAS, 0, "", 0, daemon_trusted_proxy},
     {NULL, 0, 0, 0, 0, NULL, 0, NULL}};
 #undef D
 

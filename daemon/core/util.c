@@ -155,6 +155,10 @@ int pw_regular_file(const char *path, const char **what) {
 }
 
 int pw_write_file_atomic(const char *path, const void *data, size_t len) {
+  return pw_write_file_atomic_mode(path, data, len, 0644);
+}
+
+int pw_write_file_atomic_mode(const char *path, const void *data, size_t len, unsigned mode) {
   char tmp[4096];
   char dirbuf[4096];
   const char *p = data;
@@ -165,9 +169,9 @@ int pw_write_file_atomic(const char *path, const void *data, size_t len) {
   /* O_EXCL | O_NOFOLLOW: a file or symlink planted under the temporary name is never written
    * through; it is removed (unlink removes a link, not what it points to) and the open retried
    * once. */
-  fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, (mode_t)mode);
   if (fd < 0 && errno == EEXIST && unlink(tmp) == 0)
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, (mode_t)mode);
   if (fd < 0)
     return -errno;
   while (len > 0) {

@@ -48,6 +48,10 @@ int pw_regular_file(const char *path, const char **what);
  * planted symlink), fsync, rename, fsync of the directory. Returns 0 or a negative errno. */
 int pw_write_file_atomic(const char *path, const void *data, size_t len);
 
+/* pw_write_file_atomic creating the file with MODE (less the umask): 0600 for a file of secrets'
+ * hashes (tokens.json, docs/storage.md). */
+int pw_write_file_atomic_mode(const char *path, const void *data, size_t len, unsigned mode);
+
 /* Creates DIR and its parents (mode 0755). Returns 0 or a negative errno. */
 int pw_mkdir_p(const char *dir);
 

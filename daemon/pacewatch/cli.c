@@ -32,6 +32,8 @@ void cli_usage(FILE *out) {
         "                                          one indicator's trend graph for the year\n"
         "  briefing -c FILE [--at TIME] [-o DIR]   the weekly briefing (HTML and Markdown)\n"
         "  silence -c FILE add ID --until DATE [--reason TEXT] | list | remove ID\n"
+        "  token -c FILE add DEPARTMENT | list | revoke ID\n"
+        "                                          the departments' reporting links\n"
         "\n"
         "TIME is YYYY-MM-DD (the end of that day) or an ISO 8601 date-time with offset.\n",
         out);
@@ -109,26 +111,20 @@ static int load_config(struct cli *c, const char *name) {
 static const struct command {
   const char *name;
   int (*run)(struct cli *);
-} commands[] = {{"check", cmd_check},
-                {"status", cmd_status},
-                {"import", cmd_import},
-                {"record", cmd_record},
-                {"export", cmd_export},
-                {"rebuild", cmd_rebuild},
-                {"graph", cmd_graph},
-                {"briefing", cmd_briefing},
-                {"silence", cmd_silence},
-                {"fetch", cmd_fetch},
-                {NULL, NULL}};
+} commands[] = {{"check", cmd_check},   {"status", cmd_status},     {"import", cmd_import},
+                {"record", cmd_record}, {"export", cmd_export},     {"rebuild", cmd_rebuild},
+                {"graph", cmd_graph},   {"briefing", cmd_briefing}, {"silence", cmd_silence},
+                {"fetch", cmd_fetch},   {"token", cmd_token},       {NULL, NULL}};
 
 /* Whether command NAME, as C asks it, writes the state directory (docs/cli.md#who-may-write):
  * then it runs only as the directory's owner. */
 static int writes_state(const char *name, const struct cli *c) {
   static const char *const writers[] = {"import",  "record",  "rebuild", "silence",
-                                        "retract", "explain", NULL};
+                                        "retract", "explain", "token",   NULL};
   int i;
 
-  if (strcmp(name, "silence") == 0 && c->argc > 0 && strcmp(c->argv[0], "list") == 0)
+  if ((strcmp(name, "silence") == 0 || strcmp(name, "token") == 0) && c->argc > 0 &&
+      strcmp(c->argv[0], "list") == 0)
     return 0;
   for (i = 0; writers[i]; i++)
     if (strcmp(name, writers[i]) == 0)

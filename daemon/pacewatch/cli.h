@@ -58,6 +58,7 @@ int cmd_graph(struct cli *c);
 int cmd_briefing(struct cli *c);
 int cmd_silence(struct cli *c);
 int cmd_fetch(struct cli *c);
+int cmd_token(struct cli *c);
 
 /* Polls source SOURCE (an index, or -1 for every source) once and prints what each indicator
  * (or only indicator ONLY, when >= 0) would come to; stores nothing (cmd_fetch.c). Returns the

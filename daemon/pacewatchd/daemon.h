@@ -27,6 +27,10 @@
 #include "util.h"
 
 struct pw_reload;
+struct daemon_report;
+struct pw_http_submit;
+struct pw_report_submission;
+struct pw_tokens;
 
 struct pw_daemon {
   uv_loop_t *loop;
@@ -51,8 +55,9 @@ struct pw_daemon {
   struct pw_graphcache *graphs;
   struct pw_alerter *alerting; /* alerting.h: the alert engine and delivery */
   struct pw_http *http;
-  int64_t started;       /* wall clock at start, seconds */
-  int64_t next_briefing; /* instant of the next scheduled briefing */
+  struct daemon_report *report; /* report.c: the reporting page's tokens and submissions */
+  int64_t started;              /* wall clock at start, seconds */
+  int64_t next_briefing;        /* instant of the next scheduled briefing */
   int64_t once_started_ms;
 
   uv_signal_t sig_term, sig_int, sig_hup;
@@ -103,6 +108,15 @@ void daemon_bind_admit(struct pw_daemon *d);
  * after a reload an indicator that existed keeps its last published verdict (by id). */
 int daemon_init_verdicts(struct pw_daemon *d, const struct pw_config *old_conf,
                          const struct pw_verdict *old);
+
+/* report.c (docs/http.md "Reporting page"): the tokens read at start and re-read every few
+ * seconds (daemon_report_tick, from the tick), and the page's figures stored. */
+int daemon_report_init(struct pw_daemon *d);
+void daemon_report_tick(struct pw_daemon *d);
+void daemon_report_free(struct pw_daemon *d);
+const struct pw_tokens *daemon_report_tokens(void *ctx);
+void daemon_report_submit(void *ctx, const struct pw_report_submission *sub,
+                          struct pw_http_submit *ticket);
 
 /* reload.c: SIGHUP, the generation swap. */
 void daemon_reload(struct pw_daemon *d);

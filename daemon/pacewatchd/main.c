@@ -167,6 +167,7 @@ static void on_tick(uv_timer_t *t) {
   if (d->stopping)
     return;
   pw_inbox_poll(d->inbox);
+  daemon_report_tick(d);
   pw_alerting_tick(d->alerting);
   /* RRD writes held back a few seconds (persist.c) go out once due. */
   if (!pw_persist_idle(d->persist))
@@ -410,6 +411,7 @@ static void free_daemon(struct pw_daemon *d) {
   for (i = 0; d->conf->daemon.rrdcached[0] != '\0' && i < d->conf->n_indicators; i++)
     pw_store_flush(&d->store, d->conf->indicators[i].id, err, sizeof(err));
   pw_http_free(d->http);
+  daemon_report_free(d);
   pw_inbox_free(d->inbox);
   pw_ingest_free(d->ingest);
   pw_persist_free(d->persist);

@@ -315,12 +315,16 @@ int daemon_start_http(struct pw_daemon *d, const struct pw_loopstat *loopstat) {
       .corrupt_files = view_corrupt_files,
       .graph_get = view_graph_get,
       .graph_cancel = view_graph_cancel,
+      .tokens = daemon_report_tokens,
+      .submit = daemon_report_submit,
       .started = d->started,
       .loopstat = loopstat,
       .reload = &d->reload_info,
   };
 
-  return pw_http_start(d->loop, d->conf, &view, &d->http);
+  int rc = daemon_report_init(d);
+
+  return rc < 0 ? rc : pw_http_start(d->loop, d->conf, &view, &d->http);
 }
 
 /* The graph cache reads the current generation and verdicts through the daemon. */

@@ -3,13 +3,16 @@
  * own libuv loop, parsed by http-parser. It only reads: every page is built from the view the
  * program provides (verdicts, source health), the status document is judged from the
  * journal's series in memory, and graphs come from the program's graph provider, which
- * renders on the thread pool. Nothing a client sends reaches a file.
+ * renders on the thread pool. Nothing a client sends reaches a file. The one route that takes
+ * something in is the departments' reporting page (/report/, report_page.h): a figure sent
+ * under a department's token is handed to the program's submit callback, which stores it and
+ * answers; failed tokens are limited per client address (rate[]).
  *
  * Limits are explicit: 8 KB of request line and headers (431 beyond), no request body beyond
- * 4 KB (413), daemon.http_timeout for a whole request and for an idle keep-alive connection
- * (a client sending a byte a second is cut off with 408), and daemon.http_max_connections at
- * once (503 beyond). Pipelined requests are answered in order: the parser pauses after each
- * request until its response is written.
+ * 4 KB (413; 64 KiB for a reporting page's POST), daemon.http_timeout for a whole request and for
+ * an idle keep-alive connection (a client sending a byte a second is cut off with 408), and
+ * daemon.http_max_connections at once (503 beyond). Pipelined requests are answered in order: the
+ * parser pauses after each request until its response is written.
  *
  * A connection the listener reports is always accepted, even without memory for its state:
  * libuv stops reading a listener whose connection callback did not accept, so such a
@@ -18,6 +21,7 @@
 #define PW_LOG_MODULE "http"
 #include "http.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <http_parser.h>
 #include <netinet/in.h>
@@ -33,15 +37,33 @@
 #include "dashboard.h"
 #include "log.h"
 #include "metrics.h"
+#include "report_page.h"
 #include "status.h"
+#include "tokens.h"
 #include "util.h"
+#include "value.h"
 
 #define HTTP_MAX_HEADER 8192
 #define HTTP_MAX_BODY 4096
+#define HTTP_MAX_REPORT_BODY 65536 /* a reporting page's POST (docs/http.md) */
+#define HTTP_MAX_TOKEN 256         /* an X-Pacewatch-Token header */
+
+/* Failed tokens: at most RL_FAILS per client address within RL_WINDOW_MS, then 429 until the
+ * window ends; RL_SLOTS addresses are remembered (the least recently seen is forgotten). */
+#define RL_SLOTS 256
+#define RL_FAILS 5
+#define RL_WINDOW_MS 60000
 #define HTTP_MAX_PENDING 65536 /* pipelined bytes held while a response is being written */
 #define HTTP_READ_BUF 65536
 
 struct http_conn;
+
+struct rate_slot {
+  char addr[48];
+  uint64_t first_ms; /* the first failure of the window */
+  uint64_t seen_ms;
+  int fails;
+};
 
 struct pw_http {
   uv_loop_t *loop;
@@ -58,13 +80,22 @@ struct pw_http {
   uv_tcp_t spare;
   int spare_busy;
   uv_stream_t *refuse_pending;
-  int fail_allocations;     /* tests: connections still to refuse as if out of memory */
+  int fail_allocations; /* tests: connections still to refuse as if out of memory */
+  struct rate_slot rate[RL_SLOTS];
   char rbuf[HTTP_READ_BUF]; /* reads are handled at once, so one buffer serves all */
 };
 
 struct pw_http_request {
   struct http_conn *conn;
 };
+
+/* A submission lives on its own: the program answers it after the journal is fsync'd, when
+ * the connection may have gone (CONN is then NULL). */
+struct pw_http_submit {
+  struct http_conn *conn;
+};
+
+enum header_kind { H_OTHER, H_AUTH, H_TOKEN, H_TYPE, H_XFF };
 
 struct http_conn {
   uv_tcp_t tcp;
@@ -77,16 +108,22 @@ struct http_conn {
 
   /* The request being read. */
   struct pw_buf url;
-  char field[16]; /* the header name being read, when it may be Authorization */
+  char field[24]; /* the header name being read, when it may be one we keep */
   size_t field_len;
   int field_long;
-  int value_is_auth;
+  enum header_kind value_kind;
   int last_was_value;
   struct pw_buf auth;
+  struct pw_buf token; /* X-Pacewatch-Token */
+  char ctype[64];      /* Content-Type, cut short */
+  char xff[512];       /* X-Forwarded-For; "" when absent or longer */
+  int xff_long;
   size_t body_len;
-  int error_status; /* set by a callback that refused the request */
-  int complete;     /* a whole request was read; the parser is paused until it is answered */
-  int started;      /* a request began and is not yet whole (its headers may be in) */
+  struct pw_buf body; /* kept for a reporting page's POST only */
+  char addr[48];      /* the client's address */
+  int error_status;   /* set by a callback that refused the request */
+  int complete;       /* a whole request was read; the parser is paused until it is answered */
+  int started;        /* a request began and is not yet whole (its headers may be in) */
   int keep_alive;
   int head;
 
@@ -95,6 +132,9 @@ struct http_conn {
   int graph_svg;
   struct pw_config *graph_conf;
   struct pw_http_request graph_req;
+
+  /* A reporting page's figure being stored (NULL when none). */
+  struct pw_http_submit *ticket;
 
   /* A /briefings/ answer being read on the thread pool (NULL when none). */
   struct briefings_job *file_job;
@@ -111,6 +151,7 @@ struct http_conn {
 };
 
 static void conn_close(struct http_conn *c);
+static void dispatch_report(struct http_conn *c, int method, const char *rest);
 static void briefings_orphan(struct http_conn *c);
 static void conn_feed(struct http_conn *c, const char *data, size_t len);
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
@@ -126,6 +167,8 @@ static const char *reason(int status) {
     return "Bad Request";
   case 401:
     return "Unauthorized";
+  case 403:
+    return "Forbidden";
   case 404:
     return "Not Found";
   case 405:
@@ -134,6 +177,10 @@ static const char *reason(int status) {
     return "Request Timeout";
   case 413:
     return "Payload Too Large";
+  case 422:
+    return "Unprocessable Content";
+  case 429:
+    return "Too Many Requests";
   case 431:
     return "Request Header Fields Too Large";
   case 500:
@@ -201,6 +248,8 @@ static void on_handle_closed(uv_handle_t *h) {
     return;
   pw_buf_free(&c->url);
   pw_buf_free(&c->auth);
+  pw_buf_free(&c->token);
+  pw_buf_free(&c->body);
   pw_buf_free(&c->out);
   free(c->pending);
   free(c);
@@ -218,6 +267,10 @@ static void conn_close(struct http_conn *c) {
   }
   if (c->file_job != NULL)
     briefings_orphan(c);
+  if (c->ticket != NULL) {
+    c->ticket->conn = NULL; /* stored all the same; the answer has nobody to go to */
+    c->ticket = NULL;
+  }
   if (c->prev != NULL)
     c->prev->next = c->next;
   else
@@ -292,7 +345,8 @@ static void respond(struct http_conn *c, int status, const char *type, const voi
 
   if (c->closing)
     return;
-  if (status >= 400 && status != 401 && status != 404 && status != 405)
+  if (status >= 400 && status != 401 && status != 403 && status != 404 && status != 405 &&
+      status != 422 && status != 429)
     c->close_after = 1; /* the request may not have been read whole */
   if (!c->keep_alive)
     c->close_after = 1;
@@ -517,6 +571,364 @@ static void respond_briefings(struct http_conn *c, const char *name) {
   }
 }
 
+/* ---- /report/ (docs/http.md "Reporting page"): the department's page, its part and its
+ * figures, under the department's token. ---- */
+
+static void respond_json(struct http_conn *c, int status, const char *json, const char *extra) {
+  respond(c, status, "application/json; charset=utf-8", json, strlen(json), extra);
+}
+
+/* A JSON document {"message": MSG} (and "field" when FIELD is set) as the answer. */
+static void respond_message(struct http_conn *c, int status, const char *field, const char *msg,
+                            const char *extra) {
+  json_t *doc = field != NULL ? json_pack("{s:s,s:s}", "field", field, "message", msg)
+                              : json_pack("{s:s}", "message", msg);
+  char *text = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
+
+  if (text == NULL)
+    respond_text(c, 503, "out of memory\n", NULL);
+  else
+    respond_json(c, status, text, extra);
+  free(text);
+  json_decref(doc);
+}
+
+/* The rate limit's slot of ADDR, or NULL when it has none and CREATE is 0. A new address takes
+ * the slot seen least recently. */
+static struct rate_slot *rate_slot(struct pw_http *srv, const char *addr, int create) {
+  struct rate_slot *oldest = &srv->rate[0];
+  int i;
+
+  for (i = 0; i < RL_SLOTS; i++) {
+    if (srv->rate[i].addr[0] != '\0' && strcmp(srv->rate[i].addr, addr) == 0)
+      return &srv->rate[i];
+    if (srv->rate[i].seen_ms < oldest->seen_ms)
+      oldest = &srv->rate[i];
+  }
+  if (!create)
+    return NULL;
+  memset(oldest, 0, sizeof(*oldest));
+  pw_strlcpy(oldest->addr, addr, sizeof(oldest->addr));
+  return oldest;
+}
+
+/* Seconds the client must still wait, 0 when it may try. The real clock (uv_now), never the
+ * daemon's simulated one. */
+static uint64_t rate_wait(struct pw_http *srv, const char *addr) {
+  struct rate_slot *r = rate_slot(srv, addr, 0);
+  uint64_t now = uv_now(srv->loop);
+
+  if (r == NULL || now - r->first_ms >= RL_WINDOW_MS || r->fails < RL_FAILS)
+    return 0;
+  return (r->first_ms + RL_WINDOW_MS - now + 999) / 1000;
+}
+
+static void rate_fail(struct pw_http *srv, const char *addr) {
+  struct rate_slot *r = rate_slot(srv, addr, 1);
+  uint64_t now = uv_now(srv->loop);
+
+  if (r->fails == 0 || now - r->first_ms >= RL_WINDOW_MS) {
+    r->fails = 0;
+    r->first_ms = now;
+  }
+  r->seen_ms = now;
+  if (++r->fails == RL_FAILS)
+    pw_log_warn("reporting page: %d wrong tokens from %s within a minute: refused for the rest "
+                "of it",
+                RL_FAILS, addr);
+}
+
+/* Decodes the LEN bytes of application/x-www-form-urlencoded text at S ('+' and %XX) into OUT
+ * (at least LEN + 1 bytes). Returns 0 or -1 for a bad escape. */
+static int form_decode(const char *s, size_t len, char *out) {
+  size_t i, o = 0;
+
+  for (i = 0; i < len; i++) {
+    if (s[i] == '+') {
+      out[o++] = ' ';
+    } else if (s[i] == '%') {
+      char hex[3] = {0};
+      char *end;
+      long v;
+      if (len - i < 3)
+        return -1;
+      hex[0] = s[i + 1];
+      hex[1] = s[i + 2];
+      v = strtol(hex, &end, 16);
+      if (end != hex + 2)
+        return -1;
+      out[o++] = (char)v;
+      i += 2;
+    } else {
+      out[o++] = s[i];
+    }
+  }
+  out[o] = '\0';
+  return 0;
+}
+
+/* The fields of a submission from BODY (JSON, or a form), each owned. */
+struct fields {
+  char *value, *as_of, *note;
+};
+
+static void fields_free(struct fields *f) {
+  free(f->value);
+  free(f->as_of);
+  free(f->note);
+}
+
+/* Reads the body of C into F. Returns 0, or -EINVAL with *FIELD and *MSG (Chinese) set. */
+static int read_fields(struct http_conn *c, struct fields *f, const char **field,
+                       const char **msg) {
+  const char *names[] = {"value", "as_of", "note"};
+  char **slots[] = {&f->value, &f->as_of, &f->note};
+  const char *body = c->body.data != NULL ? c->body.data : "";
+  size_t k, len = c->body.len;
+
+  memset(f, 0, sizeof(*f));
+  *field = NULL;
+  *msg = "提交的内容无法识别，请刷新页面后重试。";
+  if (strncasecmp(c->ctype, "application/x-www-form-urlencoded", 33) == 0) {
+    const char *p = body, *end = body + len;
+    while (p < end) {
+      const char *amp = memchr(p, '&', (size_t)(end - p)), *eq;
+      size_t n = amp != NULL ? (size_t)(amp - p) : (size_t)(end - p);
+      eq = memchr(p, '=', n);
+      for (k = 0; eq != NULL && k < 3; k++)
+        if ((size_t)(eq - p) == strlen(names[k]) && memcmp(p, names[k], (size_t)(eq - p)) == 0 &&
+            *slots[k] == NULL) {
+          size_t vn = n - (size_t)(eq - p) - 1;
+          if ((*slots[k] = malloc(vn + 1)) == NULL || form_decode(eq + 1, vn, *slots[k]) < 0)
+            return -EINVAL;
+        }
+      p += n + 1;
+    }
+  } else {
+    json_error_t jerr;
+    json_t *doc = json_loadb(body, len, 0, &jerr);
+    if (!json_is_object(doc)) {
+      json_decref(doc);
+      return -EINVAL;
+    }
+    for (k = 0; k < 3; k++) {
+      json_t *v = json_object_get(doc, names[k]);
+      char num[64];
+      if (json_is_string(v))
+        *slots[k] = strdup(json_string_value(v));
+      else if (json_is_number(v) && k == 0)
+        *slots[k] = strdup(pw_value_format(json_number_value(v), num, sizeof(num)));
+      else if (v != NULL && !json_is_null(v)) {
+        *field = names[k];
+        *msg = "格式不对，请重新填写。";
+        json_decref(doc);
+        return -EINVAL;
+      }
+    }
+    json_decref(doc);
+  }
+  for (k = 0; k < 3; k++) {
+    if (*slots[k] == NULL && (*slots[k] = strdup("")) == NULL)
+      return -EINVAL;
+    /* A NUL inside (from %00) or bytes that are not UTF-8 are no text anybody typed. */
+    if (!pw_utf8_valid(*slots[k], strlen(*slots[k]))) {
+      *field = names[k];
+      *msg = "含有无法识别的字符，请重新填写。";
+      return -EINVAL;
+    }
+  }
+  return 0;
+}
+
+/* Whether A and B are the same numeric address. */
+static int same_address(const char *a, const char *b) {
+  unsigned char x[16], y[16];
+
+  if (inet_pton(AF_INET, a, x) == 1)
+    return inet_pton(AF_INET, b, y) == 1 && memcmp(x, y, 4) == 0;
+  return inet_pton(AF_INET6, a, x) == 1 && inet_pton(AF_INET6, b, y) == 1 && memcmp(x, y, 16) == 0;
+}
+
+/* The client's address for the rate limit and the audit (docs/http.md "Behind HTTPS"): the
+ * peer's, unless the peer is daemon.http_trusted_proxy; then the last entry of X-Forwarded-For
+ * (the one the proxy itself added) when it is an address. Into OUT (48 bytes). */
+static void client_address(const struct http_conn *c, char *out, size_t size) {
+  const char *proxy = c->srv->conf->daemon.http_trusted_proxy, *last;
+  char entry[64];
+  unsigned char buf[16];
+  size_t n;
+
+  pw_strlcpy(out, c->addr, size);
+  if (proxy == NULL || proxy[0] == '\0' || !same_address(c->addr, proxy) || c->xff_long ||
+      c->xff[0] == '\0')
+    return;
+  last = strrchr(c->xff, ',');
+  last = last != NULL ? last + 1 : c->xff;
+  last += strspn(last, " \t");
+  n = strcspn(last, " \t");
+  if (n == 0 || n >= sizeof(entry))
+    return;
+  memcpy(entry, last, n);
+  entry[n] = '\0';
+  if (inet_pton(AF_INET, entry, buf) == 1 || inet_pton(AF_INET6, entry, buf) == 1)
+    pw_strlcpy(out, entry, size);
+}
+
+/* The token sent, with surrounding blanks taken off, into TOK (LEN). */
+static const char *sent_token(struct http_conn *c, size_t *len) {
+  const char *t = c->token.data != NULL ? c->token.data : "";
+  size_t n = c->token.len;
+
+  while (n > 0 && (*t == ' ' || *t == '\t')) {
+    t++;
+    n--;
+  }
+  while (n > 0 && (t[n - 1] == ' ' || t[n - 1] == '\t'))
+    n--;
+  *len = n;
+  return t;
+}
+
+void pw_http_submit_done(struct pw_http_submit *ticket, int status, const char *json) {
+  struct http_conn *c = ticket->conn;
+
+  free(ticket);
+  if (c == NULL)
+    return;
+  c->ticket = NULL;
+  respond_json(c, status, json, NULL);
+}
+
+static void respond_report_view(struct http_conn *c, int dept) {
+  struct pw_http *srv = c->srv;
+  const struct pw_source_health **health =
+      calloc((size_t)srv->conf->n_sources + 1, sizeof(*health));
+  struct pw_buf page = {0};
+  struct pw_view v;
+  int rc;
+
+  if (health == NULL) {
+    respond_text(c, 503, "out of memory\n", NULL);
+    return;
+  }
+  if (make_view(srv, &v, health) < 0) {
+    free(health);
+    respond_text(c, 503, "the configuration is being reloaded, try again\n", NULL);
+    return;
+  }
+  rc = pw_report_page_view(&page, &v, dept);
+  free(health);
+  if (rc < 0)
+    respond_text(c, 500, "the page could not be built\n", NULL);
+  else
+    respond(c, 200, "text/html; charset=utf-8", page.data, page.len, NULL);
+  pw_buf_free(&page);
+}
+
+/* REST is the path after "/report/": "<department>", "<department>/view" or
+ * "<department>/<indicator>". */
+static void dispatch_report(struct http_conn *c, int method, const char *rest) {
+  struct pw_http *srv = c->srv;
+  const struct pw_config *conf = srv->conf;
+  const char *slash = strchr(rest, '/'), *tok, *field, *msg;
+  char dept_id[80], retry[64], addr[48];
+  struct pw_report_submission sub;
+  struct fields f;
+  size_t tok_len;
+  uint64_t wait;
+  int dept, ind, rc;
+
+  if (srv->view.tokens == NULL || srv->view.submit == NULL) {
+    respond_text(c, 404, "not found\n", NULL);
+    return;
+  }
+  if ((slash != NULL ? (size_t)(slash - rest) : strlen(rest)) >= sizeof(dept_id)) {
+    respond_text(c, 404, "not found\n", NULL);
+    return;
+  }
+  snprintf(dept_id, sizeof(dept_id), "%.*s",
+           (int)(slash != NULL ? (size_t)(slash - rest) : strlen(rest)), rest);
+  dept = pw_report_page_department(conf, dept_id);
+  if (dept < 0 || (slash != NULL && (slash[1] == '\0' || strchr(slash + 1, '/') != NULL))) {
+    respond_text(c, 404, "not found\n", NULL);
+    return;
+  }
+  if (slash == NULL) {
+    /* The shell holds nothing of the department's: it needs no token (a link cannot send
+     * one). */
+    struct pw_buf page = {0};
+    if (method != HTTP_GET && method != HTTP_HEAD) {
+      respond_text(c, 405, "only GET and HEAD\n", "Allow: GET, HEAD\r\n");
+      return;
+    }
+    if (pw_report_page_shell(&page, conf, dept) < 0)
+      respond_text(c, 503, "out of memory\n", NULL);
+    else
+      respond(c, 200, "text/html; charset=utf-8", page.data, page.len, pw_report_page_headers());
+    pw_buf_free(&page);
+    return;
+  }
+  client_address(c, addr, sizeof(addr));
+  wait = rate_wait(srv, addr);
+  if (wait > 0) {
+    snprintf(retry, sizeof(retry), "Retry-After: %llu\r\n", (unsigned long long)wait);
+    respond_message(c, 429, NULL, "尝试次数过多，请稍后再试。", retry);
+    return;
+  }
+  tok = sent_token(c, &tok_len);
+  rc = pw_tokens_check(srv->view.tokens(srv->view.ctx), tok, tok_len, dept_id);
+  if (rc == -EPERM) {
+    rate_fail(srv, addr);
+    respond_message(c, 401, NULL, "链接无效或已停用。", NULL);
+    return;
+  }
+  if (rc < 0) {
+    respond_message(c, 403, NULL, "此链接不能查看或报送该部门的指标。", NULL);
+    return;
+  }
+  if (strcmp(slash + 1, "view") == 0) {
+    if (method != HTTP_GET && method != HTTP_HEAD)
+      respond_text(c, 405, "only GET and HEAD\n", "Allow: GET, HEAD\r\n");
+    else
+      respond_report_view(c, dept);
+    return;
+  }
+  ind = pw_config_indicator_index(conf, slash + 1);
+  if (ind < 0) {
+    respond_message(c, 404, NULL, "没有这项指标。", NULL);
+    return;
+  }
+  if (conf->indicators[ind].department != dept) {
+    respond_message(c, 403, NULL, "此链接不能查看或报送该部门的指标。", NULL);
+    return;
+  }
+  if (method != HTTP_POST) {
+    respond_text(c, 405, "only POST\n", "Allow: POST\r\n");
+    return;
+  }
+  if (read_fields(c, &f, &field, &msg) < 0) {
+    fields_free(&f);
+    respond_message(c, field != NULL ? 422 : 400, field, msg, NULL);
+    return;
+  }
+  c->ticket = calloc(1, sizeof(*c->ticket));
+  if (c->ticket == NULL) {
+    fields_free(&f);
+    respond_text(c, 503, "out of memory\n", NULL);
+    return;
+  }
+  c->ticket->conn = c;
+  sub.department = dept_id;
+  sub.indicator = conf->indicators[ind].id;
+  sub.value = f.value;
+  sub.as_of = f.as_of;
+  sub.note = f.note;
+  sub.address = addr;
+  /* The program may answer before it returns (a refused figure): the ticket is set first. */
+  srv->view.submit(srv->view.ctx, &sub, c->ticket);
+  fields_free(&f);
+}
+
 /* Constant-time check of "Authorization: Bearer <token>": both sides are hashed first, so the
  * comparison takes the same time whatever the length or content of what was sent. */
 static int authorized(const struct http_conn *c, const char *token) {
@@ -557,6 +969,11 @@ static void dispatch(struct http_conn *c) {
   if (u.field_set & (1 << UF_QUERY))
     snprintf(query, sizeof(query), "%.*s", (int)u.field_data[UF_QUERY].len,
              c->url.data + u.field_data[UF_QUERY].off);
+  /* The reporting routes have tokens of their own (a department's, never http_token). */
+  if (strncmp(path, "/report/", 8) == 0) {
+    dispatch_report(c, method, path + 8);
+    return;
+  }
   if (strcmp(path, "/healthz") != 0 && token[0] != '\0' && !authorized(c, token)) {
     respond_text(c, 401, "a bearer token is required\n",
                  "WWW-Authenticate: Bearer realm=\"pacewatch\"\r\n");
@@ -595,11 +1012,18 @@ static int on_message_begin(http_parser *p) {
 
   pw_buf_free(&c->url);
   pw_buf_free(&c->auth);
+  pw_buf_free(&c->token);
+  pw_buf_free(&c->body);
   c->url.limit = HTTP_MAX_HEADER;
   c->auth.limit = 1024;
+  c->token.limit = HTTP_MAX_TOKEN;
+  c->body.limit = HTTP_MAX_REPORT_BODY;
+  c->ctype[0] = '\0';
+  c->xff[0] = '\0';
+  c->xff_long = 0;
   c->field_len = 0;
   c->field_long = 0;
-  c->value_is_auth = 0;
+  c->value_kind = H_OTHER;
   c->last_was_value = 0;
   c->body_len = 0;
   c->error_status = 0;
@@ -640,14 +1064,45 @@ static int on_header_value(http_parser *p, const char *at, size_t len) {
 
   if (!c->last_was_value) {
     c->last_was_value = 1;
-    c->value_is_auth =
-        !c->field_long && c->field_len == 13 && strncasecmp(c->field, "authorization", 13) == 0;
-    if (c->value_is_auth)
+    c->value_kind = H_OTHER;
+    if (!c->field_long && c->field_len == 13 && strncasecmp(c->field, "authorization", 13) == 0)
+      c->value_kind = H_AUTH;
+    else if (!c->field_long && c->field_len == 17 &&
+             strncasecmp(c->field, "x-pacewatch-token", 17) == 0)
+      c->value_kind = H_TOKEN;
+    else if (!c->field_long && c->field_len == 12 && strncasecmp(c->field, "content-type", 12) == 0)
+      c->value_kind = H_TYPE;
+    else if (!c->field_long && c->field_len == 15 &&
+             strncasecmp(c->field, "x-forwarded-for", 15) == 0)
+      c->value_kind = H_XFF;
+    if (c->value_kind == H_AUTH)
       pw_buf_free(&c->auth);
+    else if (c->value_kind == H_TOKEN)
+      pw_buf_free(&c->token);
+    else if (c->value_kind == H_TYPE)
+      c->ctype[0] = '\0';
+    else if (c->value_kind == H_XFF && c->xff[0] != '\0')
+      c->xff_long = 1; /* several X-Forwarded-For headers: none is believed */
   }
-  if (c->value_is_auth && pw_buf_append(&c->auth, at, len) < 0) {
+  if (c->value_kind == H_XFF) {
+    size_t have = strlen(c->xff);
+    if (have + len >= sizeof(c->xff))
+      c->xff_long = 1;
+    else {
+      memcpy(c->xff + have, at, len);
+      c->xff[have + len] = '\0';
+    }
+  }
+  if ((c->value_kind == H_AUTH && pw_buf_append(&c->auth, at, len) < 0) ||
+      (c->value_kind == H_TOKEN && pw_buf_append(&c->token, at, len) < 0)) {
     c->error_status = 431;
     return -1;
+  }
+  if (c->value_kind == H_TYPE) {
+    size_t have = strlen(c->ctype),
+           n = len < sizeof(c->ctype) - 1 - have ? len : sizeof(c->ctype) - 1 - have;
+    memcpy(c->ctype + have, at, n);
+    c->ctype[have + n] = '\0';
   }
   return 0;
 }
@@ -655,8 +1110,16 @@ static int on_header_value(http_parser *p, const char *at, size_t len) {
 static int on_body(http_parser *p, const char *at, size_t len) {
   struct http_conn *c = conn_of(p);
 
-  (void)at;
+  /* Only a reporting page's POST has a body worth keeping (docs/http.md: 64 KiB); any other
+   * request's body is counted and dropped, at most 4 KB. */
   c->body_len += len;
+  if (p->method == HTTP_POST && c->url.data != NULL && strncmp(c->url.data, "/report/", 8) == 0) {
+    if (pw_buf_append(&c->body, at, len) < 0) {
+      c->error_status = 413;
+      return -1;
+    }
+    return 0;
+  }
   if (c->body_len > HTTP_MAX_BODY) {
     c->error_status = 413;
     return -1;
@@ -750,7 +1213,7 @@ static void on_timeout(uv_timer_t *t) {
     conn_close(c);
     return;
   }
-  if (c->writing || c->waiting_graph || c->file_job != NULL) {
+  if (c->writing || c->waiting_graph || c->file_job != NULL || c->ticket != NULL) {
     /* A slow render, a slow file read or a slow reader: one more period, then give up. */
     if (c->close_after) {
       conn_close(c);
@@ -820,6 +1283,21 @@ static void refuse(struct pw_http *srv, uv_stream_t *server) {
   uv_close((uv_handle_t *)&srv->spare, on_spare_closed);
 }
 
+/* The client's address in C->addr ("127.0.0.1", "::1"; "?" when it cannot be told): the
+ * reporting page's rate limit and audit lines key on it. */
+static void peer_address(struct http_conn *c) {
+  struct sockaddr_storage ss;
+  int len = sizeof(ss);
+
+  pw_strlcpy(c->addr, "?", sizeof(c->addr));
+  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0)
+    return;
+  if (ss.ss_family == AF_INET6)
+    uv_ip6_name((struct sockaddr_in6 *)&ss, c->addr, sizeof(c->addr));
+  else if (ss.ss_family == AF_INET)
+    uv_ip4_name((struct sockaddr_in *)&ss, c->addr, sizeof(c->addr));
+}
+
 /* A connection's state, or NULL when there is no memory for it. */
 static struct http_conn *conn_new(struct pw_http *srv) {
   if (srv->fail_allocations > 0) {
@@ -874,6 +1352,7 @@ static void on_connection(uv_stream_t *server, int status) {
     conn_close(c);
     return;
   }
+  peer_address(c);
   http_parser_init(&c->parser, HTTP_REQUEST);
   c->parser.data = c;
   if (srv->n_conns > srv->conf->daemon.http_max_connections) {

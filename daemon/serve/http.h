@@ -23,6 +23,19 @@
 struct pw_source_health;
 struct pw_http;
 struct pw_http_request; /* a request waiting for a graph (opaque) */
+struct pw_http_submit;  /* a reporting page's figure waiting to be stored (opaque) */
+struct pw_tokens;
+
+/* A figure sent from the reporting page (docs/http.md "Reporting page"), its token checked:
+ * every string is borrowed for the call, NUL-terminated and valid UTF-8; "" when not sent. */
+struct pw_report_submission {
+  const char *department; /* a department id of the served generation */
+  const char *indicator;  /* an indicator id of that department */
+  const char *value;      /* as typed: the value grammar, or a milestone's stage */
+  const char *as_of;      /* as typed: any date form of docs/values.md */
+  const char *note;       /* as typed, not yet cleaned */
+  const char *address;    /* the client's address (the rate limit's and the audit's) */
+};
 
 /* What the server reads, provided by the program that runs it. Every callback is called on the
  * loop thread with CTX. Callbacks that take CONF receive the generation the server serves and
@@ -52,6 +65,13 @@ struct pw_http_view {
                    struct pw_http_request *request);
   /* REQUEST's reader went away: it must not be answered. */
   void (*graph_cancel)(void *ctx, struct pw_http_request *request);
+  /* The reporting tokens as last read (serve/tokens.h), borrowed; NULL: no token is valid.
+   * NULL callback: the reporting routes answer 404. */
+  const struct pw_tokens *(*tokens)(void *ctx);
+  /* Stores SUB through the program's single writer; TICKET is answered exactly once with
+   * pw_http_submit_done, at once (refused: 422) or later on the loop, once the figure is
+   * durable. */
+  void (*submit)(void *ctx, const struct pw_report_submission *sub, struct pw_http_submit *ticket);
   int64_t started;                     /* wall-clock start of the process, seconds */
   const struct pw_loopstat *loopstat;  /* the loop's stalls for /metrics; NULL leaves them out */
   const struct pw_reload_info *reload; /* the last reload's outcome; NULL leaves it out */
@@ -81,6 +101,11 @@ void pw_http_free(struct pw_http *srv);
 /* The answer to a graph request: DATA (LEN bytes, borrowed for the call) or NULL when the graph
  * could not be rendered. Loop thread. */
 void pw_http_graph_ready(struct pw_http_request *request, const unsigned char *data, size_t len);
+
+/* The answer to a submission: STATUS (200, 422, 500 or 503) with the JSON document JSON
+ * (borrowed). When the client went away meanwhile the answer is dropped. Frees TICKET. Loop
+ * thread. */
+void pw_http_submit_done(struct pw_http_submit *ticket, int status, const char *json);
 
 /* The TCP port listened on, 0 when not listening (http_listen may name port 0). */
 int pw_http_port(const struct pw_http *srv);

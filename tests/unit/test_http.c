@@ -6,8 +6,10 @@
  * paths (404, 405, 401, 413, 431, 408, 503 past the connection cap), pipelined requests
  * answered in order even when the first waits for a graph, the reference a graph request holds
  * on its generation across a reload, the cancel of a graph whose reader left, the errors
- * pw_http_start returns (-EINVAL, -EADDRINUSE, the real errno), and a connection that finds no
- * memory: it is accepted and closed, and the listener keeps serving the next ones.
+ * pw_http_start returns (-EINVAL, -EADDRINUSE, the real errno), a connection that finds no
+ * memory: it is accepted and closed, and the listener keeps serving the next ones; and the
+ * reporting routes (the shell, the part and the figures under a department's token, 401, 403,
+ * 429, the answer sent when the program gives it, a submission whose client left).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -28,19 +30,21 @@
 
 #include "config.h"
 #include "http.h"
+#include "tokens.h"
 #include "loopstat.h"
 #include "schedule.h"
 #include "unit_conf.h"
 
-#define CONF_FMT                                                                                   \
-  "daemon: { state_dir = \"state\"; http_listen = \"%s\"; http_timeout = \"1s\";\n"                \
-  "          http_max_connections = %d; http_token = \"%s\"; };\n"                                 \
-  "domains = ( { id = \"care\"; name = \"病有良医\"; } );\n"                                   \
-  "sources = ( { id = \"src_a\"; url = \"http://127.0.0.1:1/a.json\"; format = \"json\"; } );\n"   \
-  "indicators = (\n"                                                                               \
-  " { id = \"checkups\"; name = \"体检人数\"; domain = \"care\"; unit = \"人\";\n"            \
-  "   kind = \"cumulative\"; targets = ( { year = 2024; annual = 100; } ); },\n"                   \
-  " { id = \"beds\"; name = \"床位数\"; domain = \"care\"; unit = \"张\";\n"                   \
+#define CONF_FMT                                                                                      \
+  "daemon: { state_dir = \"state\"; http_listen = \"%s\"; http_timeout = \"1s\";\n"                   \
+  "          http_max_connections = %d; http_token = \"%s\"; };\n"                                    \
+  "domains = ( { id = \"care\"; name = \"病有良医\"; } );\n"                                      \
+  "departments = ( { id = \"wj\"; name = \"县卫健局\"; } );\n"                                    \
+  "sources = ( { id = \"src_a\"; url = \"http://127.0.0.1:1/a.json\"; format = \"json\"; } );\n"      \
+  "indicators = (\n"                                                                                  \
+  " { id = \"checkups\"; name = \"体检人数\"; domain = \"care\"; unit = \"人\";\n"               \
+  "   kind = \"cumulative\"; targets = ( { year = 2024; annual = 100; } ); },\n"                      \
+  " { id = \"beds\"; name = \"床位数\"; domain = \"care\"; unit = \"张\"; department = \"wj\";\n" \
   "   kind = \"cumulative\"; targets = ( { year = 2024; annual = 50; } ); } );\n"
 
 /* The program's side: what the server reads. */
@@ -54,6 +58,11 @@ struct fake {
   struct pw_http_request *waiting; /* a graph request held */
   char waiting_id[64];
   int gets, cancels;
+  /* The reporting page: the tokens, and the submission last received. */
+  struct pw_tokens tokens;
+  struct pw_http_submit *ticket;
+  char value[64], as_of[64], note[64], address[64], indicator[64];
+  int submits;
 };
 
 static uv_loop_t loop;
@@ -115,6 +124,30 @@ static void fake_graph_cancel(void *ctx, struct pw_http_request *request) {
   f->cancels++;
 }
 
+static const struct pw_tokens *fake_tokens(void *ctx) {
+  struct fake *f = ctx;
+
+  return &f->tokens;
+}
+
+/* "bad" is refused at once, as the program refuses what admission refuses; anything else waits
+ * for the test to answer (the journal's fsync). */
+static void fake_submit(void *ctx, const struct pw_report_submission *sub,
+                        struct pw_http_submit *ticket) {
+  struct fake *f = ctx;
+
+  f->submits++;
+  snprintf(f->value, sizeof(f->value), "%s", sub->value);
+  snprintf(f->as_of, sizeof(f->as_of), "%s", sub->as_of);
+  snprintf(f->note, sizeof(f->note), "%s", sub->note);
+  snprintf(f->address, sizeof(f->address), "%s", sub->address);
+  snprintf(f->indicator, sizeof(f->indicator), "%s", sub->indicator);
+  if (strcmp(sub->value, "bad") == 0)
+    pw_http_submit_done(ticket, 422, "{\"field\":\"value\",\"message\":\"数值无法识别\"}");
+  else
+    f->ticket = ticket;
+}
+
 static int free_port(void) {
   struct sockaddr_in a;
   socklen_t len = sizeof(a);
@@ -149,6 +182,8 @@ static const struct pw_http_view view = {
     .queue_sizes = fake_queues,
     .graph_get = fake_graph_get,
     .graph_cancel = fake_graph_cancel,
+    .tokens = fake_tokens,
+    .submit = fake_submit,
     .started = 1714438000,
     .loopstat = &fake.stalls,
 };
@@ -157,6 +192,7 @@ static const struct pw_http_view view = {
 static void serve(int max_conns, const char *token) {
   char listen[64];
 
+  pw_tokens_free(&fake.tokens);
   memset(&fake, 0, sizeof(fake));
   fake.verdicts[0].status = PW_STATUS_LAGGING;
   fake.verdicts[1].status = PW_STATUS_NO_DATA;
@@ -596,6 +632,119 @@ static void test_graph_generation(void **state) {
   snprintf(dir, sizeof(dir), "%s", fresh_dir);
 }
 
+/* A POST of the reporting page with TOKEN and BODY of TYPE. */
+static void post_text(char *out, size_t size, const char *path, const char *token, const char *type,
+                      const char *body) {
+  snprintf(out, size,
+           "POST %s HTTP/1.1\r\nHost: x\r\nX-Pacewatch-Token: %s\r\nContent-Type: %s\r\n"
+           "Content-Length: %zu\r\n\r\n%s",
+           path, token, type, strlen(body), body);
+}
+
+/* The reporting routes (docs/http.md "Reporting page"): the shell without a token and with its
+ * CSP, the part and the figures under the department's token (401 without, 403 for an
+ * indicator of no department's or another's), a JSON and a form body handed to the program as
+ * sent, the answer sent only when the program gives it, a submission whose client left answered
+ * into the void, and the sixth failure from an address within a minute refused with 429. */
+static void test_report(void **state) {
+  char tok[PW_TOKEN_LEN + 1], bad[PW_TOKEN_LEN + 1], req[1024];
+  struct pw_http_submit *ticket;
+  struct reply r;
+  int fd, i;
+
+  (void)state;
+  assert_int_equal(pw_tokens_new(&fake.tokens, "wj", 1714438800, tok, sizeof(tok)), 0);
+  snprintf(bad, sizeof(bad), "%s", tok);
+  bad[0] = bad[0] == 'A' ? 'B' : 'A';
+
+  r = request(GET("/report/wj"));
+  assert_int_equal(status_of(&r), 200);
+  assert_non_null(strstr(r.data, "Content-Security-Policy: default-src 'none'; script-src "
+                                 "'sha256-"));
+  assert_non_null(strstr(body_of(&r), "县卫健局数据报送"));
+  assert_null(strstr(body_of(&r), "床位数")); /* the shell holds no data */
+  free(r.data);
+  r = request(GET("/report/nobody"));
+  assert_int_equal(status_of(&r), 404);
+  free(r.data);
+
+  snprintf(req, sizeof(req),
+           "GET /report/wj/view HTTP/1.1\r\nHost: x\r\nX-Pacewatch-Token: %s\r\n\r\n", tok);
+  r = request(req);
+  assert_int_equal(status_of(&r), 200);
+  assert_non_null(strstr(body_of(&r), "id=\"ind-beds\""));
+  assert_null(strstr(body_of(&r), "ind-checkups")); /* not the department's */
+  free(r.data);
+
+  post_text(req, sizeof(req), "/report/wj/checkups", tok, "application/json", "{}");
+  r = request(req);
+  assert_int_equal(status_of(&r), 403);
+  free(r.data);
+  assert_int_equal(fake.submits, 0);
+
+  /* Refused at once by the program: its answer as it gave it. */
+  post_text(req, sizeof(req), "/report/wj/beds", tok, "application/json", "{\"value\":\"bad\"}");
+  r = request(req);
+  assert_int_equal(status_of(&r), 422);
+  assert_string_equal(body_of(&r), "{\"field\":\"value\",\"message\":\"数值无法识别\"}");
+  free(r.data);
+
+  /* Answered only when the program says the figure is durable. */
+  fd = client();
+  post_text(req, sizeof(req), "/report/wj/beds", tok, "application/json",
+            "{\"value\":\"1.2万\",\"as_of\":\"2024-03-31\",\"note\":\"含民营医院\"}");
+  send_text(fd, req);
+  r = await(fd, 1, 0, 300);
+  assert_int_equal(r.len, 0);
+  free(r.data);
+  assert_non_null(fake.ticket);
+  assert_string_equal(fake.value, "1.2万");
+  assert_string_equal(fake.as_of, "2024-03-31");
+  assert_string_equal(fake.note, "含民营医院");
+  assert_string_equal(fake.address, "127.0.0.1");
+  assert_string_equal(fake.indicator, "beds");
+  ticket = fake.ticket;
+  fake.ticket = NULL;
+  pw_http_submit_done(ticket, 200, "{\"ok\":true}");
+  r = await(fd, 1, 0, 5000);
+  assert_int_equal(status_of(&r), 200);
+  assert_string_equal(body_of(&r), "{\"ok\":true}");
+  free(r.data);
+  close(fd);
+
+  /* A form body, decoded. */
+  post_text(req, sizeof(req), "/report/wj/beds", tok, "application/x-www-form-urlencoded",
+            "value=1%2C200&as_of=2024%E5%B9%B43%E6%9C%88&note=a+b");
+  fd = client();
+  send_text(fd, req);
+  pump(200);
+  assert_string_equal(fake.value, "1,200");
+  assert_string_equal(fake.as_of, "2024年3月");
+  assert_string_equal(fake.note, "a b");
+  /* The client leaves before the answer: the program answers all the same, into the void. */
+  close(fd);
+  pump(2500);
+  assert_non_null(fake.ticket);
+  pw_http_submit_done(fake.ticket, 200, "{\"ok\":true}");
+  fake.ticket = NULL;
+
+  /* Five failures, then 429 even for the right token. */
+  for (i = 0; i < 5; i++) {
+    snprintf(req, sizeof(req), "GET /report/wj/view HTTP/1.1\r\nHost: x\r\n%s%s%s\r\n",
+             i == 0 ? "" : "X-Pacewatch-Token: ", i == 0 ? "" : bad, i == 0 ? "" : "\r\n");
+    r = request(req);
+    assert_int_equal(status_of(&r), 401);
+    free(r.data);
+  }
+  snprintf(req, sizeof(req),
+           "GET /report/wj/view HTTP/1.1\r\nHost: x\r\nX-Pacewatch-Token: %s\r\n\r\n", tok);
+  r = request(req);
+  assert_int_equal(status_of(&r), 429);
+  assert_non_null(strstr(r.data, "\r\nRetry-After: "));
+  free(r.data);
+  pw_tokens_free(&fake.tokens);
+}
+
 /* With no memory for a connection's state, the connection is still accepted (and closed):
  * a listener whose connection callback does not accept is never read again by libuv. */
 static void test_accept_without_memory(void **state) {
@@ -675,6 +824,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_generation_mismatch, setup, teardown),
       cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
       cmocka_unit_test_setup_teardown(test_token, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_report, setup, teardown),
       cmocka_unit_test_setup_teardown(test_connection_cap, setup, teardown),
       cmocka_unit_test_setup_teardown(test_pipelining, setup, teardown),
       cmocka_unit_test_setup_teardown(test_graph_generation, setup, teardown),
