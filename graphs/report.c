@@ -448,15 +448,32 @@ static void areas(struct bld *b) {
   }
 }
 
+/* The period of an overdue figure as the briefing says it: "3月份", "一季度", with the year
+ * when it is not the briefing's ("2024年12月份"). Returns BUF. */
+static char *overdue_period(const struct bld *b, const struct pw_verdict *v, char *buf,
+                            size_t size) {
+  static const char *const q[] = {"一", "二", "三", "四"};
+  char year[16] = "";
+
+  if (v->due_year != pw_calendar_year_of(&b->conf->cal, b->req->at))
+    snprintf(year, sizeof(year), "%d年", v->due_year);
+  if (v->due_months == 3)
+    snprintf(buf, size, "%s%s季度", year, q[((v->due_month - 1) / 3) & 3]);
+  else
+    snprintf(buf, size, "%s%d月份", year, v->due_month);
+  return buf;
+}
+
 static void problems(struct bld *b) {
   const struct pw_config *conf = b->conf;
   struct pw_report *r = b->r;
   int i, k = 0, g;
 
   section(b, 1, "三、", "存在问题", "problems", 0);
-  /* Four kinds, each one paragraph: lagging (not standards), standards below their comparison,
-   * figures not published, targets not issued. */
-  for (g = 0; g < 4; g++) {
+  /* Five kinds, each one paragraph: lagging (not standards), standards below their comparison,
+   * figures overdue (past their reporting deadline), figures not published, targets not
+   * issued. */
+  for (g = 0; g < 5; g++) {
     int first = 1;
     for (i = 0; i < conf->n_indicators; i++) {
       const struct pw_indicator *ind = &conf->indicators[i];
@@ -474,7 +491,11 @@ static void problems(struct bld *b) {
         snprintf(lead, sizeof(lead), "部分指标低于比较标准。");
         break;
       case 2:
-        mine = v->status == PW_STATUS_NO_DATA;
+        mine = v->overdue;
+        snprintf(lead, sizeof(lead), "部分数据逾期未报。");
+        break;
+      case 3:
+        mine = v->status == PW_STATUS_NO_DATA && !v->overdue;
         snprintf(lead, sizeof(lead), "部分数据尚未公布。");
         break;
       default:
@@ -501,7 +522,7 @@ static void problems(struct bld *b) {
                  pw_report_figure(ind, v->target, d, sizeof(d)),
                  pw_value_format_zh(v->lag, p, sizeof(p)),
                  strcmp(ind->unit, "%") == 0 ? "个百分点" : ind->unit);
-      else if (g == 2)
+      else if (g == 3)
         snprintf(gap, sizeof(gap), "%s",
                  ind->published_by && ind->published_by[0]
                      ? a_printf(r, "数据待%s公布", ind->published_by)
@@ -514,6 +535,16 @@ static void problems(struct bld *b) {
         first = 0;
       } else {
         run(b, PW_RUN_TEXT, "；");
+      }
+      if (g == 2) {
+        /* The department first, as the office writes it: "县卫健局健康体检人数3月份数据逾期未报
+         * （应于4月5日前报送）" (docs/briefing.md). */
+        run(b, PW_RUN_TEXT,
+            a_printf(r, "%s%s%s数据逾期未报（应于%s前报送）", dep != NULL ? dep : "", ind->name,
+                     overdue_period(b, v, p, sizeof(p)),
+                     pw_report_day(v->due_by, pw_calendar_year_of(&conf->cal, b->req->at), d,
+                                   sizeof(d))));
+        continue;
       }
       run(b, PW_RUN_TEXT, a_printf(r, "%s%s", ind->name, gap));
       if (dep != NULL && g < 2)

@@ -19,6 +19,10 @@ const char *pw_alert_severity_name(enum pw_alert_severity sev) {
     return "stale";
   case PW_SEV_SOURCE:
     return "source";
+  case PW_SEV_OVERDUE:
+    return "overdue";
+  case PW_SEV_REMIND:
+    return "remind";
   default:
     return NULL;
   }
@@ -32,6 +36,10 @@ const char *pw_alert_cond_name(enum pw_alert_cond cond) {
     return "stale";
   case PW_COND_SOURCE_DOWN:
     return "source_down";
+  case PW_COND_OVERDUE:
+    return "overdue";
+  case PW_COND_REMIND:
+    return "remind";
   }
   return "?";
 }

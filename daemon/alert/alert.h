@@ -13,14 +13,23 @@
 
 #include "judge.h"
 
-enum pw_alert_cond { PW_COND_LAG = 0, PW_COND_STALE, PW_COND_SOURCE_DOWN };
+/* Saved by number in alerts.json: new members go at the end. */
+enum pw_alert_cond {
+  PW_COND_LAG = 0,
+  PW_COND_STALE,
+  PW_COND_SOURCE_DOWN,
+  PW_COND_OVERDUE, /* a figure missing after its reporting deadline */
+  PW_COND_REMIND   /* a figure still missing report_remind before its deadline */
+};
 
 enum pw_alert_severity {
   PW_SEV_NONE = 0,
   PW_SEV_LAGGING,
   PW_SEV_SEVERE,
   PW_SEV_STALE,
-  PW_SEV_SOURCE
+  PW_SEV_SOURCE,
+  PW_SEV_OVERDUE,
+  PW_SEV_REMIND
 };
 
 /* What a step asks the caller to notify. */
@@ -63,10 +72,10 @@ enum pw_alert_action pw_alert_step(struct pw_alert_state *st, int holds, enum pw
  * severity. QUIET_CLOSE is set when the status is no_data or no_target. */
 int pw_alert_lag_holds(const struct pw_verdict *v, enum pw_alert_severity *sev, int *quiet_close);
 
-/* "lagging", "severe", "stale", "source" (NULL for none). */
+/* "lagging", "severe", "stale", "source", "overdue", "remind" (NULL for none). */
 const char *pw_alert_severity_name(enum pw_alert_severity sev);
 
-/* "lag", "stale", "source_down". */
+/* "lag", "stale", "source_down", "overdue", "remind". */
 const char *pw_alert_cond_name(enum pw_alert_cond cond);
 
 /* Whether minute-of-day M (0..1439) is inside quiet hours START-END (which may wrap midnight). */

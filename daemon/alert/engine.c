@@ -1,7 +1,8 @@
 /*
  * engine: the alert conditions of one configuration generation (a slot per condition), the
  * batches waiting for their receivers, and alerts.json. Slots are indexed like the
- * configuration (indicator i: lag 2i, stale 2i+1; source j after the indicators); batches name
+ * configuration (indicator i: lag, stale, overdue and remind at PER_IND * i + 0..3; source j
+ * after the indicators); batches name
  * their receiver by id and keep its index in the current generation, remapped at a reload.
  */
 #define PW_LOG_MODULE "alert"
@@ -24,6 +25,7 @@
 #include "util.h"
 
 #define MAX_TOLD 16
+#define PER_IND 4         /* slots per indicator: lag, stale, overdue, remind */
 #define SILENCES_EVERY 60 /* seconds between readings of silences.json */
 
 struct slot {
@@ -89,7 +91,7 @@ struct pw_alert_engine {
 /* ---- slots ---- */
 
 static int slot_count(const struct pw_config *c) {
-  return c->n_indicators * 2 + c->n_sources;
+  return c->n_indicators * PER_IND + c->n_sources;
 }
 
 /* The slots of configuration C, every state zero. Returns NULL when out of memory. */
@@ -100,19 +102,19 @@ static struct slot *slots_build(const struct pw_config *c) {
   if (slots == NULL)
     return NULL;
   for (i = 0; i < c->n_indicators; i++) {
-    struct slot *s = &slots[2 * i];
-    snprintf(s->id, sizeof(s->id), "%s/lag", c->indicators[i].id);
-    s->cond = PW_COND_LAG;
-    s->ind = i;
-    s->src = -1;
-    s++;
-    snprintf(s->id, sizeof(s->id), "%s/stale", c->indicators[i].id);
-    s->cond = PW_COND_STALE;
-    s->ind = i;
-    s->src = -1;
+    static const enum pw_alert_cond conds[PER_IND] = {PW_COND_LAG, PW_COND_STALE, PW_COND_OVERDUE,
+                                                      PW_COND_REMIND};
+    int k;
+    for (k = 0; k < PER_IND; k++) {
+      struct slot *s = &slots[PER_IND * i + k];
+      snprintf(s->id, sizeof(s->id), "%s/%s", c->indicators[i].id, pw_alert_cond_name(conds[k]));
+      s->cond = conds[k];
+      s->ind = i;
+      s->src = -1;
+    }
   }
   for (i = 0; i < c->n_sources; i++) {
-    struct slot *s = &slots[2 * c->n_indicators + i];
+    struct slot *s = &slots[PER_IND * c->n_indicators + i];
     snprintf(s->id, sizeof(s->id), "%s/source_down", c->sources[i].id);
     s->cond = PW_COND_SOURCE_DOWN;
     s->ind = -1;
@@ -814,6 +816,13 @@ static void step_slot(struct pw_alert_engine *e, struct slot *s, int holds,
   /* Stale data is reminded of at most every stale_repeat (docs/alerts.md). */
   struct pw_alert_policy pol = {al->for_s, s->cond == PW_COND_STALE ? al->stale_repeat : al->repeat,
                                 al->send_resolved};
+  /* A deadline's reminder goes once, as its window opens, and never resolves: the figure
+   * arriving or the deadline passing (then `overdue` speaks) closes it silently. */
+  if (s->cond == PW_COND_REMIND) {
+    pol.for_s = 0;
+    pol.repeat = 0;
+    pol.send_resolved = 0;
+  }
   struct pw_alert_state before = s->st;
   enum pw_alert_action act =
       pw_alert_step(&s->st, holds, sev, silenced(e, s->ind, now), quiet_close, now, &pol);
@@ -847,8 +856,10 @@ void pw_alert_engine_evaluate_indicator(struct pw_alert_engine *e, int ind, int6
     return;
   v = e->ctx.verdict(e->ctx.data, ind);
   holds = pw_alert_lag_holds(v, &sev, &quiet);
-  step_slot(e, &e->slots[2 * ind], holds, sev, quiet, now);
-  step_slot(e, &e->slots[2 * ind + 1], v->stale, PW_SEV_STALE, 0, now);
+  step_slot(e, &e->slots[PER_IND * ind], holds, sev, quiet, now);
+  step_slot(e, &e->slots[PER_IND * ind + 1], v->stale, PW_SEV_STALE, 0, now);
+  step_slot(e, &e->slots[PER_IND * ind + 2], v->overdue, PW_SEV_OVERDUE, 0, now);
+  step_slot(e, &e->slots[PER_IND * ind + 3], v->due_soon, PW_SEV_REMIND, 0, now);
 }
 
 void pw_alert_engine_evaluate(struct pw_alert_engine *e, int64_t now) {
@@ -861,7 +872,7 @@ void pw_alert_engine_evaluate(struct pw_alert_engine *e, int64_t now) {
   for (i = 0; i < e->conf->n_sources && e->ctx.source_down != NULL; i++) {
     int down = e->ctx.source_down(e->ctx.data, i);
     if (down >= 0) /* (unknown while the sources restart after a reload) */
-      step_slot(e, &e->slots[2 * e->conf->n_indicators + i], down, PW_SEV_SOURCE, 0, now);
+      step_slot(e, &e->slots[PER_IND * e->conf->n_indicators + i], down, PW_SEV_SOURCE, 0, now);
   }
 }
 
@@ -961,7 +972,8 @@ static int alert_rank(const json_t *a) {
     return 0;
   if (sev != NULL && strcmp(sev, "lagging") == 0)
     return 1;
-  if (cond != NULL && strcmp(cond, "stale") == 0)
+  if (cond != NULL &&
+      (strcmp(cond, "stale") == 0 || strcmp(cond, "overdue") == 0 || strcmp(cond, "remind") == 0))
     return 2;
   if (cond != NULL && strcmp(cond, "source_down") == 0)
     return 3;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "report.h"
+#include "status.h"
 
 #define DAY 86400
 
@@ -142,6 +143,47 @@ static int stale_summary(const struct pw_config *conf, const struct pw_indicator
   return rc < 0 ? -ENOMEM : 0;
 }
 
+/* A reporting deadline (docs/alerts.md): the reminder "县卫健局：请于4月5日前报送2024年3月的
+ * 「健康体检人数」数据", the overdue "2024年3月数据逾期未报，应于4月5日前报送，已逾期3天", and its
+ * resolution "数据已报送，截至3月底为…". */
+static int due_summary(const struct pw_config *conf, const struct pw_indicator *ind,
+                       const struct pw_alert_facts *f, struct pw_buf *out) {
+  const struct pw_verdict *v = f->v;
+  const struct pw_sample *s = f->latest;
+  int year = pw_calendar_year_of(&conf->cal, f->now);
+  char day[48], period[64], fig[160];
+  int rc;
+
+  if (!f->firing) {
+    if (v->has_value)
+      rc = pw_buf_printf(out, "数据已报送，截至%s为%s",
+                         pw_report_day(v->as_of, year, day, sizeof(day)),
+                         pw_report_figure(ind, v->value, fig, sizeof(fig)));
+    else if (s != NULL)
+      rc = pw_buf_printf(out, "数据已报送，截至%s为%s",
+                         pw_report_day(s->as_of, year, day, sizeof(day)),
+                         pw_report_figure(ind, s->value, fig, sizeof(fig)));
+    else
+      rc = pw_buf_printf(out, "数据已报送");
+    return rc < 0 ? -ENOMEM : 0;
+  }
+  if (!v->has_due)
+    return 0;
+  pw_report_day(v->due_by, year, day, sizeof(day));
+  pw_status_due_period(v, period, sizeof(period));
+  if (f->cond == PW_COND_REMIND) {
+    const struct pw_department *dep =
+        ind->department >= 0 ? &conf->departments[ind->department] : NULL;
+    rc = pw_buf_printf(out, "%s%s请于%s前报送%s的「%s」数据", dep ? dep->name : "", dep ? "：" : "",
+                       day, period, ind->name);
+  } else {
+    rc = pw_buf_printf(out, "%s数据逾期未报，应于%s前报送", period, day);
+    if (rc == 0 && f->now - v->due_by >= DAY)
+      rc = pw_buf_printf(out, "，已逾期%lld天", (long long)((f->now - v->due_by) / DAY));
+  }
+  return rc < 0 ? -ENOMEM : 0;
+}
+
 /* "自4月30日起滞后，已持续3天，差距较上次提醒扩大0.5个百分点"; a resolution: "此前滞后21天". */
 static int lag_trend(const struct pw_config *conf, const struct pw_indicator *ind,
                      const struct pw_alert_facts *f, struct pw_buf *out) {
@@ -184,6 +226,8 @@ int pw_alert_words(const struct pw_config *conf, const struct pw_alert_facts *f,
 
   if (f->cond == PW_COND_STALE)
     return stale_summary(conf, ind, f, summary);
+  if (f->cond == PW_COND_OVERDUE || f->cond == PW_COND_REMIND)
+    return due_summary(conf, ind, f, summary);
   rc = lag_summary(conf, ind, v, summary);
   if (rc == 0)
     rc = lag_trend(conf, ind, f, trend);

@@ -20,7 +20,7 @@
 /* What one notification of an indicator's alert is about. */
 struct pw_alert_facts {
   int ind;                 /* index into the configuration's indicators */
-  enum pw_alert_cond cond; /* PW_COND_LAG or PW_COND_STALE */
+  enum pw_alert_cond cond; /* PW_COND_LAG, _STALE, _OVERDUE or _REMIND */
   int firing;              /* 0: a resolution */
   const struct pw_verdict *v;
   const struct pw_sample *latest; /* latest sample known in any year, NULL for none */

@@ -54,6 +54,84 @@ int64_t pw_calendar_day_end(int year, int month, int day) {
   return pw_calendar_local(year, month, day + 1, 0, 0, 0);
 }
 
+static long gmtoff_at(int64_t t) {
+  time_t tt = (time_t)t;
+  struct tm tm;
+
+  return localtime_r(&tt, &tm) != NULL ? tm.tm_gmtoff : 0;
+}
+
+/* The first change of the UTC offset inside month K (0-11) of year Y, by bisection between the
+ * month's first and last instants (a zone changes its offset at most a few times a year). */
+static void find_shift(struct pw_calendar *cal, int y, int k) {
+  int i = y - PW_CAL_FIRST_YEAR;
+  int64_t lo = cal->months[i][k];
+  int64_t hi = k < 11 ? cal->months[i][k + 1] : cal->months[i + 1][0];
+  long off_lo = gmtoff_at(lo), off_hi = gmtoff_at(hi - 1);
+
+  /* A change and its undoing inside one month would be missed; no zone does that. */
+  if (off_lo == off_hi)
+    return;
+  /* Invariant: offset at lo is off_lo, at hi - 1 it differs. */
+  hi -= 1;
+  while (hi - lo > 1) {
+    int64_t mid = lo + (hi - lo) / 2;
+    if (gmtoff_at(mid) == off_lo)
+      lo = mid;
+    else
+      hi = mid;
+  }
+  cal->shift_at[i][k] = hi;
+  cal->shift[i][k] = (int32_t)(gmtoff_at(hi) - off_lo);
+}
+
+int64_t pw_calendar_month_start(const struct pw_calendar *cal, int year, int month) {
+  if (month == 13) {
+    year++;
+    month = 1;
+  }
+  if (month < 1 || month > 12 || year < PW_CAL_FIRST_YEAR || year > PW_CAL_LAST_YEAR + 1)
+    return -1;
+  return cal->months[year - PW_CAL_FIRST_YEAR][month - 1];
+}
+
+int64_t pw_calendar_month_day_end(const struct pw_calendar *cal, int year, int month, int day) {
+  int64_t start = pw_calendar_month_start(cal, year, month);
+  int64_t next = pw_calendar_month_start(cal, year, month + 1);
+  int64_t t;
+  int i = year - PW_CAL_FIRST_YEAR;
+
+  if (start < 0 || next < 0 || year > PW_CAL_LAST_YEAR)
+    return -1;
+  if (day < 1)
+    day = 1;
+  /* The month's length in days, whatever its offset changes (at most an hour or two). */
+  if ((int64_t)day >= (next - start + 43200) / 86400)
+    return next;
+  t = start + (int64_t)day * 86400;
+  /* Clocks that went forward by S seconds inside the month reach local midnight S earlier. */
+  if (cal->shift_at[i][month - 1] != 0 && cal->shift_at[i][month - 1] < t)
+    t -= cal->shift[i][month - 1];
+  return t;
+}
+
+int pw_calendar_month_of(const struct pw_calendar *cal, int64_t t, int *year, int *month) {
+  int lo = 0, hi = (PW_CAL_LAST_YEAR - PW_CAL_FIRST_YEAR + 1) * 12 - 1;
+
+  if (t < cal->months[0][0] || t >= cal->months[PW_CAL_LAST_YEAR - PW_CAL_FIRST_YEAR + 1][0])
+    return -ERANGE;
+  while (lo < hi) {
+    int mid = (lo + hi + 1) / 2;
+    if (cal->months[mid / 12][mid % 12] <= t)
+      lo = mid;
+    else
+      hi = mid - 1;
+  }
+  *year = PW_CAL_FIRST_YEAR + lo / 12;
+  *month = 1 + lo % 12;
+  return 0;
+}
+
 int pw_calendar_init(struct pw_calendar *cal, const char *name) {
   int y;
 
@@ -68,6 +146,13 @@ int pw_calendar_init(struct pw_calendar *cal, const char *name) {
     int k;
     for (k = 0; k < 4; k++)
       cal->starts[y - PW_CAL_FIRST_YEAR][k] = pw_calendar_local(y, 1 + 3 * k, 1, 0, 0, 0);
+    for (k = 0; k < 12; k++)
+      cal->months[y - PW_CAL_FIRST_YEAR][k] = pw_calendar_local(y, 1 + k, 1, 0, 0, 0);
+  }
+  for (y = PW_CAL_FIRST_YEAR; y <= PW_CAL_LAST_YEAR; y++) {
+    int k;
+    for (k = 0; k < 12; k++)
+      find_shift(cal, y, k);
   }
   return 0;
 }

@@ -18,6 +18,13 @@ struct pw_calendar {
   /* starts[y - PW_CAL_FIRST_YEAR][k] = instant of local 00:00 on YYYY-01-01 (k=0), -04-01 (1),
    * -07-01 (2), -10-01 (3). The end of year y (T4) is starts[y + 1][0]. */
   int64_t starts[PW_CAL_LAST_YEAR - PW_CAL_FIRST_YEAR + 2][4];
+  /* months[y - PW_CAL_FIRST_YEAR][m - 1] = instant of local 00:00 on the 1st of month m; and the
+   * first change of the zone's UTC offset inside that month (0 = none) with its size in seconds
+   * (positive when the clocks go forward), so that a day inside a month is found without the
+   * zone database (pw_calendar_month_day_end). */
+  int64_t months[PW_CAL_LAST_YEAR - PW_CAL_FIRST_YEAR + 2][12];
+  int64_t shift_at[PW_CAL_LAST_YEAR - PW_CAL_FIRST_YEAR + 2][12];
+  int32_t shift[PW_CAL_LAST_YEAR - PW_CAL_FIRST_YEAR + 2][12];
 };
 
 /* Returns 0 if NAME is a zone in the system's zone database, else -ENOENT. */
@@ -36,6 +43,19 @@ int pw_calendar_quarter_of(const struct pw_calendar *cal, int64_t t);
 
 /* T0..T4 of YEAR into BOUNDS[5]. Returns 0 or -ERANGE. */
 int pw_calendar_bounds(const struct pw_calendar *cal, int year, int64_t bounds[5]);
+
+/* The instant of local 00:00 on the 1st of month MONTH (1-12; 13 is January of YEAR + 1) of
+ * YEAR, or -1 outside the supported years. Pure (reads CAL only). */
+int64_t pw_calendar_month_start(const struct pw_calendar *cal, int year, int month);
+
+/* The end of day DAY of month MONTH of YEAR (local 00:00 of the next day), DAY clamped to the
+ * month's last day (day 31 of April is April 30); -1 outside the supported years. Pure: a change
+ * of the zone's offset inside the month (summer time) is taken from CAL. */
+int64_t pw_calendar_month_day_end(const struct pw_calendar *cal, int year, int month, int day);
+
+/* The year and month (1-12) of the month holding instant T ([1st 00:00, next 1st 00:00)), into
+ * *YEAR and *MONTH. Returns 0, or -ERANGE outside the supported years. Pure. */
+int pw_calendar_month_of(const struct pw_calendar *cal, int64_t t, int *year, int *month);
 
 /* Local 00:00 of the day after Y-M-D (the "end" of that day); M and D are normalised as by
  * mktime, so day 0 of month M+1 is the last day of M. Uses the process zone. */

@@ -65,6 +65,11 @@ struct pw_department {
   struct pw_strlist contacts_text; /* "张三 13800000000" as written */
   struct pw_contact *contacts;     /* parsed from contacts_text */
   int n_contacts;
+  /* Reporting deadlines (docs/configuration.md "departments"), for its indicators that set none:
+   * report_day 1-31 (monthly figures), or report_after_quarter in seconds (quarterly), 0 when
+   * not set; report_remind in seconds, valid when has_report_remind. */
+  int64_t report_day, report_after_quarter, report_remind;
+  int has_report_day, has_report_after_quarter, has_report_remind;
   int line;
 };
 
@@ -122,6 +127,12 @@ struct pw_indicator {
   int carry;
   double lag_warn, lag_crit;
   int64_t stale_after;
+  /* The reporting deadline in force (docs/judgement.md "Reporting deadlines"), its own or its
+   * department's: report_day 1-31 for a monthly figure or report_after_quarter (seconds) for a
+   * quarterly one, both 0 without a deadline; report_remind (seconds) is how long before the
+   * deadline the reminder goes. The has_ flags say what the indicator itself wrote. */
+  int64_t report_day, report_after_quarter, report_remind;
+  int has_report_day, has_report_after_quarter, has_report_remind;
   struct pw_strlist stages;
   struct pw_target *targets;
   int n_targets;

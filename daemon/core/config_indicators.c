@@ -291,6 +291,57 @@ static int indicator_stale_after(struct loader *ld, const struct item *it, const
   return 0;
 }
 
+int pw_config_check_report(struct loader *ld, const struct item *it, int64_t day, int has_day,
+                           int64_t after, int has_after, int64_t remind, int has_remind) {
+  const config_setting_t *g = it->g;
+
+  if (has_day && (day < 1 || day > 31))
+    return pw_config_fail(ld, config_setting_get_member(g, "report_day"),
+                          "%s: report_day must be a day of the month, 1 to 31 (a later day than "
+                          "the month has means its last day), not %lld",
+                          it->what, (long long)day);
+  if (has_after && (after < 86400 || after > 92 * 86400))
+    return pw_config_fail(ld, config_setting_get_member(g, "report_after_quarter"),
+                          "%s: report_after_quarter must be from 1d to 92d after the quarter's end",
+                          it->what);
+  if (has_day && has_after)
+    return pw_config_fail(ld, config_setting_get_member(g, "report_after_quarter"),
+                          "%s: report_day (monthly figures) and report_after_quarter (quarterly "
+                          "figures) exclude each other: write one",
+                          it->what);
+  if (has_remind && (remind < 3600 || remind > 31 * 86400))
+    return pw_config_fail(ld, config_setting_get_member(g, "report_remind"),
+                          "%s: report_remind must be from 1h to 31d before the deadline", it->what);
+  return 0;
+}
+
+/* The indicator's reporting deadline: its own keys, else its department's; the reminder its
+ * own, else the department's, else 2 days (docs/configuration.md). */
+static int indicator_report(struct loader *ld, const struct item *it, const struct key_spec *k,
+                            const config_setting_t *s) {
+  const struct pw_config *c = ld->conf;
+  struct pw_indicator *ind = it->obj;
+  const struct pw_department *dep = ind->department >= 0 ? &c->departments[ind->department] : NULL;
+
+  (void)k;
+  if (pw_config_check_report(ld, it, ind->report_day, ind->has_report_day,
+                             ind->report_after_quarter, ind->has_report_after_quarter,
+                             ind->report_remind, ind->has_report_remind) < 0)
+    return -EINVAL;
+  if (!ind->has_report_day && !ind->has_report_after_quarter && dep != NULL) {
+    ind->report_day = dep->has_report_day ? dep->report_day : 0;
+    ind->report_after_quarter = dep->has_report_after_quarter ? dep->report_after_quarter : 0;
+  }
+  if (!ind->has_report_remind)
+    ind->report_remind = dep != NULL && dep->has_report_remind ? dep->report_remind : 2 * 86400;
+  if (ind->has_report_remind && ind->report_day == 0 && ind->report_after_quarter == 0)
+    return pw_config_fail(ld, s,
+                          "%s: report_remind needs a deadline (report_day or report_after_quarter, "
+                          "here or on its department)",
+                          it->what);
+  return 0;
+}
+
 static int indicator_stages(struct loader *ld, const struct item *it, const struct key_spec *k,
                             const config_setting_t *s) {
   const struct pw_indicator *ind = it->obj;
@@ -352,6 +403,11 @@ static const struct key_spec indicator_keys[] = {
     {"lag_warn", K_NUMBER, I(lag_warn), NO_HAS, 0, NULL, 0, NULL},
     {"lag_crit", K_NUMBER, I(lag_crit), NO_HAS, 0, NULL, 0, indicator_lags},
     {"stale_after", K_DURATION, I(stale_after), NO_HAS, 0, NULL, 0, indicator_stale_after},
+    {"report_day", K_INT, I(report_day), I(has_report_day), 0, NULL, 0, NULL},
+    {"report_after_quarter", K_DURATION, I(report_after_quarter), I(has_report_after_quarter), 0,
+     NULL, 0, NULL},
+    {"report_remind", K_DURATION, I(report_remind), I(has_report_remind), 0, NULL, 0,
+     indicator_report},
     {"stages", K_STRLIST, I(stages), NO_HAS, 1, NULL, BIT(PW_KIND_MILESTONE), indicator_stages},
     {"carry", K_BOOL, I(carry), NO_HAS, 0, "false", BIT(PW_KIND_LEVEL) | BIT(PW_KIND_STANDARD),
      NULL},

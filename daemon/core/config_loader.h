@@ -86,6 +86,12 @@ int pw_config_key_text(struct loader *ld, const struct item *it, const struct ke
 /* Where key K of item IT is stored. */
 #define FIELD(it, k, type) ((type *)((char *)(it)->obj + (k)->offset))
 
+/* The reporting deadline keys of item IT (a department or an indicator), as read: report_day
+ * DAY (written when HAS_DAY), report_after_quarter AFTER, report_remind REMIND. Checks the
+ * bounds of docs/configuration.md and that not both deadlines are written. 0 or -EINVAL. */
+int pw_config_check_report(struct loader *ld, const struct item *it, int64_t day, int has_day,
+                           int64_t after, int has_after, int64_t remind, int has_remind);
+
 /* ---- config.c ---- */
 
 /* Allocates SIZE zeroed bytes (or copies S) owned by the configuration being loaded: freed

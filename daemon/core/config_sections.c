@@ -230,6 +230,20 @@ static const struct key_spec domain_keys[] = {
     {"name", K_STRING, offsetof(struct pw_domain, name), NO_HAS, 1, NULL, 0, NULL},
     {NULL, 0, 0, 0, 0, NULL, 0, NULL}};
 
+/* The reporting deadline keys of a department (docs/configuration.md): one of report_day and
+ * report_after_quarter, report_remind within bounds. */
+static int department_report(struct loader *ld, const struct item *it, const struct key_spec *k,
+                             const config_setting_t *s) {
+  const struct pw_department *dep = it->obj;
+
+  (void)k;
+  (void)s;
+  return pw_config_check_report(ld, it, dep->report_day, dep->has_report_day,
+                                dep->report_after_quarter, dep->has_report_after_quarter,
+                                dep->report_remind, dep->has_report_remind);
+}
+
+#define DEP(f) offsetof(struct pw_department, f)
 static const struct key_spec department_keys[] = {
     {"id", K_STRING, offsetof(struct pw_department, id), NO_HAS, 1, NULL, 0, pw_config_key_id},
     {"name", K_STRING, offsetof(struct pw_department, name), NO_HAS, 1, NULL, 0, NULL},
@@ -237,7 +251,13 @@ static const struct key_spec department_keys[] = {
      department_receivers},
     {"contacts", K_STRLIST, offsetof(struct pw_department, contacts_text), NO_HAS, 0, NULL, 0,
      department_contacts},
+    {"report_day", K_INT, DEP(report_day), DEP(has_report_day), 0, NULL, 0, NULL},
+    {"report_after_quarter", K_DURATION, DEP(report_after_quarter), DEP(has_report_after_quarter),
+     0, NULL, 0, NULL},
+    {"report_remind", K_DURATION, DEP(report_remind), DEP(has_report_remind), 0, NULL, 0,
+     department_report},
     {NULL, 0, 0, 0, 0, NULL, 0, NULL}};
+#undef DEP
 
 int pw_config_load_domains(struct loader *ld, config_t *cfg) {
   struct pw_config *c = ld->conf;

@@ -358,6 +358,60 @@ static void judge_milestone(const struct pw_judge_path *path, int c, int64_t t,
   out->lag_unit = PW_LAG_UNIT_DAYS;
 }
 
+/* The period starting at month index P (year * 12 + month - 1) and LEN months long, and its
+ * deadline. Returns 0, or -1 outside the calendar. */
+static int due_period(const struct pw_indicator *ind, const struct pw_calendar *cal, int p, int len,
+                      int64_t *from, int64_t *to, int64_t *by) {
+  int y = p / 12, m = p % 12 + 1, ye = (p + len) / 12, me = (p + len) % 12 + 1;
+
+  *from = pw_calendar_month_start(cal, y, m);
+  *to = pw_calendar_month_start(cal, ye, me);
+  if (*from < 0 || *to < 0)
+    return -1;
+  /* Monthly: the end of day report_day of the next month (clamped to its last day); quarterly:
+   * report_after_quarter after the quarter's end. */
+  *by = len == 1 ? pw_calendar_month_day_end(cal, ye, me, (int)ind->report_day)
+                 : *to + ind->report_after_quarter;
+  return *by < 0 ? -1 : 0;
+}
+
+void pw_judge_due(const struct pw_indicator *ind, const struct pw_calendar *cal, int64_t at,
+                  const struct pw_sample *latest, struct pw_verdict *out) {
+  int y, m, p, len;
+  int64_t from, to, by, pfrom, pto, pby;
+
+  if ((ind->report_day <= 0 && ind->report_after_quarter <= 0) ||
+      pw_calendar_month_of(cal, at, &y, &m) < 0)
+    return;
+  /* The period whose figure is being collected: the last finished month or quarter. */
+  len = ind->report_day > 0 ? 1 : 3;
+  p = y * 12 + m - 1;
+  p = len == 1 ? p - 1 : p - p % 3 - 3;
+  if (due_period(ind, cal, p, len, &from, &to, &by) < 0)
+    return;
+  /* A figure is missing when no sample has an as_of in the period or later (a later figure
+   * answers for an earlier one). While the period before is still missing after its own
+   * deadline, that one stays due, so an overdue figure does not lapse when a month begins. */
+  if (due_period(ind, cal, p - len, len, &pfrom, &pto, &pby) == 0 &&
+      (latest == NULL || latest->as_of <= pfrom) && at >= pby) {
+    p -= len;
+    from = pfrom;
+    to = pto;
+    by = pby;
+  }
+  out->has_due = 1;
+  out->due_from = from;
+  out->due_to = to;
+  out->due_by = by;
+  out->due_year = p / 12;
+  out->due_month = p % 12 + 1;
+  out->due_months = len;
+  if (latest == NULL || latest->as_of <= from) {
+    out->overdue = at >= by;
+    out->due_soon = !out->overdue && at >= by - ind->report_remind;
+  }
+}
+
 void pw_judge(const struct pw_indicator *ind, const struct pw_sample *samples, size_t n,
               const struct pw_calendar *cal, int64_t at, struct pw_verdict *out) {
   int64_t T[5];
@@ -387,6 +441,10 @@ void pw_judge(const struct pw_indicator *ind, const struct pw_sample *samples, s
    * nothing can have gone stale. */
   ref = sc.latest_any != NULL ? sc.latest_any->as_of : (have_bounds ? T[0] : at);
   out->stale = at - ref > ind->stale_after;
+  /* A deadline replaces stale_after: the figure is late when the deadline says so. */
+  pw_judge_due(ind, cal, at, sc.latest_any, out);
+  if (out->has_due)
+    out->stale = 0;
 
   if (tg == NULL || pw_judge_path(ind, cal, out->year, &path) < 0) {
     out->status = PW_STATUS_NO_TARGET;

@@ -55,11 +55,26 @@ struct pw_verdict {
   double projection_pct;
   int stage; /* milestone stage index of the sample, -1 otherwise */
   int year;  /* the year judged */
+  /* The reporting deadline (docs/judgement.md "Reporting deadlines"), when the indicator has
+   * one: the period whose figure is due ((due_from, due_to] by the - 1 s rule, due_months 1 or
+   * 3 months long, starting in month due_month of year due_year), the deadline due_by (the end
+   * of the last day allowed), whether it passed with the figure missing (overdue), and whether
+   * the figure is missing within report_remind before it (due_soon). */
+  int has_due;
+  int64_t due_from, due_to, due_by;
+  int due_year, due_month, due_months;
+  int overdue, due_soon;
 };
 
 /* Judges IND from its N samples (journal order) at instant AT. Pure: reads nothing else. */
 void pw_judge(const struct pw_indicator *ind, const struct pw_sample *samples, size_t n,
               const struct pw_calendar *cal, int64_t at, struct pw_verdict *out);
+
+/* The reporting deadline of IND at AT into OUT's due members (docs/judgement.md), with
+ * LATEST the effective sample with the latest as_of known at AT (NULL for none). Leaves them
+ * zero when IND has no deadline. Pure; pw_judge calls it. */
+void pw_judge_due(const struct pw_indicator *ind, const struct pw_calendar *cal, int64_t at,
+                  const struct pw_sample *latest, struct pw_verdict *out);
 
 /* Whether sample I of SAMPLES (journal order) is known at AT and not superseded by a later
  * revision of the same as_of known at AT. */

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "util.h"
 #include "value.h"
@@ -60,6 +61,40 @@ static const char *lag_unit(const struct pw_indicator *ind, enum pw_lag_unit u) 
   }
 }
 
+char *pw_status_due_period(const struct pw_verdict *v, char *buf, size_t size) {
+  static const char *const q[] = {"一", "二", "三", "四"};
+
+  if (v->due_months == 3)
+    snprintf(buf, size, "%d年%s季度", v->due_year, q[((v->due_month - 1) / 3) & 3]);
+  else
+    snprintf(buf, size, "%d年%d月", v->due_year, v->due_month);
+  return buf;
+}
+
+void pw_status_due_day(const struct pw_verdict *v, int *year, int *month, int *day) {
+  time_t t = (time_t)(v->due_by - 1);
+  struct tm tm;
+
+  memset(&tm, 0, sizeof(tm));
+  localtime_r(&t, &tm);
+  *year = tm.tm_year + 1900;
+  *month = tm.tm_mon + 1;
+  *day = tm.tm_mday;
+}
+
+/* The `due` member (docs/status-json.md): null without a deadline. */
+static json_t *due_json(const struct pw_verdict *v) {
+  char period[64], by[16];
+  int y, m, d;
+
+  if (!v->has_due)
+    return json_null();
+  pw_status_due_day(v, &y, &m, &d);
+  snprintf(by, sizeof(by), "%04d-%02d-%02d", y, m, d);
+  return json_pack("{s:s,s:s,s:b}", "by", by, "period",
+                   pw_status_due_period(v, period, sizeof(period)), "overdue", v->overdue);
+}
+
 json_t *pw_status_verdict_json(const struct pw_config *conf, int idx, const struct pw_verdict *v) {
   const struct pw_indicator *ind = &conf->indicators[idx];
   /* A lag that is no number (a figure near DBL_MAX makes it infinite) is null, and so is its
@@ -83,6 +118,7 @@ json_t *pw_status_verdict_json(const struct pw_config *conf, int idx, const stru
     json_object_set_new(o, "target_from", json_string(ind->target_from));
   json_object_set_new(o, "status", json_string(pw_status_name(v->status)));
   json_object_set_new(o, "stale", json_boolean(v->stale));
+  json_object_set_new(o, "due", due_json(v));
   json_object_set_new(o, "value", opt_number(v->has_value, v->value));
   json_object_set_new(o, "as_of", v->has_value ? time_json(v->as_of) : json_null());
   json_object_set_new(o, "target", opt_number(v->has_judgement, v->target));
@@ -191,7 +227,9 @@ void pw_status_table(FILE *out, const struct pw_config *conf, const struct pw_se
     if (cells[i] == NULL)
       continue;
     snprintf(status, sizeof(status), "%s%s", pw_status_label_zh(v->status),
-             v->stale ? "(陈旧)" : "");
+             v->overdue ? "(逾期未报)"
+             : v->stale ? "(陈旧)"
+                        : "");
     cells[i][0] = strdup(ind->name);
     cells[i][1] = strdup(status);
     if (v->has_value && ind->kind == PW_KIND_MILESTONE) {

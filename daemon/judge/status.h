@@ -28,6 +28,14 @@ json_t *pw_status_verdict_json(const struct pw_config *conf, int ind, const stru
 /* The whole section 5 document at AT. Returns a new reference, NULL on allocation failure. */
 json_t *pw_status_json(const struct pw_config *conf, const struct pw_series *series, int64_t at);
 
+/* The period whose figure verdict V says is due (V->has_due), as the county office writes it:
+ * "2024年3月" for a month, "2024年一季度" for a quarter. Returns BUF (SIZE bytes). */
+char *pw_status_due_period(const struct pw_verdict *v, char *buf, size_t size);
+
+/* The last day allowed by V's deadline (the day of V->due_by - 1 s, local time) into *YEAR,
+ * *MONTH and *DAY. Process zone. */
+void pw_status_due_day(const struct pw_verdict *v, int *year, int *month, int *day);
+
 /* A number as JSON: an integer when V is whole and exactly representable, else a real. */
 json_t *pw_status_number(double v);
 

@@ -173,12 +173,14 @@ static void alert_line(const json_t *a, int64_t ref, char *buf, size_t size) {
   const char *state = str(a, "state"), *sev = str(a, "severity"), *cond = str(a, "condition");
   const char *unit = str(a, "lag_unit");
   int resolved = strcmp(state, "resolved") == 0;
-  const char *label = resolved                      ? "已恢复"
-                      : strcmp(sev, "severe") == 0  ? "严重滞后"
-                      : strcmp(sev, "lagging") == 0 ? "滞后"
-                      : strcmp(cond, "stale") == 0  ? "数据陈旧"
-                      : strcmp(sev, "stale") == 0   ? "数据陈旧"
-                                                    : "数据源故障";
+  const char *label = resolved                       ? "已恢复"
+                      : strcmp(sev, "severe") == 0   ? "严重滞后"
+                      : strcmp(sev, "lagging") == 0  ? "滞后"
+                      : strcmp(cond, "stale") == 0   ? "数据陈旧"
+                      : strcmp(cond, "overdue") == 0 ? "逾期未报"
+                      : strcmp(cond, "remind") == 0  ? "报送提醒"
+                      : strcmp(sev, "stale") == 0    ? "数据陈旧"
+                                                     : "数据源故障";
   char day[32], v1[64], v2[64], v3[64], detail[1536] = "";
   json_t *lag = json_object_get(a, "lag"), *comp = json_object_get(a, "completion_pct");
   json_t *value = json_object_get(a, "value"), *expected = json_object_get(a, "expected");
@@ -614,7 +616,7 @@ static int rank(const json_t *a) {
     return 0;
   if (strcmp(sev, "lagging") == 0)
     return 1;
-  if (strcmp(cond, "stale") == 0)
+  if (strcmp(cond, "stale") == 0 || strcmp(cond, "overdue") == 0 || strcmp(cond, "remind") == 0)
     return 2;
   if (strcmp(cond, "source_down") == 0)
     return 3;

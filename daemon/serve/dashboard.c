@@ -176,6 +176,17 @@ static long long stale_days(const struct pw_view *view, const struct pw_verdict 
   return (long long)((view->now - v->as_of) / 86400);
 }
 
+/* An overdue figure (docs/judgement.md "Reporting deadlines"), as the briefing says it:
+ * "2024年3月数据逾期未报（应于4月5日前报送）". */
+static int overdue_text(struct pw_buf *out, const struct pw_view *view,
+                        const struct pw_verdict *v) {
+  char period[64], day[48];
+
+  return pw_buf_printf(
+      out, "%s数据逾期未报（应于%s前报送）", pw_status_due_period(v, period, sizeof(period)),
+      pw_report_day(v->due_by, pw_calendar_year_of(&view->conf->cal, view->now), day, sizeof(day)));
+}
+
 static int card(struct pw_buf *out, const struct pw_view *view, int i) {
   const struct pw_indicator *ind = &view->conf->indicators[i];
   const struct pw_verdict *v = &view->verdicts[i];
@@ -238,6 +249,11 @@ static int card(struct pw_buf *out, const struct pw_view *view, int i) {
   }
   if (rc == 0 && v->stale && v->has_value)
     rc = pw_buf_printf(out, "<p class=\"note stale\">数据已%lld天未更新</p>", stale_days(view, v));
+  if (rc == 0 && v->overdue) {
+    rc = pw_buf_printf(out, "<p class=\"note stale overdue\">");
+    rc = rc < 0 ? rc : overdue_text(out, view, v);
+    rc = rc < 0 ? rc : pw_buf_printf(out, "</p>");
+  }
   rc = rc < 0 ? rc
               : pw_buf_printf(out,
                               "<a href=\"graphs/%s.png\"><img src=\"graphs/%s.png?size=small\" "
@@ -333,7 +349,7 @@ static int attention_group(const struct pw_verdict *v) {
     return 0;
   if (v->status == PW_STATUS_LAGGING)
     return 1;
-  if (v->status == PW_STATUS_NO_DATA || v->status == PW_STATUS_NO_TARGET || v->stale)
+  if (v->status == PW_STATUS_NO_DATA || v->status == PW_STATUS_NO_TARGET || v->stale || v->overdue)
     return 2;
   return -1;
 }
@@ -360,7 +376,9 @@ static int attention_item(struct pw_buf *out, const struct pw_view *view, int i)
   rc = rc < 0 ? rc : pw_buf_append(out, "：", strlen("："));
   if (rc < 0)
     return rc;
-  if (v->status == PW_STATUS_NO_DATA)
+  if (v->status == PW_STATUS_NO_DATA && v->overdue)
+    rc = overdue_text(out, view, v);
+  else if (v->status == PW_STATUS_NO_DATA)
     rc = pw_buf_printf(out, "数据未公布");
   else if (v->status == PW_STATUS_NO_TARGET)
     rc = pw_buf_printf(out, "目标任务未下达");
@@ -384,6 +402,10 @@ static int attention_item(struct pw_buf *out, const struct pw_view *view, int i)
   if (rc == 0 && v->stale && v->has_value)
     rc = pw_buf_printf(out, "%s数据已%lld天未更新", v->status == PW_STATUS_OK ? "" : "，",
                        stale_days(view, v));
+  if (rc == 0 && v->overdue && v->status != PW_STATUS_NO_DATA) {
+    rc = v->status == PW_STATUS_OK ? 0 : pw_buf_append(out, "，", strlen("，"));
+    rc = rc < 0 ? rc : overdue_text(out, view, v);
+  }
   return rc < 0 ? rc : pw_buf_printf(out, "</li>");
 }
 

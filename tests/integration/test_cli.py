@@ -177,11 +177,13 @@ class Formulas(harness.TestCase):
         self.assertIs(got["stale"], False)
         self.assertIsNone(got["stage"])
         self.assertEqual(got["as_of"], "2024-04-01T00:00:00+08:00")
-        keys = ["id", "name", "domain", "department", "kind", "unit", "status", "stale", "value",
+        keys = ["id", "name", "domain", "department", "kind", "unit", "status", "stale", "due",
+                "value",
                 "as_of", "target", "expected", "completion_pct", "pace_pct", "lag", "lag_unit",
                 "projection_pct", "stage", "note"]  # docs/status-json.md; note is null here
         self.assertEqual(sorted(got.keys()), sorted(keys))
         self.assertIsNone(got["note"])
+        self.assertIsNone(got["due"])  # no reporting deadline
 
     def test_no_data_and_stale(self):
         self.tmp = new_tmp(self)

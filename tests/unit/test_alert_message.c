@@ -3,7 +3,8 @@
  * verdicts (pw_judge on samples): a severe lagging cumulative indicator in 万/亿 with its gap in
  * points and in its unit, since when and how the gap moved, what is needed by quarter end; a
  * standard below its standard; a late milestone; stale data with the last known figure and a
- * never-published one; a resolution with how long it lagged; the programme's name.
+ * never-published one; a resolution with how long it lagged; a deadline's reminder, overdue
+ * figure and its resolution; the programme's name.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,7 +23,12 @@
 static const char *CONF =
     "daemon: { state_dir = \"state\"; };\n"
     "domains = ( { id = \"d\"; name = \"领域\"; } );\n"
+    "departments = ( { id = \"wj\"; name = \"县卫健局\"; report_day = 5; } );\n"
     "indicators = (\n"
+    " { id = \"checkups\"; name = \"健康体检人数\"; domain = \"d\"; unit = \"人\"; kind = "
+    "\"cumulative\";\n"
+    "   department = \"wj\"; report_remind = \"3d\"; targets = ( { year = 2024; annual = 12000; } "
+    "); },\n"
     " { id = \"invest\"; name = \"重大项目完成投资\"; domain = \"d\"; unit = \"元\"; kind = "
     "\"cumulative\";\n"
     "   targets = ( { year = 2024; annual = \"5.95亿\"; quarters = [ \"1.19亿\", \"2.98亿\", "
@@ -173,6 +179,33 @@ static void test_resolved(void **state) {
   words_free(&w);
 }
 
+/* Reporting deadlines (docs/alerts.md): the reminder to the department, the overdue figure and
+ * its resolution when the figure arrives. */
+static void test_deadline(void **state) {
+  struct fx *f = *state;
+  struct pw_sample feb = {day_end(2024, 2, 29), day_end(2024, 2, 29), 800, 0, NULL};
+  struct pw_sample both[2] = {feb, {day_end(2024, 3, 31), day_end(2024, 3, 31), 1000, 0, NULL}};
+  int64_t at = pw_calendar_local(2024, 4, 3, 9, 0, 0);
+  struct pw_verdict v;
+  struct words w;
+
+  words_of(f, "checkups", PW_COND_REMIND, 1, &feb, 1, at, at, &v, &w, 0, 0);
+  assert_true(v.due_soon);
+  assert_string_equal(w.sum.data, "县卫健局：请于4月5日前报送2024年3月的「健康体检人数」数据");
+  assert_int_equal(w.trend.len, 0);
+  assert_int_equal(w.need.len, 0);
+  words_free(&w);
+  at = pw_calendar_local(2024, 4, 9, 9, 0, 0);
+  words_of(f, "checkups", PW_COND_OVERDUE, 1, &feb, 1, at, at, &v, &w, 0, 0);
+  assert_true(v.overdue);
+  assert_string_equal(w.sum.data, "2024年3月数据逾期未报，应于4月5日前报送，已逾期3天");
+  words_free(&w);
+  words_of(f, "checkups", PW_COND_OVERDUE, 0, both, 2, at, at, &v, &w, 0, 0);
+  assert_false(v.overdue);
+  assert_string_equal(w.sum.data, "数据已报送，截至3月底为1000人");
+  words_free(&w);
+}
+
 static void test_programme(void **state) {
   struct fx *f = *state;
 
@@ -188,6 +221,7 @@ int main(void) {
       cmocka_unit_test(test_standard_and_milestone),
       cmocka_unit_test(test_stale),
       cmocka_unit_test(test_resolved),
+      cmocka_unit_test(test_deadline),
       cmocka_unit_test(test_programme),
   };
   return cmocka_run_group_tests(tests, setup, teardown);

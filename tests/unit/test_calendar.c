@@ -246,6 +246,50 @@ static void test_new_york_day_end(void **state) {
   assert_int_equal(pw_calendar_local(2024, 1, 15, 12, 0, 0), UTC(2024, 1, 15, 17, 0, 0));
 }
 
+/* Month days without the zone database (reporting deadlines, docs/judgement.md): the end of
+ * day D of a month, clamped to the month's last day, leap years and summer time included. */
+static void test_shanghai_month_day_end(void **state) {
+  int y, m;
+
+  (void)state;
+  assert_int_equal(pw_calendar_month_start(&cal, 2024, 4), UTC(2024, 3, 31, 16, 0, 0));
+  assert_int_equal(pw_calendar_month_start(&cal, 2024, 13), UTC(2024, 12, 31, 16, 0, 0));
+  assert_int_equal(pw_calendar_month_day_end(&cal, 2024, 4, 5), UTC(2024, 4, 5, 16, 0, 0));
+  /* Day 31 of April is April 30; day 30 of February 2024 (leap) is the 29th, of 2023 the 28th. */
+  assert_int_equal(pw_calendar_month_day_end(&cal, 2024, 4, 31), UTC(2024, 4, 30, 16, 0, 0));
+  assert_int_equal(pw_calendar_month_day_end(&cal, 2024, 2, 30), UTC(2024, 2, 29, 16, 0, 0));
+  assert_int_equal(pw_calendar_month_day_end(&cal, 2024, 2, 29), UTC(2024, 2, 29, 16, 0, 0));
+  assert_int_equal(pw_calendar_month_day_end(&cal, 2023, 2, 29), UTC(2023, 2, 28, 16, 0, 0));
+  assert_int_equal(pw_calendar_month_day_end(&cal, 2024, 12, 31), UTC(2024, 12, 31, 16, 0, 0));
+  assert_int_equal(pw_calendar_month_day_end(&cal, 1969, 12, 5), -1);
+  assert_int_equal(pw_calendar_month_of(&cal, UTC(2024, 3, 31, 16, 0, 0), &y, &m), 0);
+  assert_int_equal(y * 100 + m, 202404);
+  assert_int_equal(pw_calendar_month_of(&cal, UTC(2024, 3, 31, 15, 59, 59), &y, &m), 0);
+  assert_int_equal(y * 100 + m, 202403);
+  assert_int_equal(pw_calendar_month_of(&cal, UTC(1960, 1, 1, 0, 0, 0), &y, &m), -ERANGE);
+}
+
+static void test_new_york_month_day_end(void **state) {
+  int y, m, d;
+
+  (void)state;
+  /* Clocks go forward on March 10, 2024 and back on November 3. */
+  assert_int_equal(pw_calendar_month_day_end(&cal, 2024, 3, 5), UTC(2024, 3, 6, 5, 0, 0));
+  assert_int_equal(pw_calendar_month_day_end(&cal, 2024, 3, 15), UTC(2024, 3, 16, 4, 0, 0));
+  assert_int_equal(pw_calendar_month_day_end(&cal, 2024, 11, 2), UTC(2024, 11, 3, 4, 0, 0));
+  assert_int_equal(pw_calendar_month_day_end(&cal, 2024, 11, 5), UTC(2024, 11, 6, 5, 0, 0));
+  /* Every day of a few years agrees with mktime (day_end of day 0 of the next month is the
+   * last day's end). */
+  for (y = 2023; y <= 2025; y++)
+    for (m = 1; m <= 12; m++) {
+      int last =
+          (int)((pw_calendar_day_end(y, m + 1, 0) - pw_calendar_day_end(y, m, 0) + 43200) / DAY);
+      for (d = 1; d <= 31; d++)
+        assert_int_equal(pw_calendar_month_day_end(&cal, y, m, d),
+                         pw_calendar_day_end(y, m, d < last ? d : last));
+    }
+}
+
 static void test_new_york_format(void **state) {
   char buf[64];
 
@@ -293,12 +337,12 @@ int main(void) {
       cmocka_unit_test(test_shanghai_every_year),
       cmocka_unit_test(test_shanghai_day_end_and_local),
       cmocka_unit_test(test_shanghai_format),
+      cmocka_unit_test(test_shanghai_month_day_end),
       cmocka_unit_test(test_init_unknown_zone_keeps_zone),
   };
   const struct CMUnitTest new_york[] = {
-      cmocka_unit_test(test_new_york_bounds_2024),
-      cmocka_unit_test(test_new_york_day_end),
-      cmocka_unit_test(test_new_york_format),
+      cmocka_unit_test(test_new_york_bounds_2024),   cmocka_unit_test(test_new_york_day_end),
+      cmocka_unit_test(test_new_york_month_day_end), cmocka_unit_test(test_new_york_format),
       cmocka_unit_test(test_out_of_range),
   };
   const struct CMUnitTest st_johns[] = {

@@ -491,6 +491,50 @@ static void test_contacts_and_alert_keys(void **state) {
   load_err("alerting: { stale_repeat = \"0s\"; };\n" LEVEL, 3, "alerting.stale_repeat must be > 0");
 }
 
+/* Reporting deadlines (docs/configuration.md): a department's apply to its indicators, an
+ * indicator's own win, the reminder defaults to 2 days. */
+static void test_report_keys(void **state) {
+  struct pw_config *c;
+
+  (void)state;
+  c = load_ok(
+      "departments = ( { id = \"wj\"; name = \"县卫健局\"; report_day = 5;\n"
+      "  report_remind = \"3d\"; } );\n"
+      "indicators = ( { id = \"a\"; name = \"A\"; domain = \"d\"; kind = \"level\";\n"
+      "  department = \"wj\"; targets = ( ); },\n"
+      "  { id = \"b\"; name = \"B\"; domain = \"d\"; kind = \"level\";\n"
+      "  department = \"wj\"; report_after_quarter = \"10d\"; targets = ( ); },\n"
+      "  { id = \"c\"; name = \"C\"; domain = \"d\"; kind = \"level\";\n"
+      "  report_day = 31; targets = ( ); },\n"
+      "  { id = \"e\"; name = \"E\"; domain = \"d\"; kind = \"level\"; targets = ( ); } );\n");
+  assert_int_equal(c->indicators[0].report_day, 5);
+  assert_int_equal(c->indicators[0].report_after_quarter, 0);
+  assert_int_equal(c->indicators[0].report_remind, 3 * 86400);
+  assert_int_equal(c->indicators[1].report_day, 0);
+  assert_int_equal(c->indicators[1].report_after_quarter, 10 * 86400);
+  assert_int_equal(c->indicators[1].report_remind, 3 * 86400);
+  assert_int_equal(c->indicators[2].report_day, 31);
+  assert_int_equal(c->indicators[2].report_remind, 2 * 86400);
+  assert_int_equal(c->indicators[3].report_day, 0);
+  assert_int_equal(c->indicators[3].report_after_quarter, 0);
+  pw_config_free(c);
+  load_err("departments = ( { id = \"wj\"; name = \"县卫健局\";\n"
+           "  report_day = 0; } );\n" LEVEL,
+           4, "report_day must be a day of the month, 1 to 31");
+  load_err("departments = ( { id = \"wj\"; name = \"县卫健局\";\n"
+           "  report_day = 32; } );\n" LEVEL,
+           4, "report_day must be a day of the month");
+  load_err("departments = ( { id = \"wj\"; name = \"县卫健局\"; report_day = 5;\n"
+           "  report_after_quarter = \"10d\"; } );\n" LEVEL,
+           4, "exclude each other");
+  load_err(IND("kind = \"level\";\n report_after_quarter = \"100d\";", ""), 4,
+           "report_after_quarter must be from 1d to 92d");
+  load_err(IND("kind = \"level\";\n report_remind = \"30m\"; report_day = 5;", ""), 4,
+           "report_remind must be from 1h to 31d");
+  load_err(IND("kind = \"level\";\n report_remind = \"3d\";", ""), 4,
+           "report_remind needs a deadline");
+}
+
 /* Loads BODY; expects an error at LINE containing FRAG and not containing SECRET. */
 static void load_err_hides(const char *body, int line, const char *frag, const char *secret) {
   struct pw_config *c = NULL;
@@ -669,6 +713,7 @@ int main(void) {
       cmocka_unit_test(test_big_integer_with_suffix),
       cmocka_unit_test(test_missing_file),
       cmocka_unit_test(test_contacts_and_alert_keys),
+      cmocka_unit_test(test_report_keys),
       cmocka_unit_test(test_include_itself),
       cmocka_unit_test(test_briefing_words),
   };

@@ -261,6 +261,69 @@ static void test_stale_weekly_published_by(void **state) {
   fx_close(f);
 }
 
+/* A reporting deadline (docs/alerts.md): the reminder goes once for its period, to the
+ * department's receivers and alerting.receivers, however long its window lasts, and never
+ * resolves; the overdue figure fires after `for`, is reminded every `repeat`, and resolves to
+ * whoever was told when the figure arrives. */
+static void test_deadline_remind_and_overdue(void **state) {
+  struct fx *f = fx_open(conf_text("10m", "0s", "", ""));
+  int64_t t0 = pw_calendar_local(2024, 4, 3, 0, 0, 0), by = pw_calendar_local(2024, 4, 6, 0, 0, 0);
+  int64_t t;
+  int reminds = 0, overdue_firing = 0, resolved = 0, i;
+  const char *sum = NULL;
+
+  (void)state;
+  set(f, 0, PW_STATUS_OK);
+  set(f, 1, PW_STATUS_OK);
+  f->v[0].has_due = 1;
+  f->v[0].due_year = 2024;
+  f->v[0].due_month = 3;
+  f->v[0].due_months = 1;
+  f->v[0].due_by = by;
+  for (t = t0; t < by + 2 * 3600 + 1; t += 600) {
+    f->v[0].due_soon = t < by;
+    f->v[0].overdue = t >= by && t < by + 2 * 3600;
+    pw_alert_engine_evaluate(f->engine, t);
+    pw_alert_engine_flush(f->engine, t, 0);
+    for (i = 0; i < f->n_calls; i++) {
+      const json_t *a;
+      size_t n;
+      json_array_foreach(json_object_get(f->calls[i].payload, "alerts"), n, a) {
+        const char *id = json_string_value(json_object_get(a, "alert"));
+        const char *st = json_string_value(json_object_get(a, "state"));
+        if (strcmp(id, "a/remind") == 0) {
+          reminds++;
+          assert_string_equal(st, "firing");
+          assert_string_equal(json_string_value(json_object_get(a, "severity")), "remind");
+          if (sum == NULL)
+            sum = "seen";
+          assert_string_equal(json_string_value(json_object_get(a, "summary")),
+                              "县卫健局：请于4月5日前报送2024年3月的「甲」数据");
+        } else if (strcmp(id, "a/overdue") == 0 && strcmp(st, "firing") == 0) {
+          overdue_firing++;
+          assert_string_equal(json_string_value(json_object_get(a, "severity")), "overdue");
+        } else if (strcmp(id, "a/overdue") == 0) {
+          resolved++;
+        } else {
+          fail_msg("unexpected alert %s", id);
+        }
+      }
+    }
+    if (t == t0) {
+      /* Sent at once (no `for`), to the department's receivers (dept, ops). */
+      assert_string_equal(receivers_text(f), "dept,ops");
+    }
+    confirm(f, 0);
+    forget_calls(f);
+  }
+  assert_non_null(sum);
+  assert_int_equal(reminds, 2); /* once, to each of two receivers */
+  /* Firing 10 minutes after the deadline, reminded an hour later: twice to each receiver. */
+  assert_int_equal(overdue_firing, 4);
+  assert_int_equal(resolved, 2);
+  fx_close(f);
+}
+
 /* `for` holds a lagging indicator back 10 minutes; `repeat` reminds every hour; a severity
  * change is news at once (and escalates); the end is told to everyone who was told. */
 static void test_for_repeat_resolved(void **state) {
@@ -794,6 +857,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_for_repeat_resolved),
       cmocka_unit_test(test_stale_weekly_published_by),
+      cmocka_unit_test(test_deadline_remind_and_overdue),
       cmocka_unit_test(test_routing),
       cmocka_unit_test(test_group_wait),
       cmocka_unit_test(test_silences),

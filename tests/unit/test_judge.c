@@ -1298,6 +1298,202 @@ static void test_new_york(void **state) {
   assert_int_equal(v.status, PW_STATUS_NO_DATA);
 }
 
+/* --- reporting deadlines (docs/judgement.md "Reporting deadlines") ---------------------- */
+
+static void test_due_monthly(void **state) {
+  struct pw_target tg = progress_target(2024, 1200, 0, NULL);
+  struct pw_indicator ind;
+  struct pw_sample feb = smp(L(2024, 3, 1), 100); /* as of February 29 */
+  struct pw_sample mar = smp(L(2024, 4, 1), 300); /* as of March 31 */
+  struct pw_sample hist[2];
+  struct pw_verdict v;
+  char buf[64];
+
+  (void)state;
+  init_ind(&ind, PW_KIND_CUMULATIVE, &tg, 1);
+  ind.report_day = 5;
+  ind.report_remind = 3 * DAY;
+  /* Nothing ever reported: February's figure is overdue since March 5, and stays due. */
+  v = judge(&ind, NULL, 0, L(2024, 4, 2));
+  assert_int_equal(v.due_month, 2);
+  assert_true(v.overdue);
+  /* With February's figure in, March's is due by the end of April 5. */
+  v = judge(&ind, &feb, 1, L(2024, 4, 2));
+  assert_true(v.has_due);
+  assert_int_equal(v.due_by, L(2024, 4, 6));
+  assert_int_equal(v.due_from, L(2024, 3, 1));
+  assert_int_equal(v.due_to, L(2024, 4, 1));
+  assert_int_equal(v.due_year * 100 + v.due_month, 202403);
+  assert_int_equal(v.due_months, 1);
+  assert_false(v.overdue);
+  assert_false(v.due_soon);
+  assert_true(judge(&ind, &feb, 1, L(2024, 4, 3)).due_soon);
+  v = judge(&ind, &feb, 1, L(2024, 4, 6) - 1);
+  assert_true(v.due_soon);
+  assert_false(v.overdue);
+  v = judge(&ind, &feb, 1, L(2024, 4, 6));
+  assert_false(v.due_soon);
+  assert_true(v.overdue);
+  /* A deadline replaces stale_after: 96 days without data, never stale. */
+  assert_false(judge(&ind, NULL, 0, L(2024, 4, 6)).stale);
+  assert_string_equal(pw_status_due_period(&v, buf, sizeof(buf)), "2024年3月");
+  /* February's figure does not answer for March; March's (as of the 31st) does. */
+  v = judge(&ind, &mar, 1, L(2024, 4, 6));
+  assert_true(v.has_due);
+  assert_false(v.overdue);
+  assert_false(v.due_soon);
+  /* When May begins with March still missing, March stays due (and overdue); April's figure
+   * answers for both. */
+  v = judge(&ind, &feb, 1, L(2024, 5, 2));
+  assert_true(v.overdue);
+  assert_int_equal(v.due_month, 3);
+  hist[0] = feb;
+  hist[1] = smp(L(2024, 5, 1), 400);
+  v = judge(&ind, hist, 2, L(2024, 5, 2));
+  assert_int_equal(v.due_month, 4);
+  assert_int_equal(v.due_by, L(2024, 5, 6));
+  assert_false(v.overdue);
+  /* With March in, April is the one due in May. */
+  v = judge(&ind, &mar, 1, L(2024, 5, 6));
+  assert_int_equal(v.due_month, 4);
+  assert_true(v.overdue);
+  /* Without a deadline nothing is due and stale_after applies. */
+  ind.report_day = 0;
+  v = judge(&ind, NULL, 0, L(2024, 4, 6));
+  assert_false(v.has_due);
+  assert_false(v.overdue);
+  assert_true(v.stale);
+}
+
+static void test_due_month_ends_and_years(void **state) {
+  struct pw_target tg = progress_target(2024, 1200, 0, NULL);
+  struct pw_indicator ind;
+  struct pw_sample dec23 = smp(L(2024, 1, 1), 0), dec22 = smp(L(2023, 1, 1), 0);
+  struct pw_sample mar = smp(L(2024, 4, 1), 0), nov = smp(L(2024, 12, 1), 0);
+  struct pw_verdict v;
+  char buf[64];
+
+  (void)state;
+  init_ind(&ind, PW_KIND_CUMULATIVE, &tg, 1);
+  ind.report_day = 31;
+  ind.report_remind = 2 * DAY;
+  /* Day 31 of February is its last: the 29th in 2024, the 28th in 2023. */
+  v = judge(&ind, &dec23, 1, L(2024, 2, 10));
+  assert_int_equal(v.due_month, 1);
+  assert_int_equal(v.due_by, L(2024, 3, 1));
+  assert_false(judge(&ind, &dec23, 1, L(2024, 3, 1) - 1).overdue);
+  assert_true(judge(&ind, &dec23, 1, L(2024, 3, 1) - 1).due_soon);
+  assert_true(judge(&ind, &dec23, 1, L(2024, 3, 1)).overdue);
+  v = judge(&ind, &dec22, 1, L(2023, 2, 10));
+  assert_int_equal(v.due_by, L(2023, 3, 1));
+  /* April has 30 days. */
+  assert_int_equal(judge(&ind, &mar, 1, L(2024, 5, 15)).due_by, L(2024, 6, 1));
+  assert_int_equal(judge(&ind, &mar, 1, L(2024, 5, 15)).due_month, 4);
+  /* Across New Year: December's figure is due in January. */
+  ind.report_day = 5;
+  v = judge(&ind, &nov, 1, L(2025, 1, 3));
+  assert_int_equal(v.due_year * 100 + v.due_month, 202412);
+  assert_int_equal(v.due_by, L(2025, 1, 6));
+  assert_string_equal(pw_status_due_period(&v, buf, sizeof(buf)), "2024年12月");
+  /* A year without a target still has its figures due. */
+  v = judge(&ind, &nov, 1, L(2025, 1, 6));
+  assert_int_equal(v.status, PW_STATUS_NO_TARGET);
+  assert_true(v.overdue);
+}
+
+static void test_due_quarterly(void **state) {
+  struct pw_target tg = progress_target(2024, 1200, 0, NULL);
+  struct pw_indicator ind;
+  struct pw_sample q1 = smp(L(2024, 4, 1), 300); /* as of March 31 */
+  struct pw_sample q4 = smp(L(2024, 1, 1), 0), q3 = smp(L(2024, 10, 1), 900);
+  struct pw_verdict v;
+  char buf[64];
+  int y, m, d;
+
+  (void)state;
+  init_ind(&ind, PW_KIND_CUMULATIVE, &tg, 1);
+  ind.report_after_quarter = 10 * DAY;
+  ind.report_remind = 3 * DAY;
+  v = judge(&ind, &q4, 1, L(2024, 4, 11) - 1);
+  assert_true(v.has_due);
+  assert_int_equal(v.due_months, 3);
+  assert_int_equal(v.due_from, L(2024, 1, 1));
+  assert_int_equal(v.due_to, L(2024, 4, 1));
+  assert_int_equal(v.due_by, L(2024, 4, 11));
+  assert_true(v.due_soon);
+  assert_false(v.overdue);
+  assert_string_equal(pw_status_due_period(&v, buf, sizeof(buf)), "2024年一季度");
+  pw_status_due_day(&v, &y, &m, &d);
+  assert_int_equal(y * 10000 + m * 100 + d, 20240410);
+  assert_true(judge(&ind, &q4, 1, L(2024, 4, 11)).overdue);
+  /* Still missing in July: the first quarter stays due. */
+  v = judge(&ind, NULL, 0, L(2024, 7, 2));
+  assert_int_equal(v.due_month, 1);
+  assert_true(v.overdue);
+  /* With it, the second quarter is due by July 10. */
+  v = judge(&ind, &q1, 1, L(2024, 7, 2));
+  assert_int_equal(v.due_month, 4);
+  assert_int_equal(v.due_by, L(2024, 7, 11));
+  assert_false(v.overdue);
+  assert_string_equal(pw_status_due_period(&v, buf, sizeof(buf)), "2024年二季度");
+  /* The fourth quarter is due in the next January. */
+  v = judge(&ind, &q3, 1, L(2025, 1, 2));
+  assert_int_equal(v.due_year * 100 + v.due_month, 202410);
+  assert_int_equal(v.due_by, L(2025, 1, 11));
+}
+
+static void test_due_status_json(void **state) {
+  struct pw_sample feb = smp(L(2024, 3, 1), 100);
+  struct pw_config conf;
+  struct pw_target tg = progress_target(2024, 1200, 0, NULL);
+  struct pw_indicator ind;
+  struct pw_verdict v;
+  json_t *o, *due;
+
+  (void)state;
+  init_ind(&ind, PW_KIND_CUMULATIVE, &tg, 1);
+  ind.name = "测试指标";
+  ind.domain_id = "d";
+  ind.unit = "人";
+  ind.report_day = 5;
+  ind.report_remind = 2 * DAY;
+  memset(&conf, 0, sizeof(conf));
+  conf.indicators = &ind;
+  conf.n_indicators = 1;
+  v = judge(&ind, &feb, 1, L(2024, 4, 6));
+  o = pw_status_verdict_json(&conf, 0, &v);
+  due = json_object_get(o, "due");
+  assert_true(json_is_object(due));
+  assert_string_equal(json_string_value(json_object_get(due, "by")), "2024-04-05");
+  assert_string_equal(json_string_value(json_object_get(due, "period")), "2024年3月");
+  assert_true(json_is_true(json_object_get(due, "overdue")));
+  json_decref(o);
+  ind.report_day = 0;
+  v = judge(&ind, NULL, 0, L(2024, 4, 6));
+  o = pw_status_verdict_json(&conf, 0, &v);
+  assert_true(json_is_null(json_object_get(o, "due")));
+  json_decref(o);
+}
+
+/* Summer time inside the month: the deadline is still local midnight. */
+static void test_due_new_york(void **state) {
+  struct pw_target tg = progress_target(2024, 1200, 0, NULL);
+  struct pw_indicator ind;
+  struct pw_sample jan = smp(L(2024, 2, 1), 1), sep = smp(L(2024, 10, 1), 1);
+
+  (void)state;
+  init_ind(&ind, PW_KIND_CUMULATIVE, &tg, 1);
+  ind.report_day = 5;
+  ind.report_remind = 2 * DAY;
+  assert_int_equal(judge(&ind, &jan, 1, L(2024, 3, 2)).due_by,
+                   pw_calendar_utc(2024, 3, 6, 5, 0, 0));
+  ind.report_day = 15;
+  assert_int_equal(judge(&ind, &jan, 1, L(2024, 3, 2)).due_by,
+                   pw_calendar_utc(2024, 3, 16, 4, 0, 0));
+  assert_int_equal(judge(&ind, &sep, 1, L(2024, 11, 2)).due_by,
+                   pw_calendar_utc(2024, 11, 16, 5, 0, 0));
+}
+
 int main(void) {
   const struct CMUnitTest shanghai[] = {
       cmocka_unit_test(test_status_names),
@@ -1331,9 +1527,14 @@ int main(void) {
       cmocka_unit_test(test_target_path),
       cmocka_unit_test(test_outside_calendar),
       cmocka_unit_test(test_status_json_lag_unit_null_with_lag),
+      cmocka_unit_test(test_due_monthly),
+      cmocka_unit_test(test_due_month_ends_and_years),
+      cmocka_unit_test(test_due_quarterly),
+      cmocka_unit_test(test_due_status_json),
   };
   const struct CMUnitTest new_york[] = {
       cmocka_unit_test(test_new_york),
+      cmocka_unit_test(test_due_new_york),
   };
   int failed;
 

@@ -369,6 +369,17 @@ static void test_alert_lines(void **state) {
   check_line("{\"condition\":\"source_down\",\"state\":\"firing\",\"severity\":\"source\",\"source"
              "\":\"wjw_api\",\"name\":null,\"since\":\"2024-05-01T08:05:00+08:00\"}",
              "【数据源故障】数据源 wjw_api 连续失败（自5月1日08:05起）");
+  /* Reporting deadlines (docs/alerts.md): their labels, with the engine's words. */
+  check_line(
+      "{\"condition\":\"overdue\",\"state\":\"firing\",\"severity\":\"overdue\",\"name\":"
+      "\"体检人数\",\"department_name\":\"县卫健局\",\"summary\":\"2024年3月数据逾期未报，应于"
+      "4月5日前报送\"}",
+      "【逾期未报】体检人数（县卫健局）：2024年3月数据逾期未报，应于4月5日前报送");
+  check_line(
+      "{\"condition\":\"remind\",\"state\":\"firing\",\"severity\":\"remind\",\"name\":"
+      "\"体检人数\",\"department_name\":\"县卫健局\",\"summary\":\"县卫健局：请于4月5日前报送"
+      "2024年3月的「体检人数」数据\"}",
+      "【报送提醒】体检人数（县卫健局）：县卫健局：请于4月5日前报送");
   check_line(
       "{\"condition\":\"lag\",\"state\":\"resolved\",\"severity\":\"lagging\",\"name\":\"体检"
       "\",\"completion_pct\":27,\"pace_pct\":26.9,\"lag\":-0.1,\"lag_unit\":\"pp\",\"as_of"
