@@ -17,6 +17,7 @@
 #include "alert.h"
 #include "calendar.h"
 #include "clock.h"
+#include "json.h"
 #include "log.h"
 #include "message.h"
 #include "silence.h"
@@ -165,7 +166,7 @@ static int batch_text_update(struct batch *b) {
   size_t n = json_array_size(b->alerts);
 
   while (b->n_text < n) {
-    char *one = json_dumps(json_array_get(b->alerts, b->n_text), JSON_COMPACT);
+    char *one = pw_json_dumps(json_array_get(b->alerts, b->n_text), JSON_COMPACT);
     int rc = one == NULL ? -ENOMEM : 0;
     size_t len = b->text.len;
     if (rc == 0 && b->n_text > 0)
@@ -377,7 +378,7 @@ static char *states_text(const struct snapshot *sn) {
     return NULL;
   }
   json_object_set_new(doc, "pending", pending);
-  text = json_dumps(doc, JSON_INDENT(1) | JSON_SORT_KEYS);
+  text = pw_json_dumps(doc, JSON_INDENT(1) | JSON_SORT_KEYS);
   json_decref(doc);
   return text;
 }

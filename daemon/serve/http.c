@@ -31,6 +31,7 @@
 #include "briefings.h"
 #include "clock.h"
 #include "dashboard.h"
+#include "json.h"
 #include "log.h"
 #include "metrics.h"
 #include "status.h"
@@ -392,7 +393,7 @@ static void respond_status(struct http_conn *c) {
     return;
   }
   doc = pw_status_json(srv->conf, series, pw_clock_now());
-  text = doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+  text = doc ? pw_json_dumps(doc, JSON_COMPACT) : NULL;
   if (text == NULL)
     respond_text(c, 500, "the status could not be built\n", NULL);
   else
