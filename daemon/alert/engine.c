@@ -1209,6 +1209,17 @@ long pw_alert_engine_batched(const struct pw_alert_engine *e) {
   return n;
 }
 
+void pw_alert_engine_firing(const struct pw_alert_engine *e, long counts[PW_SEV_SOURCE + 1]) {
+  int i;
+
+  memset(counts, 0, (PW_SEV_SOURCE + 1) * sizeof(*counts));
+  for (i = 0; e != NULL && i < e->n_slots; i++)
+    if (e->slots[i].st.firing && e->slots[i].st.severity > PW_SEV_NONE &&
+        e->slots[i].st.severity <= PW_SEV_SOURCE)
+      counts[e->slots[i].st.severity]++;
+  counts[PW_SEV_NONE] = 0;
+}
+
 void pw_alert_engine_corrupt(const struct pw_alert_engine *e, int *alerts, int *silences) {
   *alerts = e != NULL && e->corrupt_alerts;
   *silences = e != NULL && e->corrupt_silences;

@@ -97,7 +97,8 @@ struct http_conn {
   struct pw_config *graph_conf;
   struct pw_http_request graph_req;
 
-  /* A /briefings/ answer being read on the thread pool (NULL when none). */
+  /* A /briefings/ answer, or /metrics' process figures, being read on the thread pool (NULL
+   * when none). */
   struct briefings_job *file_job;
 
   /* The response. */
@@ -325,8 +326,8 @@ static void respond_text(struct http_conn *c, int status, const char *text, cons
 
 /* The program's state as the pages see it. Returns 0, or -1 when the program no longer serves
  * the generation this server holds (a reload is being applied). */
-static int make_view(struct pw_http *srv, struct pw_view *v,
-                     const struct pw_source_health **health) {
+static int make_view(struct pw_http *srv, struct pw_view *v, const struct pw_source_health **health,
+                     struct pw_receiver_counts *receivers) {
   const struct pw_http_view *pv = &srv->view;
   const struct pw_config *conf = srv->conf;
   int i;
@@ -349,29 +350,49 @@ static int make_view(struct pw_http *srv, struct pw_view *v,
     pv->corrupt_files(pv->ctx, &v->corrupt_alerts, &v->corrupt_silences);
   v->loop = pv->loopstat;
   v->reload = pv->reload;
+  if (pv->receiver_counts != NULL) {
+    for (i = 0; i < conf->n_receivers; i++) {
+      receivers[i].receiver = conf->receivers[i].id;
+      pv->receiver_counts(pv->ctx, receivers[i].receiver, &receivers[i].sent, &receivers[i].failed);
+    }
+    v->receivers = receivers;
+    v->n_receivers = conf->n_receivers;
+  }
+  if (pv->alerts_firing != NULL) {
+    pv->alerts_firing(pv->ctx, v->firing);
+    v->has_firing = 1;
+  }
   return 0;
 }
 
-/* /metrics and /: built from a view into the response. */
-static void respond_page(struct http_conn *c, int metrics) {
+/* /metrics (with PROCESS, the figures read on the thread pool) and / (PROCESS NULL): built from
+ * a view into the response. */
+static void respond_page(struct http_conn *c, int metrics, const struct pw_procstat *process) {
   struct pw_http *srv = c->srv;
   const struct pw_source_health **health =
       calloc((size_t)srv->conf->n_sources + 1, sizeof(*health));
+  struct pw_receiver_counts *receivers =
+      calloc((size_t)srv->conf->n_receivers + 1, sizeof(*receivers));
   struct pw_buf page = {0};
   struct pw_view v;
   int rc;
 
-  if (health == NULL) {
+  if (health == NULL || receivers == NULL) {
+    free(health);
+    free(receivers);
     respond_text(c, 503, "out of memory\n", NULL);
     return;
   }
-  if (make_view(srv, &v, health) < 0) {
+  if (make_view(srv, &v, health, receivers) < 0) {
     free(health);
+    free(receivers);
     respond_text(c, 503, "the configuration is being reloaded, try again\n", NULL);
     return;
   }
+  v.process = process;
   rc = metrics ? pw_metrics_write(&page, &v) : pw_dashboard_write(&page, &v);
   free(health);
+  free(receivers);
   if (rc < 0)
     respond_text(c, 500, "the page could not be built\n", NULL);
   else
@@ -462,6 +483,10 @@ struct briefings_job {
   char dir[4200];
   char name[160];
   struct pw_briefings_answer a;
+  /* /metrics: the process figures are read instead (procstat.h), and the page is built from
+   * them on the loop. */
+  int metrics;
+  struct pw_procstat process;
 };
 
 static void briefings_orphan(struct http_conn *c) {
@@ -472,14 +497,21 @@ static void briefings_orphan(struct http_conn *c) {
 static void briefings_work(uv_work_t *w) {
   struct briefings_job *job = w->data;
 
-  pw_briefings_answer(job->dir, job->name, &job->a);
+  if (job->metrics)
+    pw_procstat_read(&job->process);
+  else
+    pw_briefings_answer(job->dir, job->name, &job->a);
 }
 
 static void briefings_done(uv_work_t *w, int status) {
   struct briefings_job *job = w->data;
   struct http_conn *c = job->c;
 
-  if (c != NULL) {
+  if (c != NULL && job->metrics) {
+    c->file_job = NULL;
+    /* Without the process figures (the pool refused the work) the page is still served. */
+    respond_page(c, 1, status < 0 ? NULL : &job->process);
+  } else if (c != NULL) {
     c->file_job = NULL;
     if (status < 0 || job->a.status == 0)
       respond_text(c, 500, "the briefing cannot be read\n", NULL);
@@ -515,6 +547,27 @@ static void respond_briefings(struct http_conn *c, const char *name) {
     c->file_job = NULL;
     free(job);
     respond_text(c, 503, "the briefing cannot be read now\n", NULL);
+  }
+}
+
+/* /metrics: the process figures are read on the thread pool first (procstat.h lists
+ * /proc/self/fd); the connection waits as for a briefing. */
+static void respond_metrics(struct http_conn *c) {
+  struct pw_http *srv = c->srv;
+  struct briefings_job *job = calloc(1, sizeof(*job));
+
+  if (job == NULL) {
+    respond_text(c, 503, "out of memory\n", NULL);
+    return;
+  }
+  job->metrics = 1;
+  job->c = c;
+  job->work.data = job;
+  c->file_job = job;
+  if (uv_queue_work(srv->loop, &job->work, briefings_work, briefings_done) != 0) {
+    c->file_job = NULL;
+    free(job);
+    respond_page(c, 1, NULL);
   }
 }
 
@@ -570,9 +623,9 @@ static void dispatch(struct http_conn *c) {
   if (strcmp(path, "/healthz") == 0)
     respond_text(c, 200, "ok\n", NULL);
   else if (strcmp(path, "/metrics") == 0)
-    respond_page(c, 1);
+    respond_metrics(c);
   else if (strcmp(path, "/") == 0 || strcmp(path, "/index.html") == 0)
-    respond_page(c, 0);
+    respond_page(c, 0, NULL);
   else if (strcmp(path, "/api/v1/status") == 0)
     respond_status(c);
   else if (strncmp(path, "/graphs/", 8) == 0 && strchr(path + 8, '/') == NULL)

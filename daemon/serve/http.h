@@ -52,6 +52,12 @@ struct pw_http_view {
                    struct pw_http_request *request);
   /* REQUEST's reader went away: it must not be answered. */
   void (*graph_cancel)(void *ctx, struct pw_http_request *request);
+  /* Notifications receiver RECEIVER (an id of the served generation) took (*SENT) and attempts
+   * to reach it that failed (*FAILED) since the start. NULL: left out of /metrics. */
+  void (*receiver_counts)(void *ctx, const char *receiver, uint64_t *sent, uint64_t *failed);
+  /* Alerts firing now by severity, in the order of pw_metrics_severities (metrics.h). NULL: left
+   * out of /metrics. */
+  void (*alerts_firing)(void *ctx, long firing[4]);
   int64_t started;                     /* wall-clock start of the process, seconds */
   const struct pw_loopstat *loopstat;  /* the loop's stalls for /metrics; NULL leaves them out */
   const struct pw_reload_info *reload; /* the last reload's outcome; NULL leaves it out */
