@@ -180,6 +180,29 @@ static int info_family(struct pw_buf *out, const struct pw_config *conf) {
   return rc;
 }
 
+/* pacewatch_domain_info and pacewatch_source_info: the names people read (the area, the
+ * source), 1 per domain or source, for dashboards to join on domain or source. */
+static int names_family(struct pw_buf *out, const struct pw_config *conf, int sources) {
+  const char *name = sources ? "pacewatch_source_info" : "pacewatch_domain_info";
+  int i, n = sources ? conf->n_sources : conf->n_domains;
+  int rc = family(out, name, "gauge",
+                  sources ? "Name of the source for dashboards (always 1)."
+                          : "Name of the domain (area) for dashboards (always 1).");
+
+  for (i = 0; rc == 0 && i < n; i++) {
+    const char *id = sources ? conf->sources[i].id : conf->domains[i].id;
+    const char *nm = sources ? conf->sources[i].name : conf->domains[i].name;
+
+    rc = pw_buf_printf(out, "%s{%s=\"", name, sources ? "source" : "domain");
+    rc = rc < 0 ? rc : label_value(out, id);
+    rc = rc < 0 ? rc : pw_buf_append(out, "\",name=\"", 8);
+    /* A source without a name is shown by its id (docs/configuration.md). */
+    rc = rc < 0 ? rc : label_value(out, nm != NULL ? nm : id);
+    rc = rc < 0 ? rc : pw_buf_append(out, "\"} 1\n", 5);
+  }
+  return rc;
+}
+
 /* The process_* families, named and typed as Prometheus' client libraries name them. */
 static int process_families(struct pw_buf *out, const struct pw_procstat *p, int64_t started) {
   const struct {
@@ -393,6 +416,7 @@ int pw_metrics_write(struct pw_buf *out, const struct pw_view *v) {
                           indicator_families[k].which);
   rc = rc < 0 ? rc : status_family(out, v);
   rc = rc < 0 ? rc : info_family(out, v->conf);
+  rc = rc < 0 ? rc : names_family(out, v->conf, 0);
   rc = rc < 0 ? rc
               : family(out, "pacewatch_state_file_corrupt", "gauge",
                        "1 when this process found the state file damaged and set it aside.");
@@ -401,6 +425,7 @@ int pw_metrics_write(struct pw_buf *out, const struct pw_view *v) {
                               "pacewatch_state_file_corrupt{file=\"alerts.json\"} %d\n"
                               "pacewatch_state_file_corrupt{file=\"silences.json\"} %d\n",
                               v->corrupt_alerts, v->corrupt_silences);
+  rc = rc < 0 ? rc : names_family(out, v->conf, 1);
   for (k = 0; rc == 0 && k < sizeof(source_families) / sizeof(source_families[0]); k++)
     rc = source_family(out, v, source_families[k].name, source_families[k].type,
                        source_families[k].help, source_families[k].which);

@@ -174,7 +174,10 @@ static void test_sources_and_queues(void **state) {
   assert_true(has_line(t, "pacewatch_source_errors_total{source=\"src_a\"} 1"));
   assert_true(has_line(t, "pacewatch_source_poll_duration_seconds{source=\"src_a\"} 0.25"));
   assert_true(has_line(t, "pacewatch_source_up{source=\"src_a\"} 1"));
-  assert_null(strstr(t, "source=\"src_b\"")); /* never polled: no health yet */
+  /* Never polled: no health yet (only its name, in pacewatch_source_info). */
+  assert_null(strstr(t, "_total{source=\"src_b\""));
+  assert_null(strstr(t, "pacewatch_source_up{source=\"src_b\""));
+  assert_null(strstr(t, "pacewatch_source_consecutive_failures{source=\"src_b\""));
   assert_true(has_line(t, "pacewatch_notifications_queued 2"));
   assert_true(has_line(t, "pacewatch_notifications_dead 1"));
   assert_true(has_line(t, "pacewatch_journal_lines 42"));
@@ -281,6 +284,11 @@ static void test_indicator_info(void **state) {
   assert_true(has_line(t, "pacewatch_indicator_info{indicator=\"unemp\",name=\"调查\\\"失业\\\\率"
                           "\\n(城镇)\",unit=\"%\",kind=\"standard\",domain=\"care\",department="
                           "\"\"} 1"));
+  /* The areas' and the sources' names (a source without one is shown by its id). */
+  assert_true(has_line(t, "# TYPE pacewatch_domain_info gauge"));
+  assert_true(has_line(t, "pacewatch_domain_info{domain=\"care\",name=\"病有良医\"} 1"));
+  assert_true(has_line(t, "# TYPE pacewatch_source_info gauge"));
+  assert_true(has_line(t, "pacewatch_source_info{source=\"src_a\",name=\"src_a\"} 1"));
   free(t);
 }
 
