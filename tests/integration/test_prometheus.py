@@ -81,6 +81,21 @@ class Rules(harness.TestCase):
         self.assertIn("county", names)
 
 
+class Installed(harness.TestCase):
+    def test_installed_under_share(self):
+        """`cmake --install` puts the rules and the dashboard under share/pacewatch/ (the
+        package picks them up from there)."""
+        env = self.new_env()
+        prefix = env.path("prefix")
+        r = subprocess.run(["cmake", "--install", harness.BUILD, "--prefix", prefix],
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        for src, dst in ((RULES, "share/pacewatch/prometheus/pacewatch.rules.yml"),
+                         (DASHBOARD, "share/pacewatch/grafana/pacewatch.json")):
+            with open(src, "rb") as a, open(os.path.join(prefix, dst), "rb") as b:
+                self.assertEqual(a.read(), b.read(), dst)
+
+
 @harness.unittest.skipUnless(os.path.exists(PROMETHEUS), "prometheus is not installed")
 class Scraped(harness.TestCase):
     """The demo's daemon scraped by a real Prometheus."""
