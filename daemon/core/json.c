@@ -1,9 +1,10 @@
 /*
  * json: jansson's serialiser again, with one difference: reals are printed with the fewest
- * digits that read back exactly (docs/http.md "Numbers in JSON"). Everything else follows
- * jansson 2.14's dump.c so that the documents keep the shape they had: the separators ", " and
- * ": " (":" and "," under JSON_COMPACT), a newline and depth * n spaces under JSON_INDENT(n),
- * "\uXXXX" in upper case for control characters, and the same short escapes.
+ * digits that read back exactly (docs/status-json.md "Numbers and times"). Everything else
+ * follows what json_dumps of jansson 2.14 writes (docs/libraries.md), so that the documents keep
+ * the shape they had: the separators ", " and ": " (":" and "," under JSON_COMPACT), a newline
+ * and depth * n spaces under JSON_INDENT(n), "\uXXXX" in upper case for control characters, and
+ * the same short escapes.
  */
 #include "json.h"
 

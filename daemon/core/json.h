@@ -3,11 +3,11 @@
  * json, alerts.json, the spool, the inbox) is printed here, so that a real number reads as the
  * shortest text that converts back to exactly the same double (91.9, never
  * 91.900000000000006): jansson 2.14 prints reals with "%.17g" or a fixed precision, which is
- * either noisy or lossy (docs/http.md "Numbers in JSON").
+ * either noisy or lossy (docs/status-json.md "Numbers and times", docs/libraries.md).
  *
  * The output is otherwise byte for byte what json_dumps gives with the same flags (separators,
  * indentation, string escapes, key order), so the documents keep their shape. Reals always carry
- * a decimal point or an exponent ("2.0", "1e+21", "-0.0"), so they read back as reals. Any
+ * a decimal point or an exponent ("2.0", "1e21", "-0.0"), so they read back as reals. Any
  * thread.
  */
 #ifndef PW_JSON_H
@@ -18,7 +18,7 @@
 #include <stdio.h>
 
 /* Formats V (finite) with the fewest significant digits (1 to 17) that read back as V, as a JSON
- * real: "91.9", "0.1", "1e+21", "-0.0", "5e-324", "2.0". BUF needs 32 bytes. Returns the length
+ * real: "91.9", "0.1", "1e21", "-0.0", "5e-324", "2.0". BUF needs 32 bytes. Returns the length
  * written, or -1 when V is not finite or BUF is too small. */
 int pw_json_real(double v, char *buf, size_t size);
 

@@ -151,7 +151,13 @@ scrape_configs:
             with urllib.request.urlopen(url, timeout=20) as r:
                 return json.loads(r.read().decode("utf-8"))
         except urllib.error.HTTPError as e:
-            return json.loads(e.read().decode("utf-8"))
+            # A bad query answers 400 with a JSON error; a Prometheus still starting, 503 with
+            # text ("Service Unavailable").
+            text = e.read().decode("utf-8", "replace")
+            try:
+                return json.loads(text)
+            except ValueError:
+                return {"status": "error", "error": f"HTTP {e.code}: {text}"}
         except OSError as e:
             return {"status": "error", "error": str(e)}
 
