@@ -26,6 +26,11 @@ install(FILES ${CMAKE_SOURCE_DIR}/conf/dist/sysusers.conf DESTINATION lib/sysuse
   RENAME pacewatch.conf)
 install(FILES ${CMAKE_SOURCE_DIR}/conf/dist/tmpfiles.conf DESTINATION lib/tmpfiles.d
   RENAME pacewatch.conf)
+# For Prometheus and Grafana users (docs/install.md "Prometheus and Grafana").
+install(FILES ${CMAKE_SOURCE_DIR}/conf/prometheus/pacewatch.rules.yml
+  DESTINATION ${CMAKE_INSTALL_DATADIR}/pacewatch/prometheus)
+install(FILES ${CMAKE_SOURCE_DIR}/conf/grafana/pacewatch.json
+  DESTINATION ${CMAKE_INSTALL_DATADIR}/pacewatch/grafana)
 
 set(PW_DIST_DIR ${CMAKE_SOURCE_DIR}/conf/dist)
 set(PW_UNIT_IN ${CMAKE_SOURCE_DIR}/conf/pacewatchd.service.in)

@@ -14,6 +14,7 @@
 #include "channels.h"
 #include "docx.h"
 #include "graph.h"
+#include "json.h"
 #include "judge.h"
 #include "log.h"
 #include "report.h"
@@ -80,7 +81,7 @@ static int render_graphs(const struct pw_briefing_request *req, const char *week
 static int write_json(const struct pw_report *r, const struct pw_config *conf,
                       const struct pw_briefing_result *res, char *err, size_t errlen) {
   json_t *doc = pw_report_json(r, conf->daemon.public_url, res->html_path);
-  char *text = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
+  char *text = doc != NULL ? pw_json_dumps(doc, JSON_COMPACT) : NULL;
   int rc;
 
   json_decref(doc);

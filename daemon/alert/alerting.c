@@ -176,6 +176,22 @@ void pw_alerting_queue_sizes(const struct pw_alerter *a, long *queued, long *dea
   *batched = pw_alert_engine_batched(a->engine);
 }
 
+void pw_alerting_receiver_counts(const struct pw_alerter *a, const char *receiver, uint64_t *sent,
+                                 uint64_t *failed) {
+  pw_delivery_receiver_counts(a != NULL ? a->delivery : NULL, receiver, sent, failed);
+}
+
+void pw_alerting_firing(const struct pw_alerter *a, long *lagging, long *severe, long *stale,
+                        long *source) {
+  long counts[PW_SEV_SOURCE + 1];
+
+  pw_alert_engine_firing(a != NULL ? a->engine : NULL, counts);
+  *lagging = counts[PW_SEV_LAGGING];
+  *severe = counts[PW_SEV_SEVERE];
+  *stale = counts[PW_SEV_STALE];
+  *source = counts[PW_SEV_SOURCE];
+}
+
 void pw_alerting_corrupt_files(const struct pw_alerter *a, int *alerts_json, int *silences_json) {
   pw_alert_engine_corrupt(a != NULL ? a->engine : NULL, alerts_json, silences_json);
 }

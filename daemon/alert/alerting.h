@@ -10,6 +10,7 @@
 #ifndef PW_ALERTING_H
 #define PW_ALERTING_H
 
+#include <stdint.h>
 #include <uv.h>
 
 #include "config.h"
@@ -82,6 +83,15 @@ void pw_alerting_queue_sizes(const struct pw_alerter *a, long *queued, long *dea
 /* 1 when this process found alerts.json (*ALERTS_JSON) or silences.json (*SILENCES_JSON)
  * damaged and set it aside as <file>.corrupt-<time> (docs/storage.md); else 0. */
 void pw_alerting_corrupt_files(const struct pw_alerter *a, int *alerts_json, int *silences_json);
+
+/* Per receiver since the start: notifications RECEIVER (an id) took (*SENT) and attempts that
+ * failed (*FAILED); 0 when it was not attempted yet. */
+void pw_alerting_receiver_counts(const struct pw_alerter *a, const char *receiver, uint64_t *sent,
+                                 uint64_t *failed);
+
+/* Alerts firing now (notified and not resolved), by severity. */
+void pw_alerting_firing(const struct pw_alerter *a, long *lagging, long *severe, long *stale,
+                        long *source);
 
 /* The daemon is stopping: no delivery attempt starts any more (call before closing the
  * fetcher), and evaluations and ticks are ignored. */

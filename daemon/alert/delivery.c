@@ -44,6 +44,8 @@ struct receiver_state {
   int busy;
   uint64_t held;      /* the run of pw_delivery_run in which an older notification holds it back */
   int64_t sent[RING]; /* recent send times, for the rate budget */
+  /* Since the start (docs/http.md, metrics): notifications it took, attempts that failed. */
+  uint64_t delivered, failed;
 };
 
 struct pw_delivery {
@@ -427,11 +429,15 @@ static void attempt_done(struct attempt *at, struct fop *f) {
     /* The outcome could not be recorded: the notification stays as it was, to be tried again. */
     e->busy = 0;
   } else if (f->kind == FOP_DONE) {
+    if (rs != NULL)
+      rs->delivered++;
     pw_log_info("receiver '%s': delivered %s (attempt %u)%s", at->receiver, e->e.id,
                 e->e.attempts + 1, how);
     entry_unlink(dl, e);
     entry_free(e);
   } else if (f->dead) {
+    if (rs != NULL)
+      rs->failed++;
     pw_log_error("receiver '%s': notification %s moved to spool/dead/: %s", at->receiver, e->e.id,
                  at->error);
     dl->dead++;
@@ -442,6 +448,8 @@ static void attempt_done(struct attempt *at, struct fop *f) {
     entry_free(e);
   } else {
     /* Retried later: the spool's copy has the new attempt count and back-off. */
+    if (rs != NULL)
+      rs->failed++;
     e->e.attempts = f->copy.attempts;
     e->e.next_attempt = f->copy.next_attempt;
     memcpy(e->e.last_error, f->copy.last_error, sizeof(e->e.last_error));
@@ -1180,6 +1188,18 @@ int pw_delivery_in_flight(const struct pw_delivery *dl) {
   for (e = dl->head; e != NULL; e = e->next)
     n += !e->busy && once_retry_pending(dl, e);
   return n;
+}
+
+void pw_delivery_receiver_counts(const struct pw_delivery *dl, const char *receiver, uint64_t *sent,
+                                 uint64_t *failed) {
+  size_t i;
+
+  *sent = *failed = 0;
+  for (i = 0; dl != NULL && i < dl->n_recv; i++)
+    if (strcmp(dl->recv[i].id, receiver) == 0) {
+      *sent = dl->recv[i].delivered;
+      *failed = dl->recv[i].failed;
+    }
 }
 
 void pw_delivery_counts(const struct pw_delivery *dl, long *queued, long *dead, long *dead_now) {

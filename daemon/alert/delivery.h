@@ -89,6 +89,11 @@ int pw_delivery_in_flight(const struct pw_delivery *dl);
  * (DEAD_NOW). Kept in memory; any pointer may be NULL. */
 void pw_delivery_counts(const struct pw_delivery *dl, long *queued, long *dead, long *dead_now);
 
+/* Notifications RECEIVER (an id) took (*SENT) and attempts to reach it that failed (*FAILED,
+ * retried or dead-lettered) since the start; 0 for a receiver not attempted yet. */
+void pw_delivery_receiver_counts(const struct pw_delivery *dl, const char *receiver, uint64_t *sent,
+                                 uint64_t *failed);
+
 /* No attempt starts from now on (the daemon is stopping; the fetcher is about to close). */
 void pw_delivery_stop(struct pw_delivery *dl);
 

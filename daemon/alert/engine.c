@@ -18,6 +18,7 @@
 #include "alert.h"
 #include "calendar.h"
 #include "clock.h"
+#include "json.h"
 #include "log.h"
 #include "message.h"
 #include "silence.h"
@@ -167,7 +168,7 @@ static int batch_text_update(struct batch *b) {
   size_t n = json_array_size(b->alerts);
 
   while (b->n_text < n) {
-    char *one = json_dumps(json_array_get(b->alerts, b->n_text), JSON_COMPACT);
+    char *one = pw_json_dumps(json_array_get(b->alerts, b->n_text), JSON_COMPACT);
     int rc = one == NULL ? -ENOMEM : 0;
     size_t len = b->text.len;
     if (rc == 0 && b->n_text > 0)
@@ -379,7 +380,7 @@ static char *states_text(const struct snapshot *sn) {
     return NULL;
   }
   json_object_set_new(doc, "pending", pending);
-  text = json_dumps(doc, JSON_INDENT(1) | JSON_SORT_KEYS);
+  text = pw_json_dumps(doc, JSON_INDENT(1) | JSON_SORT_KEYS);
   json_decref(doc);
   return text;
 }
@@ -1218,6 +1219,17 @@ long pw_alert_engine_batched(const struct pw_alert_engine *e) {
     if (b->state != B_SPOOLING)
       n += (long)json_array_size(b->alerts);
   return n;
+}
+
+void pw_alert_engine_firing(const struct pw_alert_engine *e, long counts[PW_SEV_SOURCE + 1]) {
+  int i;
+
+  memset(counts, 0, (PW_SEV_SOURCE + 1) * sizeof(*counts));
+  for (i = 0; e != NULL && i < e->n_slots; i++)
+    if (e->slots[i].st.firing && e->slots[i].st.severity > PW_SEV_NONE &&
+        e->slots[i].st.severity <= PW_SEV_SOURCE)
+      counts[e->slots[i].st.severity]++;
+  counts[PW_SEV_NONE] = 0;
 }
 
 void pw_alert_engine_corrupt(const struct pw_alert_engine *e, int *alerts, int *silences) {

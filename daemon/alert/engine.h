@@ -28,6 +28,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "alert.h"
 #include "config.h"
 #include "judge.h"
 #include "writer.h"
@@ -86,6 +87,10 @@ void pw_alert_engine_dead_letter(struct pw_alert_engine *e, const char *receiver
 
 /* Alerts waiting in batches (group_wait, quiet hours, a failed spooling), not yet spooled. */
 long pw_alert_engine_batched(const struct pw_alert_engine *e);
+
+/* Alerts firing now (a firing notification issued and not resolved), counted into
+ * COUNTS[severity] for every enum pw_alert_severity (COUNTS[PW_SEV_NONE] stays 0). */
+void pw_alert_engine_firing(const struct pw_alert_engine *e, long counts[PW_SEV_SOURCE + 1]);
 
 /* Batches handed to the spool and not yet confirmed durable. */
 /* Whether this process found alerts.json (*ALERTS) or silences.json (*SILENCES) damaged and

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "json.h"
 #include "log.h"
 #include "util.h"
 
@@ -164,7 +165,7 @@ static int write_entry(const char *dir, const struct pw_spool_entry *e, char *er
     snprintf(err, errlen, "%s: notification for '%s' cannot be encoded", path, e->receiver);
     return e->payload == NULL ? -EINVAL : -ENOMEM;
   }
-  text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17));
+  text = pw_json_dumps(o, JSON_COMPACT);
   json_decref(o);
   if (text == NULL) {
     snprintf(err, errlen, "%s: out of memory", path);
@@ -582,7 +583,7 @@ int pw_spool_audit(struct pw_spool *s, const char *event, const struct pw_spool_
     copy_utf8(msg, sizeof(msg), error);
   o = json_pack("{s:I,s:s,s:s,s:s,s:o,s:s?}", "at", (json_int_t)at, "event", event, "delivery",
                 e->id, "receiver", receiver, "alerts", alerts, "error", error != NULL ? msg : NULL);
-  line = o ? json_dumps(o, JSON_COMPACT) : NULL;
+  line = o ? pw_json_dumps(o, JSON_COMPACT) : NULL;
   json_decref(o);
   if (line == NULL)
     return -ENOMEM;

@@ -21,6 +21,7 @@
 
 #include "calendar.h"
 #include "inbox.h"
+#include "json.h"
 #include "log.h"
 #include "util.h"
 
@@ -133,7 +134,7 @@ static void reply_done(uv_work_t *w, int status) {
 /* Writes DOC (borrowed) to PATH on the thread pool. */
 static void write_reply(struct pw_inbox *ib, const char *path, json_t *doc) {
   struct reply *r = calloc(1, sizeof(*r));
-  char *text = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
+  char *text = doc != NULL ? pw_json_dumps(doc, JSON_COMPACT) : NULL;
 
   if (r == NULL || text == NULL) {
     pw_log_error("out of memory replying to %s", path);

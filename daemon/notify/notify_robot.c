@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "calendar.h"
+#include "json.h"
 #include "notifier.h"
 #include "util.h"
 #include "value.h"
@@ -326,7 +327,7 @@ static int alert_extra(const json_t *a, const struct pw_receiver *r, int md, str
 
 static int add_request(struct pw_robot_request **reqs, size_t *n, char *url, json_t *body) {
   struct pw_robot_request *nr;
-  char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+  char *text = body ? pw_json_dumps(body, JSON_COMPACT) : NULL;
 
   json_decref(body);
   if (url == NULL || text == NULL) {

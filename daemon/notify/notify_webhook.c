@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
 #include "notifier.h"
 
 static int webhook_cost(const json_t *payload) {
@@ -21,7 +22,7 @@ static int webhook_build(const struct pw_notify_input *in, struct pw_notify_mess
   int rc;
 
   memset(out, 0, sizeof(*out));
-  body = json_dumps(in->payload, JSON_COMPACT | JSON_REAL_PRECISION(17));
+  body = pw_json_dumps(in->payload, JSON_COMPACT);
   if (body == NULL) {
     snprintf(err, errlen, "out of memory encoding the notification");
     return -EAGAIN;

@@ -6,6 +6,7 @@
 
 #include "calendar.h"
 #include "cli.h"
+#include "json.h"
 #include "status.h"
 #include "value.h"
 
@@ -81,7 +82,7 @@ int cmd_export(struct cli *c) {
     }
   }
   if (json) {
-    json_dumpf(arr, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+    pw_json_dumpf(arr, stdout, JSON_INDENT(2));
     fputc('\n', stdout);
     json_decref(arr);
   }

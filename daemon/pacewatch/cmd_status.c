@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "clock.h"
+#include "json.h"
 #include "status.h"
 
 int cmd_status(struct cli *c) {
@@ -21,7 +22,7 @@ int cmd_status(struct cli *c) {
     return EXIT_FAIL;
   if (c->json) {
     json_t *doc = pw_status_json(c->conf, j->series, at);
-    if (doc == NULL || json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(17)) < 0) {
+    if (doc == NULL || pw_json_dumpf(doc, stdout, JSON_INDENT(2)) < 0) {
       json_decref(doc);
       pw_journal_close(j);
       return EXIT_FAIL;

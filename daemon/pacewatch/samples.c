@@ -14,13 +14,14 @@
 #include "cli.h"
 #include "clock.h"
 #include "derive.h"
+#include "json.h"
 #include "util.h"
 
 /* Writes REQ into the daemon's inbox and waits for its reply (the daemon takes requests every
  * second). Returns 0 with *REPLY (owned) or a negative errno. */
 int cli_ask_daemon(struct cli *c, json_t *req, json_t **reply) {
   char dir[4096], tmp[4400], path[4400], rpath[4400];
-  char *text = json_dumps(req, JSON_COMPACT);
+  char *text = pw_json_dumps(req, JSON_COMPACT);
   json_error_t jerr;
   int i, rc;
 

@@ -20,6 +20,7 @@
 #include "clock.h"
 #include "daemon.h"
 #include "http.h"
+#include "json.h"
 #include "log.h"
 #include "report_page.h"
 #include "tokens.h"
@@ -165,7 +166,7 @@ struct submission {
 static void answer(struct pw_http_submit *ticket, int status, const char *field, const char *msg) {
   json_t *doc = field != NULL ? json_pack("{s:s,s:s}", "field", field, "message", msg)
                               : json_pack("{s:s}", "message", msg);
-  char *text = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
+  char *text = doc != NULL ? pw_json_dumps(doc, JSON_COMPACT) : NULL;
 
   pw_http_submit_done(ticket, text != NULL ? status : 503,
                       text != NULL ? text : "{\"message\":\"out of memory\"}");
@@ -237,7 +238,7 @@ static void audit_done(uv_work_t *w, int status) {
   } else {
     doc = json_pack("{s:b,s:s,s:s,s:s}", "ok", 1, "message", text.data, "indicator", s->indicator,
                     "status", pw_status_name(d->verdicts[ind].status));
-    json = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json = doc != NULL ? pw_json_dumps(doc, JSON_COMPACT) : NULL;
     if (json != NULL)
       pw_http_submit_done(s->ticket, 200, json);
     else
@@ -391,7 +392,7 @@ void daemon_report_submit(void *ctx, const struct pw_report_submission *sub,
                 : rc == PW_SAMPLE_REVISION  ? "revision"
                 : rc == PW_SAMPLE_DUPLICATE ? "duplicate"
                                             : "unchanged");
-  text = line != NULL ? json_dumps(line, JSON_COMPACT) : NULL;
+  text = line != NULL ? pw_json_dumps(line, JSON_COMPACT) : NULL;
   json_decref(line);
   if (text != NULL && job->audit_path != NULL) {
     size_t n = strlen(text);

@@ -284,6 +284,19 @@ static void view_corrupt_files(void *ctx, int *alerts_json, int *silences_json) 
   pw_alerting_corrupt_files(d->alerting, alerts_json, silences_json);
 }
 
+static void view_receiver_counts(void *ctx, const char *receiver, uint64_t *sent,
+                                 uint64_t *failed) {
+  const struct pw_daemon *d = ctx;
+
+  pw_alerting_receiver_counts(d->alerting, receiver, sent, failed);
+}
+
+static void view_alerts_firing(void *ctx, long firing[4]) {
+  const struct pw_daemon *d = ctx;
+
+  pw_alerting_firing(d->alerting, &firing[0], &firing[1], &firing[2], &firing[3]);
+}
+
 static void view_graph_ready(const unsigned char *data, size_t len, void *arg) {
   pw_http_graph_ready(arg, data, len);
 }
@@ -313,6 +326,8 @@ int daemon_start_http(struct pw_daemon *d, const struct pw_loopstat *loopstat) {
       .series = view_series,
       .queue_sizes = view_queue_sizes,
       .corrupt_files = view_corrupt_files,
+      .receiver_counts = view_receiver_counts,
+      .alerts_firing = view_alerts_firing,
       .graph_get = view_graph_get,
       .graph_cancel = view_graph_cancel,
       .tokens = daemon_report_tokens,

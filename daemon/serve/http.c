@@ -35,6 +35,7 @@
 #include "briefings.h"
 #include "clock.h"
 #include "dashboard.h"
+#include "json.h"
 #include "log.h"
 #include "metrics.h"
 #include "report_page.h"
@@ -136,7 +137,8 @@ struct http_conn {
   /* A reporting page's figure being stored (NULL when none). */
   struct pw_http_submit *ticket;
 
-  /* A /briefings/ answer being read on the thread pool (NULL when none). */
+  /* A /briefings/ answer, or /metrics' process figures, being read on the thread pool (NULL
+   * when none). */
   struct briefings_job *file_job;
 
   /* The response. */
@@ -376,10 +378,11 @@ static void respond_text(struct http_conn *c, int status, const char *text, cons
   respond(c, status, "text/plain; charset=utf-8", text, strlen(text), extra);
 }
 
-/* The program's state as the pages see it. Returns 0, or -1 when the program no longer serves
- * the generation this server holds (a reload is being applied). */
-static int make_view(struct pw_http *srv, struct pw_view *v,
-                     const struct pw_source_health **health) {
+/* The program's state as the pages see it; RECEIVERS (room for every receiver) takes the
+ * notification counts, or is NULL when the page shows none. Returns 0, or -1 when the program
+ * no longer serves the generation this server holds (a reload is being applied). */
+static int make_view(struct pw_http *srv, struct pw_view *v, const struct pw_source_health **health,
+                     struct pw_receiver_counts *receivers) {
   const struct pw_http_view *pv = &srv->view;
   const struct pw_config *conf = srv->conf;
   int i;
@@ -402,29 +405,49 @@ static int make_view(struct pw_http *srv, struct pw_view *v,
     pv->corrupt_files(pv->ctx, &v->corrupt_alerts, &v->corrupt_silences);
   v->loop = pv->loopstat;
   v->reload = pv->reload;
+  if (pv->receiver_counts != NULL && receivers != NULL) {
+    for (i = 0; i < conf->n_receivers; i++) {
+      receivers[i].receiver = conf->receivers[i].id;
+      pv->receiver_counts(pv->ctx, receivers[i].receiver, &receivers[i].sent, &receivers[i].failed);
+    }
+    v->receivers = receivers;
+    v->n_receivers = conf->n_receivers;
+  }
+  if (pv->alerts_firing != NULL) {
+    pv->alerts_firing(pv->ctx, v->firing);
+    v->has_firing = 1;
+  }
   return 0;
 }
 
-/* /metrics and /: built from a view into the response. */
-static void respond_page(struct http_conn *c, int metrics) {
+/* /metrics (with PROCESS, the figures read on the thread pool) and / (PROCESS NULL): built from
+ * a view into the response. */
+static void respond_page(struct http_conn *c, int metrics, const struct pw_procstat *process) {
   struct pw_http *srv = c->srv;
   const struct pw_source_health **health =
       calloc((size_t)srv->conf->n_sources + 1, sizeof(*health));
+  struct pw_receiver_counts *receivers =
+      calloc((size_t)srv->conf->n_receivers + 1, sizeof(*receivers));
   struct pw_buf page = {0};
   struct pw_view v;
   int rc;
 
-  if (health == NULL) {
+  if (health == NULL || receivers == NULL) {
+    free(health);
+    free(receivers);
     respond_text(c, 503, "out of memory\n", NULL);
     return;
   }
-  if (make_view(srv, &v, health) < 0) {
+  if (make_view(srv, &v, health, receivers) < 0) {
     free(health);
+    free(receivers);
     respond_text(c, 503, "the configuration is being reloaded, try again\n", NULL);
     return;
   }
+  v.process = process;
   rc = metrics ? pw_metrics_write(&page, &v) : pw_dashboard_write(&page, &v);
   free(health);
+  free(receivers);
   if (rc < 0)
     respond_text(c, 500, "the page could not be built\n", NULL);
   else
@@ -446,7 +469,7 @@ static void respond_status(struct http_conn *c) {
     return;
   }
   doc = pw_status_json(srv->conf, series, pw_clock_now());
-  text = doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+  text = doc ? pw_json_dumps(doc, JSON_COMPACT) : NULL;
   if (text == NULL)
     respond_text(c, 500, "the status could not be built\n", NULL);
   else
@@ -515,6 +538,10 @@ struct briefings_job {
   char dir[4200];
   char name[160];
   struct pw_briefings_answer a;
+  /* /metrics: the process figures are read instead (procstat.h), and the page is built from
+   * them on the loop. */
+  int metrics;
+  struct pw_procstat process;
 };
 
 static void briefings_orphan(struct http_conn *c) {
@@ -525,14 +552,21 @@ static void briefings_orphan(struct http_conn *c) {
 static void briefings_work(uv_work_t *w) {
   struct briefings_job *job = w->data;
 
-  pw_briefings_answer(job->dir, job->name, &job->a);
+  if (job->metrics)
+    pw_procstat_read(&job->process);
+  else
+    pw_briefings_answer(job->dir, job->name, &job->a);
 }
 
 static void briefings_done(uv_work_t *w, int status) {
   struct briefings_job *job = w->data;
   struct http_conn *c = job->c;
 
-  if (c != NULL) {
+  if (c != NULL && job->metrics) {
+    c->file_job = NULL;
+    /* Without the process figures (the pool refused the work) the page is still served. */
+    respond_page(c, 1, status < 0 ? NULL : &job->process);
+  } else if (c != NULL) {
     c->file_job = NULL;
     if (status < 0 || job->a.status == 0)
       respond_text(c, 500, "the briefing cannot be read\n", NULL);
@@ -583,7 +617,7 @@ static void respond_message(struct http_conn *c, int status, const char *field, 
                             const char *extra) {
   json_t *doc = field != NULL ? json_pack("{s:s,s:s}", "field", field, "message", msg)
                               : json_pack("{s:s}", "message", msg);
-  char *text = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
+  char *text = doc != NULL ? pw_json_dumps(doc, JSON_COMPACT) : NULL;
 
   if (text == NULL)
     respond_text(c, 503, "out of memory\n", NULL);
@@ -811,7 +845,7 @@ static void respond_report_view(struct http_conn *c, int dept) {
     respond_text(c, 503, "out of memory\n", NULL);
     return;
   }
-  if (make_view(srv, &v, health) < 0) {
+  if (make_view(srv, &v, health, NULL) < 0) {
     free(health);
     respond_text(c, 503, "the configuration is being reloaded, try again\n", NULL);
     return;
@@ -929,6 +963,27 @@ static void dispatch_report(struct http_conn *c, int method, const char *rest) {
   fields_free(&f);
 }
 
+/* /metrics: the process figures are read on the thread pool first (procstat.h lists
+ * /proc/self/fd); the connection waits as for a briefing. */
+static void respond_metrics(struct http_conn *c) {
+  struct pw_http *srv = c->srv;
+  struct briefings_job *job = calloc(1, sizeof(*job));
+
+  if (job == NULL) {
+    respond_text(c, 503, "out of memory\n", NULL);
+    return;
+  }
+  job->metrics = 1;
+  job->c = c;
+  job->work.data = job;
+  c->file_job = job;
+  if (uv_queue_work(srv->loop, &job->work, briefings_work, briefings_done) != 0) {
+    c->file_job = NULL;
+    free(job);
+    respond_page(c, 1, NULL);
+  }
+}
+
 /* Constant-time check of "Authorization: Bearer <token>": both sides are hashed first, so the
  * comparison takes the same time whatever the length or content of what was sent. */
 static int authorized(const struct http_conn *c, const char *token) {
@@ -986,9 +1041,9 @@ static void dispatch(struct http_conn *c) {
   if (strcmp(path, "/healthz") == 0)
     respond_text(c, 200, "ok\n", NULL);
   else if (strcmp(path, "/metrics") == 0)
-    respond_page(c, 1);
+    respond_metrics(c);
   else if (strcmp(path, "/") == 0 || strcmp(path, "/index.html") == 0)
-    respond_page(c, 0);
+    respond_page(c, 0, NULL);
   else if (strcmp(path, "/api/v1/status") == 0)
     respond_status(c);
   else if (strncmp(path, "/graphs/", 8) == 0 && strchr(path + 8, '/') == NULL)

@@ -72,6 +72,13 @@ struct pw_http_view {
    * pw_http_submit_done, at once (refused: 422) or later on the loop, once the figure is
    * durable. */
   void (*submit)(void *ctx, const struct pw_report_submission *sub, struct pw_http_submit *ticket);
+
+  /* Notifications receiver RECEIVER (an id of the served generation) took (*SENT) and attempts
+   * to reach it that failed (*FAILED) since the start. NULL: left out of /metrics. */
+  void (*receiver_counts)(void *ctx, const char *receiver, uint64_t *sent, uint64_t *failed);
+  /* Alerts firing now by severity, in the order of pw_metrics_severities (metrics.h). NULL: left
+   * out of /metrics. */
+  void (*alerts_firing)(void *ctx, long firing[4]);
   int64_t started;                     /* wall-clock start of the process, seconds */
   const struct pw_loopstat *loopstat;  /* the loop's stalls for /metrics; NULL leaves them out */
   const struct pw_reload_info *reload; /* the last reload's outcome; NULL leaves it out */

@@ -14,6 +14,9 @@
 #include "schedule.h"
 #include "value.h"
 
+const char *const pw_metrics_severities[PW_METRICS_SEVERITIES] = {"lagging", "severe", "stale",
+                                                                  "source"};
+
 static const enum pw_status all_status[] = {PW_STATUS_OK, PW_STATUS_LAGGING, PW_STATUS_SEVERE,
                                             PW_STATUS_NO_DATA, PW_STATUS_NO_TARGET};
 
@@ -141,6 +144,123 @@ static int status_family(struct pw_buf *out, const struct pw_view *v) {
     for (k = 0; rc == 0 && k < sizeof(all_status) / sizeof(all_status[0]); k++)
       rc = indicator_sample(out, name, v->conf, i, "status", pw_status_name(all_status[k]),
                             v->verdicts[i].status == all_status[k] ? 1 : 0);
+  return rc;
+}
+
+static int single(struct pw_buf *out, const char *name, const char *type, const char *help,
+                  double x);
+
+/* pacewatch_indicator_info: what a dashboard joins on to show the indicator's name and unit
+ * (group_left), one sample of 1 per indicator. */
+static int info_family(struct pw_buf *out, const struct pw_config *conf) {
+  const char *name = "pacewatch_indicator_info";
+  int i, rc = family(out, name, "gauge",
+                     "Names of the indicator for dashboards (always 1): its name, unit, kind, "
+                     "domain and department.");
+
+  for (i = 0; rc == 0 && i < conf->n_indicators; i++) {
+    const struct pw_indicator *ind = &conf->indicators[i];
+    const struct {
+      const char *label, *value;
+    } labels[] = {
+        {"indicator", ind->id},     {"name", ind->name},
+        {"unit", ind->unit},        {"kind", pw_kind_name(ind->kind)},
+        {"domain", ind->domain_id}, {"department", ind->department_id},
+    };
+    size_t k;
+
+    rc = pw_buf_printf(out, "%s{", name);
+    for (k = 0; rc == 0 && k < sizeof(labels) / sizeof(labels[0]); k++) {
+      rc = pw_buf_printf(out, "%s%s=\"", k > 0 ? "," : "", labels[k].label);
+      rc = rc < 0 ? rc : label_value(out, labels[k].value ? labels[k].value : "");
+      rc = rc < 0 ? rc : pw_buf_append(out, "\"", 1);
+    }
+    rc = rc < 0 ? rc : pw_buf_append(out, "} 1\n", 4);
+  }
+  return rc;
+}
+
+/* pacewatch_domain_info and pacewatch_source_info: the names people read (the area, the
+ * source), 1 per domain or source, for dashboards to join on domain or source. */
+static int names_family(struct pw_buf *out, const struct pw_config *conf, int sources) {
+  const char *name = sources ? "pacewatch_source_info" : "pacewatch_domain_info";
+  int i, n = sources ? conf->n_sources : conf->n_domains;
+  int rc = family(out, name, "gauge",
+                  sources ? "Name of the source for dashboards (always 1)."
+                          : "Name of the domain (area) for dashboards (always 1).");
+
+  for (i = 0; rc == 0 && i < n; i++) {
+    const char *id = sources ? conf->sources[i].id : conf->domains[i].id;
+    const char *nm = sources ? conf->sources[i].name : conf->domains[i].name;
+
+    rc = pw_buf_printf(out, "%s{%s=\"", name, sources ? "source" : "domain");
+    rc = rc < 0 ? rc : label_value(out, id);
+    rc = rc < 0 ? rc : pw_buf_append(out, "\",name=\"", 8);
+    /* A source without a name is shown by its id (docs/configuration.md). */
+    rc = rc < 0 ? rc : label_value(out, nm != NULL ? nm : id);
+    rc = rc < 0 ? rc : pw_buf_append(out, "\"} 1\n", 5);
+  }
+  return rc;
+}
+
+/* The process_* families, named and typed as Prometheus' client libraries name them. */
+static int process_families(struct pw_buf *out, const struct pw_procstat *p, int64_t started) {
+  const struct {
+    const char *name, *type, *help;
+    double x;
+  } f[] = {
+      {"process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.",
+       p->cpu_seconds},
+      {"process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
+       p->resident_bytes},
+      {"process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.", p->virtual_bytes},
+      {"process_open_fds", "gauge", "Number of open file descriptors.", p->open_fds},
+      {"process_max_fds", "gauge", "Maximum number of open file descriptors.", p->max_fds},
+      {"process_start_time_seconds", "gauge",
+       "Start time of the process since unix epoch in seconds.", (double)started},
+  };
+  size_t k;
+  int rc = 0;
+
+  for (k = 0; rc == 0 && k < sizeof(f) / sizeof(f[0]); k++)
+    if (f[k].x >= 0)
+      rc = single(out, f[k].name, f[k].type, f[k].help, f[k].x);
+  return rc;
+}
+
+/* Per receiver: notifications sent and attempts failed since the start. */
+static int receiver_families(struct pw_buf *out, const struct pw_view *v) {
+  int pass, i, rc = 0;
+
+  for (pass = 0; rc == 0 && pass < 2; pass++) {
+    const char *name =
+        pass == 0 ? "pacewatch_notifications_sent_total" : "pacewatch_notifications_failed_total";
+
+    rc = family(out, name, "counter",
+                pass == 0 ? "Notifications the receiver took since the daemon started."
+                          : "Delivery attempts to the receiver that failed since the daemon "
+                            "started (retried or moved to spool/dead/).");
+    for (i = 0; rc == 0 && i < v->n_receivers; i++) {
+      rc = pw_buf_printf(out, "%s{receiver=\"", name);
+      rc = rc < 0 ? rc : label_value(out, v->receivers[i].receiver);
+      rc = rc < 0 ? rc
+                  : pw_buf_printf(out, "\"} %llu\n",
+                                  (unsigned long long)(pass == 0 ? v->receivers[i].sent
+                                                                 : v->receivers[i].failed));
+    }
+  }
+  return rc;
+}
+
+static int firing_family(struct pw_buf *out, const struct pw_view *v) {
+  const char *name = "pacewatch_alerts_firing";
+  int k, rc = family(out, name, "gauge",
+                     "Alerts firing now (notified and not resolved), by severity: lagging, "
+                     "severe, stale (no new figure), source (a source is down).");
+
+  for (k = 0; rc == 0 && k < PW_METRICS_SEVERITIES; k++)
+    rc = pw_buf_printf(out, "%s{severity=\"%s\"} %ld\n", name, pw_metrics_severities[k],
+                       v->firing[k]);
   return rc;
 }
 
@@ -295,6 +415,8 @@ int pw_metrics_write(struct pw_buf *out, const struct pw_view *v) {
     rc = indicator_family(out, v, indicator_families[k].name, indicator_families[k].help,
                           indicator_families[k].which);
   rc = rc < 0 ? rc : status_family(out, v);
+  rc = rc < 0 ? rc : info_family(out, v->conf);
+  rc = rc < 0 ? rc : names_family(out, v->conf, 0);
   rc = rc < 0 ? rc
               : family(out, "pacewatch_state_file_corrupt", "gauge",
                        "1 when this process found the state file damaged and set it aside.");
@@ -303,6 +425,7 @@ int pw_metrics_write(struct pw_buf *out, const struct pw_view *v) {
                               "pacewatch_state_file_corrupt{file=\"alerts.json\"} %d\n"
                               "pacewatch_state_file_corrupt{file=\"silences.json\"} %d\n",
                               v->corrupt_alerts, v->corrupt_silences);
+  rc = rc < 0 ? rc : names_family(out, v->conf, 1);
   for (k = 0; rc == 0 && k < sizeof(source_families) / sizeof(source_families[0]); k++)
     rc = source_family(out, v, source_families[k].name, source_families[k].type,
                        source_families[k].help, source_families[k].which);
@@ -319,5 +442,11 @@ int pw_metrics_write(struct pw_buf *out, const struct pw_view *v) {
         out, "pacewatch_config_last_reload_success_timestamp_seconds", "gauge",
         "Last successful load of the configuration (start or reload), seconds since the epoch.",
         (double)v->reload->timestamp);
+  if (rc == 0 && v->receivers != NULL)
+    rc = receiver_families(out, v);
+  if (rc == 0 && v->has_firing)
+    rc = firing_family(out, v);
+  if (rc == 0 && v->process != NULL)
+    rc = process_families(out, v->process, v->started);
   return rc;
 }

@@ -14,6 +14,7 @@
 #include "config.h"
 #include "judge.h"
 #include "loopstat.h"
+#include "procstat.h"
 #include "util.h"
 
 struct pw_source_health;
@@ -23,6 +24,17 @@ struct pw_reload_info {
   int successful;    /* 1 applied, 0 refused (the running configuration stayed) */
   int64_t timestamp; /* the last successful one, wall clock, seconds */
 };
+
+/* One receiver's deliveries since the start. */
+struct pw_receiver_counts {
+  const char *receiver; /* its id (borrowed from the view's configuration) */
+  uint64_t sent;        /* notifications it took */
+  uint64_t failed;      /* attempts that failed (retried or dead-lettered) */
+};
+
+/* The severities of firing alerts, in the order of pw_view's firing (docs/alerts.md). */
+#define PW_METRICS_SEVERITIES 4
+extern const char *const pw_metrics_severities[PW_METRICS_SEVERITIES];
 
 /* A read-only view of the daemon's state at one instant, for the status server's pages. */
 struct pw_view {
@@ -34,12 +46,19 @@ struct pw_view {
   int64_t started;                              /* wall-clock start of the process */
   int64_t uptime; /* seconds the process has run (real clock), for "首次采集在N秒内" */
   uint64_t journal_lines;
-  long queued;                          /* notifications in the spool, -1 when unknown */
-  long dead;                            /* notifications in spool/dead/, -1 when unknown */
-  long batched;                         /* alerts waiting for group_wait or quiet hours */
-  const struct pw_loopstat *loop;       /* the event loop's stalls; NULL leaves them out */
-  int corrupt_alerts, corrupt_silences; /* alerts.json / silences.json set aside as damaged */
-  const struct pw_reload_info *reload;  /* NULL leaves the reload families out */
+  long queued;                                /* notifications in the spool, -1 when unknown */
+  long dead;                                  /* notifications in spool/dead/, -1 when unknown */
+  long batched;                               /* alerts waiting for group_wait or quiet hours */
+  const struct pw_loopstat *loop;             /* the event loop's stalls; NULL leaves them out */
+  int corrupt_alerts, corrupt_silences;       /* alerts.json / silences.json set aside as damaged */
+  const struct pw_reload_info *reload;        /* NULL leaves the reload families out */
+  const struct pw_procstat *process;          /* NULL leaves the process_* families out */
+  const struct pw_receiver_counts *receivers; /* N_RECEIVERS of them; NULL leaves them out */
+  int n_receivers;
+  /* Alerts firing now by severity (lagging, severe, stale, source); 0 in HAS_FIRING leaves them
+   * out. */
+  int has_firing;
+  long firing[PW_METRICS_SEVERITIES];
 };
 
 /* Appends the whole exposition of VIEW to OUT. Returns 0, -ENOMEM or -E2BIG. */

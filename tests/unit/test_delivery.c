@@ -225,6 +225,7 @@ static void test_delivered_and_removed(void **state) {
   struct fx *f = *state;
   char spool_dir[256];
   json_t *req, *body;
+  uint64_t sent, failed;
   long queued;
   int ok;
 
@@ -250,6 +251,13 @@ static void test_delivered_and_removed(void **state) {
   pw_delivery_counts(f->dl, &queued, NULL, NULL);
   assert_int_equal(queued, 0);
   assert_int_equal(pw_delivery_in_flight(f->dl), 0);
+  /* The metrics' per-receiver counters (docs/http.md). */
+  pw_delivery_receiver_counts(f->dl, "hook", &sent, &failed);
+  assert_int_equal(sent, 1);
+  assert_int_equal(failed, 0);
+  pw_delivery_receiver_counts(f->dl, "flaky", &sent, &failed);
+  assert_int_equal(sent, 0);
+  assert_int_equal(failed, 0);
 }
 
 static void test_5xx_backs_off(void **state) {
@@ -260,6 +268,7 @@ static void test_5xx_backs_off(void **state) {
   json_t *req;
   size_t n;
   int64_t t = pw_clock_now();
+  uint64_t sent, failed;
   int ok;
 
   snprintf(spool_dir, sizeof(spool_dir), "%s/spool", f->state_dir);
@@ -290,6 +299,10 @@ static void test_5xx_backs_off(void **state) {
   json_decref(req);
   assert_false(in_dir(spool_dir, "d-2.json"));
   assert_int_equal(audit(f, "delivered", "d-2"), 1);
+  /* One failed attempt, then the notification taken. */
+  pw_delivery_receiver_counts(f->dl, "flaky", &sent, &failed);
+  assert_int_equal(sent, 1);
+  assert_int_equal(failed, 1);
 }
 
 /* --once (flush_all): a notification whose first attempt fails is attempted again about a second
@@ -386,6 +399,7 @@ static void test_dead_letter(void **state) {
   struct fx *f = *state;
   char spool_dir[256], dead_dir[256];
   long queued, dead, dead_now;
+  uint64_t sent, failed;
 
   snprintf(spool_dir, sizeof(spool_dir), "%s/spool", f->state_dir);
   snprintf(dead_dir, sizeof(dead_dir), "%s/spool/dead", f->state_dir);
@@ -408,6 +422,10 @@ static void test_dead_letter(void **state) {
   assert_int_equal(queued, 0);
   assert_int_equal(dead, 1);
   assert_int_equal(dead_now, 1);
+  /* Both attempts failed, the dead-lettering one included; none was taken. */
+  pw_delivery_receiver_counts(f->dl, "down", &sent, &failed);
+  assert_int_equal(sent, 0);
+  assert_int_equal(failed, 2);
 }
 
 /* What an earlier run left: one entry for hook (sent), one for a receiver no longer

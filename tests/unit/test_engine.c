@@ -329,6 +329,7 @@ static void test_deadline_remind_and_overdue(void **state) {
 static void test_for_repeat_resolved(void **state) {
   struct fx *f = fx_open(conf_text("10m", "0s", "", ""));
   int64_t t0 = 1714611600; /* 2024-05-02 09:00 +08:00 */
+  long firing[PW_SEV_SOURCE + 1];
   int i;
 
   (void)state;
@@ -336,6 +337,9 @@ static void test_for_repeat_resolved(void **state) {
   pw_alert_engine_evaluate(f->engine, t0);
   pw_alert_engine_flush(f->engine, t0, 0);
   assert_int_equal(f->n_calls, 0);
+  /* Holding, not yet notified: not firing (the metric pacewatch_alerts_firing). */
+  pw_alert_engine_firing(f->engine, firing);
+  assert_int_equal(firing[PW_SEV_LAGGING], 0);
   pw_alert_engine_evaluate(f->engine, t0 + 599);
   pw_alert_engine_flush(f->engine, t0 + 599, 0);
   assert_int_equal(f->n_calls, 0);
@@ -348,6 +352,9 @@ static void test_for_repeat_resolved(void **state) {
     assert_string_equal(json_string_value(json_object_get(f->calls[i].payload, "receiver")),
                         f->calls[i].receiver);
   }
+  pw_alert_engine_firing(f->engine, firing);
+  assert_int_equal(firing[PW_SEV_LAGGING], 1);
+  assert_int_equal(firing[PW_SEV_SEVERE], 0);
   confirm(f, 0);
   forget_calls(f);
   pw_alert_engine_evaluate(f->engine, t0 + 600 + 3599);
@@ -363,6 +370,9 @@ static void test_for_repeat_resolved(void **state) {
   pw_alert_engine_flush(f->engine, t0 + 5000, 0);
   assert_string_equal(receivers_text(f), "boss,dept,ops");
   assert_string_equal(alerts_text(f, 0), "a/lag firing severe");
+  pw_alert_engine_firing(f->engine, firing);
+  assert_int_equal(firing[PW_SEV_LAGGING], 0);
+  assert_int_equal(firing[PW_SEV_SEVERE], 1);
   confirm(f, 0);
   forget_calls(f);
   set(f, 0, PW_STATUS_OK);
@@ -371,6 +381,8 @@ static void test_for_repeat_resolved(void **state) {
   assert_string_equal(receivers_text(f), "boss,dept,ops");
   for (i = 0; i < f->n_calls; i++)
     assert_string_equal(alerts_text(f, i), "a/lag resolved -");
+  pw_alert_engine_firing(f->engine, firing);
+  assert_int_equal(firing[PW_SEV_SEVERE], 0);
   fx_close(f);
 }
 

@@ -4,7 +4,9 @@
  * source and an unpolled one, the notification queues) is checked line by line: HELP and TYPE
  * before every family, one status sample per status, no value sample without a value, empty
  * department label, counters ending in _total, numbers written so they read back exactly, and
- * the event loop's stalls as a histogram with its maximum.
+ * the event loop's stalls as a histogram with its maximum; the indicator_info family with its
+ * labels escaped, the process_* families, per-receiver notification counters and the firing
+ * alerts by severity (each left out when the view has none).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -57,6 +59,8 @@ static char *render(long queued) {
   static struct pw_reload_info reload;
   static struct pw_verdict v[2];
   static struct pw_source_health ha;
+  static struct pw_procstat proc;
+  static struct pw_receiver_counts receivers[2];
   const struct pw_source_health *health[2] = {&ha, NULL};
   struct pw_view view;
   struct pw_buf out = {0};
@@ -100,6 +104,23 @@ static char *render(long queued) {
   reload.successful = 0;
   reload.timestamp = 1714438500;
   view.reload = queued >= 0 ? &reload : NULL;
+  proc.cpu_seconds = 1.25;
+  proc.resident_bytes = 8388608;
+  proc.virtual_bytes = 104857600;
+  proc.open_fds = 12;
+  proc.max_fds = -1; /* unlimited: left out */
+  view.process = queued >= 0 ? &proc : NULL;
+  receivers[0].receiver = "ding";
+  receivers[0].sent = 5;
+  receivers[0].failed = 2;
+  receivers[1].receiver = "ops\"mail";
+  receivers[1].sent = 0;
+  receivers[1].failed = 0;
+  view.receivers = queued >= 0 ? receivers : NULL;
+  view.n_receivers = 2;
+  view.has_firing = queued >= 0;
+  view.firing[0] = 3;
+  view.firing[1] = 1;
   assert_int_equal(pw_metrics_write(&out, &view), 0);
   return out.data;
 }
@@ -153,7 +174,10 @@ static void test_sources_and_queues(void **state) {
   assert_true(has_line(t, "pacewatch_source_errors_total{source=\"src_a\"} 1"));
   assert_true(has_line(t, "pacewatch_source_poll_duration_seconds{source=\"src_a\"} 0.25"));
   assert_true(has_line(t, "pacewatch_source_up{source=\"src_a\"} 1"));
-  assert_null(strstr(t, "source=\"src_b\"")); /* never polled: no health yet */
+  /* Never polled: no health yet (only its name, in pacewatch_source_info). */
+  assert_null(strstr(t, "_total{source=\"src_b\""));
+  assert_null(strstr(t, "pacewatch_source_up{source=\"src_b\""));
+  assert_null(strstr(t, "pacewatch_source_consecutive_failures{source=\"src_b\""));
   assert_true(has_line(t, "pacewatch_notifications_queued 2"));
   assert_true(has_line(t, "pacewatch_notifications_dead 1"));
   assert_true(has_line(t, "pacewatch_journal_lines 42"));
@@ -245,6 +269,84 @@ static void test_format(void **state) {
   free(t);
 }
 
+/* One info sample per indicator, its labels escaped as the format requires (backslash, quote,
+ * newline), Chinese as UTF-8, and "" for a missing department. */
+static void test_indicator_info(void **state) {
+  char *saved = conf->indicators[1].name, *t;
+
+  (void)state;
+  conf->indicators[1].name = "调查\"失业\\率\n(城镇)";
+  t = render(2);
+  conf->indicators[1].name = saved;
+  assert_true(has_line(t, "# TYPE pacewatch_indicator_info gauge"));
+  assert_true(has_line(t, "pacewatch_indicator_info{indicator=\"checkups\",name=\"体检人数\",unit="
+                          "\"人\",kind=\"cumulative\",domain=\"care\",department=\"wj\"} 1"));
+  assert_true(has_line(t, "pacewatch_indicator_info{indicator=\"unemp\",name=\"调查\\\"失业\\\\率"
+                          "\\n(城镇)\",unit=\"%\",kind=\"standard\",domain=\"care\",department="
+                          "\"\"} 1"));
+  /* The areas' and the sources' names (a source without one is shown by its id). */
+  assert_true(has_line(t, "# TYPE pacewatch_domain_info gauge"));
+  assert_true(has_line(t, "pacewatch_domain_info{domain=\"care\",name=\"病有良医\"} 1"));
+  assert_true(has_line(t, "# TYPE pacewatch_source_info gauge"));
+  assert_true(has_line(t, "pacewatch_source_info{source=\"src_a\",name=\"src_a\"} 1"));
+  free(t);
+}
+
+/* process_* as Prometheus' client libraries name them; a figure the system did not give is left
+ * out; the start time is the daemon's. */
+static void test_process(void **state) {
+  char *t = render(2);
+
+  (void)state;
+  assert_true(has_line(t, "# TYPE process_cpu_seconds_total counter"));
+  assert_true(has_line(t, "process_cpu_seconds_total 1.25"));
+  assert_true(has_line(t, "process_resident_memory_bytes 8388608"));
+  assert_true(has_line(t, "process_virtual_memory_bytes 104857600"));
+  assert_true(has_line(t, "process_open_fds 12"));
+  assert_null(strstr(t, "process_max_fds"));
+  assert_true(has_line(t, "process_start_time_seconds 1714438000"));
+  free(t);
+  t = render(-1);
+  assert_null(strstr(t, "process_"));
+  free(t);
+}
+
+/* The real process: every figure is there and plausible. */
+static void test_procstat_read(void **state) {
+  struct pw_procstat p;
+
+  (void)state;
+  pw_procstat_read(&p);
+  assert_true(p.cpu_seconds >= 0);
+  assert_true(p.resident_bytes > 0);
+  assert_true(p.virtual_bytes >= p.resident_bytes);
+  assert_true(p.open_fds >= 3);
+  assert_true(p.max_fds == -1 || p.max_fds >= p.open_fds);
+}
+
+/* Per receiver sent and failed, every configured receiver (0 before its first attempt), and the
+ * firing alerts with one sample per severity. */
+static void test_notifications_and_firing(void **state) {
+  char *t = render(2);
+
+  (void)state;
+  assert_true(has_line(t, "# TYPE pacewatch_notifications_sent_total counter"));
+  assert_true(has_line(t, "# TYPE pacewatch_notifications_failed_total counter"));
+  assert_true(has_line(t, "pacewatch_notifications_sent_total{receiver=\"ding\"} 5"));
+  assert_true(has_line(t, "pacewatch_notifications_failed_total{receiver=\"ding\"} 2"));
+  assert_true(has_line(t, "pacewatch_notifications_sent_total{receiver=\"ops\\\"mail\"} 0"));
+  assert_true(has_line(t, "# TYPE pacewatch_alerts_firing gauge"));
+  assert_true(has_line(t, "pacewatch_alerts_firing{severity=\"lagging\"} 3"));
+  assert_true(has_line(t, "pacewatch_alerts_firing{severity=\"severe\"} 1"));
+  assert_true(has_line(t, "pacewatch_alerts_firing{severity=\"stale\"} 0"));
+  assert_true(has_line(t, "pacewatch_alerts_firing{severity=\"source\"} 0"));
+  free(t);
+  t = render(-1);
+  assert_null(strstr(t, "pacewatch_notifications_sent_total"));
+  assert_null(strstr(t, "pacewatch_alerts_firing"));
+  free(t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_indicator_families),
@@ -252,6 +354,10 @@ int main(void) {
       cmocka_unit_test(test_loop_stalls),
       cmocka_unit_test(test_reload),
       cmocka_unit_test(test_format),
+      cmocka_unit_test(test_indicator_info),
+      cmocka_unit_test(test_process),
+      cmocka_unit_test(test_procstat_read),
+      cmocka_unit_test(test_notifications_and_firing),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
