@@ -157,9 +157,10 @@ struct pw_alerting {
 };
 
 struct pw_silence {
-  char *indicator;
-  int indicator_idx;
-  int64_t until; /* instant the silence ends */
+  char *indicator;   /* an indicator id, or "source:<source id>" */
+  int indicator_idx; /* -1 for a source's silence */
+  int source_idx;    /* -1 for an indicator's silence */
+  int64_t until;     /* instant the silence ends */
   char *reason;
   int line;
 };

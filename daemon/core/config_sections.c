@@ -607,7 +607,20 @@ int pw_config_load_alerting(struct loader *ld, config_t *cfg) {
 static int silence_indicator(struct loader *ld, const struct item *it, const struct key_spec *k,
                              const config_setting_t *s) {
   struct pw_silence *sl = it->obj;
+  int i;
 
+  sl->indicator_idx = -1;
+  sl->source_idx = -1;
+  /* "source:ID" silences every indicator of the source and its source_down alert
+   * (docs/alerts.md "Silences"). */
+  if (strncmp(sl->indicator, "source:", 7) == 0) {
+    for (i = 0; i < ld->conf->n_sources; i++)
+      if (strcmp(ld->conf->sources[i].id, sl->indicator + 7) == 0)
+        sl->source_idx = i;
+    if (sl->source_idx < 0)
+      return pw_config_fail(ld, s, "%s names unknown source '%s'", it->what, sl->indicator + 7);
+    return 0;
+  }
   sl->indicator_idx = pw_config_indicator_index(ld->conf, sl->indicator);
   if (sl->indicator_idx < 0)
     return pw_config_fail(ld, s, "%s names unknown indicator '%s'", it->what, sl->indicator);

@@ -28,7 +28,8 @@ void cli_usage(FILE *out) {
         "  graph -c FILE ID [--at TIME] [--format png|svg] -o OUT\n"
         "                                          one indicator's trend graph for the year\n"
         "  briefing -c FILE [--at TIME] [-o DIR]   the weekly briefing (HTML and Markdown)\n"
-        "  silence -c FILE add ID --until DATE [--reason TEXT] | list | remove ID\n"
+        "  silence -c FILE add TARGET (--for DURATION | --until TIME) [--reason TEXT]\n"
+        "          | list | remove SID       TARGET: an indicator ID or source:ID\n"
         "\n"
         "TIME is YYYY-MM-DD (the end of that day) or an ISO 8601 date-time with offset.\n",
         out);
@@ -73,6 +74,7 @@ static int read_options(int argc, char **argv, struct cli *c) {
                                        {"to", required_argument, NULL, 'T'},
                                        {"format", required_argument, NULL, 'm'},
                                        {"note", required_argument, NULL, 'N'},
+                                       {"for", required_argument, NULL, 'D'}, /* silence add */
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   int opt;
@@ -100,6 +102,9 @@ static int read_options(int argc, char **argv, struct cli *c) {
       break;
     case 'U':
       c->until = optarg;
+      break;
+    case 'D':
+      c->for_text = optarg;
       break;
     case 'R':
       c->reason = optarg;
