@@ -39,7 +39,9 @@ struct pw_daemon_conf {
   char *public_url; /* "" or an http(s) URL without a trailing slash */
   int64_t max_transfers;
   int64_t http_max_connections;
-  int64_t http_timeout; /* seconds */
+  int64_t http_timeout;    /* seconds */
+  int64_t retention;       /* seconds spool/dead/ and briefings/ files are kept */
+  int64_t audit_max_bytes; /* audit.log's size beyond which it is rotated */
 };
 
 struct pw_domain {
