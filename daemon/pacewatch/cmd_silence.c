@@ -61,10 +61,11 @@ static int list(struct cli *c, json_t *silences, int64_t now) {
     json_int_t created = json_integer_value(json_object_get(s, "created"));
     const char *reason = json_string_value(json_object_get(s, "reason"));
     const char *by = json_string_value(json_object_get(s, "by"));
-    printf("%s\t%s\t%s\t%s\t%s\t%s%s%s\n", json_string_value(json_object_get(s, "id")),
-           target != NULL ? target : "?", pw_calendar_format(until, t, sizeof(t)),
-           now < until ? "active" : "ended", reason != NULL ? reason : "", by != NULL ? by : "",
-           by != NULL ? " " : "", created > 0 ? pw_calendar_format(created, a, sizeof(a)) : "");
+    const char *sid = json_string_value(json_object_get(s, "id"));
+    printf("%s\t%s\t%s\t%s\t%s\t%s%s%s\n", sid != NULL ? sid : "?", target != NULL ? target : "?",
+           pw_calendar_format(until, t, sizeof(t)), now < until ? "active" : "ended",
+           reason != NULL ? reason : "", by != NULL ? by : "", by != NULL ? " " : "",
+           created > 0 ? pw_calendar_format(created, a, sizeof(a)) : "");
   }
   return EXIT_OK;
 }
@@ -89,8 +90,11 @@ static int add(struct cli *c, json_t *silences, int64_t now, char *done, size_t 
                             json_pack("{s:s,s:I,s:s,s:I,s:s}", "target", target, "until",
                                       (json_int_t)until, "reason", c->reason ? c->reason : "",
                                       "created", (json_int_t)now, "by", by)) != 0 ||
-      pw_silence_assign_ids(silences) < 0)
+      pw_silence_assign_ids(silences) < 0) {
+    /* (json_pack refuses a string that is not UTF-8.) */
+    fprintf(stderr, "pacewatch: silence add: cannot record it (is --reason UTF-8 text?)\n");
     return EXIT_FAIL;
+  }
   snprintf(done, size, "%s: silence of %s until %s added\n",
            json_string_value(
                json_object_get(json_array_get(silences, json_array_size(silences) - 1), "id")),
