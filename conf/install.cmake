@@ -60,7 +60,6 @@ set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 # dpkg-shlibdeps also reads the plugins, which live in a private directory.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS_PRIVATE_DIRS /usr/lib/pacewatch/plugins)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "systemd (>= 247), tzdata, fonts-noto-cjk")
-set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "logrotate")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "rrdcached")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA ${PW_DIST_DIR}/debian/conffiles
   ${PW_DIST_DIR}/debian/postinst ${PW_DIST_DIR}/debian/prerm ${PW_DIST_DIR}/debian/postrm)

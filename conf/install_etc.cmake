@@ -16,5 +16,4 @@ file(INSTALL "${pw_unit_out}" DESTINATION "${CMAKE_INSTALL_PREFIX}/lib/systemd/s
 # only (the package's postinst gives it to that group).
 file(INSTALL "${pw_src}/pacewatch.conf" DESTINATION "${pw_etc}/pacewatch"
   PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ)
-file(INSTALL "${pw_src}/logrotate" DESTINATION "${pw_etc}/logrotate.d" RENAME pacewatch
-  PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ)
+# No logrotate file: pacewatchd rotates audit.log itself (daemon.audit_max_bytes, docs/storage.md).

@@ -96,6 +96,32 @@ static int write_json(const struct pw_report *r, const struct pw_config *conf,
   return rc;
 }
 
+int pw_briefing_file_name(const char *name) {
+  static const char *const ends[] = {".html", ".md", ".docx", ".json"};
+  const char *tmp = strstr(name, ".tmp."), *rest = name + 8;
+  size_t n = tmp != NULL ? (size_t)(tmp - name) : strlen(name), i, id;
+
+  if (tmp != NULL && (tmp[5] == '\0' || strspn(tmp + 5, "0123456789") != strlen(tmp + 5)))
+    return 0;
+  /* "YYYY-Www" */
+  if (n < 9 || strspn(name, "0123456789") != 4 || name[4] != '-' || name[5] != 'W' ||
+      strspn(name + 6, "0123456789") < 2)
+    return 0;
+  for (i = 0; i < sizeof(ends) / sizeof(ends[0]); i++)
+    if (n - 8 == strlen(ends[i]) && strncmp(rest, ends[i], n - 8) == 0)
+      return 1;
+  /* "-<id>.png", the id as the configuration allows it */
+  if (n < 8 + 6 || rest[0] != '-' || strncmp(name + n - 4, ".png", 4) != 0)
+    return 0;
+  id = n - 8 - 5;
+  for (i = 0; i < id; i++)
+    if (strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-", rest[1 + i]) ==
+            NULL ||
+        rest[1 + i] == '\0')
+      return 0;
+  return 1;
+}
+
 int pw_briefing_write(const struct pw_briefing_request *req, struct pw_briefing_result *res,
                       char *err, size_t errlen) {
   const struct pw_config *conf = req->conf;

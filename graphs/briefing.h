@@ -34,6 +34,11 @@ struct pw_briefing_result {
 /* The ISO 8601 week of T - 1 s (local time) as "YYYY-Www" into BUF (at least 16 bytes). */
 char *pw_briefing_week_name(int64_t t, char *buf, size_t size);
 
+/* Whether NAME is a file the briefing writes ("2024-W18.html", ".md", ".docx", ".json",
+ * "2024-W18-<indicator id>.png"), or a temporary file of its atomic write ("….tmp.<pid>").
+ * Retention removes only those from state_dir/briefings/ (docs/storage.md "Retention"). */
+int pw_briefing_file_name(const char *name);
+
 /* Writes the briefing. Returns 0 and fills RES, or a negative errno with ERR set. Blocking
  * (renders graphs and writes files): call it from a worker thread in the daemon. */
 int pw_briefing_write(const struct pw_briefing_request *req, struct pw_briefing_result *res,

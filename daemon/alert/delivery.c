@@ -1134,6 +1134,7 @@ void pw_delivery_reload(struct pw_delivery *dl, struct pw_config *conf) {
   dl->conf = pw_config_ref(conf);
   pw_config_free(old);
   recv_prune(dl);
+  pw_spool_set_audit_max(dl->spool, conf->daemon.audit_max_bytes);
 }
 
 int pw_delivery_init(const struct pw_delivery_ctx *ctx, struct pw_config *conf,
@@ -1151,6 +1152,8 @@ int pw_delivery_init(const struct pw_delivery_ctx *ctx, struct pw_config *conf,
   dl->ctx = *ctx;
   dl->conf = pw_config_ref(conf);
   rc = pw_spool_init(conf->daemon.state_dir, &dl->spool, err, errlen);
+  if (rc == 0)
+    pw_spool_set_audit_max(dl->spool, conf->daemon.audit_max_bytes);
   if (rc == 0)
     rc = pw_spool_load(dl->spool, &es, &n, err, errlen);
   for (i = 0; rc == 0 && i < n; i++) {

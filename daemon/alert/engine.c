@@ -602,17 +602,27 @@ static void reread_silences(struct pw_alert_engine *e, int64_t now) {
   e->silences_read = now;
 }
 
-/* Silences from the configuration and from `pacewatch silence` (state_dir/silences.json). */
-static int silenced(const struct pw_alert_engine *e, int ind, int64_t now) {
+/* Silences from the configuration and from `pacewatch silence` (state_dir/silences.json): an
+ * indicator's alerts are silenced by a silence of the indicator or of its source, a source's
+ * source_down by a silence of the source (docs/alerts.md "Silences"). */
+static int silenced(const struct pw_alert_engine *e, const struct slot *s, int64_t now) {
   const struct pw_config *c = e->conf;
+  int src = s->ind >= 0 ? c->indicators[s->ind].source : s->src;
+  char target[200];
   int i;
 
-  if (ind < 0)
-    return 0;
-  for (i = 0; i < c->n_silences; i++)
-    if (c->silences[i].indicator_idx == ind && now < c->silences[i].until)
+  for (i = 0; i < c->n_silences; i++) {
+    const struct pw_silence *sl = &c->silences[i];
+    if (now < sl->until &&
+        ((s->ind >= 0 && sl->indicator_idx == s->ind) || (src >= 0 && sl->source_idx == src)))
       return 1;
-  return pw_silence_active(e->silences, c->indicators[ind].id, now);
+  }
+  if (s->ind >= 0 && pw_silence_active(e->silences, c->indicators[s->ind].id, now))
+    return 1;
+  if (src < 0)
+    return 0;
+  snprintf(target, sizeof(target), "source:%s", c->sources[src].id);
+  return pw_silence_active(e->silences, target, now);
 }
 
 /* ---- conditions and routing ---- */
@@ -826,7 +836,7 @@ static void step_slot(struct pw_alert_engine *e, struct slot *s, int holds,
   }
   struct pw_alert_state before = s->st;
   enum pw_alert_action act =
-      pw_alert_step(&s->st, holds, sev, silenced(e, s->ind, now), quiet_close, now, &pol);
+      pw_alert_step(&s->st, holds, sev, silenced(e, s, now), quiet_close, now, &pol);
 
   if (memcmp(&before, &s->st, sizeof(before)) != 0)
     e->dirty = 1;

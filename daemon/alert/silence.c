@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "log.h"
 #include "util.h"
+#include "value.h"
 
 static void path_of(const char *state_dir, char *buf, size_t size) {
   snprintf(buf, size, "%s/silences.json", state_dir);
@@ -114,15 +115,104 @@ int pw_silence_save(const char *state_dir, const json_t *list) {
   return rc;
 }
 
-int pw_silence_active(const json_t *list, const char *id, int64_t now) {
+const char *pw_silence_target(const json_t *s) {
+  const char *t = json_string_value(json_object_get(s, "target"));
+
+  return t != NULL ? t : json_string_value(json_object_get(s, "indicator"));
+}
+
+int pw_silence_active(const json_t *list, const char *target, int64_t now) {
   size_t i;
   json_t *s;
 
   json_array_foreach(list, i, s) {
-    const char *ind = json_string_value(json_object_get(s, "indicator"));
+    const char *t = pw_silence_target(s);
     json_int_t until = json_integer_value(json_object_get(s, "until"));
-    if (ind != NULL && strcmp(ind, id) == 0 && now < until)
+    if (t != NULL && strcmp(t, target) == 0 && now < until)
       return 1;
   }
+  return 0;
+}
+
+/* N of an id "sN", or 0 for any other id. */
+static long id_number(const char *sid) {
+  char *end;
+  long n;
+
+  if (sid == NULL || sid[0] != 's' || sid[1] < '1' || sid[1] > '9')
+    return 0;
+  errno = 0;
+  n = strtol(sid + 1, &end, 10);
+  return errno == 0 && *end == '\0' && n > 0 && n < 1000000000L ? n : 0;
+}
+
+int pw_silence_assign_ids(json_t *list) {
+  long top = 0;
+  size_t i;
+  json_t *s;
+  int given = 0;
+
+  json_array_foreach(list, i, s) {
+    long n = id_number(json_string_value(json_object_get(s, "id")));
+    if (n > top)
+      top = n;
+  }
+  json_array_foreach(list, i, s) {
+    char sid[24];
+    if (!json_is_object(s) || json_is_string(json_object_get(s, "id")))
+      continue;
+    snprintf(sid, sizeof(sid), "s%ld", ++top);
+    if (json_object_set_new(s, "id", json_string(sid)) != 0)
+      return -ENOMEM;
+    given++;
+  }
+  return given;
+}
+
+int pw_silence_find(const json_t *list, const char *sid) {
+  size_t i;
+  json_t *s;
+
+  json_array_foreach(list, i, s) {
+    const char *id = json_string_value(json_object_get(s, "id"));
+    if (id != NULL && strcmp(id, sid) == 0)
+      return (int)i;
+  }
+  return -1;
+}
+
+int pw_silence_until(const char *for_text, const char *until_text, int64_t now, int64_t *until,
+                     char *err, size_t errlen) {
+  int64_t d;
+
+  if ((for_text == NULL) == (until_text == NULL)) {
+    snprintf(err, errlen, "give either --for DURATION (e.g. 3d) or --until TIME, not %s",
+             for_text == NULL ? "neither" : "both");
+    return -EINVAL;
+  }
+  if (for_text != NULL) {
+    if (pw_duration_parse(for_text, &d) < 0 || d <= 0) {
+      snprintf(err, errlen, "--for '%s' is not a duration (e.g. 90m, 12h, 3d, 1w)", for_text);
+      return -EINVAL;
+    }
+    if (d > INT64_MAX - now) {
+      snprintf(err, errlen, "--for '%s' is too long", for_text);
+      return -EINVAL;
+    }
+    *until = now + d;
+    return 0;
+  }
+  if (pw_date_parse(until_text, &d) < 0) {
+    snprintf(err, errlen,
+             "--until '%s' is not a time (YYYY-MM-DD or e.g. 2024-04-30T12:00:00+08:00)",
+             until_text);
+    return -EINVAL;
+  }
+  if (d <= now) {
+    snprintf(err, errlen, "--until '%s' is not in the future: the silence would never apply",
+             until_text);
+    return -ERANGE;
+  }
+  *until = d;
   return 0;
 }

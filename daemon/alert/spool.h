@@ -83,6 +83,16 @@ int pw_spool_done(struct pw_spool *s, const struct pw_spool_entry *e, char *err,
 int pw_spool_audit(struct pw_spool *s, const char *event, const struct pw_spool_entry *e,
                    int64_t at, const char *error);
 
+/* Rotates audit.log by size (docs/storage.md "audit.log"): before a line would take it past
+ * MAX_BYTES (0: never), audit.log.2 becomes .3 (the oldest .3 dropped), .1 becomes .2 and
+ * audit.log becomes .1, so lines are never split nor lost. Any thread. */
+void pw_spool_set_audit_max(struct pw_spool *s, int64_t max_bytes);
+
+/* Whether NAME is one pacewatch writes in spool/dead/: "<id>.json" (a dead letter),
+ * "<id>.json.bad" (a file set aside as unreadable), or a temporary file of either's write
+ * ("….tmp.<pid>"). Retention removes only those (docs/storage.md "Retention"). */
+int pw_spool_dead_name(const char *name);
+
 /* Counts the entries (regular *.json files) waiting in spool/ and dead in spool/dead/ (for
  * metrics). Returns 0, or the negative errno of the first directory that cannot be read (its count
  * is then 0). Any thread. */

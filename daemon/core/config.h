@@ -43,6 +43,8 @@ struct pw_daemon_conf {
   const char *cfg_file; /* the file and line of state_dir, for the checks of -t */
   int state_dir_line;
   char *http_trusted_proxy; /* "" or the reverse proxy whose X-Forwarded-For is believed */
+  int64_t retention;       /* seconds spool/dead/ and briefings/ files are kept */
+  int64_t audit_max_bytes; /* audit.log's size beyond which it is rotated */
 };
 
 struct pw_domain {
@@ -174,9 +176,10 @@ struct pw_alerting {
 };
 
 struct pw_silence {
-  char *indicator;
-  int indicator_idx;
-  int64_t until; /* instant the silence ends */
+  char *indicator;   /* an indicator id, or "source:<source id>" */
+  int indicator_idx; /* -1 for a source's silence */
+  int source_idx;    /* -1 for an indicator's silence */
+  int64_t until;     /* instant the silence ends */
   char *reason;
   int line;
 };

@@ -148,6 +148,22 @@ static int daemon_public_url(struct loader *ld, const struct item *it, const str
   return 0;
 }
 
+/* retention: at least a day (docs/configuration.md "daemon"). */
+static int daemon_retention(struct loader *ld, const struct item *it, const struct key_spec *k,
+                            const config_setting_t *s) {
+  if (*FIELD(it, k, int64_t) < 86400)
+    return pw_config_fail(ld, s, "retention must be at least 1d");
+  return 0;
+}
+
+/* audit_max_bytes: at least 1024, so a rotation keeps some lines. */
+static int daemon_audit_max(struct loader *ld, const struct item *it, const struct key_spec *k,
+                            const config_setting_t *s) {
+  if (*FIELD(it, k, int64_t) < 1024)
+    return pw_config_fail(ld, s, "audit_max_bytes must be >= 1024");
+  return 0;
+}
+
 #define D(f) offsetof(struct pw_daemon_conf, f)
 static const struct key_spec daemon_keys[] = {
     {"state_dir", K_STRING, D(state_dir), NO_HAS, 1, NULL, 0, daemon_state_dir},
@@ -164,6 +180,8 @@ static const struct key_spec daemon_keys[] = {
      daemon_at_least_1},
     {"http_timeout", K_DURATION, D(http_timeout), NO_HAS, 0, "10s", 0, NULL},
     {"http_trusted_proxy", K_STRING, D(http_trusted_proxy), NO_HAS, 0, "", 0, daemon_trusted_proxy},
+    {"retention", K_DURATION, D(retention), NO_HAS, 0, "400d", 0, daemon_retention},
+    {"audit_max_bytes", K_INT, D(audit_max_bytes), NO_HAS, 0, "10485760", 0, daemon_audit_max},
     {NULL, 0, 0, 0, 0, NULL, 0, NULL}};
 #undef D
 
@@ -659,7 +677,20 @@ int pw_config_load_alerting(struct loader *ld, config_t *cfg) {
 static int silence_indicator(struct loader *ld, const struct item *it, const struct key_spec *k,
                              const config_setting_t *s) {
   struct pw_silence *sl = it->obj;
+  int i;
 
+  sl->indicator_idx = -1;
+  sl->source_idx = -1;
+  /* "source:ID" silences every indicator of the source and its source_down alert
+   * (docs/alerts.md "Silences"). */
+  if (strncmp(sl->indicator, "source:", 7) == 0) {
+    for (i = 0; i < ld->conf->n_sources; i++)
+      if (strcmp(ld->conf->sources[i].id, sl->indicator + 7) == 0)
+        sl->source_idx = i;
+    if (sl->source_idx < 0)
+      return pw_config_fail(ld, s, "%s names unknown source '%s'", it->what, sl->indicator + 7);
+    return 0;
+  }
   sl->indicator_idx = pw_config_indicator_index(ld->conf, sl->indicator);
   if (sl->indicator_idx < 0)
     return pw_config_fail(ld, s, "%s names unknown indicator '%s'", it->what, sl->indicator);

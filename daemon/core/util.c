@@ -3,6 +3,7 @@
  */
 #include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -480,4 +481,39 @@ size_t pw_redact_url(const char *url, char *out, size_t len) {
   if (len > 0)
     out[r.n < len ? r.n : len - 1] = '\0';
   return r.n;
+}
+
+int pw_prune_dir(const char *dir, int64_t before, int (*ours)(const char *name)) {
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), removed = 0;
+  struct dirent *de;
+  DIR *dp;
+
+  struct stat lst;
+
+  if (fd < 0) {
+    int rc = -errno;
+    /* (O_DIRECTORY and O_NOFOLLOW together say ENOTDIR for a link.) */
+    return rc == -ENOTDIR && lstat(dir, &lst) == 0 && S_ISLNK(lst.st_mode) ? -ELOOP : rc;
+  }
+  dp = fdopendir(fd);
+  if (dp == NULL) {
+    int rc = -errno;
+    close(fd);
+    return rc;
+  }
+  while ((de = readdir(dp)) != NULL) {
+    struct stat st;
+    if (de->d_name[0] == '.' || !ours(de->d_name))
+      continue;
+    /* (A name swapped for a link after this look is unlinked itself, never followed.) */
+    if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
+        (int64_t)st.st_mtime >= before)
+      continue;
+    if (unlinkat(fd, de->d_name, 0) == 0)
+      removed++;
+  }
+  if (removed > 0)
+    fsync(fd);
+  closedir(dp); /* (closes FD) */
+  return removed;
 }

@@ -44,6 +44,14 @@ int pw_read_state_file(const char *path, size_t limit, char **out, size_t *len);
  * or an lstat error). Any thread. */
 int pw_regular_file(const char *path, const char **what);
 
+/* Retention (docs/storage.md "Retention"): removes from directory DIR the regular files whose
+ * name OURS accepts and whose modification time is before BEFORE (epoch seconds; file times are
+ * on the real clock). Never follows a symbolic link: DIR itself is opened with O_NOFOLLOW, and
+ * an entry that is a link, a directory or anything but a regular file is left alone, as are
+ * names OURS refuses. Returns how many were removed, or a negative errno when DIR cannot be
+ * opened (-ENOENT: none; -ELOOP: a link). Blocking: on the thread pool. */
+int pw_prune_dir(const char *dir, int64_t before, int (*ours)(const char *name));
+
 /* Writes DATA to PATH durably: a temporary file beside it (created exclusively, never through a
  * planted symlink), fsync, rename, fsync of the directory. Returns 0 or a negative errno. */
 int pw_write_file_atomic(const char *path, const void *data, size_t len);

@@ -31,7 +31,8 @@ void cli_usage(FILE *out) {
         "  graph -c FILE ID [--at TIME] [--format png|svg] -o OUT\n"
         "                                          one indicator's trend graph for the year\n"
         "  briefing -c FILE [--at TIME] [-o DIR]   the weekly briefing (HTML and Markdown)\n"
-        "  silence -c FILE add ID --until DATE [--reason TEXT] | list | remove ID\n"
+        "  silence -c FILE add TARGET (--for DURATION | --until TIME) [--reason TEXT]\n"
+        "          | list | remove SID       TARGET: an indicator ID or source:ID\n"
         "  token -c FILE add DEPARTMENT | list | revoke ID\n"
         "                                          the departments' reporting links\n"
         "\n"
@@ -148,6 +149,7 @@ static int read_options(int argc, char **argv, struct cli *c) {
                                        {"note", required_argument, NULL, 'N'},
                                        {"indicator", required_argument, NULL, 'I'},
                                        {"fetch", no_argument, NULL, 'f'},
+                                       {"for", required_argument, NULL, 'D'}, /* silence add */
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   int opt;
@@ -175,6 +177,9 @@ static int read_options(int argc, char **argv, struct cli *c) {
       break;
     case 'U':
       c->until = optarg;
+      break;
+    case 'D':
+      c->for_text = optarg;
       break;
     case 'R':
       c->reason = optarg;

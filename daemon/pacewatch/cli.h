@@ -24,6 +24,7 @@ struct cli {
   const char *config_path;
   const char *at, *as_of, *from, *to, *format, *output, *until, *reason, *note;
   const char *indicator; /* fetch --indicator */
+  const char *for_text; /* silence add --for */
   int json;
   int fetch; /* check --fetch */
   int argc;  /* positional arguments after the command */

@@ -58,6 +58,8 @@ struct pw_daemon {
   struct daemon_report *report; /* report.c: the reporting page's tokens and submissions */
   int64_t started;              /* wall clock at start, seconds */
   int64_t next_briefing;        /* instant of the next scheduled briefing */
+  int64_t next_prune;           /* retention.c: instant of the next pruning (0: at the first tick) */
+  int pruning;                  /* a pruning is on the thread pool */
   int64_t once_started_ms;
 
   uv_signal_t sig_term, sig_int, sig_hup;
@@ -127,5 +129,9 @@ void daemon_reload_free(struct pw_reload *r);
 void daemon_briefing(struct pw_daemon *d, int64_t at, int send);
 /* The next instant at or after NOW + 1 s matching briefing.schedule. */
 int64_t daemon_next_briefing(const struct pw_config *conf, int64_t now);
+
+/* retention.c: prunes spool/dead/ and briefings/ on the thread pool when due (at the first tick,
+ * then daily); NOW is the daemon's clock. */
+void daemon_retention(struct pw_daemon *d, int64_t now);
 
 #endif

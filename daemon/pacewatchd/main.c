@@ -174,6 +174,7 @@ static void on_tick(uv_timer_t *t) {
     pw_persist_kick(d->persist, NULL, NULL);
   if (d->reload_wanted && !d->reloading)
     daemon_reload(d);
+  daemon_retention(d, now);
   if (now >= d->next_briefing) {
     daemon_briefing(d, d->next_briefing, 1);
     d->next_briefing = daemon_next_briefing(d->conf, now);

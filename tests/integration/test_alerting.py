@@ -161,7 +161,8 @@ class Alerting(harness.TestCase):
 
     def test_silence(self):
         env = new_env(self)
-        env.cli("silence", "add", "checkups", "--until", "2024-05-10", "--reason", "口径调整")
+        out = env.cli("silence", "add", "checkups", "--until", "2099-05-10", "--reason", "口径调整")
+        sid = out.split(":")[0]
         self.assertIn("checkups", env.cli("silence", "list"))
         env.cli("record", "checkups", "37774", "--as-of", "2024-05-01")
         rc, log = env.once("2024-05-02T09:00:00+08:00")
@@ -169,7 +170,7 @@ class Alerting(harness.TestCase):
         lag = [a for m in env.sink.messages() for a in json.loads(m["body"])["alerts"]
                if a["alert"] == "checkups/lag"]
         self.assertEqual(lag, [])
-        env.cli("silence", "remove", "checkups")
+        env.cli("silence", "remove", sid)
         rc, log = env.once("2024-05-02T10:00:00+08:00")
         lag = [a for m in env.sink.messages() for a in json.loads(m["body"])["alerts"]
                if a["alert"] == "checkups/lag"]

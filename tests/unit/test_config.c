@@ -90,6 +90,8 @@ static void test_defaults(void **state) {
   assert_string_equal(c->daemon.http_listen, "127.0.0.1:9464");
   assert_int_equal(c->daemon.max_transfers, 64);
   assert_int_equal(c->daemon.http_timeout, 10);
+  assert_int_equal(c->daemon.retention, 400 * 86400);
+  assert_int_equal(c->daemon.audit_max_bytes, 10485760);
   assert_true(a->targets[0].annual == 15600.0);
   assert_true(a->targets[0].baseline == 0.0);
   assert_true(a->lag_warn == 5.0 && a->lag_crit == 15.0);
@@ -369,6 +371,12 @@ static void test_key_rules(void **state) {
                 "max_transfers must be >= 1");
   load_err_text("daemon: { state_dir = \"s\";\n http_max_connections = 0; };\n" DOMAINS LEVEL, 2,
                 "http_max_connections must be >= 1");
+  load_err_text("daemon: { state_dir = \"s\";\n retention = \"23h\"; };\n" DOMAINS LEVEL, 2,
+                "retention must be at least 1d");
+  load_err_text("daemon: { state_dir = \"s\";\n retention = 30; };\n" DOMAINS LEVEL, 2,
+                "retention");
+  load_err_text("daemon: { state_dir = \"s\";\n audit_max_bytes = 1023; };\n" DOMAINS LEVEL, 2,
+                "audit_max_bytes must be >= 1024");
   load_err_text(DOMAINS LEVEL, 0, "lacks the required group 'daemon'"); /* no line to name */
   /* departments name receivers; the message names the department's line */
   load_err("departments = ( { id = \"h\"; name = \"H\";\n receivers = [ \"ghost\" ]; } );\n" LEVEL,
@@ -462,6 +470,9 @@ static void test_alerting_rules(void **state) {
            "briefing.receivers names unknown receiver 'ghost'");
   load_err(LEVEL "silences = ( { indicator = \"a\";\n until = \"soon\"; } );\n", 6,
            "silence #1: until 'soon' must be a date");
+  load_err("silences = ( { indicator = \"source:zz\"; until = \"2024-01-01\"; } );\n" IND(
+               "kind = \"level\";", ""),
+           3, "silence #1 names unknown source 'zz'");
 }
 
 /* A department's contacts ("NAME MOBILE") become names and mobiles; stale_repeat and a written

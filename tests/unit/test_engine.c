@@ -4,11 +4,11 @@
  * through a real writer on a private loop. Checked: `for`, `repeat` and send_resolved; routing
  * by department, alerting.receivers and escalation while severe (a receiver named twice gets
  * one message); group_wait gathering one receiver's alerts into one message; silences of the
- * configuration and of silences.json; quiet hours holding a lagging alert back while a severe
- * one leaves; alerts.json saved and read again by a restarted engine; a reload carrying states,
- * told receivers and batches over by name (a removed receiver's batch dropped); a batch whose
- * spooling failed handed over again under its id; the rate budget; and a receiver over its
- * budget getting its waiting notifications as one digest.
+ * configuration and of silences.json, of indicators and of sources (source_down); quiet hours
+ * holding a lagging alert back while a severe one leaves; alerts.json saved and read again by a
+ * restarted engine; a reload carrying states, told receivers and batches over by name (a removed
+ * receiver's batch dropped); a batch whose spooling failed handed over again under its id; the rate
+ * budget; and a receiver over its budget getting its waiting notifications as one digest.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -476,6 +476,47 @@ static void test_silences(void **state) {
   fx_close(f);
 }
 
+/* Silences of sources (docs/alerts.md "Silences"): `source:hj` in the configuration and
+ * `source:hk` in silences.json hold back those sources' source_down; hl's goes to ops. */
+static void test_source_silences(void **state) {
+  struct fx *f = fx_open(
+      conf_text("0s", "0s", "",
+                "sources = ( { id = \"hj\"; url = \"http://127.0.0.1:9/a\"; format = \"json\"; },\n"
+                "  { id = \"hk\"; url = \"http://127.0.0.1:9/b\"; format = \"json\"; },\n"
+                "  { id = \"hl\"; url = \"http://127.0.0.1:9/c\"; format = \"json\"; } );\n"
+                "silences = ( { indicator = \"source:hj\"; until = \"2024-06-01\"; } );\n"));
+  char path[256];
+  FILE *fp;
+  int64_t t = 1714611600;
+
+  (void)state;
+  snprintf(path, sizeof(path), "%s/state/silences.json", f->dir);
+  fp = fopen(path, "w");
+  assert_non_null(fp);
+  fprintf(fp, "[{\"id\":\"s1\",\"target\":\"source:hk\",\"until\":%lld,\"reason\":\"x\"}]",
+          (long long)(t + 1800));
+  fclose(fp);
+  pw_alert_engine_free(f->engine);
+  f->engine = engine_new(f);
+  set(f, 0, PW_STATUS_OK);
+  set(f, 1, PW_STATUS_OK);
+  f->source_down = 1;
+  pw_alert_engine_evaluate(f->engine, t);
+  pw_alert_engine_flush(f->engine, t, 0);
+  drain(f);
+  assert_string_equal(receivers_text(f), "ops");
+  assert_string_equal(alerts_text(f, 0), "hl/source_down firing source");
+  confirm(f, 0);
+  forget_calls(f);
+  /* hk's silence ends (t + 1800): its still-failing source is told of at once. */
+  pw_alert_engine_evaluate(f->engine, t + 1801);
+  pw_alert_engine_flush(f->engine, t + 1801, 0);
+  drain(f);
+  assert_string_equal(receivers_text(f), "ops");
+  assert_string_equal(alerts_text(f, 0), "hk/source_down firing source");
+  fx_close(f);
+}
+
 /* Quiet hours 22:00-07:30: at 23:00 a severe alert leaves at once, a lagging one waits (in its
  * own batch, with its own id) until 07:30. */
 static void test_quiet_hours(void **state) {
@@ -873,6 +914,7 @@ int main(void) {
       cmocka_unit_test(test_routing),
       cmocka_unit_test(test_group_wait),
       cmocka_unit_test(test_silences),
+      cmocka_unit_test(test_source_silences),
       cmocka_unit_test(test_quiet_hours),
       cmocka_unit_test(test_saved_states),
       cmocka_unit_test(test_saved_after_quiet_split),

@@ -493,6 +493,67 @@ static void test_audit(void **state) {
   json_decref(e.payload);
 }
 
+/* Lines of audit.log.N (N 0 for audit.log) into LINES from *N on; each must be whole JSON and
+ * the file within MAX bytes. */
+static void audit_lines(const char *dir, int n, long max, int *at, int64_t *lines) {
+  char path[256], line[2048];
+  FILE *fp;
+  long size = 0;
+
+  if (n == 0)
+    snprintf(path, sizeof(path), "%s/audit.log", dir);
+  else
+    snprintf(path, sizeof(path), "%s/audit.log.%d", dir, n);
+  fp = fopen(path, "r");
+  assert_non_null(fp);
+  while (fgets(line, sizeof(line), fp) != NULL) {
+    json_t *o = json_loads(line, 0, NULL);
+    assert_int_equal(line[strlen(line) - 1], '\n'); /* never split */
+    assert_non_null(o);
+    lines[(*at)++] = json_integer_value(json_object_get(o, "at"));
+    size += (long)strlen(line);
+    json_decref(o);
+  }
+  fclose(fp);
+  assert_true(size <= max);
+}
+
+/* daemon.audit_max_bytes (docs/storage.md "audit.log"): at 1024 bytes, 60 lines rotate through
+ * audit.log.1 .. .3 (no .4); every file holds whole lines within the limit, and the four files
+ * read oldest first hold the newest lines without a gap. */
+static void test_audit_rotation(void **state) {
+  struct fixture *f = *state;
+  struct pw_spool_entry e;
+  const char *alerts[] = {"x/lag", "y/stale", NULL};
+  char path[256];
+  int64_t lines[100], first;
+  int k, at = 0;
+
+  entry(&e, "rot1", 1000, alerts);
+  pw_spool_set_audit_max(f->s, 1024);
+  for (k = 0; k < 60; k++)
+    assert_int_equal(pw_spool_audit(f->s, "spooled", &e, 1000 + k, NULL), 0);
+  snprintf(path, sizeof(path), "%s/audit.log.4", f->dir);
+  assert_int_equal(access(path, F_OK), -1);
+  for (k = 3; k >= 0; k--)
+    audit_lines(f->dir, k, 1024, &at, lines);
+  assert_true(at > 8 && at < 60); /* the oldest were dropped with audit.log.4 */
+  for (k = 0; k < at; k++)
+    assert_int_equal(lines[k], 1000 + 60 - at + k);
+  /* 0: never rotated again: audit.log grows past 1024 bytes, audit.log.3 stays as it was. */
+  first = lines[0];
+  pw_spool_set_audit_max(f->s, 0);
+  for (k = 0; k < 20; k++)
+    assert_int_equal(pw_spool_audit(f->s, "spooled", &e, 2000 + k, NULL), 0);
+  at = 0;
+  audit_lines(f->dir, 3, 1024, &at, lines);
+  assert_int_equal(lines[0], first);
+  at = 0;
+  audit_lines(f->dir, 0, 1L << 20, &at, lines);
+  assert_int_equal(lines[at - 1], 2019);
+  json_decref(e.payload);
+}
+
 /* A FIFO at audit.log's name fails the step at once (it blocked the thread for ever, a writer's
  * open waiting for a reader); a symbolic link there is not appended through. */
 static void test_audit_strangers(void **state) {
@@ -642,6 +703,7 @@ static void test_kill_9(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_put_load, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_audit_rotation, setup, teardown),
       cmocka_unit_test_setup_teardown(test_load_order_of_one_second, setup, teardown),
       cmocka_unit_test_setup_teardown(test_empty_and_bad_ids, setup, teardown),
       cmocka_unit_test_setup_teardown(test_unique_ids, setup, teardown),
