@@ -29,6 +29,9 @@ void cli_usage(FILE *out) {
         "                                          one indicator's trend graph for the year\n"
         "  briefing -c FILE [--at TIME] [-o DIR]   the weekly briefing (HTML and Markdown)\n"
         "  silence -c FILE add ID --until DATE [--reason TEXT] | list | remove ID\n"
+        "  retract -c FILE ID AS_OF --reason TEXT  withdraw a wrong sample\n"
+        "  explain -c FILE ID --reason TEXT [--measures TEXT] [--catch-up DATE] [--as-of TIME]\n"
+        "                                          record a department's explanation (说明)\n"
         "\n"
         "TIME is YYYY-MM-DD (the end of that day) or an ISO 8601 date-time with offset.\n",
         out);
@@ -53,11 +56,10 @@ static int load_config(struct cli *c) {
 static const struct command {
   const char *name;
   int (*run)(struct cli *);
-} commands[] = {{"check", cmd_check},     {"status", cmd_status},
-                {"import", cmd_import},   {"record", cmd_record},
-                {"export", cmd_export},   {"rebuild", cmd_rebuild},
-                {"graph", cmd_graph},     {"briefing", cmd_briefing},
-                {"silence", cmd_silence}, {NULL, NULL}};
+} commands[] = {{"check", cmd_check},     {"status", cmd_status},     {"import", cmd_import},
+                {"record", cmd_record},   {"export", cmd_export},     {"rebuild", cmd_rebuild},
+                {"graph", cmd_graph},     {"briefing", cmd_briefing}, {"silence", cmd_silence},
+                {"retract", cmd_retract}, {"explain", cmd_explain},   {NULL, NULL}};
 
 /* Reads the options after the command (ARGV[1]) into C, and the positional arguments after
  * them. Returns -1 to go on, or the exit status (help printed, or a bad option). */
@@ -73,6 +75,8 @@ static int read_options(int argc, char **argv, struct cli *c) {
                                        {"to", required_argument, NULL, 'T'},
                                        {"format", required_argument, NULL, 'm'},
                                        {"note", required_argument, NULL, 'N'},
+                                       {"measures", required_argument, NULL, 'M'},
+                                       {"catch-up", required_argument, NULL, 'C'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   int opt;
@@ -94,6 +98,12 @@ static int read_options(int argc, char **argv, struct cli *c) {
       break;
     case 'N':
       c->note = optarg;
+      break;
+    case 'M':
+      c->measures = optarg;
+      break;
+    case 'C':
+      c->catch_up = optarg;
       break;
     case 'o':
       c->output = optarg;
