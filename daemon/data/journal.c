@@ -1025,6 +1025,16 @@ const struct pw_explanation *pw_journal_explanation(const struct pw_journal *j, 
   return s->n_explanations > 0 ? &s->explanations[s->n_explanations - 1] : NULL;
 }
 
+int pw_journal_withdrawn(const struct pw_journal *j, int ind, int64_t as_of) {
+  const struct pw_series *s = &j->series[ind];
+  size_t i;
+
+  for (i = 0; i < s->n_retracted; i++)
+    if (s->retracted[i].sample.as_of == as_of)
+      return 1;
+  return 0;
+}
+
 int pw_journal_append(int fd, const char *data, size_t len, size_t *kept) {
   off_t start = lseek(fd, 0, SEEK_END);
   size_t done = 0;

@@ -137,6 +137,10 @@ int pw_journal_explain(struct pw_journal *j, int ind, int64_t as_of, int64_t at,
  * added to J. */
 const struct pw_explanation *pw_journal_explanation(const struct pw_journal *j, int ind);
 
+/* Whether indicator IND has a withdrawn revision of AS_OF (a figure for it now rewrites what
+ * the RRD file holds there: an unknown point). */
+int pw_journal_withdrawn(const struct pw_journal *j, int ind, int64_t as_of);
+
 /* Whether the LEN bytes at P are a date "YYYY-MM-DD" that exists, in the years 1971 to 2100. */
 int pw_journal_date_ok(const char *p, size_t len);
 

@@ -188,8 +188,11 @@ static int admit(struct pw_admit *a, const struct pw_admit_sample *s, struct pw_
     else
       st->fresh++;
   }
+  /* A figure for a withdrawn as_of replaces the unknown point its RRD file holds there. */
   if (a->touched != NULL)
-    a->touched(a->data, s->ind, cls == PW_SAMPLE_REVISION || before_end);
+    a->touched(a->data, s->ind,
+               cls == PW_SAMPLE_REVISION || before_end ||
+                   (ser->n_retracted > 0 && pw_journal_withdrawn(a->journal, s->ind, s->as_of)));
   if (judge)
     pw_admit_evaluate(a, s->ind);
   return cls;

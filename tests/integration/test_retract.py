@@ -137,6 +137,12 @@ class Retract(harness.TestCase):
         self.assertEqual(rrd_at(env, "places", MAR), 4.1)
         r = env.cli_run("retract", "places", "2024-04-30", "--reason", "again")
         self.assertEqual(r.rc, 1, r.err)
+        # The figure back (the latest as_of again): the unknown point is replaced.
+        env.cli("record", "places", "4.7", "--as-of", "2024-04-30")
+        self.assertEqual(api()["places"]["value"], 4.7)
+        env.wait(lambda: rrd_at(env, "places", APR) == 4.7, 30, "the RRD file rewritten")
+        env.cli("retract", "places", "2024-04-30", "--reason", "仍有误")
+        env.wait(lambda: rrd_at(env, "places", APR) is None, 30, "the RRD file rebuilt")
 
         # explain: validated by the CLI, then shown by the API.
         r = env.cli_run("explain", "trail")
