@@ -446,7 +446,7 @@ static int parse_line(struct pw_journal *j, const struct id_index *x, struct sta
                       const char *p, size_t len) {
   const char *f[8];
   size_t flen[8];
-  int nf = 0, ind, nl = 0, kind = 0;
+  int nf = 0, ind, nl = 0, kind = 0, more = 0;
   const char *start = p, *end = p + len;
   int64_t as_of, fetched;
   double value = 0;
@@ -462,6 +462,7 @@ static int parse_line(struct pw_journal *j, const struct id_index *x, struct sta
     if (tab == NULL)
       break;
     start = tab + 1;
+    more = nf == 8; /* a ninth field: no line has one */
   }
   if (nf < 4)
     return -EINVAL;
@@ -482,7 +483,7 @@ static int parse_line(struct pw_journal *j, const struct id_index *x, struct sta
   if (kind == 1)
     return parse_retraction(j, ind, as_of, fetched, f, flen, nf);
   if (kind == 2)
-    return parse_explanation(j, ind, as_of, fetched, f, flen, nf);
+    return more ? -EINVAL : parse_explanation(j, ind, as_of, fetched, f, flen, nf);
   /* The sixth field, the note, is optional (journals written before notes have five). A note
    * that is not clean text is dropped: the figure is the truth, its note only beside it. */
   if (nf >= 6 && flen[5] > 0)

@@ -2,7 +2,8 @@
  * Unit tests of journal: classification (duplicates, confirmations, revisions), revision
  * numbering, durable reload, torn and malformed lines, samples of unknown indicators, the
  * state lock, milestone values by stage name, and a reload's load on the side caught up with
- * the lines committed meanwhile (each exactly once, a torn or half-written last line included).
+ * the lines committed meanwhile (each exactly once, a torn or half-written last line included);
+ * retraction and explanation lines, and what status makes of them.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +21,7 @@
 #include "calendar.h"
 #include "config.h"
 #include "journal.h"
+#include "status.h"
 #include "value.h"
 
 static char dir[] = "/tmp/pw-test-journal-XXXXXX";
@@ -627,14 +629,70 @@ static void test_explanations(void **state) {
   append_raw(
       "2024-04-01T00:00:00+08:00\ta\texplanation\t2024-04-09T00:00:00+08:00\trecord\tx\t\t5月\n");
   append_raw("2024-04-01T00:00:00+08:00\ta\texplanation\t2024-04-09T00:00:00+08:00\trecord\tx\n");
+  append_raw("2024-04-01T00:00:00+08:00\ta\texplanation\t2024-04-09T00:00:00+08:00\trecord\tx\t\t\t"
+             "more\n");
   j = open_j(0);
-  assert_int_equal(j->skipped, 3);
+  assert_int_equal(j->skipped, 4);
   assert_int_equal(j->series[0].n_explanations, 2);
   e = pw_journal_explanation(j, 0);
   assert_string_equal(e->reason, "项目审批 延后");
   assert_string_equal(e->catch_up, "2024-05-31");
   assert_int_equal(strlen(j->series[0].explanations[0].reason), 1500);
   assert_int_equal(j->series[0].n, 1);
+  pw_journal_close(j);
+  close(lock);
+}
+
+/* What status makes of it (judge stays pure): a withdrawn latest figure leaves the one before
+ * as the verdict's value, the current explanation is the newest, and `overdue` is a catch-up
+ * date passed (from the end of that day on) while the verdict lags. */
+static void test_status_after_retraction(void **state) {
+  struct pw_journal *j;
+  struct pw_verdict v;
+  const int64_t t = 1711900800, d = 86400;
+  const struct pw_explanation *e;
+  json_t *doc, *o, *x;
+  char err[256];
+  int lock;
+
+  (void)state;
+  unlink(jpath);
+  lock = pw_state_lock(conf->daemon.state_dir);
+  assert_true(lock >= 0);
+  j = open_j(1);
+  assert_int_equal(pw_journal_add(j, 0, t, 5, t, "import"), 0);
+  assert_int_equal(pw_journal_add(j, 0, t + d, 50, t + d, "import"), 0);
+  pw_status_judge(conf, j->series, 0, t + 2 * d, &v);
+  assert_true(v.has_value && v.value == 50);
+  assert_int_equal(pw_journal_retract(j, 0, t + d, t + 2 * d, "record", "错", err, sizeof(err)), 0);
+  pw_status_judge(conf, j->series, 0, t + 2 * d, &v);
+  assert_true(v.has_value && v.value == 5 && v.as_of == t);
+  assert_int_equal(pw_journal_explain(j, 0, PW_JOURNAL_AS_OF_LATEST, t + 2 * d, "record", "旧",
+                                      NULL, NULL, err, sizeof(err)),
+                   0);
+  assert_int_equal(pw_journal_explain(j, 0, PW_JOURNAL_AS_OF_LATEST, t + 3 * d, "report:rs", "原因",
+                                      "措施", "2024-04-05", err, sizeof(err)),
+                   0);
+  doc = pw_status_json(conf, j->series, t + 2 * d);
+  o = json_array_get(json_object_get(doc, "indicators"), 0);
+  assert_true(json_number_value(json_object_get(o, "value")) == 5);
+  x = json_object_get(o, "explanation");
+  assert_string_equal(json_string_value(json_object_get(x, "reason")), "原因");
+  assert_string_equal(json_string_value(json_object_get(x, "catch_up")), "2024-04-05");
+  assert_string_equal(json_string_value(json_object_get(x, "as_of")), "2024-04-01T00:00:00+08:00");
+  assert_true(json_is_false(json_object_get(x, "overdue"))); /* no target: not lagging */
+  assert_true(json_is_null(
+      json_object_get(json_array_get(json_object_get(doc, "indicators"), 1), "explanation")));
+  json_decref(doc);
+  /* 2024-04-05 ends at 2024-04-06T00:00+08:00. */
+  e = pw_status_explanation(&j->series[0]);
+  v.status = PW_STATUS_LAGGING;
+  assert_false(pw_status_catch_up_overdue(e, &v, t + 5 * d - 1));
+  assert_true(pw_status_catch_up_overdue(e, &v, t + 5 * d));
+  v.status = PW_STATUS_SEVERE;
+  assert_true(pw_status_catch_up_overdue(e, &v, t + 5 * d));
+  v.status = PW_STATUS_OK;
+  assert_false(pw_status_catch_up_overdue(e, &v, t + 5 * d));
   pw_journal_close(j);
   close(lock);
 }
@@ -651,6 +709,7 @@ int main(void) {
       cmocka_unit_test(test_notes),
       cmocka_unit_test(test_retractions),
       cmocka_unit_test(test_explanations),
+      cmocka_unit_test(test_status_after_retraction),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
