@@ -928,7 +928,7 @@ int pw_journal_retract(struct pw_journal *j, int ind, int64_t as_of, int64_t at,
                        const char *reason, char *err, size_t errlen) {
   char reason_c[PW_EXPLANATION_BUF], a[40], t[40];
   size_t mark;
-  int rl, rc;
+  int rl, rc, torn;
 
   rc = check_who(source, at, err, errlen);
   if (rc < 0)
@@ -946,17 +946,20 @@ int pw_journal_retract(struct pw_journal *j, int ind, int64_t as_of, int64_t at,
     return -ENOENT;
   }
   mark = j->pending.len;
+  torn = j->needs_newline;
   if (pending_line_start(j) < 0 ||
       pw_buf_printf(&j->pending, "%s\t%s\tretracted\t%s\t%s\t%s\n",
                     pw_calendar_format(as_of, a, sizeof(a)), j->conf->indicators[ind].id,
                     pw_calendar_format(at, t, sizeof(t)), source, reason_c) < 0) {
     j->pending.len = mark;
+    j->needs_newline = torn;
     snprintf(err, errlen, "out of memory");
     return -ENOMEM;
   }
   rc = series_retract(&j->series[ind], as_of, at, source, strlen(source), reason_c, (size_t)rl);
   if (rc < 0) {
     j->pending.len = mark;
+    j->needs_newline = torn;
     snprintf(err, errlen, "out of memory");
     return rc;
   }
@@ -971,7 +974,7 @@ int pw_journal_explain(struct pw_journal *j, int ind, int64_t as_of, int64_t at,
   const struct pw_series *s = &j->series[ind];
   struct pw_explanation e;
   size_t mark;
-  int rl, ml, rc;
+  int rl, ml, rc, torn;
 
   rc = check_who(source, at, err, errlen);
   if (rc < 0)
@@ -1006,6 +1009,7 @@ int pw_journal_explain(struct pw_journal *j, int ind, int64_t as_of, int64_t at,
   e.measures = measures_c;
   snprintf(e.catch_up, sizeof(e.catch_up), "%s", catch_up);
   mark = j->pending.len;
+  torn = j->needs_newline;
   if (pending_line_start(j) < 0 ||
       pw_buf_printf(&j->pending, "%s\t%s\texplanation\t%s\t%s\t%s\t%s\t%s\n",
                     pw_calendar_format(as_of, a, sizeof(a)), j->conf->indicators[ind].id,
@@ -1013,6 +1017,7 @@ int pw_journal_explain(struct pw_journal *j, int ind, int64_t as_of, int64_t at,
                     catch_up) < 0 ||
       series_explain(&j->series[ind], &e) < 0) {
     j->pending.len = mark;
+    j->needs_newline = torn;
     snprintf(err, errlen, "out of memory");
     return -ENOMEM;
   }
