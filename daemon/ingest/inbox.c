@@ -435,8 +435,11 @@ static int read_text(const struct pw_config *conf, const char *text, size_t len,
                : strcmp(k, "measures") == 0   ? &f->measures
                : strcmp(k, "catch_up") == 0   ? &f->catch_up
                                               : NULL;
+        /* Named in the reply only when it reads as a name (UTF-8 cut short would make the
+         * reply unwritable). */
         if (slot == NULL && f->unknown[0] == '\0')
-          snprintf(f->unknown, sizeof(f->unknown), "%s", k);
+          snprintf(f->unknown, sizeof(f->unknown), "%s",
+                   id_like(k) && strlen(k) < sizeof(f->unknown) ? k : "an unnamed field");
         if (slot != NULL && *slot != NULL) {
           rc = -EEXIST;
         } else {

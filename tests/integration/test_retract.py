@@ -206,6 +206,8 @@ class Retract(harness.TestCase):
             ({"op": "explain", "indicator": "places", "source": "record", "reason": "x",
               "extra": 1}, "extra is not a field"),
             ({"op": "explain", "indicator": "places", "source": "record", "reason": "x",
+              "字" * 30: 1}, "an unnamed field is not a field"),
+            ({"op": "explain", "indicator": "places", "source": "record", "reason": "x",
               "at": 1}, "at must be"),
         ]
         inbox = os.path.join(env.state, "inbox")
