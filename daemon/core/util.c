@@ -262,10 +262,14 @@ int pw_utf8_valid(const char *s, size_t len) {
 }
 
 int pw_note_clean(const char *in, size_t len, char *out, size_t outlen) {
+  return pw_text_clean(in, len, out, outlen, PW_NOTE_MAX);
+}
+
+int pw_text_clean(const char *in, size_t len, char *out, size_t outlen, size_t max) {
   const unsigned char *p = (const unsigned char *)in, *end = p + len;
   size_t o = 0, chars = 0;
 
-  if (outlen < PW_NOTE_BUF)
+  if (outlen < max * 4 + 1)
     return -ENOBUFS;
   if (!pw_utf8_valid(in, len))
     return -EILSEQ;
@@ -278,13 +282,13 @@ int pw_note_clean(const char *in, size_t len, char *out, size_t outlen) {
       p += n; /* a control character (C0, DEL, C1) is not text */
       continue;
     }
-    if (c == ' ' && (o == 0 || out[o - 1] == ' ' || chars == PW_NOTE_MAX)) {
+    if (c == ' ' && (o == 0 || out[o - 1] == ' ' || chars == max)) {
       /* Leading spaces, runs of spaces, and a space after the last character a note may
        * hold: a character after it would make the note too long, and trailing spaces go. */
       p += n;
       continue;
     }
-    if (c != ' ' && chars == PW_NOTE_MAX)
+    if (c != ' ' && chars == max)
       return -E2BIG;
     chars++;
     if (n == 1)

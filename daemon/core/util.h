@@ -77,6 +77,14 @@ int pw_utf8_valid(const char *s, size_t len);
  * not valid UTF-8, or -E2BIG when the note is longer than PW_NOTE_MAX characters. Any thread. */
 int pw_note_clean(const char *in, size_t len, char *out, size_t outlen);
 
+/* An explanation's text (原因, 措施, docs/storage.md#explanations): cleaned like a note, up to
+ * PW_EXPLANATION_MAX characters. PW_EXPLANATION_BUF bytes hold any such text. */
+#define PW_EXPLANATION_MAX 500
+#define PW_EXPLANATION_BUF (PW_EXPLANATION_MAX * 4 + 1)
+
+/* pw_note_clean with a limit of MAX characters (OUTLEN at least MAX * 4 + 1). */
+int pw_text_clean(const char *in, size_t len, char *out, size_t outlen, size_t max);
+
 /* The terminal display width of UTF-8 text S (East Asian wide characters count 2). */
 int pw_utf8_width(const char *s);
 

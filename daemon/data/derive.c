@@ -39,9 +39,9 @@ int pw_derive_points(const struct pw_config *conf, const struct pw_journal *j, i
   *n = 0;
   if (has_prev != NULL)
     *has_prev = 0;
-  if (s->n == 0)
+  if (s->n == 0 && s->n_retracted == 0)
     return 0;
-  r = malloc(s->n * sizeof(*r));
+  r = malloc((s->n + s->n_retracted + 1) * sizeof(*r));
   if (r == NULL)
     return -ENOMEM;
   for (i = 0; i < s->n; i++) {
@@ -57,6 +57,17 @@ int pw_derive_points(const struct pw_config *conf, const struct pw_journal *j, i
     r[k].p.t = s->samples[i].as_of;
     r[k].p.value = s->samples[i].value;
     r[k].pos = i;
+    k++;
+  }
+  /* A withdrawn as_of no sample stands for again is an unknown point: the file shows nothing
+   * there, rather than the figure after it stretched back over it (docs/storage.md#rrd-files). */
+  for (i = 0; i < s->n_retracted; i++) {
+    int64_t t = s->retracted[i].sample.as_of;
+    if (t < after || t < PW_STORE_T_MIN || t > PW_STORE_T_MAX || pw_journal_find(j, ind, t) != NULL)
+      continue;
+    r[k].p.t = t;
+    r[k].p.value = NAN;
+    r[k].pos = i; /* equal instants: all unknown, any wins */
     k++;
   }
   if (skipped > 0)

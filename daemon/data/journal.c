@@ -142,6 +142,157 @@ static int set_note(struct pw_sample *x, const char *note, size_t nlen) {
   return 0;
 }
 
+/* A NUL-terminated copy of the N bytes at P, or NULL. */
+static char *dup_n(const char *p, size_t n) {
+  char *c = malloc(n + 1);
+
+  if (c != NULL) {
+    memcpy(c, p, n);
+    c[n] = '\0';
+  }
+  return c;
+}
+
+/* Recomputes S's latest as_of and the index of its newest revision after samples left it. */
+static void series_relatest(struct pw_series *s) {
+  size_t i;
+
+  s->max_as_of = 0;
+  s->latest = 0;
+  for (i = 0; i < s->n; i++)
+    if (i == 0 || s->samples[i].as_of >= s->max_as_of) {
+      s->max_as_of = s->samples[i].as_of;
+      s->latest = i;
+    }
+}
+
+/* Withdraws every revision of AS_OF from S's samples into S's retracted list, each with AT,
+ * SOURCE and REASON (SLEN, RLEN bytes, clean). The as_of's figure is gone entirely: an older
+ * revision does not come back (docs/judgement.md#retracted-samples). Returns 0, -ENOENT when S
+ * holds no sample of AS_OF, or -ENOMEM (S unchanged). */
+static int series_retract(struct pw_series *s, int64_t as_of, int64_t at, const char *source,
+                          size_t slen, const char *reason, size_t rlen) {
+  struct pw_retraction *r;
+  char **strs;
+  size_t i, w = 0, k = 0, found = 0;
+
+  if (s->n == 0 || as_of > s->max_as_of)
+    return -ENOENT;
+  for (i = 0; i < s->n; i++)
+    found += s->samples[i].as_of == as_of;
+  if (found == 0)
+    return -ENOENT;
+  r = realloc(s->retracted, (s->n_retracted + found) * sizeof(*r));
+  if (r == NULL)
+    return -ENOMEM;
+  s->retracted = r;
+  strs = calloc(found * 2, sizeof(*strs));
+  if (strs == NULL)
+    return -ENOMEM;
+  for (i = 0; i < found * 2; i++) {
+    strs[i] = i % 2 == 0 ? dup_n(source, slen) : dup_n(reason, rlen);
+    if (strs[i] == NULL) {
+      while (i-- > 0)
+        free(strs[i]);
+      free(strs);
+      return -ENOMEM;
+    }
+  }
+  for (i = 0; i < s->n; i++) {
+    if (s->samples[i].as_of != as_of) {
+      s->samples[w++] = s->samples[i];
+      continue;
+    }
+    r = &s->retracted[s->n_retracted++];
+    r->sample = s->samples[i];
+    r->at = at;
+    r->source = strs[k++];
+    r->reason = strs[k++];
+  }
+  free(strs);
+  s->n = w;
+  series_relatest(s);
+  return 0;
+}
+
+/* Appends a copy of explanation E (its strings NUL-terminated and clean) to S. Returns 0 or
+ * -ENOMEM (S unchanged). */
+static int series_explain(struct pw_series *s, const struct pw_explanation *e) {
+  struct pw_explanation *x, *p;
+  char *src = strdup(e->source), *rea = strdup(e->reason), *mea = strdup(e->measures);
+
+  p = src && rea && mea ? realloc(s->explanations, (s->n_explanations + 1) * sizeof(*p)) : NULL;
+  if (p == NULL) {
+    free(src);
+    free(rea);
+    free(mea);
+    return -ENOMEM;
+  }
+  s->explanations = p;
+  x = &p[s->n_explanations++];
+  *x = *e;
+  x->source = src;
+  x->reason = rea;
+  x->measures = mea;
+  return 0;
+}
+
+/* Frees what S owns beyond its sample array: notes, withdrawn revisions, explanations. */
+static void series_free_parts(struct pw_series *s) {
+  size_t k;
+
+  for (k = 0; k < s->n; k++)
+    free((char *)s->samples[k].note);
+  for (k = 0; k < s->n_retracted; k++) {
+    free((char *)s->retracted[k].sample.note);
+    free((char *)s->retracted[k].source);
+    free((char *)s->retracted[k].reason);
+  }
+  free(s->retracted);
+  for (k = 0; k < s->n_explanations; k++) {
+    free((char *)s->explanations[k].source);
+    free((char *)s->explanations[k].reason);
+    free((char *)s->explanations[k].measures);
+  }
+  free(s->explanations);
+}
+
+int pw_journal_date_ok(const char *p, size_t len) {
+  static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  int y = 0, m, d;
+  size_t i;
+
+  if (len != 10 || p[4] != '-' || p[7] != '-')
+    return 0;
+  for (i = 0; i < 10; i++)
+    if (i != 4 && i != 7 && (p[i] < '0' || p[i] > '9'))
+      return 0;
+  for (i = 0; i < 4; i++)
+    y = y * 10 + (p[i] - '0');
+  m = (p[5] - '0') * 10 + (p[6] - '0');
+  d = (p[8] - '0') * 10 + (p[9] - '0');
+  if (y < 1971 || y > 2100 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1])
+    return 0;
+  return !(m == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)));
+}
+
+/* Whether the LEN bytes at P are a source name a line may carry: 1 to PW_JOURNAL_SOURCE_MAX
+ * bytes of UTF-8 without a control character (so no tab or newline). */
+static int source_ok(const char *p, size_t len) {
+  size_t i;
+
+  if (len == 0 || len > PW_JOURNAL_SOURCE_MAX || !pw_utf8_valid(p, len))
+    return 0;
+  for (i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)p[i];
+    if (c < 0x20 || c == 0x7F ||
+        (c == 0xC2 && i + 1 < len && (unsigned char)p[i + 1] >= 0x80 &&
+         (unsigned char)p[i + 1] <= 0x9F))
+      return 0;
+  }
+  return 1;
+}
+
 /* Adds a line's sample to S. A line that repeats the value of the newest revision of its as_of
  * is a note line (docs/storage.md): not a revision; its note, when it has one, replaces that
  * sample's note. NOTE (NLEN bytes, clean) may be NULL. Returns 0 or -ENOMEM. */
@@ -243,21 +394,67 @@ static int index_find(const struct id_index *x, const struct pw_config *conf, co
   return -1;
 }
 
+/* Reads the retraction line of fields F (docs/storage.md#retractions) for indicator IND. */
+static int parse_retraction(struct pw_journal *j, int ind, int64_t as_of, int64_t at,
+                            const char **f, const size_t *flen, int nf) {
+  char reason[PW_EXPLANATION_BUF];
+  int rl, rc;
+
+  if (nf != 6 || !source_ok(f[4], flen[4]))
+    return -EINVAL;
+  rl = pw_text_clean(f[5], flen[5], reason, sizeof(reason), PW_EXPLANATION_MAX);
+  if (rl <= 0)
+    return -EINVAL;
+  rc = series_retract(&j->series[ind], as_of, at, f[4], flen[4], reason, (size_t)rl);
+  if (rc == -ENOENT) {
+    pw_log_warn("%s:%llu: a retraction of a sample the journal does not hold; ignored", j->path,
+                (unsigned long long)j->lineno);
+    return 1;
+  }
+  return rc;
+}
+
+/* Reads the explanation line of fields F (docs/storage.md#explanations) for indicator IND. */
+static int parse_explanation(struct pw_journal *j, int ind, int64_t as_of, int64_t at,
+                             const char **f, const size_t *flen, int nf) {
+  char reason[PW_EXPLANATION_BUF], measures[PW_EXPLANATION_BUF], source[PW_JOURNAL_SOURCE_MAX + 1];
+  struct pw_explanation e;
+  int rl, ml;
+
+  if (nf != 8 || !source_ok(f[4], flen[4]) || (flen[7] != 0 && !pw_journal_date_ok(f[7], flen[7])))
+    return -EINVAL;
+  rl = pw_text_clean(f[5], flen[5], reason, sizeof(reason), PW_EXPLANATION_MAX);
+  ml = pw_text_clean(f[6], flen[6], measures, sizeof(measures), PW_EXPLANATION_MAX);
+  if (rl < 0 || ml < 0 || (rl == 0 && ml == 0))
+    return -EINVAL;
+  memcpy(source, f[4], flen[4]);
+  source[flen[4]] = '\0';
+  memset(&e, 0, sizeof(e));
+  e.as_of = as_of;
+  e.at = at;
+  e.source = source;
+  e.reason = reason;
+  e.measures = measures;
+  memcpy(e.catch_up, f[7], flen[7]);
+  e.catch_up[flen[7]] = '\0';
+  return series_explain(&j->series[ind], &e);
+}
+
 /* Parses one line (without its newline). Returns 0, 1 for a line to ignore (comment, unknown
- * indicator), or -EINVAL for a malformed line. */
+ * indicator, a retraction of nothing), -ENOMEM, or -EINVAL for a malformed line. */
 static int parse_line(struct pw_journal *j, const struct id_index *x, struct stamp_cache *cache,
                       const char *p, size_t len) {
-  const char *f[6];
-  size_t flen[6];
-  int nf = 0, ind, nl = 0;
+  const char *f[8];
+  size_t flen[8];
+  int nf = 0, ind, nl = 0, kind = 0, more = 0;
   const char *start = p, *end = p + len;
   int64_t as_of, fetched;
-  double value;
+  double value = 0;
   char note[PW_NOTE_BUF];
 
   if (len == 0 || p[0] == '#')
     return 1;
-  while (nf < 6) {
+  while (nf < 8) {
     const char *tab = memchr(start, '\t', (size_t)(end - start));
     f[nf] = start;
     flen[nf] = (size_t)((tab ? tab : end) - start);
@@ -265,21 +462,31 @@ static int parse_line(struct pw_journal *j, const struct id_index *x, struct sta
     if (tab == NULL)
       break;
     start = tab + 1;
+    more = nf == 8; /* a ninth field: no line has one */
   }
   if (nf < 4)
     return -EINVAL;
+  /* The value field names the kind of line: a figure, or a retraction or an explanation. */
+  if (flen[2] == 9 && memcmp(f[2], "retracted", 9) == 0)
+    kind = 1;
+  else if (flen[2] == 11 && memcmp(f[2], "explanation", 11) == 0)
+    kind = 2;
   if (parse_stamp_cached(&cache[0], f[0], flen[0], &as_of) < 0 ||
       parse_stamp_cached(&cache[1], f[3], flen[3], &fetched) < 0 ||
-      parse_value(f[2], flen[2], &value) < 0)
+      (kind == 0 && parse_value(f[2], flen[2], &value) < 0))
     return -EINVAL;
   ind = index_find(x, j->conf, f[1], flen[1]);
   if (ind < 0) {
     j->foreign++;
     return 1;
   }
+  if (kind == 1)
+    return parse_retraction(j, ind, as_of, fetched, f, flen, nf);
+  if (kind == 2)
+    return more ? -EINVAL : parse_explanation(j, ind, as_of, fetched, f, flen, nf);
   /* The sixth field, the note, is optional (journals written before notes have five). A note
    * that is not clean text is dropped: the figure is the truth, its note only beside it. */
-  if (nf == 6 && flen[5] > 0)
+  if (nf >= 6 && flen[5] > 0)
     nl = pw_note_clean(f[5], flen[5], note, sizeof(note));
   return series_push(&j->series[ind], as_of, value, fetched, j->cap_hint, nl > 0 ? note : NULL,
                      nl > 0 ? (size_t)nl : 0) < 0
@@ -647,6 +854,16 @@ enum pw_sample_class pw_journal_classify(const struct pw_journal *j, int ind, in
   return as_of > s->max_as_of ? PW_SAMPLE_NEW : PW_SAMPLE_REVISION;
 }
 
+/* Starts a line in J's pending buffer on a line of its own. Returns 0 or -ENOMEM. */
+static int pending_line_start(struct pw_journal *j) {
+  if (j->needs_newline) {
+    if (pw_buf_append(&j->pending, "\n", 1) < 0)
+      return -ENOMEM;
+    j->needs_newline = 0;
+  }
+  return 0;
+}
+
 int pw_journal_add(struct pw_journal *j, int ind, int64_t as_of, double value, int64_t fetched_at,
                    const char *source) {
   return pw_journal_add_noted(j, ind, as_of, value, fetched_at, source, NULL);
@@ -663,12 +880,9 @@ int pw_journal_add_noted(struct pw_journal *j, int ind, int64_t as_of, double va
   if (nl < 0)
     return nl;
 
-  if (j->needs_newline) {
-    /* Close the torn line so the new one starts on a line of its own. */
-    if (pw_buf_append(&j->pending, "\n", 1) < 0)
-      return -ENOMEM;
-    j->needs_newline = 0;
-  }
+  /* A torn last line is closed first, so the new one starts on a line of its own. */
+  if (pending_line_start(j) < 0)
+    return -ENOMEM;
   rc = pw_buf_printf(&j->pending, "%s\t%s\t%s\t%s\t%s%s%s\n",
                      pw_calendar_format(as_of, a, sizeof(a)), j->conf->indicators[ind].id,
                      pw_value_format(value, v, sizeof(v)),
@@ -679,6 +893,152 @@ int pw_journal_add_noted(struct pw_journal *j, int ind, int64_t as_of, double va
   j->lines++;
   return series_push(&j->series[ind], as_of, value, fetched_at, 0, nl > 0 ? clean : NULL,
                      (size_t)nl);
+}
+
+/* Checks SOURCE and AT, the fields every retraction and explanation carries. */
+static int check_who(const char *source, int64_t at, char *err, size_t errlen) {
+  if (source == NULL || !source_ok(source, strlen(source))) {
+    snprintf(err, errlen, "the source must be 1 to %d bytes of text without control characters",
+             PW_JOURNAL_SOURCE_MAX);
+    return -EINVAL;
+  }
+  if (!pw_journal_time_ok(at)) {
+    snprintf(err, errlen, "the time is outside the years " PW_JOURNAL_YEARS);
+    return -ERANGE;
+  }
+  return 0;
+}
+
+/* Cleans TEXT (NULL: empty) for FIELD into OUT (PW_EXPLANATION_BUF bytes). Returns its length or
+ * a negative errno with a message. */
+static int clean_text(const char *field, const char *text, char *out, char *err, size_t errlen) {
+  int n = pw_text_clean(text ? text : "", text ? strlen(text) : 0, out, PW_EXPLANATION_BUF,
+                        PW_EXPLANATION_MAX);
+
+  if (n == -EILSEQ)
+    snprintf(err, errlen, "the %s is not valid UTF-8", field);
+  else if (n == -E2BIG)
+    snprintf(err, errlen, "the %s is longer than %d characters", field, PW_EXPLANATION_MAX);
+  else if (n < 0)
+    snprintf(err, errlen, "the %s cannot be read: %s", field, strerror(-n));
+  return n;
+}
+
+int pw_journal_retract(struct pw_journal *j, int ind, int64_t as_of, int64_t at, const char *source,
+                       const char *reason, char *err, size_t errlen) {
+  char reason_c[PW_EXPLANATION_BUF], a[40], t[40];
+  size_t mark;
+  int rl, rc, torn;
+
+  rc = check_who(source, at, err, errlen);
+  if (rc < 0)
+    return rc;
+  rl = clean_text("reason", reason, reason_c, err, errlen);
+  if (rl < 0)
+    return rl;
+  if (rl == 0) {
+    snprintf(err, errlen, "a retraction needs a reason");
+    return -EINVAL;
+  }
+  if (pw_journal_find(j, ind, as_of) == NULL) {
+    snprintf(err, errlen, "indicator '%s' has no sample of %s", j->conf->indicators[ind].id,
+             pw_calendar_format(as_of, a, sizeof(a)));
+    return -ENOENT;
+  }
+  mark = j->pending.len;
+  torn = j->needs_newline;
+  if (pending_line_start(j) < 0 ||
+      pw_buf_printf(&j->pending, "%s\t%s\tretracted\t%s\t%s\t%s\n",
+                    pw_calendar_format(as_of, a, sizeof(a)), j->conf->indicators[ind].id,
+                    pw_calendar_format(at, t, sizeof(t)), source, reason_c) < 0) {
+    j->pending.len = mark;
+    j->needs_newline = torn;
+    snprintf(err, errlen, "out of memory");
+    return -ENOMEM;
+  }
+  rc = series_retract(&j->series[ind], as_of, at, source, strlen(source), reason_c, (size_t)rl);
+  if (rc < 0) {
+    j->pending.len = mark;
+    j->needs_newline = torn;
+    snprintf(err, errlen, "out of memory");
+    return rc;
+  }
+  j->lines++;
+  return 0;
+}
+
+int pw_journal_explain(struct pw_journal *j, int ind, int64_t as_of, int64_t at, const char *source,
+                       const char *reason, const char *measures, const char *catch_up, char *err,
+                       size_t errlen) {
+  char reason_c[PW_EXPLANATION_BUF], measures_c[PW_EXPLANATION_BUF], a[40], t[40];
+  const struct pw_series *s = &j->series[ind];
+  struct pw_explanation e;
+  size_t mark;
+  int rl, ml, rc, torn;
+
+  rc = check_who(source, at, err, errlen);
+  if (rc < 0)
+    return rc;
+  rl = clean_text("reason", reason, reason_c, err, errlen);
+  if (rl < 0)
+    return rl;
+  ml = clean_text("measures", measures, measures_c, err, errlen);
+  if (ml < 0)
+    return ml;
+  if (rl == 0 && ml == 0) {
+    snprintf(err, errlen, "an explanation needs a reason or measures");
+    return -EINVAL;
+  }
+  if (catch_up == NULL)
+    catch_up = "";
+  if (catch_up[0] != '\0' && !pw_journal_date_ok(catch_up, strlen(catch_up))) {
+    snprintf(err, errlen, "the catch-up date must be a date YYYY-MM-DD in the years 1971 to 2100");
+    return -EINVAL;
+  }
+  if (as_of == PW_JOURNAL_AS_OF_LATEST)
+    as_of = s->n > 0 ? s->max_as_of : at;
+  if (!pw_journal_time_ok(as_of)) {
+    snprintf(err, errlen, "the as_of is outside the years " PW_JOURNAL_YEARS);
+    return -ERANGE;
+  }
+  memset(&e, 0, sizeof(e));
+  e.as_of = as_of;
+  e.at = at;
+  e.source = source;
+  e.reason = reason_c;
+  e.measures = measures_c;
+  snprintf(e.catch_up, sizeof(e.catch_up), "%s", catch_up);
+  mark = j->pending.len;
+  torn = j->needs_newline;
+  if (pending_line_start(j) < 0 ||
+      pw_buf_printf(&j->pending, "%s\t%s\texplanation\t%s\t%s\t%s\t%s\t%s\n",
+                    pw_calendar_format(as_of, a, sizeof(a)), j->conf->indicators[ind].id,
+                    pw_calendar_format(at, t, sizeof(t)), source, reason_c, measures_c,
+                    catch_up) < 0 ||
+      series_explain(&j->series[ind], &e) < 0) {
+    j->pending.len = mark;
+    j->needs_newline = torn;
+    snprintf(err, errlen, "out of memory");
+    return -ENOMEM;
+  }
+  j->lines++;
+  return 0;
+}
+
+const struct pw_explanation *pw_journal_explanation(const struct pw_journal *j, int ind) {
+  const struct pw_series *s = &j->series[ind];
+
+  return s->n_explanations > 0 ? &s->explanations[s->n_explanations - 1] : NULL;
+}
+
+int pw_journal_withdrawn(const struct pw_journal *j, int ind, int64_t as_of) {
+  const struct pw_series *s = &j->series[ind];
+  size_t i;
+
+  for (i = 0; i < s->n_retracted; i++)
+    if (s->retracted[i].sample.as_of == as_of)
+      return 1;
+  return 0;
 }
 
 int pw_journal_append(int fd, const char *data, size_t len, size_t *kept) {
@@ -730,6 +1090,33 @@ int pw_journal_commit(struct pw_journal *j) {
   return rc;
 }
 
+/* Copies S's withdrawn revisions and explanations into D (which has none). Returns 0 or -ENOMEM
+ * (what was copied is D's, freed with it). */
+static int copy_parts(struct pw_series *d, const struct pw_series *s) {
+  size_t k;
+
+  if (s->n_retracted > 0) {
+    d->retracted = calloc(s->n_retracted, sizeof(*d->retracted));
+    if (d->retracted == NULL)
+      return -ENOMEM;
+    for (k = 0; k < s->n_retracted; k++) {
+      const struct pw_retraction *r = &s->retracted[k];
+      struct pw_retraction *o = &d->retracted[k];
+      *o = *r;
+      o->sample.note = r->sample.note ? strdup(r->sample.note) : NULL;
+      o->source = strdup(r->source);
+      o->reason = strdup(r->reason);
+      d->n_retracted++;
+      if ((r->sample.note && !o->sample.note) || !o->source || !o->reason)
+        return -ENOMEM;
+    }
+  }
+  for (k = 0; k < s->n_explanations; k++)
+    if (series_explain(d, &s->explanations[k]) < 0)
+      return -ENOMEM;
+  return 0;
+}
+
 struct pw_journal *pw_journal_snapshot(const struct pw_journal *j) {
   struct pw_journal *c = calloc(1, sizeof(*c));
   int i;
@@ -752,10 +1139,15 @@ struct pw_journal *pw_journal_snapshot(const struct pw_journal *j) {
     *d = *s;
     d->samples = NULL;
     d->cap = s->n;
+    d->retracted = NULL;
+    d->n_retracted = 0;
+    d->explanations = NULL;
+    d->n_explanations = 0;
     if (s->n == 0)
       continue;
     d->samples = malloc(s->n * sizeof(*d->samples));
     if (d->samples == NULL) {
+      d->n = 0;
       pw_journal_close(c);
       return NULL;
     }
@@ -771,6 +1163,12 @@ struct pw_journal *pw_journal_snapshot(const struct pw_journal *j) {
       }
     }
   }
+  /* Withdrawn revisions and explanations too, as the loop's next retraction moves them. */
+  for (i = 0; i < j->n_series; i++)
+    if (copy_parts(&c->series[i], &j->series[i]) < 0) {
+      pw_journal_close(c);
+      return NULL;
+    }
   return c;
 }
 
@@ -782,8 +1180,7 @@ void pw_journal_close(struct pw_journal *j) {
   if (j->fd >= 0)
     close(j->fd);
   for (i = 0; j->series && i < j->n_series; i++) {
-    for (size_t k = 0; k < j->series[i].n; k++)
-      free((char *)j->series[i].samples[k].note);
+    series_free_parts(&j->series[i]);
     free(j->series[i].samples);
   }
   free(j->series);

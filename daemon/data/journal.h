@@ -1,7 +1,8 @@
 /*
  * journal: the append-only record of truth. Every accepted sample is one human-readable,
  * tab-separated line (as_of, indicator, value, fetched_at, source and, when the sample has one,
- * its note), fsync'd before it counts.
+ * its note), fsync'd before it counts; retraction and explanation lines beside them
+ * (docs/storage.md#retractions, #explanations).
  * The whole journal is held in memory as one series per configured indicator, in journal
  * order, which is what judge, export and the RRD store read. A torn last line (a crash in the
  * middle of a write) is skipped with a warning.
@@ -101,6 +102,47 @@ const struct pw_sample *pw_journal_find(const struct pw_journal *j, int ind, int
  * latest as_of not after AT), the one a figure without an as_of of its own is confirmed against
  * (pw_journal_classify), or NULL. Valid until the next add. */
 const struct pw_sample *pw_journal_effective(const struct pw_journal *j, int ind, int64_t at);
+
+/* The longest source a retraction or an explanation line may name (bytes). */
+#define PW_JOURNAL_SOURCE_MAX 64
+
+/* For pw_journal_explain: the explanation is about the indicator's latest sample. */
+#define PW_JOURNAL_AS_OF_LATEST INT64_MIN
+
+/* Withdraws indicator IND's figure for AS_OF as of AT (docs/storage.md#retractions): a
+ * retraction line is added to the pending lines and every revision of AS_OF leaves the series
+ * (judge, the RRD file and status no longer see the as_of; the previous revision does not come
+ * back, docs/judgement.md#retracted-samples) for the series' retracted list (export prints it).
+ * A figure for AS_OF journaled later is a new sample. SOURCE names who withdrew it ("record",
+ * "report:<department>"; 1 to PW_JOURNAL_SOURCE_MAX bytes without control characters); REASON
+ * is required, cleaned like a note, up to PW_EXPLANATION_MAX characters. Durable once
+ * committed, like a sample. Returns 0; -ENOENT when IND has no sample of AS_OF; -EINVAL,
+ * -EILSEQ, -E2BIG or -ERANGE for a field refused; -ENOMEM. On failure ERR says why and nothing
+ * changed. */
+int pw_journal_retract(struct pw_journal *j, int ind, int64_t as_of, int64_t at, const char *source,
+                       const char *reason, char *err, size_t errlen);
+
+/* Records a department's explanation (说明) of indicator IND (docs/storage.md#explanations):
+ * about AS_OF (PW_JOURNAL_AS_OF_LATEST: the latest sample's as_of, or AT when there is none),
+ * given at AT by SOURCE; REASON (原因) and MEASURES (措施) (NULL = empty) are cleaned like notes,
+ * up to PW_EXPLANATION_MAX characters each, not both empty; CATCH_UP (NULL or "" = none) is the
+ * expected catch-up date "YYYY-MM-DD". The newest explanation is the indicator's current one.
+ * Returns 0, or -EINVAL, -EILSEQ, -E2BIG, -ERANGE, -ENOMEM with ERR saying why (nothing
+ * changed). */
+int pw_journal_explain(struct pw_journal *j, int ind, int64_t as_of, int64_t at, const char *source,
+                       const char *reason, const char *measures, const char *catch_up, char *err,
+                       size_t errlen);
+
+/* Indicator IND's current explanation (the newest), or NULL. Valid until the next explanation
+ * added to J. */
+const struct pw_explanation *pw_journal_explanation(const struct pw_journal *j, int ind);
+
+/* Whether indicator IND has a withdrawn revision of AS_OF (a figure for it now rewrites what
+ * the RRD file holds there: an unknown point). */
+int pw_journal_withdrawn(const struct pw_journal *j, int ind, int64_t as_of);
+
+/* Whether the LEN bytes at P are a date "YYYY-MM-DD" that exists, in the years 1971 to 2100. */
+int pw_journal_date_ok(const char *p, size_t len);
 
 /* Writes the pending lines and fsyncs the file. Returns 0 or a negative errno; after a failure
  * the file holds none of the pending lines (see pw_journal_append) and they stay pending. */

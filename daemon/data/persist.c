@@ -596,10 +596,19 @@ static void holdable(const struct pw_series *s, size_t *n, int64_t *max) {
   if (s->n > 0 && s->max_as_of >= PW_STORE_T_MIN && s->max_as_of <= PW_STORE_T_MAX) {
     *n = s->n;
     *max = s->max_as_of;
-    return;
+  } else {
+    for (i = 0; i < s->n; i++) {
+      int64_t t = s->samples[i].as_of;
+      if (t < PW_STORE_T_MIN || t > PW_STORE_T_MAX)
+        continue;
+      if (*n == 0 || t > *max)
+        *max = t;
+      (*n)++;
+    }
   }
-  for (i = 0; i < s->n; i++) {
-    int64_t t = s->samples[i].as_of;
+  /* A withdrawn as_of is an unknown point of the file, possibly its last (derive.c). */
+  for (i = 0; i < s->n_retracted; i++) {
+    int64_t t = s->retracted[i].sample.as_of;
     if (t < PW_STORE_T_MIN || t > PW_STORE_T_MAX)
       continue;
     if (*n == 0 || t > *max)

@@ -188,8 +188,11 @@ static int admit(struct pw_admit *a, const struct pw_admit_sample *s, struct pw_
     else
       st->fresh++;
   }
+  /* A figure for a withdrawn as_of replaces the unknown point its RRD file holds there. */
   if (a->touched != NULL)
-    a->touched(a->data, s->ind, cls == PW_SAMPLE_REVISION || before_end);
+    a->touched(a->data, s->ind,
+               cls == PW_SAMPLE_REVISION || before_end ||
+                   (ser->n_retracted > 0 && pw_journal_withdrawn(a->journal, s->ind, s->as_of)));
   if (judge)
     pw_admit_evaluate(a, s->ind);
   return cls;
@@ -243,4 +246,36 @@ void pw_admit_evaluate_all(struct pw_admit *a) {
 
   for (i = 0; a->verdicts != NULL && i < a->conf->n_indicators; i++)
     pw_admit_evaluate(a, i);
+}
+
+int pw_admit_retract(struct pw_admit *a, int ind, int64_t as_of, int64_t at, const char *source,
+                     const char *reason, char *err, size_t errlen) {
+  char t[40];
+  int rc = pw_journal_retract(a->journal, ind, as_of, at, source, reason, err, errlen);
+
+  if (rc < 0)
+    return rc;
+  pw_log_info("indicator '%s': the sample of %s withdrawn by %s", a->conf->indicators[ind].id,
+              pw_calendar_format(as_of, t, sizeof(t)), source);
+  if (a->touched != NULL)
+    a->touched(a->data, ind, 1);
+  pw_admit_evaluate(a, ind);
+  return 0;
+}
+
+int pw_admit_explain(struct pw_admit *a, int ind, int64_t as_of, int64_t at, const char *source,
+                     const char *reason, const char *measures, const char *catch_up,
+                     int64_t *as_of_out, char *err, size_t errlen) {
+  const struct pw_explanation *e;
+  int rc = pw_journal_explain(a->journal, ind, as_of, at, source, reason, measures, catch_up, err,
+                              errlen);
+
+  if (rc < 0)
+    return rc;
+  e = pw_journal_explanation(a->journal, ind);
+  if (as_of_out != NULL)
+    *as_of_out = e->as_of;
+  pw_log_info("indicator '%s': an explanation from %s", a->conf->indicators[ind].id, source);
+  pw_admit_evaluate(a, ind);
+  return 0;
 }

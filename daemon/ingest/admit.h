@@ -124,6 +124,24 @@ int pw_admit_sample(struct pw_admit *a, const struct pw_admit_sample *s, struct 
  * samples, once per row it made a large import quadratic. Same returns. */
 int pw_admit_record(struct pw_admit *a, const struct pw_admit_sample *s, struct pw_admit_stats *st);
 
+/* Withdraws IND's figure for AS_OF (pw_journal_retract: AT, SOURCE, REASON; pending until the
+ * owner commits), reports IND through TOUCHED as revised (its RRD file is rebuilt without the
+ * point) and judges it again (when VERDICTS is set): the `retract` request of the inbox, and the
+ * function the daemon's pages call in-process (then make it durable, as the inbox does, before
+ * answering). Returns 0, or pw_journal_retract's negative errno with ERR saying why (nothing
+ * changed; -ENOENT: no such sample). Loop thread. */
+int pw_admit_retract(struct pw_admit *a, int ind, int64_t as_of, int64_t at, const char *source,
+                     const char *reason, char *err, size_t errlen);
+
+/* Records an explanation of IND (pw_journal_explain with the same arguments; pending until the
+ * owner commits) and judges IND again (when VERDICTS is set). The `explain` request of the
+ * inbox and the reporting page's function, like pw_admit_retract. *AS_OF_OUT (may be NULL)
+ * receives the as_of the explanation was recorded for. Returns 0, or a negative errno with ERR
+ * saying why (nothing changed). Loop thread. */
+int pw_admit_explain(struct pw_admit *a, int ind, int64_t as_of, int64_t at, const char *source,
+                     const char *reason, const char *measures, const char *catch_up,
+                     int64_t *as_of_out, char *err, size_t errlen);
+
 /* Judges IND at the clock's now and publishes a change (log line and VERDICT_CHANGED). Nothing
  * when VERDICTS is NULL. */
 void pw_admit_evaluate(struct pw_admit *a, int ind);

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "calendar.h"
+#include "clock.h"
 #include "inbox.h"
 #include "json.h"
 #include "log.h"
@@ -52,7 +53,18 @@ struct samples {
   size_t n;
 };
 
-enum op { OP_BAD, OP_REBUILD, OP_SAMPLES };
+enum op { OP_BAD, OP_REBUILD, OP_SAMPLES, OP_RETRACT, OP_EXPLAIN };
+
+/* A retract or explain request, checked (docs/storage.md#inbox). The indicator is kept by name:
+ * it is looked up in the generation current when the request is applied. */
+struct note_op {
+  char indicator[65];
+  int64_t as_of, at;
+  int has_as_of, has_at;
+  char source[PW_INBOX_SOURCE_MAX + 1];
+  char *reason, *measures; /* cleaned, owned; "" when not given */
+  char catch_up[11];       /* "YYYY-MM-DD" or "" */
+};
 
 /* A request read and checked by a look, in the order found. */
 struct request {
@@ -60,6 +72,7 @@ struct request {
   enum op op;
   char error[256];        /* OP_BAD: why it is refused */
   struct samples samples; /* OP_SAMPLES */
+  struct note_op note_op; /* OP_RETRACT, OP_EXPLAIN */
   struct pw_config *conf; /* OP_SAMPLES: the generation its rows' indices refer to (a reference
                            * taken on the loop) */
   char reply[PATH_SIZE];
@@ -83,6 +96,8 @@ struct pending {
   struct pw_inbox *ib;
   char path[PATH_SIZE];
   struct pw_admit_stats stats;
+  enum op op;    /* OP_RETRACT and OP_EXPLAIN reply with the as_of instead of counts */
+  int64_t as_of; /* the as_of retracted or explained */
 };
 
 /* The samples request being admitted, slice by slice. Freed in its idle handle's close
@@ -172,6 +187,8 @@ static void synced(void *arg, int rc) {
 
   if (rc < 0)
     doc = json_pack("{s:b,s:s}", "ok", 0, "error", "the daemon could not write its journal");
+  else if (p->op == OP_RETRACT || p->op == OP_EXPLAIN)
+    doc = json_pack("{s:b,s:I}", "ok", 1, "as_of", (json_int_t)p->as_of);
   else
     doc =
         json_pack("{s:b,s:I,s:I,s:I,s:I}", "ok", 1, "new", (json_int_t)p->stats.fresh, "duplicates",
@@ -375,7 +392,9 @@ static int read_rows(struct reader *rd, const struct pw_config *conf, struct sam
 /* The top-level fields of a request other than rows. */
 struct fields {
   json_t *op, *source, *fetched_at;
+  json_t *indicator, *as_of, *at, *reason, *measures, *catch_up; /* retract and explain */
   int has_rows;
+  char unknown[40]; /* the first field of no meaning in any request, "" when none */
 };
 
 /* Reads TEXT (LEN bytes), a request, against CONF: the fields into F (owned), the rows into
@@ -410,7 +429,18 @@ static int read_text(const struct pw_config *conf, const char *text, size_t len,
         slot = strcmp(k, "op") == 0           ? &f->op
                : strcmp(k, "source") == 0     ? &f->source
                : strcmp(k, "fetched_at") == 0 ? &f->fetched_at
+               : strcmp(k, "indicator") == 0  ? &f->indicator
+               : strcmp(k, "as_of") == 0      ? &f->as_of
+               : strcmp(k, "at") == 0         ? &f->at
+               : strcmp(k, "reason") == 0     ? &f->reason
+               : strcmp(k, "measures") == 0   ? &f->measures
+               : strcmp(k, "catch_up") == 0   ? &f->catch_up
                                               : NULL;
+        /* Named in the reply only when it reads as a name (UTF-8 cut short would make the
+         * reply unwritable). */
+        if (slot == NULL && f->unknown[0] == '\0')
+          snprintf(f->unknown, sizeof(f->unknown), "%s",
+                   id_like(k) && strlen(k) < sizeof(f->unknown) ? k : "an unnamed field");
         if (slot != NULL && *slot != NULL) {
           rc = -EEXIST;
         } else {
@@ -485,6 +515,119 @@ static int check_samples(const struct pw_config *conf, const struct fields *f, s
   return 0;
 }
 
+/* Cleans the optional text field V (a string, null or absent) named NAME into *OUT (owned, ""
+ * when not given). Returns 0 or -EINVAL / -ENOMEM with MSG set. */
+static int note_text(json_t *v, const char *name, char **out, char *msg, size_t msglen) {
+  char buf[PW_EXPLANATION_BUF];
+  int n = 0;
+
+  if (v != NULL && !json_is_null(v))
+    n = json_is_string(v) ? pw_text_clean(json_string_value(v), json_string_length(v), buf,
+                                          sizeof(buf), PW_EXPLANATION_MAX)
+                          : -EINVAL;
+  if (n < 0) {
+    snprintf(msg, msglen, "%s must be a string of at most %d characters of UTF-8 text", name,
+             PW_EXPLANATION_MAX);
+    return -EINVAL;
+  }
+  buf[n] = '\0';
+  *out = strdup(buf);
+  if (*out == NULL) {
+    snprintf(msg, msglen, "out of memory");
+    return -ENOMEM;
+  }
+  return 0;
+}
+
+/* An optional time field V named NAME: absent or null (*HAS 0), or an integer in the years the
+ * journal keeps. Returns 0 or -EINVAL with MSG set. */
+static int note_time(json_t *v, const char *name, int64_t *out, int *has, char *msg,
+                     size_t msglen) {
+  *has = 0;
+  if (v == NULL || json_is_null(v))
+    return 0;
+  if (!json_is_integer(v) || !pw_journal_time_ok(json_integer_value(v))) {
+    snprintf(msg, msglen, "%s must be an integer (epoch seconds) in the years " PW_JOURNAL_YEARS,
+             name);
+    return -EINVAL;
+  }
+  *out = json_integer_value(v);
+  *has = 1;
+  return 0;
+}
+
+/* Checks a retract or explain request (OP) of fields F against CONF into OUT. Returns 0 or
+ * -EINVAL / -ENOMEM with MSG naming the field. */
+static int check_note_op(const struct pw_config *conf, enum op op, const struct fields *f,
+                         struct note_op *out, char *msg, size_t msglen) {
+  const char *what = op == OP_RETRACT ? "retract" : "explain";
+  const char *id = json_string_value(f->indicator);
+
+  if (f->unknown[0] != '\0' || f->has_rows || f->fetched_at != NULL) {
+    snprintf(msg, msglen, "%s is not a field of a %s request",
+             f->unknown[0] ? f->unknown
+             : f->has_rows ? "rows"
+                           : "fetched_at",
+             what);
+    return -EINVAL;
+  }
+  if (id == NULL || !id_like(id)) {
+    snprintf(msg, msglen, "indicator must be an indicator id");
+    return -EINVAL;
+  }
+  if (pw_config_indicator_index(conf, id) < 0) {
+    snprintf(msg, msglen, "the running daemon has no indicator '%s' (reload it?)", id);
+    return -EINVAL;
+  }
+  snprintf(out->indicator, sizeof(out->indicator), "%s", id);
+  if (note_time(f->as_of, "as_of", &out->as_of, &out->has_as_of, msg, msglen) < 0 ||
+      note_time(f->at, "at", &out->at, &out->has_at, msg, msglen) < 0)
+    return -EINVAL;
+  if (op == OP_RETRACT && !out->has_as_of) {
+    snprintf(msg, msglen, "as_of is required: the as_of of the sample to withdraw");
+    return -EINVAL;
+  }
+  if (f->source == NULL && op == OP_RETRACT) {
+    snprintf(out->source, sizeof(out->source), "record");
+  } else if (!json_is_string(f->source) || !source_ok(json_string_value(f->source))) {
+    snprintf(msg, msglen,
+             "source must be 1 to %d bytes of printable text (no tab, newline or other control "
+             "character)",
+             PW_INBOX_SOURCE_MAX);
+    return -EINVAL;
+  } else {
+    snprintf(out->source, sizeof(out->source), "%s", json_string_value(f->source));
+  }
+  if (note_text(f->reason, "reason", &out->reason, msg, msglen) < 0 ||
+      note_text(f->measures, "measures", &out->measures, msg, msglen) < 0)
+    return -EINVAL;
+  if (op == OP_RETRACT && (out->reason[0] == '\0' || f->measures != NULL || f->catch_up != NULL)) {
+    snprintf(msg, msglen,
+             out->reason[0] == '\0' ? "reason is required: why the sample is withdrawn"
+                                    : "measures and catch_up are fields of explain");
+    return -EINVAL;
+  }
+  if (op == OP_EXPLAIN && out->reason[0] == '\0' && out->measures[0] == '\0') {
+    snprintf(msg, msglen, "an explanation needs a reason or measures");
+    return -EINVAL;
+  }
+  if (f->catch_up != NULL && !json_is_null(f->catch_up)) {
+    const char *d = json_string_value(f->catch_up);
+    if (d == NULL || (d[0] != '\0' && !pw_journal_date_ok(d, json_string_length(f->catch_up)))) {
+      snprintf(msg, msglen, "catch_up must be a date YYYY-MM-DD (or empty)");
+      return -EINVAL;
+    }
+    snprintf(out->catch_up, sizeof(out->catch_up), "%s", d);
+  }
+  return 0;
+}
+
+static void note_op_free(struct note_op *n) {
+  free(n->reason);
+  free(n->measures);
+  n->reason = n->measures = NULL;
+}
+
 /* Reads TEXT (LEN bytes) into R against CONF: OP_BAD with R->error, or a request whose every
  * field and row is checked. Pure: any thread. */
 static void read_request_text(const struct pw_config *conf, const char *text, size_t len,
@@ -501,8 +644,15 @@ static void read_request_text(const struct pw_config *conf, const char *text, si
     snprintf(r->error, sizeof(r->error), "malformed request (no op)");
   } else if (rc == 0 && strcmp(op, "rebuild") == 0) {
     r->op = OP_REBUILD;
+  } else if (rc == 0 && (strcmp(op, "retract") == 0 || strcmp(op, "explain") == 0)) {
+    enum op o = strcmp(op, "retract") == 0 ? OP_RETRACT : OP_EXPLAIN;
+    if (check_note_op(conf, o, &f, &r->note_op, r->error, sizeof(r->error)) == 0)
+      r->op = o;
+    else
+      note_op_free(&r->note_op);
   } else if (rc == 0 && strcmp(op, "samples") != 0) {
-    snprintf(r->error, sizeof(r->error), "unknown request (op must be \"samples\" or \"rebuild\")");
+    snprintf(r->error, sizeof(r->error),
+             "unknown request (op must be \"samples\", \"rebuild\", \"retract\" or \"explain\")");
   } else if (rc == 0 && check_samples(conf, &f, &r->samples, r->error, sizeof(r->error)) == 0) {
     r->op = OP_SAMPLES;
   }
@@ -513,6 +663,12 @@ static void read_request_text(const struct pw_config *conf, const char *text, si
   json_decref(f.op);
   json_decref(f.source);
   json_decref(f.fetched_at);
+  json_decref(f.indicator);
+  json_decref(f.as_of);
+  json_decref(f.at);
+  json_decref(f.reason);
+  json_decref(f.measures);
+  json_decref(f.catch_up);
 }
 
 /* ---- requests --------------------------------------------------------------------------- */
@@ -521,8 +677,39 @@ static void request_free(struct request *r) {
   if (r == NULL)
     return;
   rows_free(&r->samples);
+  note_op_free(&r->note_op);
   pw_config_free(r->conf);
   free(r);
+}
+
+/* `pacewatch retract` and `pacewatch explain`: applied to the indicator of that name in the
+ * current generation, durable before the reply (docs/storage.md#inbox). */
+static void apply_note_op(struct pw_inbox *ib, struct request *r, struct pending *p) {
+  struct pw_admit *a = ib->ctx.admit;
+  const struct note_op *n = &r->note_op;
+  int ind = pw_config_indicator_index(a->conf, n->indicator);
+  int64_t at = n->has_at ? n->at : pw_clock_now();
+  char err[256];
+  int rc;
+
+  if (ind < 0) {
+    snprintf(err, sizeof(err), "the running daemon has no indicator '%s' (reload it?)",
+             n->indicator);
+    rc = -ENOENT;
+  } else if (r->op == OP_RETRACT) {
+    rc = pw_admit_retract(a, ind, n->as_of, at, n->source, n->reason, err, sizeof(err));
+    p->as_of = n->as_of;
+  } else {
+    rc = pw_admit_explain(a, ind, n->has_as_of ? n->as_of : PW_JOURNAL_AS_OF_LATEST, at, n->source,
+                          n->reason, n->measures, n->catch_up, &p->as_of, err, sizeof(err));
+  }
+  if (rc < 0) {
+    reply_error(ib, p->path, err);
+    free(p);
+    return;
+  }
+  p->op = r->op;
+  ib->ctx.sync(ib->ctx.data, synced, p);
 }
 
 /* `pacewatch rebuild`: every RRD file is written again from the journal. */
@@ -724,6 +911,11 @@ static void apply(struct pw_inbox *ib, struct request *r) {
   if (r->op == OP_REBUILD) {
     request_free(r);
     apply_rebuild(ib, p);
+    return;
+  }
+  if (r->op == OP_RETRACT || r->op == OP_EXPLAIN) {
+    apply_note_op(ib, r, p);
+    request_free(r);
     return;
   }
   start_import(ib, r, p);

@@ -30,12 +30,39 @@ struct pw_sample {
   const char *note; /* the sample's note (短说明), NUL-terminated; NULL when none */
 };
 
-/* The samples of one indicator, journal order (the journal keeps one per indicator). */
+/* A revision withdrawn by a retraction line (docs/storage.md#retractions): no longer among the
+ * series' samples, kept for export. SAMPLE keeps its note; SOURCE and REASON are owned like
+ * notes. */
+struct pw_retraction {
+  struct pw_sample sample;
+  int64_t at;         /* when it was withdrawn */
+  const char *source; /* who withdrew it ("record", "import", "report:<department>") */
+  const char *reason; /* why (never empty) */
+};
+
+/* A department's explanation (说明) of an indicator (docs/storage.md#explanations). The strings
+ * are owned by whoever holds the series, like notes. */
+struct pw_explanation {
+  int64_t as_of;        /* the date the explanation is about */
+  int64_t at;           /* when it was given */
+  const char *source;   /* who gave it: "report:<department>", "record", "import" */
+  const char *reason;   /* 原因, may be empty (not together with MEASURES) */
+  const char *measures; /* 措施, may be empty */
+  char catch_up[11];    /* expected catch-up date "YYYY-MM-DD", or "" */
+};
+
+/* The samples of one indicator, journal order (the journal keeps one per indicator). Withdrawn
+ * revisions are not among SAMPLES (judge never sees them): they are in RETRACTED. Judge reads
+ * SAMPLES only; status attaches the current explanation (the last of EXPLANATIONS). */
 struct pw_series {
   struct pw_sample *samples; /* journal order */
   size_t n, cap;
-  int64_t max_as_of; /* the latest as_of stored; valid when n > 0 */
-  size_t latest;     /* index of the newest revision of max_as_of */
+  int64_t max_as_of;               /* the latest as_of stored; valid when n > 0 */
+  size_t latest;                   /* index of the newest revision of max_as_of */
+  struct pw_retraction *retracted; /* withdrawn revisions, in the order they were withdrawn */
+  size_t n_retracted;
+  struct pw_explanation *explanations; /* journal order: the last is the current one */
+  size_t n_explanations;
 };
 
 enum pw_lag_unit { PW_LAG_UNIT_NONE = 0, PW_LAG_UNIT_PP, PW_LAG_UNIT_UNIT, PW_LAG_UNIT_DAYS };

@@ -5,6 +5,7 @@
 #include "status.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -135,6 +136,30 @@ json_t *pw_status_verdict_json(const struct pw_config *conf, int idx, const stru
   return o;
 }
 
+const struct pw_explanation *pw_status_explanation(const struct pw_series *s) {
+  return s->n_explanations > 0 ? &s->explanations[s->n_explanations - 1] : NULL;
+}
+
+int pw_status_catch_up_overdue(const struct pw_explanation *e, const struct pw_verdict *v,
+                               int64_t at) {
+  int y, m, d;
+
+  if (e->catch_up[0] == '\0' || (v->status != PW_STATUS_LAGGING && v->status != PW_STATUS_SEVERE) ||
+      sscanf(e->catch_up, "%4d-%2d-%2d", &y, &m, &d) != 3)
+    return 0;
+  return at >= pw_calendar_day_end(y, m, d);
+}
+
+json_t *pw_status_explanation_json(const struct pw_explanation *e, const struct pw_verdict *v,
+                                   int64_t at) {
+  if (e == NULL)
+    return json_null();
+  return json_pack("{s:s,s:s,s:s?,s:s,s:o,s:o,s:b}", "reason", e->reason, "measures", e->measures,
+                   "catch_up", e->catch_up[0] ? e->catch_up : NULL, "source", e->source, "at",
+                   time_json(e->at), "as_of", time_json(e->as_of), "overdue",
+                   pw_status_catch_up_overdue(e, v, at));
+}
+
 json_t *pw_status_json(const struct pw_config *conf, const struct pw_series *series, int64_t at) {
   json_t *doc = json_object(), *list = json_array();
   int i;
@@ -152,8 +177,11 @@ json_t *pw_status_json(const struct pw_config *conf, const struct pw_series *ser
     pw_status_judge(conf, series, i, at, &v);
     o = pw_status_verdict_json(conf, i, &v);
     note = pw_status_note(&series[i], &v, at);
-    if (o != NULL)
+    if (o != NULL) {
       json_object_set_new(o, "note", note ? json_string(note) : json_null());
+      json_object_set_new(o, "explanation",
+                          pw_status_explanation_json(pw_status_explanation(&series[i]), &v, at));
+    }
     json_array_append_new(list, o);
   }
   json_object_set_new(doc, "indicators", list);

@@ -21,8 +21,22 @@ void pw_status_judge(const struct pw_config *conf, const struct pw_series *serie
  * Borrowed from S: valid until the series changes. Pure. */
 const char *pw_status_note(const struct pw_series *s, const struct pw_verdict *v, int64_t at);
 
-/* One indicator's verdict as a JSON object of section 5 (without `note`, which needs the
- * series: pw_status_json adds it). Returns a new reference. */
+/* The current explanation of series S: the newest (docs/storage.md#explanations, whatever
+ * instant is judged, like a sample's note), or NULL. Borrowed from S. Pure. */
+const struct pw_explanation *pw_status_explanation(const struct pw_series *s);
+
+/* Whether explanation E's expected catch-up date has passed at AT (AT is at or after the end of
+ * that day) while verdict V still lags (lagging or severe). Pure. */
+int pw_status_catch_up_overdue(const struct pw_explanation *e, const struct pw_verdict *v,
+                               int64_t at);
+
+/* Explanation E (NULL: JSON null) as the `explanation` object of docs/status-json.md, judged
+ * with V at AT for `overdue`. Returns a new reference. */
+json_t *pw_status_explanation_json(const struct pw_explanation *e, const struct pw_verdict *v,
+                                   int64_t at);
+
+/* One indicator's verdict as a JSON object of section 5 (without `note` and `explanation`, which
+ * need the series: pw_status_json adds them). Returns a new reference. */
 json_t *pw_status_verdict_json(const struct pw_config *conf, int ind, const struct pw_verdict *v);
 
 /* The whole section 5 document at AT. Returns a new reference, NULL on allocation failure. */

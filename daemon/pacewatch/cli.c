@@ -35,6 +35,9 @@ void cli_usage(FILE *out) {
         "          | list | remove SID       TARGET: an indicator ID or source:ID\n"
         "  token -c FILE add DEPARTMENT | list | revoke ID\n"
         "                                          the departments' reporting links\n"
+        "  retract -c FILE ID AS_OF --reason TEXT  withdraw a wrong sample\n"
+        "  explain -c FILE ID --reason TEXT [--measures TEXT] [--catch-up DATE] [--as-of TIME]\n"
+        "                                          record a department's explanation (说明)\n"
         "\n"
         "TIME is YYYY-MM-DD (the end of that day) or an ISO 8601 date-time with offset.\n",
         out);
@@ -112,10 +115,13 @@ static int load_config(struct cli *c, const char *name) {
 static const struct command {
   const char *name;
   int (*run)(struct cli *);
-} commands[] = {{"check", cmd_check},   {"status", cmd_status},     {"import", cmd_import},
-                {"record", cmd_record}, {"export", cmd_export},     {"rebuild", cmd_rebuild},
-                {"graph", cmd_graph},   {"briefing", cmd_briefing}, {"silence", cmd_silence},
-                {"fetch", cmd_fetch},   {"token", cmd_token},       {NULL, NULL}};
+} commands[] = {{"check", cmd_check},     {"status", cmd_status},
+                {"import", cmd_import},   {"record", cmd_record},
+                {"export", cmd_export},   {"rebuild", cmd_rebuild},
+                {"graph", cmd_graph},     {"briefing", cmd_briefing},
+                {"silence", cmd_silence}, {"fetch", cmd_fetch},
+                {"token", cmd_token},     {"retract", cmd_retract},
+                {"explain", cmd_explain}, {NULL, NULL}};
 
 /* Whether command NAME, as C asks it, writes the state directory (docs/cli.md#who-may-write):
  * then it runs only as the directory's owner. */
@@ -150,6 +156,8 @@ static int read_options(int argc, char **argv, struct cli *c) {
                                        {"indicator", required_argument, NULL, 'I'},
                                        {"fetch", no_argument, NULL, 'f'},
                                        {"for", required_argument, NULL, 'D'}, /* silence add */
+                                       {"measures", required_argument, NULL, 'M'},
+                                       {"catch-up", required_argument, NULL, 'C'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   int opt;
@@ -171,6 +179,12 @@ static int read_options(int argc, char **argv, struct cli *c) {
       break;
     case 'N':
       c->note = optarg;
+      break;
+    case 'M':
+      c->measures = optarg;
+      break;
+    case 'C':
+      c->catch_up = optarg;
       break;
     case 'o':
       c->output = optarg;

@@ -23,8 +23,9 @@ enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 struct cli {
   const char *config_path;
   const char *at, *as_of, *from, *to, *format, *output, *until, *reason, *note;
-  const char *indicator; /* fetch --indicator */
-  const char *for_text; /* silence add --for */
+  const char *indicator;           /* fetch --indicator */
+  const char *for_text;            /* silence add --for */
+  const char *measures, *catch_up; /* explain */
   int json;
   int fetch; /* check --fetch */
   int argc;  /* positional arguments after the command */
@@ -65,6 +66,8 @@ int cmd_token(struct cli *c);
  * (or only indicator ONLY, when >= 0) would come to; stores nothing (cmd_fetch.c). Returns the
  * exit status. */
 int cli_fetch_sources(struct cli *c, int source, int only);
+int cmd_retract(struct cli *c);
+int cmd_explain(struct cli *c);
 
 /* Prints the usage text to OUT (cli.c). */
 void cli_usage(FILE *out);
@@ -109,5 +112,11 @@ int cli_reply_counts(json_t *reply, struct cli_counts *out);
  * filled, or a negative errno (already reported). */
 int cli_apply_rows(struct cli *c, const struct cli_row *rows, size_t n, const char *source,
                    int64_t now, struct cli_counts *out);
+
+/* Applies REQ, a retract or explain request in the inbox's form (docs/storage.md#inbox, every
+ * field validated): through the running daemon's inbox, or directly under the state lock (the
+ * journal committed, the touched RRD files rebuilt). *AS_OF receives the as_of applied. Returns
+ * 0 or a negative errno (already reported). */
+int cli_apply_note_op(struct cli *c, json_t *req, int64_t *as_of);
 
 #endif

@@ -1,4 +1,5 @@
-/* export: one indicator's stored samples as CSV or JSON, each with its note (docs/cli.md). */
+/* export: one indicator's stored samples as CSV or JSON, each with its note, and the withdrawn
+ * ones flagged with their retraction (docs/cli.md). */
 #define PW_LOG_MODULE "cli"
 #include <stdint.h>
 #include <stdio.h>
@@ -57,14 +58,19 @@ int cmd_export(struct cli *c) {
   if (json)
     arr = json_array();
   else
-    printf("indicator,as_of,value,fetched_at,revision,note\n");
-  for (i = 0; i < s->n; i++) {
-    const struct pw_sample *x = &s->samples[i];
-    char a[40], f[40], v[40];
+    printf("indicator,as_of,value,fetched_at,revision,note,retracted,retraction_reason\n");
+  /* The samples in force in journal order, then the withdrawn revisions in the order they were
+   * withdrawn (docs/cli.md#export). */
+  for (i = 0; i < s->n + s->n_retracted; i++) {
+    const struct pw_retraction *r = i >= s->n ? &s->retracted[i - s->n] : NULL;
+    const struct pw_sample *x = r ? &r->sample : &s->samples[i];
+    char a[40], f[40], v[40], w[40];
     if (x->as_of < from || x->as_of > to)
       continue;
     pw_calendar_format(x->as_of, a, sizeof(a));
     pw_calendar_format(x->fetched_at, f, sizeof(f));
+    if (r != NULL)
+      pw_calendar_format(r->at, w, sizeof(w));
     if (json) {
       json_t *o = json_object();
       json_object_set_new(o, "indicator", json_string(c->conf->indicators[ind].id));
@@ -73,11 +79,19 @@ int cmd_export(struct cli *c) {
       json_object_set_new(o, "fetched_at", json_string(f));
       json_object_set_new(o, "revision", json_integer(x->rev));
       json_object_set_new(o, "note", x->note ? json_string(x->note) : json_null());
+      json_object_set_new(
+          o, "retracted",
+          r ? json_pack("{s:s,s:s,s:s}", "at", w, "source", r->source, "reason", r->reason)
+            : json_null());
       json_array_append_new(arr, o);
     } else {
       printf("%s,%s,%s,%s,%u,", c->conf->indicators[ind].id, a,
              pw_value_format(x->value, v, sizeof(v)), f, x->rev);
       put_csv_field(x->note);
+      putchar(',');
+      put_csv_field(r ? w : NULL);
+      putchar(',');
+      put_csv_field(r ? r->reason : NULL);
       putchar('\n');
     }
   }

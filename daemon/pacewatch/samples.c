@@ -196,3 +196,82 @@ int cli_apply_rows(struct cli *c, const struct cli_row *rows, size_t n, const ch
   close(lock_fd);
   return rc;
 }
+
+/* A string field of REQ, or NULL. */
+static const char *req_str(json_t *req, const char *key) {
+  return json_string_value(json_object_get(req, key));
+}
+
+int cli_apply_note_op(struct cli *c, json_t *req, int64_t *as_of) {
+  struct pw_journal *j = NULL;
+  struct pw_admit a;
+  unsigned char *mask = NULL;
+  const char *op = req_str(req, "op");
+  json_t *jas = json_object_get(req, "as_of");
+  int64_t at = json_integer_value(json_object_get(req, "at"));
+  char err[1024];
+  int lock_fd, rc, ind;
+
+  lock_fd = pw_state_lock(c->conf->daemon.state_dir);
+  if (lock_fd == -EWOULDBLOCK) {
+    json_t *reply;
+    int ok = 0;
+    json_int_t got = 0;
+    const char *msg = "no reason given";
+    rc = cli_ask_daemon(c, req, &reply);
+    if (rc < 0)
+      return rc;
+    json_unpack(reply, "{s:b}", "ok", &ok);
+    if (!ok || json_unpack(reply, "{s:I}", "as_of", &got) != 0) {
+      json_unpack(reply, "{s:s}", "error", &msg);
+      fprintf(stderr, "pacewatch: the running pacewatchd refused the request: %s\n", msg);
+      json_decref(reply);
+      return -EINVAL;
+    }
+    *as_of = (int64_t)got;
+    json_decref(reply);
+    return 0;
+  }
+  if (lock_fd < 0) {
+    fprintf(stderr, "pacewatch: cannot lock %s: %s\n", c->conf->daemon.state_dir,
+            strerror(-lock_fd));
+    return lock_fd;
+  }
+  rc = pw_journal_open(c->conf, 1, &j, err, sizeof(err));
+  if (rc < 0) {
+    fprintf(stderr, "pacewatch: %s\n", err);
+    close(lock_fd);
+    return rc;
+  }
+  mask = calloc((size_t)c->conf->n_indicators + 1, 1);
+  memset(&a, 0, sizeof(a));
+  a.conf = c->conf;
+  a.journal = j;
+  a.touched = mark_touched;
+  a.data = mask;
+  a.quiet = 1;
+  ind = pw_config_indicator_index(c->conf, req_str(req, "indicator"));
+  snprintf(err, sizeof(err), "out of memory");
+  if (mask == NULL)
+    rc = -ENOMEM;
+  else if (strcmp(op, "retract") == 0)
+    rc = pw_admit_retract(&a, ind, *as_of = json_integer_value(jas), at, req_str(req, "source"),
+                          req_str(req, "reason"), err, sizeof(err));
+  else
+    rc = pw_admit_explain(&a, ind, jas ? json_integer_value(jas) : PW_JOURNAL_AS_OF_LATEST, at,
+                          req_str(req, "source"), req_str(req, "reason"), req_str(req, "measures"),
+                          req_str(req, "catch_up"), as_of, err, sizeof(err));
+  if (rc < 0) {
+    fprintf(stderr, "pacewatch: indicator '%s': %s\n", req_str(req, "indicator"), err);
+  } else {
+    rc = pw_journal_commit(j);
+    if (rc < 0)
+      fprintf(stderr, "pacewatch: cannot write the journal %s: %s\n", j->path, strerror(-rc));
+    else
+      sync_rrd(c, j, mask);
+  }
+  free(mask);
+  pw_journal_close(j);
+  close(lock_fd);
+  return rc;
+}

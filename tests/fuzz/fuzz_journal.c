@@ -7,7 +7,9 @@
  * of every as_of a duplicate, and a snapshot holds the same samples and notes. When every instant
  * lies in the years pacewatch judges (1970-2200), the samples are written again with pw_journal_add
  * (with their notes) into a second journal and must load back the same: what the journal reads
- * it can write.
+ * it can write. Retraction and explanation lines: a snapshot holds the same withdrawn revisions
+ * and explanations, every retraction has its reason, and explanations read are accepted by
+ * pw_journal_explain and load back the same.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -98,6 +100,36 @@ static void check_series(const struct pw_journal *j, int ind) {
   }
 }
 
+/* Whether explanations X and Y are the same. */
+static int same_explanation(const struct pw_explanation *x, const struct pw_explanation *y) {
+  return x->as_of == y->as_of && x->at == y->at && strcmp(x->source, y->source) == 0 &&
+         strcmp(x->reason, y->reason) == 0 && strcmp(x->measures, y->measures) == 0 &&
+         strcmp(x->catch_up, y->catch_up) == 0;
+}
+
+/* Whether A and B hold the same withdrawn revisions (WITHDRAWN) and explanations. */
+static int same_parts(const struct pw_journal *a, const struct pw_journal *b, int withdrawn) {
+  int i;
+
+  for (i = 0; i < a->n_series; i++) {
+    const struct pw_series *x = &a->series[i], *y = &b->series[i];
+    size_t k;
+    if (x->n_explanations != y->n_explanations || (withdrawn && x->n_retracted != y->n_retracted))
+      return 0;
+    for (k = 0; k < x->n_explanations; k++)
+      if (!same_explanation(&x->explanations[k], &y->explanations[k]))
+        return 0;
+    for (k = 0; withdrawn && k < x->n_retracted; k++) {
+      const struct pw_retraction *p = &x->retracted[k], *q = &y->retracted[k];
+      if (p->sample.as_of != q->sample.as_of || p->sample.value != q->sample.value ||
+          p->at != q->at || strcmp(p->source, q->source) != 0 ||
+          strcmp(p->reason, q->reason) != 0 || p->reason[0] == '\0')
+        return 0;
+    }
+  }
+  return 1;
+}
+
 /* Whether A and B hold the same samples. */
 static int same(const struct pw_journal *a, const struct pw_journal *b) {
   int i;
@@ -141,6 +173,12 @@ static void round_trip(const struct pw_journal *j) {
       if (pw_journal_add_noted(w, i, s->samples[k].as_of, s->samples[k].value,
                                s->samples[k].fetched_at, "fuzz", s->samples[k].note) != 0)
         pw_fuzz_fail("journal: pw_journal_add_noted failed");
+    for (k = 0; k < s->n_explanations; k++) {
+      const struct pw_explanation *e = &s->explanations[k];
+      if (pw_journal_explain(w, i, e->as_of, e->at, e->source, e->reason, e->measures, e->catch_up,
+                             err, sizeof(err)) != 0)
+        pw_fuzz_fail("journal: pw_journal_explain refused what was read: %s", err);
+    }
   }
   if (pw_journal_commit(w) != 0)
     pw_fuzz_fail("journal: pw_journal_commit failed");
@@ -148,7 +186,7 @@ static void round_trip(const struct pw_journal *j) {
   rc = pw_journal_open(conf_b, 0, &r, err, sizeof(err));
   if (rc != 0)
     pw_fuzz_fail("journal: cannot load the second journal: %s", err);
-  if (r->skipped != 0 || !same(j, r))
+  if (r->skipped != 0 || !same(j, r) || !same_parts(j, r, 0))
     pw_fuzz_fail("journal: samples written again load differently (%llu lines skipped)",
                  (unsigned long long)r->skipped);
   pw_journal_close(r);
@@ -171,9 +209,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       if (s->samples[k].as_of < lo || s->samples[k].as_of >= hi || s->samples[k].fetched_at < lo ||
           s->samples[k].fetched_at >= hi)
         in_range = 0;
+    /* An explanation is written only with instants the journal keeps. */
+    for (k = 0; k < s->n_explanations; k++)
+      if (!pw_journal_time_ok(s->explanations[k].as_of) ||
+          !pw_journal_time_ok(s->explanations[k].at))
+        in_range = 0;
+    /* No withdrawn revision is among the samples in force, unless journaled after it. */
+    for (k = 0; k < s->n_retracted; k++)
+      if (s->retracted[k].reason[0] == '\0')
+        pw_fuzz_fail("journal: series %d: a retraction without a reason", i);
   }
   snap = pw_journal_snapshot(j);
-  if (snap == NULL || !same(j, snap))
+  if (snap == NULL || !same(j, snap) || !same_parts(j, snap, 1))
     pw_fuzz_fail("journal: the snapshot differs");
   pw_journal_close(snap);
   if (in_range)

@@ -180,10 +180,12 @@ class Formulas(harness.TestCase):
         keys = ["id", "name", "domain", "department", "kind", "unit", "status", "stale", "due",
                 "value",
                 "as_of", "target", "expected", "completion_pct", "pace_pct", "lag", "lag_unit",
-                "projection_pct", "stage", "note"]  # docs/status-json.md; note is null here
+                "projection_pct", "stage", "note", "explanation"]
+        # docs/status-json.md; note and explanation are null here
         self.assertEqual(sorted(got.keys()), sorted(keys))
         self.assertIsNone(got["note"])
         self.assertIsNone(got["due"])  # no reporting deadline
+        self.assertIsNone(got["explanation"])
 
     def test_no_data_and_stale(self):
         self.tmp = new_tmp(self)
@@ -298,8 +300,9 @@ class Import(harness.TestCase):
         js = json.loads(out)
         self.assertEqual([r["value"] for r in js], [1000, 2000, 2100])
         self.assertEqual(set(js[0].keys()), {"indicator", "as_of", "value", "fetched_at",
-                                             "revision", "note"})
+                                             "revision", "note", "retracted"})
         self.assertIsNone(js[0]["note"])
+        self.assertIsNone(js[0]["retracted"])
 
     def test_rfc4180_reader(self):
         # The import reads CSV with the csv plugin's reader: a byte-order mark, CRLF, quoted

@@ -2,7 +2,8 @@
  * Unit tests of journal: classification (duplicates, confirmations, revisions), revision
  * numbering, durable reload, torn and malformed lines, samples of unknown indicators, the
  * state lock, milestone values by stage name, and a reload's load on the side caught up with
- * the lines committed meanwhile (each exactly once, a torn or half-written last line included).
+ * the lines committed meanwhile (each exactly once, a torn or half-written last line included);
+ * retraction and explanation lines, and what status makes of them.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +21,7 @@
 #include "calendar.h"
 #include "config.h"
 #include "journal.h"
+#include "status.h"
 #include "value.h"
 
 static char dir[] = "/tmp/pw-test-journal-XXXXXX";
@@ -476,6 +478,225 @@ static void test_catch_up_torn(void **state) {
   pw_journal_close(loaded);
 }
 
+/* Retractions (docs/storage.md#retractions): the API refuses a retraction of nothing, one
+ * without a reason, a hostile source; a retracted as_of leaves the series entirely (its earlier
+ * revision does not come back), find/effective/classify no longer see it, a figure equal to
+ * the withdrawn one is new again; the line round-trips, a retraction line of nothing or
+ * without a reason is skipped on reading, a torn one too; a snapshot owns copies. */
+static void test_retractions(void **state) {
+  struct pw_journal *j, *snap;
+  const struct pw_series *s;
+  const int64_t t = 1711900800, d = 86400;
+  char err[256];
+  int lock;
+
+  (void)state;
+  unlink(jpath);
+  lock = pw_state_lock(conf->daemon.state_dir);
+  assert_true(lock >= 0);
+  j = open_j(1);
+  assert_int_equal(pw_journal_add_noted(j, 0, t, 5, t + 10, "import", "首次"), 0);
+  assert_int_equal(pw_journal_add(j, 0, t, 6, t + 20, "import"), 0); /* revision 1 */
+  assert_int_equal(pw_journal_add(j, 0, t + d, 8, t + d, "import"), 0);
+  assert_int_equal(pw_journal_add(j, 0, t + 2 * d, 9, t + 2 * d, "import"), 0);
+  /* Refused: nothing at that as_of, no reason, a source with a tab. */
+  assert_int_equal(pw_journal_retract(j, 0, t + 3 * d, t + 3 * d, "record", "错", err, sizeof(err)),
+                   -ENOENT);
+  assert_non_null(strstr(err, "no sample"));
+  assert_int_equal(pw_journal_retract(j, 0, t, t + 3 * d, "record", "  \t ", err, sizeof(err)),
+                   -EINVAL);
+  assert_int_equal(pw_journal_retract(j, 0, t, t + 3 * d, "rec\tord", "错", err, sizeof(err)),
+                   -EINVAL);
+  assert_int_equal(pw_journal_retract(j, 0, t, 0, "record", "错", err, sizeof(err)), -ERANGE);
+  assert_int_equal(j->series[0].n, 4);
+  /* The latest as_of withdrawn: the one before is the latest again. */
+  assert_int_equal(pw_journal_retract(j, 0, t + 2 * d, t + 3 * d, "record", "录入错误\t多了一位",
+                                      err, sizeof(err)),
+                   0);
+  s = &j->series[0];
+  assert_int_equal(s->n, 3);
+  assert_int_equal(s->max_as_of, t + d);
+  assert_true(s->samples[s->latest].value == 8);
+  assert_int_equal(s->n_retracted, 1);
+  assert_string_equal(s->retracted[0].reason, "录入错误 多了一位");
+  assert_null(pw_journal_find(j, 0, t + 2 * d));
+  /* Both revisions of T go; revision 0 (5) does not come back. */
+  assert_int_equal(pw_journal_retract(j, 0, t, t + 3 * d, "record", "口径错误", err, sizeof(err)),
+                   0);
+  assert_int_equal(s->n, 1);
+  assert_int_equal(s->n_retracted, 3);
+  assert_null(pw_journal_find(j, 0, t));
+  assert_null(pw_journal_effective(j, 0, t + 10 * 3600));
+  assert_string_equal(s->retracted[1].sample.note, "首次");
+  /* The same figure again is new, not a duplicate of the withdrawn one. */
+  assert_int_equal(pw_journal_classify(j, 0, t, 6, 1), PW_SAMPLE_REVISION);
+  assert_int_equal(pw_journal_classify(j, 0, t + 2 * d, 9, 1), PW_SAMPLE_NEW);
+  assert_int_equal(pw_journal_add(j, 0, t + 2 * d, 9.5, t + 4 * d, "record"), 0);
+  assert_int_equal(s->n, 2);
+  assert_int_equal(s->samples[1].rev, 0);
+  snap = pw_journal_snapshot(j);
+  assert_non_null(snap);
+  assert_int_equal(pw_journal_commit(j), 0);
+  pw_journal_close(j);
+  assert_int_equal(snap->series[0].n_retracted, 3);
+  assert_string_equal(snap->series[0].retracted[2].reason, "口径错误");
+  pw_journal_close(snap);
+
+  /* Read back: the same series. Then hostile lines: a retraction of nothing (ignored with a
+   * warning), one without a reason or with a stray field (malformed), a torn one. */
+  append_raw("2024-04-09T00:00:00+08:00\ta\tretracted\t2024-04-09T00:00:00+08:00\trecord\t无\n");
+  append_raw("2024-04-02T00:00:00+08:00\ta\tretracted\t2024-04-09T00:00:00+08:00\trecord\t\n");
+  append_raw("2024-04-02T00:00:00+08:00\ta\tretracted\t2024-04-09T00:00:00+08:00\trecord\tx\ty\n");
+  append_raw("2024-04-02T00:00:00+08:00\ta\tretracted\t2024-04-09T00:00:00+08:00\trec");
+  j = open_j(0);
+  s = &j->series[0];
+  assert_int_equal(s->n, 2);
+  assert_true(s->samples[0].value == 8);
+  assert_true(s->samples[1].value == 9.5);
+  assert_int_equal(s->max_as_of, t + 2 * d);
+  assert_int_equal(s->n_retracted, 3);
+  assert_int_equal(s->retracted[0].at, t + 3 * d);
+  assert_string_equal(s->retracted[0].source, "record");
+  assert_true(s->retracted[0].sample.value == 9);
+  assert_int_equal(j->skipped, 3);
+  pw_journal_close(j);
+  close(lock);
+}
+
+/* Explanations (docs/storage.md#explanations): validation (a reason or measures, each at most
+ * 500 characters of text, a catch-up date that exists), the default as_of (the latest sample's),
+ * the newest is current, the line round-trips with its tabs cleaned, malformed lines skipped,
+ * a snapshot owns copies. */
+static void test_explanations(void **state) {
+  struct pw_journal *j, *snap;
+  const struct pw_explanation *e;
+  const int64_t t = 1711900800, d = 86400;
+  char err[256], big[1600];
+  int lock;
+
+  (void)state;
+  unlink(jpath);
+  lock = pw_state_lock(conf->daemon.state_dir);
+  assert_true(lock >= 0);
+  j = open_j(1);
+  assert_null(pw_journal_explanation(j, 0));
+  assert_int_equal(pw_journal_add(j, 0, t, 5, t + 10, "import"), 0);
+  assert_int_equal(pw_journal_explain(j, 0, PW_JOURNAL_AS_OF_LATEST, t + d, "record", "", NULL,
+                                      NULL, err, sizeof(err)),
+                   -EINVAL);
+  assert_int_equal(pw_journal_explain(j, 0, PW_JOURNAL_AS_OF_LATEST, t + d, "record", "原因", NULL,
+                                      "2024-02-30", err, sizeof(err)),
+                   -EINVAL);
+  assert_int_equal(pw_journal_explain(j, 0, PW_JOURNAL_AS_OF_LATEST, t + d, "record", "\xff", NULL,
+                                      NULL, err, sizeof(err)),
+                   -EILSEQ);
+  memset(big, 0, sizeof(big));
+  for (int i = 0; i < 501; i++)
+    memcpy(big + i * 3, "因", 3);
+  assert_int_equal(pw_journal_explain(j, 0, PW_JOURNAL_AS_OF_LATEST, t + d, "record", big, NULL,
+                                      NULL, err, sizeof(err)),
+                   -E2BIG);
+  big[500 * 3] = '\0'; /* 500 characters: accepted */
+  assert_int_equal(pw_journal_explain(j, 0, PW_JOURNAL_AS_OF_LATEST, t + d, "record", big, NULL,
+                                      NULL, err, sizeof(err)),
+                   0);
+  assert_int_equal(pw_journal_explain(j, 0, PW_JOURNAL_AS_OF_LATEST, t + 2 * d, "report:rs",
+                                      "项目审批\t延后", "加快推进", "2024-05-31", err, sizeof(err)),
+                   0);
+  e = pw_journal_explanation(j, 0);
+  assert_non_null(e);
+  assert_int_equal(e->as_of, t);
+  assert_int_equal(e->at, t + 2 * d);
+  assert_string_equal(e->reason, "项目审批 延后");
+  assert_string_equal(e->measures, "加快推进");
+  assert_string_equal(e->catch_up, "2024-05-31");
+  assert_string_equal(e->source, "report:rs");
+  /* Without any sample, the as_of is the time it was given. */
+  assert_int_equal(pw_journal_explain(j, 1, PW_JOURNAL_AS_OF_LATEST, t + d, "record", NULL, "措施",
+                                      "", err, sizeof(err)),
+                   0);
+  assert_int_equal(pw_journal_explanation(j, 1)->as_of, t + d);
+  assert_string_equal(pw_journal_explanation(j, 1)->reason, "");
+  snap = pw_journal_snapshot(j);
+  assert_int_equal(pw_journal_commit(j), 0);
+  pw_journal_close(j);
+  assert_string_equal(pw_journal_explanation(snap, 0)->measures, "加快推进");
+  assert_int_equal(snap->series[0].n_explanations, 2);
+  pw_journal_close(snap);
+
+  append_raw(
+      "2024-04-01T00:00:00+08:00\ta\texplanation\t2024-04-09T00:00:00+08:00\trecord\t\t\t\n");
+  append_raw(
+      "2024-04-01T00:00:00+08:00\ta\texplanation\t2024-04-09T00:00:00+08:00\trecord\tx\t\t5月\n");
+  append_raw("2024-04-01T00:00:00+08:00\ta\texplanation\t2024-04-09T00:00:00+08:00\trecord\tx\n");
+  append_raw("2024-04-01T00:00:00+08:00\ta\texplanation\t2024-04-09T00:00:00+08:00\trecord\tx\t\t\t"
+             "more\n");
+  j = open_j(0);
+  assert_int_equal(j->skipped, 4);
+  assert_int_equal(j->series[0].n_explanations, 2);
+  e = pw_journal_explanation(j, 0);
+  assert_string_equal(e->reason, "项目审批 延后");
+  assert_string_equal(e->catch_up, "2024-05-31");
+  assert_int_equal(strlen(j->series[0].explanations[0].reason), 1500);
+  assert_int_equal(j->series[0].n, 1);
+  pw_journal_close(j);
+  close(lock);
+}
+
+/* What status makes of it (judge stays pure): a withdrawn latest figure leaves the one before
+ * as the verdict's value, the current explanation is the newest, and `overdue` is a catch-up
+ * date passed (from the end of that day on) while the verdict lags. */
+static void test_status_after_retraction(void **state) {
+  struct pw_journal *j;
+  struct pw_verdict v;
+  const int64_t t = 1711900800, d = 86400;
+  const struct pw_explanation *e;
+  json_t *doc, *o, *x;
+  char err[256];
+  int lock;
+
+  (void)state;
+  unlink(jpath);
+  lock = pw_state_lock(conf->daemon.state_dir);
+  assert_true(lock >= 0);
+  j = open_j(1);
+  assert_int_equal(pw_journal_add(j, 0, t, 5, t, "import"), 0);
+  assert_int_equal(pw_journal_add(j, 0, t + d, 50, t + d, "import"), 0);
+  pw_status_judge(conf, j->series, 0, t + 2 * d, &v);
+  assert_true(v.has_value && v.value == 50);
+  assert_int_equal(pw_journal_retract(j, 0, t + d, t + 2 * d, "record", "错", err, sizeof(err)), 0);
+  pw_status_judge(conf, j->series, 0, t + 2 * d, &v);
+  assert_true(v.has_value && v.value == 5 && v.as_of == t);
+  assert_int_equal(pw_journal_explain(j, 0, PW_JOURNAL_AS_OF_LATEST, t + 2 * d, "record", "旧",
+                                      NULL, NULL, err, sizeof(err)),
+                   0);
+  assert_int_equal(pw_journal_explain(j, 0, PW_JOURNAL_AS_OF_LATEST, t + 3 * d, "report:rs", "原因",
+                                      "措施", "2024-04-05", err, sizeof(err)),
+                   0);
+  doc = pw_status_json(conf, j->series, t + 2 * d);
+  o = json_array_get(json_object_get(doc, "indicators"), 0);
+  assert_true(json_number_value(json_object_get(o, "value")) == 5);
+  x = json_object_get(o, "explanation");
+  assert_string_equal(json_string_value(json_object_get(x, "reason")), "原因");
+  assert_string_equal(json_string_value(json_object_get(x, "catch_up")), "2024-04-05");
+  assert_string_equal(json_string_value(json_object_get(x, "as_of")), "2024-04-01T00:00:00+08:00");
+  assert_true(json_is_false(json_object_get(x, "overdue"))); /* no target: not lagging */
+  assert_true(json_is_null(
+      json_object_get(json_array_get(json_object_get(doc, "indicators"), 1), "explanation")));
+  json_decref(doc);
+  /* 2024-04-05 ends at 2024-04-06T00:00+08:00. */
+  e = pw_status_explanation(&j->series[0]);
+  v.status = PW_STATUS_LAGGING;
+  assert_false(pw_status_catch_up_overdue(e, &v, t + 5 * d - 1));
+  assert_true(pw_status_catch_up_overdue(e, &v, t + 5 * d));
+  v.status = PW_STATUS_SEVERE;
+  assert_true(pw_status_catch_up_overdue(e, &v, t + 5 * d));
+  v.status = PW_STATUS_OK;
+  assert_false(pw_status_catch_up_overdue(e, &v, t + 5 * d));
+  pw_journal_close(j);
+  close(lock);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_classify_and_reload),
@@ -486,6 +707,9 @@ int main(void) {
       cmocka_unit_test(test_catch_up_torn),
       cmocka_unit_test(test_nul_in_indicator),
       cmocka_unit_test(test_notes),
+      cmocka_unit_test(test_retractions),
+      cmocka_unit_test(test_explanations),
+      cmocka_unit_test(test_status_after_retraction),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
