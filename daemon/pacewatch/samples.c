@@ -58,7 +58,11 @@ int cli_ask_daemon(struct cli *c, json_t *req, json_t **reply) {
     usleep(100 * 1000);
   }
   unlink(path);
-  fprintf(stderr, "pacewatch: the running pacewatchd did not take the request within 60 s\n");
+  /* Unanswered is not refused: the daemon may have taken the request and stopped before its
+   * reply (docs/cli.md "Beside a running daemon"). */
+  fprintf(stderr, "pacewatch: timed out: the running pacewatchd did not answer within 60 s; it "
+                  "may have stopped after taking the request: `pacewatch export` shows whether "
+                  "it was stored\n");
   return -ETIMEDOUT;
 }
 
