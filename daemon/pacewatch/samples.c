@@ -59,7 +59,7 @@ int cli_ask_daemon(struct cli *c, json_t *req, json_t **reply) {
   }
   unlink(path);
   /* Unanswered is not refused: the daemon may have taken the request and stopped before its
-   * reply (docs/cli.md "Beside a running daemon"). */
+   * reply (docs/cli.md "import"). */
   fprintf(stderr, "pacewatch: timed out: the running pacewatchd did not answer within 60 s; it "
                   "may have stopped after taking the request: `pacewatch export` shows whether "
                   "it was stored\n");
