@@ -273,8 +273,8 @@ int pw_config_load_departments(struct loader *ld, config_t *cfg) {
 
 /* ---- sources ---- */
 
-enum { FMT_JSON = 0, FMT_CSV, FMT_PROMETHEUS, FMT_REGEX };
-static const char *const formats[] = {"json", "csv", "prometheus", "regex", NULL};
+enum { FMT_JSON = 0, FMT_CSV, FMT_PROMETHEUS, FMT_REGEX, FMT_XLSX };
+static const char *const formats[] = {"json", "csv", "prometheus", "regex", "xlsx", NULL};
 
 /* An http:// or https:// URL is polled; file:// or a plain path (relative to the configuration
  * file's directory) is read. */
