@@ -21,7 +21,8 @@ void cli_usage(FILE *out) {
         "commands:\n"
         "  check  -c FILE                          validate a configuration\n"
         "  status -c FILE [--at TIME] [--json]     judge every indicator as of TIME\n"
-        "  import -c FILE CSV                      load samples (indicator,as_of,value[,note])\n"
+        "  import -c FILE CSV|XLSX [--sheet NAME] [--columns indicator=A,as_of=B,value=C[,note=D]\n"
+        "         [--first-row N]]                 load samples (indicator,as_of,value[,note])\n"
         "  record -c FILE ID VALUE [--as-of TIME] [--note TEXT]  add one sample by hand\n"
         "  export -c FILE ID [--from TIME] [--to TIME] [--format csv|json]\n"
         "  rebuild -c FILE                         regenerate every RRD file from the journal\n"
@@ -62,19 +63,15 @@ static const struct command {
 /* Reads the options after the command (ARGV[1]) into C, and the positional arguments after
  * them. Returns -1 to go on, or the exit status (help printed, or a bad option). */
 static int read_options(int argc, char **argv, struct cli *c) {
-  static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-                                       {"at", required_argument, NULL, 'a'},
-                                       {"json", no_argument, NULL, 'j'},
-                                       {"as-of", required_argument, NULL, 'A'},
-                                       {"output", required_argument, NULL, 'o'},
-                                       {"until", required_argument, NULL, 'U'},
-                                       {"reason", required_argument, NULL, 'R'},
-                                       {"from", required_argument, NULL, 'F'},
-                                       {"to", required_argument, NULL, 'T'},
-                                       {"format", required_argument, NULL, 'm'},
-                                       {"note", required_argument, NULL, 'N'},
-                                       {"help", no_argument, NULL, 'h'},
-                                       {NULL, 0, NULL, 0}};
+  static const struct option opts[] = {
+      {"config", required_argument, NULL, 'c'},  {"at", required_argument, NULL, 'a'},
+      {"json", no_argument, NULL, 'j'},          {"as-of", required_argument, NULL, 'A'},
+      {"output", required_argument, NULL, 'o'},  {"until", required_argument, NULL, 'U'},
+      {"reason", required_argument, NULL, 'R'},  {"from", required_argument, NULL, 'F'},
+      {"to", required_argument, NULL, 'T'},      {"format", required_argument, NULL, 'm'},
+      {"note", required_argument, NULL, 'N'},    {"sheet", required_argument, NULL, 'S'},
+      {"columns", required_argument, NULL, 'C'}, {"first-row", required_argument, NULL, 'W'},
+      {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
   int opt;
 
   optind = 2;
@@ -94,6 +91,15 @@ static int read_options(int argc, char **argv, struct cli *c) {
       break;
     case 'N':
       c->note = optarg;
+      break;
+    case 'S':
+      c->sheet = optarg;
+      break;
+    case 'C':
+      c->columns = optarg;
+      break;
+    case 'W':
+      c->first_row = optarg;
       break;
     case 'o':
       c->output = optarg;
