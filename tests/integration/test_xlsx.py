@@ -102,6 +102,25 @@ class Import(harness.TestCase):
         # Rich text runs joined, the phonetic guide left out; an inline string of two runs.
         self.check_report(env2, "rich.xlsx", places_note="备案机构91家")
 
+    def test_1900_serials(self):
+        # Serial numbers under a date format: the 1900 system with Lotus's 1900-02-29 (day 60,
+        # a day that never was: refused by the date grammar), the days around it, a time of day.
+        env = self.env
+        for number, said in ((59, "as_of 1900-02-28 is outside the years"),
+                             (60, "bad date '1900-02-29'"),
+                             (61, "as_of 1900-03-01 is outside the years"),
+                             (45382.5, None)):
+            r = env.cli_run("import", env.write("s.xlsx", make_xlsx.serial(number)))
+            if said is None:
+                self.assertEqual(r.rc, 0, r.err)
+            else:
+                self.assertEqual(r.rc, 1, r.err)
+                self.assertIn("s.xlsx: Sheet!B2: indicator 'gdp': " + said, r.err)
+        self.assertEqual(rows(env, "gdp"), [("2024-03-31T12:00:00+08:00", "1", "")])
+        # A time format is no date: the number stays a number, not a date.
+        r = env.cli_run("import", env.write("t.xlsx", make_xlsx.serial(0.5, "hh:mm")))
+        self.assertIn("bad date '0.5'", r.err)
+
     def test_columns(self):
         env = self.env
         path = env.write("月报.xlsx", make_xlsx.mapped())

@@ -144,6 +144,16 @@ def mapped():
     return shared(save(wb))
 
 
+def serial(number, fmt="yyyy-mm-dd"):
+    '''One row whose date is the serial NUMBER under the date format FMT (1900 system).'''
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["indicator", "as_of", "value"])
+    ws.append(["gdp", number, 1])
+    ws["B2"].number_format = fmt
+    return shared(save(wb))
+
+
 def bad_cell():
     '''A value that is not a figure, in 报表!D4.'''
     wb = report_book()
