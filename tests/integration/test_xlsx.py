@@ -206,6 +206,13 @@ class Plugin(harness.TestCase):
         r = env.cli_run("check")
         self.assertEqual(r.rc, 2, r.err)
         self.assertIn("expected [SHEET!]CELL", r.err)
+        # A workbook is not text: no charset.
+        env.write_conf(CONF.split("indicators =")[0] + SOURCES.replace(
+            'format = "xlsx"; interval', 'format = "xlsx"; charset = "GBK"; interval', 1),
+            base="http://127.0.0.1:9")
+        r = env.cli_run("check")
+        self.assertEqual(r.rc, 2, r.err)
+        self.assertIn("key 'charset' does not apply to source", r.err)
 
 
 if __name__ == "__main__":
