@@ -293,34 +293,52 @@ static int header_field(const struct pw_xlsx_cell *c) {
   return -1;
 }
 
+/* The header fields found in one row: each field's column, and the first field named twice. */
+struct header_scan {
+  uint32_t map[NCOLS];
+  int twice;          /* a field named twice (its index), or -1 */
+  uint32_t at, again; /* its columns */
+};
+
+static void header_span(void *ctx, uint32_t c1, uint32_t c2, const struct pw_xlsx_cell *cell) {
+  struct header_scan *h = ctx;
+  int k = header_field(cell);
+
+  if (k < 0 || h->twice >= 0)
+    return;
+  if (h->map[k] != 0 || c2 > c1) {
+    h->twice = k;
+    h->at = h->map[k] != 0 ? h->map[k] : c1;
+    h->again = h->map[k] != 0 ? c1 : c2;
+    return;
+  }
+  h->map[k] = c1;
+}
+
 /* Finds the header row: the first row whose cells name indicator, as_of and value (merged cells
  * name every column they span). Returns the row, or 0 after printing why. */
 static uint32_t find_header(struct import *im, const struct pw_xlsx_sheet *s) {
   size_t n;
   const struct pw_xlsx_cell *cells = pw_xlsx_cells(s, &n);
-  uint32_t last = 0, maxc = pw_xlsx_max_col(s);
+  uint32_t last = 0;
 
   for (size_t i = 0; i < n; i++) {
-    uint32_t r = cells[i].row, map[NCOLS] = {0};
+    struct header_scan h = {.twice = -1};
+    uint32_t r = cells[i].row;
     if (r == last)
       continue;
     last = r;
-    for (uint32_t col = 1; col <= maxc; col++) {
-      int k = header_field(pw_xlsx_cell_at(s, r, col));
-      if (k < 0)
-        continue;
-      if (map[k] != 0) {
-        char a[16], b[16];
-        pw_xlsx_ref_format(r, map[k], a, sizeof(a));
-        pw_xlsx_ref_format(r, col, b, sizeof(b));
-        fprintf(stderr, "%s: %s!%s: the header names %s twice (also %s)\n", im->path, im->sheet, b,
-                col_keys[k], a);
-        return 0;
-      }
-      map[k] = col;
+    pw_xlsx_row_spans(s, r, header_span, &h);
+    if (h.twice >= 0) {
+      char a[16], b[16];
+      pw_xlsx_ref_format(r, h.at, a, sizeof(a));
+      pw_xlsx_ref_format(r, h.again, b, sizeof(b));
+      fprintf(stderr, "%s: %s!%s: the header names %s twice (also %s)\n", im->path, im->sheet, b,
+              col_keys[h.twice], a);
+      return 0;
     }
-    if (map[COL_INDICATOR] != 0 && map[COL_AS_OF] != 0 && map[COL_VALUE] != 0) {
-      memcpy(im->colmap, map, sizeof(map));
+    if (h.map[COL_INDICATOR] != 0 && h.map[COL_AS_OF] != 0 && h.map[COL_VALUE] != 0) {
+      memcpy(im->colmap, h.map, sizeof(h.map));
       return r;
     }
   }

@@ -186,21 +186,31 @@ static int text_is(const struct pw_xlsx_cell *c, const char *s) {
   return n == sl && memcmp(t, s, n) == 0;
 }
 
+struct header_scan {
+  const char *name;
+  uint32_t col; /* the first column found */
+  int count;    /* how many columns the name covers */
+};
+
+static void header_span(void *ctx, uint32_t c1, uint32_t c2, const struct pw_xlsx_cell *cell) {
+  struct header_scan *h = ctx;
+
+  if (h->name[0] == '\0' || cell == NULL || !text_is(cell, h->name))
+    return;
+  if (h->count == 0 || c1 < h->col)
+    h->col = c1;
+  h->count += (int)(c2 - c1 + 1);
+}
+
 /* The column of row ROW named NAME (merged header cells name each column they span): 0 when
  * none, and *COUNT how many. */
 static uint32_t header_col(const struct pw_xlsx_sheet *s, uint32_t row, const char *name,
                            int *count) {
-  uint32_t col = 0, maxc = pw_xlsx_max_col(s);
+  struct header_scan h = {.name = name};
 
-  *count = 0;
-  for (uint32_t c = 1; c <= maxc; c++) {
-    if (text_is(pw_xlsx_cell_at(s, row, c), name) && name[0] != '\0') {
-      if (*count == 0)
-        col = c;
-      (*count)++;
-    }
-  }
-  return col;
+  pw_xlsx_row_spans(s, row, header_span, &h);
+  *count = h.count;
+  return h.count > 0 ? h.col : 0;
 }
 
 /* Finds the header row: the first row naming Q's column (and its key column). */

@@ -27,6 +27,13 @@ struct merge {
   uint32_t r1, c1, r2, c2;
 };
 
+/* One row of a merged range: the index built when a sheet is read, sorted by row then first
+ * column, so a cell's range is found by binary search, not by a scan of every range. */
+struct merge_row {
+  uint32_t row, c1, c2;
+  uint32_t m; /* the range's index in merges */
+};
+
 struct pw_xlsx_sheet {
   char *name;
   char *part; /* the sheet's part in the package, NULL when its relationship is missing */
@@ -37,6 +44,8 @@ struct pw_xlsx_sheet {
   size_t poollen, poolcap;
   struct merge *merges;
   size_t nmerges, capmerges;
+  struct merge_row *mrows;
+  size_t nmrows;
   uint32_t max_col;
 };
 
@@ -763,6 +772,7 @@ void pw_xlsx_free(struct pw_xlsx *x) {
     free(s->cells);
     free(s->pool);
     free(s->merges);
+    free(s->mrows);
     if (x->sheet_rids != NULL)
       free(x->sheet_rids[i]);
   }
@@ -1262,6 +1272,65 @@ static void sheet_end(struct xml *x, const char *name) {
   }
 }
 
+static int mrow_cmp(const void *a, const void *b) {
+  const struct merge_row *x = a, *y = b;
+
+  if (x->row != y->row)
+    return x->row < y->row ? -1 : 1;
+  if (x->c1 != y->c1)
+    return x->c1 < y->c1 ? -1 : 1;
+  return 0;
+}
+
+/* Builds the index of merged rows: one entry per row a range covers, at most
+ * PW_XLSX_MAX_CELLS in all. */
+static int index_merges(struct pw_xlsx_sheet *s, char *err, size_t errlen) {
+  size_t total = 0, k = 0;
+
+  for (size_t i = 0; i < s->nmerges; i++) {
+    total += (size_t)(s->merges[i].r2 - s->merges[i].r1) + 1;
+    if (total > PW_XLSX_MAX_CELLS) {
+      set_err(err, errlen, "%s!: merged ranges cover more than %d rows in all", s->name,
+              PW_XLSX_MAX_CELLS);
+      return -EINVAL;
+    }
+  }
+  if (total == 0)
+    return 0;
+  s->mrows = malloc(total * sizeof(*s->mrows));
+  if (s->mrows == NULL) {
+    set_err(err, errlen, "out of memory");
+    return -ENOMEM;
+  }
+  for (size_t i = 0; i < s->nmerges; i++)
+    for (uint32_t r = s->merges[i].r1; r <= s->merges[i].r2; r++)
+      s->mrows[k++] = (struct merge_row){r, s->merges[i].c1, s->merges[i].c2, (uint32_t)i};
+  qsort(s->mrows, total, sizeof(*s->mrows), mrow_cmp);
+  s->nmrows = total;
+  return 0;
+}
+
+/* The merged range covering ROW, COL, or NULL. Ranges do not overlap in a workbook Excel
+ * wrote; where a hostile one makes them, the range starting last at or before COL is taken. */
+static const struct merge *merge_at(const struct pw_xlsx_sheet *s, uint32_t row, uint32_t col) {
+  size_t lo = 0, hi = s->nmrows;
+
+  /* The first entry after (ROW, COL). */
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    const struct merge_row *e = &s->mrows[mid];
+    if (e->row < row || (e->row == row && e->c1 <= col))
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  if (lo == 0)
+    return NULL;
+  if (s->mrows[lo - 1].row != row || s->mrows[lo - 1].c2 < col)
+    return NULL;
+  return &s->merges[s->mrows[lo - 1].m];
+}
+
 static int cell_cmp(const void *a, const void *b) {
   const struct pw_xlsx_cell *x = a, *y = b;
 
@@ -1307,6 +1376,8 @@ int pw_xlsx_sheet_load(struct pw_xlsx *x, size_t i, const struct pw_xlsx_sheet *
   for (size_t k = 0; k < s->ncells; k++)
     s->cells[k].text = s->pool + (uintptr_t)s->cells[k].text;
   qsort(s->cells, s->ncells, sizeof(*s->cells), cell_cmp);
+  if ((rc = index_merges(s, err, errlen)) < 0)
+    goto fail;
   for (size_t k = 1; k < s->ncells; k++) {
     if (cell_cmp(&s->cells[k - 1], &s->cells[k]) == 0) {
       pw_xlsx_ref_format(s->cells[k].row, s->cells[k].col, ref, sizeof(ref));
@@ -1322,10 +1393,12 @@ fail:
   free(s->cells);
   free(s->pool);
   free(s->merges);
+  free(s->mrows);
   s->cells = NULL;
   s->pool = NULL;
   s->merges = NULL;
-  s->ncells = s->capcells = s->poollen = s->poolcap = s->nmerges = s->capmerges = 0;
+  s->mrows = NULL;
+  s->ncells = s->capcells = s->poollen = s->poolcap = s->nmerges = s->capmerges = s->nmrows = 0;
   s->max_col = 0;
   return rc;
 }
@@ -1333,16 +1406,44 @@ fail:
 const struct pw_xlsx_cell *pw_xlsx_cell_at(const struct pw_xlsx_sheet *s, uint32_t row,
                                            uint32_t col) {
   struct pw_xlsx_cell key = {.row = row, .col = col};
+  const struct merge *m = merge_at(s, row, col);
 
-  for (size_t i = 0; i < s->nmerges; i++) {
-    const struct merge *m = &s->merges[i];
-    if (row >= m->r1 && row <= m->r2 && col >= m->c1 && col <= m->c2) {
-      key.row = m->r1;
-      key.col = m->c1;
-      break;
-    }
+  if (m != NULL) {
+    key.row = m->r1;
+    key.col = m->c1;
   }
   return bsearch(&key, s->cells, s->ncells, sizeof(*s->cells), cell_cmp);
+}
+
+void pw_xlsx_row_spans(const struct pw_xlsx_sheet *s, uint32_t row, pw_xlsx_span_cb cb, void *ctx) {
+  size_t lo = 0, hi = s->ncells;
+
+  /* The cells of the row that no range covers, each a span of one column. */
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (s->cells[mid].row < row)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  for (; lo < s->ncells && s->cells[lo].row == row; lo++)
+    if (merge_at(s, row, s->cells[lo].col) == NULL)
+      cb(ctx, s->cells[lo].col, s->cells[lo].col, &s->cells[lo]);
+  /* The ranges covering the row, each read as its top-left cell. */
+  lo = 0;
+  hi = s->nmrows;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (s->mrows[mid].row < row)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  for (; lo < s->nmrows && s->mrows[lo].row == row; lo++) {
+    const struct merge *m = &s->merges[s->mrows[lo].m];
+    struct pw_xlsx_cell key = {.row = m->r1, .col = m->c1};
+    cb(ctx, m->c1, m->c2, bsearch(&key, s->cells, s->ncells, sizeof(*s->cells), cell_cmp));
+  }
 }
 
 const struct pw_xlsx_cell *pw_xlsx_cells(const struct pw_xlsx_sheet *s, size_t *n) {

@@ -96,6 +96,15 @@ const struct pw_xlsx_cell *pw_xlsx_cell_at(const struct pw_xlsx_sheet *s, uint32
  * merged range appears once, as its top-left cell. */
 const struct pw_xlsx_cell *pw_xlsx_cells(const struct pw_xlsx_sheet *s, size_t *n);
 
+/* Receives one span of a row: columns C1..C2 reading as CELL (NULL: an empty merged range). */
+typedef void (*pw_xlsx_span_cb)(void *ctx, uint32_t c1, uint32_t c2,
+                                const struct pw_xlsx_cell *cell);
+
+/* Calls CB for every span of row ROW that holds something or is merged: each cell no merged
+ * range covers (C1 == C2), then each merged range covering the row (its top-left cell, which may
+ * lie in a row above). The work is the row's own cells and ranges, whatever the sheet's width. */
+void pw_xlsx_row_spans(const struct pw_xlsx_sheet *s, uint32_t row, pw_xlsx_span_cb cb, void *ctx);
+
 /* The last column any cell of the sheet (or merged range) reaches. */
 uint32_t pw_xlsx_max_col(const struct pw_xlsx_sheet *s);
 
