@@ -1375,7 +1375,8 @@ int pw_xlsx_sheet_load(struct pw_xlsx *x, size_t i, const struct pw_xlsx_sheet *
     goto fail;
   for (size_t k = 0; k < s->ncells; k++)
     s->cells[k].text = s->pool + (uintptr_t)s->cells[k].text;
-  qsort(s->cells, s->ncells, sizeof(*s->cells), cell_cmp);
+  if (s->ncells > 0)
+    qsort(s->cells, s->ncells, sizeof(*s->cells), cell_cmp);
   if ((rc = index_merges(s, err, errlen)) < 0)
     goto fail;
   for (size_t k = 1; k < s->ncells; k++) {
@@ -1412,6 +1413,8 @@ const struct pw_xlsx_cell *pw_xlsx_cell_at(const struct pw_xlsx_sheet *s, uint32
     key.row = m->r1;
     key.col = m->c1;
   }
+  if (s->ncells == 0)
+    return NULL; /* bsearch wants an array */
   return bsearch(&key, s->cells, s->ncells, sizeof(*s->cells), cell_cmp);
 }
 
@@ -1442,7 +1445,8 @@ void pw_xlsx_row_spans(const struct pw_xlsx_sheet *s, uint32_t row, pw_xlsx_span
   for (; lo < s->nmrows && s->mrows[lo].row == row; lo++) {
     const struct merge *m = &s->merges[s->mrows[lo].m];
     struct pw_xlsx_cell key = {.row = m->r1, .col = m->c1};
-    cb(ctx, m->c1, m->c2, bsearch(&key, s->cells, s->ncells, sizeof(*s->cells), cell_cmp));
+    cb(ctx, m->c1, m->c2,
+       s->ncells > 0 ? bsearch(&key, s->cells, s->ncells, sizeof(*s->cells), cell_cmp) : NULL);
   }
 }
 

@@ -184,6 +184,11 @@ def source():
     return shared(save(wb))
 
 
+def empty():
+    '''A workbook of one empty sheet.'''
+    return save(openpyxl.Workbook())
+
+
 def xls():
     '''An old binary .xls file: the OLE2 signature and zeros.'''
     return OLE2 + bytes(504)
@@ -219,7 +224,7 @@ def corpus(directory):
     files = {"report.xlsx": report(), "report-1904.xlsx": report_1904(),
              "inline-rich.xlsx": inline_and_rich(), "mapped.xlsx": mapped(),
              "source.xlsx": source(), "old.xls": xls(), "not-zip.bin": not_zip(),
-             "doctype.xlsx": doctype()}
+             "doctype.xlsx": doctype(), "empty-sheet.xlsx": empty()}
     for name, data in files.items():
         with open(os.path.join(directory, name), "wb") as f:
             f.write(data)
