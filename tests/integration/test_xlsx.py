@@ -92,6 +92,19 @@ class Import(harness.TestCase):
         self.assertEqual(r.rc, 1)
         self.assertIn("no sheet '三月'; the workbook has: '报表', '二月'", r.err)
 
+    def test_through_the_daemon(self):
+        # With a daemon running, the rows of a workbook go through its inbox like a CSV's.
+        env = self.env
+        env.write_conf(CONF.replace('state_dir = "state";',
+                                    'state_dir = "state"; http_listen = "127.0.0.1:{port}";'),
+                       port=harness.free_port())
+        d = env.start("2024-04-30T12:00:00+08:00")
+        out = env.cli("import", env.write("报表.xlsx", make_xlsx.report()))
+        self.assertIn("4 new samples", out)
+        self.assertEqual(d.stop(), 0)
+        self.check_report(env, "报表.xlsx")
+        self.assertEqual(env.sanitizer_reports(), [])
+
     def test_1904_inline_and_rich(self):
         env = self.env
         env.cli("import", env.write("mac.xlsx", make_xlsx.report_1904()))
