@@ -564,6 +564,45 @@ static void workbook_start(struct xml *x, const char *name, const char **atts) {
   }
 }
 
+/* Decodes, in place, the escapes OOXML writes for characters XML cannot hold (ECMA-376 part 1,
+ * 22.9.2.19 ST_Xstring): `_xHHHH_` is the UTF-16 code unit HHHH (`_x000D_` a carriage return,
+ * `_x005F_` an underscore). A surrogate or NUL is left as written. Returns the new length. */
+static size_t unescape_x(char *t, size_t n) {
+  size_t i = 0, o = 0;
+
+  while (i < n) {
+    unsigned cp = 0;
+    int ok = i + 7 <= n && t[i] == '_' && t[i + 1] == 'x' && t[i + 6] == '_';
+    for (size_t k = 2; ok && k < 6; k++) {
+      char c = t[i + k];
+      unsigned d = c >= '0' && c <= '9'   ? (unsigned)(c - '0')
+                   : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+                   : c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10)
+                                          : 16;
+      ok = d < 16;
+      cp = cp * 16 + d;
+    }
+    if (!ok || cp == 0 || (cp >= 0xD800 && cp <= 0xDFFF)) {
+      t[o++] = t[i++];
+      continue;
+    }
+    if (cp < 0x80) {
+      t[o++] = (char)cp;
+    } else if (cp < 0x800) {
+      t[o++] = (char)(0xC0 | (cp >> 6));
+      t[o++] = (char)(0x80 | (cp & 0x3F));
+    } else {
+      t[o++] = (char)(0xE0 | (cp >> 12));
+      t[o++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+      t[o++] = (char)(0x80 | (cp & 0x3F));
+    }
+    i += 7;
+  }
+  if (o < n)
+    t[o] = '\0';
+  return o;
+}
+
 /* ---- sharedStrings.xml --------------------------------------------------------------------- */
 
 struct sst_state {
@@ -602,6 +641,8 @@ static void sst_end(struct xml *x, const char *name) {
       xml_fail(x, "%s: more than %d strings", x->part, PW_XLSX_MAX_CELLS);
       return;
     }
+    if (x->text != NULL)
+      x->textlen = unescape_x(x->text, x->textlen);
     if (grow((void **)&wb->sst_off, &s->cap, wb->nsst + 1, sizeof(*wb->sst_off)) < 0 ||
         grow((void **)&wb->sst_len, &s->lencap, wb->nsst + 1, sizeof(*wb->sst_len)) < 0 ||
         pool_add(&wb->sst_pool, &s->poollen, &s->poolcap, x->text ? x->text : "", x->textlen,
@@ -1190,6 +1231,8 @@ static void sheet_cell(struct xml *x, struct sheet_state *st) {
     n = wb->sst_len[idx];
   } else if (strcmp(st->type, "str") == 0 || strcmp(st->type, "inlineStr") == 0) {
     c.type = PW_XLSX_TEXT;
+    if (x->text != NULL)
+      n = unescape_x(x->text, n);
   } else if (strcmp(st->type, "b") == 0) {
     t = trim_text(t, &n);
     if (n == 0)

@@ -268,7 +268,8 @@ static void test_cell_types(void **state) {
            "<r><t>90家</t></r><rPh><t>bei</t></rPh></is></c><c r=\"I2\" t=\"str\"><f>A2&amp;"
            "\"x\"</f><v>指标x</v></c><c r=\"J2\" s=\"1\"/><c r=\"K2\"><v>abc</v></c>"
            "<c r=\"L2\"><v>1e400</v></c><c r=\"M2\" t=\"inlineStr\"><is><t>&lt;&amp;&#x4e07;"
-           "</t></is></c></row>"
+           "</t></is></c><c r=\"N2\" t=\"inlineStr\"><is><t>a_x000D_b_x005F_x4E07__x4E07_"
+           "_xD800__x12_</t></is></c></row>"
            "<row r=\"3\"><c><v>1</v></c><c><v>2</v></c><c r=\"E3\"><v>5</v></c><c><v>6</v></c>"
            "</row><row><c><v>7</v></c></row>",
            0, err, sizeof(err)),
@@ -286,6 +287,8 @@ static void test_cell_types(void **state) {
   expect(&b, "K2", PW_XLSX_TEXT, "abc");   /* not a number: its text */
   expect(&b, "L2", PW_XLSX_TEXT, "1e400");
   expect(&b, "M2", PW_XLSX_TEXT, "<&万");
+  /* OOXML's escapes: a CR, an escaped underscore, a character; a surrogate and a short one not */
+  expect(&b, "N2", PW_XLSX_TEXT, "a\rb_x4E07_万_xD800__x12_");
   /* Cells and rows without references follow the one before. */
   expect(&b, "A3", PW_XLSX_NUMBER, "1");
   expect(&b, "B3", PW_XLSX_NUMBER, "2");
@@ -293,7 +296,7 @@ static void test_cell_types(void **state) {
   expect(&b, "F3", PW_XLSX_NUMBER, "6");
   expect(&b, "A4", PW_XLSX_NUMBER, "7");
   cells = pw_xlsx_cells(b.s, &n);
-  assert_int_equal(n, 16);
+  assert_int_equal(n, 17);
   for (size_t i = 1; i < n; i++)
     assert_true(cells[i - 1].row < cells[i].row ||
                 (cells[i - 1].row == cells[i].row && cells[i - 1].col < cells[i].col));
