@@ -20,13 +20,14 @@ packages=(build-essential cmake pkg-config libconfig-dev libjansson-dev libuv1-d
 # Only for `test`: cmocka, the integration tests' Python and sinks, the dashboard's browser, the
 # memcheck run (docs/testing.md, "Valgrind"), the package's test (dpkg-dev, file), the graph
 # tests' PNG reader (libpng-dev); the briefing's Word document read by python-docx and
-# converted to PDF by LibreOffice, whose text and pages poppler's tools check; the Excel workbooks
-# of the xlsx tests, written by openpyxl.
+# converted to PDF by LibreOffice, whose text and pages poppler's tools check.
 test_packages=(libcmocka-dev python3 python3-pil python3-aiosmtpd clang-format rrdtool rrdcached
   chromium curl prometheus strace valgrind dpkg-dev file libpng-dev
-  python3-docx libreoffice-writer-nogui poppler-utils python3-openpyxl)
+  python3-docx libreoffice-writer-nogui poppler-utils)
 # Only for tests/bench/run.sh (which installs them itself too).
 bench_packages=(nginx-light collectd-core libyajl2 time bc)
+# Also for `test`: the Excel workbooks of the xlsx tests are written by openpyxl.
+test_packages+=(python3-openpyxl)
 # Only for `package`: dpkg-shlibdeps works out the package's library dependencies.
 package_packages=(dpkg-dev file)
 

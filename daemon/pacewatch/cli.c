@@ -63,15 +63,22 @@ static const struct command {
 /* Reads the options after the command (ARGV[1]) into C, and the positional arguments after
  * them. Returns -1 to go on, or the exit status (help printed, or a bad option). */
 static int read_options(int argc, char **argv, struct cli *c) {
-  static const struct option opts[] = {
-      {"config", required_argument, NULL, 'c'},  {"at", required_argument, NULL, 'a'},
-      {"json", no_argument, NULL, 'j'},          {"as-of", required_argument, NULL, 'A'},
-      {"output", required_argument, NULL, 'o'},  {"until", required_argument, NULL, 'U'},
-      {"reason", required_argument, NULL, 'R'},  {"from", required_argument, NULL, 'F'},
-      {"to", required_argument, NULL, 'T'},      {"format", required_argument, NULL, 'm'},
-      {"note", required_argument, NULL, 'N'},    {"sheet", required_argument, NULL, 'S'},
-      {"columns", required_argument, NULL, 'C'}, {"first-row", required_argument, NULL, 'W'},
-      {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+  static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                       {"at", required_argument, NULL, 'a'},
+                                       {"sheet", required_argument, NULL, 'S'},
+                                       {"columns", required_argument, NULL, 'C'},
+                                       {"first-row", required_argument, NULL, 'W'},
+                                       {"json", no_argument, NULL, 'j'},
+                                       {"as-of", required_argument, NULL, 'A'},
+                                       {"output", required_argument, NULL, 'o'},
+                                       {"until", required_argument, NULL, 'U'},
+                                       {"reason", required_argument, NULL, 'R'},
+                                       {"from", required_argument, NULL, 'F'},
+                                       {"to", required_argument, NULL, 'T'},
+                                       {"format", required_argument, NULL, 'm'},
+                                       {"note", required_argument, NULL, 'N'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
   int opt;
 
   optind = 2;
@@ -83,15 +90,6 @@ static int read_options(int argc, char **argv, struct cli *c) {
     case 'a':
       c->at = optarg;
       break;
-    case 'j':
-      c->json = 1;
-      break;
-    case 'A':
-      c->as_of = optarg;
-      break;
-    case 'N':
-      c->note = optarg;
-      break;
     case 'S':
       c->sheet = optarg;
       break;
@@ -100,6 +98,15 @@ static int read_options(int argc, char **argv, struct cli *c) {
       break;
     case 'W':
       c->first_row = optarg;
+      break;
+    case 'j':
+      c->json = 1;
+      break;
+    case 'A':
+      c->as_of = optarg;
+      break;
+    case 'N':
+      c->note = optarg;
       break;
     case 'o':
       c->output = optarg;

@@ -22,11 +22,11 @@ enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 struct cli {
   const char *config_path;
   const char *at, *as_of, *from, *to, *format, *output, *until, *reason, *note;
-  const char *sheet, *columns, *first_row; /* import of a workbook (docs/spreadsheets.md) */
   int json;
   int argc; /* positional arguments after the command */
   char **argv;
   struct pw_config *conf;
+  const char *sheet, *columns, *first_row; /* import of a workbook (docs/spreadsheets.md) */
 };
 
 /* One sample to store: the indicator's index in the configuration, and the CSV line it came
