@@ -15,8 +15,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$here"
 
 packages=(build-essential cmake pkg-config libconfig-dev libjansson-dev libuv1-dev
-  libcurl4-openssl-dev libssl-dev librrd-dev libhttp-parser-dev libsystemd-dev libzip-dev tzdata
-  fonts-noto-cjk)
+  libcurl4-openssl-dev libssl-dev librrd-dev libhttp-parser-dev libsystemd-dev libzip-dev
+  libexpat1-dev tzdata fonts-noto-cjk)
 # Only for `test`: cmocka, the integration tests' Python and sinks, the dashboard's browser, the
 # memcheck run (docs/testing.md, "Valgrind"), the package's test (dpkg-dev, file), the graph
 # tests' PNG reader (libpng-dev); the briefing's Word document read by python-docx and
@@ -27,6 +27,8 @@ test_packages=(libcmocka-dev python3 python3-pil python3-aiosmtpd clang-format r
   python3-docx libreoffice-writer-nogui poppler-utils man-db groff-base)
 # Only for tests/bench/run.sh (which installs them itself too).
 bench_packages=(nginx-light collectd-core libyajl2 time bc)
+# Also for `test`: the Excel workbooks of the xlsx tests are written by openpyxl.
+test_packages+=(python3-openpyxl)
 # Only for `package`: dpkg-shlibdeps works out the package's library dependencies.
 package_packages=(dpkg-dev file)
 

@@ -332,8 +332,8 @@ int pw_config_load_departments(struct loader *ld, config_t *cfg) {
 
 /* ---- sources ---- */
 
-enum { FMT_JSON = 0, FMT_CSV, FMT_PROMETHEUS, FMT_REGEX };
-static const char *const formats[] = {"json", "csv", "prometheus", "regex", NULL};
+enum { FMT_JSON = 0, FMT_CSV, FMT_PROMETHEUS, FMT_REGEX, FMT_XLSX };
+static const char *const formats[] = {"json", "csv", "prometheus", "regex", "xlsx", NULL};
 
 /* An http:// or https:// URL is polled; file:// or a plain path (relative to the configuration
  * file's directory) is read. */
@@ -422,7 +422,9 @@ static const struct key_spec source_keys[] = {
     {"tls_verify", K_BOOL, S(tls_verify), NO_HAS, 0, "true", 0, NULL},
     {"ca_file", K_STRING, S(ca_file), NO_HAS, 0, NULL, 0, NULL},
     {"stale_after", K_DURATION, S(stale_after), NO_HAS, 0, NULL, 0, NULL},
-    {"charset", K_STRING, S(charset), NO_HAS, 0, "UTF-8", 0, source_charset},
+    /* An xlsx body is a zip archive, never text to convert (docs/spreadsheets.md). */
+    {"charset", K_STRING, S(charset), NO_HAS, 0, "UTF-8",
+     BIT(FMT_JSON) | BIT(FMT_CSV) | BIT(FMT_PROMETHEUS) | BIT(FMT_REGEX), source_charset},
     {"csv_delimiter", K_CHAR, S(csv_delimiter), NO_HAS, 0, ",", BIT(FMT_CSV), NULL},
     {"proxy", K_STRING, S(proxy), NO_HAS, 0, NULL, 0, NULL},
     {NULL, 0, 0, 0, 0, NULL, 0, NULL}};
@@ -444,7 +446,7 @@ static int load_source(struct loader *ld, const config_setting_t *g, struct pw_s
     if (fmt && strcmp(fmt, formats[f]) == 0)
       break;
   if (fm != NULL && formats[f] == NULL)
-    return pw_config_fail(ld, fm, "format '%s' must be json, csv, prometheus or regex",
+    return pw_config_fail(ld, fm, "format '%s' must be json, csv, prometheus, regex or xlsx",
                           fmt ? fmt : "?");
   it.mask = BIT(f);
   it.kind = fmt ? fmt : "";

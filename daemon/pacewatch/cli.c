@@ -24,7 +24,8 @@ void cli_usage(FILE *out) {
         "  fetch  -c FILE SOURCE [--indicator ID]  poll one source now; show what each indicator\n"
         "                                          would store (stores nothing)\n"
         "  status -c FILE [--at TIME] [--json]     judge every indicator as of TIME\n"
-        "  import -c FILE CSV                      load samples (indicator,as_of,value[,note])\n"
+        "  import -c FILE CSV|XLSX [--sheet NAME] [--columns indicator=A,as_of=B,value=C[,note=D]\n"
+        "         [--first-row N]]                 load samples (indicator,as_of,value[,note])\n"
         "  record -c FILE ID VALUE [--as-of TIME] [--note TEXT]  add one sample by hand\n"
         "  export -c FILE ID [--from TIME] [--to TIME] [--format csv|json]\n"
         "  rebuild -c FILE                         regenerate every RRD file from the journal\n"
@@ -144,6 +145,9 @@ static int writes_state(const char *name, const struct cli *c) {
 static int read_options(int argc, char **argv, struct cli *c) {
   static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
                                        {"at", required_argument, NULL, 'a'},
+                                       {"sheet", required_argument, NULL, 'S'},
+                                       {"columns", required_argument, NULL, 'C'},
+                                       {"first-row", required_argument, NULL, 'W'},
                                        {"json", no_argument, NULL, 'j'},
                                        {"as-of", required_argument, NULL, 'A'},
                                        {"output", required_argument, NULL, 'o'},
@@ -157,7 +161,7 @@ static int read_options(int argc, char **argv, struct cli *c) {
                                        {"fetch", no_argument, NULL, 'f'},
                                        {"for", required_argument, NULL, 'D'}, /* silence add */
                                        {"measures", required_argument, NULL, 'M'},
-                                       {"catch-up", required_argument, NULL, 'C'},
+                                       {"catch-up", required_argument, NULL, 'K'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   int opt;
@@ -171,6 +175,15 @@ static int read_options(int argc, char **argv, struct cli *c) {
     case 'a':
       c->at = optarg;
       break;
+    case 'S':
+      c->sheet = optarg;
+      break;
+    case 'C':
+      c->columns = optarg;
+      break;
+    case 'W':
+      c->first_row = optarg;
+      break;
     case 'j':
       c->json = 1;
       break;
@@ -183,7 +196,7 @@ static int read_options(int argc, char **argv, struct cli *c) {
     case 'M':
       c->measures = optarg;
       break;
-    case 'C':
+    case 'K':
       c->catch_up = optarg;
       break;
     case 'o':

@@ -31,6 +31,7 @@ struct cli {
   int argc;  /* positional arguments after the command */
   char **argv;
   struct pw_config *conf;
+  const char *sheet, *columns, *first_row; /* import of a workbook (docs/spreadsheets.md) */
 };
 
 /* One sample to store: the indicator's index in the configuration, and the CSV line it came

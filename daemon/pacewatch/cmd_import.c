@@ -1,22 +1,30 @@
 /*
  * import: loads a CSV file of samples (indicator,as_of,value and an optional fourth column,
- * note: docs/cli.md), read by the RFC 4180 reader the
- * csv plugin uses. Every row is read and validated first (by the admission rules of admit.h),
- * then the rows are checked for two samples of one indicator on one date; nothing is written
- * unless all of them are good.
+ * note: docs/cli.md), read by the RFC 4180 reader the csv plugin uses, or an Excel workbook
+ * (.xlsx, recognised by its content) read by the xlsx reader the xlsx plugin uses: the same
+ * columns found by name in a header row, or a mapping given on the command line
+ * (docs/spreadsheets.md). Every row is read and validated first (by the admission rules of
+ * admit.h), then the rows are checked for two samples of one indicator on one date; nothing is
+ * written unless all of them are good.
  */
 #define PW_LOG_MODULE "cli"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "admit.h"
 #include "cli.h"
 #include "clock.h"
+#include "log.h"
 #include "rfc4180.h"
 #include "util.h"
 #include "value.h"
+#include "xlsxread.h"
+
+/* The columns of an import, in the order parse_row takes them. */
+enum { COL_INDICATOR = 0, COL_AS_OF, COL_VALUE, COL_NOTE, NCOLS };
 
 /* One import: the file, its reader, and the rows validated so far. */
 struct import {
@@ -28,7 +36,25 @@ struct import {
   unsigned long skipped; /* rows whose value says "not published" */
   int64_t now;
   int has_note; /* the header names a fourth column, note */
+  /* A workbook: the sheet read and the column of each field (0: none). */
+  const char *sheet;
+  uint32_t colmap[NCOLS];
 };
+
+/* Writes where field K (-1: the whole row) of row LINE is into BUF: "FILE:LINE" for a CSV file,
+ * "FILE: SHEET!CELL" (or "FILE: SHEET row N") for a workbook. */
+static void where(const struct import *im, int line, int k, char *buf, size_t len) {
+  char ref[16];
+
+  if (im->sheet == NULL) {
+    snprintf(buf, len, "%s:%d", im->path, line);
+  } else if (k < 0 || im->colmap[k] == 0) {
+    snprintf(buf, len, "%s: %s row %d", im->path, im->sheet, line);
+  } else {
+    pw_xlsx_ref_format((uint32_t)line, im->colmap[k], ref, sizeof(ref));
+    snprintf(buf, len, "%s: %s!%s", im->path, im->sheet, ref);
+  }
+}
 
 static char *trim(char *s) {
   size_t n;
@@ -72,37 +98,28 @@ static int read_header(struct import *im) {
   return 0;
 }
 
-/* Validates the record just read (line ROW_LINE) into *R. Returns 1 for a sample to store, 0
- * for a row to skip, or -EINVAL after printing why. */
-static int parse_row(struct import *im, int row_line, struct cli_row *r) {
+/* Validates one row (line or row LINE): F holds its fields, indicator, as_of and value trimmed,
+ * and the note (F[COL_NOTE], or NULL without the column). Returns 1 for a sample to store in
+ * *R, 0 for a row to skip, or -EINVAL after printing why. */
+static int parse_row(struct import *im, int line, char *const *f, struct cli_row *r) {
   struct cli *c = im->c;
-  const char *path = im->path;
-  struct pw_rfc4180_field *f = im->csv.fields;
-  char *id, *date, *val;
+  const char *id = f[COL_INDICATOR], *date = f[COL_AS_OF], *val = f[COL_VALUE];
   const struct pw_indicator *ind;
-  int nf = (int)im->csv.nfields, rc, want = im->has_note ? 4 : 3;
-  char note[PW_NOTE_BUF];
+  char note[PW_NOTE_BUF], at[600];
+  int rc;
 
   r->note = NULL;
-  if (nf == 1 && trim(f[0].text)[0] == '\0')
-    return 0; /* a blank line */
-  if (nf != want) {
-    fprintf(stderr, "%s:%d: expected %d fields (%s), found %d\n", path, row_line, want,
-            im->has_note ? "indicator,as_of,value,note" : "indicator,as_of,value", nf);
-    return -EINVAL;
-  }
-  id = trim(f[0].text);
-  date = trim(f[1].text);
-  val = trim(f[2].text);
-  r->line = row_line;
+  r->line = line;
   r->ind = pw_config_indicator_index(c->conf, id);
   if (r->ind < 0) {
-    fprintf(stderr, "%s:%d: unknown indicator '%s'\n", path, row_line, id);
+    where(im, line, COL_INDICATOR, at, sizeof(at));
+    fprintf(stderr, "%s: unknown indicator '%s'\n", at, id);
     return -EINVAL;
   }
   ind = &c->conf->indicators[r->ind];
   if (pw_date_parse(date, &r->as_of) < 0) {
-    fprintf(stderr, "%s:%d: indicator '%s': bad date '%s'\n", path, row_line, id, date);
+    where(im, line, COL_AS_OF, at, sizeof(at));
+    fprintf(stderr, "%s: indicator '%s': bad date '%s'\n", at, id, date);
     return -EINVAL;
   }
   rc = pw_admit_text(ind, val, &r->value);
@@ -110,33 +127,55 @@ static int parse_row(struct import *im, int row_line, struct cli_row *r) {
     im->skipped++;
     return 0;
   }
+  where(im, line, COL_VALUE, at, sizeof(at));
   if (rc < 0) {
     if (ind->kind == PW_KIND_MILESTONE)
-      fprintf(stderr,
-              "%s:%d: indicator '%s': '%s' is neither a stage name nor a stage index "
-              "0..%d\n",
-              path, row_line, id, val, ind->stages.n - 1);
+      fprintf(stderr, "%s: indicator '%s': '%s' is neither a stage name nor a stage index 0..%d\n",
+              at, id, val, ind->stages.n - 1);
     else
-      fprintf(stderr, "%s:%d: indicator '%s': bad value '%s'\n", path, row_line, id, val);
+      fprintf(stderr, "%s: indicator '%s': bad value '%s'\n", at, id, val);
     return -EINVAL;
   }
   rc = pw_admit_as_of(r->as_of, im->now);
   if (rc < 0) {
-    fprintf(stderr, "%s:%d: indicator '%s': as_of %s is %s\n", path, row_line, id, date,
+    where(im, line, COL_AS_OF, at, sizeof(at));
+    fprintf(stderr, "%s: indicator '%s': as_of %s is %s\n", at, id, date,
             rc == -ERANGE ? "later than tomorrow" : "outside the years " PW_JOURNAL_YEARS);
     return -EINVAL;
   }
-  if (im->has_note) {
-    rc = pw_note_clean(f[3].text, strlen(f[3].text), note, sizeof(note));
+  if (f[COL_NOTE] != NULL) {
+    rc = pw_note_clean(f[COL_NOTE], strlen(f[COL_NOTE]), note, sizeof(note));
     if (rc < 0) {
-      fprintf(stderr, "%s:%d: indicator '%s': the note is longer than %d characters\n", path,
-              row_line, id, PW_NOTE_MAX);
+      where(im, line, COL_NOTE, at, sizeof(at));
+      fprintf(stderr, "%s: indicator '%s': the note is longer than %d characters\n", at, id,
+              PW_NOTE_MAX);
       return -EINVAL;
     }
     if (rc > 0 && (r->note = strdup(note)) == NULL)
       return -ENOMEM;
   }
   return 1;
+}
+
+/* Validates the CSV record just read (line ROW_LINE) into *R, as parse_row. */
+static int parse_csv_row(struct import *im, int row_line, struct cli_row *r) {
+  struct pw_rfc4180_field *f = im->csv.fields;
+  int nf = (int)im->csv.nfields, want = im->has_note ? 4 : 3;
+  char *fields[NCOLS];
+
+  r->note = NULL;
+  if (nf == 1 && trim(f[0].text)[0] == '\0')
+    return 0; /* a blank line */
+  if (nf != want) {
+    fprintf(stderr, "%s:%d: expected %d fields (%s), found %d\n", im->path, row_line, want,
+            im->has_note ? "indicator,as_of,value,note" : "indicator,as_of,value", nf);
+    return -EINVAL;
+  }
+  fields[COL_INDICATOR] = trim(f[0].text);
+  fields[COL_AS_OF] = trim(f[1].text);
+  fields[COL_VALUE] = trim(f[2].text);
+  fields[COL_NOTE] = im->has_note ? f[3].text : NULL;
+  return parse_row(im, row_line, fields, r);
 }
 
 static int add_row(struct import *im, const struct cli_row *r) {
@@ -158,7 +197,7 @@ static int read_rows(struct import *im) {
   int rc;
 
   while ((rc = pw_rfc4180_next(&im->csv)) > 0) {
-    rc = parse_row(im, (int)im->csv.record_line, &r);
+    rc = parse_csv_row(im, (int)im->csv.record_line, &r);
     if (rc > 0 && (rc = add_row(im, &r)) < 0)
       free(r.note);
     if (rc == -ENOMEM)
@@ -184,12 +223,271 @@ static int check_unique(struct import *im) {
     if (rows[i].ind == rows[i - 1].ind && rows[i].as_of == rows[i - 1].as_of) {
       int a = rows[i].line < rows[i - 1].line ? rows[i].line : rows[i - 1].line;
       int b = rows[i].line < rows[i - 1].line ? rows[i - 1].line : rows[i].line;
-      fprintf(stderr, "%s:%d: indicator '%s' has the same as_of as line %d\n", im->path, b,
-              im->c->conf->indicators[rows[i].ind].id, a);
+      char at[600];
+      where(im, b, -1, at, sizeof(at));
+      fprintf(stderr, "%s: indicator '%s' has the same as_of as %s %d\n", at,
+              im->c->conf->indicators[rows[i].ind].id, im->sheet != NULL ? "row" : "line", a);
       return -EINVAL;
     }
   }
   return 0;
+}
+
+/* ---- workbooks (docs/spreadsheets.md) ---- */
+
+/* The names a header cell may give each field: the CSV's, and the words a department writes. */
+static const char *const col_names[NCOLS][3] = {
+    {"indicator", "指标", NULL},
+    {"as_of", "日期", NULL},
+    {"value", "数值", NULL},
+    {"note", "备注", NULL},
+};
+static const char *const col_keys[NCOLS] = {"indicator", "as_of", "value", "note"};
+
+/* Reads --columns (indicator=A,as_of=C,value=D[,note=E]) into IM->colmap. */
+static int read_columns(struct import *im, const char *spec) {
+  const char *p = spec;
+
+  while (*p != '\0') {
+    const char *comma = strchr(p, ','), *eq;
+    size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+    int k;
+    uint32_t col;
+    eq = memchr(p, '=', len);
+    for (k = 0; eq != NULL && k < NCOLS; k++)
+      if (strlen(col_keys[k]) == (size_t)(eq - p) && memcmp(col_keys[k], p, (size_t)(eq - p)) == 0)
+        break;
+    if (eq == NULL || k == NCOLS ||
+        pw_xlsx_col_parse(eq + 1, len - (size_t)(eq + 1 - p), &col) < 0 || im->colmap[k] != 0) {
+      fprintf(stderr,
+              "pacewatch: --columns '%s': expected indicator=A,as_of=C,value=D[,note=E] (each "
+              "once, a column's letters)\n",
+              spec);
+      return -EINVAL;
+    }
+    im->colmap[k] = col;
+    p += len;
+    if (*p == ',')
+      p++;
+  }
+  if (im->colmap[COL_INDICATOR] == 0 || im->colmap[COL_AS_OF] == 0 || im->colmap[COL_VALUE] == 0) {
+    fprintf(stderr, "pacewatch: --columns '%s' must name indicator, as_of and value\n", spec);
+    return -EINVAL;
+  }
+  return 0;
+}
+
+/* Which field header cell C names, or -1. */
+static int header_field(const struct pw_xlsx_cell *c) {
+  char buf[64];
+  char *t;
+
+  if (c == NULL || c->type != PW_XLSX_TEXT || c->text_len >= sizeof(buf))
+    return -1;
+  memcpy(buf, c->text, c->text_len + 1);
+  t = trim(buf);
+  for (int k = 0; k < NCOLS; k++)
+    for (int a = 0; col_names[k][a] != NULL; a++)
+      if (strcmp(t, col_names[k][a]) == 0)
+        return k;
+  return -1;
+}
+
+/* The header fields found in one row: each field's column, and the first field named twice. */
+struct header_scan {
+  uint32_t map[NCOLS];
+  int twice;          /* a field named twice (its index), or -1 */
+  uint32_t at, again; /* its columns */
+};
+
+static void header_span(void *ctx, uint32_t c1, uint32_t c2, const struct pw_xlsx_cell *cell) {
+  struct header_scan *h = ctx;
+  int k = header_field(cell);
+
+  if (k < 0 || h->twice >= 0)
+    return;
+  if (h->map[k] != 0 || c2 > c1) {
+    h->twice = k;
+    h->at = h->map[k] != 0 ? h->map[k] : c1;
+    h->again = h->map[k] != 0 ? c1 : c2;
+    return;
+  }
+  h->map[k] = c1;
+}
+
+/* Finds the header row: the first row whose cells name indicator, as_of and value (merged cells
+ * name every column they span). Returns the row, or 0 after printing why. */
+static uint32_t find_header(struct import *im, const struct pw_xlsx_sheet *s) {
+  size_t n;
+  const struct pw_xlsx_cell *cells = pw_xlsx_cells(s, &n);
+  uint32_t last = 0;
+
+  for (size_t i = 0; i < n; i++) {
+    struct header_scan h = {.twice = -1};
+    uint32_t r = cells[i].row;
+    if (r == last)
+      continue;
+    last = r;
+    pw_xlsx_row_spans(s, r, header_span, &h);
+    if (h.twice >= 0) {
+      char a[16], b[16];
+      pw_xlsx_ref_format(r, h.at, a, sizeof(a));
+      pw_xlsx_ref_format(r, h.again, b, sizeof(b));
+      fprintf(stderr, "%s: %s!%s: the header names %s twice (also %s)\n", im->path, im->sheet, b,
+              col_keys[h.twice], a);
+      return 0;
+    }
+    if (h.map[COL_INDICATOR] != 0 && h.map[COL_AS_OF] != 0 && h.map[COL_VALUE] != 0) {
+      memcpy(im->colmap, h.map, sizeof(h.map));
+      return r;
+    }
+  }
+  fprintf(stderr,
+          "%s: %s: no header row naming the columns indicator, as_of and value (or 指标, 日期, "
+          "数值); give them with --columns indicator=A,as_of=B,value=C\n",
+          im->path, im->sheet);
+  return 0;
+}
+
+/* The text of the cell of field K in row ROW into *OUT (owned): NULL for an empty cell. Returns
+ * 0, or -EINVAL after printing why (a formula's error). */
+static int field_text(struct import *im, const struct pw_xlsx_sheet *s, uint32_t row, int k,
+                      char **out) {
+  const struct pw_xlsx_cell *c;
+  char at[600];
+
+  *out = NULL;
+  if (im->colmap[k] == 0)
+    return 0;
+  c = pw_xlsx_cell_at(s, row, im->colmap[k]);
+  if (c == NULL)
+    return 0;
+  if (c->type == PW_XLSX_ERROR) {
+    where(im, (int)row, k, at, sizeof(at));
+    fprintf(stderr, "%s: the cell holds the error %s\n", at, c->text);
+    return -EINVAL;
+  }
+  *out = strdup(c->text);
+  return *out != NULL ? 0 : -ENOMEM;
+}
+
+/* Reads and validates every row of the workbook in the LEN bytes at DATA. Returns 0 or a
+ * negative errno (reported). */
+static int read_workbook(struct import *im, const char *data, size_t len) {
+  struct cli *c = im->c;
+  struct pw_xlsx *wb = NULL;
+  const struct pw_xlsx_sheet *s;
+  const struct pw_xlsx_cell *cells;
+  char err[1024];
+  size_t n;
+  uint32_t first, last = 0;
+  int si = 0, rc;
+  long fr = 2;
+
+  rc = pw_xlsx_open_memory(data, len, &wb, err, sizeof(err));
+  if (rc == -ENOTSUP) {
+    fprintf(stderr, "%s: %s\n", im->path, PW_XLSX_OLD_XLS_WORDS);
+    pw_log_error("%s: %s", im->path, err);
+    return rc;
+  }
+  if (rc < 0) {
+    fprintf(stderr, "%s: %s\n", im->path, err);
+    return rc;
+  }
+  if (c->sheet != NULL && (si = pw_xlsx_sheet_find(wb, c->sheet)) < 0) {
+    size_t k, ns = pw_xlsx_sheet_count(wb);
+    fprintf(stderr, "%s: no sheet '%s'; the workbook has:", im->path, c->sheet);
+    for (k = 0; k < ns; k++)
+      fprintf(stderr, "%s '%s'", k ? "," : "", pw_xlsx_sheet_name(wb, k));
+    fputc('\n', stderr);
+    rc = -EINVAL;
+    goto out;
+  }
+  im->sheet = pw_xlsx_sheet_name(wb, (size_t)si);
+  rc = pw_xlsx_sheet_load(wb, (size_t)si, &s, err, sizeof(err));
+  if (rc < 0) {
+    fprintf(stderr, "%s: %s\n", im->path, err);
+    goto out;
+  }
+  if (c->first_row != NULL && c->columns == NULL) {
+    fprintf(stderr, "pacewatch: --first-row goes with --columns\n");
+    rc = -EINVAL;
+    goto out;
+  }
+  if (c->columns != NULL) {
+    if (c->first_row != NULL) {
+      char *end;
+      fr = strtol(c->first_row, &end, 10);
+      if (*end != '\0' || fr < 1 || fr > (long)PW_XLSX_MAX_ROW) {
+        fprintf(stderr, "pacewatch: --first-row '%s' is not a row number\n", c->first_row);
+        rc = -EINVAL;
+        goto out;
+      }
+    }
+    if ((rc = read_columns(im, c->columns)) < 0)
+      goto out;
+    first = (uint32_t)fr;
+  } else {
+    first = find_header(im, s);
+    if (first == 0) {
+      rc = -EINVAL;
+      goto out;
+    }
+    first++;
+  }
+  cells = pw_xlsx_cells(s, &n);
+  for (size_t i = 0; i < n; i++) {
+    uint32_t row = cells[i].row;
+    char *f[NCOLS] = {NULL};
+    struct cli_row r;
+    if (row < first || row == last)
+      continue;
+    last = row;
+    for (int k = 0; k < NCOLS && rc == 0; k++)
+      rc = field_text(im, s, row, k, &f[k]);
+    if (rc == 0 && f[COL_INDICATOR] == NULL && f[COL_AS_OF] == NULL && f[COL_VALUE] == NULL) {
+      /* nothing in the row's columns: an empty row */
+    } else if (rc == 0) {
+      for (int k = 0; k < COL_NOTE; k++)
+        if (f[k] == NULL && (f[k] = strdup("")) == NULL)
+          rc = -ENOMEM;
+      if (rc == 0 && im->colmap[COL_NOTE] != 0 && f[COL_NOTE] == NULL &&
+          (f[COL_NOTE] = strdup("")) == NULL)
+        rc = -ENOMEM;
+      if (rc == 0) {
+        char *t[NCOLS] = {trim(f[0]), trim(f[1]), trim(f[2]), f[3]};
+        rc = parse_row(im, (int)row, t, &r);
+        if (rc > 0 && (rc = add_row(im, &r)) < 0)
+          free(r.note);
+        if (rc > 0)
+          rc = 0;
+      }
+    }
+    for (int k = 0; k < NCOLS; k++)
+      free(f[k]);
+    if (rc == -ENOMEM)
+      fprintf(stderr, "pacewatch: out of memory\n");
+    if (rc < 0)
+      goto out;
+  }
+  rc = 0;
+out:
+  if (rc < 0)
+    im->sheet = NULL;
+  else
+    im->sheet = strdup(im->sheet); /* kept for check_unique's messages */
+  pw_xlsx_free(wb);
+  return rc;
+}
+
+/* A workbook, by its first bytes (a zip archive, or an old binary .xls: OLE2) or its name. */
+static int is_workbook(const char *path, const char *text, size_t len) {
+  size_t pl = strlen(path);
+
+  return (len >= 4 && memcmp(text, "PK\003\004", 4) == 0) ||
+         (len >= 4 && memcmp(text, "\xD0\xCF\x11\xE0", 4) == 0) ||
+         (pl > 5 && strcasecmp(path + pl - 5, ".xlsx") == 0) ||
+         (pl > 4 && strcasecmp(path + pl - 4, ".xls") == 0);
 }
 
 int cmd_import(struct cli *c) {
@@ -212,16 +510,22 @@ int cmd_import(struct cli *c) {
     fprintf(stderr, "%s: cannot read: %s\n", im.path, strerror(-rc));
     return EXIT_FAIL;
   }
-  if (!pw_utf8_valid(text, len)) {
+  if (is_workbook(im.path, text, len)) {
+    if (read_workbook(&im, text, len) < 0 || check_unique(&im) < 0)
+      goto out;
+  } else if (c->sheet != NULL || c->columns != NULL || c->first_row != NULL) {
+    fprintf(stderr, "%s: --sheet, --columns and --first-row are for .xlsx files\n", im.path);
+    ret = EXIT_USAGE;
+    goto out;
+  } else if (!pw_utf8_valid(text, len)) {
     fprintf(stderr, "%s:1: the file is not UTF-8 (save the spreadsheet as CSV UTF-8)\n", im.path);
     goto out;
-  }
-  if (pw_rfc4180_init(&im.csv, text, len, ',') < 0) {
+  } else if (pw_rfc4180_init(&im.csv, text, len, ',') < 0) {
     fprintf(stderr, "pacewatch: out of memory\n");
     goto out;
-  }
-  if (read_header(&im) < 0 || read_rows(&im) < 0 || check_unique(&im) < 0)
+  } else if (read_header(&im) < 0 || read_rows(&im) < 0 || check_unique(&im) < 0) {
     goto out;
+  }
   if (cli_apply_rows(c, im.rows, im.n, "import", im.now, &cnt) < 0)
     goto out;
   printf("%s: %lu new samples, %lu duplicates, %lu revisions, %lu not published (skipped)\n",
@@ -234,6 +538,7 @@ out:
     free(im.rows[i].note);
   free(im.rows);
   pw_rfc4180_free(&im.csv);
+  free((char *)im.sheet);
   free(text);
   return ret;
 }

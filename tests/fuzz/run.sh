@@ -12,7 +12,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 top=$(cd "$here/../.." && pwd)
 build=${PW_FUZZ_BUILD:-$top/build-fuzz}
-all=(json csv prometheus regex jsonpath rfc4180 value config journal inbox http)
+all=(json csv prometheus regex jsonpath rfc4180 value config journal inbox http xlsx)
 
 # The longest input each target is given: a few times its largest real input.
 max_len() {

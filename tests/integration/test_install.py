@@ -59,7 +59,8 @@ class Package(harness.TestCase):
         deb = os.path.join(work, debs[0])
         info = subprocess.run(["dpkg-deb", "-f", deb], capture_output=True, text=True).stdout
         depends = re.search(r"^Depends: (.*)$", info, re.M)[1]
-        for lib in ("libsystemd0", "libuv1", "libjansson4", "librrd8", "libcurl4", "libconfig9"):
+        for lib in ("libsystemd0", "libuv1", "libjansson4", "librrd8", "libcurl4", "libconfig9",
+                    "libexpat1", "libzip4"):
             self.assertIn(lib, depends)
         self.assertNotIn("libcmocka", depends)
         conffiles = subprocess.run(["dpkg-deb", "--ctrl-tarfile", deb], capture_output=True)
