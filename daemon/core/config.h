@@ -43,8 +43,8 @@ struct pw_daemon_conf {
   const char *cfg_file; /* the file and line of state_dir, for the checks of -t */
   int state_dir_line;
   char *http_trusted_proxy; /* "" or the reverse proxy whose X-Forwarded-For is believed */
-  int64_t retention;       /* seconds spool/dead/ and briefings/ files are kept */
-  int64_t audit_max_bytes; /* audit.log's size beyond which it is rotated */
+  int64_t retention;        /* seconds spool/dead/ and briefings/ files are kept */
+  int64_t audit_max_bytes;  /* audit.log's size beyond which it is rotated */
 };
 
 struct pw_domain {

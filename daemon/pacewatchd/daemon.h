@@ -58,8 +58,8 @@ struct pw_daemon {
   struct daemon_report *report; /* report.c: the reporting page's tokens and submissions */
   int64_t started;              /* wall clock at start, seconds */
   int64_t next_briefing;        /* instant of the next scheduled briefing */
-  int64_t next_prune;           /* retention.c: instant of the next pruning (0: at the first tick) */
-  int pruning;                  /* a pruning is on the thread pool */
+  int64_t next_prune; /* retention.c: instant of the next pruning (0: at the first tick) */
+  int pruning;        /* a pruning is on the thread pool */
   int64_t once_started_ms;
 
   uv_signal_t sig_term, sig_int, sig_hup;
