@@ -79,7 +79,8 @@ static void command_usage(const char *name, FILE *out) {
       if (p < eol)
         fprintf(out, "  %.*s\n", (int)(eol - p), p);
       in = 1;
-    } else if (in && strncmp(p, "          ", 10) == 0) {
+    } else if (in && strncmp(p, "   ", 3) == 0) {
+      /* A continuation: indented deeper than a command's line (import's by nine spaces). */
       for (; p < eol && *p == ' '; p++)
         ;
       fprintf(out, "  %.*s\n", (int)(eol - p), p);

@@ -396,10 +396,11 @@ void daemon_report_submit(void *ctx, const struct pw_report_submission *sub,
   json_decref(line);
   if (text != NULL && job->audit_path != NULL) {
     size_t n = strlen(text);
-    job->line = realloc(text, n + 2);
-    if (job->line != NULL) {
-      job->line[n] = '\n';
-      job->line[n + 1] = '\0';
+    char *grown = realloc(text, n + 2);
+    if (grown != NULL) {
+      grown[n] = '\n';
+      grown[n + 1] = '\0';
+      job->line = grown;
     } else {
       free(text);
     }

@@ -8,7 +8,10 @@
   daemon/core/config_*.c) is named in pacewatch.conf(5) as a `.B key` entry under the
   subsection of its section, so a key added to the loader without its entry fails here;
 - every command and option `pacewatch --help` lists has its place in pacewatch(1), and every
-  option of `pacewatchd --help` in pacewatchd(8).
+  option of `pacewatchd --help` in pacewatchd(8) (under OPTIONS);
+- each command's own usage (`pacewatch CMD --help`) has every option its lines of the general
+  usage name, and every one of them is in that command's subsection of pacewatch(1), so an
+  option documented under another command, or missing from the command's help, fails.
 """
 
 import glob
@@ -59,6 +62,26 @@ def roff(option):
     return option.replace("-", "\\-")
 
 
+def options(text):
+    """The long options (--name) a usage text names, as a set."""
+    return set(re.findall(r"(?<![\w-])(--[a-z][a-z-]*)", text))
+
+
+def general_usage_lines(usage):
+    """{command: its lines of `pacewatch --help` (its line and those continuing it)}."""
+    lines, cmd = {}, None
+    for line in usage.splitlines():
+        m = re.match(r"^  ([a-z]+) ", line)
+        if m:
+            cmd = m[1]
+            lines[cmd] = line
+        elif cmd is not None and line.startswith("   "):
+            lines[cmd] += "\n" + line
+        else:
+            cmd = None
+    return lines
+
+
 class ManPages(harness.TestCase):
     @unittest.skipUnless(shutil.which("man") and shutil.which("groff"),
                          "man-db or groff-base missing")
@@ -105,8 +128,31 @@ class ManPages(harness.TestCase):
         p = subprocess.run([harness.PACEWATCHD, "--help"], capture_output=True, text=True)
         self.assertEqual(p.returncode, 0, p.stderr)
         page = read("pacewatchd.8")
+        opts = subsections(page).get("OPTIONS", "")
         for option in set(re.findall(r"(?<![\w-])(--?[a-z][a-z-]*)", p.stdout)):
-            self.assertIn(roff(option), page, f"{option} missing from pacewatchd.8")
+            self.assertIn(roff(option), opts, f"{option} missing from OPTIONS of pacewatchd.8")
+
+    def test_each_commands_options_are_in_its_subsection(self):
+        p = subprocess.run([harness.PACEWATCH, "--help"], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        general = general_usage_lines(p.stdout.split("commands:", 1)[1])
+        self.assertIn("import", general)
+        self.assertIn("--first-row", general["import"])
+        subs = subsections(read("pacewatch.1"))
+        for cmd, lines in general.items():
+            with self.subTest(command=cmd):
+                h = subprocess.run([harness.PACEWATCH, cmd, "--help"], capture_output=True,
+                                   text=True)
+                self.assertEqual(h.returncode, 0, h.stderr)
+                own = options(h.stdout)
+                self.assertEqual(options(lines) - own, set(),
+                                 f"options of the general usage missing from `{cmd} --help`:\n"
+                                 f"{h.stdout}")
+                body = subs.get(cmd, "")
+                self.assertIn(f".B pacewatch {cmd}", body, f"pacewatch.1 has no synopsis of {cmd}")
+                missing = sorted(o for o in own if roff(o) not in body)
+                self.assertEqual(missing, [], f"options of `pacewatch {cmd} --help` missing from "
+                                 f"its subsection of pacewatch.1")
 
 
 if __name__ == "__main__":
