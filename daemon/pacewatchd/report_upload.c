@@ -99,6 +99,19 @@ static void upload_free(struct upload *u) {
   free(u);
 }
 
+/* The bytes of TEXT's first MAX characters (UTF-8), so that a text cut there stays UTF-8. */
+static size_t clip(const char *text, size_t max) {
+  size_t n = 0, chars = 0;
+
+  while (text[n] != '\0' && chars < max) {
+    n++;
+    while ((text[n] & 0xC0) == 0x80)
+      n++;
+    chars++;
+  }
+  return n;
+}
+
 /* The Chinese name of field K, as a department writes it in the header. */
 static const char *field_zh(int k) {
   static const char *const names[PW_XLSX_NF] = {"指标", "日期", "数值", "备注"};
@@ -152,7 +165,7 @@ static void check_row(const struct pw_config *conf, int dept, const struct pw_xl
                       const struct pw_xlsx_row *r, int64_t now, struct checked *c) {
   const struct pw_indicator *in;
   struct pw_admit_sample s;
-  char note[PW_NOTE_BUF], why[160], where[64];
+  char note[PW_NOTE_BUF], why[160], ref[16];
   const char *value = r->field[PW_XLSX_F_VALUE], *as_of = r->field[PW_XLSX_F_AS_OF];
   int rc, nl = 0;
 
@@ -160,9 +173,9 @@ static void check_row(const struct pw_config *conf, int dept, const struct pw_xl
   c->kind = "bad";
   c->ind = -1;
   if (r->error >= 0) {
-    pw_xlsx_rows_where(rows, r->row, r->error, where, sizeof(where));
-    snprintf(c->reason, sizeof(c->reason), "单元格 %s 是错误值 %s，请修改后重新上传。",
-             strchr(where, '!') != NULL ? strchr(where, '!') + 1 : where, r->field[r->error]);
+    pw_xlsx_ref_format(r->row, rows->col[r->error], ref, sizeof(ref));
+    snprintf(c->reason, sizeof(c->reason), "单元格 %s 是错误值 %.*s，请修改后重新上传。", ref,
+             (int)clip(r->field[r->error], 20), r->field[r->error]);
     return;
   }
   c->ind = find_indicator(conf, r->field[PW_XLSX_F_INDICATOR]);
@@ -237,21 +250,16 @@ static void check_row(const struct pw_config *conf, int dept, const struct pw_xl
 /* TEXT for the preview: as it is for a row that can be saved (the page posts it back), else cut
  * to UPLOAD_SHOW_MAX characters. jansson refuses text that is not UTF-8: "?" then. */
 static json_t *shown(const char *text, int whole) {
-  size_t n = 0, chars = 0;
+  size_t n;
   json_t *j;
 
   if (text == NULL)
     return json_string("");
-  while (!whole && text[n] != '\0' && chars < UPLOAD_SHOW_MAX) {
-    n++;
-    while ((text[n] & 0xC0) == 0x80)
-      n++;
-    chars++;
-  }
+  n = whole ? 0 : clip(text, UPLOAD_SHOW_MAX);
   if (whole || text[n] == '\0')
     j = json_string(text);
   else {
-    char buf[UPLOAD_SHOW_MAX * 4 + 8];
+    char buf[UPLOAD_SHOW_MAX * 4 + 8]; /* expat's UTF-8: at most 4 bytes a character */
     snprintf(buf, sizeof(buf), "%.*s…", (int)n, text);
     j = json_string(buf);
   }
@@ -343,7 +351,8 @@ static json_t *preview(struct upload *u, int dept) {
     }
   }
   if (rows->n == 0)
-    snprintf(msg, sizeof(msg), "工作表“%.60s”的表头下没有数据行。", rows->sheet);
+    snprintf(msg, sizeof(msg), "工作表“%.*s”的表头下没有数据行。", (int)clip(rows->sheet, 31),
+             rows->sheet);
   else if (ok == 0)
     snprintf(msg, sizeof(msg), "共读到%zu行，没有可以保存的数据，请按各行说明修改后重新上传。",
              rows->n);

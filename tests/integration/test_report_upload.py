@@ -3,7 +3,7 @@
 workbook") of a running pacewatchd with the demo at 2024-04-30. A workbook written by openpyxl
 (a merged title, the header in the department's words, a date cell, an indicator by its name,
 a bad value, another department's indicator, an unknown one, two rows of one indicator and
-date) is chosen in the page's file input by headless Chromium at phone size: the preview lists
+date, a formula's error) is chosen in the page's file input by headless Chromium at phone size: the preview lists
 every row with 可保存 or its reason (screenshot report_upload-preview.png in the test's output
 folder) and nothing is in the journal; 确认保存 saves the two good rows through the figure route
 (journal, audit, the indicators' new figures on the page; report_upload-saved.png), and the
@@ -48,6 +48,7 @@ def workbook():
         (5, "old_estate_renovation", "2024-04-30", "50%", None),
         (6, "old_estate_renovation", "2024-04-30", "60%", None),
         (7, "no_such_indicator", "2024-04-30", 1, None),
+        (8, "rental_housing_units", "2024-03-31", "#DIV/0!", None),  # a formula's error
     ]
     for r in rows:
         ws.append(list(r))
@@ -86,9 +87,9 @@ class ReportUpload(harness.TestCase):
         self.assertTrue(h["content-type"].startswith("application/json"))
         doc = json.loads(text)
         self.assertEqual(doc["sheet"], "4月报表")
-        self.assertEqual((doc["total"], doc["acceptable"]), (7, 2))
+        self.assertEqual((doc["total"], doc["acceptable"]), (8, 2))
         rows = {r["row"]: r for r in doc["rows"]}
-        self.assertEqual(sorted(rows), [3, 4, 5, 6, 7, 8, 9])
+        self.assertEqual(sorted(rows), [3, 4, 5, 6, 7, 8, 9, 10])
         good = rows[3]
         self.assertEqual((good["ok"], good["indicator"], good["value"], good["as_of"],
                           good["note"], good["figure"], good["date"]),
@@ -108,6 +109,8 @@ class ReportUpload(harness.TestCase):
         self.assertIn("与第7行重复", rows[8]["reason"])
         self.assertEqual(rows[9]["kind"], "unknown")
         self.assertIn("没有这项指标", rows[9]["reason"])
+        self.assertEqual(rows[10]["kind"], "bad")
+        self.assertIn("单元格 D10 是错误值 #DIV/0!", rows[10]["reason"])
         self.assertEqual(self.d.journal_text(), before)
 
     def test_refusals(self):
@@ -159,7 +162,7 @@ class ReportUpload(harness.TestCase):
             node = b.call("DOM.querySelector", {"nodeId": doc["root"]["nodeId"],
                                                 "selector": "#up-file"})
             b.call("DOM.setFileInputFiles", {"nodeId": node["nodeId"], "files": [path]})
-            env.wait(lambda: b.js("document.querySelectorAll('#up-preview li').length") == 7, 20,
+            env.wait(lambda: b.js("document.querySelectorAll('#up-preview li').length") == 8, 20,
                      "the preview's rows")
             rows = b.js("[...document.querySelectorAll('#up-preview li')].map(li => "
                         "({row: li.dataset.row, kind: li.dataset.kind, what: "
