@@ -1,11 +1,11 @@
 /*
  * import: loads a CSV file of samples (indicator,as_of,value and an optional fourth column,
  * note: docs/cli.md), read by the RFC 4180 reader the csv plugin uses, or an Excel workbook
- * (.xlsx, recognised by its content) read by the xlsx reader the xlsx plugin uses: the same
- * columns found by name in a header row, or a mapping given on the command line
- * (docs/spreadsheets.md). Every row is read and validated first (by the admission rules of
- * admit.h), then the rows are checked for two samples of one indicator on one date; nothing is
- * written unless all of them are good.
+ * (.xlsx, recognised by its content) read by the xlsx reader the xlsx plugin uses, its rows by
+ * xlsxrows.h as the reporting page's upload reads them: the same columns found by name in a
+ * header row, or a mapping given on the command line (docs/spreadsheets.md). Every row is read and
+ * validated first (by the admission rules of admit.h), then the rows are checked for two samples of
+ * one indicator on one date; nothing is written unless all of them are good.
  */
 #define PW_LOG_MODULE "cli"
 #include <errno.h>
@@ -22,9 +22,16 @@
 #include "util.h"
 #include "value.h"
 #include "xlsxread.h"
+#include "xlsxrows.h"
 
-/* The columns of an import, in the order parse_row takes them. */
-enum { COL_INDICATOR = 0, COL_AS_OF, COL_VALUE, COL_NOTE, NCOLS };
+/* The columns of an import, in the order parse_row takes them (a workbook's row's order). */
+enum {
+  COL_INDICATOR = PW_XLSX_F_INDICATOR,
+  COL_AS_OF = PW_XLSX_F_AS_OF,
+  COL_VALUE = PW_XLSX_F_VALUE,
+  COL_NOTE = PW_XLSX_F_NOTE,
+  NCOLS = PW_XLSX_NF
+};
 
 /* One import: the file, its reader, and the rows validated so far. */
 struct import {
@@ -233,155 +240,17 @@ static int check_unique(struct import *im) {
   return 0;
 }
 
-/* ---- workbooks (docs/spreadsheets.md) ---- */
-
-/* The names a header cell may give each field: the CSV's, and the words a department writes. */
-static const char *const col_names[NCOLS][3] = {
-    {"indicator", "指标", NULL},
-    {"as_of", "日期", NULL},
-    {"value", "数值", NULL},
-    {"note", "备注", NULL},
-};
-static const char *const col_keys[NCOLS] = {"indicator", "as_of", "value", "note"};
-
-/* Reads --columns (indicator=A,as_of=C,value=D[,note=E]) into IM->colmap. */
-static int read_columns(struct import *im, const char *spec) {
-  const char *p = spec;
-
-  while (*p != '\0') {
-    const char *comma = strchr(p, ','), *eq;
-    size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
-    int k;
-    uint32_t col;
-    eq = memchr(p, '=', len);
-    for (k = 0; eq != NULL && k < NCOLS; k++)
-      if (strlen(col_keys[k]) == (size_t)(eq - p) && memcmp(col_keys[k], p, (size_t)(eq - p)) == 0)
-        break;
-    if (eq == NULL || k == NCOLS ||
-        pw_xlsx_col_parse(eq + 1, len - (size_t)(eq + 1 - p), &col) < 0 || im->colmap[k] != 0) {
-      fprintf(stderr,
-              "pacewatch: --columns '%s': expected indicator=A,as_of=C,value=D[,note=E] (each "
-              "once, a column's letters)\n",
-              spec);
-      return -EINVAL;
-    }
-    im->colmap[k] = col;
-    p += len;
-    if (*p == ',')
-      p++;
-  }
-  if (im->colmap[COL_INDICATOR] == 0 || im->colmap[COL_AS_OF] == 0 || im->colmap[COL_VALUE] == 0) {
-    fprintf(stderr, "pacewatch: --columns '%s' must name indicator, as_of and value\n", spec);
-    return -EINVAL;
-  }
-  return 0;
-}
-
-/* Which field header cell C names, or -1. */
-static int header_field(const struct pw_xlsx_cell *c) {
-  char buf[64];
-  char *t;
-
-  if (c == NULL || c->type != PW_XLSX_TEXT || c->text_len >= sizeof(buf))
-    return -1;
-  memcpy(buf, c->text, c->text_len + 1);
-  t = trim(buf);
-  for (int k = 0; k < NCOLS; k++)
-    for (int a = 0; col_names[k][a] != NULL; a++)
-      if (strcmp(t, col_names[k][a]) == 0)
-        return k;
-  return -1;
-}
-
-/* The header fields found in one row: each field's column, and the first field named twice. */
-struct header_scan {
-  uint32_t map[NCOLS];
-  int twice;          /* a field named twice (its index), or -1 */
-  uint32_t at, again; /* its columns */
-};
-
-static void header_span(void *ctx, uint32_t c1, uint32_t c2, const struct pw_xlsx_cell *cell) {
-  struct header_scan *h = ctx;
-  int k = header_field(cell);
-
-  if (k < 0 || h->twice >= 0)
-    return;
-  if (h->map[k] != 0 || c2 > c1) {
-    h->twice = k;
-    h->at = h->map[k] != 0 ? h->map[k] : c1;
-    h->again = h->map[k] != 0 ? c1 : c2;
-    return;
-  }
-  h->map[k] = c1;
-}
-
-/* Finds the header row: the first row whose cells name indicator, as_of and value (merged cells
- * name every column they span). Returns the row, or 0 after printing why. */
-static uint32_t find_header(struct import *im, const struct pw_xlsx_sheet *s) {
-  size_t n;
-  const struct pw_xlsx_cell *cells = pw_xlsx_cells(s, &n);
-  uint32_t last = 0;
-
-  for (size_t i = 0; i < n; i++) {
-    struct header_scan h = {.twice = -1};
-    uint32_t r = cells[i].row;
-    if (r == last)
-      continue;
-    last = r;
-    pw_xlsx_row_spans(s, r, header_span, &h);
-    if (h.twice >= 0) {
-      char a[16], b[16];
-      pw_xlsx_ref_format(r, h.at, a, sizeof(a));
-      pw_xlsx_ref_format(r, h.again, b, sizeof(b));
-      fprintf(stderr, "%s: %s!%s: the header names %s twice (also %s)\n", im->path, im->sheet, b,
-              col_keys[h.twice], a);
-      return 0;
-    }
-    if (h.map[COL_INDICATOR] != 0 && h.map[COL_AS_OF] != 0 && h.map[COL_VALUE] != 0) {
-      memcpy(im->colmap, h.map, sizeof(h.map));
-      return r;
-    }
-  }
-  fprintf(stderr,
-          "%s: %s: no header row naming the columns indicator, as_of and value (or 指标, 日期, "
-          "数值); give them with --columns indicator=A,as_of=B,value=C\n",
-          im->path, im->sheet);
-  return 0;
-}
-
-/* The text of the cell of field K in row ROW into *OUT (owned): NULL for an empty cell. Returns
- * 0, or -EINVAL after printing why (a formula's error). */
-static int field_text(struct import *im, const struct pw_xlsx_sheet *s, uint32_t row, int k,
-                      char **out) {
-  const struct pw_xlsx_cell *c;
-  char at[600];
-
-  *out = NULL;
-  if (im->colmap[k] == 0)
-    return 0;
-  c = pw_xlsx_cell_at(s, row, im->colmap[k]);
-  if (c == NULL)
-    return 0;
-  if (c->type == PW_XLSX_ERROR) {
-    where(im, (int)row, k, at, sizeof(at));
-    fprintf(stderr, "%s: the cell holds the error %s\n", at, c->text);
-    return -EINVAL;
-  }
-  *out = strdup(c->text);
-  return *out != NULL ? 0 : -ENOMEM;
-}
+/* ---- workbooks (docs/spreadsheets.md): the rows are read by xlsxrows.h ---- */
 
 /* Reads and validates every row of the workbook in the LEN bytes at DATA. Returns 0 or a
  * negative errno (reported). */
 static int read_workbook(struct import *im, const char *data, size_t len) {
   struct cli *c = im->c;
   struct pw_xlsx *wb = NULL;
-  const struct pw_xlsx_sheet *s;
-  const struct pw_xlsx_cell *cells;
+  struct pw_xlsx_rows rows = {0};
+  uint32_t col[PW_XLSX_NF];
   char err[1024];
-  size_t n;
-  uint32_t first, last = 0;
-  int si = 0, rc;
+  int rc;
   long fr = 2;
 
   rc = pw_xlsx_open_memory(data, len, &wb, err, sizeof(err));
@@ -393,21 +262,6 @@ static int read_workbook(struct import *im, const char *data, size_t len) {
   if (rc < 0) {
     fprintf(stderr, "%s: %s\n", im->path, err);
     return rc;
-  }
-  if (c->sheet != NULL && (si = pw_xlsx_sheet_find(wb, c->sheet)) < 0) {
-    size_t k, ns = pw_xlsx_sheet_count(wb);
-    fprintf(stderr, "%s: no sheet '%s'; the workbook has:", im->path, c->sheet);
-    for (k = 0; k < ns; k++)
-      fprintf(stderr, "%s '%s'", k ? "," : "", pw_xlsx_sheet_name(wb, k));
-    fputc('\n', stderr);
-    rc = -EINVAL;
-    goto out;
-  }
-  im->sheet = pw_xlsx_sheet_name(wb, (size_t)si);
-  rc = pw_xlsx_sheet_load(wb, (size_t)si, &s, err, sizeof(err));
-  if (rc < 0) {
-    fprintf(stderr, "%s: %s\n", im->path, err);
-    goto out;
   }
   if (c->first_row != NULL && c->columns == NULL) {
     fprintf(stderr, "pacewatch: --first-row goes with --columns\n");
@@ -424,58 +278,60 @@ static int read_workbook(struct import *im, const char *data, size_t len) {
         goto out;
       }
     }
-    if ((rc = read_columns(im, c->columns)) < 0)
-      goto out;
-    first = (uint32_t)fr;
-  } else {
-    first = find_header(im, s);
-    if (first == 0) {
+    rc = pw_xlsx_columns_parse(c->columns, col);
+    if (rc == -EDOM) {
+      fprintf(stderr, "pacewatch: --columns '%s' must name indicator, as_of and value\n",
+              c->columns);
+    } else if (rc < 0) {
+      fprintf(stderr,
+              "pacewatch: --columns '%s': expected indicator=A,as_of=C,value=D[,note=E] (each "
+              "once, a column's letters)\n",
+              c->columns);
+    }
+    if (rc < 0) {
       rc = -EINVAL;
       goto out;
     }
-    first++;
   }
-  cells = pw_xlsx_cells(s, &n);
-  for (size_t i = 0; i < n; i++) {
-    uint32_t row = cells[i].row;
-    char *f[NCOLS] = {NULL};
+  rc = pw_xlsx_rows_read(wb, c->sheet, c->columns != NULL ? col : NULL, (uint32_t)fr, SIZE_MAX,
+                         &rows, err, sizeof(err));
+  if (rc < 0) {
+    if (rows.why == PW_XLSX_ROWS_NO_HEADER)
+      fprintf(stderr, "%s: %s; give them with --columns indicator=A,as_of=B,value=C\n", im->path,
+              err);
+    else if (rows.why == PW_XLSX_ROWS_NOMEM)
+      fprintf(stderr, "pacewatch: out of memory\n");
+    else
+      fprintf(stderr, "%s: %s\n", im->path, err);
+    goto out;
+  }
+  /* The sheet's name and columns, for the messages (check_unique's too). */
+  if ((im->sheet = strdup(rows.sheet)) == NULL) {
+    fprintf(stderr, "pacewatch: out of memory\n");
+    rc = -ENOMEM;
+    goto out;
+  }
+  memcpy(im->colmap, rows.col, sizeof(im->colmap));
+  for (size_t i = 0; i < rows.n && rc == 0; i++) {
+    struct pw_xlsx_row *xr = &rows.rows[i];
     struct cli_row r;
-    if (row < first || row == last)
-      continue;
-    last = row;
-    for (int k = 0; k < NCOLS && rc == 0; k++)
-      rc = field_text(im, s, row, k, &f[k]);
-    if (rc == 0 && f[COL_INDICATOR] == NULL && f[COL_AS_OF] == NULL && f[COL_VALUE] == NULL) {
-      /* nothing in the row's columns: an empty row */
-    } else if (rc == 0) {
-      for (int k = 0; k < COL_NOTE; k++)
-        if (f[k] == NULL && (f[k] = strdup("")) == NULL)
-          rc = -ENOMEM;
-      if (rc == 0 && im->colmap[COL_NOTE] != 0 && f[COL_NOTE] == NULL &&
-          (f[COL_NOTE] = strdup("")) == NULL)
-        rc = -ENOMEM;
-      if (rc == 0) {
-        char *t[NCOLS] = {trim(f[0]), trim(f[1]), trim(f[2]), f[3]};
-        rc = parse_row(im, (int)row, t, &r);
-        if (rc > 0 && (rc = add_row(im, &r)) < 0)
-          free(r.note);
-        if (rc > 0)
-          rc = 0;
-      }
+    char at[600];
+    if (xr->error >= 0) {
+      where(im, (int)xr->row, xr->error, at, sizeof(at));
+      fprintf(stderr, "%s: the cell holds the error %s\n", at, xr->field[xr->error]);
+      rc = -EINVAL;
+      break;
     }
-    for (int k = 0; k < NCOLS; k++)
-      free(f[k]);
+    rc = parse_row(im, (int)xr->row, xr->field, &r);
+    if (rc > 0 && (rc = add_row(im, &r)) < 0)
+      free(r.note);
+    if (rc > 0)
+      rc = 0;
     if (rc == -ENOMEM)
       fprintf(stderr, "pacewatch: out of memory\n");
-    if (rc < 0)
-      goto out;
   }
-  rc = 0;
 out:
-  if (rc < 0)
-    im->sheet = NULL;
-  else
-    im->sheet = strdup(im->sheet); /* kept for check_unique's messages */
+  pw_xlsx_rows_free(&rows);
   pw_xlsx_free(wb);
   return rc;
 }

@@ -56,6 +56,7 @@ struct pw_daemon {
   struct pw_alerter *alerting; /* alerting.h: the alert engine and delivery */
   struct pw_http *http;
   struct daemon_report *report; /* report.c: the reporting page's tokens and submissions */
+  int uploading;                /* report_upload.c: a workbook is being read on the pool */
   int64_t started;              /* wall clock at start, seconds */
   int64_t next_briefing;        /* instant of the next scheduled briefing */
   int64_t next_prune; /* retention.c: instant of the next pruning (0: at the first tick) */
@@ -118,6 +119,11 @@ void daemon_report_tick(struct pw_daemon *d);
 void daemon_report_free(struct pw_daemon *d);
 const struct pw_tokens *daemon_report_tokens(void *ctx);
 void daemon_report_submit(void *ctx, const struct pw_report_submission *sub,
+                          struct pw_http_submit *ticket);
+
+/* report_upload.c (docs/http.md "Uploading a workbook"): a department's workbook read on the
+ * thread pool, one at a time, and answered with its preview; nothing is stored. */
+void daemon_report_upload(void *ctx, const char *department, char *data, size_t len,
                           struct pw_http_submit *ticket);
 
 /* reload.c: SIGHUP, the generation swap. */

@@ -396,14 +396,14 @@ void daemon_report_submit(void *ctx, const struct pw_report_submission *sub,
   json_decref(line);
   if (text != NULL && job->audit_path != NULL) {
     size_t n = strlen(text);
-    char *grown = realloc(text, n + 2);
-    if (grown != NULL) {
-      grown[n] = '\n';
-      grown[n + 1] = '\0';
-      job->line = grown;
-    } else {
-      free(text);
+    /* A copy, not realloc: gcc 12 takes a free after a failed realloc for a use after free. */
+    job->line = malloc(n + 2);
+    if (job->line != NULL) {
+      memcpy(job->line, text, n);
+      job->line[n] = '\n';
+      job->line[n + 1] = '\0';
     }
+    free(text);
   } else {
     free(text);
   }

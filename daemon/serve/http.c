@@ -13,6 +13,7 @@
  * an idle keep-alive connection (a client sending a byte a second is cut off with 408), and
  * daemon.http_max_connections at once (503 beyond). Pipelined requests are answered in order: the
  * parser pauses after each request until its response is written.
+ * A workbook uploaded to a reporting page has a body limit of its own, 2 MiB.
  *
  * A connection the listener reports is always accepted, even without memory for its state:
  * libuv stops reading a listener whose connection callback did not accept, so such a
@@ -48,6 +49,9 @@
 #define HTTP_MAX_BODY 4096
 #define HTTP_MAX_REPORT_BODY 65536 /* a reporting page's POST (docs/http.md) */
 #define HTTP_MAX_TOKEN 256         /* an X-Pacewatch-Token header */
+
+/* A reporting page's workbook (docs/http.md "Uploading a workbook"). */
+#define HTTP_MAX_UPLOAD_BODY (2u << 20)
 
 /* Failed tokens: at most RL_FAILS per client address within RL_WINDOW_MS, then 429 until the
  * window ends; RL_SLOTS addresses are remembered (the least recently seen is forgotten). */
@@ -121,6 +125,7 @@ struct http_conn {
   int xff_long;
   size_t body_len;
   struct pw_buf body; /* kept for a reporting page's POST only */
+  int upload;         /* the request is a reporting page's workbook (its own body limit) */
   char addr[48];      /* the client's address */
   int error_status;   /* set by a callback that refused the request */
   int complete;       /* a whole request was read; the parser is paused until it is answered */
@@ -859,8 +864,42 @@ static void respond_report_view(struct http_conn *c, int dept) {
   pw_buf_free(&page);
 }
 
-/* REST is the path after "/report/": "<department>", "<department>/view" or
- * "<department>/<indicator>". */
+/* POST /report/<department>/upload (docs/http.md "Uploading a workbook"), the token checked:
+ * the body, the workbook, is handed to the program, which reads it on the thread pool and
+ * answers with a preview; nothing is stored. */
+static void respond_upload(struct http_conn *c, int method, const char *dept_id) {
+  struct pw_http *srv = c->srv;
+  char *data;
+  size_t len;
+
+  if (srv->view.upload == NULL) {
+    respond_text(c, 404, "not found\n", NULL);
+    return;
+  }
+  if (method != HTTP_POST) {
+    respond_text(c, 405, "only POST\n", "Allow: POST\r\n");
+    return;
+  }
+  if (c->body.len == 0) {
+    respond_message(c, 400, NULL, "请选择要上传的 Excel 文件（.xlsx）。", NULL);
+    return;
+  }
+  c->ticket = calloc(1, sizeof(*c->ticket));
+  if (c->ticket == NULL) {
+    respond_text(c, 503, "out of memory\n", NULL);
+    return;
+  }
+  c->ticket->conn = c;
+  /* The body goes to the program as it is: no copy of up to 2 MiB. */
+  data = c->body.data;
+  len = c->body.len;
+  c->body.data = NULL;
+  c->body.len = c->body.cap = 0;
+  srv->view.upload(srv->view.ctx, dept_id, data, len, c->ticket);
+}
+
+/* REST is the path after "/report/": "<department>", "<department>/view", "<department>/upload"
+ * or "<department>/<indicator>". */
 static void dispatch_report(struct http_conn *c, int method, const char *rest) {
   struct pw_http *srv = c->srv;
   const struct pw_config *conf = srv->conf;
@@ -918,6 +957,10 @@ static void dispatch_report(struct http_conn *c, int method, const char *rest) {
   }
   if (rc < 0) {
     respond_message(c, 403, NULL, "此链接不能查看或报送该部门的指标。", NULL);
+    return;
+  }
+  if (strcmp(slash + 1, "upload") == 0) {
+    respond_upload(c, method, dept_id);
     return;
   }
   if (strcmp(slash + 1, "view") == 0) {
@@ -1073,6 +1116,7 @@ static int on_message_begin(http_parser *p) {
   c->auth.limit = 1024;
   c->token.limit = HTTP_MAX_TOKEN;
   c->body.limit = HTTP_MAX_REPORT_BODY;
+  c->upload = 0;
   c->ctype[0] = '\0';
   c->xff[0] = '\0';
   c->xff_long = 0;
@@ -1162,6 +1206,14 @@ static int on_header_value(http_parser *p, const char *at, size_t len) {
   return 0;
 }
 
+/* Whether the request target URL is a reporting page's upload, /report/<department>/upload
+ * (a query string allowed). */
+static int is_upload(const char *url) {
+  size_t n = strcspn(url, "?#");
+
+  return n > 15 && strncmp(url + n - 7, "/upload", 7) == 0 && memchr(url + 8, '/', n - 15) == NULL;
+}
+
 static int on_body(http_parser *p, const char *at, size_t len) {
   struct http_conn *c = conn_of(p);
 
@@ -1169,6 +1221,10 @@ static int on_body(http_parser *p, const char *at, size_t len) {
    * request's body is counted and dropped, at most 4 KB. */
   c->body_len += len;
   if (p->method == HTTP_POST && c->url.data != NULL && strncmp(c->url.data, "/report/", 8) == 0) {
+    if (c->body_len == len && is_upload(c->url.data)) {
+      c->upload = 1;
+      c->body.limit = HTTP_MAX_UPLOAD_BODY;
+    }
     if (pw_buf_append(&c->body, at, len) < 0) {
       c->error_status = 413;
       return -1;
@@ -1240,6 +1296,11 @@ static void conn_feed(struct http_conn *c, const char *data, size_t len) {
     c->keep_alive = 0;
     c->complete = 1;
     c->head = 0;
+    if (status == 413 && c->upload) {
+      respond_message(c, 413, NULL,
+                      "文件过大：上传的表格不能超过 2MB，请删去无关的工作表或图片后再上传。", NULL);
+      return;
+    }
     respond_text(c, status,
                  status == 431   ? "request header too large\n"
                  : status == 413 ? "request body too large\n"

@@ -72,6 +72,13 @@ struct pw_http_view {
    * pw_http_submit_done, at once (refused: 422) or later on the loop, once the figure is
    * durable. */
   void (*submit)(void *ctx, const struct pw_report_submission *sub, struct pw_http_submit *ticket);
+  /* Reads the workbook the reporting page uploaded for department DEPARTMENT (an id of the served
+   * generation, its token checked) and answers TICKET exactly once with pw_http_submit_done: the
+   * preview of docs/http.md ("Uploading a workbook"), or a refusal in Chinese. DATA (LEN bytes,
+   * the request's body) is handed over: free it with free(). Nothing is stored. NULL: the upload
+   * route answers 404. */
+  void (*upload)(void *ctx, const char *department, char *data, size_t len,
+                 struct pw_http_submit *ticket);
 
   /* Notifications receiver RECEIVER (an id of the served generation) took (*SENT) and attempts
    * to reach it that failed (*FAILED) since the start. NULL: left out of /metrics. */

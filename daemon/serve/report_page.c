@@ -13,6 +13,7 @@
 
 #include "calendar.h"
 #include "report.h"
+#include "report_upload.h"
 
 /* Phone first: one column, inputs and buttons at least 44 px high, 16 px text (a phone does
  * not zoom into an input of that size). */
@@ -102,21 +103,25 @@ static const char script[] =
     "if(x){x.textContent=j.message;x.className='result ok';}});});"
     "}).catch(function(){b.disabled=false;"
     "res.textContent='网络连接失败，未能确认是否保存，请稍后重试。';res.className='result bad';});}"
+    "document.addEventListener('pw-reload',function(){load();});"
     "load();})();";
 
-static char headers[512];
+static char headers[600];
 
 const char *pw_report_page_headers(void) {
   if (headers[0] == '\0') {
-    unsigned char h[32], b64[48];
+    unsigned char h[32], b64[48], up[48];
+    const char *upload = pw_report_upload_script();
     SHA256((const unsigned char *)script, sizeof(script) - 1, h);
     EVP_EncodeBlock(b64, h, sizeof(h));
+    SHA256((const unsigned char *)upload, strlen(upload), h);
+    EVP_EncodeBlock(up, h, sizeof(h));
     snprintf(headers, sizeof(headers),
-             "Content-Security-Policy: default-src 'none'; script-src 'sha256-%s'; "
+             "Content-Security-Policy: default-src 'none'; script-src 'sha256-%s' 'sha256-%s'; "
              "style-src 'unsafe-inline'; connect-src 'self'; base-uri 'none'; "
              "form-action 'none'; frame-ancestors 'none'\r\n"
              "Referrer-Policy: no-referrer\r\nX-Frame-Options: DENY\r\n",
-             (const char *)b64);
+             (const char *)b64, (const char *)up);
   }
   return headers;
 }
@@ -176,10 +181,10 @@ int pw_report_page_shell(struct pw_buf *out, const struct pw_config *conf, int d
   rc = rc < 0 ? rc
               : pw_buf_printf(out,
                               "</p></header><main><p id=\"msg\" role=\"alert\">正在读取……</p>"
-                              "<div id=\"app\" data-dept=\"%s\"></div></main>"
+                              "%s<div id=\"app\" data-dept=\"%s\"></div></main>"
                               "<footer>本链接仅供本部门报送数据使用，请勿转发。</footer>"
-                              "<script>%s</script></body></html>\n",
-                              d->id, script);
+                              "<script>%s</script><script>%s</script></body></html>\n",
+                              pw_report_upload_part(), d->id, script, pw_report_upload_script());
   return rc;
 }
 

@@ -5,7 +5,8 @@
  * the address's fragment ("#t=…"), keeps it in sessionStorage, removes it from the address, and
  * fetches the department's part (/report/<department>/view, an HTML fragment built here) with
  * the token in X-Pacewatch-Token; each indicator's form is posted the same way. The script is
- * allowed by its SHA-256 in the page's Content-Security-Policy, nothing else may run.
+ * allowed by its SHA-256 in the page's Content-Security-Policy, and so is the upload's
+ * (report_upload.h), whose part the shell holds; nothing else may run.
  *
  * Each indicator is a <section class="ind" id="ind-<id>"> holding its figure, its status, what
  * is due now, then its parts: the form of a figure (<form class="part fill">); further parts of

@@ -51,8 +51,9 @@ struct pw_xlsx_sheet {
 
 struct pw_xlsx {
   zip_t *zip;
-  void *owned;  /* the file's bytes (pw_xlsx_open_file) */
-  size_t total; /* uncompressed bytes read so far */
+  void *owned;      /* the file's bytes (pw_xlsx_open_file) */
+  size_t total;     /* uncompressed bytes read so far */
+  size_t max_total; /* the most it may read (PW_XLSX_MAX_TOTAL, or the opener's lower bound) */
   int date1904;
   struct pw_xlsx_sheet *sheets;
   size_t nsheets;
@@ -349,9 +350,9 @@ static int read_part(struct pw_xlsx *x, const char *name, char **out, size_t *le
     return -EINVAL;
   }
   size = (size_t)st.size;
-  if (x->total + size > PW_XLSX_MAX_TOTAL) {
-    set_err(err, errlen, "%s: the workbook holds more than %u bytes uncompressed", name,
-            PW_XLSX_MAX_TOTAL);
+  if (size > x->max_total || x->total + size > x->max_total) {
+    set_err(err, errlen, "%s: the workbook holds more than %zu bytes uncompressed", name,
+            x->max_total);
     return -EINVAL;
   }
   if (size > (1u << 20) && (st.valid & ZIP_STAT_COMP_SIZE) &&
@@ -923,6 +924,11 @@ out:
 
 int pw_xlsx_open_memory(const void *data, size_t len, struct pw_xlsx **out, char *err,
                         size_t errlen) {
+  return pw_xlsx_open_memory_max(data, len, PW_XLSX_MAX_TOTAL, out, err, errlen);
+}
+
+int pw_xlsx_open_memory_max(const void *data, size_t len, size_t max_total, struct pw_xlsx **out,
+                            char *err, size_t errlen) {
   static const unsigned char ole2[8] = {0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1};
   const unsigned char *d = data;
   struct pw_xlsx *wb;
@@ -948,6 +954,7 @@ int pw_xlsx_open_memory(const void *data, size_t len, struct pw_xlsx **out, char
     set_err(err, errlen, "out of memory");
     return -ENOMEM;
   }
+  wb->max_total = max_total < PW_XLSX_MAX_TOTAL ? max_total : PW_XLSX_MAX_TOTAL;
   zip_error_init(&ze);
   src = zip_source_buffer_create(data, len, 0, &ze);
   if (src == NULL) {

@@ -66,6 +66,12 @@ struct pw_xlsx_sheet;
 int pw_xlsx_open_memory(const void *data, size_t len, struct pw_xlsx **out, char *err,
                         size_t errlen);
 
+/* pw_xlsx_open_memory reading at most MAX_TOTAL bytes uncompressed from the workbook in all
+ * (the lower of it and PW_XLSX_MAX_TOTAL): for a server that reads uploads, whose memory a
+ * workbook of a few megabytes should not be able to fill. */
+int pw_xlsx_open_memory_max(const void *data, size_t len, size_t max_total, struct pw_xlsx **out,
+                            char *err, size_t errlen);
+
 /* Reads the file PATH (at most MAX_BYTES) and opens it as pw_xlsx_open_memory does; the bytes
  * are owned by the workbook. Returns the same, or the negative errno of a failed read. */
 int pw_xlsx_open_file(const char *path, size_t max_bytes, struct pw_xlsx **out, char *err,

@@ -1,8 +1,9 @@
 /*
  * fuzz_xlsx: the xlsx reader (plugins/xlsx/xlsxread.h) and the xlsx parser plugin on the same
  * input. The reader: every sheet read, every cell's text NUL-terminated at its length, every
- * cell found again by its reference (merged ranges resolved). The plugin, through its
- * pw_plugin.h entry, against paths of every kind: cells, keyed columns under a merged header, a
+ * cell found again by its reference (merged ranges resolved); the rows of samples (xlsxrows.h)
+ * by header, every row's fields present and its error a field that holds one. The plugin, through
+ * its pw_plugin.h entry, against paths of every kind: cells, keyed columns under a merged header, a
  * quoted sheet name, a missing sheet, a broken path. The seed corpus is written by
  * tests/support/make_xlsx.py (`make_xlsx.py corpus DIR`).
  */
@@ -10,6 +11,7 @@
 
 #include "fuzz.h"
 #include "xlsxread.h"
+#include "xlsxrows.h"
 
 const struct pw_plugin *pw_plugin_entry(const struct pw_plugin_host *host);
 
@@ -38,6 +40,21 @@ static void read_all(const uint8_t *data, size_t size) {
     if (memchr(err, '\0', sizeof(err)) == NULL)
       pw_fuzz_fail("xlsx: error message not terminated");
     return;
+  }
+  {
+    struct pw_xlsx_rows r;
+    if (pw_xlsx_rows_read(wb, NULL, NULL, 0, 1000, &r, err, sizeof(err)) == 0) {
+      for (size_t i = 0; i < r.n; i++) {
+        for (int k = 0; k < PW_XLSX_F_NOTE; k++)
+          if (r.rows[i].field[k] == NULL)
+            pw_fuzz_fail("xlsx rows: row %u has no field %d", r.rows[i].row, k);
+        if (r.rows[i].error >= 0 && r.rows[i].field[r.rows[i].error] == NULL)
+          pw_fuzz_fail("xlsx rows: an error in an empty field");
+      }
+    } else if (r.why == PW_XLSX_ROWS_OK || memchr(err, '\0', sizeof(err)) == NULL) {
+      pw_fuzz_fail("xlsx rows: a failure without its reason");
+    }
+    pw_xlsx_rows_free(&r);
   }
   for (size_t i = 0; i < pw_xlsx_sheet_count(wb); i++) {
     const struct pw_xlsx_sheet *s;

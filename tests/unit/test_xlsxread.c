@@ -8,6 +8,10 @@
  * without references; merged ranges read as their top-left cell, and a row's spans; what is
  * refused (an .xls, not a zip, no workbook, a missing shared string, a cell written twice, a
  * DTD, nesting past the limit, a bad reference) with a message naming the sheet and cell.
+ * The rows of samples (xlsxrows.h), as import and the reporting page's upload read them: the
+ * header found below a title in the department's words, blanks trimmed, a note as written, empty
+ * rows passed over, a formula's error named, a mapping with a first row, a field named twice, no
+ * header, too many rows, a missing sheet; and a lower bound on what a workbook may inflate to.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +26,7 @@
 #include <zip.h>
 
 #include "xlsxread.h"
+#include "xlsxrows.h"
 
 #define NS "xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\""
 #define RNS "xmlns:r=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships\""
@@ -435,12 +440,148 @@ static void test_refused_files(void **state) {
                    -ENOENT);
 }
 
+/* An inline string cell. */
+#define IS(ref, text)                                                                              \
+  "<c r=\"" ref "\" t=\"inlineStr\"><is><t xml:space=\"preserve\">" text "</t></is></c>"
+
+/* A title merged over A1:E1, the header in row 2 in the department's words (and an extra
+ * column), rows of samples with blanks, a date cell, an empty row, a footer in another column,
+ * an error in a value. */
+/* clang-format off */
+static const char rows_sheet[] =
+    "<worksheet " NS "><sheetData>"
+    "<row r=\"1\">" IS("A1", "县住建局报表") "</row>"
+    "<row r=\"2\">" IS("A2", "序号") IS("B2", " 指标 ") IS("C2", "日期") IS("D2", "数值")
+        IS("E2", "备注") "</row>"
+    "<row r=\"3\"><c r=\"A3\"><v>1</v></c>" IS("B3", " rental ")
+        "<c r=\"C3\" s=\"1\"><v>45382</v></c>" IS("D3", " 1.2万\t") IS("E3", " 含新开工 ")
+        "</row>"
+    "<row r=\"4\"><c r=\"A4\"><v>2</v></c>" IS("B4", "lifts") IS("C4", "2024-03-31") "</row>"
+    "<row r=\"6\"><c r=\"A6\"><v>3</v></c>" IS("E6", "只有备注") "</row>"
+    "<row r=\"7\">" IS("B7", "score") IS("C7", "2024/3/31")
+        "<c r=\"D7\" t=\"e\"><v>#DIV/0!</v></c></row>"
+    "<row r=\"9\">" IS("F9", "填表人：张三") "</row>"
+    "</sheetData><mergeCells count=\"1\"><mergeCell ref=\"A1:E1\"/></mergeCells></worksheet>";
+
+static const char twice_sheet[] =
+    "<worksheet " NS "><sheetData><row r=\"1\">" IS("A1", "indicator") IS("B1", "as_of")
+        IS("C1", "value") IS("D1", "数值") "</row></sheetData></worksheet>";
+/* clang-format on */
+
+static void rows_open(struct book *b, const char *sheet1, const char *sheet2) {
+  char err[256];
+  size_t len;
+
+  memset(b, 0, sizeof(*b));
+  b->data = workbook(sheet1, sheet2, 0, &len);
+  assert_int_equal(pw_xlsx_open_memory(b->data, len, &b->wb, err, sizeof(err)), 0);
+}
+
+static void test_rows_by_header(void **state) {
+  struct pw_xlsx_rows r;
+  struct book b;
+  char err[256], where[64];
+
+  (void)state;
+  rows_open(&b, rows_sheet, NULL);
+  assert_int_equal(pw_xlsx_rows_read(b.wb, NULL, NULL, 0, SIZE_MAX, &r, err, sizeof(err)), 0);
+  assert_string_equal(r.sheet, "S");
+  assert_int_equal(r.header, 2);
+  assert_int_equal(r.col[PW_XLSX_F_INDICATOR], 2);
+  assert_int_equal(r.col[PW_XLSX_F_NOTE], 5);
+  assert_int_equal(r.n, 3); /* rows 3, 4 and 7: row 6 has a note only, row 9 a footer */
+  assert_int_equal(r.rows[0].row, 3);
+  assert_string_equal(r.rows[0].field[PW_XLSX_F_INDICATOR], "rental");
+  assert_string_equal(r.rows[0].field[PW_XLSX_F_AS_OF], "2024-03-31"); /* a date cell */
+  assert_string_equal(r.rows[0].field[PW_XLSX_F_VALUE], "1.2万");
+  assert_string_equal(r.rows[0].field[PW_XLSX_F_NOTE], " 含新开工 "); /* as written */
+  assert_int_equal(r.rows[0].error, -1);
+  assert_string_equal(r.rows[1].field[PW_XLSX_F_VALUE], ""); /* an empty cell */
+  assert_string_equal(r.rows[1].field[PW_XLSX_F_NOTE], "");
+  assert_int_equal(r.rows[2].row, 7);
+  assert_int_equal(r.rows[2].error, PW_XLSX_F_VALUE);
+  assert_string_equal(r.rows[2].field[PW_XLSX_F_VALUE], "#DIV/0!");
+  pw_xlsx_rows_where(&r, 7, PW_XLSX_F_VALUE, where, sizeof(where));
+  assert_string_equal(where, "S!D7");
+  pw_xlsx_rows_where(&r, 7, -1, where, sizeof(where));
+  assert_string_equal(where, "S row 7");
+  pw_xlsx_rows_free(&r);
+  /* At most two rows wanted: refused, not cut short. */
+  assert_int_equal(pw_xlsx_rows_read(b.wb, NULL, NULL, 0, 2, &r, err, sizeof(err)), -EINVAL);
+  assert_int_equal(r.why, PW_XLSX_ROWS_TOO_MANY);
+  assert_string_equal(err, "S: more than 2 rows");
+  pw_xlsx_rows_free(&r);
+  /* A sheet that is not there names those that are. */
+  assert_int_equal(pw_xlsx_rows_read(b.wb, "三月", NULL, 0, SIZE_MAX, &r, err, sizeof(err)),
+                   -ENOENT);
+  assert_int_equal(r.why, PW_XLSX_ROWS_NO_SHEET);
+  assert_string_equal(err, "no sheet '三月'; the workbook has: 'S', '二 表'");
+  pw_xlsx_rows_free(&r);
+  /* The second sheet has no header. */
+  assert_int_equal(pw_xlsx_rows_read(b.wb, "二 表", NULL, 0, SIZE_MAX, &r, err, sizeof(err)),
+                   -EINVAL);
+  assert_int_equal(r.why, PW_XLSX_ROWS_NO_HEADER);
+  assert_non_null(
+      strstr(err, "二 表: no header row naming the columns indicator, as_of and value"));
+  pw_xlsx_rows_free(&r);
+  book_free(&b);
+}
+
+static void test_rows_mapped(void **state) {
+  struct pw_xlsx_rows r;
+  struct book b;
+  uint32_t col[PW_XLSX_NF];
+  char err[256];
+
+  (void)state;
+  assert_int_equal(pw_xlsx_columns_parse("indicator=B,value=D", col), -EDOM);
+  assert_int_equal(pw_xlsx_columns_parse("indicator=B,as_of=4,value=D", col), -EINVAL);
+  assert_int_equal(pw_xlsx_columns_parse("indicator=B,as_of=C,value=D,indicator=E", col), -EINVAL);
+  assert_int_equal(pw_xlsx_columns_parse("indicator=B,as_of=C,value=D,unit=E", col), -EINVAL);
+  assert_int_equal(pw_xlsx_columns_parse("indicator=B,as_of=C,value=D", col), 0);
+  assert_int_equal(col[PW_XLSX_F_VALUE], 4);
+  assert_int_equal(col[PW_XLSX_F_NOTE], 0);
+  rows_open(&b, rows_sheet, twice_sheet);
+  /* From row 4 on, without a note column: the note is NULL. */
+  assert_int_equal(pw_xlsx_rows_read(b.wb, "S", col, 4, SIZE_MAX, &r, err, sizeof(err)), 0);
+  assert_int_equal(r.header, 0);
+  assert_int_equal(r.n, 2);
+  assert_string_equal(r.rows[0].field[PW_XLSX_F_INDICATOR], "lifts");
+  assert_null(r.rows[0].field[PW_XLSX_F_NOTE]);
+  pw_xlsx_rows_free(&r);
+  /* value and 数值 both: the header names a field twice. */
+  assert_int_equal(pw_xlsx_rows_read(b.wb, "二 表", NULL, 0, SIZE_MAX, &r, err, sizeof(err)),
+                   -EINVAL);
+  assert_int_equal(r.why, PW_XLSX_ROWS_HEADER_TWICE);
+  assert_string_equal(err, "二 表!D1: the header names value twice (also C1)");
+  pw_xlsx_rows_free(&r);
+  book_free(&b);
+}
+
+/* A workbook may be held to less than it holds uncompressed (an upload's bound). */
+static void test_open_bounded(void **state) {
+  struct pw_xlsx *wb = NULL;
+  char err[256];
+  void *data;
+  size_t len;
+
+  (void)state;
+  data = workbook(rows_sheet, NULL, 0, &len);
+  assert_int_equal(pw_xlsx_open_memory_max(data, len, 1 << 20, &wb, err, sizeof(err)), 0);
+  pw_xlsx_free(wb);
+  assert_int_equal(pw_xlsx_open_memory_max(data, len, 600, &wb, err, sizeof(err)), -EINVAL);
+  assert_null(wb);
+  assert_non_null(strstr(err, "the workbook holds more than 600 bytes uncompressed"));
+  free(data);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_refs),          cmocka_unit_test(test_dates_1900),
       cmocka_unit_test(test_dates_1904),    cmocka_unit_test(test_cell_types),
       cmocka_unit_test(test_merges),        cmocka_unit_test(test_refused_sheets),
-      cmocka_unit_test(test_refused_files),
+      cmocka_unit_test(test_refused_files), cmocka_unit_test(test_rows_by_header),
+      cmocka_unit_test(test_rows_mapped),   cmocka_unit_test(test_open_bounded),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
