@@ -210,6 +210,21 @@ int pw_config_indicator_index(const struct pw_config *conf, const char *id) {
   return pw_config_find_by_id(conf->indicators, sizeof(*conf->indicators), conf->n_indicators, id);
 }
 
+int pw_config_indicator_find(const struct pw_config *conf, const char *text) {
+  int i = pw_config_indicator_index(conf, text), k, found = -1;
+
+  if (i >= 0)
+    return i;
+  for (k = 0; k < conf->n_indicators; k++) {
+    if (conf->indicators[k].name == NULL || strcmp(conf->indicators[k].name, text) != 0)
+      continue;
+    if (found >= 0)
+      return -1; /* two indicators share the name: the row must give the id */
+    found = k;
+  }
+  return found;
+}
+
 const struct pw_target *pw_config_target(const struct pw_indicator *ind, int year) {
   int i;
 

@@ -117,7 +117,7 @@ static int parse_row(struct import *im, int line, char *const *f, struct cli_row
 
   r->note = NULL;
   r->line = line;
-  r->ind = pw_config_indicator_index(c->conf, id);
+  r->ind = pw_config_indicator_find(c->conf, id);
   if (r->ind < 0) {
     where(im, line, COL_INDICATOR, at, sizeof(at));
     fprintf(stderr, "%s: unknown indicator '%s'\n", at, id);

@@ -149,16 +149,6 @@ static void refuse(struct upload *u) {
   answer(u->ticket, status, msg);
 }
 
-/* The indicator TEXT names in CONF: by id, or by its name as configured. -1 when none. */
-static int find_indicator(const struct pw_config *conf, const char *text) {
-  int i = pw_config_indicator_index(conf, text);
-
-  for (int k = 0; i < 0 && k < conf->n_indicators; k++)
-    if (strcmp(conf->indicators[k].name, text) == 0)
-      i = k;
-  return i;
-}
-
 /* Checks row R against CONF for department DEPT into *C, by the rules and in the words of the
  * figure route (report.c): the value, the date, the note, then admission's own rules. */
 static void check_row(const struct pw_config *conf, int dept, const struct pw_xlsx_rows *rows,
@@ -178,7 +168,7 @@ static void check_row(const struct pw_config *conf, int dept, const struct pw_xl
              (int)clip(r->field[r->error], 20), r->field[r->error]);
     return;
   }
-  c->ind = find_indicator(conf, r->field[PW_XLSX_F_INDICATOR]);
+  c->ind = pw_config_indicator_find(conf, r->field[PW_XLSX_F_INDICATOR]);
   if (c->ind < 0) {
     c->kind = "unknown";
     snprintf(c->reason, sizeof(c->reason), "%s",

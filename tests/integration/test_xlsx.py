@@ -105,6 +105,28 @@ class Import(harness.TestCase):
         self.check_report(env, "报表.xlsx")
         self.assertEqual(env.sanitizer_reports(), [])
 
+    def test_indicator_by_name(self):
+        # The indicator column as a department fills it: the configured name, in a workbook and
+        # in a CSV alike; a name two indicators share must be given as the id.
+        import openpyxl
+        env = self.env
+        wb = openpyxl.Workbook()
+        ws = wb.active
+        ws.append(["指标", "日期", "数值"])
+        ws.append(["环浙步道进度率", "2024-03-31", "85%"])
+        ws.append(["places", "2024-03-31", 4.35])
+        out = env.cli("import", env.write("按名称.xlsx", make_xlsx.save(wb)))
+        self.assertIn("2 new samples", out)
+        self.assertEqual(rows(env, "trail"), [(MARCH, "85", "")])
+        csv = env.write("按名称.csv", "indicator,as_of,value\n均衡得分,2024-03-31,84\n".encode())
+        self.assertIn("1 new samples", env.cli("import", csv))
+        self.assertEqual(rows(env, "score"), [(MARCH, "84", "")])
+        env.write_conf(CONF.replace('name = "均衡得分"', 'name = "地区生产总值"'))
+        r = env.cli_run("import", env.write("同名.csv",
+                                            "indicator,as_of,value\n地区生产总值,2024-03-31,1\n".encode()))
+        self.assertEqual(r.rc, 1)
+        self.assertIn("unknown indicator '地区生产总值'", r.err)
+
     def test_1904_inline_and_rich(self):
         env = self.env
         env.cli("import", env.write("mac.xlsx", make_xlsx.report_1904()))
