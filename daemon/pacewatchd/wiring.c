@@ -332,6 +332,7 @@ int daemon_start_http(struct pw_daemon *d, const struct pw_loopstat *loopstat) {
       .graph_cancel = view_graph_cancel,
       .tokens = daemon_report_tokens,
       .submit = daemon_report_submit,
+      .explain = daemon_report_explain,
       .started = d->started,
       .loopstat = loopstat,
       .reload = &d->reload_info,
