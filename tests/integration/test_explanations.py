@@ -5,8 +5,8 @@ phone size (390x844) opens the department's link, fills the explanation's form (
 预计追平日期) and sees 已保存 with the explanation in words (screenshot explanations-390x844.png in
 the test's output folder); then the journal's explanation line, the audit line (event explain),
 the status API's `explanation`, the dashboard card, the briefing's 存在问题 and the next lag alert
-at a loopback webhook and DingTalk receiver (explanation, catch_up_passed, report_url, the words
-and the 报送/说明 link) all carry it, and past the catch-up date, with the indicator still
+at a loopback webhook, DingTalk and email receiver (explanation, catch_up_passed, report_url, the
+words and the 报送/说明 link) all carry it, and past the catch-up date, with the indicator still
 lagging, the card, the briefing and the alert say "原定5月31日前追平，目前仍滞后". Bad input (no
 reason, a bad or past date, over-long text, bytes that are not UTF-8) is refused beside its field
 with nothing stored; another department's token is 403; text is escaped on the dashboard."""
@@ -32,9 +32,11 @@ departments = (
 );
 receivers = (
   { id = "hook"; type = "webhook"; url = "http://127.0.0.1:{hook}/hook"; },
-  { id = "ding"; type = "dingtalk"; url = "http://127.0.0.1:{hook}/ding?access_token=T"; }
+  { id = "ding"; type = "dingtalk"; url = "http://127.0.0.1:{hook}/ding?access_token=T"; },
+  { id = "mail"; type = "email"; url = "smtp://127.0.0.1:{smtp}"; from = "pw@example.gov.cn";
+    to = [ "office@example.gov.cn" ]; }
 );
-alerting: { receivers = [ "hook" ]; group_wait = "0s"; };
+alerting: { receivers = [ "hook", "mail" ]; group_wait = "0s"; };
 briefing: { title = "平阳县公共服务“七优享”工程推进情况"; issuer = "县府办"; };
 indicators = (
   { id = "employment_new"; name = "城镇新增就业"; domain = "employment"; department = "hrss";
@@ -93,8 +95,9 @@ class Explanations(harness.TestCase):
         super().setUp()
         env = self.env = self.new_env()
         self.sink = env.receiver()
+        self.smtp = env.smtp_sink()
         self.port = harness.free_port()
-        env.write_conf(CONF, port=self.port, hook=self.sink.port)
+        env.write_conf(CONF, port=self.port, hook=self.sink.port, smtp=self.smtp.port)
         env.cli("record", "employment_new", "1000", "--as-of", "2024-03-31")
         env.cli("record", "rental_units", "400", "--as-of", "2024-03-31")
         self.link = env.cli("token", "add", "hrss").strip()
@@ -201,6 +204,7 @@ class Explanations(harness.TestCase):
 
         # The next lag alert (the daily reminder): the explanation, its words, the page's link.
         n = len(lag_alerts(self.sink))
+        mails = set(self.smtp.files())
         rc, log = env.once(LATER)
         self.assertEqual(rc, 0, log)
         alerts = lag_alerts(self.sink)
@@ -216,6 +220,17 @@ class Explanations(harness.TestCase):
         self.assertIn(f"[报送/说明](http://127.0.0.1:{p}/report/hrss)", ding[-1])
         with open(os.path.join(env.out, "dingtalk.md"), "w", encoding="utf-8") as f:
             f.write(ding[-1])
+        new = [m for m, name in zip(self.smtp.messages(), self.smtp.files()) if name not in mails]
+        self.assertEqual(len(new), 1, log)
+        plain = [x for x in new[0].walk() if x.get_content_type() == "text/plain"][0]
+        plain = plain.get_content().replace("\r\n", "\n")
+        html = [x for x in new[0].walk() if x.get_content_type() == "text/html"][0].get_content()
+        self.assertIn(f"\n  {WORDS}\n", plain)
+        self.assertIn(f"报送/说明：http://127.0.0.1:{p}/report/hrss", plain)
+        self.assertIn(WORDS, html)
+        self.assertIn(f'<a href="http://127.0.0.1:{p}/report/hrss">报送/说明</a>', html)
+        with open(os.path.join(env.out, "email.html"), "w", encoding="utf-8") as f:
+            f.write(html)
 
         # Past the catch-up date, still lagging: said so by the alert, the briefing and the card.
         rc, log = env.once(PASSED)
