@@ -464,6 +464,26 @@ static char *overdue_period(const struct bld *b, const struct pw_verdict *v, cha
   return buf;
 }
 
+/* Appends "。" and indicator I's current explanation as a sentence ended by "。" (the shared
+ * wording, pw_report_explanation). Returns 1 when it did, 0 when I has none. */
+static int explained(struct bld *b, int i) {
+  const struct pw_series *s = &b->req->journal->series[i];
+  const struct pw_explanation *e = pw_status_explanation(s);
+  struct pw_buf text = {0};
+  int rc;
+
+  if (e == NULL)
+    return 0;
+  rc = pw_report_explanation(b->conf, i, e, pw_status_catch_up_overdue(e, &b->now[i], b->req->at),
+                             pw_calendar_year_of(&b->conf->cal, b->req->at), &text);
+  if (rc == 0)
+    run(b, PW_RUN_TEXT, a_printf(b->r, "。%s。", text.data));
+  else
+    b->r->arena->rc = rc;
+  pw_buf_free(&text);
+  return rc == 0;
+}
+
 static void problems(struct bld *b) {
   const struct pw_config *conf = b->conf;
   struct pw_report *r = b->r;
@@ -474,7 +494,7 @@ static void problems(struct bld *b) {
    * figures overdue (past their reporting deadline), figures not published, targets not
    * issued. */
   for (g = 0; g < 5; g++) {
-    int first = 1;
+    int first = 1, closed = 0;
     for (i = 0; i < conf->n_indicators; i++) {
       const struct pw_indicator *ind = &conf->indicators[i];
       const struct pw_verdict *v = &b->now[i];
@@ -533,9 +553,10 @@ static void problems(struct bld *b) {
         block(b, PW_BLOCK_PARAGRAPH, -1);
         run(b, PW_RUN_BOLD, a_printf(r, "%s%s", ordinal(b, ++k), lead));
         first = 0;
-      } else {
+      } else if (!closed) {
         run(b, PW_RUN_TEXT, "；");
       }
+      closed = 0;
       if (g == 2) {
         /* The department first, as the office writes it: "县卫健局健康体检人数3月份数据逾期未报
          * （应于4月5日前报送）" (docs/briefing.md). */
@@ -549,8 +570,12 @@ static void problems(struct bld *b) {
       run(b, PW_RUN_TEXT, a_printf(r, "%s%s", ind->name, gap));
       if (dep != NULL && g < 2)
         run(b, PW_RUN_TEXT, a_printf(r, "（责任单位：%s）", dep));
+      /* A lagging indicator's current explanation closes its item with a sentence of its own
+       * (docs/briefing.md "存在问题"):
+       * "…（责任单位：县人力社保局）。县人力社保局说明：…；预计5月底前 追平。" */
+      closed = g < 2 && explained(b, i);
     }
-    if (!first)
+    if (!first && !closed)
       run(b, PW_RUN_TEXT, "。");
   }
   if (k == 0)

@@ -186,6 +186,18 @@ const char *pw_report_quarter(int q);
 int pw_report_need(const struct pw_config *conf, const struct pw_indicator *ind,
                    const struct pw_verdict *v, int64_t at, struct pw_buf *out);
 
+/* The explanation E (说明, docs/storage.md#explanations) of indicator IND as the county office
+ * writes it, appended to OUT without final punctuation: "县人力社保局说明：一季度企业招工延后；
+ * 措施：开展春风行动专场招聘；预计5月底前追平". Who explains is the department E's source names
+ * ("report:<department>"), else IND's department, else "责任单位"; a reason or measures
+ * ending in punctuation lose it. With OVERDUE (pw_status_catch_up_overdue: the catch-up day has
+ * passed and IND still lags) the date is said as "原定5月31日前追平，目前仍滞后". Dates relative to
+ * YEAR (the year judged), as pw_report_day writes them. The one wording of an explanation: the
+ * dashboard, the reporting page, the briefing and the alerts call it. Pure apart from the
+ * process time zone. Returns 0 or -ENOMEM. */
+int pw_report_explanation(const struct pw_config *conf, int ind, const struct pw_explanation *e,
+                          int overdue, int year, struct pw_buf *out);
+
 /* The report's sentence for indicator IND judged as V (after "N.名称。"), appended to OUT:
  * the date in words, the figure, its comparison (quarter target, pace, level due now,
  * standard, milestone stage), what a lagging one needs, then NOTE when not NULL. LATEST is the

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "calendar.h"
 #include "report.h"
 #include "value.h"
 
@@ -361,4 +362,70 @@ int pw_report_sentence(const struct pw_config *conf, int i, const struct pw_verd
   if (out->data == NULL || out->len == start)
     return -ENOMEM;
   return 0;
+}
+
+/* The name of whoever gave explanation E of IND: the department of a "report:<id>" source,
+ * else IND's department, else "责任单位". */
+static const char *explainer(const struct pw_config *conf, int ind,
+                             const struct pw_explanation *e) {
+  const struct pw_indicator *in = &conf->indicators[ind];
+  int k;
+
+  if (e->source != NULL && strncmp(e->source, "report:", 7) == 0)
+    for (k = 0; k < conf->n_departments; k++)
+      if (strcmp(conf->departments[k].id, e->source + 7) == 0)
+        return conf->departments[k].name;
+  if (in->department >= 0 && in->department < conf->n_departments)
+    return conf->departments[in->department].name;
+  return "责任单位";
+}
+
+/* The length of S without the punctuation and spaces that end it ("。", "；", "，", "！", ".",
+ * ";", ","): the sentence around it brings its own. */
+static size_t unpunctuated(const char *s) {
+  static const char *const marks[] = {"。", "；", "，", "！", "、", ".", ";", ",", "!", " "};
+  size_t n = strlen(s), k;
+  int cut = 1;
+
+  while (cut && n > 0) {
+    cut = 0;
+    for (k = 0; k < sizeof(marks) / sizeof(marks[0]); k++) {
+      size_t m = strlen(marks[k]);
+      if (n >= m && memcmp(s + n - m, marks[k], m) == 0) {
+        n -= m;
+        cut = 1;
+        break;
+      }
+    }
+  }
+  return n;
+}
+
+int pw_report_explanation(const struct pw_config *conf, int ind, const struct pw_explanation *e,
+                          int overdue, int year, struct pw_buf *out) {
+  const char *reason = e->reason != NULL ? e->reason : "";
+  const char *measures = e->measures != NULL ? e->measures : "";
+  size_t rn = unpunctuated(reason), mn = unpunctuated(measures);
+  int y, m, d, rc;
+
+  rc = pw_buf_printf(out, "%s说明：", explainer(conf, ind, e));
+  if (rc == 0 && rn > 0)
+    rc = pw_buf_printf(out, "%.*s", (int)rn, reason);
+  if (rc == 0 && mn > 0)
+    rc = pw_buf_printf(out, "%s措施：%.*s", rn > 0 ? "；" : "", (int)mn, measures);
+  if (rc == 0 && sscanf(e->catch_up, "%4d-%2d-%2d", &y, &m, &d) == 3) {
+    const char *sep = rn > 0 || mn > 0 ? "；" : "";
+    char day[48];
+    if (overdue) {
+      /* The promised day in full: "原定5月31日前追平", not "5月底". */
+      char yy[16] = "";
+      if (y != year)
+        snprintf(yy, sizeof(yy), "%d年", y);
+      rc = pw_buf_printf(out, "%s原定%s%d月%d日前追平，目前仍滞后", sep, yy, m, d);
+    } else {
+      rc = pw_buf_printf(out, "%s预计%s前追平", sep,
+                         pw_report_day(pw_calendar_day_end(y, m, d), year, day, sizeof(day)));
+    }
+  }
+  return rc < 0 ? -ENOMEM : 0;
 }

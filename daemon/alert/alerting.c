@@ -57,6 +57,12 @@ static const struct pw_sample *latest(void *data, int ind, int64_t at) {
   return a->ctx.latest != NULL ? a->ctx.latest(a->ctx.data, ind, at) : NULL;
 }
 
+static const struct pw_explanation *explanation(void *data, int ind) {
+  struct pw_alerter *a = data;
+
+  return a->ctx.explanation != NULL ? a->ctx.explanation(a->ctx.data, ind) : NULL;
+}
+
 static int get_graph(void *data, const char *indicator, enum pw_graph_format format,
                      pw_delivery_graph_cb done, void *arg) {
   struct pw_alerter *a = data;
@@ -96,6 +102,7 @@ int pw_alerting_init(const struct pw_alerting_ctx *ctx, struct pw_config *conf,
   memset(&ec, 0, sizeof(ec));
   ec.writer = a->writer;
   ec.latest = latest;
+  ec.explanation = explanation;
   ec.verdict = verdict;
   ec.source_down = source_down;
   ec.spool = to_spool;

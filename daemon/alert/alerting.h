@@ -32,6 +32,9 @@ struct pw_alerting_ctx {
   /* The latest sample of indicator IND known at AT in any year, NULL for none (what a stale
    * alert names). May be NULL. */
   const struct pw_sample *(*latest)(void *data, int ind, int64_t at);
+  /* The current explanation of indicator IND (docs/storage.md#explanations), NULL for none: what
+   * an alert of it carries. May be NULL: none is known. */
+  const struct pw_explanation *(*explanation)(void *data, int ind);
   /* A trend graph, as pw_delivery_ctx's get_graph. May be NULL. */
   int (*get_graph)(void *data, const char *indicator, enum pw_graph_format format,
                    pw_delivery_graph_cb done, void *arg);

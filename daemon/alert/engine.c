@@ -21,6 +21,7 @@
 #include "json.h"
 #include "log.h"
 #include "message.h"
+#include "report.h"
 #include "silence.h"
 #include "status.h"
 #include "util.h"
@@ -677,6 +678,40 @@ static void word_members(const struct pw_alert_engine *e, const struct slot *s, 
   pw_buf_free(&need);
 }
 
+/* The department's reporting page and the indicator's current explanation (docs/alerts.md):
+ * `explanation` (the status JSON's object with `text`, its shared wording, or null),
+ * `catch_up_passed` and `report_url` (public_url + "/report/<department>", left out without
+ * public_url or department). */
+static void explanation_members(const struct pw_alert_engine *e, const struct slot *s, int64_t now,
+                                json_t *o) {
+  const struct pw_config *c = e->conf;
+  const struct pw_indicator *ind = &c->indicators[s->ind];
+  const struct pw_verdict *v = e->ctx.verdict(e->ctx.data, s->ind);
+  const struct pw_explanation *ex =
+      e->ctx.explanation != NULL ? e->ctx.explanation(e->ctx.data, s->ind) : NULL;
+  int passed = ex != NULL && pw_status_catch_up_overdue(ex, v, now);
+  json_t *doc = pw_status_explanation_json(ex, v, now);
+
+  if (ex != NULL && doc != NULL) {
+    struct pw_buf text = {NULL, 0, 0, 0};
+    if (pw_report_explanation(c, s->ind, ex, passed, pw_calendar_year_of(&c->cal, now), &text) < 0)
+      pw_log_error("alert %s: out of memory wording its explanation", s->id);
+    json_object_set_new(doc, "text", text.len > 0 ? json_string(text.data) : json_null());
+    pw_buf_free(&text);
+  }
+  json_object_set_new(o, "explanation", doc != NULL ? doc : json_null());
+  json_object_set_new(o, "catch_up_passed", json_boolean(passed));
+  if (c->daemon.public_url[0] != '\0' && ind->department >= 0) {
+    char url[4200];
+    size_t ul = strlen(c->daemon.public_url);
+    while (ul > 0 && c->daemon.public_url[ul - 1] == '/')
+      ul--;
+    snprintf(url, sizeof(url), "%.*s/report/%s", (int)ul, c->daemon.public_url,
+             c->departments[ind->department].id);
+    json_object_set_new(o, "report_url", json_string(url));
+  }
+}
+
 /* The members of an alert that concern its indicator (null for a source's alert). */
 static void indicator_members(const struct pw_alert_engine *e, const struct slot *s, json_t *o) {
   const struct pw_indicator *ind = &e->conf->indicators[s->ind];
@@ -723,6 +758,7 @@ static json_t *alert_json(const struct pw_alert_engine *e, const struct slot *s,
   if (s->ind >= 0) {
     indicator_members(e, s, o);
     word_members(e, s, firing, held_since, now, o);
+    explanation_members(e, s, now, o);
   } else {
     static const char *const nulls[] = {"indicator", "name",     "domain",   "department",
                                         "value",     "expected", "target",   "completion_pct",
@@ -731,6 +767,8 @@ static json_t *alert_json(const struct pw_alert_engine *e, const struct slot *s,
     for (k = 0; k < sizeof(nulls) / sizeof(nulls[0]); k++)
       json_object_set_new(o, nulls[k], json_null());
     json_object_set_new(o, "source", json_string(c->sources[s->src].id));
+    json_object_set_new(o, "explanation", json_null());
+    json_object_set_new(o, "catch_up_passed", json_false());
   }
   json_object_set_new(o, "since", time_or_null(since != 0, since));
   /* The link opens the indicator's card on the dashboard, anchor ind-<id> (docs/alerts.md). */

@@ -47,6 +47,9 @@ struct pw_alert_engine_ctx {
   /* The latest sample of indicator IND known at AT in any year (NULL for none): what a stale
    * alert says was last reported (docs/alerts.md). May be NULL: no sample is known. */
   const struct pw_sample *(*latest)(void *data, int ind, int64_t at);
+  /* The current explanation of indicator IND (the newest, docs/storage.md#explanations), NULL
+   * for none: an alert of IND carries it (docs/alerts.md). May be NULL: none is known. */
+  const struct pw_explanation *(*explanation)(void *data, int ind);
   /* Hands PAYLOAD (a notification, docs/alerts.md's webhook body with its delivery id; ownership
    * passes, even on failure) for RECEIVER (id, borrowed) to the spool. DONE(ARG, rc) is called
    * on the loop once it is durable (rc 0) or could not be written (negative errno: the batch is

@@ -353,6 +353,8 @@ static int alert_item(struct pw_email *m, size_t i, const json_t *a, const unsig
   const char *trend = json_string_value(json_object_get(a, "trend"));
   const char *need = json_string_value(json_object_get(a, "need"));
   const char *url = json_string_value(json_object_get(a, "url"));
+  const char *report = json_string_value(json_object_get(a, "report_url"));
+  const char *said = json_string_value(json_object_get(json_object_get(a, "explanation"), "text"));
   const char *dept = json_string_value(json_object_get(a, "department_name"));
   struct pw_buf who = {NULL, 0, 0, 0};
   char line[2048], vline[256];
@@ -373,10 +375,14 @@ static int alert_item(struct pw_email *m, size_t i, const json_t *a, const unsig
   pw_buf_printf(text, "- %s\r\n", line);
   if (vline[0] != '\0')
     pw_buf_printf(text, "  %s\r\n", vline);
+  if (said != NULL)
+    pw_buf_printf(text, "  %s\r\n", said);
   if (who.len > 0)
     pw_buf_printf(text, "  %s\r\n", who.data);
   if (url != NULL)
     pw_buf_printf(text, "  查看该指标：%s\r\n", url);
+  if (report != NULL)
+    pw_buf_printf(text, "  报送/说明：%s\r\n", report);
   pw_buf_printf(html,
                 "<div style=\"border-left:4px solid %s;padding:6px 10px;margin:12px 0;"
                 "background:#fafafa;max-width:100%%;box-sizing:border-box;"
@@ -399,6 +405,8 @@ static int alert_item(struct pw_email *m, size_t i, const json_t *a, const unsig
     if (vline[0] != '\0')
       html_para(html, "", vline);
   }
+  if (said != NULL)
+    html_para(html, "background:#fff8e1;padding:4px 6px", said);
   if (who.len > 0)
     html_para(html, "color:#555", who.data);
   pw_buf_free(&who);
@@ -406,6 +414,11 @@ static int alert_item(struct pw_email *m, size_t i, const json_t *a, const unsig
     pw_buf_printf(html, "<p style=\"margin:4px 0\"><a href=\"");
     html_escape(html, url);
     pw_buf_printf(html, "\">查看该指标</a></p>");
+  }
+  if (report != NULL) {
+    pw_buf_printf(html, "<p style=\"margin:4px 0\"><a href=\"");
+    html_escape(html, report);
+    pw_buf_printf(html, "\">报送/说明</a></p>");
   }
   if (png != NULL && len > 0 && m->n_png < MAX_IMAGES) {
     m->png[m->n_png] = malloc(len);

@@ -299,14 +299,22 @@ int pw_robot_alert_contacts(const json_t *alert, enum pw_receiver_type t, struct
   return rc;
 }
 
-/* The second line of an alert in a robot message: its contacts and the link that opens the
- * indicator on the dashboard. Mobiles mentioned are appended to MOBILES (may be NULL). */
+/* The second line of an alert in a robot message: the department's explanation (its words, said
+ * by the engine), its contacts, the link that opens the indicator on the dashboard and the one to
+ * the department's reporting page (报送/说明). Mobiles mentioned are appended to MOBILES (may be
+ * NULL). */
 static int alert_extra(const json_t *a, const struct pw_receiver *r, int md, struct pw_buf *out,
                        json_t *mobiles) {
   const json_t *contacts = json_object_get(a, "contacts"), *c;
   const char *url = json_string_value(json_object_get(a, "url"));
+  const char *report = json_string_value(json_object_get(a, "report_url"));
+  const char *said = json_string_value(json_object_get(json_object_get(a, "explanation"), "text"));
   size_t i;
-  int rc = pw_robot_alert_contacts(a, r->type, out);
+  int rc = said != NULL && said[0] != '\0' ? pw_buf_printf(out, "%s", said) : 0;
+
+  if (rc == 0 && out->len > 0 && json_array_size(contacts) > 0)
+    rc = pw_buf_printf(out, "；");
+  rc = rc < 0 ? rc : pw_robot_alert_contacts(a, r->type, out);
 
   json_array_foreach(contacts, i, c) {
     const json_t *m = json_object_get(c, "mobile");
@@ -322,6 +330,9 @@ static int alert_extra(const json_t *a, const struct pw_receiver *r, int md, str
   if (rc == 0 && url != NULL && url[0] != '\0')
     rc = md ? pw_buf_printf(out, "%s[查看该指标](%s)", out->len ? "；" : "", url)
             : pw_buf_printf(out, "%s查看该指标：%s", out->len ? "；" : "", url);
+  if (rc == 0 && report != NULL && report[0] != '\0')
+    rc = md ? pw_buf_printf(out, "%s[报送/说明](%s)", out->len ? "；" : "", report)
+            : pw_buf_printf(out, "%s报送/说明：%s", out->len ? "；" : "", report);
   return rc;
 }
 

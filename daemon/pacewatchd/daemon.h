@@ -30,6 +30,7 @@ struct pw_reload;
 struct daemon_report;
 struct pw_http_submit;
 struct pw_report_submission;
+struct pw_report_explanation;
 struct pw_tokens;
 
 struct pw_daemon {
@@ -120,6 +121,8 @@ void daemon_report_free(struct pw_daemon *d);
 const struct pw_tokens *daemon_report_tokens(void *ctx);
 void daemon_report_submit(void *ctx, const struct pw_report_submission *sub,
                           struct pw_http_submit *ticket);
+void daemon_report_explain(void *ctx, const struct pw_report_explanation *sub,
+                           struct pw_http_submit *ticket);
 
 /* report_upload.c (docs/http.md "Uploading a workbook"): a department's workbook read on the
  * thread pool, one at a time, and answered with its preview; nothing is stored. */

@@ -5,7 +5,9 @@
  * sends: read and checked by the rules of admission (a refusal is answered at once, in Chinese,
  * naming the field), admitted like an inbox row (source "report:<department>"), made durable
  * through persist, appended to audit.log (docs/storage.md, event "report"), and only then
- * answered with 已保存 and the indicator's new judgement.
+ * answered with 已保存 and the indicator's new judgement. An explanation (原因, 措施, 预计追平日期)
+ * takes the same way as a journal explanation line (source "report:<department>", audit event
+ * "explain"), answered with 已保存 and the explanation in the shared wording.
  */
 #define PW_LOG_MODULE "report"
 #include <errno.h>
@@ -15,8 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "calendar.h"
 #include "clock.h"
 #include "daemon.h"
 #include "http.h"
@@ -158,6 +162,7 @@ struct submission {
   struct pw_daemon *d;
   struct pw_http_submit *ticket;
   char indicator[80];
+  int explain; /* an explanation (answered with its words), not a figure */
   char *audit_path;
   char *line; /* the audit line */
   int rc;
@@ -232,8 +237,10 @@ static void audit_done(uv_work_t *w, int status) {
     pw_log_error("%s: cannot append the submission of %s: %s", s->audit_path, s->indicator,
                  status != 0 ? uv_strerror(status) : strerror(-s->rc));
   if (ind < 0 || d->verdicts == NULL ||
-      pw_report_page_saved(&text, d->conf, ind, &d->verdicts[ind], &d->journal->series[ind],
-                           pw_clock_now()) < 0) {
+      (s->explain ? pw_report_page_explained(&text, d->conf, ind, &d->verdicts[ind],
+                                             &d->journal->series[ind], pw_clock_now())
+                  : pw_report_page_saved(&text, d->conf, ind, &d->verdicts[ind],
+                                         &d->journal->series[ind], pw_clock_now())) < 0) {
     answer(s->ticket, 200, NULL, "已保存。");
   } else {
     doc = json_pack("{s:b,s:s,s:s,s:s}", "ok", 1, "message", text.data, "indicator", s->indicator,
@@ -285,6 +292,19 @@ static const char *check_words(int rc, const struct pw_indicator *in, const char
   }
 }
 
+/* The audit line of LINE (a JSON object; its reference is taken) with its newline, owned; NULL
+ * when out of memory. */
+static char *audit_text(json_t *line) {
+  char *text = line != NULL ? pw_json_dumps(line, JSON_COMPACT) : NULL;
+  struct pw_buf b = {0};
+
+  json_decref(line);
+  if (text != NULL && pw_buf_printf(&b, "%s\n", text) < 0)
+    pw_buf_free(&b);
+  free(text);
+  return b.data;
+}
+
 /* The newest stored value of (IND, AS_OF), for the audit line's "old". */
 static int stored_value(const struct pw_series *s, int64_t as_of, double *out) {
   size_t k;
@@ -311,7 +331,6 @@ void daemon_report_submit(void *ctx, const struct pw_report_submission *sub,
   int64_t as_of, now = pw_clock_now();
   int ind, nl, has_old, rc;
   json_t *line;
-  char *text;
 
   ind = pw_config_indicator_index(d->conf, sub->indicator);
   if (d->stopping || ind < 0 || d->conf->indicators[ind].department < 0 ||
@@ -392,21 +411,7 @@ void daemon_report_submit(void *ctx, const struct pw_report_submission *sub,
                 : rc == PW_SAMPLE_REVISION  ? "revision"
                 : rc == PW_SAMPLE_DUPLICATE ? "duplicate"
                                             : "unchanged");
-  text = line != NULL ? pw_json_dumps(line, JSON_COMPACT) : NULL;
-  json_decref(line);
-  if (text != NULL && job->audit_path != NULL) {
-    size_t n = strlen(text);
-    /* A copy, not realloc: gcc 12 takes a free after a failed realloc for a use after free. */
-    job->line = malloc(n + 2);
-    if (job->line != NULL) {
-      memcpy(job->line, text, n);
-      job->line[n] = '\n';
-      job->line[n + 1] = '\0';
-    }
-    free(text);
-  } else {
-    free(text);
-  }
+  job->line = audit_text(line);
   if (job->line == NULL) {
     /* The figure is admitted all the same: it is made durable, its audit line is lost. */
     pw_log_error("out of memory: the audit line of a submission of %s is lost", in->id);
@@ -414,5 +419,109 @@ void daemon_report_submit(void *ctx, const struct pw_report_submission *sub,
   }
   /* Answered once the journal is fsync'd (persist's kick calls back when everything pending now
    * is durable). */
+  pw_persist_kick(d->persist, synced, job);
+}
+
+/* ---- an explanation ---- */
+
+/* Cleans TEXT for FIELD (原因 or 措施) into OUT (PW_EXPLANATION_BUF bytes). Returns its length,
+ * or -1 after answering TICKET with the field's fault. */
+static int explain_text(struct pw_http_submit *ticket, const char *field, const char *label,
+                        const char *text, char *out) {
+  char msg[120];
+  int n = pw_text_clean(text, strlen(text), out, PW_EXPLANATION_BUF, PW_EXPLANATION_MAX);
+
+  if (n >= 0)
+    return n;
+  if (n == -E2BIG)
+    snprintf(msg, sizeof(msg), "%s不能超过%d字。", label, PW_EXPLANATION_MAX);
+  else
+    snprintf(msg, sizeof(msg), "%s含有无法识别的字符，请重新填写。", label);
+  answer(ticket, 422, field, msg);
+  return -1;
+}
+
+void daemon_report_explain(void *ctx, const struct pw_report_explanation *sub,
+                           struct pw_http_submit *ticket) {
+  struct pw_daemon *d = ctx;
+  char reason[PW_EXPLANATION_BUF], measures[PW_EXPLANATION_BUF], source[96], day[16], err[200];
+  int64_t catch_up = 0, as_of, now = pw_clock_now();
+  struct submission *job;
+  int ind, rc;
+  json_t *line;
+
+  ind = pw_config_indicator_index(d->conf, sub->indicator);
+  if (d->stopping || ind < 0 || d->conf->indicators[ind].department < 0 ||
+      strcmp(d->conf->departments[d->conf->indicators[ind].department].id, sub->department) != 0) {
+    answer(ticket, 503, NULL, "系统正在更新配置或停止运行，请稍后再试。");
+    return;
+  }
+  if (explain_text(ticket, "reason", "原因", sub->reason, reason) < 0 ||
+      explain_text(ticket, "measures", "措施", sub->measures, measures) < 0)
+    return;
+  if (reason[0] == '\0') {
+    answer(ticket, 422, "reason", "请填写原因。");
+    return;
+  }
+  /* The catch-up date: any date form of docs/values.md, a day (a month means its last day), not
+   * before today, in the years the journal records. */
+  day[0] = '\0';
+  if (sub->catch_up[strspn(sub->catch_up, " \t")] != '\0') {
+    time_t t;
+    struct tm tm;
+    int64_t today_end;
+    if (pw_date_parse(sub->catch_up, &catch_up) < 0) {
+      answer(ticket, 422, "catch_up", "日期无法识别，请按“2024-05-31”或“2024年5月31日”填写。");
+      return;
+    }
+    t = (time_t)(catch_up - 1);
+    localtime_r(&t, &tm);
+    snprintf(day, sizeof(day), "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+    if (!pw_journal_date_ok(day, strlen(day))) {
+      answer(ticket, 422, "catch_up", "预计追平日期超出可以记录的年份（1971年至2100年）。");
+      return;
+    }
+    t = (time_t)now;
+    localtime_r(&t, &tm);
+    today_end = pw_calendar_day_end(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+    if (catch_up < today_end) {
+      answer(ticket, 422, "catch_up", "预计追平日期不能早于今天。");
+      return;
+    }
+  }
+  snprintf(source, sizeof(source), "report:%s", sub->department);
+  job = calloc(1, sizeof(*job));
+  if (job == NULL) {
+    answer(ticket, 503, NULL, "系统繁忙，请稍后重试。");
+    return;
+  }
+  rc = pw_admit_explain(&d->admit, ind, PW_JOURNAL_AS_OF_LATEST, now, source, reason, measures, day,
+                        &as_of, err, sizeof(err));
+  if (rc < 0) {
+    pw_log_warn("indicator '%s': the explanation from the reporting page of %s is refused: %s",
+                sub->indicator, sub->department, err);
+    free(job);
+    answer(ticket, rc == -ENOMEM ? 503 : 422, NULL, "保存失败，请检查填写的内容后重试。");
+    return;
+  }
+  job->d = d;
+  job->ticket = ticket;
+  job->explain = 1;
+  job->work.data = job;
+  pw_strlcpy(job->indicator, sub->indicator, sizeof(job->indicator));
+  job->audit_path = pw_path_join(d->conf->daemon.state_dir, "audit.log");
+  /* Who explained what, from where (docs/storage.md "audit.log", event "explain"). */
+  line = json_pack("{s:I,s:s,s:s,s:s,s:s,s:I,s:s,s:s,s:s?}", "at", (json_int_t)now, "event",
+                   "explain", "department", sub->department, "address", sub->address, "indicator",
+                   sub->indicator, "as_of", (json_int_t)as_of, "reason", reason, "measures",
+                   measures, "catch_up", day[0] ? day : NULL);
+  if (job->audit_path != NULL)
+    job->line = audit_text(line);
+  else
+    json_decref(line);
+  if (job->line == NULL) {
+    pw_log_error("out of memory: the audit line of an explanation of %s is lost", sub->indicator);
+    job->line = strdup("");
+  }
   pw_persist_kick(d->persist, synced, job);
 }

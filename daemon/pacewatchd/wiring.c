@@ -177,6 +177,15 @@ static const struct pw_sample *alert_latest(void *data, int ind, int64_t at) {
   return best;
 }
 
+/* The current explanation of IND (what its alerts carry). */
+static const struct pw_explanation *alert_explanation(void *data, int ind) {
+  struct pw_daemon *d = data;
+
+  if (d->journal == NULL || ind < 0 || ind >= d->journal->n_series)
+    return NULL;
+  return pw_journal_explanation(d->journal, ind);
+}
+
 struct graph_wait {
   pw_delivery_graph_cb done;
   void *arg;
@@ -214,6 +223,7 @@ int daemon_start_alerting(struct pw_daemon *d, char *err, size_t errlen) {
   memset(&ctx, 0, sizeof(ctx));
   ctx.loop = d->loop;
   ctx.latest = alert_latest;
+  ctx.explanation = alert_explanation;
   ctx.fetch = d->fetch;
   ctx.verdict = alert_verdict;
   ctx.source_down = alert_source_down;
@@ -333,6 +343,7 @@ int daemon_start_http(struct pw_daemon *d, const struct pw_loopstat *loopstat) {
       .tokens = daemon_report_tokens,
       .submit = daemon_report_submit,
       .upload = daemon_report_upload,
+      .explain = daemon_report_explain,
       .started = d->started,
       .loopstat = loopstat,
       .reload = &d->reload_info,

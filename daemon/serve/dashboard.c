@@ -64,6 +64,8 @@ static const char css[] =
     ".bar .fill{position:absolute;left:0;top:0;bottom:0;border-radius:4px}"
     ".bar .pace{position:absolute;top:-3px;bottom:-3px;width:2px;background:#222}"
     ".note{font-size:13px;color:#333;margin:4px 0}.stale{color:#b71c1c}"
+    ".explanation{background:#fff8e1;padding:4px 8px;border-radius:4px}"
+    ".explanation.overdue{color:#b71c1c}"
     ".card img{display:block;width:100%;height:auto;margin-top:6px}"
     "table{border-collapse:collapse;background:#fff;font-size:13px;width:100%}"
     "th,td{border:1px solid #d5d9e0;padding:4px 8px;text-align:left;vertical-align:top}"
@@ -187,6 +189,28 @@ static int overdue_text(struct pw_buf *out, const struct pw_view *view,
       pw_report_day(v->due_by, pw_calendar_year_of(&view->conf->cal, view->now), day, sizeof(day)));
 }
 
+/* Indicator I's current explanation in the shared wording (pw_report_explanation): "县人力社保局
+ * 说明：…；措施：…；预计5月底前追平", or "原定5月31日前追平，目前仍滞后" once that day passed while
+ * it still lags. Outside text: escaped. */
+static int explanation(struct pw_buf *out, const struct pw_view *view, int i,
+                       const struct pw_verdict *v) {
+  const struct pw_explanation *e = pw_status_explanation(&view->series[i]);
+  struct pw_buf text = {0};
+  int overdue, rc;
+
+  if (e == NULL)
+    return 0;
+  overdue = pw_status_catch_up_overdue(e, v, view->now);
+  rc = pw_report_explanation(view->conf, i, e, overdue,
+                             pw_calendar_year_of(&view->conf->cal, view->now), &text);
+  rc = rc < 0 ? rc
+              : pw_buf_printf(out, "<p class=\"note explanation%s\">", overdue ? " overdue" : "");
+  rc = rc < 0 ? rc : esc(out, text.data);
+  rc = rc < 0 ? rc : pw_buf_printf(out, "</p>");
+  pw_buf_free(&text);
+  return rc;
+}
+
 static int card(struct pw_buf *out, const struct pw_view *view, int i) {
   const struct pw_indicator *ind = &view->conf->indicators[i];
   const struct pw_verdict *v = &view->verdicts[i];
@@ -235,6 +259,8 @@ static int card(struct pw_buf *out, const struct pw_view *view, int i) {
       rc = rc < 0 ? rc : pw_buf_printf(out, "</p>");
     }
   }
+  if (rc == 0 && view->series != NULL)
+    rc = explanation(out, view, i, v);
   if (rc == 0 && (ind->published_by != NULL || ind->target_from != NULL)) {
     rc = pw_buf_printf(out, "<p class=\"note origin\">");
     if (rc == 0 && ind->published_by != NULL) {

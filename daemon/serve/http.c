@@ -717,10 +717,14 @@ static void fields_free(struct fields *f) {
   free(f->note);
 }
 
-/* Reads the body of C into F. Returns 0, or -EINVAL with *FIELD and *MSG (Chinese) set. */
-static int read_fields(struct http_conn *c, struct fields *f, const char **field,
-                       const char **msg) {
-  const char *names[] = {"value", "as_of", "note"};
+/* The fields of a figure, and of an explanation (read into value, as_of and note in turn). */
+static const char *const figure_names[3] = {"value", "as_of", "note"};
+static const char *const explain_names[3] = {"reason", "measures", "catch_up"};
+
+/* Reads the body of C into F, the fields NAMES into F's slots in order. Returns 0, or -EINVAL
+ * with *FIELD and *MSG (Chinese) set. */
+static int read_fields(struct http_conn *c, const char *const names[3], struct fields *f,
+                       const char **field, const char **msg) {
   char **slots[] = {&f->value, &f->as_of, &f->note};
   const char *body = c->body.data != NULL ? c->body.data : "";
   size_t k, len = c->body.len;
@@ -755,7 +759,7 @@ static int read_fields(struct http_conn *c, struct fields *f, const char **field
       char num[64];
       if (json_is_string(v))
         *slots[k] = strdup(json_string_value(v));
-      else if (json_is_number(v) && k == 0)
+      else if (json_is_number(v) && k == 0 && names == figure_names)
         *slots[k] = strdup(pw_value_format(json_number_value(v), num, sizeof(num)));
       else if (v != NULL && !json_is_null(v)) {
         *field = names[k];
@@ -898,18 +902,31 @@ static void respond_upload(struct http_conn *c, int method, const char *dept_id)
   srv->view.upload(srv->view.ctx, dept_id, data, len, c->ticket);
 }
 
-/* REST is the path after "/report/": "<department>", "<department>/view", "<department>/upload"
- * or "<department>/<indicator>". */
+/* Whether TAIL, the path after "/report/<department>/", is one the reporting routes serve:
+ * "view", "upload", "<indicator>" or "<indicator>/explanation" (when the program stores
+ * explanations),
+ * each part shorter than an id may be. */
+static int report_tail_ok(const struct pw_http *srv, const char *tail) {
+  const char *slash = strchr(tail, '/');
+
+  if (slash == NULL)
+    return strlen(tail) < 80;
+  return srv->view.explain != NULL && slash > tail && (size_t)(slash - tail) < 80 &&
+         strcmp(slash + 1, "explanation") == 0;
+}
+
+/* REST is the path after "/report/": "<department>", "<department>/view",
+ * "<department>/upload", "<department>/<indicator>" or "<department>/<indicator>/explanation". */
 static void dispatch_report(struct http_conn *c, int method, const char *rest) {
   struct pw_http *srv = c->srv;
   const struct pw_config *conf = srv->conf;
   const char *slash = strchr(rest, '/'), *tok, *field, *msg;
-  char dept_id[80], retry[64], addr[48];
+  char dept_id[80], ind_id[80], retry[64], addr[48];
   struct pw_report_submission sub;
   struct fields f;
   size_t tok_len;
   uint64_t wait;
-  int dept, ind, rc;
+  int dept, ind, rc, explain;
 
   if (srv->view.tokens == NULL || srv->view.submit == NULL) {
     respond_text(c, 404, "not found\n", NULL);
@@ -922,7 +939,7 @@ static void dispatch_report(struct http_conn *c, int method, const char *rest) {
   snprintf(dept_id, sizeof(dept_id), "%.*s",
            (int)(slash != NULL ? (size_t)(slash - rest) : strlen(rest)), rest);
   dept = pw_report_page_department(conf, dept_id);
-  if (dept < 0 || (slash != NULL && (slash[1] == '\0' || strchr(slash + 1, '/') != NULL))) {
+  if (dept < 0 || (slash != NULL && (slash[1] == '\0' || !report_tail_ok(srv, slash + 1)))) {
     respond_text(c, 404, "not found\n", NULL);
     return;
   }
@@ -970,7 +987,10 @@ static void dispatch_report(struct http_conn *c, int method, const char *rest) {
       respond_report_view(c, dept);
     return;
   }
-  ind = pw_config_indicator_index(conf, slash + 1);
+  /* "<indicator>/explanation" (report_tail_ok let through no other second slash). */
+  explain = strchr(slash + 1, '/') != NULL;
+  snprintf(ind_id, sizeof(ind_id), "%.*s", (int)strcspn(slash + 1, "/"), slash + 1);
+  ind = pw_config_indicator_index(conf, ind_id);
   if (ind < 0) {
     respond_message(c, 404, NULL, "没有这项指标。", NULL);
     return;
@@ -983,7 +1003,7 @@ static void dispatch_report(struct http_conn *c, int method, const char *rest) {
     respond_text(c, 405, "only POST\n", "Allow: POST\r\n");
     return;
   }
-  if (read_fields(c, &f, &field, &msg) < 0) {
+  if (read_fields(c, explain ? explain_names : figure_names, &f, &field, &msg) < 0) {
     fields_free(&f);
     respond_message(c, field != NULL ? 422 : 400, field, msg, NULL);
     return;
@@ -995,6 +1015,18 @@ static void dispatch_report(struct http_conn *c, int method, const char *rest) {
     return;
   }
   c->ticket->conn = c;
+  if (explain) {
+    struct pw_report_explanation ex;
+    ex.department = dept_id;
+    ex.indicator = conf->indicators[ind].id;
+    ex.reason = f.value;
+    ex.measures = f.as_of;
+    ex.catch_up = f.note;
+    ex.address = addr;
+    srv->view.explain(srv->view.ctx, &ex, c->ticket);
+    fields_free(&f);
+    return;
+  }
   sub.department = dept_id;
   sub.indicator = conf->indicators[ind].id;
   sub.value = f.value;

@@ -37,6 +37,18 @@ struct pw_report_submission {
   const char *address;    /* the client's address (the rate limit's and the audit's) */
 };
 
+/* An explanation sent from the reporting page (POST /report/<department>/<indicator>/explanation,
+ * docs/http.md "Reporting page"), its token checked: every string borrowed for the call,
+ * NUL-terminated, valid UTF-8, "" when not sent. */
+struct pw_report_explanation {
+  const char *department; /* a department id of the served generation */
+  const char *indicator;  /* an indicator id of that department */
+  const char *reason;     /* 原因, as typed, not yet cleaned */
+  const char *measures;   /* 措施, as typed */
+  const char *catch_up;   /* 预计追平日期, as typed: any date form of docs/values.md, or "" */
+  const char *address;    /* the client's address */
+};
+
 /* What the server reads, provided by the program that runs it. Every callback is called on the
  * loop thread with CTX. Callbacks that take CONF receive the generation the server serves and
  * return NULL when it is not the program's current one (the pages then answer 503). */
@@ -79,6 +91,10 @@ struct pw_http_view {
    * route answers 404. */
   void (*upload)(void *ctx, const char *department, char *data, size_t len,
                  struct pw_http_submit *ticket);
+  /* Stores the explanation SUB the same way, TICKET answered exactly once like submit's. NULL:
+   * the explanation route answers 404. */
+  void (*explain)(void *ctx, const struct pw_report_explanation *sub,
+                  struct pw_http_submit *ticket);
 
   /* Notifications receiver RECEIVER (an id of the served generation) took (*SENT) and attempts
    * to reach it that failed (*FAILED) since the start. NULL: left out of /metrics. */

@@ -14,6 +14,7 @@
 #include "calendar.h"
 #include "report.h"
 #include "report_upload.h"
+#include "status.h"
 
 /* Phone first: one column, inputs and buttons at least 44 px high, 16 px text (a phone does
  * not zoom into an input of that size). */
@@ -41,6 +42,7 @@ static const char css[] =
     ".due{font-size:14px;color:#333;margin:4px 0 8px}"
     ".part{border-top:1px solid #e3e6ea;margin-top:10px;padding-top:6px}"
     ".part h3{font-size:15px;margin:6px 0}"
+    ".expl{font-size:14px;background:#fff8e1;border-radius:6px;padding:8px 10px;margin:4px 0}"
     "label{display:block;font-size:14px;color:#444;margin-top:8px}"
     "input,select,textarea{display:block;width:100%;font-size:16px;min-height:44px;"
     "padding:8px 10px;border:1px solid #b8c0cc;border-radius:6px;background:#fff;"
@@ -80,17 +82,19 @@ static const char script[] =
     "fetch(dept+'/view',{headers:{'X-Pacewatch-Token':tok},cache:'no-store'}).then(function(r){"
     "if(!r.ok){fail(r);return;}"
     "return r.text().then(function(h){app.innerHTML=h;say('');"
-    "app.querySelectorAll('form.fill').forEach(function(f){"
+    "app.querySelectorAll('form.fill,form.explain').forEach(function(f){"
     "f.addEventListener('submit',submit);});if(then)then();});"
     "}).catch(function(){say('网络连接失败，请稍后再试。');});}"
     "function submit(ev){ev.preventDefault();"
     "var f=ev.target,id=f.getAttribute('data-indicator'),b=f.querySelector('button'),"
-    "res=f.querySelector('.result');"
+    "res=f.querySelector('.result'),x=f.classList.contains('explain');"
     "f.querySelectorAll('.err').forEach(function(e){e.textContent='';});"
     "res.textContent='正在保存……';res.className='result';b.disabled=true;"
-    "var body={value:f.elements.value.value,as_of:f.elements.as_of.value,"
-    "note:f.elements.note.value};"
-    "fetch(dept+'/'+encodeURIComponent(id),{method:'POST',cache:'no-store',"
+    "var body=x?{reason:f.elements.reason.value,measures:f.elements.measures.value,"
+    "catch_up:f.elements.catch_up.value}:{value:f.elements.value.value,"
+    "as_of:f.elements.as_of.value,note:f.elements.note.value};"
+    "fetch(dept+'/'+encodeURIComponent(id)+(x?'/explanation':''),{method:'POST',"
+    "cache:'no-store',"
     "headers:{'X-Pacewatch-Token':tok,'Content-Type':'application/json'},"
     "body:JSON.stringify(body)}).then(function(r){b.disabled=false;"
     "if(r.status===422)return r.json().then(function(j){"
@@ -99,8 +103,9 @@ static const char script[] =
     "res.textContent=e?'未保存，请按提示修改后重试。':j.message;res.className='result bad';});"
     "if(!r.ok){res.textContent='';fail(r);return;}"
     "return r.json().then(function(j){load(function(){"
-    "var s=document.getElementById('ind-'+id),x=s&&s.querySelector('form.fill .result');"
-    "if(x){x.textContent=j.message;x.className='result ok';}});});"
+    "var s=document.getElementById('ind-'+id),"
+    "o=s&&s.querySelector((x?'form.explain':'form.fill')+' .result');"
+    "if(o){o.textContent=j.message;o.className='result ok';}});});"
     "}).catch(function(){b.disabled=false;"
     "res.textContent='网络连接失败，未能确认是否保存，请稍后重试。';res.className='result bad';});}"
     "document.addEventListener('pw-reload',function(){load();});"
@@ -256,6 +261,68 @@ static int value_input(struct pw_buf *out, const struct pw_indicator *ind) {
                                                                               : "如 1200、1.2万");
 }
 
+/* Appends the current explanation E of indicator IND judged as V at NOW in the shared wording
+ * (graphs/report.h pw_report_explanation), escaped. */
+static int explanation_text(struct pw_buf *out, const struct pw_config *conf, int ind,
+                            const struct pw_explanation *e, const struct pw_verdict *v,
+                            int64_t now) {
+  struct pw_buf text = {0};
+  int rc = pw_report_explanation(conf, ind, e, pw_status_catch_up_overdue(e, v, now),
+                                 pw_calendar_year_of(&conf->cal, now), &text);
+
+  rc = rc < 0 ? rc : esc(out, text.data);
+  pw_buf_free(&text);
+  return rc;
+}
+
+/* The explanation's part of indicator I (docs/http.md "Reporting page"), for an indicator that
+ * lags, is overdue or has a current explanation: that explanation in words, then the form of a
+ * new one (<form class="part explain">: 原因, 措施, 预计追平日期), prefilled with the current one.
+ */
+static int explain_part(struct pw_buf *out, const struct pw_view *view, int i) {
+  const struct pw_config *conf = view->conf;
+  const struct pw_indicator *ind = &conf->indicators[i];
+  const struct pw_verdict *v = &view->verdicts[i];
+  const struct pw_explanation *e =
+      view->series != NULL ? pw_status_explanation(&view->series[i]) : NULL;
+  int rc;
+
+  if (e == NULL && v->status != PW_STATUS_LAGGING && v->status != PW_STATUS_SEVERE && !v->overdue)
+    return 0;
+  rc = pw_buf_printf(out,
+                     "<form class=\"part explain\" data-indicator=\"%s\" novalidate>"
+                     "<h3>情况说明</h3>",
+                     ind->id);
+  if (rc == 0 && e != NULL) {
+    rc = pw_buf_printf(out, "<p class=\"expl\">");
+    rc = rc < 0 ? rc : explanation_text(out, conf, i, e, v, view->now);
+    rc = rc < 0 ? rc : pw_buf_printf(out, "</p>");
+  }
+  rc = rc < 0 ? rc
+              : pw_buf_printf(out,
+                              "<label for=\"r-%s\">原因（必填，%d字以内）</label><textarea "
+                              "id=\"r-%s\" name=\"reason\" rows=\"3\" maxlength=\"%d\">",
+                              ind->id, PW_EXPLANATION_MAX, ind->id, PW_EXPLANATION_MAX);
+  rc = rc < 0 || e == NULL ? rc : esc(out, e->reason);
+  rc = rc < 0 ? rc
+              : pw_buf_printf(out,
+                              "</textarea><p class=\"err\" data-for=\"reason\"></p>"
+                              "<label for=\"m-%s\">措施（%d字以内）</label><textarea id=\"m-%s\" "
+                              "name=\"measures\" rows=\"3\" maxlength=\"%d\">",
+                              ind->id, PW_EXPLANATION_MAX, ind->id, PW_EXPLANATION_MAX);
+  rc = rc < 0 || e == NULL ? rc : esc(out, e->measures);
+  rc = rc < 0 ? rc
+              : pw_buf_printf(out,
+                              "</textarea><p class=\"err\" data-for=\"measures\"></p>"
+                              "<label for=\"c-%s\">预计追平日期</label><input id=\"c-%s\" "
+                              "name=\"catch_up\" type=\"date\" value=\"%s\">"
+                              "<p class=\"err\" data-for=\"catch_up\"></p>"
+                              "<button type=\"submit\">保存说明</button><p class=\"result\" "
+                              "role=\"status\" aria-live=\"polite\"></p></form>",
+                              ind->id, ind->id, e != NULL ? e->catch_up : "");
+  return rc;
+}
+
 static int section(struct pw_buf *out, const struct pw_view *view, int i, const char *as_of) {
   const struct pw_config *conf = view->conf;
   const struct pw_indicator *ind = &conf->indicators[i];
@@ -308,10 +375,10 @@ static int section(struct pw_buf *out, const struct pw_view *view, int i, const 
                     "<label for=\"n-%s\">备注（可不填，%d字以内）</label><textarea id=\"n-%s\" "
                     "name=\"note\" rows=\"2\" maxlength=\"%d\"></textarea>"
                     "<p class=\"err\" data-for=\"note\"></p><button type=\"submit\">保存</button>"
-                    "<p class=\"result\" role=\"status\" aria-live=\"polite\"></p></form>"
-                    "</section>\n",
+                    "<p class=\"result\" role=\"status\" aria-live=\"polite\"></p></form>",
                     ind->id, ind->id, as_of, ind->id, PW_NOTE_MAX, ind->id, PW_NOTE_MAX);
-  return rc;
+  rc = rc < 0 ? rc : explain_part(out, view, i);
+  return rc < 0 ? rc : pw_buf_printf(out, "</section>\n");
 }
 
 int pw_report_page_view(struct pw_buf *out, const struct pw_view *view, int dept) {
@@ -344,4 +411,18 @@ int pw_report_page_saved(struct pw_buf *out, const struct pw_config *conf, int i
   int rc = pw_buf_printf(out, "已保存。现为“%s”：", pw_status_label_zh(v->status));
 
   return rc < 0 ? rc : pw_report_sentence(conf, ind, v, latest_of(series, now), now, out);
+}
+
+int pw_report_page_explained(struct pw_buf *out, const struct pw_config *conf, int ind,
+                             const struct pw_verdict *v, const struct pw_series *series,
+                             int64_t now) {
+  const struct pw_explanation *e = pw_status_explanation(series);
+  int rc = pw_buf_printf(out, "已保存。");
+
+  if (rc == 0 && e != NULL) {
+    rc = pw_report_explanation(conf, ind, e, pw_status_catch_up_overdue(e, v, now),
+                               pw_calendar_year_of(&conf->cal, now), out);
+    rc = rc < 0 ? rc : pw_buf_printf(out, "。");
+  }
+  return rc;
 }

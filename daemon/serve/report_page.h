@@ -9,8 +9,10 @@
  * (report_upload.h), whose part the shell holds; nothing else may run.
  *
  * Each indicator is a <section class="ind" id="ind-<id>"> holding its figure, its status, what
- * is due now, then its parts: the form of a figure (<form class="part fill">); further parts of
- * an indicator (an explanation's form) are added beside it. Pure functions of the view; loop
+ * is due now, then its parts: the form of a figure (<form class="part fill">), and for an
+ * indicator that lags, is overdue or has a current explanation the form of an explanation
+ * (<form class="part explain">: 原因, 措施, 预计追平日期, prefilled with the current one, which
+ * is shown above it in the shared wording). Pure functions of the view; loop
  * thread (the CSP is computed once).
  */
 #ifndef PW_REPORT_PAGE_H
@@ -36,6 +38,13 @@ int pw_report_page_view(struct pw_buf *out, const struct pw_view *view, int dept
  * and its note). Returns 0 or -ENOMEM. */
 int pw_report_page_saved(struct pw_buf *out, const struct pw_config *conf, int ind,
                          const struct pw_verdict *v, const struct pw_series *series, int64_t now);
+
+/* The answer to a stored explanation, appended to OUT: "已保存。" and the indicator's current
+ * explanation in the shared wording (pw_report_explanation), IND judged as V at NOW, SERIES its
+ * journal series. Returns 0 or -ENOMEM. */
+int pw_report_page_explained(struct pw_buf *out, const struct pw_config *conf, int ind,
+                             const struct pw_verdict *v, const struct pw_series *series,
+                             int64_t now);
 
 /* The department index of ID in CONF, or -1. */
 int pw_report_page_department(const struct pw_config *conf, const char *id);

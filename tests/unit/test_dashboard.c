@@ -5,8 +5,8 @@
  * status and its anchor (id="ind-<id>"), count the statuses in chips that filter, list 需关注
  * (severe, lagging, then data gaps, each a link to its card), write figures as the briefing does
  * ("1.98亿元"), carry the programme's title and the time in words without the zone, name sources
- * by name, say "尚未采集（首次采集在N秒内）" before a first poll, and leave the source table out
- * when there are no sources.
+ * by name, say "尚未采集（首次采集在N秒内）" before a first poll, leave the source table out
+ * when there are no sources, and show a department's explanation on its indicator's card.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -52,6 +52,7 @@ static const char *conf_text =
 
 static struct pw_config *conf;
 static char dir[] = "/tmp/pw-test-dashboard-XXXXXX";
+static const struct pw_series *view_series; /* the view's series; NULL: none */
 
 static int setup(void **state) {
   (void)state;
@@ -110,6 +111,7 @@ static char *render_at(int with_sources, int64_t uptime) {
   memset(&view, 0, sizeof(view));
   view.conf = conf;
   view.verdicts = v;
+  view.series = view_series;
   view.health = health;
   view.now = 1714438800;
   view.uptime = uptime;
@@ -252,6 +254,42 @@ static void test_source_first_poll(void **state) {
   free(t);
 }
 
+/* The card shows the current explanation in the shared words, escaped; past its catch-up day
+ * while lagging it says so ("原定…前追平，目前仍滞后", class overdue). */
+static void test_explanation(void **state) {
+  static struct pw_series s[5];
+  static struct pw_explanation e[2];
+  char *t, *card;
+
+  (void)state;
+  memset(s, 0, sizeof(s));
+  memset(e, 0, sizeof(e));
+  e[0].source = "report:wj";
+  e[0].reason = "体检车<b>检修</b>";
+  e[0].measures = "增派流动体检队";
+  snprintf(e[0].catch_up, sizeof(e[0].catch_up), "2024-04-20");
+  e[1].source = "record";
+  e[1].reason = "资金拨付延后";
+  snprintf(e[1].catch_up, sizeof(e[1].catch_up), "2024-06-30");
+  s[0].explanations = &e[0];
+  s[0].n_explanations = 1;
+  s[4].explanations = &e[1];
+  s[4].n_explanations = 1;
+  view_series = s;
+  t = render(1);
+  view_series = NULL;
+  card = strstr(t, "id=\"ind-checkups\"");
+  assert_non_null(card);
+  assert_non_null(
+      strstr(card, "<p class=\"note explanation overdue\">县卫健局说明：体检车&lt;b&gt;"
+                   "检修&lt;/b&gt;；措施：增派流动体检队；原定4月20日前追平，目前仍滞后</p>"));
+  assert_non_null(strstr(t, "<p class=\"note explanation\">县卫健局说明：资金拨付延后；预计6月底前"
+                            "追平</p>"));
+  assert_null(strstr(t, "<b>检修"));
+  assert_int_equal(count(t, "class=\"note explanation"), 2);
+  free(t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_escaping),
@@ -260,6 +298,7 @@ int main(void) {
       cmocka_unit_test(test_header_and_figures),
       cmocka_unit_test(test_attention_and_anchors),
       cmocka_unit_test(test_source_first_poll),
+      cmocka_unit_test(test_explanation),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -2,7 +2,7 @@
  * Unit tests of notify_robot: DingTalk and Feishu signatures checked against an independent
  * implementation (Python's hmac, hashlib, base64 and urllib), the three robots' message bodies,
  * splitting of a long notification within the size limits, the keyword at the head, mentions,
- * and the judgement of replies.
+ * a department's explanation with the 报送/说明 link, and the judgement of replies.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -485,6 +485,48 @@ static void test_words_contacts_order(void **state) {
   json_decref(p);
 }
 
+/* An alert carrying the department's explanation (its words, explanation.text) and the
+ * department's reporting page (report_url): said on the second line before the contacts, and
+ * linked as 报送/说明 after the indicator's link; Feishu writes the links out. */
+static void test_explanation_and_report_link(void **state) {
+  struct pw_receiver d = robot(PW_RECV_DINGTALK, "http://127.0.0.1/ding?access_token=T", NULL);
+  struct pw_receiver f = robot(PW_RECV_FEISHU, "http://127.0.0.1/feishu", NULL);
+  json_t *p = alert_of(
+      "{\"alerts\":[{\"condition\":\"lag\",\"state\":\"firing\",\"severity\":\"lagging\","
+      "\"name\":\"城镇新增就业\",\"department\":\"hrss\",\"department_name\":\"县人力社保局\","
+      "\"contacts\":[{\"name\":\"李强\",\"mobile\":\"13800000003\"}],"
+      "\"summary\":\"截至3月底累计1000人\",\"trend\":null,\"need\":null,"
+      "\"url\":\"https://pw/#ind-emp\",\"explanation\":{\"reason\":\"招工延后\","
+      "\"overdue\":true,\"text\":\"县人力社保局说明：招工延后；原定5月31日前追平，目前仍滞后\"},"
+      "\"catch_up_passed\":true,\"report_url\":\"https://pw/report/hrss\"}]}");
+  struct pw_robot_request *reqs;
+  json_error_t jerr;
+  json_t *body;
+  size_t n;
+  char err[256];
+  const char *text;
+
+  (void)state;
+  assert_int_equal(pw_robot_render(&d, p, 0, NULL, &reqs, &n, err, sizeof(err)), 0);
+  body = json_loads(reqs[0].body, 0, &jerr);
+  text = json_string_value(json_object_get(json_object_get(body, "markdown"), "text"));
+  assert_non_null(strstr(text, "：截至3月底累计1000人\n"
+                               "  县人力社保局说明：招工延后；原定5月31日前追平，目前仍滞后；"
+                               "联系人：李强 @13800000003；[查看该指标](https://pw/#ind-emp)；"
+                               "[报送/说明](https://pw/report/hrss)"));
+  json_decref(body);
+  pw_robot_requests_free(reqs, n);
+  assert_int_equal(pw_robot_render(&f, p, 0, NULL, &reqs, &n, err, sizeof(err)), 0);
+  body = json_loads(reqs[0].body, 0, &jerr);
+  text = json_string_value(json_object_get(json_object_get(body, "content"), "text"));
+  assert_non_null(strstr(text, "县人力社保局说明：招工延后；原定5月31日前追平，目前仍滞后；"
+                               "联系人：李强（13800000003）；查看该指标：https://pw/#ind-emp；"
+                               "报送/说明：https://pw/report/hrss"));
+  json_decref(body);
+  pw_robot_requests_free(reqs, n);
+  json_decref(p);
+}
+
 static void test_render_errors(void **state) {
   struct pw_receiver r = robot(PW_RECV_DINGTALK, "http://x", NULL);
   struct pw_robot_request *reqs = (void *)1;
@@ -591,6 +633,7 @@ int main(void) {
       cmocka_unit_test(test_wecom_image_and_mentions),
       cmocka_unit_test(test_keyword_at_head),
       cmocka_unit_test(test_words_contacts_order),
+      cmocka_unit_test(test_explanation_and_report_link),
       cmocka_unit_test(test_alert_lines),
       cmocka_unit_test(test_heading_and_link),
       cmocka_unit_test(test_render_errors),

@@ -5,7 +5,8 @@
  * named, a linear pace in 百分点, a level against the value due now, a standard with its label,
  * a milestone with its next stage, what a lagging one needs, a gap with its owner, "尚无数据"
  * for a figure that never existed, "未设目标" against "任务尚未下达（待…分解）", 暂定/测算 and
- * a sample's note.
+ * a sample's note; and a department's explanation (说明) in the one wording the dashboard, the
+ * reporting page, the briefing and the alerts share.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +23,7 @@
 #include "config.h"
 #include "judge.h"
 #include "report.h"
+#include "status.h"
 #include "unit_conf.h"
 #include "util.h"
 
@@ -54,10 +56,18 @@ static const char *conf_text =
     " { id = \"none\"; name = \"参保人数\"; domain = \"a\"; unit = \"人\"; kind = \"cumulative\";\n"
     "   target_from = \"市\"; targets = ( ); },\n"
     " { id = \"bare\"; name = \"文化设施数\"; domain = \"a\"; unit = \"个\"; kind = \"level\"; "
-    "targets = ( ); }\n"
-    ");\n";
+    "targets = ( ); },\n"
+    " { id = \"emp\"; name = \"城镇新增就业\"; domain = \"a\"; department = \"hrss\"; unit = "
+    "\"人\";\n"
+    "   kind = \"cumulative\"; targets = ( { year = 2024; annual = 12000; } ); },\n"
+    " { id = \"orphan\"; name = \"无主指标\"; domain = \"a\"; unit = \"人\"; kind = "
+    "\"cumulative\";\n"
+    "   targets = ( { year = 2024; annual = 100; } ); }\n"
+    ");\n"
+    "departments = ( { id = \"hrss\"; name = \"县人力社保局\"; },\n"
+    "  { id = \"housing\"; name = \"县住建局\"; } );\n";
 
-enum { TRAIN, LIN, LEVEL, STD, MS, UNEMP, NONE, BARE };
+enum { TRAIN, LIN, LEVEL, STD, MS, UNEMP, NONE, BARE, EMP, ORPHAN };
 
 static int setup(void **state) {
   (void)state;
@@ -175,12 +185,69 @@ static void test_sentences(void **state) {
   assert_string_equal(sentence(BARE, s, 1, at), "截至2023年底为1.88个，未设目标。");
 }
 
+/* Explanation E of indicator I in words (OVERDUE as given), relative to 2024. */
+static char *explained(int i, const struct pw_explanation *e, int overdue) {
+  static char text[4096];
+  struct pw_buf b = {NULL, 0, 0, 0};
+
+  assert_int_equal(pw_report_explanation(conf, i, e, overdue, 2024, &b), 0);
+  snprintf(text, sizeof(text), "%s", b.data);
+  pw_buf_free(&b);
+  return text;
+}
+
+/* The one wording of an explanation (dashboard, reporting page, briefing, alerts): who explains
+ * (the source's department, else the indicator's, else 责任单位), reason and measures without
+ * their final punctuation, the catch-up day as the briefing dates it, and once it passed with the
+ * indicator still lagging "原定…前追平，目前仍滞后" (the day in full, with a year not judged). */
+static void test_explanation(void **state) {
+  struct pw_explanation e;
+  struct pw_verdict v;
+
+  (void)state;
+  memset(&e, 0, sizeof(e));
+  e.source = "report:hrss";
+  e.reason = "一季度企业招工延后。";
+  e.measures = "开展春风行动专场招聘；";
+  snprintf(e.catch_up, sizeof(e.catch_up), "2024-05-31");
+  assert_string_equal(
+      explained(EMP, &e, 0),
+      "县人力社保局说明：一季度企业招工延后；措施：开展春风行动专场招聘；预计5月底前追平");
+  assert_string_equal(explained(EMP, &e, 1), "县人力社保局说明：一季度企业招工延后；措施：开展"
+                                             "春风行动专场招聘；原定5月31日前追平，目前仍滞后");
+  /* The source's department speaks, even for another's indicator; "record" leaves it to the
+   * indicator's department, and one without any is 责任单位. */
+  e.source = "report:housing";
+  snprintf(e.catch_up, sizeof(e.catch_up), "2024-06-20");
+  e.measures = "";
+  assert_string_equal(explained(EMP, &e, 0), "县住建局说明：一季度企业招工延后；预计6月20日前追平");
+  e.source = "record";
+  snprintf(e.catch_up, sizeof(e.catch_up), "2025-01-15");
+  assert_string_equal(explained(EMP, &e, 0),
+                      "县人力社保局说明：一季度企业招工延后；预计2025年1月15日前追平");
+  assert_string_equal(explained(EMP, &e, 1),
+                      "县人力社保局说明：一季度企业招工延后；原定2025年1月15日前追平，目前仍滞后");
+  e.catch_up[0] = '\0';
+  assert_string_equal(explained(ORPHAN, &e, 0), "责任单位说明：一季度企业招工延后");
+  e.reason = "";
+  e.measures = "加密调度";
+  assert_string_equal(explained(EMP, &e, 0), "县人力社保局说明：措施：加密调度");
+
+  /* Overdue is status's: the end of the catch-up day passed while the verdict lags. */
+  snprintf(e.catch_up, sizeof(e.catch_up), "2024-05-31");
+  memset(&v, 0, sizeof(v));
+  v.status = PW_STATUS_LAGGING;
+  assert_false(pw_status_catch_up_overdue(&e, &v, day_end(2024, 5, 31) - 1));
+  assert_true(pw_status_catch_up_overdue(&e, &v, day_end(2024, 5, 31)));
+  v.status = PW_STATUS_OK;
+  assert_false(pw_status_catch_up_overdue(&e, &v, day_end(2024, 6, 30)));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_pct),
-      cmocka_unit_test(test_days_and_period),
-      cmocka_unit_test(test_figures),
-      cmocka_unit_test(test_sentences),
+      cmocka_unit_test(test_pct),         cmocka_unit_test(test_days_and_period),
+      cmocka_unit_test(test_figures),     cmocka_unit_test(test_sentences),
+      cmocka_unit_test(test_explanation),
   };
 
   return cmocka_run_group_tests(tests, setup, teardown);
