@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "clock.h"
 #include "json.h"
 #include "log.h"
@@ -39,7 +40,6 @@
 /* Names of things in spool/ that are not entries (directories, FIFOs, links) already logged;
  * past this many, further ones are skipped without a line each. */
 #define REPORTED_MAX 256
-#define AUDIT_KEEP 3 /* audit.log.1 .. audit.log.3 (docs/storage.md "audit.log") */
 
 struct pw_spool {
   char *dir;   /* state_dir/spool */
@@ -47,7 +47,6 @@ struct pw_spool {
   char *audit; /* state_dir/audit.log */
   atomic_uint_fast64_t counter;
   atomic_int_fast64_t audit_max; /* bytes; 0: never rotated */
-  pthread_mutex_t audit_lock;    /* a rotation and the appends around it, one at a time */
   pthread_mutex_t lock;          /* guards reported and n_reported (loads run on any thread) */
   char *reported[REPORTED_MAX];
   size_t n_reported;
@@ -61,7 +60,6 @@ int pw_spool_init(const char *state_dir, struct pw_spool **out, char *err, size_
   if (s == NULL)
     return -ENOMEM;
   pthread_mutex_init(&s->lock, NULL);
-  pthread_mutex_init(&s->audit_lock, NULL);
   s->dir = pw_path_join(state_dir, "spool");
   s->dead = pw_path_join(state_dir, "spool/dead");
   s->audit = pw_path_join(state_dir, "audit.log");
@@ -89,7 +87,6 @@ void pw_spool_free(struct pw_spool *s) {
   for (i = 0; i < s->n_reported; i++)
     free(s->reported[i]);
   pthread_mutex_destroy(&s->lock);
-  pthread_mutex_destroy(&s->audit_lock);
   free(s->dir);
   free(s->dead);
   free(s->audit);
@@ -592,61 +589,13 @@ int pw_spool_dead_name(const char *name) {
   return id_valid(base);
 }
 
-/* Opens audit.log to append, never waiting on a FIFO (O_NONBLOCK: its open fails at once
- * without a reader) nor appending through a symbolic link planted at its name
- * (docs/storage.md); *ST is what it is. Returns the descriptor or -1 with errno. */
-static int audit_open(struct pw_spool *s, struct stat *st) {
-  int fd =
-      open(s->audit, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW, 0644);
-
-  if (fd >= 0 && (fstat(fd, st) != 0 || !S_ISREG(st->st_mode))) {
-    close(fd);
-    fd = -1;
-    errno = EINVAL;
-  }
-  return fd;
-}
-
-/* Whether a line of LEN bytes would take audit.log (*ST) past daemon.audit_max_bytes. A file
- * with no line yet is never rotated, whatever the line's length. */
-static int audit_full(struct pw_spool *s, const struct stat *st, size_t len) {
-  int64_t max = atomic_load(&s->audit_max);
-
-  return max > 0 && st->st_size > 0 && (int64_t)st->st_size + (int64_t)len > max;
-}
-
-/* audit.log.2 -> .3, .1 -> .2, audit.log -> .1 (docs/storage.md "audit.log"): a rename moves a
- * link planted at a name, never what it points to. The caller holds audit_lock. */
-static void audit_rotate(struct pw_spool *s, off_t size) {
-  char from[4400], to[4400];
-  int i;
-
-  for (i = AUDIT_KEEP; i >= 1; i--) {
-    if (i > 1)
-      snprintf(from, sizeof(from), "%s.%d", s->audit, i - 1);
-    else
-      snprintf(from, sizeof(from), "%s", s->audit);
-    snprintf(to, sizeof(to), "%s.%d", s->audit, i);
-    if (rename(from, to) != 0 && errno != ENOENT)
-      pw_log_error("%s: cannot rotate to %s: %s", from, to, strerror(errno));
-  }
-  snprintf(from, sizeof(from), "%s", s->audit);
-  if (strrchr(from, '/') != NULL) {
-    *strrchr(from, '/') = '\0';
-    fsync_dir(from); /* the renames are durable */
-  }
-  pw_log_info("%s rotated at %lld bytes (daemon.audit_max_bytes): the older lines are in %s.1",
-              s->audit, (long long)size, s->audit);
-}
-
 int pw_spool_audit(struct pw_spool *s, const char *event, const struct pw_spool_entry *e,
                    int64_t at, const char *error) {
   json_t *alerts = json_array(), *a, *o;
   char receiver[sizeof(e->receiver)], msg[AUDIT_ERROR_MAX];
   char *line;
-  size_t i, len, off = 0;
-  struct stat st;
-  int fd, rc = 0;
+  size_t i, len;
+  int rc;
 
   if (alerts == NULL)
     return -ENOMEM;
@@ -667,41 +616,8 @@ int pw_spool_audit(struct pw_spool *s, const char *event, const struct pw_spool_
    * lines of concurrent writers whole. */
   len = strlen(line);
   line[len++] = '\n';
-  pthread_mutex_lock(&s->audit_lock);
-  fd = audit_open(s, &st);
-  if (fd >= 0 && audit_full(s, &st, len)) {
-    close(fd);
-    audit_rotate(s, st.st_size);
-    fd = audit_open(s, &st);
-  }
-  if (fd < 0) {
-    const char *kind = "";
-    rc = -errno;
-    if (pw_regular_file(s->audit, &kind) < 0 && kind[0] != '\0')
-      pw_log_error("%s: cannot open: %s, not a regular file", s->audit, kind);
-    else
-      pw_log_error("%s: cannot open: %s", s->audit, strerror(-rc));
-    pthread_mutex_unlock(&s->audit_lock);
-    free(line);
-    return rc;
-  }
-  while (off < len) {
-    ssize_t w = write(fd, line + off, len - off);
-    if (w < 0) {
-      if (errno == EINTR)
-        continue;
-      rc = -errno;
-      break;
-    }
-    off += (size_t)w;
-  }
-  if (rc == 0 && fsync(fd) != 0)
-    rc = -errno;
-  close(fd);
-  pthread_mutex_unlock(&s->audit_lock);
+  rc = pw_audit_append(s->audit, line, len, atomic_load(&s->audit_max));
   free(line);
-  if (rc < 0)
-    pw_log_error("%s: cannot append: %s", s->audit, strerror(-rc));
   return rc;
 }
 

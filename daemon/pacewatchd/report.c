@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "calendar.h"
 #include "clock.h"
 #include "daemon.h"
@@ -164,7 +165,8 @@ struct submission {
   char indicator[80];
   int explain; /* an explanation (answered with its words), not a figure */
   char *audit_path;
-  char *line; /* the audit line */
+  int64_t audit_max; /* daemon.audit_max_bytes when it was sent */
+  char *line;        /* the audit line */
   int rc;
 };
 
@@ -179,41 +181,11 @@ static void answer(struct pw_http_submit *ticket, int status, const char *field,
   json_decref(doc);
 }
 
-/* Appends LINE (with its newline) to PATH with one write and fsyncs it, never through a link
- * nor waiting on a FIFO (docs/storage.md "audit.log"). Thread pool. */
-static int append_line(const char *path, const char *line) {
-  size_t len = strlen(line), off = 0;
-  struct stat st;
-  int fd, rc = 0;
-
-  fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW, 0644);
-  if (fd < 0)
-    return -errno;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    close(fd);
-    return -EINVAL;
-  }
-  while (off < len) {
-    ssize_t w = write(fd, line + off, len - off);
-    if (w < 0) {
-      if (errno == EINTR)
-        continue;
-      rc = -errno;
-      break;
-    }
-    off += (size_t)w;
-  }
-  if (rc == 0 && fsync(fd) != 0)
-    rc = -errno;
-  close(fd);
-  return rc;
-}
-
 static void audit_work(uv_work_t *w) {
   struct submission *s = w->data;
 
   s->rc = s->audit_path != NULL && s->line != NULL && s->line[0] != '\0'
-              ? append_line(s->audit_path, s->line)
+              ? pw_audit_append(s->audit_path, s->line, strlen(s->line), s->audit_max)
               : 0;
 }
 
@@ -401,6 +373,7 @@ void daemon_report_submit(void *ctx, const struct pw_report_submission *sub,
   job->work.data = job;
   pw_strlcpy(job->indicator, in->id, sizeof(job->indicator));
   job->audit_path = pw_path_join(d->conf->daemon.state_dir, "audit.log");
+  job->audit_max = d->conf->daemon.audit_max_bytes;
   /* The audit line: who sent what, from where, and what it replaced (docs/storage.md). */
   line =
       json_pack("{s:I,s:s,s:s,s:s,s:s,s:I,s:o,s:f,s:s?,s:s}", "at", (json_int_t)now, "event",
@@ -510,6 +483,7 @@ void daemon_report_explain(void *ctx, const struct pw_report_explanation *sub,
   job->work.data = job;
   pw_strlcpy(job->indicator, sub->indicator, sizeof(job->indicator));
   job->audit_path = pw_path_join(d->conf->daemon.state_dir, "audit.log");
+  job->audit_max = d->conf->daemon.audit_max_bytes;
   /* Who explained what, from where (docs/storage.md "audit.log", event "explain"). */
   line = json_pack("{s:I,s:s,s:s,s:s,s:s,s:I,s:s,s:s,s:s?}", "at", (json_int_t)now, "event",
                    "explain", "department", sub->department, "address", sub->address, "indicator",
