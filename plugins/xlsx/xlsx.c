@@ -29,19 +29,6 @@ struct xlsx_query {
   char *column, *keycol, *key;
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-  va_list ap;
-
-  if (err == NULL || errlen == 0)
-    return;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-}
-
 static char *dup_trim(const char *s, size_t n) {
   char *d;
 
@@ -75,7 +62,7 @@ static int query_compile(const char *path, struct xlsx_query *q, char *err, size
 
   memset(q, 0, sizeof(*q));
   if (path == NULL) {
-    set_err(err, errlen, "no path");
+    pw_xlsx_set_err(err, errlen, "no path");
     return -EINVAL;
   }
   if (path[0] == '\'') {
@@ -96,7 +83,8 @@ static int query_compile(const char *path, struct xlsx_query *q, char *err, size
     s[k] = '\0';
     q->sheet = s;
     if (path[i] != '\'' || path[i + 1] != '!') {
-      set_err(err, errlen, "bad path '%s': a quoted sheet name must be followed by '!'", path);
+      pw_xlsx_set_err(err, errlen, "bad path '%s': a quoted sheet name must be followed by '!'",
+                      path);
       query_free(q);
       return -EINVAL;
     }
@@ -108,7 +96,7 @@ static int query_compile(const char *path, struct xlsx_query *q, char *err, size
     rest = bang + 1;
   }
   if (q->sheet != NULL && q->sheet[0] == '\0') {
-    set_err(err, errlen, "bad path '%s': no sheet name before '!'", path);
+    pw_xlsx_set_err(err, errlen, "bad path '%s': no sheet name before '!'", path);
     query_free(q);
     return -EINVAL;
   }
@@ -137,10 +125,10 @@ static int query_compile(const char *path, struct xlsx_query *q, char *err, size
   if (q->column == NULL)
     goto nomem;
   if (q->column[0] == '\0') {
-    set_err(err, errlen,
-            "bad path '%s': expected [SHEET!]CELL, [SHEET!]COLUMN or "
-            "[SHEET!]COLUMN[KEYCOLUMN=KEY]",
-            path);
+    pw_xlsx_set_err(err, errlen,
+                    "bad path '%s': expected [SHEET!]CELL, [SHEET!]COLUMN or "
+                    "[SHEET!]COLUMN[KEYCOLUMN=KEY]",
+                    path);
     query_free(q);
     return -EINVAL;
   }
@@ -152,7 +140,7 @@ static int query_compile(const char *path, struct xlsx_query *q, char *err, size
     if (q->keycol == NULL || q->key == NULL)
       goto nomem;
     if (q->keycol[0] == '\0') {
-      set_err(err, errlen, "bad path '%s': no key column before '='", path);
+      pw_xlsx_set_err(err, errlen, "bad path '%s': no key column before '='", path);
       query_free(q);
       return -EINVAL;
     }
@@ -165,7 +153,7 @@ static int query_compile(const char *path, struct xlsx_query *q, char *err, size
   return 0;
 nomem:
   query_free(q);
-  set_err(err, errlen, "out of memory");
+  pw_xlsx_set_err(err, errlen, "out of memory");
   return -ENOMEM;
 }
 
@@ -375,7 +363,7 @@ static int xlsx_parse(const struct pw_plugin_options *opts, const char *body, si
 
   (void)opts;
   if ((body == NULL && len) || (paths == NULL && n) || emit == NULL) {
-    set_err(err, errlen, "xlsx: bad arguments");
+    pw_xlsx_set_err(err, errlen, "xlsx: bad arguments");
     return -EINVAL;
   }
   rc = pw_xlsx_open_memory(body, len, &wb, err, errlen);
@@ -384,7 +372,7 @@ static int xlsx_parse(const struct pw_plugin_options *opts, const char *body, si
   qs = calloc(n + 1, sizeof(*qs));
   qok = calloc(n + 1, sizeof(*qok));
   if (qs == NULL || qok == NULL) {
-    set_err(err, errlen, "xlsx: out of memory");
+    pw_xlsx_set_err(err, errlen, "xlsx: out of memory");
     rc = -ENOMEM;
     goto out;
   }
@@ -395,7 +383,7 @@ static int xlsx_parse(const struct pw_plugin_options *opts, const char *body, si
     int si;
     rc = query_compile(paths[i], &qs[i], qerr, sizeof(qerr));
     if (rc == -ENOMEM) {
-      set_err(err, errlen, "xlsx: out of memory");
+      pw_xlsx_set_err(err, errlen, "xlsx: out of memory");
       goto out;
     }
     qok[i] = rc == 0;

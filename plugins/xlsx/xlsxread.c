@@ -64,10 +64,7 @@ struct pw_xlsx {
   size_t nxf;
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
+void pw_xlsx_set_err(char *err, size_t errlen, const char *fmt, ...) {
   va_list ap;
 
   if (err == NULL || errlen == 0)
@@ -295,12 +292,12 @@ static int xml_run(struct xml *x, const char *data, size_t len) {
   int rc = 0;
 
   if (len > (size_t)INT32_MAX) {
-    set_err(x->err, x->errlen, "%s: part too large", x->part);
+    pw_xlsx_set_err(x->err, x->errlen, "%s: part too large", x->part);
     return -EINVAL;
   }
   x->p = XML_ParserCreate(NULL);
   if (x->p == NULL) {
-    set_err(x->err, x->errlen, "out of memory");
+    pw_xlsx_set_err(x->err, x->errlen, "out of memory");
     return -ENOMEM;
   }
   XML_SetUserData(x->p, x);
@@ -312,8 +309,9 @@ static int xml_run(struct xml *x, const char *data, size_t len) {
   if (x->failed) {
     rc = x->err != NULL && strcmp(x->err, "out of memory") == 0 ? -ENOMEM : -EINVAL;
   } else if (st != XML_STATUS_OK) {
-    set_err(x->err, x->errlen, "%s: bad XML at line %lu: %s", x->part,
-            (unsigned long)XML_GetCurrentLineNumber(x->p), XML_ErrorString(XML_GetErrorCode(x->p)));
+    pw_xlsx_set_err(x->err, x->errlen, "%s: bad XML at line %lu: %s", x->part,
+                    (unsigned long)XML_GetCurrentLineNumber(x->p),
+                    XML_ErrorString(XML_GetErrorCode(x->p)));
     rc = -EINVAL;
   }
   XML_ParserFree(x->p);
@@ -341,34 +339,35 @@ static int read_part(struct pw_xlsx *x, const char *name, char **out, size_t *le
   if (idx < 0)
     return -ENOENT;
   if (zip_stat_index(x->zip, (zip_uint64_t)idx, 0, &st) < 0 || !(st.valid & ZIP_STAT_SIZE)) {
-    set_err(err, errlen, "%s: cannot read the zip entry", name);
+    pw_xlsx_set_err(err, errlen, "%s: cannot read the zip entry", name);
     return -EINVAL;
   }
   if (st.size > PW_XLSX_MAX_PART) {
-    set_err(err, errlen, "%s: %llu bytes uncompressed, more than the limit of %u", name,
-            (unsigned long long)st.size, PW_XLSX_MAX_PART);
+    pw_xlsx_set_err(err, errlen, "%s: %llu bytes uncompressed, more than the limit of %u", name,
+                    (unsigned long long)st.size, PW_XLSX_MAX_PART);
     return -EINVAL;
   }
   size = (size_t)st.size;
   if (size > x->max_total || x->total + size > x->max_total) {
-    set_err(err, errlen, "%s: the workbook holds more than %zu bytes uncompressed", name,
-            x->max_total);
+    pw_xlsx_set_err(err, errlen, "%s: the workbook holds more than %zu bytes uncompressed", name,
+                    x->max_total);
     return -EINVAL;
   }
   if (size > (1u << 20) && (st.valid & ZIP_STAT_COMP_SIZE) &&
       size / (st.comp_size > 0 ? st.comp_size : 1) > PW_XLSX_MAX_RATIO) {
-    set_err(err, errlen, "%s: compressed %llu times (a zip bomb?), more than %d", name,
-            (unsigned long long)(size / (st.comp_size > 0 ? st.comp_size : 1)), PW_XLSX_MAX_RATIO);
+    pw_xlsx_set_err(err, errlen, "%s: compressed %llu times (a zip bomb?), more than %d", name,
+                    (unsigned long long)(size / (st.comp_size > 0 ? st.comp_size : 1)),
+                    PW_XLSX_MAX_RATIO);
     return -EINVAL;
   }
   buf = malloc(size + 1);
   if (buf == NULL) {
-    set_err(err, errlen, "out of memory");
+    pw_xlsx_set_err(err, errlen, "out of memory");
     return -ENOMEM;
   }
   f = zip_fopen_index(x->zip, (zip_uint64_t)idx, 0);
   if (f == NULL) {
-    set_err(err, errlen, "%s: cannot open the zip entry: %s", name, zip_strerror(x->zip));
+    pw_xlsx_set_err(err, errlen, "%s: cannot open the zip entry: %s", name, zip_strerror(x->zip));
     free(buf);
     return -EINVAL;
   }
@@ -379,8 +378,8 @@ static int read_part(struct pw_xlsx *x, const char *name, char **out, size_t *le
       break;
   }
   if (got < 0 || at != size) {
-    set_err(err, errlen, "%s: broken zip entry (%s)", name,
-            got < 0 ? zip_file_strerror(f) : "its size is not what the directory says");
+    pw_xlsx_set_err(err, errlen, "%s: broken zip entry (%s)", name,
+                    got < 0 ? zip_file_strerror(f) : "its size is not what the directory says");
     zip_fclose(f);
     free(buf);
     return -EINVAL;
@@ -783,7 +782,7 @@ static int read_styles(struct pw_xlsx *wb, const char *part, char *err, size_t e
   if (rc == 0 && s.nxf > 0) {
     wb->xf_kind = malloc(s.nxf);
     if (wb->xf_kind == NULL) {
-      set_err(err, errlen, "out of memory");
+      pw_xlsx_set_err(err, errlen, "out of memory");
       rc = -ENOMEM;
     } else {
       wb->nxf = s.nxf;
@@ -853,13 +852,13 @@ static int open_parts(struct pw_xlsx *wb, char *err, size_t errlen) {
     goto nomem;
   rc = parse_part(wb, wbpart, &x, err, errlen);
   if (rc == -ENOENT) {
-    set_err(err, errlen, "not an Excel workbook (no %s in the zip archive)", wbpart);
+    pw_xlsx_set_err(err, errlen, "not an Excel workbook (no %s in the zip archive)", wbpart);
     rc = -EINVAL;
   }
   if (rc < 0)
     goto out;
   if (wb->nsheets == 0) {
-    set_err(err, errlen, "the workbook has no sheets");
+    pw_xlsx_set_err(err, errlen, "the workbook has no sheets");
     rc = -EINVAL;
     goto out;
   }
@@ -873,7 +872,7 @@ static int open_parts(struct pw_xlsx *wb, char *err, size_t errlen) {
            slash != NULL ? slash + 1 : wbpart);
   rc = read_rels(wb, relpart, &wrels, err, errlen);
   if (rc == -ENOENT) {
-    set_err(err, errlen, "not an Excel workbook (no %s in the zip archive)", relpart);
+    pw_xlsx_set_err(err, errlen, "not an Excel workbook (no %s in the zip archive)", relpart);
     rc = -EINVAL;
   }
   if (rc < 0)
@@ -913,7 +912,7 @@ static int open_parts(struct pw_xlsx *wb, char *err, size_t errlen) {
   rc = 0;
   goto out;
 nomem:
-  set_err(err, errlen, "out of memory");
+  pw_xlsx_set_err(err, errlen, "out of memory");
   rc = -ENOMEM;
 out:
   rels_free(&wrels);
@@ -939,33 +938,34 @@ int pw_xlsx_open_memory_max(const void *data, size_t len, size_t max_total, stru
 
   *out = NULL;
   if (len >= 8 && memcmp(d, ole2, 8) == 0) {
-    set_err(err, errlen,
-            "an old binary Excel file (.xls, or a password-protected workbook), not .xlsx: save "
-            "it as .xlsx");
+    pw_xlsx_set_err(
+        err, errlen,
+        "an old binary Excel file (.xls, or a password-protected workbook), not .xlsx: save "
+        "it as .xlsx");
     return -ENOTSUP;
   }
   if (len < 4 || d[0] != 'P' || d[1] != 'K' ||
       !((d[2] == 3 && d[3] == 4) || (d[2] == 5 && d[3] == 6))) {
-    set_err(err, errlen, "not an .xlsx file (not a zip archive)");
+    pw_xlsx_set_err(err, errlen, "not an .xlsx file (not a zip archive)");
     return -EINVAL;
   }
   wb = calloc(1, sizeof(*wb));
   if (wb == NULL) {
-    set_err(err, errlen, "out of memory");
+    pw_xlsx_set_err(err, errlen, "out of memory");
     return -ENOMEM;
   }
   wb->max_total = max_total < PW_XLSX_MAX_TOTAL ? max_total : PW_XLSX_MAX_TOTAL;
   zip_error_init(&ze);
   src = zip_source_buffer_create(data, len, 0, &ze);
   if (src == NULL) {
-    set_err(err, errlen, "out of memory");
+    pw_xlsx_set_err(err, errlen, "out of memory");
     zip_error_fini(&ze);
     free(wb);
     return -ENOMEM;
   }
   wb->zip = zip_open_from_source(src, ZIP_RDONLY, &ze);
   if (wb->zip == NULL) {
-    set_err(err, errlen, "not a readable zip archive: %s", zip_error_strerror(&ze));
+    pw_xlsx_set_err(err, errlen, "not a readable zip archive: %s", zip_error_strerror(&ze));
     zip_source_free(src);
     zip_error_fini(&ze);
     free(wb);
@@ -974,8 +974,8 @@ int pw_xlsx_open_memory_max(const void *data, size_t len, size_t max_total, stru
   zip_error_fini(&ze);
   n = zip_get_num_entries(wb->zip, 0);
   if (n < 0 || n > PW_XLSX_MAX_ENTRIES) {
-    set_err(err, errlen, "the zip archive has %lld entries, more than %d", (long long)n,
-            PW_XLSX_MAX_ENTRIES);
+    pw_xlsx_set_err(err, errlen, "the zip archive has %lld entries, more than %d", (long long)n,
+                    PW_XLSX_MAX_ENTRIES);
     pw_xlsx_free(wb);
     return -EINVAL;
   }
@@ -1000,23 +1000,23 @@ int pw_xlsx_open_file(const char *path, size_t max_bytes, struct pw_xlsx **out, 
   fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     rc = -errno;
-    set_err(err, errlen, "cannot open: %s", strerror(errno));
+    pw_xlsx_set_err(err, errlen, "cannot open: %s", strerror(errno));
     return rc;
   }
   if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-    set_err(err, errlen, "not a regular file");
+    pw_xlsx_set_err(err, errlen, "not a regular file");
     close(fd);
     return -EINVAL;
   }
   if ((uint64_t)st.st_size > max_bytes) {
-    set_err(err, errlen, "larger than %zu bytes", max_bytes);
+    pw_xlsx_set_err(err, errlen, "larger than %zu bytes", max_bytes);
     close(fd);
     return -EFBIG;
   }
   buf = malloc((size_t)st.st_size + 1);
   if (buf == NULL) {
     close(fd);
-    set_err(err, errlen, "out of memory");
+    pw_xlsx_set_err(err, errlen, "out of memory");
     return -ENOMEM;
   }
   while (at < (size_t)st.st_size && (got = read(fd, buf + at, (size_t)st.st_size - at)) != 0) {
@@ -1024,7 +1024,7 @@ int pw_xlsx_open_file(const char *path, size_t max_bytes, struct pw_xlsx **out, 
       if (errno == EINTR)
         continue;
       rc = -errno;
-      set_err(err, errlen, "cannot read: %s", strerror(errno));
+      pw_xlsx_set_err(err, errlen, "cannot read: %s", strerror(errno));
       close(fd);
       free(buf);
       return rc;
@@ -1340,8 +1340,8 @@ static int index_merges(struct pw_xlsx_sheet *s, char *err, size_t errlen) {
   for (size_t i = 0; i < s->nmerges; i++) {
     total += (size_t)(s->merges[i].r2 - s->merges[i].r1) + 1;
     if (total > PW_XLSX_MAX_CELLS) {
-      set_err(err, errlen, "%s!: merged ranges cover more than %d rows in all", s->name,
-              PW_XLSX_MAX_CELLS);
+      pw_xlsx_set_err(err, errlen, "%s!: merged ranges cover more than %d rows in all", s->name,
+                      PW_XLSX_MAX_CELLS);
       return -EINVAL;
     }
   }
@@ -1349,7 +1349,7 @@ static int index_merges(struct pw_xlsx_sheet *s, char *err, size_t errlen) {
     return 0;
   s->mrows = malloc(total * sizeof(*s->mrows));
   if (s->mrows == NULL) {
-    set_err(err, errlen, "out of memory");
+    pw_xlsx_set_err(err, errlen, "out of memory");
     return -ENOMEM;
   }
   for (size_t i = 0; i < s->nmerges; i++)
@@ -1401,7 +1401,7 @@ int pw_xlsx_sheet_load(struct pw_xlsx *x, size_t i, const struct pw_xlsx_sheet *
 
   *out = NULL;
   if (i >= x->nsheets) {
-    set_err(err, errlen, "no sheet #%zu", i + 1);
+    pw_xlsx_set_err(err, errlen, "no sheet #%zu", i + 1);
     return -EINVAL;
   }
   s = &x->sheets[i];
@@ -1410,7 +1410,7 @@ int pw_xlsx_sheet_load(struct pw_xlsx *x, size_t i, const struct pw_xlsx_sheet *
     return 0;
   }
   if (s->part == NULL) {
-    set_err(err, errlen, "%s!: the workbook does not say where the sheet is", s->name);
+    pw_xlsx_set_err(err, errlen, "%s!: the workbook does not say where the sheet is", s->name);
     return -EINVAL;
   }
   memset(&st, 0, sizeof(st));
@@ -1418,7 +1418,7 @@ int pw_xlsx_sheet_load(struct pw_xlsx *x, size_t i, const struct pw_xlsx_sheet *
   st.s = s;
   rc = parse_part(x, s->part, &xp, err, errlen);
   if (rc == -ENOENT) {
-    set_err(err, errlen, "%s!: the sheet's part %s is missing", s->name, s->part);
+    pw_xlsx_set_err(err, errlen, "%s!: the sheet's part %s is missing", s->name, s->part);
     rc = -EINVAL;
   }
   if (rc < 0)
@@ -1432,7 +1432,7 @@ int pw_xlsx_sheet_load(struct pw_xlsx *x, size_t i, const struct pw_xlsx_sheet *
   for (size_t k = 1; k < s->ncells; k++) {
     if (cell_cmp(&s->cells[k - 1], &s->cells[k]) == 0) {
       pw_xlsx_ref_format(s->cells[k].row, s->cells[k].col, ref, sizeof(ref));
-      set_err(err, errlen, "%s!%s: the cell is written twice", s->name, ref);
+      pw_xlsx_set_err(err, errlen, "%s!%s: the cell is written twice", s->name, ref);
       rc = -EINVAL;
       goto fail;
     }

@@ -121,6 +121,11 @@ int pw_xlsx_ref_parse(const char *s, size_t n, uint32_t *row, uint32_t *col);
 /* Parses a column's letters ("C", "AB"), the N bytes at S. Returns 0 or -EINVAL. */
 int pw_xlsx_col_parse(const char *s, size_t n, uint32_t *col);
 
+/* Formats an error message into ERR (ERRLEN bytes; nothing when ERR is NULL or ERRLEN 0), as
+ * the reader, the row reader and the plugin report what they refuse. */
+void pw_xlsx_set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Writes the A1-style reference of ROW, COL into BUF (room for 16 bytes is enough). */
 void pw_xlsx_ref_format(uint32_t row, uint32_t col, char *buf, size_t len);
 

@@ -20,19 +20,6 @@ static const char *const field_names[PW_XLSX_NF][3] = {
     {"note", "备注", NULL},
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-  va_list ap;
-
-  if (err == NULL || errlen == 0)
-    return;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-}
-
 const char *pw_xlsx_field_name(int k) {
   return k >= 0 && k < PW_XLSX_NF ? field_names[k][0] : "?";
 }
@@ -132,8 +119,8 @@ static int find_header(struct pw_xlsx_rows *r, const struct pw_xlsx_sheet *s, ch
       char a[16], b[16];
       pw_xlsx_ref_format(row, h.at, a, sizeof(a));
       pw_xlsx_ref_format(row, h.again, b, sizeof(b));
-      set_err(err, errlen, "%s!%s: the header names %s twice (also %s)", r->sheet, b,
-              field_names[h.twice][0], a);
+      pw_xlsx_set_err(err, errlen, "%s!%s: the header names %s twice (also %s)", r->sheet, b,
+                      field_names[h.twice][0], a);
       r->why = PW_XLSX_ROWS_HEADER_TWICE;
       r->header = row;
       return -EINVAL;
@@ -145,9 +132,10 @@ static int find_header(struct pw_xlsx_rows *r, const struct pw_xlsx_sheet *s, ch
       return 0;
     }
   }
-  set_err(err, errlen,
-          "%s: no header row naming the columns indicator, as_of and value (or 指标, 日期, 数值)",
-          r->sheet);
+  pw_xlsx_set_err(
+      err, errlen,
+      "%s: no header row naming the columns indicator, as_of and value (or 指标, 日期, 数值)",
+      r->sheet);
   r->why = PW_XLSX_ROWS_NO_HEADER;
   return -EINVAL;
 }
@@ -206,20 +194,20 @@ int pw_xlsx_rows_read(struct pw_xlsx *wb, const char *sheet, const uint32_t *col
   memset(out, 0, sizeof(*out));
   if (sheet != NULL && (si = pw_xlsx_sheet_find(wb, sheet)) < 0) {
     size_t k, ns = pw_xlsx_sheet_count(wb), at;
-    set_err(err, errlen, "no sheet '%s'; the workbook has:", sheet);
+    pw_xlsx_set_err(err, errlen, "no sheet '%s'; the workbook has:", sheet);
     for (k = 0; err != NULL && k < ns && (at = strlen(err)) < errlen; k++)
-      set_err(err + at, errlen - at, "%s '%s'", k ? "," : "", pw_xlsx_sheet_name(wb, k));
+      pw_xlsx_set_err(err + at, errlen - at, "%s '%s'", k ? "," : "", pw_xlsx_sheet_name(wb, k));
     out->why = PW_XLSX_ROWS_NO_SHEET;
     return -ENOENT;
   }
   if (pw_xlsx_sheet_count(wb) == 0) {
-    set_err(err, errlen, "the workbook has no sheet");
+    pw_xlsx_set_err(err, errlen, "the workbook has no sheet");
     out->why = PW_XLSX_ROWS_NO_SHEET;
     return -ENOENT;
   }
   out->sheet = strdup(pw_xlsx_sheet_name(wb, (size_t)si));
   if (out->sheet == NULL) {
-    set_err(err, errlen, "out of memory");
+    pw_xlsx_set_err(err, errlen, "out of memory");
     out->why = PW_XLSX_ROWS_NOMEM;
     return -ENOMEM;
   }
@@ -248,7 +236,7 @@ int pw_xlsx_rows_read(struct pw_xlsx *wb, const char *sheet, const uint32_t *col
     if (rc > 0 && out->n == max_rows) {
       for (int k = 0; k < PW_XLSX_NF; k++)
         free(r.field[k]);
-      set_err(err, errlen, "%s: more than %zu rows", out->sheet, max_rows);
+      pw_xlsx_set_err(err, errlen, "%s: more than %zu rows", out->sheet, max_rows);
       out->why = PW_XLSX_ROWS_TOO_MANY;
       return -EINVAL;
     }
@@ -265,7 +253,7 @@ int pw_xlsx_rows_read(struct pw_xlsx *wb, const char *sheet, const uint32_t *col
       }
     }
     if (rc < 0) {
-      set_err(err, errlen, "out of memory");
+      pw_xlsx_set_err(err, errlen, "out of memory");
       out->why = PW_XLSX_ROWS_NOMEM;
       return -ENOMEM;
     }
