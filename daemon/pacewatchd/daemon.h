@@ -123,6 +123,10 @@ void daemon_report_submit(void *ctx, const struct pw_report_submission *sub,
                           struct pw_http_submit *ticket);
 void daemon_report_explain(void *ctx, const struct pw_report_explanation *sub,
                            struct pw_http_submit *ticket);
+/* Answers TICKET with STATUS and {"field":FIELD,"message":MSG} (FIELD NULL: no field), 503 when
+ * even that cannot be built. */
+void daemon_report_answer(struct pw_http_submit *ticket, int status, const char *field,
+                          const char *msg);
 
 /* report_upload.c (docs/http.md "Uploading a workbook"): a department's workbook read on the
  * thread pool, one at a time, and answered with its preview; nothing is stored. */

@@ -170,7 +170,8 @@ struct submission {
   int rc;
 };
 
-static void answer(struct pw_http_submit *ticket, int status, const char *field, const char *msg) {
+void daemon_report_answer(struct pw_http_submit *ticket, int status, const char *field,
+                          const char *msg) {
   json_t *doc = field != NULL ? json_pack("{s:s,s:s}", "field", field, "message", msg)
                               : json_pack("{s:s}", "message", msg);
   char *text = doc != NULL ? pw_json_dumps(doc, JSON_COMPACT) : NULL;
@@ -213,7 +214,7 @@ static void audit_done(uv_work_t *w, int status) {
                                              &d->journal->series[ind], pw_clock_now())
                   : pw_report_page_saved(&text, d->conf, ind, &d->verdicts[ind],
                                          &d->journal->series[ind], pw_clock_now())) < 0) {
-    answer(s->ticket, 200, NULL, "已保存。");
+    daemon_report_answer(s->ticket, 200, NULL, "已保存。");
   } else {
     doc = json_pack("{s:b,s:s,s:s,s:s}", "ok", 1, "message", text.data, "indicator", s->indicator,
                     "status", pw_status_name(d->verdicts[ind].status));
@@ -221,7 +222,7 @@ static void audit_done(uv_work_t *w, int status) {
     if (json != NULL)
       pw_http_submit_done(s->ticket, 200, json);
     else
-      answer(s->ticket, 200, NULL, "已保存。");
+      daemon_report_answer(s->ticket, 200, NULL, "已保存。");
     free(json);
     json_decref(doc);
   }
@@ -233,7 +234,7 @@ static void synced(int rc, void *data) {
   struct submission *s = data;
 
   if (rc < 0) {
-    answer(s->ticket, 500, NULL, "保存失败：系统暂时无法写入，请稍后重试。");
+    daemon_report_answer(s->ticket, 500, NULL, "保存失败：系统暂时无法写入，请稍后重试。");
     submission_free(s);
     return;
   }
@@ -290,6 +291,17 @@ static int stored_value(const struct pw_series *s, int64_t as_of, double *out) {
   return found;
 }
 
+/* The index of INDICATOR when it is DEPARTMENT's in the current generation and the daemon is
+ * not stopping; -1 otherwise (a reload or a stop came between the request and now). */
+static int own_indicator(const struct pw_daemon *d, const char *department, const char *indicator) {
+  int ind = pw_config_indicator_index(d->conf, indicator);
+
+  if (d->stopping || ind < 0 || d->conf->indicators[ind].department < 0 ||
+      strcmp(d->conf->departments[d->conf->indicators[ind].department].id, department) != 0)
+    return -1;
+  return ind;
+}
+
 void daemon_report_submit(void *ctx, const struct pw_report_submission *sub,
                           struct pw_http_submit *ticket) {
   struct pw_daemon *d = ctx;
@@ -304,39 +316,42 @@ void daemon_report_submit(void *ctx, const struct pw_report_submission *sub,
   int ind, nl, has_old, rc;
   json_t *line;
 
-  ind = pw_config_indicator_index(d->conf, sub->indicator);
-  if (d->stopping || ind < 0 || d->conf->indicators[ind].department < 0 ||
-      strcmp(d->conf->departments[d->conf->indicators[ind].department].id, sub->department) != 0) {
-    answer(ticket, 503, NULL, "系统正在更新配置或停止运行，请稍后再试。");
+  ind = own_indicator(d, sub->department, sub->indicator);
+  if (ind < 0) {
+    daemon_report_answer(ticket, 503, NULL, "系统正在更新配置或停止运行，请稍后再试。");
     return;
   }
   in = &d->conf->indicators[ind];
   rc = sub->value[strspn(sub->value, " \t")] == '\0' ? PW_ADMIT_NOT_PUBLISHED
                                                      : pw_admit_text(in, sub->value, &value);
   if (rc == PW_ADMIT_NOT_PUBLISHED) {
-    answer(ticket, 422, "value",
-           in->kind == PW_KIND_MILESTONE ? "请选择目前的进展阶段。"
-                                         : "请填写数值（尚未统计出来的，可暂不报送）。");
+    daemon_report_answer(ticket, 422, "value",
+                         in->kind == PW_KIND_MILESTONE
+                             ? "请选择目前的进展阶段。"
+                             : "请填写数值（尚未统计出来的，可暂不报送）。");
     return;
   }
   if (rc < 0) {
-    answer(ticket, 422, "value",
-           in->kind == PW_KIND_MILESTONE ? "不是该项工作的进展阶段，请从列表中选择。"
-                                         : "数值无法识别，请填写数字，如“1200”“1.2万”“85%”。");
+    daemon_report_answer(ticket, 422, "value",
+                         in->kind == PW_KIND_MILESTONE
+                             ? "不是该项工作的进展阶段，请从列表中选择。"
+                             : "数值无法识别，请填写数字，如“1200”“1.2万”“85%”。");
     return;
   }
   if (sub->as_of[strspn(sub->as_of, " \t")] == '\0') {
-    answer(ticket, 422, "as_of", "请填写截至日期。");
+    daemon_report_answer(ticket, 422, "as_of", "请填写截至日期。");
     return;
   }
   if (pw_date_parse(sub->as_of, &as_of) < 0) {
-    answer(ticket, 422, "as_of", "日期无法识别，请按“2024-03-31”或“2024年3月31日”填写。");
+    daemon_report_answer(ticket, 422, "as_of",
+                         "日期无法识别，请按“2024-03-31”或“2024年3月31日”填写。");
     return;
   }
   nl = pw_note_clean(sub->note, strlen(sub->note), note, sizeof(note));
   if (nl < 0) {
-    answer(ticket, 422, "note",
-           nl == -E2BIG ? "备注不能超过200字。" : "备注含有无法识别的字符，请重新填写。");
+    daemon_report_answer(ticket, 422, "note",
+                         nl == -E2BIG ? "备注不能超过200字。"
+                                      : "备注含有无法识别的字符，请重新填写。");
     return;
   }
   snprintf(source, sizeof(source), "report:%s", sub->department);
@@ -351,13 +366,13 @@ void daemon_report_submit(void *ctx, const struct pw_report_submission *sub,
   rc = pw_admit_check(in, &s, why, sizeof(why));
   if (rc < 0) {
     const char *msg = check_words(rc, in, &field);
-    answer(ticket, field != NULL ? 422 : 500, field, msg);
+    daemon_report_answer(ticket, field != NULL ? 422 : 500, field, msg);
     return;
   }
   has_old = stored_value(&d->journal->series[ind], as_of, &old);
   job = calloc(1, sizeof(*job));
   if (job == NULL) {
-    answer(ticket, 503, NULL, "系统繁忙，请稍后重试。");
+    daemon_report_answer(ticket, 503, NULL, "系统繁忙，请稍后重试。");
     return;
   }
   memset(&st, 0, sizeof(st));
@@ -365,7 +380,7 @@ void daemon_report_submit(void *ctx, const struct pw_report_submission *sub,
   if (rc < 0) {
     const char *msg = check_words(rc, in, &field);
     free(job);
-    answer(ticket, field != NULL ? 422 : 503, field, msg);
+    daemon_report_answer(ticket, field != NULL ? 422 : 503, field, msg);
     return;
   }
   job->d = d;
@@ -410,7 +425,7 @@ static int explain_text(struct pw_http_submit *ticket, const char *field, const 
     snprintf(msg, sizeof(msg), "%s不能超过%d字。", label, PW_EXPLANATION_MAX);
   else
     snprintf(msg, sizeof(msg), "%s含有无法识别的字符，请重新填写。", label);
-  answer(ticket, 422, field, msg);
+  daemon_report_answer(ticket, 422, field, msg);
   return -1;
 }
 
@@ -423,17 +438,16 @@ void daemon_report_explain(void *ctx, const struct pw_report_explanation *sub,
   int ind, rc;
   json_t *line;
 
-  ind = pw_config_indicator_index(d->conf, sub->indicator);
-  if (d->stopping || ind < 0 || d->conf->indicators[ind].department < 0 ||
-      strcmp(d->conf->departments[d->conf->indicators[ind].department].id, sub->department) != 0) {
-    answer(ticket, 503, NULL, "系统正在更新配置或停止运行，请稍后再试。");
+  ind = own_indicator(d, sub->department, sub->indicator);
+  if (ind < 0) {
+    daemon_report_answer(ticket, 503, NULL, "系统正在更新配置或停止运行，请稍后再试。");
     return;
   }
   if (explain_text(ticket, "reason", "原因", sub->reason, reason) < 0 ||
       explain_text(ticket, "measures", "措施", sub->measures, measures) < 0)
     return;
   if (reason[0] == '\0') {
-    answer(ticket, 422, "reason", "请填写原因。");
+    daemon_report_answer(ticket, 422, "reason", "请填写原因。");
     return;
   }
   /* The catch-up date: any date form of docs/values.md, a day (a month means its last day), not
@@ -444,28 +458,30 @@ void daemon_report_explain(void *ctx, const struct pw_report_explanation *sub,
     struct tm tm;
     int64_t today_end;
     if (pw_date_parse(sub->catch_up, &catch_up) < 0) {
-      answer(ticket, 422, "catch_up", "日期无法识别，请按“2024-05-31”或“2024年5月31日”填写。");
+      daemon_report_answer(ticket, 422, "catch_up",
+                           "日期无法识别，请按“2024-05-31”或“2024年5月31日”填写。");
       return;
     }
     t = (time_t)(catch_up - 1);
     localtime_r(&t, &tm);
     snprintf(day, sizeof(day), "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
     if (!pw_journal_date_ok(day, strlen(day))) {
-      answer(ticket, 422, "catch_up", "预计追平日期超出可以记录的年份（1971年至2100年）。");
+      daemon_report_answer(ticket, 422, "catch_up",
+                           "预计追平日期超出可以记录的年份（1971年至2100年）。");
       return;
     }
     t = (time_t)now;
     localtime_r(&t, &tm);
     today_end = pw_calendar_day_end(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
     if (catch_up < today_end) {
-      answer(ticket, 422, "catch_up", "预计追平日期不能早于今天。");
+      daemon_report_answer(ticket, 422, "catch_up", "预计追平日期不能早于今天。");
       return;
     }
   }
   snprintf(source, sizeof(source), "report:%s", sub->department);
   job = calloc(1, sizeof(*job));
   if (job == NULL) {
-    answer(ticket, 503, NULL, "系统繁忙，请稍后重试。");
+    daemon_report_answer(ticket, 503, NULL, "系统繁忙，请稍后重试。");
     return;
   }
   rc = pw_admit_explain(&d->admit, ind, PW_JOURNAL_AS_OF_LATEST, now, source, reason, measures, day,
@@ -474,7 +490,8 @@ void daemon_report_explain(void *ctx, const struct pw_report_explanation *sub,
     pw_log_warn("indicator '%s': the explanation from the reporting page of %s is refused: %s",
                 sub->indicator, sub->department, err);
     free(job);
-    answer(ticket, rc == -ENOMEM ? 503 : 422, NULL, "保存失败，请检查填写的内容后重试。");
+    daemon_report_answer(ticket, rc == -ENOMEM ? 503 : 422, NULL,
+                         "保存失败，请检查填写的内容后重试。");
     return;
   }
   job->d = d;

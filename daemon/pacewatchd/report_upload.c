@@ -59,16 +59,6 @@ struct checked {
   int64_t as_of;
 };
 
-static void answer(struct pw_http_submit *ticket, int status, const char *msg) {
-  json_t *doc = json_pack("{s:s}", "message", msg);
-  char *text = doc != NULL ? pw_json_dumps(doc, JSON_COMPACT) : NULL;
-
-  pw_http_submit_done(ticket, text != NULL ? status : 503,
-                      text != NULL ? text : "{\"message\":\"out of memory\"}");
-  free(text);
-  json_decref(doc);
-}
-
 static void upload_work(uv_work_t *w) {
   struct upload *u = w->data;
   struct pw_xlsx *wb = NULL;
@@ -146,7 +136,7 @@ static void refuse(struct upload *u) {
     snprintf(msg, sizeof(msg), "文件无法读取：请上传 Excel 工作簿（.xlsx 格式）。");
   }
   pw_log_info("upload of department %s refused: %s", u->department, u->err);
-  answer(u->ticket, status, msg);
+  daemon_report_answer(u->ticket, status, NULL, msg);
 }
 
 /* Checks row R against CONF for department DEPT into *C, by the rules and in the words of the
@@ -372,7 +362,7 @@ static void upload_done(uv_work_t *w, int status) {
     if (strcmp(d->conf->departments[i].id, u->department) == 0)
       dept = i;
   if (status != 0 || d->stopping || dept < 0) {
-    answer(u->ticket, 503, "系统正在更新配置或停止运行，请稍后再试。");
+    daemon_report_answer(u->ticket, 503, NULL, "系统正在更新配置或停止运行，请稍后再试。");
   } else if (u->rc < 0) {
     refuse(u);
   } else {
@@ -381,7 +371,7 @@ static void upload_done(uv_work_t *w, int status) {
     if (text != NULL)
       pw_http_submit_done(u->ticket, 200, text);
     else
-      answer(u->ticket, 503, "系统繁忙，请稍后重试。");
+      daemon_report_answer(u->ticket, 503, NULL, "系统繁忙，请稍后重试。");
     free(text);
     json_decref(doc);
   }
@@ -395,19 +385,19 @@ void daemon_report_upload(void *ctx, const char *department, char *data, size_t 
 
   if (d->stopping) {
     free(data);
-    answer(ticket, 503, "系统正在更新配置或停止运行，请稍后再试。");
+    daemon_report_answer(ticket, 503, NULL, "系统正在更新配置或停止运行，请稍后再试。");
     return;
   }
   if (d->uploading) {
     /* One workbook at a time: each may take tens of MiB while it is read. */
     free(data);
-    answer(ticket, 503, "系统正在读取另一份表格，请稍后再上传。");
+    daemon_report_answer(ticket, 503, NULL, "系统正在读取另一份表格，请稍后再上传。");
     return;
   }
   u = calloc(1, sizeof(*u));
   if (u == NULL) {
     free(data);
-    answer(ticket, 503, "系统繁忙，请稍后重试。");
+    daemon_report_answer(ticket, 503, NULL, "系统繁忙，请稍后重试。");
     return;
   }
   u->d = d;
@@ -418,7 +408,7 @@ void daemon_report_upload(void *ctx, const char *department, char *data, size_t 
   u->work.data = u;
   if (uv_queue_work(d->loop, &u->work, upload_work, upload_done) != 0) {
     upload_free(u);
-    answer(ticket, 503, "系统繁忙，请稍后重试。");
+    daemon_report_answer(ticket, 503, NULL, "系统繁忙，请稍后重试。");
     return;
   }
   d->uploading = 1;
