@@ -9,6 +9,7 @@
 #include "json.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -18,19 +19,44 @@
 
 #define INDENT_OF(flags) ((flags)&0x1F)
 
+/* The fewest significant digits (1 to 17) that read back as V, a finite double. Each precision
+ * need not be tried: when V's 15-digit rounding reads back, the shortest is that rounding
+ * without its trailing zeros (any shorter decimal that reads back as V lies far closer to V than
+ * half a unit of the 15th digit, so the 15-digit rounding is it, padded with zeros); otherwise it
+ * is 16 or 17. A subnormal V has fewer bits than that argument needs: its shortest is searched. */
+static int shortest_precision(double v) {
+  char tmp[40], *m;
+  int prec = 0;
+
+  if (v != 0 && fabs(v) < DBL_MIN) {
+    for (prec = 1; prec < 17; prec++) {
+      snprintf(tmp, sizeof(tmp), "%.*g", prec, v);
+      if (strtod(tmp, NULL) == v)
+        break;
+    }
+    return prec;
+  }
+  snprintf(tmp, sizeof(tmp), "%.14e", v);
+  if (strtod(tmp, NULL) == v) {
+    m = strchr(tmp, 'e');
+    while (m > tmp && m[-1] == '0')
+      m--;
+    for (char *c = tmp; c < m; c++)
+      prec += *c >= '0' && *c <= '9';
+    return prec;
+  }
+  snprintf(tmp, sizeof(tmp), "%.16g", v);
+  return strtod(tmp, NULL) == v ? 16 : 17;
+}
+
 int pw_json_real(double v, char *buf, size_t size) {
   char tmp[40];
-  int prec, n = 0;
+  int n = 0;
   char *e;
 
   if (!isfinite(v) || buf == NULL)
     return -1;
-  /* The shortest precision that reads back as V: at most 17 significant digits always do. */
-  for (prec = 1; prec <= 17; prec++) {
-    n = snprintf(tmp, sizeof(tmp), "%.*g", prec, v);
-    if (strtod(tmp, NULL) == v)
-      break;
-  }
+  n = snprintf(tmp, sizeof(tmp), "%.*g", shortest_precision(v), v);
   /* As jansson: no '+' and no leading zeros in the exponent ("1e21", "1e-5"). */
   e = strchr(tmp, 'e');
   if (e != NULL) {

@@ -75,7 +75,8 @@ int cli_open_readers(struct cli *c, struct pw_journal **j, struct pw_store *stor
 int cli_foreign_path(const struct pw_config *conf, char *path, size_t len, uid_t *owner) {
   /* What a write command creates or writes in the state directory (docs/storage.md). */
   static const char *const names[] = {"",      "journal", "journal/journal.tsv", "rrd",
-                                      "inbox", "lock",    "silences.json",       NULL};
+                                      "inbox", "lock",    "silences.json",       "tokens.json",
+                                      NULL};
   struct stat st;
   int i;
 

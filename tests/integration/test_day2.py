@@ -267,6 +267,15 @@ class Ownership(harness.TestCase):
         r = env.cli_run("record", "cum", "7")
         self.assertEqual(r.rc, 1)
         self.assertIn(f"{env.state}/journal/journal.tsv belongs to user nobody", r.err)
+        # The reporting links' file too: root's token add would leave one nobody cannot read.
+        os.chown(os.path.join(env.state, "journal", "journal.tsv"), 0, 0)
+        env.write("state/tokens.json", b'{"version":1,"tokens":[]}\n')
+        os.chown(os.path.join(env.state, "tokens.json"), nobody.pw_uid, nobody.pw_gid)
+        r = env.cli_run("token", "list")
+        self.assertEqual(r.rc, 0, r)  # reading is allowed
+        r = env.cli_run("record", "cum", "7")
+        self.assertEqual(r.rc, 1)
+        self.assertIn(f"{env.state}/tokens.json belongs to user nobody", r.err)
 
     def test_root_would_create_it(self):
         env = self.new_env()

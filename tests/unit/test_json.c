@@ -58,6 +58,27 @@ static void test_shortest(void **state) {
   real_is(9007199254740993.0, NULL);
 }
 
+/* V's text is the shortest: its significant digits (the mantissa's, without leading and trailing
+ * zeros) number P, and no precision below P reads back as V. */
+static void real_is_shortest(double v) {
+  char text[40], tmp[40];
+  const char *c, *end;
+  int p = 0, k;
+
+  assert_true(pw_json_real(v, text, sizeof(text)) > 0);
+  end = strchr(text, 'e') != NULL ? strchr(text, 'e') : text + strlen(text);
+  for (c = text; c < end && (*c < '1' || *c > '9'); c++)
+    ;
+  while (end > c && (end[-1] < '1' || end[-1] > '9'))
+    end--;
+  for (; c < end; c++)
+    p += *c >= '0' && *c <= '9';
+  for (k = 1; k < p; k++) {
+    snprintf(tmp, sizeof(tmp), "%.*g", k, v);
+    assert_true(strtod(tmp, NULL) != v);
+  }
+}
+
 /* A sweep: random bit patterns (finite ones) and decimal figures with a few digits all read back
  * exactly, and none takes more than 17 significant digits. */
 static void test_round_trip_sweep(void **state) {
@@ -72,9 +93,14 @@ static void test_round_trip_sweep(void **state) {
     x ^= x >> 7;
     x ^= x << 17;
     memcpy(&v, &x, sizeof(v));
-    if (isfinite(v))
+    if (isfinite(v)) {
       real_is(v, NULL);
+      real_is_shortest(v);
+    }
     real_is((double)(i % 5000) / 10.0 + (double)i / 1000.0, NULL);
+    real_is_shortest((double)(i % 5000) / 10.0 + (double)i / 1000.0);
+    real_is_shortest((double)i / 3.0);
+    real_is_shortest((double)i * 1e-7);
   }
 }
 
