@@ -268,8 +268,10 @@ class Ownership(harness.TestCase):
         self.assertEqual(r.rc, 1)
         self.assertIn(f"{env.state}/journal/journal.tsv belongs to user nobody", r.err)
         # The reporting links' file too: root's token add would leave one nobody cannot read.
-        os.chown(os.path.join(env.state, "journal", "journal.tsv"), 0, 0)
-        env.write("state/tokens.json", b'{"version":1,"tokens":[]}\n')
+        for root, dirs, files in os.walk(env.state):
+            for n in [root] + [os.path.join(root, f) for f in dirs + files]:
+                os.chown(n, 0, 0)
+        env.write("state/tokens.json", b'{"tokens":[]}\n')
         os.chown(os.path.join(env.state, "tokens.json"), nobody.pw_uid, nobody.pw_gid)
         r = env.cli_run("token", "list")
         self.assertEqual(r.rc, 0, r)  # reading is allowed
