@@ -3,10 +3,39 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "calendar.h"
 #include "cli.h"
 #include "clock.h"
 #include "json.h"
+#include "report.h"
 #include "status.h"
+#include "util.h"
+
+/* Below the table, the departments' explanations (说明) of the indicators that have one, in the
+ * briefing's and the dashboard's words (pw_report_explanation; docs/cli.md "status"). */
+static void print_explanations(FILE *out, const struct pw_config *conf,
+                               const struct pw_series *series, int64_t at) {
+  struct pw_buf text = {0};
+  struct pw_verdict v;
+  int i, head = 0;
+
+  for (i = 0; i < conf->n_indicators; i++) {
+    const struct pw_explanation *e = pw_status_explanation(&series[i]);
+
+    if (e == NULL)
+      continue;
+    pw_status_judge(conf, series, i, at, &v);
+    text.len = 0;
+    if (pw_report_explanation(conf, i, e, pw_status_catch_up_overdue(e, &v, at),
+                              pw_calendar_year_of(&conf->cal, at), &text) < 0)
+      break;
+    if (!head)
+      fputs("\n【情况说明】\n", out);
+    head = 1;
+    fprintf(out, "%s：%s。\n", conf->indicators[i].name, text.data != NULL ? text.data : "");
+  }
+  pw_buf_free(&text);
+}
 
 int cmd_status(struct cli *c) {
   struct pw_journal *j;
@@ -31,6 +60,7 @@ int cmd_status(struct cli *c) {
     json_decref(doc);
   } else {
     pw_status_table(stdout, c->conf, j->series, at, isatty(STDOUT_FILENO));
+    print_explanations(stdout, c->conf, j->series, at);
   }
   pw_journal_close(j);
   return EXIT_OK;

@@ -198,6 +198,12 @@ class Explanations(harness.TestCase):
         self.assertIn(f'<p class="note explanation">{WORDS}</p>', card)
         env.stop()
 
+        # pacewatch status: the table, then the explanation under 【情况说明】.
+        table = env.cli("status", "--at", "2024-05-03")
+        self.assertIn(f"\n【情况说明】\n城镇新增就业：{WORDS}。\n", table)
+        self.assertNotIn("保障性租赁住房：", table.split("【情况说明】")[1])  # none of its own
+        self.assertIn(f"城镇新增就业：{PASSED_WORDS}。", env.cli("status", "--at", "2024-06-03"))
+
         # The briefing's 存在问题.
         problems = self.briefing("2024-05-03", "briefing-before")
         self.assertIn(f"（责任单位：县人力社保局）。{WORDS}。", problems)
