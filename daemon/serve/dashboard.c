@@ -47,6 +47,8 @@ static const char css[] =
     "box-shadow:0 1px 2px rgba(0,0,0,.12)}"
     "#attention h3{font-size:14px;margin:10px 0 4px;color:#444}"
     "#attention ul{margin:0;padding:0;list-style:none}#attention li{margin:4px 0;font-size:14px}"
+    "#attention .why{display:block;margin:2px 0 0 18px;color:#555;font-size:13px}"
+    "#attention .why.overdue{color:#b71c1c}"
     "#attention .none{font-size:14px;color:#2e7d32}"
     ".fnote{display:none;font-size:14px;background:#fff8e1;padding:6px 10px;border-radius:4px}"
     ".cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(420px,1fr));gap:12px}"
@@ -189,26 +191,37 @@ static int overdue_text(struct pw_buf *out, const struct pw_view *view,
       pw_report_day(v->due_by, pw_calendar_year_of(&view->conf->cal, view->now), day, sizeof(day)));
 }
 
-/* Indicator I's current explanation in the shared wording (pw_report_explanation): "县人力社保局
- * 说明：…；措施：…；预计5月底前追平", or "原定5月31日前追平，目前仍滞后" once that day passed while
- * it still lags. Outside text: escaped. */
-static int explanation(struct pw_buf *out, const struct pw_view *view, int i,
-                       const struct pw_verdict *v) {
-  const struct pw_explanation *e = pw_status_explanation(&view->series[i]);
-  struct pw_buf text = {0};
-  int overdue, rc;
+/* Indicator I's current explanation in the shared wording (pw_report_explanation) into TEXT:
+ * "县人力社保局说明：…；措施：…；预计5月底前追平", or "原定5月31日前追平，目前仍滞后" once that day
+ * passed while it still lags (*OVERDUE 1). Returns 1 when I has one, 0 when not, or -ENOMEM. */
+static int explanation_text(const struct pw_view *view, int i, const struct pw_verdict *v,
+                            struct pw_buf *text, int *overdue) {
+  const struct pw_explanation *e =
+      view->series != NULL ? pw_status_explanation(&view->series[i]) : NULL;
+  int rc;
 
   if (e == NULL)
     return 0;
-  overdue = pw_status_catch_up_overdue(e, v, view->now);
-  rc = pw_report_explanation(view->conf, i, e, overdue,
-                             pw_calendar_year_of(&view->conf->cal, view->now), &text);
-  rc = rc < 0 ? rc
-              : pw_buf_printf(out, "<p class=\"note explanation%s\">", overdue ? " overdue" : "");
-  rc = rc < 0 ? rc : esc(out, text.data);
-  rc = rc < 0 ? rc : pw_buf_printf(out, "</p>");
+  *overdue = pw_status_catch_up_overdue(e, v, view->now);
+  rc = pw_report_explanation(view->conf, i, e, *overdue,
+                             pw_calendar_year_of(&view->conf->cal, view->now), text);
+  return rc < 0 ? rc : 1;
+}
+
+/* Indicator I's current explanation as the card's paragraph (outside text: escaped), or
+ * nothing. */
+static int explanation(struct pw_buf *out, const struct pw_view *view, int i,
+                       const struct pw_verdict *v) {
+  struct pw_buf text = {0};
+  int overdue = 0, rc = explanation_text(view, i, v, &text, &overdue);
+
+  if (rc > 0) {
+    rc = pw_buf_printf(out, "<p class=\"note explanation%s\">", overdue ? " overdue" : "");
+    rc = rc < 0 ? rc : esc(out, text.data);
+    rc = rc < 0 ? rc : pw_buf_printf(out, "</p>");
+  }
   pw_buf_free(&text);
-  return rc;
+  return rc < 0 ? rc : 0;
 }
 
 static int card(struct pw_buf *out, const struct pw_view *view, int i) {
@@ -431,6 +444,20 @@ static int attention_item(struct pw_buf *out, const struct pw_view *view, int i)
   if (rc == 0 && v->overdue && v->status != PW_STATUS_NO_DATA) {
     rc = v->status == PW_STATUS_OK ? 0 : pw_buf_append(out, "，", strlen("，"));
     rc = rc < 0 ? rc : overdue_text(out, view, v);
+  }
+  if (rc == 0 && (v->status == PW_STATUS_LAGGING || v->status == PW_STATUS_SEVERE)) {
+    /* What the department said of it, under the line (docs/http.md "Dashboard"). */
+    struct pw_buf text = {0};
+    int overdue = 0;
+
+    rc = explanation_text(view, i, v, &text, &overdue);
+    if (rc > 0) {
+      rc = pw_buf_printf(out, "<span class=\"why%s\">", overdue ? " overdue" : "");
+      rc = rc < 0 ? rc : esc(out, text.data);
+      rc = rc < 0 ? rc : pw_buf_printf(out, "</span>");
+    }
+    pw_buf_free(&text);
+    rc = rc < 0 ? rc : 0;
   }
   return rc < 0 ? rc : pw_buf_printf(out, "</li>");
 }

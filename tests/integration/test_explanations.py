@@ -196,6 +196,10 @@ class Explanations(harness.TestCase):
         card = page[page.index('id="ind-employment_new"'):]
         card = card[:card.index("</article>")]
         self.assertIn(f'<p class="note explanation">{WORDS}</p>', card)
+        top = page[page.index('<section id="attention">'):]
+        top = top[:top.index("</section>")]
+        item = top[top.index('<li data-indicator="employment_new"'):]
+        self.assertIn(f'<span class="why">{WORDS}</span></li>', item)
         env.stop()
 
         # pacewatch status: the table, then the explanation under 【情况说明】.
@@ -249,7 +253,9 @@ class Explanations(harness.TestCase):
         self.assertIn(PASSED_WORDS, ding[-1])
         self.assertIn(f"{PASSED_WORDS}。", self.briefing("2024-06-03", "briefing-passed"))
         env.start(PASSED, ready=lambda: harness.port_open(p))
-        self.assertIn(f'<p class="note explanation overdue">{PASSED_WORDS}</p>', self.dashboard())
+        page = self.dashboard()
+        self.assertIn(f'<p class="note explanation overdue">{PASSED_WORDS}</p>', page)
+        self.assertIn(f'<span class="why overdue">{PASSED_WORDS}</span></li>', page)
 
     def test_refused_input_and_other_departments(self):
         env, p, t = self.env, self.port, self.token
