@@ -172,6 +172,12 @@ class Explanations(harness.TestCase):
             b.js("window.scrollTo(0, document.querySelector('form.explain').offsetTop - 60)")
             b.screenshot(os.path.join(env.out, "explanations-390x844.png"), full=False)
             self.assertEqual([e for e in b.console_errors() if "status of 422" not in e], [])
+            # The dashboard at phone size: 需关注 with the department's explanation under the line.
+            b.open(f"http://127.0.0.1:{p}/")
+            env.wait(lambda: b.js("document.querySelector('#attention .why')?.textContent"), 20,
+                     "the explanation in 需关注")
+            self.assertEqual(b.js("document.querySelector('#attention .why').textContent"), WORDS)
+            b.screenshot(os.path.join(env.out, "dashboard-attention-390x844.png"), full=False)
 
         # The journal line (fsync'd before 已保存) and the audit line.
         last = env.journal_lines()[-1].rstrip("\n").split("\t")
