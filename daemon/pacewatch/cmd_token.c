@@ -3,9 +3,15 @@
  * every five seconds. Like silences.json the file is small and replaced atomically, so the CLI
  * edits it itself, with or without a daemon. */
 #define PW_LOG_MODULE "cli"
+#include <fcntl.h>
+#include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "audit.h"
 #include "calendar.h"
 #include "cli.h"
 #include "clock.h"
@@ -24,6 +30,80 @@ static int department_index(const struct pw_config *conf, const char *id) {
     if (strcmp(conf->departments[i].id, id) == 0)
       return i;
   return -1;
+}
+
+/* How a token was used: the newest `at` and the number of the page's submissions (the audit
+ * lines "report" and "explain" that name it). */
+struct use {
+  int64_t last;
+  long n;
+};
+
+/* Counts the uses in one audit file, PATH, of the tokens T into U. A missing file, a link, a
+ * FIFO or anything but a regular file is passed over; so is a line that is not an audit line
+ * (someone edited the file). */
+static void count_uses(const char *path, const struct pw_tokens *t, struct use *u) {
+  int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  char *line = NULL;
+  size_t cap = 0, i;
+  struct stat st;
+  FILE *f;
+
+  if (fd < 0)
+    return;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (f = fdopen(fd, "r")) == NULL) {
+    close(fd);
+    return;
+  }
+  while (getline(&line, &cap, f) > 0) {
+    json_t *doc, *at;
+    const char *ev, *id;
+
+    if (strstr(line, "\"token\"") == NULL)
+      continue;
+    doc = json_loads(line, 0, NULL);
+    ev = json_string_value(json_object_get(doc, "event"));
+    id = json_string_value(json_object_get(doc, "token"));
+    at = json_object_get(doc, "at");
+    if (ev != NULL && id != NULL && json_is_integer(at) &&
+        (strcmp(ev, "report") == 0 || strcmp(ev, "explain") == 0))
+      for (i = 0; i < t->n; i++)
+        if (strcmp(t->v[i].id, id) == 0) {
+          u[i].n++;
+          if (json_integer_value(at) > u[i].last)
+            u[i].last = json_integer_value(at);
+        }
+    json_decref(doc);
+  }
+  free(line);
+  fclose(f);
+}
+
+/* `token list`: each token's id, department, creation and last use, read from audit.log and
+ * its rotated files. */
+static void list(struct cli *c, const struct pw_tokens *t) {
+  struct use *u = calloc(t->n + 1, sizeof(*u));
+  char path[4200], when[40], last[40];
+  size_t i;
+  int k;
+
+  for (k = 0; u != NULL && k <= PW_AUDIT_KEEP; k++) {
+    if (k == 0)
+      snprintf(path, sizeof(path), "%s/audit.log", c->conf->daemon.state_dir);
+    else
+      snprintf(path, sizeof(path), "%s/audit.log.%d", c->conf->daemon.state_dir, k);
+    count_uses(path, t, u);
+  }
+  for (i = 0; i < t->n; i++) {
+    printf("%s\t%s\tcreated %s\t", t->v[i].id, t->v[i].department,
+           pw_calendar_format(t->v[i].created, when, sizeof(when)));
+    if (u != NULL && u[i].n > 0)
+      printf("last used %s, %ld submission%s\n", pw_calendar_format(u[i].last, last, sizeof(last)),
+             u[i].n, u[i].n == 1 ? "" : "s");
+    else
+      printf("%s\n", u != NULL ? "not used" : "use unknown (out of memory)");
+  }
+  free(u);
 }
 
 /* `token add DEPT`: the link is printed once (standard output), the token never again. */
@@ -62,8 +142,7 @@ int cmd_token(struct cli *c) {
   const char *op = c->argc > 0 ? c->argv[0] : "";
   const char *state = c->conf->daemon.state_dir;
   struct pw_tokens t;
-  char msg[600], when[40];
-  size_t i;
+  char msg[600];
   int rc;
 
   if (!((strcmp(op, "add") == 0 && c->argc == 2) || (strcmp(op, "list") == 0 && c->argc == 1) ||
@@ -78,9 +157,7 @@ int cmd_token(struct cli *c) {
   if (strcmp(op, "add") == 0) {
     rc = add(c, &t, c->argv[1]);
   } else if (strcmp(op, "list") == 0) {
-    for (i = 0; i < t.n; i++)
-      printf("%s\t%s\tcreated %s\n", t.v[i].id, t.v[i].department,
-             pw_calendar_format(t.v[i].created, when, sizeof(when)));
+    list(c, &t);
     rc = EXIT_OK;
   } else if (pw_tokens_remove(&t, c->argv[1]) < 0) {
     fprintf(stderr, "pacewatch: no token '%s' in %s/tokens.json\n", c->argv[1], state);

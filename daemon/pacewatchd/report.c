@@ -390,15 +390,15 @@ void daemon_report_submit(void *ctx, const struct pw_report_submission *sub,
   job->audit_path = pw_path_join(d->conf->daemon.state_dir, "audit.log");
   job->audit_max = d->conf->daemon.audit_max_bytes;
   /* The audit line: who sent what, from where, and what it replaced (docs/storage.md). */
-  line =
-      json_pack("{s:I,s:s,s:s,s:s,s:s,s:I,s:o,s:f,s:s?,s:s}", "at", (json_int_t)now, "event",
-                "report", "department", sub->department, "address", sub->address, "indicator",
-                in->id, "as_of", (json_int_t)as_of, "old", has_old ? json_real(old) : json_null(),
-                "new", value, "note", nl > 0 ? note : NULL, "class",
-                rc == PW_SAMPLE_NEW         ? "new"
-                : rc == PW_SAMPLE_REVISION  ? "revision"
-                : rc == PW_SAMPLE_DUPLICATE ? "duplicate"
-                                            : "unchanged");
+  line = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:I,s:o,s:f,s:s?,s:s}", "at", (json_int_t)now, "event",
+                   "report", "department", sub->department, "address", sub->address, "token",
+                   sub->token != NULL ? sub->token : "", "indicator", in->id, "as_of",
+                   (json_int_t)as_of, "old", has_old ? json_real(old) : json_null(), "new", value,
+                   "note", nl > 0 ? note : NULL, "class",
+                   rc == PW_SAMPLE_NEW         ? "new"
+                   : rc == PW_SAMPLE_REVISION  ? "revision"
+                   : rc == PW_SAMPLE_DUPLICATE ? "duplicate"
+                                               : "unchanged");
   job->line = audit_text(line);
   if (job->line == NULL) {
     /* The figure is admitted all the same: it is made durable, its audit line is lost. */
@@ -502,10 +502,11 @@ void daemon_report_explain(void *ctx, const struct pw_report_explanation *sub,
   job->audit_path = pw_path_join(d->conf->daemon.state_dir, "audit.log");
   job->audit_max = d->conf->daemon.audit_max_bytes;
   /* Who explained what, from where (docs/storage.md "audit.log", event "explain"). */
-  line = json_pack("{s:I,s:s,s:s,s:s,s:s,s:I,s:s,s:s,s:s?}", "at", (json_int_t)now, "event",
-                   "explain", "department", sub->department, "address", sub->address, "indicator",
-                   sub->indicator, "as_of", (json_int_t)as_of, "reason", reason, "measures",
-                   measures, "catch_up", day[0] ? day : NULL);
+  line = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:I,s:s,s:s,s:s?}", "at", (json_int_t)now, "event",
+                   "explain", "department", sub->department, "address", sub->address, "token",
+                   sub->token != NULL ? sub->token : "", "indicator", sub->indicator, "as_of",
+                   (json_int_t)as_of, "reason", reason, "measures", measures, "catch_up",
+                   day[0] ? day : NULL);
   if (job->audit_path != NULL)
     job->line = audit_text(line);
   else

@@ -921,7 +921,7 @@ static void dispatch_report(struct http_conn *c, int method, const char *rest) {
   struct pw_http *srv = c->srv;
   const struct pw_config *conf = srv->conf;
   const char *slash = strchr(rest, '/'), *tok, *field, *msg;
-  char dept_id[80], ind_id[80], retry[64], addr[48];
+  char dept_id[80], ind_id[80], retry[64], addr[48], tok_id[9] = "";
   struct pw_report_submission sub;
   struct fields f;
   size_t tok_len;
@@ -966,7 +966,7 @@ static void dispatch_report(struct http_conn *c, int method, const char *rest) {
     return;
   }
   tok = sent_token(c, &tok_len);
-  rc = pw_tokens_check(srv->view.tokens(srv->view.ctx), tok, tok_len, dept_id);
+  rc = pw_tokens_match(srv->view.tokens(srv->view.ctx), tok, tok_len, dept_id, tok_id);
   if (rc == -EPERM) {
     rate_fail(srv, addr);
     respond_message(c, 401, NULL, "链接无效或已停用。", NULL);
@@ -1023,6 +1023,7 @@ static void dispatch_report(struct http_conn *c, int method, const char *rest) {
     ex.measures = f.as_of;
     ex.catch_up = f.note;
     ex.address = addr;
+    ex.token = tok_id;
     srv->view.explain(srv->view.ctx, &ex, c->ticket);
     fields_free(&f);
     return;
@@ -1033,6 +1034,7 @@ static void dispatch_report(struct http_conn *c, int method, const char *rest) {
   sub.as_of = f.as_of;
   sub.note = f.note;
   sub.address = addr;
+  sub.token = tok_id;
   /* The program may answer before it returns (a refused figure): the ticket is set first. */
   srv->view.submit(srv->view.ctx, &sub, c->ticket);
   fields_free(&f);

@@ -35,6 +35,7 @@ struct pw_report_submission {
   const char *as_of;      /* as typed: any date form of docs/values.md */
   const char *note;       /* as typed, not yet cleaned */
   const char *address;    /* the client's address (the rate limit's and the audit's) */
+  const char *token;      /* the id of the department's token that was sent (the audit's) */
 };
 
 /* An explanation sent from the reporting page (POST /report/<department>/<indicator>/explanation,
@@ -47,6 +48,7 @@ struct pw_report_explanation {
   const char *measures;   /* 措施, as typed */
   const char *catch_up;   /* 预计追平日期, as typed: any date form of docs/values.md, or "" */
   const char *address;    /* the client's address */
+  const char *token;      /* the id of the department's token that was sent */
 };
 
 /* What the server reads, provided by the program that runs it. Every callback is called on the

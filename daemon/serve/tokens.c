@@ -282,6 +282,13 @@ int pw_tokens_remove(struct pw_tokens *t, const char *id) {
 
 int pw_tokens_check(const struct pw_tokens *t, const char *token, size_t len,
                     const char *department) {
+  char id[9];
+
+  return pw_tokens_match(t, token, len, department, id);
+}
+
+int pw_tokens_match(const struct pw_tokens *t, const char *token, size_t len,
+                    const char *department, char *id) {
   unsigned char h[32];
   int mine = 0, other = 0;
   size_t i;
@@ -293,9 +300,10 @@ int pw_tokens_check(const struct pw_tokens *t, const char *token, size_t len,
     int same;
     hash_token(t->v[i].salt, token, h);
     same = CRYPTO_memcmp(h, t->v[i].hash, sizeof(h)) == 0;
-    if (same && strcmp(t->v[i].department, department) == 0)
+    if (same && strcmp(t->v[i].department, department) == 0) {
       mine = 1;
-    else if (same)
+      memcpy(id, t->v[i].id, sizeof(t->v[i].id));
+    } else if (same)
       other = 1;
   }
   OPENSSL_cleanse(h, sizeof(h));

@@ -66,6 +66,11 @@ int pw_tokens_remove(struct pw_tokens *t, const char *id);
 int pw_tokens_check(const struct pw_tokens *t, const char *token, size_t len,
                     const char *department);
 
+/* pw_tokens_check, with the id of the department's entry that matched copied into ID (at least
+ * 9 bytes) on 0, for the audit line (docs/storage.md "audit.log"). */
+int pw_tokens_match(const struct pw_tokens *t, const char *token, size_t len,
+                    const char *department, char *id);
+
 void pw_tokens_free(struct pw_tokens *t);
 
 #endif

@@ -247,6 +247,19 @@ class ReportPage(harness.TestCase):
             self.assertNotIn(t, text)
         self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600)
         new_id = json.loads(text)["tokens"][-1]["id"]
+        # A figure sent with the new link: its audit line names the token, and `token list`
+        # says when each link was last used.
+        self.assertIn(f"{new_id}\thousing\tcreated ", listed)
+        self.assertRegex(listed, rf"{new_id}\thousing\tcreated [^\t]+\tnot used\n")
+        st, _, _ = request(env.port, "POST", "/report/housing/elevator_retrofits", tok,
+                           '{"value":"3","as_of":"2024-03-31"}', source="127.0.0.91")
+        self.assertEqual(st, 200)
+        audit = [json.loads(x) for x in harness.read_text(env.path("state", "audit.log"))
+                 .splitlines() if '"report"' in x]
+        self.assertEqual(audit[-1]["token"], new_id)
+        listed = env.cli("token", "list")
+        self.assertRegex(listed, rf"{new_id}\thousing\tcreated [^\t]+\tlast used "
+                                 r"\d{4}-\d\d-\d\dT[^,]+, 1 submission\n")
         self.assertIn(f"token {new_id} revoked", env.cli("token", "revoke", new_id))
         self.assertNotIn(new_id, env.cli("token", "list"))
         env.daemon.wait_log("tokens.json changed: 2 reporting tokens", 15)
