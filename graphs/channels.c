@@ -126,7 +126,10 @@ int pw_report_summary(const struct pw_report *r, int md, const char *link, const
       if (rc == 0)
         rc = esc(&line, x->name, md);
       if (rc == 0)
-        rc = pw_buf_printf(&line, "（%s，%s）", pw_status_label_zh(x->status), x->figure);
+        rc = pw_buf_printf(&line, "（%s，%s%s）", pw_status_label_zh(x->status), x->figure,
+                           x->explanation == NULL ? ""
+                           : x->catch_up_passed   ? "，已过预计追平日期"
+                                                  : "，已说明原因");
     }
     if (rc == 0)
       rc = pw_buf_printf(&line, "\n");
@@ -264,11 +267,13 @@ json_t *pw_report_json(const struct pw_report *r, const char *public_url, const 
   }
   for (i = 0; i < r->n_items; i++) {
     const struct pw_report_item *it = &r->items[i];
-    json_t *o = json_pack(
-        "{s:s,s:s,s:o,s:s,s:b,s:s,s:s,s:b,s:b,s:b}", "id", it->id, "name", it->name, "department",
-        str_or_null(it->department), "status", pw_status_name(it->status), "stale", it->stale,
-        "figure", it->figure ? it->figure : "", "sentence", it->sentence ? it->sentence : "",
-        "attention", it->attention, "headline", it->headline, "changed", it->changed);
+    json_t *o = json_pack("{s:s,s:s,s:o,s:s,s:b,s:s,s:s,s:b,s:b,s:b,s:o,s:b}", "id", it->id, "name",
+                          it->name, "department", str_or_null(it->department), "status",
+                          pw_status_name(it->status), "stale", it->stale, "figure",
+                          it->figure ? it->figure : "", "sentence",
+                          it->sentence ? it->sentence : "", "attention", it->attention, "headline",
+                          it->headline, "changed", it->changed, "explanation",
+                          str_or_null(it->explanation), "catch_up_passed", it->catch_up_passed);
     if (o == NULL || json_array_append_new(inds, o) < 0)
       goto nomem;
   }

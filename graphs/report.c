@@ -288,6 +288,24 @@ static void change_words(const struct bld *b, int i, char *buf, size_t size) {
              n->stale ? "数据转为陈旧" : "数据已更新");
 }
 
+/* Item IT's explanation (indicator I lagging or severe, with a current explanation): its words
+ * and whether its catch-up day has passed, for the robots' summary and the webhook's document. */
+static void item_explanation(struct bld *b, int i, struct pw_report_item *it) {
+  const struct pw_explanation *e =
+      b->req->journal != NULL ? pw_status_explanation(&b->req->journal->series[i]) : NULL;
+  struct pw_buf text = {0};
+
+  if (e == NULL || (it->status != PW_STATUS_LAGGING && it->status != PW_STATUS_SEVERE))
+    return;
+  it->catch_up_passed = pw_status_catch_up_overdue(e, &b->now[i], b->req->at);
+  if (pw_report_explanation(b->conf, i, e, it->catch_up_passed,
+                            pw_calendar_year_of(&b->conf->cal, b->req->at), &text) < 0)
+    b->r->arena->rc = -ENOMEM;
+  else
+    it->explanation = a_str(b->r, text.data);
+  pw_buf_free(&text);
+}
+
 /* ---- the parts ---- */
 
 static void items(struct bld *b) {
@@ -321,6 +339,7 @@ static void items(struct bld *b) {
     pw_buf_free(&s);
     if (b->req->graphs != NULL && b->req->graphs[i] != NULL)
       it->image = a_str(r, b->req->graphs[i]);
+    item_explanation(b, i, it);
     r->counts[it->status]++;
     r->n_stale += it->stale != 0;
   }

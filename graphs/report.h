@@ -93,7 +93,11 @@ struct pw_report_item {
   const char *figure;   /* "4782人次", "—" when none */
   const char *sentence; /* the report's sentence, without the name: "截至3月底，…。" */
   const char *problem;  /* what 三、存在问题 says of it, or NULL */
-  const char *image;    /* its PNG, or NULL */
+  /* A lagging or severe indicator's current explanation in words (pw_report_explanation), or
+   * NULL; CATCH_UP_PASSED when its expected catch-up day has passed. */
+  const char *explanation;
+  int catch_up_passed;
+  const char *image; /* its PNG, or NULL */
 };
 
 struct pw_report {

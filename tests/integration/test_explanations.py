@@ -117,7 +117,11 @@ class Explanations(harness.TestCase):
         md = [f for f in os.listdir(out) if f.endswith(".md") and "actions" not in f]
         self.assertEqual(len(md), 1, os.listdir(out))
         text = harness.read_text(os.path.join(out, md[0]))
+        self.doc = json.loads(harness.read_text(os.path.join(out, md[0][:-3] + ".json")))
         return text[text.index("存在问题"):text.index("下步举措")]
+
+    def briefing_item(self, ind):
+        return [i for i in self.doc["indicators"] if i["id"] == ind][0]
 
     def dashboard(self):
         return request(self.port, "GET", "/")[1]
@@ -217,6 +221,11 @@ class Explanations(harness.TestCase):
         # The briefing's 存在问题.
         problems = self.briefing("2024-05-03", "briefing-before")
         self.assertIn(f"（责任单位：县人力社保局）。{WORDS}。", problems)
+        # The webhook's document and the robots' summary of the same briefing.
+        self.assertEqual(self.briefing_item("employment_new")["explanation"], WORDS)
+        self.assertFalse(self.briefing_item("employment_new")["catch_up_passed"])
+        self.assertIsNone(self.briefing_item("rental_units")["explanation"])
+        self.assertIn("城镇新增就业（严重滞后，1000人，已说明原因）", self.doc["summary_markdown"])
 
         # The next lag alert (the daily reminder): the explanation, its words, the page's link.
         n = len(lag_alerts(self.sink))
@@ -258,6 +267,8 @@ class Explanations(harness.TestCase):
         ding = [json.loads(r["body"])["markdown"]["text"] for r in self.sink.got("/ding")]
         self.assertIn(PASSED_WORDS, ding[-1])
         self.assertIn(f"{PASSED_WORDS}。", self.briefing("2024-06-03", "briefing-passed"))
+        self.assertTrue(self.briefing_item("employment_new")["catch_up_passed"])
+        self.assertIn("城镇新增就业（严重滞后，1000人，已过预计追平日期）", self.doc["summary_text"])
         env.start(PASSED, ready=lambda: harness.port_open(p))
         page = self.dashboard()
         self.assertIn(f'<p class="note explanation overdue">{PASSED_WORDS}</p>', page)
