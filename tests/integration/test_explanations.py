@@ -21,6 +21,7 @@ import urllib.parse
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 import harness  # noqa: E402
 import chromium_cdp  # noqa: E402
+from test_report_page import request as report_request  # noqa: E402
 
 CONF = '''
 daemon: { state_dir = "state"; timezone = "Asia/Shanghai"; http_listen = "127.0.0.1:{port}";
@@ -58,22 +59,9 @@ PATH = "/report/hrss/employment_new/explanation"
 
 
 def request(port, method, path, token=None, body=None, ctype="application/json"):
-    """One request; returns (status, body text)."""
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    h = {}
-    if token is not None:
-        h["X-Pacewatch-Token"] = token
-    if body is not None:
-        if isinstance(body, dict):
-            body = json.dumps(body, ensure_ascii=False)
-        body = body.encode() if isinstance(body, str) else body
-        h["Content-Type"] = ctype
-    try:
-        c.request(method, path, body=body, headers=h)
-        r = c.getresponse()
-        return r.status, r.read().decode()
-    finally:
-        c.close()
+    """One request (test_report_page's); returns (status, body text)."""
+    status, _, text = report_request(port, method, path, token, body, ctype)
+    return status, text
 
 
 def token_of(link):

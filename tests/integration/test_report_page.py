@@ -65,7 +65,9 @@ def setup_env(env):
     env.cli("import", env.path("history.csv"))
 
 
-class ReportPage(harness.TestCase):
+class PageCase(harness.TestCase):
+    """One daemon for the class on the county of setup_env, with a link of 县住建局 (token) and
+    one of 县教育局 (edu); test_report_upload's tests use it too."""
     @classmethod
     def setUpClass(cls):
         env = cls.d = cls.new_class_env()
@@ -79,6 +81,9 @@ class ReportPage(harness.TestCase):
     def tearDownClass(cls):
         rc = cls.d.stop()
         assert rc == 0, rc
+
+
+class ReportPage(PageCase):
 
     def journal(self):
         return self.d.journal_text()

@@ -25,9 +25,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import harness  # noqa: E402
 import chromium_cdp  # noqa: E402
 import make_xlsx  # noqa: E402
-from test_report_page import request, setup_env, token_of  # noqa: E402
+from test_report_page import PageCase, request  # noqa: E402
 
-NOW = "2024-04-30T09:00:00+08:00"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 UPLOAD = "/report/housing/upload"
 
@@ -60,20 +59,7 @@ def workbook():
     return out.getvalue()
 
 
-class ReportUpload(harness.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        env = cls.d = cls.new_class_env()
-        setup_env(env)
-        cls.link = env.cli("token", "add", "housing").strip()
-        cls.token = token_of(cls.link)
-        cls.edu = token_of(env.cli("token", "add", "education"))
-        env.start(NOW, ready=lambda: harness.port_open(env.port))
-
-    @classmethod
-    def tearDownClass(cls):
-        rc = cls.d.stop()
-        assert rc == 0, rc
+class ReportUpload(PageCase):
 
     def upload(self, body, token=None, source="127.0.0.1"):
         st, h, text = request(self.d.port, "POST", UPLOAD, self.token if token is None else token,
