@@ -210,6 +210,11 @@ int pw_config_indicator_index(const struct pw_config *conf, const char *id) {
   return pw_config_find_by_id(conf->indicators, sizeof(*conf->indicators), conf->n_indicators, id);
 }
 
+int pw_config_department_index(const struct pw_config *conf, const char *id) {
+  return pw_config_find_by_id(conf->departments, sizeof(*conf->departments), conf->n_departments,
+                              id);
+}
+
 int pw_config_indicator_find(const struct pw_config *conf, const char *text) {
   int i = pw_config_indicator_index(conf, text), k, found = -1;
 

@@ -260,6 +260,9 @@ void pw_config_free(struct pw_config *conf);
 /* The index of indicator ID, or -1. */
 int pw_config_indicator_index(const struct pw_config *conf, const char *id);
 
+/* The index of department ID, or -1. */
+int pw_config_department_index(const struct pw_config *conf, const char *id);
+
 /* The index of the indicator TEXT names as a department writes it in a spreadsheet: its id, or
  * else its configured name when exactly one indicator has that name (docs/spreadsheets.md).
  * -1 when none or the name is ambiguous. */

@@ -63,17 +63,6 @@ static void where(const struct import *im, int line, int k, char *buf, size_t le
   }
 }
 
-static char *trim(char *s) {
-  size_t n;
-
-  while (*s == ' ' || *s == '\t')
-    s++;
-  n = strlen(s);
-  while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-    s[--n] = '\0';
-  return s;
-}
-
 static int row_cmp(const void *a, const void *b) {
   const struct cli_row *x = a, *y = b;
 
@@ -92,9 +81,10 @@ static int read_header(struct import *im) {
     f = NULL;
   else
     f = im->csv.fields;
-  if (f == NULL || strcmp(trim(f[0].text), "indicator") != 0 ||
-      strcmp(trim(f[1].text), "as_of") != 0 || strcmp(trim(f[2].text), "value") != 0 ||
-      (im->csv.nfields == 4 && strcmp(trim(f[3].text), "note") != 0)) {
+  if (f == NULL || strcmp(pw_xlsx_trim(f[0].text), "indicator") != 0 ||
+      strcmp(pw_xlsx_trim(f[1].text), "as_of") != 0 ||
+      strcmp(pw_xlsx_trim(f[2].text), "value") != 0 ||
+      (im->csv.nfields == 4 && strcmp(pw_xlsx_trim(f[3].text), "note") != 0)) {
     fprintf(stderr,
             "%s:1: the header must be exactly: indicator,as_of,value (or "
             "indicator,as_of,value,note)\n",
@@ -171,16 +161,16 @@ static int parse_csv_row(struct import *im, int row_line, struct cli_row *r) {
   char *fields[NCOLS];
 
   r->note = NULL;
-  if (nf == 1 && trim(f[0].text)[0] == '\0')
+  if (nf == 1 && pw_xlsx_trim(f[0].text)[0] == '\0')
     return 0; /* a blank line */
   if (nf != want) {
     fprintf(stderr, "%s:%d: expected %d fields (%s), found %d\n", im->path, row_line, want,
             im->has_note ? "indicator,as_of,value,note" : "indicator,as_of,value", nf);
     return -EINVAL;
   }
-  fields[COL_INDICATOR] = trim(f[0].text);
-  fields[COL_AS_OF] = trim(f[1].text);
-  fields[COL_VALUE] = trim(f[2].text);
+  fields[COL_INDICATOR] = pw_xlsx_trim(f[0].text);
+  fields[COL_AS_OF] = pw_xlsx_trim(f[1].text);
+  fields[COL_VALUE] = pw_xlsx_trim(f[2].text);
   fields[COL_NOTE] = im->has_note ? f[3].text : NULL;
   return parse_row(im, row_line, fields, r);
 }

@@ -23,15 +23,6 @@ static int usage(void) {
   return EXIT_USAGE;
 }
 
-static int department_index(const struct pw_config *conf, const char *id) {
-  int i;
-
-  for (i = 0; i < conf->n_departments; i++)
-    if (strcmp(conf->departments[i].id, id) == 0)
-      return i;
-  return -1;
-}
-
 /* How a token was used: the newest `at` and the number of the page's submissions (the audit
  * lines "report" and "explain" that name it). */
 struct use {
@@ -110,7 +101,7 @@ static void list(struct cli *c, const struct pw_tokens *t) {
 static int add(struct cli *c, struct pw_tokens *t, const char *dept_id) {
   const char *state = c->conf->daemon.state_dir, *base = c->conf->daemon.public_url;
   char token[PW_TOKEN_LEN + 1];
-  int dept = department_index(c->conf, dept_id), rc;
+  int dept = pw_config_department_index(c->conf, dept_id), rc;
 
   if (dept < 0) {
     fprintf(stderr, "pacewatch: no department '%s' in %s\n", dept_id, c->config_path);

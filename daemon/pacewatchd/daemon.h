@@ -8,6 +8,7 @@
 #ifndef PW_DAEMON_H
 #define PW_DAEMON_H
 
+#include <jansson.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -127,6 +128,10 @@ void daemon_report_explain(void *ctx, const struct pw_report_explanation *sub,
  * even that cannot be built. */
 void daemon_report_answer(struct pw_http_submit *ticket, int status, const char *field,
                           const char *msg);
+/* Answers TICKET with DOC (taken; NULL when it could not be built) as 200, or, when it cannot
+ * be written, with {"message":FALLBACK} at STATUS. */
+void daemon_report_send(struct pw_http_submit *ticket, json_t *doc, int status,
+                        const char *fallback);
 
 /* report_upload.c (docs/http.md "Uploading a workbook"): a department's workbook read on the
  * thread pool, one at a time, and answered with its preview; nothing is stored. */

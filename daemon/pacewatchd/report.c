@@ -182,6 +182,18 @@ void daemon_report_answer(struct pw_http_submit *ticket, int status, const char 
   json_decref(doc);
 }
 
+void daemon_report_send(struct pw_http_submit *ticket, json_t *doc, int status,
+                        const char *fallback) {
+  char *json = doc != NULL ? pw_json_dumps(doc, JSON_COMPACT) : NULL;
+
+  if (json != NULL)
+    pw_http_submit_done(ticket, 200, json);
+  else
+    daemon_report_answer(ticket, status, NULL, fallback);
+  free(json);
+  json_decref(doc);
+}
+
 static void audit_work(uv_work_t *w) {
   struct submission *s = w->data;
 
@@ -204,7 +216,6 @@ static void audit_done(uv_work_t *w, int status) {
   struct pw_buf text = {0};
   int ind = pw_config_indicator_index(d->conf, s->indicator);
   json_t *doc;
-  char *json;
 
   if (status != 0 || s->rc < 0)
     pw_log_error("%s: cannot append the submission of %s: %s", s->audit_path, s->indicator,
@@ -218,13 +229,7 @@ static void audit_done(uv_work_t *w, int status) {
   } else {
     doc = json_pack("{s:b,s:s,s:s,s:s}", "ok", 1, "message", text.data, "indicator", s->indicator,
                     "status", pw_status_name(d->verdicts[ind].status));
-    json = doc != NULL ? pw_json_dumps(doc, JSON_COMPACT) : NULL;
-    if (json != NULL)
-      pw_http_submit_done(s->ticket, 200, json);
-    else
-      daemon_report_answer(s->ticket, 200, NULL, "已保存。");
-    free(json);
-    json_decref(doc);
+    daemon_report_send(s->ticket, doc, 200, "已保存。");
   }
   pw_buf_free(&text);
   submission_free(s);

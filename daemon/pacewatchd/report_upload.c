@@ -353,27 +353,17 @@ out:
 static void upload_done(uv_work_t *w, int status) {
   struct upload *u = w->data;
   struct pw_daemon *d = u->d;
-  json_t *doc;
-  char *text;
   int dept = -1;
 
   d->uploading = 0;
-  for (int i = 0; d->conf != NULL && i < d->conf->n_departments; i++)
-    if (strcmp(d->conf->departments[i].id, u->department) == 0)
-      dept = i;
+  if (d->conf != NULL)
+    dept = pw_config_department_index(d->conf, u->department);
   if (status != 0 || d->stopping || dept < 0) {
     daemon_report_answer(u->ticket, 503, NULL, "系统正在更新配置或停止运行，请稍后再试。");
   } else if (u->rc < 0) {
     refuse(u);
   } else {
-    doc = preview(u, dept);
-    text = doc != NULL ? pw_json_dumps(doc, JSON_COMPACT) : NULL;
-    if (text != NULL)
-      pw_http_submit_done(u->ticket, 200, text);
-    else
-      daemon_report_answer(u->ticket, 503, NULL, "系统繁忙，请稍后重试。");
-    free(text);
-    json_decref(doc);
+    daemon_report_send(u->ticket, preview(u, dept), 503, "系统繁忙，请稍后重试。");
   }
   upload_free(u);
 }

@@ -938,7 +938,7 @@ static void dispatch_report(struct http_conn *c, int method, const char *rest) {
   }
   snprintf(dept_id, sizeof(dept_id), "%.*s",
            (int)(slash != NULL ? (size_t)(slash - rest) : strlen(rest)), rest);
-  dept = pw_report_page_department(conf, dept_id);
+  dept = pw_config_department_index(conf, dept_id);
   if (dept < 0 || (slash != NULL && (slash[1] == '\0' || !report_tail_ok(srv, slash + 1)))) {
     respond_text(c, 404, "not found\n", NULL);
     return;

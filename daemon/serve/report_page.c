@@ -160,15 +160,6 @@ static int esc(struct pw_buf *out, const char *s) {
   return rc;
 }
 
-int pw_report_page_department(const struct pw_config *conf, const char *id) {
-  int i;
-
-  for (i = 0; i < conf->n_departments; i++)
-    if (strcmp(conf->departments[i].id, id) == 0)
-      return i;
-  return -1;
-}
-
 int pw_report_page_shell(struct pw_buf *out, const struct pw_config *conf, int dept) {
   const struct pw_department *d = &conf->departments[dept];
   int rc;

@@ -46,7 +46,4 @@ int pw_report_page_explained(struct pw_buf *out, const struct pw_config *conf, i
                              const struct pw_verdict *v, const struct pw_series *series,
                              int64_t now);
 
-/* The department index of ID in CONF, or -1. */
-int pw_report_page_department(const struct pw_config *conf, const char *id);
-
 #endif

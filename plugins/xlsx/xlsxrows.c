@@ -24,8 +24,7 @@ const char *pw_xlsx_field_name(int k) {
   return k >= 0 && k < PW_XLSX_NF ? field_names[k][0] : "?";
 }
 
-/* S with the blanks (space, tab) at either end taken off, in place. */
-static char *trim(char *s) {
+char *pw_xlsx_trim(char *s) {
   size_t n;
 
   while (*s == ' ' || *s == '\t')
@@ -71,7 +70,7 @@ static int header_field(const struct pw_xlsx_cell *c) {
   if (c == NULL || c->type != PW_XLSX_TEXT || c->text_len >= sizeof(buf))
     return -1;
   memcpy(buf, c->text, c->text_len + 1);
-  t = trim(buf);
+  t = pw_xlsx_trim(buf);
   for (int k = 0; k < PW_XLSX_NF; k++)
     for (int a = 0; field_names[k][a] != NULL; a++)
       if (strcmp(t, field_names[k][a]) == 0)
@@ -171,7 +170,7 @@ static int read_row(const struct pw_xlsx_rows *r, const struct pw_xlsx_sheet *s,
         (out->field[k] = strdup("")) == NULL)
       goto nomem;
     if (k != PW_XLSX_F_NOTE) {
-      char *t = trim(out->field[k]);
+      char *t = pw_xlsx_trim(out->field[k]);
       memmove(out->field[k], t, strlen(t) + 1);
     }
   }

@@ -56,6 +56,10 @@ struct pw_xlsx_rows {
   enum pw_xlsx_rows_why why; /* set by pw_xlsx_rows_read */
 };
 
+/* S with the blanks (space, tab) at either end taken off, in place: how import's fields are
+ * read, from a sheet or a CSV file. */
+char *pw_xlsx_trim(char *s);
+
 /* The CSV's name of field K: "indicator", "as_of", "value", "note". */
 const char *pw_xlsx_field_name(int k);
 
