@@ -70,7 +70,6 @@ static void audit_rotate(const char *path, off_t size) {
 
 int pw_audit_append(const char *path, const char *line, size_t len, int64_t max_bytes) {
   struct stat st;
-  size_t off = 0;
   int fd, rc = 0;
 
   pthread_mutex_lock(&audit_lock);
@@ -92,16 +91,7 @@ int pw_audit_append(const char *path, const char *line, size_t len, int64_t max_
       pw_log_error("%s: cannot open: %s", path, strerror(-rc));
     return rc;
   }
-  while (off < len) {
-    ssize_t w = write(fd, line + off, len - off);
-    if (w < 0) {
-      if (errno == EINTR)
-        continue;
-      rc = -errno;
-      break;
-    }
-    off += (size_t)w;
-  }
+  rc = pw_write_all(fd, line, len, NULL);
   if (rc == 0 && fsync(fd) != 0)
     rc = -errno;
   close(fd);

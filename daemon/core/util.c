@@ -159,6 +159,26 @@ int pw_write_file_atomic(const char *path, const void *data, size_t len) {
   return pw_write_file_atomic_mode(path, data, len, 0644);
 }
 
+int pw_write_all(int fd, const void *data, size_t len, size_t *done) {
+  const char *p = data;
+  size_t off = 0;
+  int rc = 0;
+
+  while (off < len) {
+    ssize_t n = write(fd, p + off, len - off);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      rc = -errno;
+      break;
+    }
+    off += (size_t)n;
+  }
+  if (done != NULL)
+    *done = off;
+  return rc;
+}
+
 int pw_write_file_atomic_mode(const char *path, const void *data, size_t len, unsigned mode) {
   char tmp[4096];
   char dirbuf[4096];
@@ -175,17 +195,7 @@ int pw_write_file_atomic_mode(const char *path, const void *data, size_t len, un
     fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, (mode_t)mode);
   if (fd < 0)
     return -errno;
-  while (len > 0) {
-    ssize_t n = write(fd, p, len);
-    if (n < 0) {
-      if (errno == EINTR)
-        continue;
-      rc = -errno;
-      break;
-    }
-    p += n;
-    len -= (size_t)n;
-  }
+  rc = pw_write_all(fd, p, len, NULL);
   if (rc == 0 && fsync(fd) != 0)
     rc = -errno;
   if (close(fd) != 0 && rc == 0)

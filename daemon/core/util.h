@@ -56,6 +56,10 @@ int pw_prune_dir(const char *dir, int64_t before, int (*ours)(const char *name))
  * planted symlink), fsync, rename, fsync of the directory. Returns 0 or a negative errno. */
 int pw_write_file_atomic(const char *path, const void *data, size_t len);
 
+/* Writes LEN bytes of DATA to FD, again after a short write or EINTR. Returns 0 or -errno; *DONE
+ * (when not NULL) is how many bytes went out either way. */
+int pw_write_all(int fd, const void *data, size_t len, size_t *done);
+
 /* pw_write_file_atomic creating the file with MODE (less the umask): 0600 for a file of secrets'
  * hashes (tokens.json, docs/storage.md). */
 int pw_write_file_atomic_mode(const char *path, const void *data, size_t len, unsigned mode);

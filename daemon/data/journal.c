@@ -1049,16 +1049,7 @@ int pw_journal_append(int fd, const char *data, size_t len, size_t *kept) {
   *kept = 0;
   if (start < 0)
     return -errno;
-  while (done < len) {
-    ssize_t n = write(fd, data + done, len - done);
-    if (n < 0) {
-      if (errno == EINTR)
-        continue;
-      rc = -errno;
-      break;
-    }
-    done += (size_t)n;
-  }
+  rc = pw_write_all(fd, data, len, &done);
   if (rc == 0 && len > 0 && fsync(fd) != 0)
     rc = -errno;
   if (rc == 0 || done == 0)
