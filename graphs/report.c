@@ -297,9 +297,8 @@ static void item_explanation(struct bld *b, int i, struct pw_report_item *it) {
 
   if (e == NULL || (it->status != PW_STATUS_LAGGING && it->status != PW_STATUS_SEVERE))
     return;
-  it->catch_up_passed = pw_status_catch_up_overdue(e, &b->now[i], b->req->at);
-  if (pw_report_explanation(b->conf, i, e, it->catch_up_passed,
-                            pw_calendar_year_of(&b->conf->cal, b->req->at), &text) < 0)
+  if (pw_report_explanation_at(b->conf, i, e, &b->now[i], b->req->at, &it->catch_up_passed, &text) <
+      0)
     b->r->arena->rc = -ENOMEM;
   else
     it->explanation = a_str(b->r, text.data);
@@ -493,8 +492,7 @@ static int explained(struct bld *b, int i) {
 
   if (e == NULL)
     return 0;
-  rc = pw_report_explanation(b->conf, i, e, pw_status_catch_up_overdue(e, &b->now[i], b->req->at),
-                             pw_calendar_year_of(&b->conf->cal, b->req->at), &text);
+  rc = pw_report_explanation_at(b->conf, i, e, &b->now[i], b->req->at, NULL, &text);
   if (rc == 0)
     run(b, PW_RUN_TEXT, a_printf(b->r, "。%s。", text.data));
   else

@@ -202,6 +202,12 @@ int pw_report_need(const struct pw_config *conf, const struct pw_indicator *ind,
 int pw_report_explanation(const struct pw_config *conf, int ind, const struct pw_explanation *e,
                           int overdue, int year, struct pw_buf *out);
 
+/* pw_report_explanation as of AT for IND judged as V: OVERDUE from pw_status_catch_up_overdue,
+ * the year AT is in. *PASSED (when not NULL) is that OVERDUE. What every reader calls. */
+int pw_report_explanation_at(const struct pw_config *conf, int ind, const struct pw_explanation *e,
+                             const struct pw_verdict *v, int64_t at, int *passed,
+                             struct pw_buf *out);
+
 /* The report's sentence for indicator IND judged as V (after "N.名称。"), appended to OUT:
  * the date in words, the figure, its comparison (quarter target, pace, level due now,
  * standard, milestone stage), what a lagging one needs, then NOTE when not NULL. LATEST is the

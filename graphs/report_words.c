@@ -11,6 +11,7 @@
 
 #include "calendar.h"
 #include "report.h"
+#include "status.h"
 #include "value.h"
 
 #define DAY 86400
@@ -428,4 +429,14 @@ int pw_report_explanation(const struct pw_config *conf, int ind, const struct pw
     }
   }
   return rc < 0 ? -ENOMEM : 0;
+}
+
+int pw_report_explanation_at(const struct pw_config *conf, int ind, const struct pw_explanation *e,
+                             const struct pw_verdict *v, int64_t at, int *passed,
+                             struct pw_buf *out) {
+  int overdue = pw_status_catch_up_overdue(e, v, at);
+
+  if (passed != NULL)
+    *passed = overdue;
+  return pw_report_explanation(conf, ind, e, overdue, pw_calendar_year_of(&conf->cal, at), out);
 }

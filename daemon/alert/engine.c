@@ -689,12 +689,12 @@ static void explanation_members(const struct pw_alert_engine *e, const struct sl
   const struct pw_verdict *v = e->ctx.verdict(e->ctx.data, s->ind);
   const struct pw_explanation *ex =
       e->ctx.explanation != NULL ? e->ctx.explanation(e->ctx.data, s->ind) : NULL;
-  int passed = ex != NULL && pw_status_catch_up_overdue(ex, v, now);
+  int passed = 0;
   json_t *doc = pw_status_explanation_json(ex, v, now);
 
   if (ex != NULL && doc != NULL) {
     struct pw_buf text = {NULL, 0, 0, 0};
-    if (pw_report_explanation(c, s->ind, ex, passed, pw_calendar_year_of(&c->cal, now), &text) < 0)
+    if (pw_report_explanation_at(c, s->ind, ex, v, now, &passed, &text) < 0)
       pw_log_error("alert %s: out of memory wording its explanation", s->id);
     json_object_set_new(doc, "text", text.len > 0 ? json_string(text.data) : json_null());
     pw_buf_free(&text);

@@ -26,8 +26,7 @@ static void print_explanations(FILE *out, const struct pw_config *conf,
       continue;
     pw_status_judge(conf, series, i, at, &v);
     text.len = 0;
-    if (pw_report_explanation(conf, i, e, pw_status_catch_up_overdue(e, &v, at),
-                              pw_calendar_year_of(&conf->cal, at), &text) < 0)
+    if (pw_report_explanation_at(conf, i, e, &v, at, NULL, &text) < 0)
       break;
     if (!head)
       fputs("\n【情况说明】\n", out);

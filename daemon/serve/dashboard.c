@@ -202,9 +202,7 @@ static int explanation_text(const struct pw_view *view, int i, const struct pw_v
 
   if (e == NULL)
     return 0;
-  *overdue = pw_status_catch_up_overdue(e, v, view->now);
-  rc = pw_report_explanation(view->conf, i, e, *overdue,
-                             pw_calendar_year_of(&view->conf->cal, view->now), text);
+  rc = pw_report_explanation_at(view->conf, i, e, v, view->now, overdue, text);
   return rc < 0 ? rc : 1;
 }
 

@@ -258,8 +258,7 @@ static int explanation_text(struct pw_buf *out, const struct pw_config *conf, in
                             const struct pw_explanation *e, const struct pw_verdict *v,
                             int64_t now) {
   struct pw_buf text = {0};
-  int rc = pw_report_explanation(conf, ind, e, pw_status_catch_up_overdue(e, v, now),
-                                 pw_calendar_year_of(&conf->cal, now), &text);
+  int rc = pw_report_explanation_at(conf, ind, e, v, now, NULL, &text);
 
   rc = rc < 0 ? rc : esc(out, text.data);
   pw_buf_free(&text);
@@ -411,8 +410,7 @@ int pw_report_page_explained(struct pw_buf *out, const struct pw_config *conf, i
   int rc = pw_buf_printf(out, "已保存。");
 
   if (rc == 0 && e != NULL) {
-    rc = pw_report_explanation(conf, ind, e, pw_status_catch_up_overdue(e, v, now),
-                               pw_calendar_year_of(&conf->cal, now), out);
+    rc = pw_report_explanation_at(conf, ind, e, v, now, NULL, out);
     rc = rc < 0 ? rc : pw_buf_printf(out, "。");
   }
   return rc;
