@@ -10,7 +10,8 @@
  * every second then costs one rrd_update per file every few seconds, with several points, not
  * one per point, and librrd's open/mmap/lock/munmap per call is what dominates its cost. The
  * first write after a quiet spell goes at once, and a kick that someone waits for (the CLI,
- * --once, a reload, shutdown) writes everything.
+ * --once, a reload, shutdown) writes everything. For the same reason polls start a batch at
+ * most every GATHER_MS: each batch costs an fsync and two hand-offs to the pool and back.
  *
  * A batch is two steps on the pool: the journal's write and fsync, then, once the lines are
  * durable, the RRD work, which a big batch (a province's first poll creates thousands of files)
@@ -21,6 +22,8 @@
 #include "persist.h"
 
 #include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,13 +34,18 @@
 #include "log.h"
 
 #define RRD_DELAY_MS 10000
+/* A kick nobody waits for (a poll's) starts a batch at most once every GATHER_MS; a kick within
+ * that time leaves its lines for the next kick (the next poll, the daemon's tick a second
+ * later). A province polled every second then costs a few fsyncs and thread hand-offs a second,
+ * not one per poll. */
+#define GATHER_MS 200
 /* An RRD file that could not be written (rrd/ read-only, a full disk, a directory planted at its
  * name) is tried again after RRD_RETRY_MIN_MS, then after twice as long each time, up to
  * RRD_RETRY_MAX_MS, not at every batch; a kick that someone waits for tries it at once. */
 #define RRD_RETRY_MIN_MS 10000
 #define RRD_RETRY_MAX_MS 300000
-/* A batch of at least this many files is shared among up to OP_SHARES_MAX work items, one per
- * processor. */
+/* A batch that may create at least this many files is shared among up to OP_SHARES_MAX work
+ * items, one per processor (only creating runs in parallel: appends take the store's lock). */
 #define OP_PARALLEL_MIN 64
 #define OP_SHARES_MAX 4
 
@@ -85,6 +93,10 @@ struct pw_persist {
   unsigned char *touched, *revised; /* per indicator, for the next batch */
   int *dirty;                       /* the touched indicators, in the order they were touched */
   int n_dirty;
+  /* No touched indicator's file is due before this (it may be earlier than the true first,
+   * never later): a batch before it writes the journal alone without walking DIRTY. */
+  int64_t next_due_ms;
+  int64_t started_ms; /* when the last batch started */
   int64_t *stored_as_of; /* per indicator: latest as_of in its RRD file, 0 = none */
   int64_t *written_ms;   /* per indicator: when its RRD file was last written (wall clock) */
   /* Per indicator, while its RRD file cannot be written: the failure's negative errno (0 when
@@ -99,6 +111,7 @@ struct pw_persist {
   int write_failing; /* the last commit failed: logged once, until one succeeds */
   struct store_op *ops;
   size_t n_ops;
+  size_t n_new; /* of them, files that may be created (first write, or rebuilt) */
   struct op_share shares[OP_SHARES_MAX];
   int shares_left;
   struct waiter *now_waiting, *next_waiting;
@@ -110,6 +123,11 @@ struct pw_persist {
 
 static int64_t now_ms(const struct pw_persist *p) {
   return p->ctx.now_ms != NULL ? p->ctx.now_ms() : pw_clock_real_ms();
+}
+
+/* Whether a kick nobody waits for may start a batch now. */
+static int gathered(const struct pw_persist *p) {
+  return now_ms(p) - p->started_ms >= GATHER_MS;
 }
 
 int pw_persist_init(const struct pw_persist_ctx *ctx, struct pw_persist **out) {
@@ -176,6 +194,29 @@ void pw_persist_free(struct pw_persist *p) {
   persist_free(p);
 }
 
+/* When indicator I's RRD file is next to be written: a failing file at its next try, a revised
+ * one at once, any other RRD_DELAY_MS after its last write. */
+static int64_t due_at(const struct pw_persist *p, int i) {
+  if (p->rrd_rc[i] < 0)
+    return p->retry_at_ms[i];
+  if (p->revised[i])
+    return INT64_MIN;
+  return p->written_ms[i] + RRD_DELAY_MS;
+}
+
+/* Whether indicator I's RRD file is to be written by a batch starting NOW, unless FORCE (someone
+ * waits: everything is written). */
+static int rrd_due(const struct pw_persist *p, int i, int64_t now, int force) {
+  return force || now >= due_at(p, i);
+}
+
+static void note_due(struct pw_persist *p, int ind) {
+  int64_t t = due_at(p, ind);
+
+  if (p->touched[ind] && t < p->next_due_ms)
+    p->next_due_ms = t;
+}
+
 /* Marks IND for the next batch. The list of touched indicators is what a batch walks, so a
  * poll that touched ten indicators of a province's thousands costs ten, not thousands. */
 static void touch(struct pw_persist *p, int ind, int revised) {
@@ -185,6 +226,7 @@ static void touch(struct pw_persist *p, int ind, int revised) {
   }
   if (revised)
     p->revised[ind] = 1;
+  note_due(p, ind);
 }
 
 void pw_persist_touch(struct pw_persist *p, int ind, int revised) {
@@ -296,6 +338,7 @@ static void rrd_written(struct pw_persist *p, int ind, struct rrd_news *recovere
     return;
   p->rrd_rc[ind] = 0;
   p->retry_wait_ms[ind] = p->retry_at_ms[ind] = 0;
+  note_due(p, ind);
   news_add(p, recovered, ind);
 }
 
@@ -395,9 +438,10 @@ static void finish_batch(struct pw_persist *p) {
     persist_free(p);
     return;
   }
-  /* A kick during the batch: the next one follows at once. After a failed write, the waiters
-   * of the next batch are kept and a later kick (next poll, next tick) retries. */
-  if (again && rc == 0 && !p->running)
+  /* A kick during the batch: the next one follows, at once when somebody waits, else once
+   * GATHER_MS have passed since this one started (at the next kick). After a failed write, the
+   * waiters of the next batch are kept and a later kick (next poll, next tick) retries. */
+  if (again && rc == 0 && !p->running && (p->n_next > 0 || gathered(p)))
     start_batch(p);
 }
 
@@ -413,7 +457,7 @@ static void share_done(uv_work_t *w, int status) {
 /* The RRD work of the batch, once its journal lines are durable. */
 static void start_shares(struct pw_persist *p) {
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-  size_t k, n = p->n_ops >= OP_PARALLEL_MIN && cpus > 1 ? (size_t)cpus : 1;
+  size_t k, n = p->n_new >= OP_PARALLEL_MIN && cpus > 1 ? (size_t)cpus : 1;
 
   if (n > OP_SHARES_MAX)
     n = OP_SHARES_MAX;
@@ -461,17 +505,6 @@ static void commit_done(uv_work_t *w, int status) {
     finish_batch(p);
 }
 
-/* Whether indicator I's RRD file is to be written by a batch starting NOW: its file failed and
- * waits for its next try, or was written less than RRD_DELAY_MS ago, unless revised (a rebuild
- * goes at once) or FORCE (someone waits). */
-static int rrd_due(const struct pw_persist *p, int i, int64_t now, int force) {
-  if (force)
-    return 1;
-  if (p->rrd_rc[i] < 0)
-    return now >= p->retry_at_ms[i];
-  return p->revised[i] || now - p->written_ms[i] >= RRD_DELAY_MS;
-}
-
 static void start_batch(struct pw_persist *p) {
   struct pw_journal *j = p->ctx.journal;
   int k, i, rc;
@@ -481,32 +514,47 @@ static void start_batch(struct pw_persist *p) {
    * whose rebuilds the waiters also wait for (they go with the batch after it). */
   int force = p->n_next > 0 && p->sync == NULL, due = 0;
 
-  for (k = 0; k < p->n_dirty && !due; k++)
-    due = rrd_due(p, p->dirty[k], now, force);
+  /* Most batches of a busy daemon carry journal lines only: the files they touched were
+   * written a moment ago. Walk the list only when one may be due. */
+  if (force || now >= p->next_due_ms) {
+    p->next_due_ms = INT64_MAX;
+    for (k = 0; k < p->n_dirty; k++) {
+      i = p->dirty[k];
+      if (rrd_due(p, i, now, force))
+        due++;
+      else if (due_at(p, i) < p->next_due_ms)
+        p->next_due_ms = due_at(p, i);
+    }
+  }
   /* Nothing to write and nobody waiting (an unchanged poll): no batch at all. */
-  if (!due && j->pending.len == 0 && !force)
+  if (due == 0 && j->pending.len == 0 && !force)
     return;
-  p->ops = calloc((size_t)p->n_dirty + 1, sizeof(*p->ops));
-  if (p->ops == NULL) {
+  p->ops = NULL;
+  if (due > 0 && (p->ops = malloc((size_t)due * sizeof(*p->ops))) == NULL) {
     pw_log_error("out of memory starting a journal commit");
     return;
   }
-  p->n_ops = 0;
-  for (k = 0; k < p->n_dirty; k++) {
+  p->n_ops = p->n_new = 0;
+  for (k = 0; k < p->n_dirty && due > 0; k++) {
     struct store_op *op;
     i = p->dirty[k];
     if (!rrd_due(p, i, now, force))
       continue; /* written a moment ago, or failing: its points wait for a later batch */
     p->written_ms[i] = now;
     op = &p->ops[p->n_ops++];
+    memset(op, 0, offsetof(struct store_op, err));
+    op->err[0] = '\0';
     op->ind = i;
     op->rebuild = p->revised[i];
     if (prepare_op(p, i, op) < 0) {
       pw_log_error("indicator '%s': out of memory preparing its RRD update",
                    p->ctx.conf->indicators[i].id);
       p->n_ops--;
+      note_due(p, i);
       continue;
     }
+    if (op->rebuild || p->stored_as_of[i] == 0)
+      p->n_new++;
     p->touched[i] = p->revised[i] = 0;
   }
   /* Those that could not be prepared stay touched, at the front of the list. */
@@ -528,6 +576,7 @@ static void start_batch(struct pw_persist *p) {
   p->write_rc = 0;
   p->kept = 0;
   p->running = 1;
+  p->started_ms = now;
   rc = uv_queue_work(p->ctx.loop, &p->commit, commit_work, commit_done);
   if (rc != 0) {
     pw_log_error("cannot queue the journal commit: %s", uv_strerror(rc));
@@ -556,6 +605,8 @@ void pw_persist_kick(struct pw_persist *p, pw_persist_done_cb done, void *data) 
     p->again = 1;
     return;
   }
+  if (done == NULL && p->n_next == 0 && !gathered(p))
+    return;
   start_batch(p);
 }
 

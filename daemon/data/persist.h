@@ -56,7 +56,9 @@ void pw_persist_touch(struct pw_persist *p, int ind, int revised);
  * 10 s ago waits for a later batch, so that one rrd_update carries several points, unless
  * someone waits: DONE (may be NULL) is called on the loop once everything pending now is
  * durable and every RRD file written, after a running pw_persist_sync_all has finished. A
- * failure to allocate calls DONE at once with -ENOMEM. */
+ * failure to allocate calls DONE at once with -ENOMEM. Without DONE, a kick less than 200 ms
+ * after the last batch started starts nothing: the caller kicks again later (the daemon's tick
+ * does every second, docs/storage.md#durability). */
 void pw_persist_kick(struct pw_persist *p, pw_persist_done_cb done, void *data);
 
 /* Whether nothing is pending, running or being checked. */

@@ -9,7 +9,8 @@
 #                                 number (ctest runs it; it exits 77, "skipped", without nginx)
 # Environment: PW_BENCH_DIR (work directory, default /tmp/pw-bench), N, WINDOW, PORT;
 # PW_BENCH_STALL_ONLY=1 runs only the loop-stall row and prints its figure; PW_BENCH_AB=DIR runs
-# only W1, alternately with this build and the one in DIR (PW_BENCH_ROUNDS rounds).
+# one pacewatch row alone (PW_BENCH_AB_ROW: w1, w2 or w2c), alternately with this build and the
+# one in DIR (PW_BENCH_ROUNDS rounds).
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TOP=$(cd "$HERE/../.." && pwd)
@@ -166,17 +167,26 @@ pw_conf() { # $1 dir $2 n $3 prefix $4 interval $5 rrdcached
 
 declare -A R # results: R[key]=value
 
-# A window of WINDOW seconds over the processes given; sets W_T0 W_T1 and W_CPU (seconds).
+# A window of WINDOW seconds over the processes given; sets W_T0 W_T1, W_CPU (seconds) and
+# W_EACH (each process's seconds, in the order given).
 window() {
-  local p c0=0 c1=0
+  local p c0=0 c1=0 t each=()
   for p in "$@"; do
     kill -0 "$p" 2>/dev/null || { log "process $p is not running (see $RUN)"; exit 1; }
-    c0=$((c0 + $(cpu_ticks "$p")))
+    t=$(cpu_ticks "$p")
+    each+=("$t")
+    c0=$((c0 + t))
   done
   W_T0=$(now)
   sleep "$WINDOW"
   W_T1=$(now)
-  for p in "$@"; do c1=$((c1 + $(cpu_ticks "$p"))); done
+  W_EACH=""
+  for p in "$@"; do
+    t=$(cpu_ticks "$p")
+    c1=$((c1 + t))
+    W_EACH+="$(echo "scale=3; ($t - ${each[0]}) / $HZ" | bc) "
+    each=("${each[@]:1}")
+  done
   W_CPU=$(echo "scale=3; ($c1 - $c0) / $HZ" | bc)
 }
 
@@ -229,6 +239,7 @@ run_pw() {
   l1=$(journal_lines "$dir")
   req=$(requests_between "$W_T0" "$W_T1" "/$pre/")
   R[$tag.cpu]=$W_CPU
+  R[$tag.each]=$W_EACH
   R[$tag.polled]=$((req * K))
   R[$tag.stored]=$((l1 - l0))
   R[$tag.hwm]=$(vm_kb "$pid" VmHWM)
@@ -341,15 +352,26 @@ run_stall() {
   log "loop stall: longest ${R[stall.max]} s over ${R[stall.count]:-NA} iterations (${R[stall.le01]:-NA} within 0.1 s), $hooks notifications delivered"
 }
 
-# PW_BENCH_AB=DIR: the W1 row alone, this build and the build in DIR (its bin/pacewatchd) in turn,
-# PW_BENCH_ROUNDS rounds (default 3): tells a change of the code from the machine's day.
+# PW_BENCH_AB=DIR: one pacewatch row alone (PW_BENCH_AB_ROW: w1, the default, w2 or w2c), this
+# build and the build in DIR (its bin/pacewatchd) in turn, PW_BENCH_ROUNDS rounds (default 3):
+# tells a change of the code from the machine's day. W2 rows count CPU per stored value, and
+# W2c prints pacewatchd's and its rrdcached's CPU apart.
 if [ -n "${PW_BENCH_AB:-}" ]; then
+  row=${PW_BENCH_AB_ROW:-w1}
+  case $row in
+  w1) pre=c rc=n ;;
+  w2) pre=w rc=n ;;
+  w2c) pre=w rc=y ;;
+  *) echo "PW_BENCH_AB_ROW: w1, w2 or w2c" >&2; exit 2 ;;
+  esac
   for ((r = 1; r <= ${PW_BENCH_ROUNDS:-3}; r++)); do
     for b in "$BUILD" "$PW_BENCH_AB"; do
       PWD_BIN="$b/bin/pacewatchd"
-      rm -rf "$OUT/data/pw-w1"
-      run_pw w1 c n
-      echo "W1 round $r $b: $(echo "scale=2; ${R[w1.cpu]} * 1000000 / ${R[w1.polled]}" | bc) us/value, VmHWM ${R[w1.hwm]} kB"
+      rm -rf "$OUT/data/pw-$row"
+      run_pw "$row" "$pre" "$rc"
+      per=${R[$row.polled]}
+      [ "$row" != w1 ] && per=${R[$row.stored]}
+      echo "$row round $r $b: $(us_per "${R[$row.cpu]}" "$per") us/value (CPU s: ${R[$row.each]}), VmHWM ${R[$row.hwm]} kB"
     done
   done
   exit 0

@@ -307,6 +307,51 @@ static void test_hold_back(void **state) {
   pw_persist_free(p);
 }
 
+/* Polls start a batch at most every 200 ms: the lines of a kick in between wait for the next
+ * kick, while a waiter starts a batch at once. */
+static void test_gather(void **state) {
+  struct pw_persist *p = make_persist();
+  size_t n0;
+
+  (void)state;
+  fake_ms += 60000;
+  n0 = durable(I_D);
+  add(p, I_D, pw_calendar_day_end(2025, 1, 31), 1);
+  pw_persist_kick(p, NULL, NULL); /* the first after a quiet spell goes at once */
+  assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+  assert_int_equal(durable(I_D), n0 + 1);
+  fake_ms += 150;
+  add(p, I_D, pw_calendar_day_end(2025, 2, 28), 2);
+  pw_persist_kick(p, NULL, NULL);
+  assert_int_equal(uv_loop_alive(&loop), 0); /* 150 ms after the last batch: no batch */
+  assert_int_equal(durable(I_D), n0 + 1);
+  assert_false(pw_persist_idle(p));
+  fake_ms += 50;
+  pw_persist_kick(p, NULL, NULL); /* 200 ms: the lines go */
+  assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+  assert_int_equal(durable(I_D), n0 + 2);
+  /* Kicked while a batch runs: the next batch waits for the 200 ms too, and goes then. */
+  fake_ms += 200;
+  add(p, I_D, pw_calendar_day_end(2025, 3, 31), 3);
+  pw_persist_kick(p, NULL, NULL);
+  add(p, I_D, pw_calendar_day_end(2025, 4, 30), 4);
+  pw_persist_kick(p, NULL, NULL);
+  assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+  assert_int_equal(durable(I_D), n0 + 3);
+  assert_false(pw_persist_idle(p));
+  fake_ms += 200;
+  pw_persist_kick(p, NULL, NULL);
+  assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+  assert_int_equal(durable(I_D), n0 + 4);
+  /* Somebody waits: no gathering, and the file is written too. */
+  add(p, I_D, pw_calendar_day_end(2025, 5, 31), 5);
+  assert_int_equal(kick_and_wait(p), 0);
+  assert_int_equal(durable(I_D), n0 + 5);
+  assert_int_equal(file_last(I_D), pw_calendar_day_end(2025, 5, 31));
+  assert_true(pw_persist_idle(p));
+  pw_persist_free(p);
+}
+
 /* A revision (a changed value for a stored as_of) rebuilds the file: a new file (inode) with the
  * revised value, not an append. */
 static void test_revision_rebuilds(void **state) {
@@ -740,6 +785,8 @@ int main(void) {
       cmocka_unit_test(test_early_as_of_skipped),
       cmocka_unit_test(test_failing_file_logged_once),
       cmocka_unit_test(test_far_future_line_not_rebuilt_at_start),
+      /* Last: it adds samples of 2025 that the tests above do not expect. */
+      cmocka_unit_test(test_gather),
   };
 
   return cmocka_run_group_tests(tests, setup, teardown);
