@@ -10,8 +10,9 @@
  * every second then costs one rrd_update per file every few seconds, with several points, not
  * one per point, and librrd's open/mmap/lock/munmap per call is what dominates its cost. The
  * first write after a quiet spell goes at once, and a kick that someone waits for (the CLI,
- * --once, a reload, shutdown) writes everything. For the same reason polls start a batch at
- * most every GATHER_MS: each batch costs an fsync and two hand-offs to the pool and back.
+ * --once, a reload, shutdown) writes everything. For the same reason a busy daemon's polls
+ * start a batch at most every GATHER_MS: each batch costs an fsync and two hand-offs to the
+ * pool and back.
  *
  * A batch is two steps on the pool: the journal's write and fsync, then, once the lines are
  * durable, the RRD work, which a big batch (a province's first poll creates thousands of files)
@@ -34,11 +35,11 @@
 #include "log.h"
 
 #define RRD_DELAY_MS 10000
-/* A kick nobody waits for (a poll's) starts a batch at most once every GATHER_MS; a kick within
- * that time leaves its lines for the next kick (the next poll, the daemon's tick a second
- * later). A province polled every second then costs a few fsyncs and thread hand-offs a second,
- * not one per poll. */
-#define GATHER_MS 200
+/* A kick nobody waits for (a poll's) less than GATHER_MS after the last batch such a kick
+ * started is put off until GATHER_MS have passed (the owner's wake callback kicks again then):
+ * a province polled every second then costs ten fsyncs and hand-offs a second, not one per
+ * poll, and a quiet daemon's poll is still written at once. */
+#define GATHER_MS 100
 /* An RRD file that could not be written (rrd/ read-only, a full disk, a directory planted at its
  * name) is tried again after RRD_RETRY_MIN_MS, then after twice as long each time, up to
  * RRD_RETRY_MAX_MS, not at every batch; a kick that someone waits for tries it at once. */
@@ -96,7 +97,8 @@ struct pw_persist {
   /* No touched indicator's file is due before this (it may be earlier than the true first,
    * never later): a batch before it writes the journal alone without walking DIRTY. */
   int64_t next_due_ms;
-  int64_t started_ms; /* when the last batch started */
+  int64_t gather_ms; /* when the last batch started by a kick nobody waited for started */
+  int wake_asked;     /* the owner was asked to kick again (ctx.wake) */
   int64_t *stored_as_of; /* per indicator: latest as_of in its RRD file, 0 = none */
   int64_t *written_ms;   /* per indicator: when its RRD file was last written (wall clock) */
   /* Per indicator, while its RRD file cannot be written: the failure's negative errno (0 when
@@ -127,7 +129,18 @@ static int64_t now_ms(const struct pw_persist *p) {
 
 /* Whether a kick nobody waits for may start a batch now. */
 static int gathered(const struct pw_persist *p) {
-  return now_ms(p) - p->started_ms >= GATHER_MS;
+  return now_ms(p) - p->gather_ms >= GATHER_MS;
+}
+
+/* A kick nobody waits for was put off: asks the owner to kick again once GATHER_MS have passed
+ * since the last such batch started. */
+static void put_off(struct pw_persist *p) {
+  int64_t wait = p->gather_ms + GATHER_MS - now_ms(p);
+
+  if (p->wake_asked || p->ctx.wake == NULL)
+    return;
+  p->wake_asked = 1;
+  p->ctx.wake(wait > 0 ? wait : 0, p->ctx.data);
 }
 
 int pw_persist_init(const struct pw_persist_ctx *ctx, struct pw_persist **out) {
@@ -439,10 +452,14 @@ static void finish_batch(struct pw_persist *p) {
     return;
   }
   /* A kick during the batch: the next one follows, at once when somebody waits, else once
-   * GATHER_MS have passed since this one started (at the next kick). After a failed write, the
+   * GATHER_MS have passed since the last poll's batch started. After a failed write, the
    * waiters of the next batch are kept and a later kick (next poll, next tick) retries. */
-  if (again && rc == 0 && !p->running && (p->n_next > 0 || gathered(p)))
-    start_batch(p);
+  if (again && rc == 0 && !p->running) {
+    if (p->n_next > 0 || gathered(p))
+      start_batch(p);
+    else
+      put_off(p);
+  }
 }
 
 static void share_done(uv_work_t *w, int status) {
@@ -576,7 +593,9 @@ static void start_batch(struct pw_persist *p) {
   p->write_rc = 0;
   p->kept = 0;
   p->running = 1;
-  p->started_ms = now;
+  p->wake_asked = 0;
+  if (p->n_now == 0)
+    p->gather_ms = now;
   rc = uv_queue_work(p->ctx.loop, &p->commit, commit_work, commit_done);
   if (rc != 0) {
     pw_log_error("cannot queue the journal commit: %s", uv_strerror(rc));
@@ -605,8 +624,10 @@ void pw_persist_kick(struct pw_persist *p, pw_persist_done_cb done, void *data) 
     p->again = 1;
     return;
   }
-  if (done == NULL && p->n_next == 0 && !gathered(p))
+  if (done == NULL && p->n_next == 0 && !gathered(p)) {
+    put_off(p);
     return;
+  }
   start_batch(p);
 }
 

@@ -35,6 +35,10 @@ struct pw_persist_ctx {
   pw_persist_stored_cb on_stored; /* may be NULL */
   void *data;                     /* for ON_STORED */
   int64_t (*now_ms)(void);        /* the clock of the hold-back; NULL: pw_clock_real_ms */
+  /* A kick nobody waits for was put off to gather more lines: the owner is to kick again in MS
+   * ms of that clock (one request until the next batch starts). May be NULL: the lines then
+   * wait for the owner's next kick. */
+  void (*wake)(int64_t ms, void *data);
 };
 
 /* Creates persist for CTX (copied; CTX->conf gets a reference of persist's own). Returns 0 and
@@ -56,9 +60,9 @@ void pw_persist_touch(struct pw_persist *p, int ind, int revised);
  * 10 s ago waits for a later batch, so that one rrd_update carries several points, unless
  * someone waits: DONE (may be NULL) is called on the loop once everything pending now is
  * durable and every RRD file written, after a running pw_persist_sync_all has finished. A
- * failure to allocate calls DONE at once with -ENOMEM. Without DONE, a kick less than 200 ms
- * after the last batch started starts nothing: the caller kicks again later (the daemon's tick
- * does every second, docs/storage.md#durability). */
+ * failure to allocate calls DONE at once with -ENOMEM. Without DONE (and nobody else waiting),
+ * a kick less than 100 ms after the last batch such a kick started is put off until then
+ * (CTX.wake; docs/storage.md#journal). */
 void pw_persist_kick(struct pw_persist *p, pw_persist_done_cb done, void *data);
 
 /* Whether nothing is pending, running or being checked. */

@@ -67,6 +67,8 @@ struct pw_daemon {
 
   uv_signal_t sig_term, sig_int, sig_hup;
   uv_timer_t tick; /* every second: inbox; every minute: re-evaluation */
+  /* Kicks persist when it put a poll's journal batch off (docs/storage.md#journal). */
+  uv_timer_t persist_wake;
   int64_t last_eval;
   int stopping;
   int reload_wanted;

@@ -85,6 +85,8 @@ static void finish_shutdown(struct pw_daemon *d) {
     pw_fetch_close(d->fetch, fetch_closed, d);
   if (!uv_is_closing((uv_handle_t *)&d->tick))
     uv_close((uv_handle_t *)&d->tick, on_closed_handle);
+  if (!uv_is_closing((uv_handle_t *)&d->persist_wake))
+    uv_close((uv_handle_t *)&d->persist_wake, on_closed_handle);
   uv_close((uv_handle_t *)&d->sig_term, on_closed_handle);
   uv_close((uv_handle_t *)&d->sig_int, on_closed_handle);
   uv_close((uv_handle_t *)&d->sig_hup, on_closed_handle);
@@ -101,6 +103,7 @@ void daemon_shutdown(struct pw_daemon *d) {
     return;
   d->stopping = 1;
   uv_timer_stop(&d->tick);
+  uv_timer_stop(&d->persist_wake);
   pw_alerting_stop(d->alerting); /* no delivery starts on a fetcher about to close */
   pw_http_stop(d->http);
   pw_sched_stop(d->sched);
@@ -338,9 +341,11 @@ static int start_handles(struct pw_daemon *d) {
   if ((rc = uv_signal_init(d->loop, &d->sig_term)) < 0 ||
       (rc = uv_signal_init(d->loop, &d->sig_int)) < 0 ||
       (rc = uv_signal_init(d->loop, &d->sig_hup)) < 0 ||
-      (rc = uv_timer_init(d->loop, &d->tick)) < 0)
+      (rc = uv_timer_init(d->loop, &d->tick)) < 0 ||
+      (rc = uv_timer_init(d->loop, &d->persist_wake)) < 0)
     return rc;
   d->sig_term.data = d->sig_int.data = d->sig_hup.data = d->tick.data = d;
+  d->persist_wake.data = d;
   if ((rc = uv_signal_start(&d->sig_term, on_signal, SIGTERM)) < 0 ||
       (rc = uv_signal_start(&d->sig_int, on_signal, SIGINT)) < 0 ||
       (rc = uv_signal_start(&d->sig_hup, on_signal, SIGHUP)) < 0)

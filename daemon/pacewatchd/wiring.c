@@ -129,6 +129,26 @@ static const struct pw_verdict *current_verdict(void *data, int ind) {
   return d->verdicts != NULL && ind >= 0 && ind < d->conf->n_indicators ? &d->verdicts[ind] : NULL;
 }
 
+static void on_persist_wake(uv_timer_t *t) {
+  struct pw_daemon *d = t->data;
+
+  if (!d->stopping && d->persist != NULL)
+    pw_persist_kick(d->persist, NULL, NULL);
+}
+
+/* Persist put a poll's batch off to gather the next polls' lines with it. */
+static void persist_wake(int64_t ms, void *data) {
+  struct pw_daemon *d = data;
+  int rc;
+
+  if (d->stopping)
+    return; /* shutdown's own kick writes everything */
+  rc = uv_timer_start(&d->persist_wake, on_persist_wake, (uint64_t)ms, 0);
+  if (rc < 0)
+    pw_log_error("cannot arm the journal's timer: %s (the lines wait for the next poll)",
+                 uv_strerror(rc));
+}
+
 int daemon_start_persist(struct pw_daemon *d) {
   struct pw_persist_ctx ctx;
 
@@ -138,6 +158,7 @@ int daemon_start_persist(struct pw_daemon *d) {
   ctx.journal = d->journal;
   ctx.store = &d->store;
   ctx.on_stored = on_stored;
+  ctx.wake = persist_wake;
   ctx.data = d;
   return pw_persist_init(&ctx, &d->persist);
 }

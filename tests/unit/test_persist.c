@@ -55,6 +55,8 @@ static struct pw_store store;
 static uv_loop_t loop;
 static int64_t fake_ms = 1000000; /* persist's clock */
 static int stored[N_IND];         /* on_stored calls per indicator */
+static int wakes;                 /* ctx.wake calls */
+static int64_t wake_ms;           /* the last one's delay */
 
 static int64_t clock_ms(void) {
   return fake_ms;
@@ -64,6 +66,12 @@ static void on_stored(int ind, void *data) {
   assert_ptr_equal(data, &store);
   assert_true(ind >= 0 && ind < N_IND);
   stored[ind]++;
+}
+
+static void on_wake(int64_t ms, void *data) {
+  assert_ptr_equal(data, &store);
+  wakes++;
+  wake_ms = ms;
 }
 
 static struct pw_persist *make_persist(void) {
@@ -78,6 +86,7 @@ static struct pw_persist *make_persist(void) {
   ctx.on_stored = on_stored;
   ctx.data = &store;
   ctx.now_ms = clock_ms;
+  ctx.wake = on_wake;
   assert_int_equal(pw_persist_init(&ctx, &p), 0);
   return p;
 }
@@ -307,31 +316,38 @@ static void test_hold_back(void **state) {
   pw_persist_free(p);
 }
 
-/* Polls start a batch at most every 200 ms: the lines of a kick in between wait for the next
- * kick, while a waiter starts a batch at once. */
+/* A poll's kick less than 100 ms after the last batch a poll's kick started is put off: the
+ * owner is asked once to kick again when the 100 ms are over. A waiter starts a batch at once,
+ * and its batch does not count. */
 static void test_gather(void **state) {
   struct pw_persist *p = make_persist();
   size_t n0;
+  int w0;
 
   (void)state;
   fake_ms += 60000;
   n0 = durable(I_D);
+  w0 = wakes;
   add(p, I_D, pw_calendar_day_end(2025, 1, 31), 1);
   pw_persist_kick(p, NULL, NULL); /* the first after a quiet spell goes at once */
   assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
   assert_int_equal(durable(I_D), n0 + 1);
-  fake_ms += 150;
+  assert_int_equal(wakes, w0);
+  fake_ms += 60;
   add(p, I_D, pw_calendar_day_end(2025, 2, 28), 2);
   pw_persist_kick(p, NULL, NULL);
-  assert_int_equal(uv_loop_alive(&loop), 0); /* 150 ms after the last batch: no batch */
+  pw_persist_kick(p, NULL, NULL);
+  assert_int_equal(uv_loop_alive(&loop), 0); /* 60 ms after the last: no batch */
   assert_int_equal(durable(I_D), n0 + 1);
   assert_false(pw_persist_idle(p));
-  fake_ms += 50;
-  pw_persist_kick(p, NULL, NULL); /* 200 ms: the lines go */
+  assert_int_equal(wakes, w0 + 1); /* asked once, for the 40 ms left */
+  assert_int_equal(wake_ms, 40);
+  fake_ms += 40;
+  pw_persist_kick(p, NULL, NULL); /* what the owner does then */
   assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
   assert_int_equal(durable(I_D), n0 + 2);
-  /* Kicked while a batch runs: the next batch waits for the 200 ms too, and goes then. */
-  fake_ms += 200;
+  /* Kicked while a batch runs: the next batch is put off the same way. */
+  fake_ms += 100;
   add(p, I_D, pw_calendar_day_end(2025, 3, 31), 3);
   pw_persist_kick(p, NULL, NULL);
   add(p, I_D, pw_calendar_day_end(2025, 4, 30), 4);
@@ -339,16 +355,24 @@ static void test_gather(void **state) {
   assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
   assert_int_equal(durable(I_D), n0 + 3);
   assert_false(pw_persist_idle(p));
-  fake_ms += 200;
+  assert_int_equal(wakes, w0 + 2);
+  assert_int_equal(wake_ms, 100);
+  fake_ms += 100;
   pw_persist_kick(p, NULL, NULL);
   assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
   assert_int_equal(durable(I_D), n0 + 4);
-  /* Somebody waits: no gathering, and the file is written too. */
+  /* Somebody waits: at once, and the file is written too. A poll's kick right after it goes
+   * at once as well: the waiter's batch was not a poll's. */
+  fake_ms += 100;
   add(p, I_D, pw_calendar_day_end(2025, 5, 31), 5);
   assert_int_equal(kick_and_wait(p), 0);
   assert_int_equal(durable(I_D), n0 + 5);
   assert_int_equal(file_last(I_D), pw_calendar_day_end(2025, 5, 31));
-  assert_true(pw_persist_idle(p));
+  add(p, I_D, pw_calendar_day_end(2025, 6, 30), 6);
+  pw_persist_kick(p, NULL, NULL);
+  assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+  assert_int_equal(durable(I_D), n0 + 6);
+  assert_int_equal(wakes, w0 + 2);
   pw_persist_free(p);
 }
 
