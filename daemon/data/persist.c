@@ -97,8 +97,8 @@ struct pw_persist {
   /* No touched indicator's file is due before this (it may be earlier than the true first,
    * never later): a batch before it writes the journal alone without walking DIRTY. */
   int64_t next_due_ms;
-  int64_t gather_ms; /* when the last batch started by a kick nobody waited for started */
-  int wake_asked;     /* the owner was asked to kick again (ctx.wake) */
+  int64_t gather_ms;     /* when the last batch started by a kick nobody waited for started */
+  int wake_asked;        /* the owner was asked to kick again (ctx.wake) */
   int64_t *stored_as_of; /* per indicator: latest as_of in its RRD file, 0 = none */
   int64_t *written_ms;   /* per indicator: when its RRD file was last written (wall clock) */
   /* Per indicator, while its RRD file cannot be written: the failure's negative errno (0 when
