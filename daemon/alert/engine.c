@@ -31,7 +31,7 @@
 #define SILENCES_EVERY 60 /* seconds between readings of silences.json */
 
 struct slot {
-  char id[160];
+  const char *id; /* "<indicator>/<condition>": in its slots' own block (slots_build) */
   enum pw_alert_cond cond;
   int ind, src;
   struct pw_alert_state st;
@@ -96,28 +96,49 @@ static int slot_count(const struct pw_config *c) {
   return c->n_indicators * PER_IND + c->n_sources;
 }
 
-/* The slots of configuration C, every state zero. Returns NULL when out of memory. */
-static struct slot *slots_build(const struct pw_config *c) {
-  struct slot *slots = calloc((size_t)slot_count(c) + 1, sizeof(*slots));
-  int i;
+/* Names slot S "PREFIX/SUFFIX", the text written at *AT (advanced past it). */
+static void slot_name(struct slot *s, char **at, const char *prefix, const char *suffix) {
+  size_t a = strlen(prefix), b = strlen(suffix);
 
+  memcpy(*at, prefix, a);
+  (*at)[a] = '/';
+  memcpy(*at + a + 1, suffix, b + 1);
+  s->id = *at;
+  *at += a + b + 2;
+}
+
+static const enum pw_alert_cond slot_conds[PER_IND] = {PW_COND_LAG, PW_COND_STALE, PW_COND_OVERDUE,
+                                                       PW_COND_REMIND};
+
+/* The slots of configuration C, every state zero, their ids in the same allocation (one free).
+ * Returns NULL when out of memory. */
+static struct slot *slots_build(const struct pw_config *c) {
+  size_t n = (size_t)slot_count(c) + 1, text = 0;
+  struct slot *slots;
+  char *at;
+  int i, k;
+
+  for (i = 0; i < c->n_indicators; i++)
+    for (k = 0; k < PER_IND; k++)
+      text += strlen(c->indicators[i].id) + strlen(pw_alert_cond_name(slot_conds[k])) + 2;
+  for (i = 0; i < c->n_sources; i++)
+    text += strlen(c->sources[i].id) + sizeof("/source_down");
+  slots = calloc(1, n * sizeof(*slots) + text);
   if (slots == NULL)
     return NULL;
+  at = (char *)(slots + n);
   for (i = 0; i < c->n_indicators; i++) {
-    static const enum pw_alert_cond conds[PER_IND] = {PW_COND_LAG, PW_COND_STALE, PW_COND_OVERDUE,
-                                                      PW_COND_REMIND};
-    int k;
     for (k = 0; k < PER_IND; k++) {
       struct slot *s = &slots[PER_IND * i + k];
-      snprintf(s->id, sizeof(s->id), "%s/%s", c->indicators[i].id, pw_alert_cond_name(conds[k]));
-      s->cond = conds[k];
+      slot_name(s, &at, c->indicators[i].id, pw_alert_cond_name(slot_conds[k]));
+      s->cond = slot_conds[k];
       s->ind = i;
       s->src = -1;
     }
   }
   for (i = 0; i < c->n_sources; i++) {
     struct slot *s = &slots[PER_IND * c->n_indicators + i];
-    snprintf(s->id, sizeof(s->id), "%s/source_down", c->sources[i].id);
+    slot_name(s, &at, c->sources[i].id, "source_down");
     s->cond = PW_COND_SOURCE_DOWN;
     s->ind = -1;
     s->src = i;
@@ -254,8 +275,9 @@ struct snap_batch {
 };
 
 struct snapshot {
-  struct slot *slots;
+  struct slot *slots; /* their ids in IDS: the engine's may go with a reload meanwhile */
   int n_slots;
+  char *ids;
   char (*receivers)[65];
   int n_receivers;
   struct snap_batch *batches;
@@ -272,6 +294,7 @@ static void snapshot_free(struct snapshot *sn) {
   free(sn->batches);
   free(sn->receivers);
   free(sn->slots);
+  free(sn->ids);
   free(sn);
 }
 
@@ -280,24 +303,38 @@ static struct snapshot *snapshot_take(struct pw_alert_engine *e) {
   struct snapshot *sn = calloc(1, sizeof(*sn));
   const struct batch *b;
   struct batch *w;
-  size_t n = 0;
+  size_t n = 0, text = 0;
+  char *at;
   int i;
 
   if (sn == NULL)
     return NULL;
-  for (i = 0; i < e->n_slots; i++)
-    n += e->slots[i].st.holding || e->slots[i].st.firing;
+  for (i = 0; i < e->n_slots; i++) {
+    if (e->slots[i].st.holding || e->slots[i].st.firing) {
+      n++;
+      text += strlen(e->slots[i].id) + 1;
+    }
+  }
   for (b = e->head; b != NULL; b = b->next)
     sn->n_batches++;
   sn->slots = calloc(n > 0 ? n : 1, sizeof(*sn->slots));
+  sn->ids = malloc(text > 0 ? text : 1);
   sn->receivers =
       calloc(e->conf->n_receivers > 0 ? (size_t)e->conf->n_receivers : 1, sizeof(*sn->receivers));
   sn->batches = calloc(sn->n_batches > 0 ? sn->n_batches : 1, sizeof(*sn->batches));
-  if (sn->slots == NULL || sn->receivers == NULL || sn->batches == NULL)
+  if (sn->slots == NULL || sn->ids == NULL || sn->receivers == NULL || sn->batches == NULL)
     goto oom;
-  for (i = 0; i < e->n_slots; i++)
-    if (e->slots[i].st.holding || e->slots[i].st.firing)
-      sn->slots[sn->n_slots++] = e->slots[i];
+  at = sn->ids;
+  for (i = 0; i < e->n_slots; i++) {
+    if (e->slots[i].st.holding || e->slots[i].st.firing) {
+      struct slot *s = &sn->slots[sn->n_slots++];
+      size_t len = strlen(e->slots[i].id) + 1;
+      *s = e->slots[i];
+      memcpy(at, s->id, len);
+      s->id = at;
+      at += len;
+    }
+  }
   for (i = 0; i < e->conf->n_receivers; i++)
     snprintf(sn->receivers[i], sizeof(sn->receivers[i]), "%s", e->conf->receivers[i].id);
   sn->n_receivers = e->conf->n_receivers;
@@ -335,32 +372,33 @@ static json_t *batch_json(const struct snap_batch *b) {
                    "delivery", b->id, "alerts", alerts, "sealed", b->sealed);
 }
 
-/* The states and pending batches as alerts.json holds them. Notifications decided but not yet
- * in the spool are saved with the states that decided them, in one atomic write: after a kill
- * -9 either both are on disk or neither is, and then the restart decides them again. A
- * receiver's first batch is "pending"'s member, later ones (rare: one was being spooled while
- * the next gathered) its "more" array. A slot id always holds a '/', so "pending" cannot clash
- * with one. Touches only SN: runs on the thread pool. */
-static char *states_text(const struct snapshot *sn) {
-  json_t *doc = json_object(), *pending = json_object();
-  char *text;
-  size_t j;
-  int i, k;
+static int snap_slot_cmp(const void *a, const void *b) {
+  return strcmp(((const struct slot *)a)->id, ((const struct slot *)b)->id);
+}
 
-  for (i = 0; doc != NULL && i < sn->n_slots; i++) {
-    const struct slot *s = &sn->slots[i];
-    json_t *told = json_array();
-    for (k = 0; k < s->n_told; k++)
-      if (s->told[k] >= 0 && s->told[k] < sn->n_receivers)
-        json_array_append_new(told, json_string(sn->receivers[s->told[k]]));
-    json_object_set_new(doc, s->id,
-                        json_pack("{s:b,s:b,s:I,s:I,s:i,s:b,s:o}", "holding", s->st.holding,
-                                  "firing", s->st.firing, "since", (json_int_t)s->st.since,
-                                  "last_notified", (json_int_t)s->st.last_notified, "severity",
-                                  (int)s->st.severity, "muted", s->st.muted, "told", told));
-    if (s->has_last_gap)
-      json_object_set_new(json_object_get(doc, s->id), "last_gap", pw_status_number(s->last_gap));
-  }
+/* Slot S as alerts.json holds it. */
+static json_t *slot_json(const struct snapshot *sn, const struct slot *s) {
+  json_t *told = json_array(), *o;
+  int k;
+
+  for (k = 0; told != NULL && k < s->n_told; k++)
+    if (s->told[k] >= 0 && s->told[k] < sn->n_receivers)
+      json_array_append_new(told, json_string(sn->receivers[s->told[k]]));
+  o = json_pack("{s:b,s:b,s:I,s:I,s:i,s:b,s:o}", "holding", s->st.holding, "firing",
+                s->st.firing, "since", (json_int_t)s->st.since, "last_notified",
+                (json_int_t)s->st.last_notified, "severity", (int)s->st.severity, "muted",
+                s->st.muted, "told", told);
+  if (o != NULL && s->has_last_gap)
+    json_object_set_new(o, "last_gap", pw_status_number(s->last_gap));
+  return o;
+}
+
+/* The pending batches: a receiver's first batch is the member of its id, later ones (rare: one
+ * was being spooled while the next gathered) its "more" array. */
+static json_t *pending_json(const struct snapshot *sn) {
+  json_t *pending = json_object();
+  size_t j;
+
   for (j = 0; pending != NULL && j < sn->n_batches; j++) {
     const struct snap_batch *b = &sn->batches[j];
     json_t *first = json_object_get(pending, b->receiver), *more;
@@ -375,15 +413,43 @@ static char *states_text(const struct snapshot *sn) {
     }
     json_array_append_new(more, batch_json(b));
   }
-  if (doc == NULL || pending == NULL) {
-    json_decref(doc);
-    json_decref(pending);
+  return pending;
+}
+
+/* The states and pending batches as alerts.json holds them: one member per slot that holds or
+ * fires, and "pending" (a slot id always holds a '/', so it cannot clash with one). Notifications
+ * decided but not yet in the spool are saved with the states that decided them, in one atomic
+ * write: after a kill -9 either both are on disk or neither is, and then the restart decides
+ * them again. Written slot by slot, keys sorted: a province's thousands of states never stand
+ * as one document in memory. Touches only SN (and sorts its slots): runs on the thread pool. */
+static char *states_text(struct snapshot *sn) {
+  const size_t flags = JSON_INDENT(1) | JSON_SORT_KEYS;
+  struct pw_buf out = {0};
+  struct pw_json_writer w;
+  json_t *pending = pending_json(sn);
+  int i, rc = pending != NULL ? 0 : -ENOMEM, pending_done = 0;
+
+  qsort(sn->slots, (size_t)sn->n_slots, sizeof(*sn->slots), snap_slot_cmp);
+  pw_json_object_begin(&w, &out, flags);
+  for (i = 0; rc == 0 && i <= sn->n_slots; i++) {
+    json_t *o;
+    if (!pending_done && (i == sn->n_slots || strcmp(sn->slots[i].id, "pending") > 0)) {
+      rc = pw_json_object_add(&w, "pending", pending);
+      pending_done = 1;
+    }
+    if (rc < 0 || i == sn->n_slots)
+      break;
+    o = slot_json(sn, &sn->slots[i]);
+    rc = o != NULL ? pw_json_object_add(&w, sn->slots[i].id, o) : -ENOMEM;
+    json_decref(o);
+  }
+  rc = rc < 0 ? rc : pw_json_object_end(&w);
+  json_decref(pending);
+  if (rc < 0) {
+    pw_buf_free(&out);
     return NULL;
   }
-  json_object_set_new(doc, "pending", pending);
-  text = pw_json_dumps(doc, JSON_INDENT(1) | JSON_SORT_KEYS);
-  json_decref(doc);
-  return text;
+  return out.data;
 }
 
 struct save_op {
@@ -1160,7 +1226,7 @@ static int carry_states(struct pw_alert_engine *e, struct slot *old, int n,
   for (i = 0; i < e->n_slots; i++) {
     struct slot key, *kp = &key, **found;
     struct slot *s = &e->slots[i];
-    snprintf(key.id, sizeof(key.id), "%s", s->id);
+    key.id = s->id;
     found = bsearch(&kp, sorted, (size_t)n, sizeof(*sorted), slot_cmp);
     if (found == NULL)
       continue;

@@ -277,6 +277,40 @@ char *pw_json_dumps(const json_t *doc, size_t flags) {
   return out.data;
 }
 
+void pw_json_object_begin(struct pw_json_writer *w, struct pw_buf *out, size_t flags) {
+  w->out = out;
+  w->flags = flags;
+  w->n = 0;
+}
+
+int pw_json_object_add(struct pw_json_writer *w, const char *key, const json_t *value) {
+  int rc;
+
+  /* What put_object writes before each member, at depth 0. */
+  if (w->n == 0) {
+    rc = pw_buf_append(w->out, "{", 1);
+    rc = rc < 0 ? rc : put_indent(w->out, w->flags, 1, 0);
+  } else {
+    rc = pw_buf_append(w->out, ",", 1);
+    rc = rc < 0 ? rc : put_indent(w->out, w->flags, 1, 1);
+  }
+  rc = rc < 0 ? rc : put_string(w->out, key, strlen(key), w->flags);
+  rc = rc < 0 ? rc : pw_buf_append(w->out, ": ", w->flags & JSON_COMPACT ? 1 : 2);
+  rc = rc < 0 ? rc : put_value(w->out, value, w->flags, 1);
+  if (rc == 0)
+    w->n++;
+  return rc;
+}
+
+int pw_json_object_end(struct pw_json_writer *w) {
+  int rc;
+
+  if (w->n == 0)
+    return pw_buf_append(w->out, "{}", 2);
+  rc = put_indent(w->out, w->flags, 0, 0);
+  return rc < 0 ? rc : pw_buf_append(w->out, "}", 1);
+}
+
 int pw_json_dumpf(const json_t *doc, FILE *out, size_t flags) {
   char *text = pw_json_dumps(doc, flags);
   size_t len;

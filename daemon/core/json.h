@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "util.h"
+
 /* Formats V (finite) with the fewest significant digits (1 to 17) that read back as V, as a JSON
  * real: "91.9", "0.1", "1e21", "-0.0", "5e-324", "2.0". BUF needs 32 bytes. Returns the length
  * written, or -1 when V is not finite or BUF is too small. */
@@ -28,6 +30,25 @@ int pw_json_real(double v, char *buf, size_t size);
  * JSON_REAL_PRECISION is ignored). Returns an owned string (free with free()), or NULL when DOC
  * is NULL, not an array or object without JSON_ENCODE_ANY, or memory ran out. */
 char *pw_json_dumps(const json_t *doc, size_t flags);
+
+/* One object written member by member into a buffer, for a document too big to build whole in
+ * memory (alerts.json's thousands of states): the text is what pw_json_dumps(FLAGS) gives for
+ * the object of the same members, when they are added in the order FLAGS asks for (by strcmp
+ * of the keys under JSON_SORT_KEYS; nested objects are sorted here). */
+struct pw_json_writer {
+  struct pw_buf *out;
+  size_t flags;
+  size_t n; /* members written */
+};
+
+/* Starts the object in OUT (appended to). */
+void pw_json_object_begin(struct pw_json_writer *w, struct pw_buf *out, size_t flags);
+
+/* Adds the member KEY: VALUE. Returns 0 or a negative errno. */
+int pw_json_object_add(struct pw_json_writer *w, const char *key, const json_t *value);
+
+/* Ends the object. Returns 0 or a negative errno. */
+int pw_json_object_end(struct pw_json_writer *w);
 
 /* pw_json_dumps written to OUT. Returns 0, or -1 (as json_dumpf) when it could not be built or
  * written. */

@@ -175,11 +175,56 @@ static void test_document(void **state) {
   json_decref(doc);
 }
 
+static int key_cmp(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* An object written member by member (keys added in sorted order) reads as pw_json_dumps of the
+ * whole object, for every flag combination, empty objects and nested ones included. */
+static void test_writer(void **state) {
+  static const char *const docs[] = {
+      "{}",
+      "{\"only\":[]}",
+      "{\"b/lag\":{\"told\":[\"hook\"],\"firing\":true,\"since\":17},\"a/lag\":{},"
+      "\"pending\":{\"hook\":{\"alerts\":[{\"v\":1}],\"more\":[]}},\"\u6307/x\":null}",
+  };
+  static const size_t flags[] = {0, JSON_COMPACT, JSON_INDENT(1) | JSON_SORT_KEYS,
+                                 JSON_INDENT(2) | JSON_SORT_KEYS, JSON_ENSURE_ASCII};
+  size_t d, f, k, n;
+
+  (void)state;
+  for (d = 0; d < sizeof(docs) / sizeof(docs[0]); d++) {
+    json_t *doc = json_loads(docs[d], 0, NULL);
+    const char *keys[8], *key;
+    json_t *value;
+
+    assert_non_null(doc);
+    n = 0;
+    json_object_foreach(doc, key, value) keys[n++] = key;
+    qsort(keys, n, sizeof(keys[0]), key_cmp);
+    for (f = 0; f < sizeof(flags) / sizeof(flags[0]); f++) {
+      struct pw_buf out = {0};
+      struct pw_json_writer w;
+      char *want = pw_json_dumps(doc, flags[f] | JSON_SORT_KEYS);
+
+      pw_json_object_begin(&w, &out, flags[f] | JSON_SORT_KEYS);
+      for (k = 0; k < n; k++)
+        assert_int_equal(pw_json_object_add(&w, keys[k], json_object_get(doc, keys[k])), 0);
+      assert_int_equal(pw_json_object_end(&w), 0);
+      assert_non_null(want);
+      assert_string_equal(out.data, want);
+      free(want);
+      pw_buf_free(&out);
+    }
+    json_decref(doc);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_shortest),    cmocka_unit_test(test_round_trip_sweep),
       cmocka_unit_test(test_real_format), cmocka_unit_test(test_same_as_jansson),
-      cmocka_unit_test(test_document),
+      cmocka_unit_test(test_document),    cmocka_unit_test(test_writer),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
