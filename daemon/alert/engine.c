@@ -384,10 +384,9 @@ static json_t *slot_json(const struct snapshot *sn, const struct slot *s) {
   for (k = 0; told != NULL && k < s->n_told; k++)
     if (s->told[k] >= 0 && s->told[k] < sn->n_receivers)
       json_array_append_new(told, json_string(sn->receivers[s->told[k]]));
-  o = json_pack("{s:b,s:b,s:I,s:I,s:i,s:b,s:o}", "holding", s->st.holding, "firing",
-                s->st.firing, "since", (json_int_t)s->st.since, "last_notified",
-                (json_int_t)s->st.last_notified, "severity", (int)s->st.severity, "muted",
-                s->st.muted, "told", told);
+  o = json_pack("{s:b,s:b,s:I,s:I,s:i,s:b,s:o}", "holding", s->st.holding, "firing", s->st.firing,
+                "since", (json_int_t)s->st.since, "last_notified", (json_int_t)s->st.last_notified,
+                "severity", (int)s->st.severity, "muted", s->st.muted, "told", told);
   if (o != NULL && s->has_last_gap)
     json_object_set_new(o, "last_gap", pw_status_number(s->last_gap));
   return o;
