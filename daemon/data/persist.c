@@ -133,11 +133,12 @@ static int gathered(const struct pw_persist *p) {
 }
 
 /* A kick nobody waits for was put off: asks the owner to kick again once GATHER_MS have passed
- * since the last such batch started. */
+ * since the last such batch started, when something waits (an unchanged poll's kick asks
+ * nothing). */
 static void put_off(struct pw_persist *p) {
   int64_t wait = p->gather_ms + GATHER_MS - now_ms(p);
 
-  if (p->wake_asked || p->ctx.wake == NULL)
+  if (p->wake_asked || p->ctx.wake == NULL || (p->ctx.journal->pending.len == 0 && p->n_dirty == 0))
     return;
   p->wake_asked = 1;
   p->ctx.wake(wait > 0 ? wait : 0, p->ctx.data);
@@ -396,7 +397,7 @@ static void finish_batch(struct pw_persist *p) {
       /* Not written: try again with the next batch. */
       touch(p, op->ind, op->rebuild);
     } else if (op->rc == -ENOENT && !op->rebuild) {
-      /* Its file was removed: rebuilt from the journal by the batch that follows at once. */
+      /* Its file was removed: rebuilt from the journal by the next batch (within GATHER_MS). */
       pw_log_warn("indicator '%s': its RRD file is missing; rebuilding it from the journal",
                   p->ctx.conf->indicators[op->ind].id);
       p->stored_as_of[op->ind] = 0;

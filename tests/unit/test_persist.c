@@ -333,6 +333,9 @@ static void test_gather(void **state) {
   assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
   assert_int_equal(durable(I_D), n0 + 1);
   assert_int_equal(wakes, w0);
+  pw_persist_kick(p, NULL, NULL); /* nothing waits (an unchanged poll): no wake asked either */
+  assert_int_equal(uv_loop_alive(&loop), 0);
+  assert_int_equal(wakes, w0);
   fake_ms += 60;
   add(p, I_D, pw_calendar_day_end(2025, 2, 28), 2);
   pw_persist_kick(p, NULL, NULL);
