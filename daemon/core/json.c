@@ -178,6 +178,18 @@ static int cmp_keys(const void *a, const void *b) {
 
 static int put_value(struct pw_buf *out, const json_t *v, size_t flags, int depth);
 
+/* Member KEY: V of an object at DEPTH, with what comes before it: the opening brace before the
+ * FIRST, a comma before any other, each on its own indented line. */
+static int put_member(struct pw_buf *out, size_t flags, int depth, int first, const char *key,
+                      const json_t *v) {
+  int rc = pw_buf_append(out, first ? "{" : ",", 1);
+
+  rc = rc < 0 ? rc : put_indent(out, flags, depth + 1, !first);
+  rc = rc < 0 ? rc : put_string(out, key, strlen(key), flags);
+  rc = rc < 0 ? rc : pw_buf_append(out, ": ", flags & JSON_COMPACT ? 1 : 2);
+  return rc < 0 ? rc : put_value(out, v, flags, depth + 1);
+}
+
 static int put_object(struct pw_buf *out, const json_t *o, size_t flags, int depth) {
   json_t *obj = (json_t *)o; /* jansson's iterators take a non-const object */
   size_t n = json_object_size(obj), i = 0;
@@ -197,20 +209,11 @@ static int put_object(struct pw_buf *out, const json_t *o, size_t flags, int dep
   }
   if (flags & JSON_SORT_KEYS)
     qsort(keys, i, sizeof(*keys), cmp_keys);
-  rc = pw_buf_append(out, "{", 1);
-  rc = rc < 0 ? rc : put_indent(out, flags, depth + 1, 0);
-  for (n = 0; rc == 0 && n < i; n++) {
-    rc = put_string(out, keys[n], strlen(keys[n]), flags);
-    rc = rc < 0 ? rc : pw_buf_append(out, ": ", flags & JSON_COMPACT ? 1 : 2);
-    rc = rc < 0 ? rc : put_value(out, json_object_get(obj, keys[n]), flags, depth + 1);
-    if (rc == 0 && n + 1 < i) {
-      rc = pw_buf_append(out, ",", 1);
-      rc = rc < 0 ? rc : put_indent(out, flags, depth + 1, 1);
-    } else if (rc == 0) {
-      rc = put_indent(out, flags, depth, 0);
-    }
-  }
+  rc = 0;
+  for (n = 0; rc == 0 && n < i; n++)
+    rc = put_member(out, flags, depth, n == 0, keys[n], json_object_get(obj, keys[n]));
   free(keys);
+  rc = rc < 0 ? rc : put_indent(out, flags, depth, 0);
   return rc < 0 ? rc : pw_buf_append(out, "}", 1);
 }
 
@@ -284,19 +287,8 @@ void pw_json_object_begin(struct pw_json_writer *w, struct pw_buf *out, size_t f
 }
 
 int pw_json_object_add(struct pw_json_writer *w, const char *key, const json_t *value) {
-  int rc;
+  int rc = put_member(w->out, w->flags, 0, w->n == 0, key, value);
 
-  /* What put_object writes before each member, at depth 0. */
-  if (w->n == 0) {
-    rc = pw_buf_append(w->out, "{", 1);
-    rc = rc < 0 ? rc : put_indent(w->out, w->flags, 1, 0);
-  } else {
-    rc = pw_buf_append(w->out, ",", 1);
-    rc = rc < 0 ? rc : put_indent(w->out, w->flags, 1, 1);
-  }
-  rc = rc < 0 ? rc : put_string(w->out, key, strlen(key), w->flags);
-  rc = rc < 0 ? rc : pw_buf_append(w->out, ": ", w->flags & JSON_COMPACT ? 1 : 2);
-  rc = rc < 0 ? rc : put_value(w->out, value, w->flags, 1);
   if (rc == 0)
     w->n++;
   return rc;
