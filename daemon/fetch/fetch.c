@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -60,13 +61,23 @@ struct job_list {
   size_t n;
 };
 
-/* One per socket curl asks us to watch; owned by the loop until its close callback. */
+/* One per socket curl asks us to watch; owned by the loop until its close callback. A
+ * connection's socket is kept ("parked") while curl holds the idle connection in its cache, so
+ * reusing the connection costs no new poll handle (docs/libraries.md, "Sockets"). */
 struct fetch_sock {
   uv_poll_t poll;
   curl_socket_t fd;
   int events; /* what curl asked to watch: UV_READABLE | UV_WRITABLE */
+  int parked; /* curl let go of the socket but not of its connection */
   struct pw_fetch *f;
   struct fetch_sock *prev, *next;
+};
+
+/* What fetch knows of one descriptor number: whether curl made it for a connection (and so
+ * closes it through on_close_socket) and the poll handle kept for it. */
+struct fd_slot {
+  struct fetch_sock *s;
+  unsigned char cxn;
 };
 
 struct pw_fetch {
@@ -78,7 +89,9 @@ struct pw_fetch {
   struct job_list queue;    /* waiting for a slot, oldest first */
   struct job_list running;  /* added to the multi handle */
   struct fetch_sock *socks; /* every poll handle not yet through its close callback */
-  int open_handles;         /* the timer and the poll handles still to be closed */
+  struct fd_slot *fds;      /* indexed by descriptor: curl's connection sockets */
+  int n_fds;
+  int open_handles; /* the timer and the poll handles still to be closed */
   int closing;
   void (*closed)(void *data);
   void *closed_data;
@@ -194,6 +207,7 @@ static void maybe_closed(struct pw_fetch *f) {
     return;
   if (f->closed != NULL)
     f->closed(f->closed_data);
+  free(f->fds);
   free(f->user_agent);
   free(f);
 }
@@ -228,6 +242,14 @@ static void on_poll(uv_poll_t *h, int status, int events) {
 
   if (f->closing)
     return;
+  /* An idle connection in curl's cache became readable: the server closed it (or sent what it
+   * should not). Nobody waits on it; stop watching until curl either reuses the connection
+   * (and finds it dead) or closes it. */
+  if (s->parked) {
+    if (uv_is_active((uv_handle_t *)&s->poll))
+      uv_poll_stop(&s->poll);
+    return;
+  }
   /* A poll error (the peer reset the connection) must still reach curl, or the transfer would
    * wait for its timeout. Told the socket is ready for what it was waiting for, curl reads or
    * writes it and meets the socket's own error ("Connection reset by peer"); told
@@ -277,25 +299,102 @@ static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp) {
   return uv_timer_start(&f->timer, on_uv_timer, (uint64_t)timeout_ms, 0) == 0 ? 0 : -1;
 }
 
+/* The slot of descriptor FD, growing the table to hold it; NULL when FD is out of range or
+ * memory is short (the socket is then handled without parking). */
+static struct fd_slot *fd_slot(struct pw_fetch *f, curl_socket_t fd, int grow) {
+  if (fd < 0)
+    return NULL;
+  if (fd >= f->n_fds) {
+    struct fd_slot *t;
+    int n = f->n_fds > 0 ? f->n_fds : 64;
+
+    if (!grow)
+      return NULL;
+    while (n <= fd && n < (1 << 24))
+      n *= 2;
+    if (n <= fd)
+      return NULL;
+    t = realloc(f->fds, (size_t)n * sizeof(*t));
+    if (t == NULL)
+      return NULL;
+    memset(t + f->n_fds, 0, (size_t)(n - f->n_fds) * sizeof(*t));
+    f->fds = t;
+    f->n_fds = n;
+  }
+  return &f->fds[fd];
+}
+
+static void sock_close(struct fetch_sock *s) {
+  struct pw_fetch *f = s->f;
+  struct fd_slot *slot = fd_slot(f, s->fd, 0);
+
+  if (slot != NULL && slot->s == s)
+    slot->s = NULL;
+  if (!uv_is_closing((uv_handle_t *)&s->poll)) {
+    uv_poll_stop(&s->poll);
+    uv_close((uv_handle_t *)&s->poll, on_sock_closed);
+  }
+}
+
+/* CURLOPT_SOCKOPTFUNCTION: marks the sockets curl makes for connections. Those, and only those,
+ * curl closes through on_close_socket, so only their poll handles may outlive a
+ * CURL_POLL_REMOVE (another socket's number could be closed and reused behind our back). */
+static int on_sockopt(void *clientp, curl_socket_t fd, curlsocktype purpose) {
+  struct fd_slot *slot;
+
+  if (purpose == CURLSOCKTYPE_IPCXN && (slot = fd_slot(clientp, fd, 1)) != NULL)
+    slot->cxn = 1;
+  return CURL_SOCKOPT_OK;
+}
+
+/* CURLOPT_CLOSESOCKETFUNCTION: curl closes a connection's socket. Its poll handle (parked or
+ * not) is closed first, while the descriptor is still open. */
+static int on_close_socket(void *clientp, curl_socket_t fd) {
+  struct fd_slot *slot = fd_slot(clientp, fd, 0);
+
+  if (slot != NULL) {
+    if (slot->s != NULL)
+      sock_close(slot->s);
+    slot->cxn = 0;
+  }
+  return close(fd);
+}
+
 /* CURLMOPT_SOCKETFUNCTION: one uv_poll_t per socket, made on first use and remembered with
- * curl_multi_assign, closed (and freed in its close callback) when curl drops the socket. */
+ * curl_multi_assign. When curl drops a socket, a connection's is parked (still watched for
+ * reading, so an idle connection costs no system call; on_poll stops it if the server closes
+ * it) until curl reuses or closes the connection; any other is closed, and freed in its close
+ * callback. libuv's uv_poll_start always removes the descriptor from epoll and adds it again,
+ * so a parked handle asked for what it already watches is left as it is. */
 static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp) {
   struct pw_fetch *f = userp;
   struct fetch_sock *s = socketp;
+  struct fd_slot *slot;
   int events = 0;
 
   (void)easy;
   if (what == CURL_POLL_REMOVE) {
     if (s != NULL) {
-      uv_poll_stop(&s->poll);
-      if (!uv_is_closing((uv_handle_t *)&s->poll))
-        uv_close((uv_handle_t *)&s->poll, on_sock_closed);
       curl_multi_assign(f->multi, fd, NULL);
+      slot = fd_slot(f, fd, 0);
+      if (!f->closing && slot != NULL && slot->cxn && slot->s == s && s->events == UV_READABLE) {
+        s->parked = 1;
+        uv_unref((uv_handle_t *)&s->poll);
+      } else {
+        sock_close(s);
+      }
     }
     return 0;
   }
   if (f->closing)
     return 0;
+  slot = fd_slot(f, fd, 0);
+  if (s == NULL && slot != NULL && slot->s != NULL && slot->s->parked) {
+    s = slot->s;
+    s->parked = 0;
+    uv_ref((uv_handle_t *)&s->poll);
+    curl_multi_assign(f->multi, fd, s);
+  }
   if (s == NULL) {
     s = calloc(1, sizeof(*s));
     if (s == NULL)
@@ -315,11 +414,15 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, v
     f->socks = s;
     f->open_handles++;
     curl_multi_assign(f->multi, fd, s);
+    if (slot != NULL && slot->cxn)
+      slot->s = s;
   }
   if (what & CURL_POLL_IN)
     events |= UV_READABLE;
   if (what & CURL_POLL_OUT)
     events |= UV_WRITABLE;
+  if (events == s->events && uv_is_active((uv_handle_t *)&s->poll))
+    return 0;
   s->events = events;
   return uv_poll_start(&s->poll, events, on_poll) == 0 ? 0 : -1;
 }
@@ -924,6 +1027,10 @@ static int job_setup(struct pw_fetch *f, struct pw_fetch_job *j,
   SET(CURLOPT_HEADERFUNCTION, on_header);
   SET(CURLOPT_HEADERDATA, (void *)j);
   SET(CURLOPT_ERRORBUFFER, j->curl_error);
+  SET(CURLOPT_SOCKOPTFUNCTION, on_sockopt);
+  SET(CURLOPT_SOCKOPTDATA, (void *)f);
+  SET(CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
+  SET(CURLOPT_CLOSESOCKETDATA, (void *)f);
   if (j->post_body != NULL) {
     SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->post_len);
     SET(CURLOPT_POSTFIELDS, j->post_body);
@@ -1028,11 +1135,7 @@ void pw_fetch_close(struct pw_fetch *f, void (*closed)(void *data), void *data) 
   curl_global_cleanup();
   /* Whatever curl did not tell us to remove is closed here; each close callback frees its
    * own memory and the last one frees F. */
-  for (s = f->socks; s != NULL; s = s->next) {
-    if (!uv_is_closing((uv_handle_t *)&s->poll)) {
-      uv_poll_stop(&s->poll);
-      uv_close((uv_handle_t *)&s->poll, on_sock_closed);
-    }
-  }
+  for (s = f->socks; s != NULL; s = s->next)
+    sock_close(s);
   uv_close((uv_handle_t *)&f->timer, on_timer_closed);
 }

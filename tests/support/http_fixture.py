@@ -17,6 +17,10 @@ Routes:
   /gzip?n=BYTES       BYTES of "z", sent gzip-compressed (Content-Encoding: gzip)
   /gbk                a CSV body encoded in GBK
   /echo               echoes the method, body and request headers as JSON (GET or POST)
+  /conn               {"conn": N}: N numbers the connections the server accepted, so two
+                      answers with the same N came over one kept-alive connection
+  /bye                as /conn, then the server closes the connection 50 ms later without
+                      having said so (no "Connection: close"), as an idle timeout would
 """
 import gzip
 import json
@@ -34,6 +38,7 @@ GBK_BODY = "指标,值\n托位数,4.35\n".encode("gbk")
 
 stats_lock = threading.Lock()
 stats = {}  # tag -> {"now": requests sleeping, "max": most at once, "total": requests}
+connections = 0  # accepted so far (under stats_lock)
 
 
 class Server(socketserver.ThreadingMixIn, HTTPServer):
@@ -47,6 +52,13 @@ class Server(socketserver.ThreadingMixIn, HTTPServer):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+
+    def setup(self):
+        global connections
+        super().setup()
+        with stats_lock:
+            connections += 1
+            self.conn_id = connections
 
     def log_message(self, fmt, *args):
         pass
@@ -132,6 +144,12 @@ class Handler(BaseHTTPRequestHandler):
                 "headers": {k: v for k, v in self.headers.items()},
             }
             self.send_body(200, json.dumps(out).encode(), "application/json")
+        elif p in ("/conn", "/bye"):
+            self.send_body(200, json.dumps({"conn": self.conn_id}).encode(), "application/json")
+            if p == "/bye":
+                self.wfile.flush()
+                time.sleep(0.05)
+                self.close_connection = True
         else:
             self.send_body(404, b"no such route\n")
 

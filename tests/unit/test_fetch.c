@@ -3,8 +3,9 @@
  * started once for the group): plain and conditional GETs, the body limit with and without
  * Content-Length, HTTP errors, timeouts, redirects (followed, and refused to file://), file://
  * URLs, gzip, charset conversion, headers and POST bodies, refused connections, the cap on
- * transfers in flight, and closing with transfers running or from inside a done callback. Every
- * test ends with uv_loop_close() == 0.
+ * transfers in flight, closing with transfers running or from inside a done callback, and idle
+ * kept-alive connections (reused, closed by the server). Every test ends with
+ * uv_loop_close() == 0.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -727,6 +728,74 @@ static void test_customize_error(void **state) {
   assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* Runs GET PATH on F's loop until done; returns the server's connection number. */
+static int get_conn(uv_loop_t *loop, struct pw_fetch *f, const char *path) {
+  char u[256];
+  struct pw_fetch_request r = base_req(url_of(u, sizeof(u), path));
+  struct cap c;
+  int conn = -1;
+  const char *p;
+
+  memset(&c, 0, sizeof(c));
+  assert_int_equal(pw_fetch_start(f, &r, on_done, &c, NULL), 0);
+  /* Returns once the transfer is done: a kept-alive connection's socket does not hold the
+   * loop (docs/libraries.md, "Sockets"). */
+  uv_run(loop, UV_RUN_DEFAULT);
+  assert_int_equal(c.called, 1);
+  assert_int_equal(c.rc, 0);
+  p = strstr(c.body, "\"conn\": ");
+  assert_non_null(p);
+  conn = (int)strtol(p + 8, NULL, 10);
+  cap_free(&c);
+  return conn;
+}
+
+static void count_iteration(uv_check_t *h) {
+  (*(int *)h->data)++;
+}
+
+static void stop_counting(uv_timer_t *t) {
+  uv_check_stop(t->data);
+}
+
+/* Idle kept-alive connections: their sockets stay watched between transfers (parked), a reused
+ * connection needs no new poll handle, a server that closes an idle one does not make the loop
+ * spin, and the next transfer opens a new connection (often on the same descriptor number). */
+static void test_idle_connections(void **state) {
+  uv_loop_t loop;
+  uv_check_t check;
+  uv_timer_t timer;
+  struct pw_fetch *f;
+  int a, b, iterations = 0, closed = 0;
+
+  (void)state;
+  assert_int_equal(uv_loop_init(&loop), 0);
+  assert_int_equal(pw_fetch_init(&loop, 4, UA, &f), 0);
+  a = get_conn(&loop, f, "/conn");
+  assert_int_equal(get_conn(&loop, f, "/conn"), a);
+  assert_int_equal(get_conn(&loop, f, "/bye"), a);
+  /* The server closes that connection 50 ms after its answer. For the next 300 ms nothing
+   * happens: the loop wakes once for the closed socket, not at every iteration. */
+  assert_int_equal(uv_check_init(&loop, &check), 0);
+  assert_int_equal(uv_timer_init(&loop, &timer), 0);
+  check.data = &iterations;
+  timer.data = &check;
+  assert_int_equal(uv_check_start(&check, count_iteration), 0);
+  assert_int_equal(uv_timer_start(&timer, stop_counting, 300, 0), 0);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_in_range(iterations, 1, 20);
+  b = get_conn(&loop, f, "/conn");
+  assert_int_not_equal(b, a);
+  assert_int_equal(get_conn(&loop, f, "/conn"), b);
+  /* Closing with a parked connection closes its handle too. */
+  uv_close((uv_handle_t *)&check, NULL);
+  uv_close((uv_handle_t *)&timer, NULL);
+  pw_fetch_close(f, on_closed, &closed);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(closed, 1);
+  assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_ok),
@@ -748,6 +817,7 @@ int main(void) {
       cmocka_unit_test(test_start_from_done),
       cmocka_unit_test(test_bad_arguments),
       cmocka_unit_test(test_customize_error),
+      cmocka_unit_test(test_idle_connections),
   };
 
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
