@@ -323,6 +323,46 @@ static void test_first_polls_within_ten_seconds(void **state) {
   pw_config_free(conf);
 }
 
+/* After its answer a source's next poll is due on the loop's 100 ms grid (the nearest point),
+ * so sources first polled 333 ms apart are then polled in the same turns of the loop as others
+ * on the grid; the first polls themselves keep their exact spread. */
+static void test_next_polls_on_grid(void **state) {
+  struct pw_config *conf;
+  struct run r;
+  int i, later = 0;
+
+  (void)state;
+  write_file("grid.json", "{\"v\": 1}");
+  conf = load("{ id = \"g0\"; url = \"grid.json\"; format = \"json\"; interval = \"1s\"; },"
+              "{ id = \"g1\"; url = \"grid.json\"; format = \"json\"; interval = \"1s\"; },"
+              "{ id = \"g2\"; url = \"grid.json\"; format = \"json\"; interval = \"1s\"; }");
+  run_start(&r, conf, 0);
+  run_for(&r, 3200);
+  assert_true(r.n_answers >= 8);
+  for (i = 0; i < r.n_answers; i++) {
+    uint64_t at = r.start_ms + r.answers[i].at_ms;
+
+    if (r.answers[i].at_ms < 1000)
+      continue; /* a first poll */
+    later++;
+    /* Polled at the grid point (the timer fires at it or the next turn of the loop); a file is
+     * read within a few milliseconds. */
+    if (at % 100 > 40)
+      fail_msg("%s answered at loop time %llu, %llu ms past the grid", r.answers[i].id,
+               (unsigned long long)at, (unsigned long long)(at % 100));
+  }
+  assert_true(later >= 5);
+  /* The interval stays a second on average: three sources, about three polls each. */
+  for (i = 0; i < 3; i++) {
+    char id[8];
+
+    snprintf(id, sizeof(id), "g%d", i);
+    assert_in_range(count_of(&r, id), 3, 4);
+  }
+  run_end(&r);
+  pw_config_free(conf);
+}
+
 /* A source whose answer takes longer than its interval is never fetched twice at once. */
 static void test_never_two_fetches(void **state) {
   char sources[512];
@@ -561,6 +601,7 @@ int main(void) {
       cmocka_unit_test(test_backoff_on_loop),
       cmocka_unit_test(test_first_polls_spread),
       cmocka_unit_test(test_first_polls_within_ten_seconds),
+      cmocka_unit_test(test_next_polls_on_grid),
       cmocka_unit_test(test_never_two_fetches),
       cmocka_unit_test(test_same_answers),
       cmocka_unit_test(test_refused_body_fails_the_poll),
