@@ -330,10 +330,9 @@ static void sock_close(struct fetch_sock *s) {
 
   if (slot != NULL && slot->s == s)
     slot->s = NULL;
-  if (!uv_is_closing((uv_handle_t *)&s->poll)) {
-    uv_poll_stop(&s->poll);
+  /* uv_close stops the poll itself (one EPOLL_CTL_DEL; a uv_poll_stop first was a second). */
+  if (!uv_is_closing((uv_handle_t *)&s->poll))
     uv_close((uv_handle_t *)&s->poll, on_sock_closed);
-  }
 }
 
 /* CURLOPT_SOCKOPTFUNCTION: marks the sockets curl makes for connections. Those, and only those,
