@@ -19,9 +19,9 @@
  * source's interval, if shorter): a fresh start shows every indicator's figure within seconds,
  * not an interval later, while dozens of departments are still not all asked in one second. */
 #define FIRST_SPREAD_MS 10000
-/* A source's next poll, when at least ALIGN_MIN_MS (real time) away, is made due on the
- * loop's ALIGN_MS grid (docs/configuration.md, "How a source is fetched"); shorter waits (a
- * simulated clock's) are not moved. */
+/* A source's next poll, when at least ALIGN_MIN_MS (real time) away, is made due on the next
+ * point of the loop's ALIGN_MS grid (docs/configuration.md, "How a source is fetched"); shorter
+ * waits (a simulated clock's) are not moved. */
 #define ALIGN_MS 100
 #define ALIGN_MIN_MS 1000
 
@@ -85,14 +85,16 @@ static void arm_timer(struct source *st, int64_t delay_ms, int align) {
     return;
   /* DELAY_MS is a duration of the daemon's clock, which may run faster than the timer's. */
   ms = pw_clock_timer_ms(delay_ms);
-  /* Moved to the nearest point of the grid: sources due within the same 100 ms are polled in
+  /* Moved to the next point of the grid: sources due within the same 100 ms are polled in
    * one turn of the loop and their answers met in a few wake-ups, instead of a wake-up or two
-   * each (a third of a busy daemon's CPU, tests/bench/README.md). On average the interval
-   * stays what it is. */
+   * each (a third of a busy daemon's CPU, tests/bench/README.md). Never earlier: a source
+   * read at its fetch time (as_of to the second) polled twice in one second would see its own
+   * figure "revised". */
   if (align && ms >= ALIGN_MIN_MS) {
     uint64_t off = (uv_now(s->loop) + ms) % ALIGN_MS;
 
-    ms = off < ALIGN_MS / 2 ? ms - off : ms + (ALIGN_MS - off);
+    if (off != 0)
+      ms += ALIGN_MS - off;
   }
   rc = uv_timer_start(&st->timer, poll_source, ms, 0);
   if (rc != 0)
