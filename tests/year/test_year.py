@@ -437,7 +437,10 @@ class Year(harness.TestCase):
         self.assertEqual(sorted(got), sorted(by_alert), "the alerts notified")
         for alert, events in by_alert.items():
             self.assertEqual([e[1:3] for e in got[alert]], [e[1:3] for e in events],
-                             f"the notifications of {alert}")
+                             f"the notifications of {alert}: got "
+                             f"{[(g[1], g[2], iso(g[3])) for g in got[alert]]}, expected "
+                             f"{[(e[1], e[2], iso(e[3])) for e in events]} "
+                             f"(webhook bodies: {sink_log})")
             for g, e in zip(got[alert], events):
                 # Dated by its sending: a notification that is not severe waits for the end of
                 # quiet hours, and one due while the receiver was down goes once it is back.
