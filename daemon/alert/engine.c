@@ -54,9 +54,12 @@ struct batch {
   char receiver[65];
   int r; /* index in the current configuration; -1 once a reload removed the receiver */
   enum batch_state state;
-  json_t *alerts; /* array of alert objects */
-  int64_t first;  /* when the first one was added */
-  int severe;     /* holds a severe alert (not held back by quiet hours) */
+  json_t *alerts; /* array of alert objects, at most one per alert id */
+  /* An OPEN batch's alert id -> its position in ALERTS, built at the first alert queued after
+   * ALERTS was set (NULL until then, and once the batch is sealed). */
+  json_t *index;
+  int64_t first; /* when the first one was added */
+  int severe;    /* holds a severe alert (not held back by quiet hours) */
   /* The delivery id its spool entry will have, chosen with the batch and saved with it: a batch
    * spooled just before a kill -9 (alerts.json not yet rewritten) is spooled again after the
    * restart under the same id, replacing the same file instead of adding a second copy. */
@@ -172,6 +175,7 @@ static void batch_unlink(struct pw_alert_engine *e, struct batch *b) {
 
 static void batch_free(struct batch *b) {
   if (b != NULL) {
+    json_decref(b->index);
     json_decref(b->alerts);
     pw_buf_free(&b->text);
   }
@@ -236,8 +240,40 @@ static void delivery_id(struct pw_alert_engine *e, int64_t now, char *id, size_t
            (unsigned long long)++e->counter, (unsigned)(pw_clock_real_ms() & 0xffff));
 }
 
+static int is_severe(const json_t *alert) {
+  const char *sev = json_string_value(json_object_get(alert, "severity"));
+
+  return sev != NULL && strcmp(sev, "severe") == 0;
+}
+
+/* B's alert ids and positions, built from its alerts if not yet (NULL when out of memory). */
+static json_t *batch_index(struct batch *b) {
+  size_t i;
+  json_t *a;
+
+  if (b->index != NULL)
+    return b->index;
+  b->index = json_object();
+  json_array_foreach(b->alerts, i, a) {
+    const char *id = json_string_value(json_object_get(a, "alert"));
+    if (b->index != NULL && id != NULL &&
+        json_object_set_new(b->index, id, json_integer((json_int_t)i)) < 0) {
+      json_decref(b->index);
+      b->index = NULL;
+    }
+  }
+  return b->index;
+}
+
+/* Queues ALERT for receiver R in its open batch (a new one if none). A batch carries each alert
+ * once, in its latest state: a notification of an alert the batch already holds (a change of
+ * severity, a resolution, a reminder) takes the place of the one waiting, so one message never
+ * tells two states of an indicator and what quiet hours hold back is never a state already
+ * superseded (docs/alerts.md, "Batching"). */
 static void queue_for(struct pw_alert_engine *e, int r, json_t *alert, int severe, int64_t now) {
   struct batch *b = e->open[r];
+  const char *id = json_string_value(json_object_get(alert, "alert"));
+  json_t *index, *pos;
 
   if (b == NULL) {
     b = batch_new(e, r, B_OPEN);
@@ -252,7 +288,25 @@ static void queue_for(struct pw_alert_engine *e, int r, json_t *alert, int sever
     b->first = now;
     delivery_id(e, now, b->id, sizeof(b->id));
   }
-  json_array_append(b->alerts, alert);
+  index = id != NULL ? batch_index(b) : NULL;
+  pos = index != NULL ? json_object_get(index, id) : NULL;
+  if (pos != NULL) {
+    size_t i = (size_t)json_integer_value(pos);
+    int was_severe = is_severe(json_array_get(b->alerts, i));
+
+    json_array_set(b->alerts, i, alert);
+    if (i < b->n_text)
+      batch_text_reset(b); /* (written out again at the next save) */
+    if (was_severe && !severe) {
+      json_t *a;
+      b->severe = 0;
+      json_array_foreach(b->alerts, i, a) b->severe |= is_severe(a);
+    }
+  } else {
+    json_array_append(b->alerts, alert);
+    if (index != NULL)
+      json_object_set_new(index, id, json_integer((json_int_t)json_array_size(b->alerts) - 1));
+  }
   /* Written out now, a little at each verdict, rather than thousands at the next save (on
    * failure the snapshot tries again). */
   (void)batch_text_update(b);
@@ -1026,8 +1080,7 @@ static int split_severe(json_t *alerts, json_t **send, json_t **keep) {
   if (s == NULL || k == NULL)
     goto nomem;
   json_array_foreach(alerts, i, al) {
-    const char *sev = json_string_value(json_object_get(al, "severity"));
-    if (json_array_append(sev != NULL && strcmp(sev, "severe") == 0 ? s : k, al) != 0)
+    if (json_array_append(is_severe(al) ? s : k, al) != 0)
       goto nomem;
   }
   if (json_array_size(s) == 0) {
@@ -1161,6 +1214,8 @@ static int ready(struct pw_alert_engine *e, struct batch *b, int64_t now, int al
   }
   json_decref(b->alerts);
   b->alerts = send;
+  json_decref(b->index);
+  b->index = NULL;
   batch_text_reset(b);
   e->dirty = 1;
   return 1;
@@ -1174,6 +1229,8 @@ static void seal(struct pw_alert_engine *e, struct batch *b) {
   if (e->open[b->r] == b)
     e->open[b->r] = NULL;
   b->state = B_SEALED;
+  json_decref(b->index); /* (it takes no more alerts) */
+  b->index = NULL;
   e->dirty = 1;
 }
 

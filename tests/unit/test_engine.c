@@ -5,7 +5,8 @@
  * by department, alerting.receivers and escalation while severe (a receiver named twice gets
  * one message); group_wait gathering one receiver's alerts into one message; silences of the
  * configuration and of silences.json, of indicators and of sources (source_down); quiet hours
- * holding a lagging alert back while a severe one leaves; alerts.json saved and read again by a
+ * holding a lagging alert back while a severe one leaves; one notification per alert in a batch,
+ * its latest; alerts.json saved and read again by a
  * restarted engine; a reload carrying states, told receivers and batches over by name (a removed
  * receiver's batch dropped); a batch whose spooling failed handed over again under its id; the rate
  * budget; and a receiver over its budget getting its waiting notifications as one digest.
@@ -550,6 +551,56 @@ static void test_quiet_hours(void **state) {
   fx_close(f);
 }
 
+/* A batch carries each alert once, in its latest state. At night (quiet hours 22:00-07:30) a
+ * lagging alert is held back; its change to severe at 01:00 takes its place and leaves at once,
+ * and nothing of it is left for the morning (a "lagging" after the "severe" would tell the
+ * receiver the indicator got better). By day, with group_wait 30 s, a change decided 10 s after
+ * the first firing makes one message with the change alone. */
+static void test_latest_state_per_alert(void **state) {
+  struct fx *f = fx_open(conf_text("0s", "30s", "quiet_hours = \"22:00-07:30\";", ""));
+  int64_t night, late, morning, day;
+  int i;
+
+  (void)state;
+  night = pw_calendar_local(2024, 5, 2, 23, 0, 0);
+  late = pw_calendar_local(2024, 5, 3, 1, 0, 0);
+  morning = pw_calendar_local(2024, 5, 3, 7, 30, 0);
+  set(f, 0, PW_STATUS_LAGGING); /* to dept and ops */
+  set(f, 1, PW_STATUS_OK);
+  pw_alert_engine_evaluate(f->engine, night);
+  pw_alert_engine_flush(f->engine, night + 60, 0);
+  assert_int_equal(f->n_calls, 0);
+  assert_int_equal(pw_alert_engine_batched(f->engine), 2);
+  set(f, 0, PW_STATUS_SEVERE); /* to dept, ops and boss */
+  pw_alert_engine_evaluate(f->engine, late);
+  pw_alert_engine_flush(f->engine, late + 30, 0);
+  assert_string_equal(receivers_text(f), "boss,dept,ops");
+  for (i = 0; i < f->n_calls; i++)
+    assert_string_equal(alerts_text(f, i), "a/lag firing severe");
+  confirm(f, 0);
+  forget_calls(f);
+  assert_int_equal(pw_alert_engine_batched(f->engine), 0);
+  pw_alert_engine_flush(f->engine, morning, 0);
+  assert_int_equal(f->n_calls, 0);
+
+  day = pw_calendar_local(2024, 5, 3, 10, 0, 0);
+  set(f, 0, PW_STATUS_OK); /* (a resolves first, in a message of its own) */
+  pw_alert_engine_evaluate(f->engine, day - 100);
+  pw_alert_engine_flush(f->engine, day - 60, 0);
+  assert_string_equal(alerts_text(f, 0), "a/lag resolved -");
+  confirm(f, 0);
+  forget_calls(f);
+  set(f, 1, PW_STATUS_LAGGING); /* b: to ops */
+  pw_alert_engine_evaluate(f->engine, day);
+  set(f, 1, PW_STATUS_SEVERE); /* to ops and boss */
+  pw_alert_engine_evaluate(f->engine, day + 10);
+  pw_alert_engine_flush(f->engine, day + 40, 0);
+  assert_string_equal(receivers_text(f), "boss,ops");
+  for (i = 0; i < f->n_calls; i++)
+    assert_string_equal(alerts_text(f, i), "b/lag firing severe");
+  fx_close(f);
+}
+
 /* alerts.json: a restarted engine neither repeats a firing alert nor forgets a pending batch,
  * which it hands over again under the same delivery id. */
 static void test_saved_states(void **state) {
@@ -916,6 +967,7 @@ int main(void) {
       cmocka_unit_test(test_silences),
       cmocka_unit_test(test_source_silences),
       cmocka_unit_test(test_quiet_hours),
+      cmocka_unit_test(test_latest_state_per_alert),
       cmocka_unit_test(test_saved_states),
       cmocka_unit_test(test_saved_after_quiet_split),
       cmocka_unit_test(test_spool_failure_retried),
