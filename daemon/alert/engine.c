@@ -70,6 +70,7 @@ struct batch {
    * alerts; reset whenever ALERTS is replaced. */
   struct pw_buf text;
   size_t n_text;
+  int text_stale; /* an alert written out was replaced: the next save writes TEXT again */
   struct batch *prev, *next;
 };
 
@@ -295,8 +296,11 @@ static void queue_for(struct pw_alert_engine *e, int r, json_t *alert, int sever
     int was_severe = is_severe(json_array_get(b->alerts, i));
 
     json_array_set(b->alerts, i, alert);
-    if (i < b->n_text)
-      batch_text_reset(b); /* (written out again at the next save) */
+    if (i < b->n_text) {
+      /* Written out again once, at the next save, not at every alert queued until then. */
+      batch_text_reset(b);
+      b->text_stale = 1;
+    }
     if (was_severe && !severe) {
       json_t *a;
       b->severe = 0;
@@ -309,7 +313,8 @@ static void queue_for(struct pw_alert_engine *e, int r, json_t *alert, int sever
   }
   /* Written out now, a little at each verdict, rather than thousands at the next save (on
    * failure the snapshot tries again). */
-  (void)batch_text_update(b);
+  if (!b->text_stale)
+    (void)batch_text_update(b);
   b->severe |= severe;
   e->dirty = 1;
 }
@@ -398,6 +403,7 @@ static struct snapshot *snapshot_take(struct pw_alert_engine *e) {
     size_t len;
     if (batch_text_update(w) < 0)
       goto oom;
+    w->text_stale = 0;
     len = w->text.len;
     if ((o->alerts = malloc(len + 3)) == NULL)
       goto oom;
