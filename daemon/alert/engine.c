@@ -70,7 +70,6 @@ struct batch {
    * alerts; reset whenever ALERTS is replaced. */
   struct pw_buf text;
   size_t n_text;
-  int text_stale; /* an alert written out was replaced: the next save writes TEXT again */
   struct batch *prev, *next;
 };
 
@@ -296,11 +295,8 @@ static void queue_for(struct pw_alert_engine *e, int r, json_t *alert, int sever
     int was_severe = is_severe(json_array_get(b->alerts, i));
 
     json_array_set(b->alerts, i, alert);
-    if (i < b->n_text) {
-      /* Written out again once, at the next save, not at every alert queued until then. */
-      batch_text_reset(b);
-      b->text_stale = 1;
-    }
+    if (i < b->n_text)
+      batch_text_reset(b); /* (written out again at the next save) */
     if (was_severe && !severe) {
       json_t *a;
       b->severe = 0;
@@ -312,8 +308,9 @@ static void queue_for(struct pw_alert_engine *e, int r, json_t *alert, int sever
       json_object_set_new(index, id, json_integer((json_int_t)json_array_size(b->alerts) - 1));
   }
   /* Written out now, a little at each verdict, rather than thousands at the next save (on
-   * failure the snapshot tries again). */
-  if (!b->text_stale)
+   * failure the snapshot tries again). Only the alert just queued: a text reset by a replacement
+   * is written again once, by the next save, not at every alert queued until then. */
+  if (b->n_text + 1 >= json_array_size(b->alerts))
     (void)batch_text_update(b);
   b->severe |= severe;
   e->dirty = 1;
@@ -403,7 +400,6 @@ static struct snapshot *snapshot_take(struct pw_alert_engine *e) {
     size_t len;
     if (batch_text_update(w) < 0)
       goto oom;
-    w->text_stale = 0;
     len = w->text.len;
     if ((o->alerts = malloc(len + 3)) == NULL)
       goto oom;
@@ -1219,9 +1215,7 @@ static int ready(struct pw_alert_engine *e, struct batch *b, int64_t now, int al
     delivery_id(e, now, k->id, sizeof(k->id));
   }
   json_decref(b->alerts);
-  b->alerts = send;
-  json_decref(b->index);
-  b->index = NULL;
+  b->alerts = send; /* (sealed next: seal() drops the index) */
   batch_text_reset(b);
   e->dirty = 1;
   return 1;
